@@ -1,0 +1,1 @@
+"""All gateway logic; the function folders are thin adapters over this package."""

@@ -1,0 +1,125 @@
+"""The gateway's app settings: one catalogue of every name the code reads, with defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One app setting (environment variable) the gateway reads."""
+
+    name: str
+    description: str
+    default: str | None = None
+    required: bool = False
+    secret: bool = False
+
+
+# The single source of truth for setting names: the Bicep templates and the docs follow this.
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "GATEWAY_PUBLIC_BASE_URL",
+        "Public https base URL of the gateway (no trailing slash); every advertised URL is built from it.",
+        required=True,
+    ),
+    Setting(
+        "GATEWAY_FHIR_VERSION",
+        "FHIR version the metadata endpoint announces: STU3, DSTU2 or R4.",
+        default="STU3",
+    ),
+    Setting(
+        "REGISTRY_CONNECTION_STRING",
+        "Table Storage connection string (local runs: UseDevelopmentStorage=true). "
+        "When empty, REGISTRY_TABLE_ENDPOINT with managed identity is used.",
+        default="",
+        secret=True,
+    ),
+    Setting(
+        "REGISTRY_TABLE_ENDPOINT",
+        "Table service endpoint (https://<account>.table.core.windows.net) reached with managed identity.",
+        default="",
+    ),
+    Setting(
+        "REGISTRY_CACHE_TTL_SECONDS",
+        "How long tenant and client state is cached per instance (revocation takes effect within this).",
+        default="60",
+    ),
+    Setting(
+        "TOKEN_SIGNING_KEY",
+        "PEM RSA private key that signs access tokens (a Key Vault reference in Azure).",
+        required=True,
+        secret=True,
+    ),
+    Setting(
+        "TOKEN_SIGNING_KEY_PREVIOUS",
+        "PEM RSA private or public key of the previous signing key, still published and accepted during rotation.",
+        default="",
+        secret=True,
+    ),
+    Setting(
+        "TOKEN_LIFETIME_SECONDS",
+        "Default access token lifetime; a client entity's TokenLifetimeSeconds overrides it.",
+        default="3600",
+    ),
+    Setting(
+        "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
+        "Connect timeout towards provider FHIR servers.",
+        default="5",
+    ),
+    Setting(
+        "UPSTREAM_READ_TIMEOUT_SECONDS",
+        "Read timeout towards provider FHIR servers.",
+        default="30",
+    ),
+    Setting(
+        "UPSTREAM_MAX_RETRIES",
+        "Retries of idempotent reads after connection errors or 502/503/504 answers.",
+        default="2",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class SettingError(Exception):
+    """A setting is missing or malformed; the message names the setting, never its value."""
+
+
+def read(name: str) -> str:
+    """The setting's value, or its default; raises SettingError when a required one is unset."""
+    setting = _BY_NAME[name]
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    if setting.required:
+        raise SettingError(f"app setting {name} is not set")
+    return setting.default or ""
+
+
+def read_int(name: str, minimum: int = 0) -> int:
+    """An integer setting, checked against a lower bound."""
+    raw = read(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"app setting {name} must be a whole number") from None
+    if value < minimum:
+        raise SettingError(f"app setting {name} must be at least {minimum}")
+    return value
+
+
+def public_base_url() -> str:
+    """The configured public base URL, validated and without a trailing slash."""
+    value = read("GATEWAY_PUBLIC_BASE_URL").rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingError("app setting GATEWAY_PUBLIC_BASE_URL must be an absolute http(s) URL")
+    return value
+
+
+def fhir_base_url() -> str:
+    """The gateway's FHIR base URL that clients call (and the `aud` of its access tokens)."""
+    return public_base_url() + "/fhir"
