@@ -1,0 +1,1 @@
+"""Local tooling (never deployed): Azurite, the demo runner and the test runner."""

@@ -1,0 +1,324 @@
+"""Admin commands for clients, secrets and tenants; clear errors and non-zero exits for bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from shared.fhir.versions import parse_fhir_version
+from shared.registry import clients, connection, tenants
+from shared.registry.columns import url_problem
+from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
+from shared.registry.tenant_ids import normalise_tenant_id
+from shared.settings import SettingError
+
+
+class UsageError(Exception):
+    """Bad input from the admin: shown as `error: ...` with exit status 2."""
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _tenant_id(value: str) -> str:
+    tenant_id = normalise_tenant_id(value)
+    if tenant_id is None:
+        raise UsageError(f"{value!r} is not a tenant GUID (like 72f988bf-86f1-41af-91ab-2d7cd011db47)")
+    return tenant_id
+
+
+def _tenant_list(value: str) -> tuple[str, ...]:
+    parts = [p for p in value.replace(" ", ",").split(",") if p]
+    if not parts:
+        raise UsageError("--tenants needs * or a comma-separated list of tenant GUIDs")
+    if parts == [clients.ANY_TENANT]:
+        return (clients.ANY_TENANT,)
+    return tuple(_tenant_id(p) for p in parts)
+
+
+def _client_view(client: clients.Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.display_name,
+        "allowed_tenants": list(client.allowed_tenants),
+        "enabled": client.enabled,
+        "token_lifetime_seconds": client.token_lifetime_seconds,
+        "created": _when(client.created_at),
+    }
+
+
+def _secret_view(secret: clients.ClientSecret) -> dict[str, Any]:
+    return {
+        "secret_id": secret.secret_id,
+        "created": _when(secret.created_at),
+        "expires": _when(secret.expires_at),
+        "revoked": secret.revoked,
+        "revoked_at": _when(secret.revoked_at),
+    }
+
+
+def _issued_view(issued: clients.IssuedSecret) -> dict[str, Any]:
+    return {
+        "client_id": issued.client_id,
+        "secret_id": issued.secret_id,
+        "client_secret": issued.secret,
+        "expires": _when(issued.expires_at),
+    }
+
+
+def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
+    auth = tenant.auth
+    view: dict[str, Any] = {
+        "tenant_id": tenant.tenant_id,
+        "name": tenant.display_name,
+        "fhir_url": tenant.fhir_base_url,
+        "fhir_version": tenant.fhir_version.name,
+        "auth": auth.method,
+        "enabled": tenant.enabled,
+        "allowed_resource_types": list(tenant.allowed_resource_types),
+        "compatibility": tenant.compatibility,
+    }
+    for key, value in (("authority", auth.authority), ("upstream_client_id", auth.client_id),
+                       ("scope", auth.scope), ("username", auth.username),
+                       ("secret_setting", auth.secret_setting)):
+        if value:
+            view[key] = value
+    return view
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def cmd_client_create(args: argparse.Namespace) -> Any:
+    issued = clients.create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
+    return _issued_view(issued) | {"note": "Store the client_secret now: it is shown only once."}
+
+
+def cmd_client_list(args: argparse.Namespace) -> Any:
+    return [_client_view(c) for c in clients.list_clients()]
+
+
+def cmd_client_show(args: argparse.Namespace) -> Any:
+    state = clients.get_client_state(args.client_id)
+    return _client_view(state.client) | {"secrets": [_secret_view(s) for s in state.secrets]}
+
+
+def cmd_client_enable(args: argparse.Namespace) -> Any:
+    return _client_view(clients.set_client_enabled(args.client_id, True))
+
+
+def cmd_client_disable(args: argparse.Namespace) -> Any:
+    return _client_view(clients.set_client_enabled(args.client_id, False))
+
+
+def cmd_secret_add(args: argparse.Namespace) -> Any:
+    issued = clients.add_secret(args.client_id, args.expires_days)
+    return _issued_view(issued) | {
+        "note": "Store the client_secret now: it is shown only once. Older secrets stay valid until revoked."
+    }
+
+
+def cmd_secret_list(args: argparse.Namespace) -> Any:
+    return [_secret_view(s) for s in clients.get_client_state(args.client_id).secrets]
+
+
+def cmd_secret_revoke(args: argparse.Namespace) -> Any:
+    return _secret_view(clients.revoke_secret(args.client_id, args.secret_id))
+
+
+def cmd_tenant_set(args: argparse.Namespace) -> Any:
+    tenant_id = _tenant_id(args.tenant_id)
+    existing = tenants.load_tenant(tenant_id)
+    if existing is None:
+        missing = [flag for flag, value in (("--fhir-url", args.fhir_url), ("--fhir-version", args.fhir_version))
+                   if value is None]
+        if missing:
+            raise UsageError("a new tenant needs " + " and ".join(missing))
+    fhir_url = args.fhir_url if args.fhir_url is not None else existing.fhir_base_url  # type: ignore[union-attr]
+    problem = url_problem(fhir_url)
+    if problem:
+        raise UsageError(f"--fhir-url {problem}")
+    fhir_url = fhir_url.rstrip("/")
+    if args.fhir_version is not None:
+        version = parse_fhir_version(args.fhir_version)
+        if version is None:
+            raise UsageError("--fhir-version must be DSTU2, STU3 or R4")
+    else:
+        version = existing.fhir_version  # type: ignore[union-attr]
+    base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")
+    method = args.auth or base_auth.method
+    custom_scope = existing and base_auth.scope != existing.fhir_base_url + "/.default"
+    auth = tenants.UpstreamAuth(
+        method=method,
+        authority=args.authority if args.authority is not None else base_auth.authority,
+        client_id=args.upstream_client_id if args.upstream_client_id is not None else base_auth.client_id,
+        scope=args.scope or (base_auth.scope if custom_scope else fhir_url + "/.default"),
+        username=args.username if args.username is not None else base_auth.username,
+        secret_setting=args.secret_setting if args.secret_setting is not None else base_auth.secret_setting,
+    )
+    if method == "azure_ad" and not (auth.authority and auth.client_id and auth.secret_setting):
+        raise UsageError("--auth azure_ad needs --authority, --upstream-client-id and --secret-setting")
+    if method == "basic" and not (auth.username and auth.secret_setting):
+        raise UsageError("--auth basic needs --username and --secret-setting")
+    if method == "bearer" and not auth.secret_setting:
+        raise UsageError("--auth bearer needs --secret-setting (the NAME of the app setting holding the token)")
+    types = tuple(args.resource_types.replace(" ", ",").split(",")) if args.resource_types else None
+    tenant = tenants.Tenant(
+        tenant_id=tenant_id,
+        display_name=args.name or (existing.display_name if existing else tenant_id),
+        fhir_base_url=fhir_url,
+        fhir_version=version,
+        auth=auth,
+        enabled=existing.enabled if existing and args.enabled is None else args.enabled is not False,
+        allowed_resource_types=tuple(t for t in types if t) if types else (
+            existing.allowed_resource_types if existing else tenants.DEFAULT_RESOURCE_TYPES),
+        compatibility=args.compatibility if args.compatibility is not None else (
+            existing.compatibility if existing else True),
+        etag=existing.etag if existing else None,
+    )
+    return _tenant_view(tenants.save_tenant(tenant))
+
+
+def cmd_tenant_show(args: argparse.Namespace) -> Any:
+    return _tenant_view(tenants.get_tenant(_tenant_id(args.tenant_id)))
+
+
+def cmd_tenant_list(args: argparse.Namespace) -> Any:
+    return [_tenant_view(t) for t in tenants.list_tenants()]
+
+
+def cmd_tenant_remove(args: argparse.Namespace) -> Any:
+    tenant_id = _tenant_id(args.tenant_id)
+    tenants.remove_tenant(tenant_id)
+    return {"tenant_id": tenant_id, "removed": True}
+
+
+def cmd_tenant_enable(args: argparse.Namespace) -> Any:
+    return _tenant_view(tenants.set_tenant_enabled(_tenant_id(args.tenant_id), True))
+
+
+def cmd_tenant_disable(args: argparse.Namespace) -> Any:
+    return _tenant_view(tenants.set_tenant_enabled(_tenant_id(args.tenant_id), False))
+
+
+# --- parser -------------------------------------------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError("must be greater than zero")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m shared.admin", description="Manage the gateway's clients and tenants.")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    groups = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
+
+    client = groups.add_parser("client", help="client registrations").add_subparsers(dest="command", required=True)
+    p = client.add_parser("create", help="register a client; prints its first secret once")
+    p.add_argument("--name", required=True)
+    p.add_argument("--tenants", default="*", help="* (any onboarded tenant) or GUID,GUID")
+    p.add_argument("--token-lifetime", type=_positive, help="access token lifetime in seconds")
+    p.add_argument("--expires-days", type=_positive, help="the first secret expires after N days")
+    p.set_defaults(run=cmd_client_create)
+    client.add_parser("list").set_defaults(run=cmd_client_list)
+    for name, run in (("show", cmd_client_show), ("enable", cmd_client_enable), ("disable", cmd_client_disable)):
+        p = client.add_parser(name)
+        p.add_argument("client_id")
+        p.set_defaults(run=run)
+    secret = client.add_parser("secret", help="client secrets").add_subparsers(dest="secret_command", required=True)
+    p = secret.add_parser("add", help="add a secret; older ones stay valid (rotation with overlap)")
+    p.add_argument("client_id")
+    p.add_argument("--expires-days", type=_positive)
+    p.set_defaults(run=cmd_secret_add)
+    p = secret.add_parser("list", help="secret ids and dates (never hashes)")
+    p.add_argument("client_id")
+    p.set_defaults(run=cmd_secret_list)
+    p = secret.add_parser("revoke", help="revoke a secret; its tokens stop working within the cache TTL")
+    p.add_argument("client_id")
+    p.add_argument("secret_id")
+    p.set_defaults(run=cmd_secret_revoke)
+
+    tenant = groups.add_parser("tenant", help="tenant-to-provider maps").add_subparsers(dest="command", required=True)
+    p = tenant.add_parser("set", help="onboard a tenant or change its provider map")
+    p.add_argument("tenant_id")
+    p.add_argument("--fhir-url")
+    p.add_argument("--fhir-version", help="DSTU2, STU3 or R4")
+    p.add_argument("--auth", choices=tenants.AUTH_METHODS)
+    p.add_argument("--authority", help="azure_ad: https://login.microsoftonline.com/<provider tenant>")
+    p.add_argument("--upstream-client-id", "--client-id", dest="upstream_client_id",
+                   help="azure_ad: the gateway's app registration in the provider's tenant")
+    p.add_argument("--scope", help="azure_ad/managed_identity: default <fhir-url>/.default")
+    p.add_argument("--username", help="basic: the user name")
+    p.add_argument("--secret-setting", help="NAME of the app setting that holds the upstream secret")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--resource-types", help="comma-separated resource types the tenant may read")
+    p.add_argument("--enabled", dest="enabled", action="store_true", default=None)
+    p.add_argument("--disabled", dest="enabled", action="store_false")
+    p.add_argument("--compatibility", dest="compatibility", action="store_true", default=None,
+                   help="normalise the Patients app's quirks (default)")
+    p.add_argument("--no-compatibility", dest="compatibility", action="store_false")
+    p.set_defaults(run=cmd_tenant_set)
+    tenant.add_parser("list").set_defaults(run=cmd_tenant_list)
+    for name, run in (("show", cmd_tenant_show), ("remove", cmd_tenant_remove),
+                      ("enable", cmd_tenant_enable), ("disable", cmd_tenant_disable)):
+        p = tenant.add_parser(name)
+        p.add_argument("tenant_id")
+        p.set_defaults(run=run)
+    return parser
+
+
+def _print_human(result: Any, out: TextIO) -> None:
+    rows = result if isinstance(result, list) else [result]
+    if not rows:
+        print("(none)", file=out)
+    for index, row in enumerate(rows):
+        if index:
+            print(file=out)
+        for key, value in row.items():
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                print(f"{key}:", file=out)
+                for item in value:
+                    print("  - " + ", ".join(f"{k}={v}" for k, v in item.items() if v is not None), file=out)
+            elif value is not None:
+                shown = ",".join(value) if isinstance(value, list) else value
+                print(f"{key}: {shown}", file=out)
+
+
+def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        run: Callable[[argparse.Namespace], Any] = args.run
+        connection.ensure_tables()
+        result = run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=err)
+        return 2
+    except EntityNotFound as error:
+        print(f"error: {error}", file=err)
+        return 3
+    except EntityConflict as error:
+        print(f"error: {error}", file=err)
+        return 4
+    except (RegistryError, SettingError) as error:
+        print(f"error: {error}", file=err)
+        return 1
+    if args.json:
+        json.dump(result, out, indent=2)
+        out.write("\n")
+    else:
+        _print_human(result, out)
+    return 0

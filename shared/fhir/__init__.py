@@ -1,0 +1,1 @@
+"""FHIR building blocks the gateway speaks: versions, OperationOutcome, capability statements."""

@@ -1,0 +1,30 @@
+"""The FHIR versions the gateway serves, with their version strings and JSON media types."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FhirVersion(Enum):
+    """A FHIR release: its `fhirVersion` string and its JSON media type."""
+
+    DSTU2 = ("1.0.2", "application/json+fhir")
+    STU3 = ("3.0.2", "application/fhir+json")
+    R4 = ("4.0.1", "application/fhir+json")
+
+    @property
+    def version_string(self) -> str:
+        return self.value[0]
+
+    @property
+    def json_media_type(self) -> str:
+        return self.value[1]
+
+
+def parse_fhir_version(value: str) -> FhirVersion | None:
+    """DSTU2, STU3 or R4 (case-insensitive), or a version string such as 3.0.2; None otherwise."""
+    text = value.strip().upper()
+    for version in FhirVersion:
+        if text == version.name or value.strip() == version.version_string:
+            return version
+    return None

@@ -1,0 +1,114 @@
+"""Client authentication methods (RFC 7591 names): client_secret_basic and client_secret_post."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote_plus
+
+from shared.client_secrets import hash_secret
+from shared.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient
+from shared.registry import clients
+from shared.registry.errors import MisconfiguredEntity, RegistryError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post")
+MAX_CLIENT_ID_LENGTH = 128
+MAX_SECRET_LENGTH = 512
+# Compared against when the client is unknown, so both failures cost the same work.
+_DUMMY_HASH = hash_secret("no-such-client")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    method: str
+
+
+@dataclass(frozen=True)
+class AuthenticatedClient:
+    client: clients.Client
+    secret_id: str
+    method: str
+
+
+def client_secret_basic(headers: Mapping[str, str]) -> Credentials | None:
+    """Credentials from `Authorization: Basic`, form-encoded before base64 (RFC 6749 §2.3.1)."""
+    header = headers.get("authorization") or headers.get("Authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise InvalidClient("Only the Basic scheme is accepted in the Authorization header.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidClient("The Basic credentials are not valid base64 of UTF-8 text.") from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise InvalidClient("The Basic credentials must be client_id:client_secret.")
+    return Credentials(unquote_plus(client_id), unquote_plus(secret), "client_secret_basic")
+
+
+def client_secret_post(form: Mapping[str, str]) -> Credentials | None:
+    """Credentials from the form body's client_id and client_secret."""
+    if "client_secret" not in form:
+        return None
+    return Credentials(form.get("client_id", ""), form["client_secret"], "client_secret_post")
+
+
+def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Credentials:
+    """The one set of credentials the request carries; two methods at once is invalid_request."""
+    basic = client_secret_basic(headers)
+    post = client_secret_post(form)
+    if basic and post:
+        raise InvalidRequest("Use one client authentication method, not both Basic and the form body.")
+    credentials = basic or post
+    if credentials is None:
+        raise InvalidClient("No client authentication was included (client_secret_basic or client_secret_post).")
+    if basic and form.get("client_id") not in (None, basic.client_id):
+        raise InvalidRequest("The client_id in the body differs from the Basic credentials.")
+    if not credentials.client_id or not credentials.client_secret:
+        raise InvalidClient()
+    if len(credentials.client_id) > MAX_CLIENT_ID_LENGTH or len(credentials.client_secret) > MAX_SECRET_LENGTH:
+        raise InvalidClient()
+    return credentials
+
+
+def authenticate_client(credentials: Credentials, now: datetime | None = None) -> AuthenticatedClient:
+    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause."""
+    now = now or datetime.now(UTC)
+    try:
+        state = clients.load_client_state(credentials.client_id)
+    except MisconfiguredEntity as error:
+        log.error("client registration unusable: %s", error)
+        raise TemporarilyUnavailable(
+            "The client's registration is misconfigured; contact the gateway administrator."
+        ) from None
+    except RegistryError as error:
+        log.error("registry unavailable during client authentication: %s", error)
+        raise TemporarilyUnavailable() from None
+    presented = hash_secret(credentials.client_secret)
+    matched: str | None = None
+    candidates = [s for s in state.secrets if s.is_active(now)] if state else []
+    if not candidates:
+        _constant_time_equal(presented, _DUMMY_HASH)
+    for secret in candidates:
+        if _constant_time_equal(presented, secret.sha256) and matched is None:
+            matched = secret.secret_id
+    if state is None or matched is None:
+        raise InvalidClient()
+    if not state.client.enabled:
+        raise UnauthorizedClient("The client is disabled.")
+    return AuthenticatedClient(state.client, matched, credentials.method)
+
+
+def _constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

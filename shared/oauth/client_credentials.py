@@ -1,0 +1,77 @@
+"""The client credentials grant (RFC 6749 §4.4): validate the request, then create the token response."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared import settings
+from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
+from shared.oauth.errors import InvalidRequest, InvalidScope, TemporarilyUnavailable, UnsupportedGrantType
+from shared.registry import tenants
+from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.tenant_ids import normalise_tenant_id
+from shared.tokens.access_token import issue_access_token
+
+log = logging.getLogger(__name__)
+
+GRANT_TYPE = "client_credentials"
+
+
+@dataclass(frozen=True)
+class ValidatedTokenRequest:
+    client: AuthenticatedClient
+    tenant_id: str
+
+
+def grant_type_of(form: Mapping[str, str]) -> str:
+    """`grant_type`, also accepting the `grant-type` spelling of Microsoft's Patients app sample."""
+    values = {form[name] for name in ("grant_type", "grant-type") if name in form}
+    if len(values) > 1:
+        raise InvalidRequest("grant_type and grant-type disagree.")
+    if not values:
+        raise InvalidRequest("The grant_type parameter is missing.")
+    return values.pop()
+
+
+def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str]) -> ValidatedTokenRequest:
+    grant_type = grant_type_of(form)
+    if grant_type != GRANT_TYPE:
+        raise UnsupportedGrantType()
+    credentials = read_credentials(form, headers)
+    client = authenticate_client(credentials)
+    scopes = form.get("scope", "").split()
+    if not scopes:
+        raise InvalidScope("The scope parameter must name the Azure AD tenant ID (a GUID).")
+    if len(scopes) > 1:
+        raise InvalidScope("The scope parameter must name exactly one tenant ID.")
+    tenant_id = normalise_tenant_id(scopes[0])
+    if tenant_id is None:
+        raise InvalidScope("The scope must be an Azure AD tenant ID (a GUID).")
+    if not client.client.may_use_tenant(tenant_id):
+        raise InvalidScope("The client is not allowed to use this tenant.")
+    try:
+        tenant = tenants.load_tenant(tenant_id)
+    except MisconfiguredEntity as error:
+        log.error("tenant map unusable: %s", error)
+        raise InvalidScope("The tenant's configuration is incomplete; contact the gateway administrator.") from None
+    except RegistryError as error:
+        log.error("registry unavailable during scope validation: %s", error)
+        raise TemporarilyUnavailable() from None
+    if tenant is None or not tenant.enabled:
+        raise InvalidScope("The tenant is not onboarded or is disabled.")
+    return ValidatedTokenRequest(client, tenant_id)
+
+
+def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
+    client = request.client.client
+    lifetime = client.token_lifetime_seconds or settings.read_int("TOKEN_LIFETIME_SECONDS", minimum=60)
+    token = issue_access_token(client.client_id, request.tenant_id, request.client.secret_id, lifetime)
+    return {
+        "access_token": token.access_token,
+        "token_type": "Bearer",
+        "expires_in": token.expires_in,
+        "scope": token.scope,
+    }

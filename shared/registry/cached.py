@@ -1,0 +1,31 @@
+"""Registry reads for the hot path, cached per instance for REGISTRY_CACHE_TTL_SECONDS."""
+
+from __future__ import annotations
+
+from shared import settings
+from shared.registry import clients, tenants
+from shared.ttl_cache import TTLCache
+
+
+def _ttl() -> float:
+    return float(settings.read_int("REGISTRY_CACHE_TTL_SECONDS", minimum=0))
+
+
+_client_states: TTLCache[str, clients.ClientState | None] = TTLCache(_ttl)
+_tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(_ttl)
+
+
+def client_state(client_id: str) -> clients.ClientState | None:
+    """The client with its secrets, at most one TTL old; None when unknown."""
+    return _client_states.get(client_id, clients.load_client_state)
+
+
+def tenant(tenant_id: str) -> tenants.Tenant | None:
+    """The tenant's provider map, at most one TTL old; None when not onboarded."""
+    return _tenants.get(tenant_id, tenants.load_tenant)
+
+
+def forget_all() -> None:
+    """Drops every cached entry (tests, and admin commands run in-process)."""
+    _client_states.invalidate()
+    _tenants.invalidate()

@@ -1,0 +1,278 @@
+"""Client registrations: the `client` row and its `secret-<id>` rows in the Clients table."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypedDict
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.client_secrets import generate_secret, generate_secret_id, hash_secret
+from shared.registry import connection
+from shared.registry.columns import EntityReader
+from shared.registry.errors import EntityNotFound, RegistryError
+from shared.registry.tenant_ids import normalise_tenant_id
+
+TABLE = connection.CLIENTS_TABLE
+CLIENT_ROW = "client"
+SECRET_ROW_PREFIX = "secret-"  # noqa: S105 - a row key prefix, not a secret
+ANY_TENANT = "*"
+
+
+class ClientEntity(TypedDict, total=False):
+    """Columns of a client row, as admins see them in Storage Explorer."""
+
+    PartitionKey: str  # client_id
+    RowKey: str  # "client"
+    DisplayName: str
+    AllowedTenants: str  # "*" or comma-separated tenant GUIDs
+    Enabled: bool
+    TokenLifetimeSeconds: int  # optional; the app setting TOKEN_LIFETIME_SECONDS otherwise
+    CreatedAt: datetime
+
+
+class SecretEntity(TypedDict, total=False):
+    """Columns of a secret row: a hash only, never the secret."""
+
+    PartitionKey: str  # client_id
+    RowKey: str  # "secret-<id>"
+    SecretSha256: str
+    CreatedAt: datetime
+    ExpiresAt: datetime  # optional
+    Revoked: bool
+    RevokedAt: datetime
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    display_name: str
+    allowed_tenants: tuple[str, ...]  # ("*",) for any onboarded tenant
+    enabled: bool
+    token_lifetime_seconds: int | None
+    created_at: datetime | None
+    etag: str | None = None
+
+    def may_use_tenant(self, tenant_id: str) -> bool:
+        return ANY_TENANT in self.allowed_tenants or tenant_id in self.allowed_tenants
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    secret_id: str
+    sha256: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    revoked: bool
+    revoked_at: datetime | None
+    etag: str | None = None
+
+    def is_active(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """A client with all its secrets: what authentication and token verification need."""
+
+    client: Client
+    secrets: tuple[ClientSecret, ...]
+
+    def secret(self, secret_id: str) -> ClientSecret | None:
+        return next((s for s in self.secrets if s.secret_id == secret_id), None)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """A freshly created secret: the only moment its value exists outside the client."""
+
+    client_id: str
+    secret_id: str
+    secret: str
+    expires_at: datetime | None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_client(entity: dict[str, Any]) -> Client:
+    reader = EntityReader(TABLE, entity)
+    allowed = reader.word_list("AllowedTenants")
+    if not allowed:
+        raise reader.problem("AllowedTenants", "is missing (use * or a list of tenant GUIDs)")
+    tenants: list[str] = []
+    for value in allowed:
+        if value == ANY_TENANT:
+            tenants.append(value)
+            continue
+        tenant = normalise_tenant_id(value)
+        if tenant is None:
+            raise reader.problem("AllowedTenants", f"has {value!r}, which is not a tenant GUID")
+        tenants.append(tenant)
+    return Client(
+        client_id=reader.partition_key,
+        display_name=reader.text("DisplayName", required=False, default=reader.partition_key),
+        allowed_tenants=tuple(tenants),
+        enabled=reader.flag("Enabled", default=True),
+        token_lifetime_seconds=reader.whole_number("TokenLifetimeSeconds", minimum=60),
+        created_at=reader.moment("CreatedAt"),
+        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+    )
+
+
+def parse_secret(entity: dict[str, Any]) -> ClientSecret:
+    reader = EntityReader(TABLE, entity)
+    digest = reader.text("SecretSha256").lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise reader.problem("SecretSha256", "must be 64 hexadecimal characters")
+    return ClientSecret(
+        secret_id=reader.row_key[len(SECRET_ROW_PREFIX) :],
+        sha256=digest,
+        created_at=reader.moment("CreatedAt"),
+        expires_at=reader.moment("ExpiresAt"),
+        revoked=reader.flag("Revoked", default=False),
+        revoked_at=reader.moment("RevokedAt"),
+        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+    )
+
+
+def load_client_state(client_id: str) -> ClientState | None:
+    """The client and its secrets in one partition query; None when the client is unknown."""
+    rows = connection.call(
+        lambda: list(
+            connection.table(TABLE).query_entities(
+                query_filter="PartitionKey eq @pk", parameters={"pk": client_id}
+            )
+        )
+    )
+    client_rows = [row for row in rows if row["RowKey"] == CLIENT_ROW]
+    if not client_rows:
+        return None
+    secrets_ = [parse_secret(row) for row in rows if str(row["RowKey"]).startswith(SECRET_ROW_PREFIX)]
+    secrets_.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC))
+    return ClientState(client=parse_client(client_rows[0]), secrets=tuple(secrets_))
+
+
+def get_client_state(client_id: str) -> ClientState:
+    state = load_client_state(client_id)
+    if state is None:
+        raise EntityNotFound(TABLE, client_id, CLIENT_ROW)
+    return state
+
+
+def list_clients() -> list[Client]:
+    rows = connection.call(
+        lambda: list(
+            connection.table(TABLE).query_entities(
+                query_filter="RowKey eq @rk", parameters={"rk": CLIENT_ROW}
+            )
+        )
+    )
+    return sorted((parse_client(row) for row in rows), key=lambda c: c.display_name.lower())
+
+
+def _secret_entity(client_id: str, secret_id: str, secret: str, now: datetime,
+                   expires_at: datetime | None) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": client_id,
+        "RowKey": SECRET_ROW_PREFIX + secret_id,
+        "SecretSha256": hash_secret(secret),
+        "CreatedAt": now,
+        "Revoked": False,
+    }
+    if expires_at is not None:
+        entity["ExpiresAt"] = expires_at
+    return entity
+
+
+def create_client(display_name: str, allowed_tenants: tuple[str, ...],
+                  token_lifetime_seconds: int | None = None,
+                  expires_days: int | None = None) -> IssuedSecret:
+    """Registers a client with its first secret; returns the secret, shown once."""
+    if not display_name.strip():
+        raise RegistryError("a client needs a display name")
+    client_id = str(uuid.uuid4())
+    now = _utcnow()
+    entity: dict[str, Any] = {
+        "PartitionKey": client_id,
+        "RowKey": CLIENT_ROW,
+        "DisplayName": display_name.strip(),
+        "AllowedTenants": ",".join(allowed_tenants),
+        "Enabled": True,
+        "CreatedAt": now,
+    }
+    if token_lifetime_seconds is not None:
+        entity["TokenLifetimeSeconds"] = token_lifetime_seconds
+    parse_client(entity)  # refuse what the gateway could not read back
+    secret = generate_secret()
+    secret_id = generate_secret_id()
+    expires_at = now + timedelta(days=expires_days) if expires_days else None
+    operations = [
+        ("create", entity),
+        ("create", _secret_entity(client_id, secret_id, secret, now, expires_at)),
+    ]
+    connection.call(lambda: connection.table(TABLE).submit_transaction(operations))
+    return IssuedSecret(client_id, secret_id, secret, expires_at)
+
+
+def add_secret(client_id: str, expires_days: int | None = None) -> IssuedSecret:
+    """Adds a secret beside the existing ones (rotation with overlap)."""
+    get_client_state(client_id)
+    now = _utcnow()
+    secret = generate_secret()
+    secret_id = generate_secret_id()
+    expires_at = now + timedelta(days=expires_days) if expires_days else None
+    entity = _secret_entity(client_id, secret_id, secret, now, expires_at)
+    connection.call(lambda: connection.table(TABLE).create_entity(entity))
+    return IssuedSecret(client_id, secret_id, secret, expires_at)
+
+
+def revoke_secret(client_id: str, secret_id: str) -> ClientSecret:
+    """Marks one secret revoked (kept for the audit trail); idempotent."""
+    state = get_client_state(client_id)
+    current = state.secret(secret_id)
+    if current is None:
+        raise EntityNotFound(TABLE, client_id, SECRET_ROW_PREFIX + secret_id)
+    if current.revoked:
+        return current
+    now = _utcnow()
+    patch = {
+        "PartitionKey": client_id,
+        "RowKey": SECRET_ROW_PREFIX + secret_id,
+        "Revoked": True,
+        "RevokedAt": now,
+    }
+    connection.call(
+        lambda: connection.table(TABLE).update_entity(
+            patch, mode=UpdateMode.MERGE, etag=current.etag, match_condition=MatchConditions.IfNotModified
+        )
+    )
+    return ClientSecret(current.secret_id, current.sha256, current.created_at, current.expires_at, True, now)
+
+
+def set_client_enabled(client_id: str, enabled: bool) -> Client:
+    state = get_client_state(client_id)
+    patch = {"PartitionKey": client_id, "RowKey": CLIENT_ROW, "Enabled": enabled}
+    connection.call(
+        lambda: connection.table(TABLE).update_entity(
+            patch, mode=UpdateMode.MERGE, etag=state.client.etag,
+            match_condition=MatchConditions.IfNotModified,
+        )
+    )
+    return get_client_state(client_id).client
+
+
+def delete_client(client_id: str) -> None:
+    """Removes the client and every secret row of it."""
+    state = get_client_state(client_id)
+    keys = [CLIENT_ROW] + [SECRET_ROW_PREFIX + s.secret_id for s in state.secrets]
+    for row_key in keys:
+        try:
+            connection.call(lambda rk=row_key: connection.table(TABLE).delete_entity(client_id, rk))
+        except ResourceNotFoundError:
+            pass

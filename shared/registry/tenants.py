@@ -1,0 +1,211 @@
+"""Tenant-to-provider maps: one `provider` row per Azure AD tenant in the Tenants table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, TypedDict
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.registry import connection
+from shared.registry.columns import EntityReader
+from shared.registry.errors import EntityNotFound, MisconfiguredEntity
+from shared.registry.tenant_ids import normalise_tenant_id
+
+TABLE = connection.TENANTS_TABLE
+PROVIDER_ROW = "provider"
+
+AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
+
+# What the Patients app reads; a tenant entity may narrow or widen it.
+DEFAULT_RESOURCE_TYPES = (
+    "Patient",
+    "Observation",
+    "Condition",
+    "Encounter",
+    "AllergyIntolerance",
+    "MedicationOrder",
+    "MedicationRequest",
+    "Coverage",
+    "Location",
+    "Practitioner",
+)
+
+
+class TenantEntity(TypedDict, total=False):
+    """Columns of a tenant row, as admins see them in Storage Explorer."""
+
+    PartitionKey: str  # Azure AD tenant GUID
+    RowKey: str  # "provider"
+    DisplayName: str
+    FhirBaseUrl: str
+    FhirVersion: str  # DSTU2 | STU3 | R4
+    AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity
+    Authority: str  # azure_ad: https://login.microsoftonline.com/<tenant>
+    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional)
+    UpstreamScope: str  # azure_ad / managed_identity; default <FhirBaseUrl>/.default
+    Username: str  # basic
+    SecretSetting: str  # NAME of the app setting holding the upstream secret
+    Enabled: bool
+    AllowedResourceTypes: str  # comma-separated; empty means the Patients app set
+    Compatibility: bool  # Patients app quirk normalisation (default true)
+
+
+@dataclass(frozen=True)
+class UpstreamAuth:
+    method: str
+    authority: str = ""
+    client_id: str = ""
+    scope: str = ""
+    username: str = ""
+    secret_setting: str = ""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    display_name: str
+    fhir_base_url: str
+    fhir_version: FhirVersion
+    auth: UpstreamAuth
+    enabled: bool = True
+    allowed_resource_types: tuple[str, ...] = DEFAULT_RESOURCE_TYPES
+    compatibility: bool = True
+    etag: str | None = field(default=None, compare=False)
+
+
+def parse_tenant(entity: dict[str, Any]) -> Tenant:
+    reader = EntityReader(TABLE, entity)
+    tenant_id = normalise_tenant_id(reader.partition_key)
+    if tenant_id is None:
+        raise reader.problem("PartitionKey", "must be an Azure AD tenant GUID")
+    fhir_base_url = reader.url("FhirBaseUrl").rstrip("/")
+    version = parse_fhir_version(reader.text("FhirVersion"))
+    if version is None:
+        raise reader.problem("FhirVersion", "must be DSTU2, STU3 or R4")
+    method = reader.text("AuthMethod", required=False, default="none").lower()
+    if method not in AUTH_METHODS:
+        raise reader.problem("AuthMethod", "must be one of " + ", ".join(AUTH_METHODS))
+    auth = UpstreamAuth(
+        method=method,
+        authority=reader.text("Authority", required=method == "azure_ad"),
+        client_id=reader.text("UpstreamClientId", required=method == "azure_ad"),
+        scope=reader.text("UpstreamScope", required=False, default=fhir_base_url + "/.default"),
+        username=reader.text("Username", required=method == "basic"),
+        secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
+    )
+    if auth.authority and not auth.authority.startswith("https://"):
+        raise reader.problem("Authority", "must be an https URL")
+    if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
+        raise reader.problem("SecretSetting", "must be the name of an app setting (letters, digits, _)")
+    types = reader.word_list("AllowedResourceTypes") or DEFAULT_RESOURCE_TYPES
+    for resource_type in types:
+        if not (resource_type.isalpha() and resource_type[0].isupper()):
+            raise reader.problem("AllowedResourceTypes", f"has {resource_type!r}, which is not a resource type")
+    return Tenant(
+        tenant_id=tenant_id,
+        display_name=reader.text("DisplayName", required=False, default=tenant_id),
+        fhir_base_url=fhir_base_url,
+        fhir_version=version,
+        auth=auth,
+        enabled=reader.flag("Enabled", default=True),
+        allowed_resource_types=tuple(types),
+        compatibility=reader.flag("Compatibility", default=True),
+        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+    )
+
+
+def tenant_entity(tenant: Tenant) -> dict[str, Any]:
+    auth = tenant.auth
+    entity: dict[str, Any] = {
+        "PartitionKey": tenant.tenant_id,
+        "RowKey": PROVIDER_ROW,
+        "DisplayName": tenant.display_name,
+        "FhirBaseUrl": tenant.fhir_base_url,
+        "FhirVersion": tenant.fhir_version.name,
+        "AuthMethod": auth.method,
+        "Authority": auth.authority,
+        "UpstreamClientId": auth.client_id,
+        "UpstreamScope": auth.scope,
+        "Username": auth.username,
+        "SecretSetting": auth.secret_setting,
+        "Enabled": tenant.enabled,
+        "AllowedResourceTypes": ",".join(tenant.allowed_resource_types),
+        "Compatibility": tenant.compatibility,
+    }
+    return entity
+
+
+def load_tenant(tenant_id: str) -> Tenant | None:
+    """The tenant's provider map; None when the tenant is not onboarded."""
+    try:
+        entity = connection.call(lambda: connection.table(TABLE).get_entity(tenant_id, PROVIDER_ROW))
+    except ResourceNotFoundError:
+        return None
+    return parse_tenant(entity)
+
+
+def get_tenant(tenant_id: str) -> Tenant:
+    tenant = load_tenant(tenant_id)
+    if tenant is None:
+        raise EntityNotFound(TABLE, tenant_id, PROVIDER_ROW)
+    return tenant
+
+
+def list_tenants() -> list[Tenant]:
+    rows = connection.call(
+        lambda: list(
+            connection.table(TABLE).query_entities(
+                query_filter="RowKey eq @rk", parameters={"rk": PROVIDER_ROW}
+            )
+        )
+    )
+    return sorted((parse_tenant(row) for row in rows), key=lambda t: t.display_name.lower())
+
+
+def save_tenant(tenant: Tenant) -> Tenant:
+    """Creates the tenant, or replaces it if unchanged since `tenant.etag` was read."""
+    entity = tenant_entity(tenant)
+    parse_tenant(entity)  # refuse what the gateway could not read back
+    client = connection.table(TABLE)
+    if tenant.etag is None:
+        connection.call(lambda: client.create_entity(entity))
+    else:
+        connection.call(
+            lambda: client.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=tenant.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        )
+    return get_tenant(tenant.tenant_id)
+
+
+def set_tenant_enabled(tenant_id: str, enabled: bool) -> Tenant:
+    return save_tenant(replace(get_tenant(tenant_id), enabled=enabled))
+
+
+def remove_tenant(tenant_id: str) -> None:
+    get_tenant(tenant_id)
+    try:
+        connection.call(lambda: connection.table(TABLE).delete_entity(tenant_id, PROVIDER_ROW))
+    except ResourceNotFoundError:
+        raise EntityNotFound(TABLE, tenant_id, PROVIDER_ROW) from None
+
+
+__all__ = [
+    "AUTH_METHODS",
+    "DEFAULT_RESOURCE_TYPES",
+    "MisconfiguredEntity",
+    "Tenant",
+    "UpstreamAuth",
+    "get_tenant",
+    "list_tenants",
+    "load_tenant",
+    "parse_tenant",
+    "remove_tenant",
+    "save_tenant",
+    "set_tenant_enabled",
+]

@@ -1,0 +1,25 @@
+"""SMART discovery document: only what the gateway really implements (app-level client credentials)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import public_urls
+from shared.oauth.client_auth import SUPPORTED_METHODS
+from shared.tokens.access_token import issuer
+from shared.tokens.signing_keys import ALGORITHM
+
+
+def smart_configuration() -> dict[str, Any]:
+    return {
+        "issuer": issuer(),
+        "jwks_uri": public_urls.jwks_url(),
+        "token_endpoint": public_urls.token_url(),
+        "token_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+        "grant_types_supported": ["client_credentials"],
+        "scopes_supported": [],
+        "response_types_supported": [],
+        "capabilities": ["client-confidential-symmetric"],
+        "token_endpoint_auth_signing_alg_values_supported": [],
+        "access_token_signing_alg_values_supported": [ALGORITHM],
+    }

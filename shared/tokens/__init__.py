@@ -1,0 +1,1 @@
+"""Access tokens: signing keys, issuance and verification."""

@@ -1,0 +1,84 @@
+"""Verifies access tokens: pinned algorithm, issuer and audience, every claim, and live client state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from shared.registry import cached
+from shared.registry.tenant_ids import normalise_tenant_id
+from shared.tokens.access_token import REQUIRED_CLAIMS, audience, issuer
+from shared.tokens.signing_keys import ALGORITHM, key_ring
+
+LEEWAY_SECONDS = 60
+
+
+class InvalidAccessToken(Exception):
+    """The token cannot be accepted; the message is safe to show (it never quotes the token)."""
+
+
+@dataclass(frozen=True)
+class AccessTokenClaims:
+    client_id: str
+    tenant_id: str
+    secret_id: str
+    jti: str
+    expires_at: int
+
+
+def _decode(token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise InvalidAccessToken("the access token is not a well-formed JWT") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidAccessToken("the access token is not signed with RS256")
+    kid = header.get("kid")
+    key = key_ring().find(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise InvalidAccessToken("the access token was not signed by a key of this gateway")
+    try:
+        return jwt.decode(
+            token,
+            key.public_key,
+            algorithms=[ALGORITHM],
+            audience=audience(),
+            issuer=issuer(),
+            leeway=LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS), "strict_aud": True},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidAccessToken("the access token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise InvalidAccessToken("the access token is not valid yet") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise InvalidAccessToken(f"the access token lacks the {error.claim} claim") from None
+    except jwt.InvalidAudienceError:
+        raise InvalidAccessToken("the access token is for another audience") from None
+    except jwt.InvalidIssuerError:
+        raise InvalidAccessToken("the access token has another issuer") from None
+    except jwt.InvalidTokenError:
+        raise InvalidAccessToken("the access token's signature or claims are invalid") from None
+
+
+def verify_access_token(token: str) -> AccessTokenClaims:
+    """The token's claims, after every check; raises InvalidAccessToken otherwise."""
+    claims = _decode(token)
+    client_id, scope, tid = claims["sub"], claims["scope"], claims["tid"]
+    secret_id, jti = claims["secret_id"], claims["jti"]
+    if not all(isinstance(v, str) for v in (client_id, scope, tid, secret_id, jti)):
+        raise InvalidAccessToken("the access token's claims have the wrong types")
+    tenant_id = normalise_tenant_id(scope)
+    if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
+        raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
+    state = cached.client_state(client_id)
+    if state is None or not state.client.enabled:
+        raise InvalidAccessToken("the client of this access token is unknown or disabled")
+    secret = state.secret(secret_id)
+    if secret is None or secret.revoked:
+        raise InvalidAccessToken("the client secret behind this access token was revoked")
+    if not state.client.may_use_tenant(tenant_id):
+        raise InvalidAccessToken("the client may no longer use this tenant")
+    return AccessTokenClaims(client_id, tenant_id, secret_id, jti, int(claims["exp"]))

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real Azurite for the registry, gateway settings, and factories for clients and tenants."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from devtools.azurite import start_azurite  # noqa: E402
+from shared.registry import cached, clients, connection, tenants  # noqa: E402
+from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402
+
+PUBLIC_BASE = "https://gateway.example.test"
+SIGNING_KEY = generate_private_key_pem()
+
+
+def _start_registry() -> str:
+    """Azurite's connection string: the one `make test` started, or one started for this session."""
+    given = os.environ.get("GATEWAY_TEST_AZURITE_CONNECTION_STRING")
+    if given:
+        return given
+    azurite = start_azurite()
+    import atexit
+
+    atexit.register(azurite.stop)
+    return azurite.connection_string
+
+
+# Settings are process-wide (the in-process local host reads them too), so set them before any test.
+os.environ.update(
+    {
+        "REGISTRY_CONNECTION_STRING": _start_registry(),
+        "GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE,
+        "GATEWAY_FHIR_VERSION": "STU3",
+        "TOKEN_SIGNING_KEY": SIGNING_KEY,
+        "TOKEN_SIGNING_KEY_PREVIOUS": "",
+        "REGISTRY_CACHE_TTL_SECONDS": "60",
+    }
+)
+os.environ.pop("REGISTRY_TABLE_ENDPOINT", None)
+connection.ensure_tables()
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry_cache() -> Iterator[None]:
+    """Each test sees the registry as it is now, not as an earlier test cached it."""
+    cached.forget_all()
+    yield
+    cached.forget_all()
+
+
+def new_tenant_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
+    """Onboards tenants for one test (each with a fresh GUID) and removes them afterwards."""
+    created: list[str] = []
+
+    def make(fhir_base_url: str = "https://provider.example.test/fhir", version: str = "STU3",
+             enabled: bool = True, **auth: str) -> tenants.Tenant:
+        from shared.fhir.versions import parse_fhir_version
+
+        tenant_id = new_tenant_id()
+        tenant = tenants.Tenant(
+            tenant_id=tenant_id,
+            display_name=f"test tenant {tenant_id[:8]}",
+            fhir_base_url=fhir_base_url.rstrip("/"),
+            fhir_version=parse_fhir_version(version),  # type: ignore[arg-type]
+            auth=tenants.UpstreamAuth(method=auth.pop("method", "none"),
+                                      scope=auth.pop("scope", fhir_base_url.rstrip("/") + "/.default"), **auth),
+            enabled=enabled,
+        )
+        created.append(tenant_id)
+        return tenants.save_tenant(tenant)
+
+    yield make
+    for tenant_id in created:
+        try:
+            tenants.remove_tenant(tenant_id)
+        except Exception:  # noqa: S110 - already removed by the test
+            pass
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
+    """Registers clients for one test and deletes them afterwards."""
+    created: list[str] = []
+
+    def make(*allowed_tenants: str, name: str = "test client", token_lifetime: int | None = None,
+             expires_days: int | None = None) -> clients.IssuedSecret:
+        issued = clients.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
+        created.append(issued.client_id)
+        return issued
+
+    yield make
+    for client_id in created:
+        try:
+            clients.delete_client(client_id)
+        except Exception:  # noqa: S110 - already removed by the test
+            pass
