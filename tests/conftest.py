@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from devtools.azurite import start_azurite  # noqa: E402
 from shared.registry import cached, clients, connection, tenants  # noqa: E402

@@ -1,0 +1,87 @@
+"""Entities that admins broke by hand give errors naming the table, the entity and the column."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from shared.registry import clients, connection, tenants
+from shared.registry.errors import EntityConflict, MisconfiguredEntity
+
+
+def write_tenant(**columns: Any) -> str:
+    tenant_id = str(uuid.uuid4())
+    entity = {"PartitionKey": tenant_id, "RowKey": "provider", "FhirBaseUrl": "https://ehr.example.org/fhir",
+              "FhirVersion": "STU3", "AuthMethod": "none", **columns}
+    connection.table("Tenants").upsert_entity({k: v for k, v in entity.items() if v is not None})
+    return tenant_id
+
+
+@pytest.mark.parametrize(
+    ("columns", "column"),
+    [
+        ({"FhirBaseUrl": None}, "FhirBaseUrl"),
+        ({"FhirBaseUrl": "ehr.example.org/fhir"}, "FhirBaseUrl"),
+        ({"FhirBaseUrl": "https://user:pw@ehr.example.org/fhir"}, "FhirBaseUrl"),
+        ({"FhirVersion": "5"}, "FhirVersion"),
+        ({"FhirVersion": 3}, "FhirVersion"),
+        ({"AuthMethod": "kerberos"}, "AuthMethod"),
+        ({"AuthMethod": "azure_ad", "UpstreamClientId": "x", "SecretSetting": "S"}, "Authority"),
+        ({"AuthMethod": "bearer"}, "SecretSetting"),
+        ({"AuthMethod": "bearer", "SecretSetting": "has spaces"}, "SecretSetting"),
+        ({"Enabled": "maybe"}, "Enabled"),
+        ({"AllowedResourceTypes": "Patient,drop table"}, "AllowedResourceTypes"),
+    ],
+)
+def test_broken_tenant_columns_are_named(columns: dict[str, Any], column: str) -> None:
+    tenant_id = write_tenant(**columns)
+    try:
+        with pytest.raises(MisconfiguredEntity) as raised:
+            tenants.load_tenant(tenant_id)
+        assert raised.value.column == column and raised.value.table == "Tenants"
+        assert tenant_id in str(raised.value) and column in str(raised.value)
+    finally:
+        connection.table("Tenants").delete_entity(tenant_id, "provider")
+
+
+def test_hand_typed_text_flags_are_read() -> None:
+    tenant_id = write_tenant(Enabled="FALSE", AllowedResourceTypes="Patient, Observation")
+    try:
+        tenant = tenants.get_tenant(tenant_id)
+        assert tenant.enabled is False and tenant.allowed_resource_types == ("Patient", "Observation")
+    finally:
+        connection.table("Tenants").delete_entity(tenant_id, "provider")
+
+
+def test_broken_client_columns_are_named(make_client) -> None:  # type: ignore[no-untyped-def]
+    issued = make_client()
+    connection.table("Clients").update_entity({"PartitionKey": issued.client_id, "RowKey": "client",
+                                               "AllowedTenants": "contoso"})
+    with pytest.raises(MisconfiguredEntity, match="AllowedTenants"):
+        clients.load_client_state(issued.client_id)
+    connection.table("Clients").update_entity({"PartitionKey": issued.client_id,
+                                               "RowKey": "secret-" + issued.secret_id, "SecretSha256": "xyz"})
+    connection.table("Clients").update_entity({"PartitionKey": issued.client_id, "RowKey": "client",
+                                               "AllowedTenants": "*"})
+    with pytest.raises(MisconfiguredEntity, match="SecretSha256"):
+        clients.load_client_state(issued.client_id)
+
+
+def test_a_stale_write_is_refused_by_its_etag(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    tenant = make_tenant()
+    tenants.save_tenant(replace(tenant, display_name="first writer"))
+    with pytest.raises(EntityConflict):
+        tenants.save_tenant(replace(tenant, display_name="second writer, stale etag"))
+    assert tenants.get_tenant(tenant.tenant_id).display_name == "first writer"
+
+
+def test_creating_an_existing_tenant_is_a_conflict(make_tenant) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    tenant = make_tenant()
+    with pytest.raises(EntityConflict):
+        tenants.save_tenant(replace(tenant, etag=None))

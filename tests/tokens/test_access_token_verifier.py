@@ -1,0 +1,157 @@
+"""The verifier accepts only this gateway's RS256 tokens with every claim, for live clients and secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+
+import jwt
+import pytest
+from conftest import PUBLIC_BASE, SIGNING_KEY
+from cryptography.hazmat.primitives import serialization
+
+from shared.registry import cached, clients, tenants
+from shared.tokens.access_token import issue_access_token
+from shared.tokens.signing_keys import generate_private_key_pem, key_ring
+from shared.tokens.verifier import InvalidAccessToken, verify_access_token
+
+
+@pytest.fixture
+def issued(make_tenant: Callable[..., tenants.Tenant],
+           make_client: Callable[..., clients.IssuedSecret]) -> tuple[str, clients.IssuedSecret]:
+    tenant = make_tenant()
+    return tenant.tenant_id, make_client(tenant.tenant_id)
+
+
+def claims_for(tenant_id: str, issued: clients.IssuedSecret, **changes: object) -> dict[str, object]:
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": PUBLIC_BASE, "aud": PUBLIC_BASE + "/fhir", "sub": issued.client_id,
+        "client_id": issued.client_id, "scope": tenant_id, "tid": tenant_id, "iat": now, "nbf": now,
+        "exp": now + 600, "jti": "j1", "secret_id": issued.secret_id,
+    }
+    claims.update(changes)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def sign(claims: dict[str, object], key_pem: str = SIGNING_KEY, **header: str) -> str:
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    kid = header.pop("kid", key_ring().signing_kid)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, **header})  # type: ignore[arg-type]
+
+
+def test_accepts_a_token_the_gateway_issued(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600)
+    claims = verify_access_token(token.access_token)
+    assert (claims.client_id, claims.tenant_id, claims.secret_id) == (client.client_id, tenant_id, client.secret_id)
+
+
+def test_refuses_alg_none(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    unsigned = jwt.encode(claims_for(tenant_id, client), None, algorithm="none")
+    with pytest.raises(InvalidAccessToken, match="RS256"):
+        verify_access_token(unsigned)
+
+
+def test_refuses_hs256_signed_with_the_public_key(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    public_pem = key_ring().verification_keys[0].public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    header = base64.urlsafe_b64encode(json.dumps(
+        {"alg": "HS256", "typ": "JWT", "kid": key_ring().signing_kid}).encode()).rstrip(b"=")
+    payload = base64.urlsafe_b64encode(json.dumps(claims_for(tenant_id, client)).encode()).rstrip(b"=")
+    import hashlib
+    import hmac
+
+    signature = base64.urlsafe_b64encode(hmac.new(public_pem, header + b"." + payload, hashlib.sha256).digest())
+    forged = (header + b"." + payload + b"." + signature.rstrip(b"=")).decode()
+    with pytest.raises(InvalidAccessToken):
+        verify_access_token(forged)
+
+
+def test_refuses_an_unknown_kid(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    with pytest.raises(InvalidAccessToken, match="not signed by a key of this gateway"):
+        verify_access_token(sign(claims_for(tenant_id, client), kid="someone-elses-key"))
+
+
+def test_refuses_a_token_signed_by_another_key_pair_under_our_kid(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    with pytest.raises(InvalidAccessToken, match="signature"):
+        verify_access_token(sign(claims_for(tenant_id, client), key_pem=generate_private_key_pem()))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"exp": int(time.time()) - 3600}, "expired"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
+        ({"iss": "https://evil.example"}, "issuer"),
+        ({"aud": "https://provider.example/fhir"}, "audience"),
+        ({"jti": None}, "jti"),
+        ({"secret_id": None}, "secret_id"),
+        ({"scope": None}, "scope"),
+        ({"tid": None}, "tid"),
+        ({"scope": "not-a-guid"}, "disagree"),
+        ({"tid": "11111111-1111-4111-8111-111111111111"}, "disagree"),
+    ],
+    ids=["expired", "not-yet-valid", "wrong-iss", "wrong-aud", "no-jti", "no-secret-id", "no-scope", "no-tid",
+         "bad-scope", "tid-scope-mismatch"],
+)
+def test_refuses_bad_claims(issued, changes: dict[str, object], message: str) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    with pytest.raises(InvalidAccessToken, match=message):
+        verify_access_token(sign(claims_for(tenant_id, client, **changes)))
+
+
+def test_refuses_a_tampered_payload(issued, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    claims["scope"] = claims["tid"] = make_tenant().tenant_id
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidAccessToken):
+        verify_access_token(f"{header}.{forged_payload}.{signature}")
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x", "e30.e30.e30"])
+def test_refuses_garbage(garbage: str) -> None:
+    with pytest.raises(InvalidAccessToken):
+        verify_access_token(garbage)
+
+
+def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    verify_access_token(token)
+    clients.revoke_secret(client.client_id, client.secret_id)
+    verify_access_token(token)  # still cached: revocation takes effect within REGISTRY_CACHE_TTL_SECONDS
+    cached.forget_all()
+    with pytest.raises(InvalidAccessToken, match="revoked"):
+        verify_access_token(token)
+
+
+def test_refuses_tokens_of_a_disabled_client(issued) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    clients.set_client_enabled(client.client_id, False)
+    with pytest.raises(InvalidAccessToken, match="disabled"):
+        verify_access_token(token)
+
+
+def test_accepts_tokens_of_the_previous_key_during_rotation(issued, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    tenant_id, client = issued
+    old_token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    monkeypatch.setenv("TOKEN_SIGNING_KEY", generate_private_key_pem())
+    monkeypatch.setenv("TOKEN_SIGNING_KEY_PREVIOUS", SIGNING_KEY)
+    assert len(key_ring().jwks()["keys"]) == 2
+    assert verify_access_token(old_token).client_id == client.client_id
+    new_token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    assert jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    monkeypatch.setenv("TOKEN_SIGNING_KEY_PREVIOUS", "")
+    with pytest.raises(InvalidAccessToken):
+        verify_access_token(old_token)
