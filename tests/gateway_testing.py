@@ -35,3 +35,14 @@ def basic_auth(client_id: str, secret: str) -> dict[str, str]:
 
 def json_body(response: func.HttpResponse) -> Any:
     return json.loads(response.get_body())
+
+
+# Types of the conftest factories, for annotating tests.
+if True:  # kept at the end: these names import the gateway's registry
+    from collections.abc import Callable
+
+    from shared.registry import clients, tenants
+
+    MakeTenant = Callable[..., tenants.Tenant]
+    MakeClient = Callable[..., clients.IssuedSecret]
+    Onboarded = tuple[tenants.Tenant, clients.IssuedSecret]

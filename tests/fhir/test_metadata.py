@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import metadata_fn
 import pytest
-import smart_config_fn
 from conftest import PUBLIC_BASE
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as R4CapabilityStatement
 from fhir.resources.STU3.capabilitystatement import CapabilityStatement as STU3CapabilityStatement
 from gateway_testing import function_request, json_body
 
+import metadata_fn
+import smart_config_fn
 from shared.fhir.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
 
 
@@ -36,7 +36,8 @@ def assert_what_the_patients_app_reads(statement: dict[str, Any], medication_typ
             medication_type} <= types
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     assert {i["code"] for i in patient["interaction"]} == {"read", "search-type"}
-    assert {"family", "given", "birthdate", "identifier", "gender", "_id"} <= {p["name"] for p in patient["searchParam"]}
+    searched = {p["name"] for p in patient["searchParam"]}
+    assert {"family", "given", "birthdate", "identifier", "gender", "_id"} <= searched
     service = rest["security"]["service"][0]["coding"][0]
     assert service == {"system": SECURITY_SERVICE_SYSTEM, "code": "OAuth"}
     assert oauth_uris(statement) == {"token": PUBLIC_BASE + "/oauth2/token",

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from datetime import UTC
 
+import azure.functions as func
 import jwt
 import pytest
-import token_fn
 from conftest import PUBLIC_BASE
-from gateway_testing import basic_auth, json_body, token_request
+from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_body, token_request
 
-from shared.registry import clients, tenants
+import token_fn
+from shared.registry import clients
 
 
 @pytest.fixture
-def onboarded(make_tenant: Callable[..., tenants.Tenant],
-              make_client: Callable[..., clients.IssuedSecret]) -> tuple[tenants.Tenant, clients.IssuedSecret]:
+def onboarded(make_tenant: MakeTenant, make_client: MakeClient) -> Onboarded:
     tenant = make_tenant()
     return tenant, make_client(tenant.tenant_id)
 
@@ -26,7 +26,7 @@ def grant(issued: clients.IssuedSecret, tenant_id: str, **extra: str) -> dict[st
             "client_secret": issued.secret, "scope": tenant_id, **extra}
 
 
-def assert_oauth_error(response, status: int, error: str) -> dict:  # type: ignore[no-untyped-def]
+def assert_oauth_error(response: func.HttpResponse, status: int, error: str) -> dict[str, str]:
     body = json_body(response)
     assert response.status_code == status, body
     assert body["error"] == error
@@ -36,7 +36,7 @@ def assert_oauth_error(response, status: int, error: str) -> dict:  # type: igno
     return body
 
 
-def test_issues_bearer_token_with_tenant_in_scope(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_issues_bearer_token_with_tenant_in_scope(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     body = json_body(response)
@@ -56,33 +56,33 @@ def test_issues_bearer_token_with_tenant_in_scope(onboarded) -> None:  # type: i
     assert claims["exp"] - claims["iat"] == 3600 and claims["nbf"] == claims["iat"] and claims["jti"]
 
 
-def test_accepts_the_hyphenated_grant_type_of_microsofts_sample(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_accepts_the_hyphenated_grant_type_of_microsofts_sample(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     form = grant(issued, tenant.tenant_id)
     form["grant-type"] = form.pop("grant_type")
     assert token_fn.main(token_request(form)).status_code == 200
 
 
-def test_client_secret_basic_authenticates(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_client_secret_basic_authenticates(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     form = {"grant_type": "client_credentials", "scope": tenant.tenant_id}
     response = token_fn.main(token_request(form, basic_auth(issued.client_id, issued.secret)))
     assert response.status_code == 200, json_body(response)
 
 
-def test_tenant_guid_in_upper_case_is_accepted_and_normalised(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_guid_in_upper_case_is_accepted_and_normalised(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id.upper())))
     assert json_body(response)["scope"] == tenant.tenant_id
 
 
-def test_token_lifetime_follows_the_client_entity(make_tenant, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_token_lifetime_follows_the_client_entity(make_tenant: MakeTenant, make_client: MakeClient) -> None:
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id, token_lifetime=600)
     assert json_body(token_fn.main(token_request(grant(issued, tenant.tenant_id))))["expires_in"] == 600
 
 
-def test_invalid_client_for_unknown_client(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_client_for_unknown_client(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     form = grant(issued, tenant.tenant_id, client_id="00000000-0000-0000-0000-000000000000")
     response = token_fn.main(token_request(form))
@@ -90,7 +90,7 @@ def test_invalid_client_for_unknown_client(onboarded) -> None:  # type: ignore[n
     assert response.headers["WWW-Authenticate"].startswith("Basic")
 
 
-def test_wrong_secret_and_unknown_client_are_indistinguishable(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_secret_and_unknown_client_are_indistinguishable(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     wrong = token_fn.main(token_request(grant(issued, tenant.tenant_id, client_secret="not-the-secret")))
     unknown = token_fn.main(token_request(grant(issued, tenant.tenant_id, client_id="someone-else")))
@@ -99,39 +99,40 @@ def test_wrong_secret_and_unknown_client_are_indistinguishable(onboarded) -> Non
     assert dict(wrong.headers) == dict(unknown.headers)
 
 
-def test_invalid_client_without_any_credentials(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_client_without_any_credentials(onboarded: Onboarded) -> None:
     tenant, _ = onboarded
     response = token_fn.main(token_request({"grant_type": "client_credentials", "scope": tenant.tenant_id}))
     assert_oauth_error(response, 401, "invalid_client")
 
 
-def test_invalid_client_for_malformed_basic_credentials(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_client_for_malformed_basic_credentials(onboarded: Onboarded) -> None:
     tenant, _ = onboarded
     form = {"grant_type": "client_credentials", "scope": tenant.tenant_id}
     response = token_fn.main(token_request(form, {"Authorization": "Basic %%%not-base64"}))
     assert_oauth_error(response, 401, "invalid_client")
 
 
-def test_invalid_request_when_two_authentication_methods_are_used(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_when_two_authentication_methods_are_used(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    response = token_fn.main(token_request(grant(issued, tenant.tenant_id), basic_auth(issued.client_id, issued.secret)))
+    request = token_request(grant(issued, tenant.tenant_id), basic_auth(issued.client_id, issued.secret))
+    response = token_fn.main(request)
     assert_oauth_error(response, 400, "invalid_request")
 
 
-def test_unsupported_grant_type(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_unsupported_grant_type(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id, grant_type="password")))
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
-def test_invalid_request_without_grant_type(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_without_grant_type(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     form = grant(issued, tenant.tenant_id)
     del form["grant_type"]
     assert_oauth_error(token_fn.main(token_request(form)), 400, "invalid_request")
 
 
-def test_invalid_request_when_both_grant_type_spellings_disagree(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_when_both_grant_type_spellings_disagree(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     form = grant(issued, tenant.tenant_id, **{"grant-type": "password"})
     assert_oauth_error(token_fn.main(token_request(form)), 400, "invalid_request")
@@ -142,37 +143,37 @@ def test_invalid_request_when_both_grant_type_spellings_disagree(onboarded) -> N
     ["", "not-a-guid", "11111111-1111-1111-1111-111111111111 22222222-2222-2222-2222-222222222222"],
     ids=["missing", "malformed", "two-tenants"],
 )
-def test_invalid_scope_for_bad_scope_values(onboarded, scope: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_scope_for_bad_scope_values(onboarded: Onboarded, scope: str) -> None:
     _, issued = onboarded
     assert_oauth_error(token_fn.main(token_request(grant(issued, scope))), 400, "invalid_scope")
 
 
-def test_invalid_scope_for_a_tenant_the_client_may_not_use(make_tenant, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_scope_for_a_tenant_the_client_may_not_use(make_tenant: MakeTenant, make_client: MakeClient) -> None:
     mine, other = make_tenant(), make_tenant()
     issued = make_client(mine.tenant_id)
     assert_oauth_error(token_fn.main(token_request(grant(issued, other.tenant_id))), 400, "invalid_scope")
 
 
-def test_invalid_scope_for_a_tenant_not_onboarded(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_scope_for_a_tenant_not_onboarded(make_client: MakeClient) -> None:
     issued = make_client()
     response = token_fn.main(token_request(grant(issued, "33333333-3333-4333-8333-333333333333")))
     assert_oauth_error(response, 400, "invalid_scope")
 
 
-def test_invalid_scope_for_a_disabled_tenant(make_tenant, make_client) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_scope_for_a_disabled_tenant(make_tenant: MakeTenant, make_client: MakeClient) -> None:
     tenant = make_tenant(enabled=False)
     issued = make_client(tenant.tenant_id)
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 400, "invalid_scope")
 
 
-def test_unauthorized_client_when_the_client_is_disabled(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_unauthorized_client_when_the_client_is_disabled(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     clients.set_client_enabled(issued.client_id, False)
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 400, "unauthorized_client")
 
 
-def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     rotated = clients.add_secret(issued.client_id)
     assert token_fn.main(token_request(grant(issued, tenant.tenant_id))).status_code == 200
@@ -182,29 +183,30 @@ def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded) 
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
 
 
-def test_expired_secret_is_refused(onboarded, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from datetime import datetime, timedelta, timezone
+def test_expired_secret_is_refused(onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime, timedelta
 
     from shared.registry import connection
 
     tenant, issued = onboarded
     connection.table("Clients").update_entity(
         {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id,
-         "ExpiresAt": datetime.now(timezone.utc) - timedelta(minutes=1)}
+         "ExpiresAt": datetime.now(UTC) - timedelta(minutes=1)}
     )
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
 
 
 @pytest.mark.parametrize("content_type", [None, "application/json", "text/plain", "multipart/form-data"])
-def test_invalid_request_for_a_body_that_is_not_a_form(onboarded, content_type: str | None) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_for_a_body_that_is_not_a_form(onboarded: Onboarded, content_type: str | None) -> None:
     tenant, issued = onboarded
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id), content_type=content_type))
     assert_oauth_error(response, 400, "invalid_request")
 
 
-def test_form_content_type_with_charset_is_accepted(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_form_content_type_with_charset_is_accepted(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    request = token_request(grant(issued, tenant.tenant_id), content_type="Application/X-WWW-Form-Urlencoded; charset=UTF-8")
+    content_type = "Application/X-WWW-Form-Urlencoded; charset=UTF-8"
+    request = token_request(grant(issued, tenant.tenant_id), content_type=content_type)
     assert token_fn.main(request).status_code == 200
 
 
@@ -215,14 +217,14 @@ def test_invalid_request_for_an_empty_body() -> None:
     assert_oauth_error(token_fn.main(request), 400, "invalid_request")
 
 
-def test_invalid_request_for_a_repeated_parameter(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_request_for_a_repeated_parameter(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    pairs = list(grant(issued, tenant.tenant_id).items()) + [("scope", tenant.tenant_id)]
+    pairs = [*grant(issued, tenant.tenant_id).items(), ("scope", tenant.tenant_id)]
     body = assert_oauth_error(token_fn.main(token_request(pairs)), 400, "invalid_request")
     assert "scope" in body["error_description"]
 
 
-def test_payload_too_large_for_an_oversized_body(onboarded) -> None:  # type: ignore[no-untyped-def]
+def test_payload_too_large_for_an_oversized_body(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id, padding="x" * 20_000)))
     assert_oauth_error(response, 413, "invalid_request")
@@ -236,7 +238,9 @@ def test_invalid_request_for_a_body_that_is_not_utf8() -> None:
     assert_oauth_error(token_fn.main(request), 400, "invalid_request")
 
 
-def test_temporarily_unavailable_when_table_storage_is_down(onboarded, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_temporarily_unavailable_when_table_storage_is_down(
+    onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from devtools.azurite import connection_string, free_port
 
     tenant, issued = onboarded
@@ -246,7 +250,7 @@ def test_temporarily_unavailable_when_table_storage_is_down(onboarded, monkeypat
     assert response.headers["Retry-After"]
 
 
-def test_no_secret_or_token_reaches_the_logs(onboarded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+def test_no_secret_or_token_reaches_the_logs(onboarded: Onboarded, caplog: pytest.LogCaptureFixture) -> None:
     tenant, issued = onboarded
     caplog.set_level(logging.DEBUG)
     granted = json_body(token_fn.main(token_request(grant(issued, tenant.tenant_id))))

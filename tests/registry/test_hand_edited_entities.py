@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from gateway_testing import MakeClient, MakeTenant
 
 from shared.registry import clients, connection, tenants
 from shared.registry.errors import EntityConflict, MisconfiguredEntity
@@ -55,7 +56,7 @@ def test_hand_typed_text_flags_are_read() -> None:
         connection.table("Tenants").delete_entity(tenant_id, "provider")
 
 
-def test_broken_client_columns_are_named(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_broken_client_columns_are_named(make_client: MakeClient) -> None:
     issued = make_client()
     connection.table("Clients").update_entity({"PartitionKey": issued.client_id, "RowKey": "client",
                                                "AllowedTenants": "contoso"})
@@ -69,7 +70,7 @@ def test_broken_client_columns_are_named(make_client) -> None:  # type: ignore[n
         clients.load_client_state(issued.client_id)
 
 
-def test_a_stale_write_is_refused_by_its_etag(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_a_stale_write_is_refused_by_its_etag(make_tenant: MakeTenant) -> None:
     from dataclasses import replace
 
     tenant = make_tenant()
@@ -79,7 +80,7 @@ def test_a_stale_write_is_refused_by_its_etag(make_tenant) -> None:  # type: ign
     assert tenants.get_tenant(tenant.tenant_id).display_name == "first writer"
 
 
-def test_creating_an_existing_tenant_is_a_conflict(make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_creating_an_existing_tenant_is_a_conflict(make_tenant: MakeTenant) -> None:
     from dataclasses import replace
 
     tenant = make_tenant()

@@ -5,22 +5,23 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
 
 import jwt
 import pytest
 from conftest import PUBLIC_BASE, SIGNING_KEY
 from cryptography.hazmat.primitives import serialization
+from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached, clients, tenants
+from shared.registry import cached, clients
 from shared.tokens.access_token import issue_access_token
 from shared.tokens.signing_keys import generate_private_key_pem, key_ring
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
+Issued = tuple[str, clients.IssuedSecret]
+
 
 @pytest.fixture
-def issued(make_tenant: Callable[..., tenants.Tenant],
-           make_client: Callable[..., clients.IssuedSecret]) -> tuple[str, clients.IssuedSecret]:
+def issued(make_tenant: MakeTenant, make_client: MakeClient) -> Issued:
     tenant = make_tenant()
     return tenant.tenant_id, make_client(tenant.tenant_id)
 
@@ -42,21 +43,21 @@ def sign(claims: dict[str, object], key_pem: str = SIGNING_KEY, **header: str) -
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, **header})  # type: ignore[arg-type]
 
 
-def test_accepts_a_token_the_gateway_issued(issued) -> None:  # type: ignore[no-untyped-def]
+def test_accepts_a_token_the_gateway_issued(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600)
     claims = verify_access_token(token.access_token)
     assert (claims.client_id, claims.tenant_id, claims.secret_id) == (client.client_id, tenant_id, client.secret_id)
 
 
-def test_refuses_alg_none(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_alg_none(issued: Issued) -> None:
     tenant_id, client = issued
     unsigned = jwt.encode(claims_for(tenant_id, client), None, algorithm="none")
     with pytest.raises(InvalidAccessToken, match="RS256"):
         verify_access_token(unsigned)
 
 
-def test_refuses_hs256_signed_with_the_public_key(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_hs256_signed_with_the_public_key(issued: Issued) -> None:
     tenant_id, client = issued
     public_pem = key_ring().verification_keys[0].public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -72,13 +73,13 @@ def test_refuses_hs256_signed_with_the_public_key(issued) -> None:  # type: igno
         verify_access_token(forged)
 
 
-def test_refuses_an_unknown_kid(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_an_unknown_kid(issued: Issued) -> None:
     tenant_id, client = issued
     with pytest.raises(InvalidAccessToken, match="not signed by a key of this gateway"):
         verify_access_token(sign(claims_for(tenant_id, client), kid="someone-elses-key"))
 
 
-def test_refuses_a_token_signed_by_another_key_pair_under_our_kid(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_a_token_signed_by_another_key_pair_under_our_kid(issued: Issued) -> None:
     tenant_id, client = issued
     with pytest.raises(InvalidAccessToken, match="signature"):
         verify_access_token(sign(claims_for(tenant_id, client), key_pem=generate_private_key_pem()))
@@ -101,13 +102,13 @@ def test_refuses_a_token_signed_by_another_key_pair_under_our_kid(issued) -> Non
     ids=["expired", "not-yet-valid", "wrong-iss", "wrong-aud", "no-jti", "no-secret-id", "no-scope", "no-tid",
          "bad-scope", "tid-scope-mismatch"],
 )
-def test_refuses_bad_claims(issued, changes: dict[str, object], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_bad_claims(issued: Issued, changes: dict[str, object], message: str) -> None:
     tenant_id, client = issued
     with pytest.raises(InvalidAccessToken, match=message):
         verify_access_token(sign(claims_for(tenant_id, client, **changes)))
 
 
-def test_refuses_a_tampered_payload(issued, make_tenant) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_a_tampered_payload(issued: Issued, make_tenant: MakeTenant) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     header, payload, signature = token.split(".")
@@ -124,7 +125,7 @@ def test_refuses_garbage(garbage: str) -> None:
         verify_access_token(garbage)
 
 
-def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
@@ -135,7 +136,7 @@ def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued) -> No
         verify_access_token(token)
 
 
-def test_refuses_tokens_of_a_disabled_client(issued) -> None:  # type: ignore[no-untyped-def]
+def test_refuses_tokens_of_a_disabled_client(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     clients.set_client_enabled(client.client_id, False)
@@ -143,7 +144,7 @@ def test_refuses_tokens_of_a_disabled_client(issued) -> None:  # type: ignore[no
         verify_access_token(token)
 
 
-def test_accepts_tokens_of_the_previous_key_during_rotation(issued, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_accepts_tokens_of_the_previous_key_during_rotation(issued: Issued, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant_id, client = issued
     old_token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     monkeypatch.setenv("TOKEN_SIGNING_KEY", generate_private_key_pem())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import jwks_fn
 import jwt
 import pytest
 from gateway_testing import function_request, json_body
 
+import jwks_fn
 from shared.settings import SettingError
 from shared.tokens.signing_keys import key_ring, thumbprint
 
