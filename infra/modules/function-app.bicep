@@ -1,0 +1,194 @@
+// Linux Function App (Python 3.11, v1 programming model) and its app settings; secrets only as Key Vault references.
+
+@description('Required. Name of the Function App (also the first label of its default host name).')
+param name string
+
+@description('Optional. Azure region of the Function App.')
+param location string = resourceGroup().location
+
+@description('Required. Resource ID of the Linux App Service plan.')
+param planId string
+
+@description('Required. Resource ID of the user-assigned managed identity the app runs as.')
+param identityResourceId string
+
+@description('Required. Client ID of that identity (selects it for storage, Key Vault and Application Insights).')
+param identityClientId string
+
+@description('Required. Name of the storage account used for AzureWebJobsStorage.')
+param storageAccountName string
+
+@description('Required. Table service endpoint of the registry (REGISTRY_TABLE_ENDPOINT).')
+param tableEndpoint string
+
+@description('Required. Name of the Key Vault the app settings reference.')
+param keyVaultName string
+
+@description('Required. Application Insights connection string.')
+param applicationInsightsConnectionString string
+
+@description('Optional. Public https base URL clients call, when a custom domain fronts the app. Empty: https://<name>.<appServiceDomainSuffix>.')
+param publicBaseUrl string = ''
+
+@description('Optional. DNS suffix of App Service default host names in this cloud.')
+param appServiceDomainSuffix string = 'azurewebsites.net'
+
+@description('Optional. FHIR version the metadata endpoint announces (GATEWAY_FHIR_VERSION).')
+@allowed([
+  'DSTU2'
+  'STU3'
+  'R4'
+])
+param fhirVersion string = 'STU3'
+
+@description('Optional. Set TOKEN_SIGNING_KEY_PREVIOUS from the Key Vault secret token-signing-key-previous (only once that secret exists).')
+param previousSigningKeyInVault bool = false
+
+@description('Optional. App setting names holding tenants\' upstream secrets; each reads the Key Vault secret named like the setting in lower case with dashes.')
+param upstreamSecretNames array = []
+
+@description('Optional. Tags applied to the Function App.')
+param tags object = {}
+
+var trimmedPublicBaseUrl = endsWith(publicBaseUrl, '/') ? substring(publicBaseUrl, 0, length(publicBaseUrl) - 1) : publicBaseUrl
+// Computed rather than read from the site: the app settings are part of the site and cannot refer to it.
+var gatewayBaseUrl = empty(publicBaseUrl) ? 'https://${name}.${appServiceDomainSuffix}' : trimmedPublicBaseUrl
+
+// Settings the Functions host, the Python worker, azure-identity and the remote build read.
+var runtimeSettings = [
+  {
+    name: 'FUNCTIONS_EXTENSION_VERSION'
+    value: '~4'
+  }
+  {
+    name: 'FUNCTIONS_WORKER_RUNTIME'
+    value: 'python'
+  }
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  {
+    // DefaultAzureCredential picks the user-assigned identity by this client ID.
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  // The remote-build settings `func azure functionapp publish` sets on Linux Dedicated apps; declared here so a
+  // later template deployment does not remove them.
+  {
+    name: 'SCM_DO_BUILD_DURING_DEPLOYMENT'
+    value: '1'
+  }
+  {
+    name: 'ENABLE_ORYX_BUILD'
+    value: 'true'
+  }
+  {
+    name: 'BUILD_FLAGS'
+    value: 'UseExpressBuild'
+  }
+  {
+    name: 'XDG_CACHE_HOME'
+    value: '/tmp/.cache'
+  }
+]
+
+// Settings from the gateway's catalogue (shared/settings.py); the others keep their documented defaults.
+var gatewaySettings = [
+  {
+    name: 'GATEWAY_PUBLIC_BASE_URL'
+    value: gatewayBaseUrl
+  }
+  {
+    name: 'GATEWAY_FHIR_VERSION'
+    value: fhirVersion
+  }
+  {
+    name: 'REGISTRY_TABLE_ENDPOINT'
+    value: tableEndpoint
+  }
+  {
+    name: 'TOKEN_SIGNING_KEY'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key)'
+  }
+]
+
+// An unresolvable reference would reach the app as its literal text, so the setting waits for its secret.
+var previousSigningKeySettings = previousSigningKeyInVault ? [
+  {
+    name: 'TOKEN_SIGNING_KEY_PREVIOUS'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key-previous)'
+  }
+] : []
+
+var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
+  name: settingName
+  value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${toLower(replace(settingName, '_', '-'))})'
+}]
+
+resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
+  #checkov:skip=CKV_AZURE_212:Instances are counted on the plan (capacity = minimumInstances, 2 by default, plus autoscale); numberOfWorkers only applies to per-app scaling.
+  #checkov:skip=CKV_AZURE_17:Client certificates are not part of the SMART backend services flow the gateway implements.
+  #checkov:skip=CKV_AZURE_222:The gateway is a public endpoint by design; every FHIR route requires a bearer token.
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityResourceId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: planId
+    reserved: true
+    httpsOnly: true
+    clientAffinityEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityResourceId
+    siteConfig: {
+      linuxFxVersion: 'Python|3.11'
+      alwaysOn: true
+      http20Enabled: true
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      healthCheckPath: '/health'
+      appSettings: concat(runtimeSettings, gatewaySettings, previousSigningKeySettings, upstreamSecretSettings)
+    }
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+@description('Resource name of the Function App.')
+output name string = functionApp.name
+
+@description('Default host name Azure assigned to the app.')
+output defaultHostName string = functionApp.properties.defaultHostName
+
+@description('Public base URL the app advertises (GATEWAY_PUBLIC_BASE_URL).')
+output gatewayBaseUrl string = gatewayBaseUrl
