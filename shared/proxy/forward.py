@@ -1,0 +1,219 @@
+"""One proxied FHIR request: verify the token, resolve the tenant, check the policy, forward, rewrite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from shared import settings
+from shared.fhir.operation_outcome import IssueType, operation_outcome
+from shared.fhir.versions import FhirVersion
+from shared.proxy import upstream_client
+from shared.proxy.errors import ProxyError, forbidden, unauthorized
+from shared.proxy.headers import (
+    REQUEST_ID_HEADER,
+    URL_RESPONSE_HEADERS,
+    client_response_headers,
+    request_id_from,
+    upstream_request_headers,
+)
+from shared.proxy.link_rewriter import LinkRewriter
+from shared.proxy.query import encode_query
+from shared.proxy.read_policy import JSON_MEDIA_TYPES, PlannedRequest, batch_bundle, media_type, plan_request
+from shared.registry import cached
+from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.tenants import Tenant
+from shared.settings import SettingError
+from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
+from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+
+log = logging.getLogger(__name__)
+
+FHIR_PREFIX = "/fhir/"
+DEFAULT_MEDIA_TYPE = "application/fhir+json"
+
+
+@dataclass
+class Outcome:
+    """What happened, for the log line (never values of parameters)."""
+
+    client_id: str = "-"
+    tenant_id: str = "-"
+    interaction: str = "-"
+    resource_types: str = "-"
+    upstream_ms: float = 0.0
+
+
+def _bearer_token(headers: Mapping[str, str]) -> str:
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    if not value:
+        raise unauthorized("an access token is required (Authorization: Bearer ...)", token_presented=False)
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("the Authorization header must carry a Bearer token", token_presented=True)
+    return token.strip()
+
+
+def authenticate(headers: Mapping[str, str]) -> AccessTokenClaims:
+    token = _bearer_token(headers)
+    try:
+        return verify_access_token(token)
+    except InvalidAccessToken as error:
+        raise unauthorized(str(error), token_presented=True) from None
+
+
+def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
+    try:
+        tenant = cached.tenant(claims.tenant_id)
+    except MisconfiguredEntity as error:
+        log.error("tenant map unusable: %s", error)
+        raise ProxyError(502, IssueType.EXCEPTION,
+                         f"the tenant's provider configuration is invalid: column {error.column}") from None
+    except RegistryError as error:
+        log.error("registry unavailable: %s", error)
+        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
+                         {"Retry-After": "5"}) from None
+    if tenant is None:
+        raise forbidden("the tenant of this access token is not onboarded")
+    if not tenant.enabled:
+        raise forbidden("the tenant of this access token is disabled")
+    return tenant
+
+
+def split_fhir_url(url: str) -> tuple[str, str]:
+    """(path relative to /fhir/, raw query) from the request URL as received, still percent-encoded."""
+    parts = urlsplit(url)
+    path = parts.path
+    if path.lower() == FHIR_PREFIX.rstrip("/"):
+        return "", parts.query
+    if not path.lower().startswith(FHIR_PREFIX):
+        raise ProxyError(404, IssueType.NOT_FOUND, "not a FHIR path of this gateway")
+    return path[len(FHIR_PREFIX):], parts.query
+
+
+def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str],
+                   request_id: str) -> upstream_client.UpstreamResponse:
+    media = tenant.fhir_version.json_media_type
+    outgoing = upstream_request_headers(headers, media)
+    outgoing[REQUEST_ID_HEADER] = request_id
+    try:
+        outgoing.update(upstream_auth_headers(tenant))
+    except UpstreamAuthError as error:
+        log.error("upstream authentication failed for tenant %s: %s", tenant.tenant_id, error)
+        raise ProxyError(error.status_code, IssueType.EXCEPTION if error.status_code == 502 else IssueType.TRANSIENT,
+                         str(error)) from None
+    url = tenant.fhir_base_url + "/" + plan.path.relative()
+    body: bytes | None = None
+    if plan.batch:
+        outgoing["Content-Type"] = media
+        body = json.dumps(batch_bundle(plan.batch)).encode("utf-8")
+    elif plan.form is not None:
+        outgoing["Content-Type"] = "application/x-www-form-urlencoded"
+        body = encode_query(plan.form).encode("ascii")
+    if plan.query:
+        url += "?" + encode_query(plan.query)
+    try:
+        return upstream_client.send(plan.method, url, outgoing, body)
+    except upstream_client.UpstreamFailure as failure:
+        issue = IssueType.TIMEOUT if failure.status_code == 504 else IssueType.TRANSIENT
+        raise ProxyError(failure.status_code, issue, str(failure)) from None
+
+
+def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
+                     rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+    status = upstream.status_code
+    headers = client_response_headers(upstream.headers)
+    for name in list(headers):
+        if name.lower() in URL_RESPONSE_HEADERS:
+            headers[name] = rewriter.rewrite_url(headers[name])
+            if rewriter.might_contain_provider_urls(headers[name]):
+                del headers[name]
+    upstream_type = media_type(upstream.headers.get("Content-Type"))
+    if status == 304 or (not upstream.body and status < 400):
+        return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
+    document: Any = None
+    if upstream_type in JSON_MEDIA_TYPES:
+        try:
+            document = json.loads(upstream.body)
+        except (ValueError, RecursionError):
+            document = None
+    is_fhir = isinstance(document, dict) and isinstance(document.get("resourceType"), str)
+    if status in (429, 503):
+        retry = {"Retry-After": headers.get("Retry-After", "5")}
+        raise ProxyError(status, IssueType.THROTTLED if status == 429 else IssueType.TRANSIENT,
+                         f"the provider is busy (HTTP {status}); retry later", retry)
+    if status >= 500:
+        raise ProxyError(502, IssueType.EXCEPTION, f"the provider failed (HTTP {status})")
+    if not is_fhir:
+        if status >= 400:
+            raise ProxyError(status, IssueType.EXCEPTION if status >= 500 else IssueType.INVALID,
+                             f"the provider refused the request (HTTP {status})")
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
+    if rewriter.might_contain_provider_urls(upstream.body):
+        document = rewriter.rewrite(document)
+    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return status, body, upstream_type, headers
+
+
+def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> func.HttpResponse:
+    mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
+    body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
+    return func.HttpResponse(body=body, status_code=error.status_code, mimetype=mimetype, charset="utf-8",
+                             headers={**error.headers, **extra, "Cache-Control": "no-store"})
+
+
+def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> func.HttpResponse:
+    """The client's answer for one request to /fhir/{path}."""
+    started = time.perf_counter()
+    request_id = request_id_from(headers)
+    outcome = Outcome()
+    tenant: Tenant | None = None
+    status = 500
+    try:
+        raw_path, raw_query = split_fhir_url(url)
+        claims = authenticate(headers)
+        outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
+        tenant = resolve_tenant(claims)
+        plan = plan_request(tenant, method, raw_path, raw_query, headers, body)
+        outcome.interaction = plan.path.interaction.value
+        outcome.resource_types = ",".join(plan.resource_types) or "-"
+        upstream = _upstream_call(tenant, plan, headers, request_id)
+        outcome.upstream_ms = upstream.elapsed_ms
+        rewriter = LinkRewriter(tenant.fhir_base_url, settings.fhir_base_url())
+        status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter)
+        total_ms = (time.perf_counter() - started) * 1000
+        response_headers.update({
+            REQUEST_ID_HEADER: request_id,
+            "Cache-Control": "no-store",
+            "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
+        })
+        return func.HttpResponse(body=payload, status_code=status, mimetype=mimetype, charset="utf-8",
+                                 headers=response_headers)
+    except ProxyError as error:
+        status = error.status_code
+        total_ms = (time.perf_counter() - started) * 1000
+        extra = {REQUEST_ID_HEADER: request_id, "Server-Timing": _server_timing(total_ms, outcome.upstream_ms)}
+        return _error_response(error, tenant.fhir_version if tenant else None, extra)
+    except SettingError as error:
+        log.error("proxy misconfigured: %s", error)
+        status = 500
+        return _error_response(ProxyError(500, IssueType.EXCEPTION, "the gateway is misconfigured"), None,
+                               {REQUEST_ID_HEADER: request_id})
+    finally:
+        log.info(
+            "proxy request_id=%s client_id=%s tenant=%s method=%s interaction=%s types=%s status=%s "
+            "upstream_ms=%.1f total_ms=%.1f",
+            request_id, outcome.client_id, outcome.tenant_id, method.upper(), outcome.interaction,
+            outcome.resource_types, status, outcome.upstream_ms, (time.perf_counter() - started) * 1000,
+        )
+
+
+def _server_timing(total_ms: float, upstream_ms: float) -> str:
+    return f"gateway;dur={max(0.0, total_ms - upstream_ms):.1f}, upstream;dur={upstream_ms:.1f}"

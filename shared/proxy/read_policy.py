@@ -1,0 +1,156 @@
+"""The read-only policy: which methods, paths, searches and batch Bundles the gateway forwards."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shared.fhir.operation_outcome import IssueType
+from shared.proxy.errors import ProxyError, bad_request, forbidden, method_not_allowed
+from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
+from shared.proxy.query import Query, encode_query, parse_query
+from shared.registry.tenants import Tenant
+
+FORM = "application/x-www-form-urlencoded"
+JSON_MEDIA_TYPES = frozenset({"application/fhir+json", "application/json+fhir", "application/json"})
+MAX_SEARCH_BODY_BYTES = 16 * 1024
+MAX_BATCH_BODY_BYTES = 1024 * 1024
+MAX_BATCH_ENTRIES = 50
+PAGING_PARAMETERS = frozenset({"_getpages", "_getpagesoffset", "_count", "_bundletype", "_pretty", "_format"})
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    path: FhirPath
+    query: Query
+
+    def url(self) -> str:
+        encoded = encode_query(self.query)
+        return self.path.relative() + (f"?{encoded}" if encoded else "")
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """What the gateway will ask the provider, after every check."""
+
+    method: str
+    path: FhirPath
+    query: Query
+    form: Query | None = None  # POST _search body
+    batch: tuple[BatchEntry, ...] = ()
+
+    @property
+    def resource_types(self) -> tuple[str, ...]:
+        if self.batch:
+            return tuple(sorted({e.path.resource_type for e in self.batch if e.path.resource_type}))
+        return (self.path.resource_type,) if self.path.resource_type else ()
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_json_wanted(headers: Mapping[str, str], query: Query) -> None:
+    """JSON only: the gateway rewrites responses structurally, so XML is refused with 406."""
+    for name, value in query:
+        if name == "_format" and value.lower() not in {"json", *JSON_MEDIA_TYPES}:
+            raise ProxyError(406, IssueType.NOT_SUPPORTED, "this gateway serves FHIR JSON only (_format=json)")
+    accept = headers.get("accept") or headers.get("Accept") or ""
+    if accept:
+        kinds = {media_type(part) for part in accept.split(",")}
+        if not kinds & {*JSON_MEDIA_TYPES, "*/*", "application/*", ""}:
+            raise ProxyError(406, IssueType.NOT_SUPPORTED, "this gateway serves FHIR JSON only")
+
+
+def _check_type_allowed(tenant: Tenant, path: FhirPath) -> None:
+    if path.resource_type and path.resource_type not in tenant.allowed_resource_types:
+        raise forbidden(f"{path.resource_type} is not available for this tenant")
+
+
+def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple[BatchEntry, ...]:
+    if media_type(content_type) not in JSON_MEDIA_TYPES:
+        raise ProxyError(415, IssueType.NOT_SUPPORTED, "a batch must be sent as FHIR JSON")
+    if len(body) > MAX_BATCH_BODY_BYTES:
+        raise ProxyError(413, IssueType.TOO_COSTLY, "the batch Bundle is too large")
+    try:
+        bundle: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        raise bad_request("the batch body is not valid JSON") from None
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise bad_request("POST to the base accepts a Bundle only")
+    if bundle.get("type") == "transaction":
+        raise method_not_allowed("transactions write data; this gateway is read-only")
+    if bundle.get("type") != "batch":
+        raise bad_request("the Bundle must be of type batch")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise bad_request("the batch Bundle has no entries")
+    if len(entries) > MAX_BATCH_ENTRIES:
+        raise ProxyError(413, IssueType.TOO_COSTLY, f"a batch may hold at most {MAX_BATCH_ENTRIES} entries")
+    planned: list[BatchEntry] = []
+    for index, entry in enumerate(entries):
+        request = entry.get("request") if isinstance(entry, dict) else None
+        if not isinstance(request, dict) or not isinstance(request.get("url"), str):
+            raise bad_request(f"batch entry {index} has no request.url")
+        if request.get("method") != "GET":
+            raise method_not_allowed(f"batch entry {index} is not a GET; this gateway is read-only")
+        raw_path, _, raw_query = request["url"].partition("?")
+        try:
+            path = parse_fhir_path(raw_path, what=f"URL of batch entry {index}")
+            query = parse_query(raw_query, what=f"query of batch entry {index}")
+        except PathRefused as refused:
+            raise bad_request(str(refused)) from None
+        if path.interaction not in (Interaction.READ, Interaction.VREAD, Interaction.SEARCH):
+            raise bad_request(f"batch entry {index} is not a read or a search")
+        _check_type_allowed(tenant, path)
+        planned.append(BatchEntry(path, query))
+    return tuple(planned)
+
+
+def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
+                 headers: Mapping[str, str], body: bytes) -> PlannedRequest:
+    """The checked request to forward; ProxyError for anything outside the read-only policy."""
+    method = method.upper()
+    if method not in ("GET", "HEAD", "POST"):
+        raise method_not_allowed(f"{method} is not allowed: this gateway is read-only")
+    try:
+        path = parse_fhir_path(raw_path)
+        query = parse_query(raw_query)
+    except PathRefused as refused:
+        raise bad_request(str(refused)) from None
+    check_json_wanted(headers, query)
+    content_type = headers.get("content-type") or headers.get("Content-Type")
+    if method in ("GET", "HEAD"):
+        if path.interaction is Interaction.SEARCH_POST:
+            path = FhirPath(Interaction.SEARCH, path.resource_type)
+        if path.interaction is Interaction.PAGE and (
+            not query or {name for name, _ in query} - PAGING_PARAMETERS or "_getpages" not in dict(query)
+        ):
+            raise bad_request("searches must name a resource type (system-level search is not supported)")
+        _check_type_allowed(tenant, path)
+        return PlannedRequest("GET", path, query)
+    if path.interaction is Interaction.SEARCH_POST:
+        _check_type_allowed(tenant, path)
+        if media_type(content_type) != FORM:
+            raise ProxyError(415, IssueType.NOT_SUPPORTED, f"POST _search needs a {FORM} body")
+        if len(body) > MAX_SEARCH_BODY_BYTES:
+            raise ProxyError(413, IssueType.TOO_COSTLY, "the search body is too large")
+        try:
+            form = parse_query(body.decode("utf-8"), what="search body")
+        except (UnicodeDecodeError, PathRefused):
+            raise bad_request("the search body is not a valid UTF-8 form") from None
+        return PlannedRequest("POST", path, query, form=form)
+    if path.interaction is Interaction.PAGE and not query:
+        return PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=_parse_batch(tenant, body, content_type))
+    raise method_not_allowed("POST is allowed for [type]/_search and for batch Bundles of GETs only")
+
+
+def batch_bundle(entries: tuple[BatchEntry, ...]) -> dict[str, Any]:
+    """The batch Bundle the provider receives: rebuilt from checked entries, nothing else carried over."""
+    return {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": entry.url()}} for entry in entries],
+    }
