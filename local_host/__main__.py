@@ -1,0 +1,100 @@
+"""Command line: serve the function folders of an app root, like `func start` would."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from waitress import wasyncore
+
+from .function_folders import FunctionFolderError
+from .function_loader import FunctionLoadError
+from .host_json import HostConfigError
+from .http_request import DEFAULT_MAX_BODY_BYTES
+from .route_template import RouteTemplateError
+from .server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, make_server, server_port
+from .wsgi_app import FunctionsApp
+
+# The repository root: the folder holding host.json and the function folders, next to this package.
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_port() -> int:
+    """GATEWAY_PORT if set, else 7071 like the Functions host."""
+    value = os.environ.get("GATEWAY_PORT", "").strip()
+    return int(value) if value else DEFAULT_PORT
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_host", description="Serve the Azure Functions HTTP function folders locally."
+    )
+    parser.add_argument(
+        "--root", type=Path, default=DEFAULT_ROOT, help="app root holding host.json (default: repo root)"
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument("--port", type=int, default=None, help="port (default: $GATEWAY_PORT, else 7071)")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help=f"worker threads (default {DEFAULT_THREADS})"
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="request body cap, 413 above (default 100 MiB)",
+    )
+    parser.add_argument(
+        "--method-mismatch-status",
+        type=int,
+        choices=(404, 405),
+        default=404,
+        help="answer for a known route called with a method function.json does not list (host: 404)",
+    )
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser.parse_args(argv)
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)  # waitress's run() catches it and shuts its worker threads down
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    port = args.port if args.port is not None else default_port()
+    try:
+        app = FunctionsApp(
+            args.root, max_body_bytes=args.max_body_bytes, method_mismatch_status=args.method_mismatch_status
+        )
+    except (FunctionFolderError, FunctionLoadError, HostConfigError, RouteTemplateError, OSError) as error:
+        print(f"local_host: cannot load the function folders of {args.root}: {error}", file=sys.stderr)
+        return 1
+    try:
+        server = make_server(
+            args.root, args.host, port, threads=args.threads, max_body_bytes=args.max_body_bytes, app=app
+        )
+    except OSError as error:
+        print(f"local_host: cannot listen on {args.host}:{port}: {error}", file=sys.stderr)
+        return 1
+    for route in app.routes.routes:
+        print(route.describe())
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Listening on http://{host}:{server_port(server)}", flush=True)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        server.run()
+    finally:
+        wasyncore.close_all(server.map if hasattr(server, "map") else server._map)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""The routes of all served functions in precedence order, and resolving a request to one of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .function_loader import LoadedFunction
+from .route_template import RouteTemplate, join_route
+
+ALL_METHODS = "*"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One served function under its full template (route prefix included)."""
+
+    template: RouteTemplate
+    target: LoadedFunction
+
+    @property
+    def path(self) -> str:
+        return "/" + self.template.text
+
+    @property
+    def methods_label(self) -> str:
+        methods = self.target.function.methods
+        return ",".join(sorted(methods)) if methods is not None else ALL_METHODS
+
+    def describe(self) -> str:
+        """ "GET,POST /oauth2/token -> token_fn" ('*' when every method is accepted)."""
+        return f"{self.methods_label} {self.path} -> {self.target.function.name}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The outcome of routing: the chosen route and its values, or why there is none."""
+
+    route: Route | None
+    values: dict[str, str]
+    allowed_methods: frozenset[str] | None = None  # set when the path matched but no route takes the method
+
+
+class RouteTable:
+    """Routes sorted most specific first, independent of discovery order."""
+
+    def __init__(self, targets: Iterable[LoadedFunction], route_prefix: str) -> None:
+        routes = [
+            Route(RouteTemplate.parse(join_route(route_prefix, target.function.route)), target) for target in targets
+        ]
+        self.routes: tuple[Route, ...] = tuple(
+            sorted(
+                routes,
+                key=lambda route: (
+                    route.template.precedence,
+                    route.template.text.casefold(),
+                    route.target.function.name,
+                ),
+            )
+        )
+
+    def resolve(self, segments: Sequence[str], method: str) -> Resolution:
+        """The most specific route matching the path whose function accepts the method.
+
+        As on the Functions host the method is part of the match: a route whose template fits but whose
+        methods do not is passed over, and a less specific route may still take the request.
+        """
+        allowed: set[str] = set()
+        path_matched = False
+        for route in self.routes:
+            values = route.template.match(segments)
+            if values is None:
+                continue
+            function = route.target.function
+            if function.allows(method):
+                return Resolution(route=route, values=values)
+            path_matched = True
+            allowed |= function.methods or set()
+        if path_matched:
+            return Resolution(route=None, values={}, allowed_methods=frozenset(allowed))
+        return Resolution(route=None, values={})

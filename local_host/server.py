@@ -1,0 +1,138 @@
+"""Running the app on waitress: a server object for the CLI, or a background thread for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+from .http_request import DEFAULT_MAX_BODY_BYTES
+from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7071
+DEFAULT_THREADS = 8
+_POLL_SECONDS = 0.5  # how long the loop may sleep before it notices a stop request nobody woke it for
+
+
+def make_server(
+    root: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    threads: int = DEFAULT_THREADS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
+    app: FunctionsApp | None = None,
+) -> Any:
+    """A bound (not yet running) waitress server for the app root; `.run()` serves, port 0 picks a free port.
+
+    waitress itself refuses bodies over `max_body_bytes` with 413 before the app sees them, so it never
+    buffers more than that; the app checks the same limit again for servers that do not.
+    """
+    if app is None:
+        app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
+    return create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=max_body_bytes,
+        ident="local_host",
+    )
+
+
+def server_port(server: Any) -> int:
+    """The port actually bound (useful after asking for port 0)."""
+    if hasattr(server, "effective_port"):
+        return int(server.effective_port)
+    return int(server.effective_listen[0][1])
+
+
+def _socket_map(server: Any) -> dict[int, Any]:
+    return server.map if hasattr(server, "map") else server._map
+
+
+def _run_until(server: Any, stop: threading.Event) -> None:
+    """waitress's loop, one poll at a time until `stop` is set; then this thread closes every socket itself."""
+    socket_map = _socket_map(server)
+    try:
+        while socket_map and not stop.is_set():
+            wasyncore.loop(timeout=_POLL_SECONDS, map=socket_map, use_poll=True, count=1)
+    finally:
+        wasyncore.close_all(socket_map, ignore_all=True)
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a background thread: `.url` to call it, `.stop()` to shut it down."""
+
+    server: Any
+    thread: threading.Thread
+    host: str
+    port: int
+    app: FunctionsApp
+    stop_event: threading.Event
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let in-flight requests finish, then close the listening socket and all connections. Idempotent.
+
+        Worker threads go first: one still finishing a request after the loop closed its wake-up pipe would
+        write to a closed (or, worse, reused) file descriptor.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
+        self.stop_event.set()
+        wake = getattr(self.server, "pull_trigger", None)  # a multi-socket server has none: the poll times out
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                wake()  # wake the loop now rather than at its next poll timeout
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise RuntimeError(f"local host on {self.url} did not stop within {timeout}s")
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_in_thread(
+    root: Path,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    *,
+    threads: int = DEFAULT_THREADS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
+) -> ServerHandle:
+    """Start the real waitress server for `root` in a daemon thread (port 0: a free port) and return its handle."""
+    app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
+    server = make_server(root, host, port, threads=threads, max_body_bytes=max_body_bytes, app=app)
+    bound_port = server_port(server)
+    stop_event = threading.Event()
+    thread = threading.Thread(
+        target=_run_until, args=(server, stop_event), name=f"local_host:{bound_port}", daemon=True
+    )
+    thread.start()
+    return ServerHandle(server=server, thread=thread, host=host, port=bound_port, app=app, stop_event=stop_event)

@@ -1,0 +1,95 @@
+"""The WSGI application that routes requests to the function folders of an app root."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from wsgiref.types import StartResponse, WSGIEnvironment
+
+from .function_folders import discover_functions
+from .function_loader import load_function
+from .host_json import read_host_json, route_prefix
+from .http_request import DEFAULT_MAX_BODY_BYTES, BodyTooLarge, build_request, read_body
+from .http_response import WireResponse, json_response, to_wire
+from .request_path import RequestTarget, raw_target
+from .route_table import RouteTable
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("local_host.access")
+
+# The Functions host answers 404 when the route exists but the method is not in function.json
+# (Azure/azure-functions-host#10098 asks for 405 and is still open); 405 can be chosen instead.
+DEFAULT_METHOD_MISMATCH_STATUS = 404
+
+
+class FunctionsApp:
+    """Serves every HTTP function folder of `root` the way the Functions host routes them.
+
+    All folders are discovered and imported when the app is built, so a broken folder fails at startup
+    with an error naming it (FunctionFolderError, FunctionLoadError, RouteTemplateError, HostConfigError).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
+    ) -> None:
+        if method_mismatch_status not in (404, 405):
+            raise ValueError("method_mismatch_status must be 404 or 405")
+        self.root = root.resolve()
+        self.max_body_bytes = max_body_bytes
+        self.method_mismatch_status = method_mismatch_status
+        self.route_prefix = route_prefix(read_host_json(self.root))
+        loaded = [load_function(function, self.root) for function in discover_functions(self.root)]
+        self.routes = RouteTable(loaded, self.route_prefix)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method = str(environ.get("REQUEST_METHOD", "GET")).upper()
+        target = raw_target(environ)
+        response = self.respond(environ, target, method)
+        start_response(response.status_line, response.headers)
+        # Never headers or the query string here: they may carry tokens or patient data.
+        access_logger.info(
+            "%s %s %d %.1fms", method, target.raw_path, response.status, (time.perf_counter() - started) * 1000
+        )
+        if method == "HEAD" or not response.body:
+            return []
+        return [response.body]
+
+    def respond(self, environ: WSGIEnvironment, target: RequestTarget, method: str) -> WireResponse:
+        """Route, read the body, call the function, convert its output; host errors as small JSON bodies."""
+        resolution = self.routes.resolve(target.segments, method)
+        route = resolution.route
+        if route is None:
+            if resolution.allowed_methods is not None and self.method_mismatch_status == 405:
+                response = json_response(405, {"error": "method not allowed"})
+                allow = ", ".join(sorted(resolution.allowed_methods))
+                return WireResponse(response.status, [*response.headers, ("Allow", allow)], response.body)
+            return json_response(404, {"error": "not found"})
+        try:
+            body = read_body(environ, self.max_body_bytes)
+        except BodyTooLarge:
+            return json_response(413, {"error": "request body too large", "limit_bytes": self.max_body_bytes})
+        request = build_request(environ, target, resolution.values, body)
+        name = route.target.function.name
+        try:
+            return to_wire(route.target.invoke(request), method)
+        except Exception:
+            # The traceback goes to the host's log (stderr when run from the CLI), never into the response.
+            logger.exception("Function %s failed on %s %s", name, method, target.raw_path)
+            return json_response(500, {"error": "internal server error"})
+
+
+def make_app(
+    root: Path,
+    *,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
+) -> FunctionsApp:
+    """Discover, import and route the function folders of `root`."""
+    return FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)

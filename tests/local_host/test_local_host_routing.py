@@ -1,0 +1,164 @@
+"""Requests reach the right function folder over real HTTP, with the route values the Functions host gives."""
+
+from __future__ import annotations
+
+import requests
+from local_host_testing import AppRoot, Serve
+
+
+def test_route_parameters_reach_the_function(app_root: AppRoot, serve: Serve) -> None:
+    name = app_root.add_function("tenant_meta", route="fhir/{tenant}/meta/{kind}")
+    host = serve()
+
+    reply = requests.get(f"{host.url}/fhir/acme/meta/info", timeout=5)
+
+    assert reply.status_code == 200
+    assert reply.json()["function"] == name
+    assert reply.json()["route_params"] == {"tenant": "acme", "kind": "info"}
+
+
+def test_catch_all_receives_the_rest_of_the_path(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("proxy", route="fhir/{tenant}/{*path}")
+    host = serve()
+
+    deep = requests.get(f"{host.url}/fhir/acme/Patient/123/_history/2", timeout=5).json()
+    empty = requests.get(f"{host.url}/fhir/acme", timeout=5).json()
+
+    assert deep["route_params"] == {"tenant": "acme", "path": "Patient/123/_history/2"}
+    assert empty["route_params"] == {"tenant": "acme", "path": ""}
+
+
+def test_specific_routes_beat_catch_all_whatever_the_discovery_order(app_root: AppRoot, serve: Serve) -> None:
+    # Folder names sort the catch-all first, so discovery order alone would pick it.
+    catch_all = app_root.add_function("a_proxy", route="{*path}")
+    metadata = app_root.add_function("b_metadata", route="fhir/metadata")
+    jwks = app_root.add_function("c_jwks", route=".well-known/jwks.json")
+    by_type = app_root.add_function("d_by_type", route="{segment}/{*path}")
+    host = serve()
+
+    def answered_by(path: str) -> str:
+        return str(requests.get(f"{host.url}{path}", timeout=5).json()["function"])
+
+    assert answered_by("/fhir/metadata") == metadata
+    assert answered_by("/.well-known/jwks.json") == jwks
+    assert answered_by("/fhir/Patient") == by_type
+    assert answered_by("/") == catch_all
+
+
+def test_optional_parameter_may_be_left_out(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("items", route="items/{id?}")
+    host = serve()
+
+    assert requests.get(f"{host.url}/items", timeout=5).json()["route_params"] == {}
+    assert requests.get(f"{host.url}/items/7", timeout=5).json()["route_params"] == {"id": "7"}
+
+
+def test_int_constraint_filters_and_other_routes_take_the_rest(app_root: AppRoot, serve: Serve) -> None:
+    by_number = app_root.add_function("by_number", route="orders/{id:int}")
+    by_name = app_root.add_function("by_name", route="orders/{name}")
+    host = serve()
+
+    assert requests.get(f"{host.url}/orders/42", timeout=5).json()["function"] == by_number
+    assert requests.get(f"{host.url}/orders/latest", timeout=5).json()["function"] == by_name
+
+
+def test_int_constraint_without_alternative_is_404(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("by_number", route="orders/{id:int}")
+    host = serve()
+
+    assert requests.get(f"{host.url}/orders/latest", timeout=5).status_code == 404
+
+
+def test_literals_match_case_insensitively_and_trailing_slash_is_ignored(app_root: AppRoot, serve: Serve) -> None:
+    name = app_root.add_function("token", route="oauth2/token")
+    host = serve()
+
+    assert requests.get(f"{host.url}/OAuth2/Token", timeout=5).json()["function"] == name
+    assert requests.get(f"{host.url}/oauth2/token/", timeout=5).json()["function"] == name
+
+
+def test_method_not_in_function_json_is_404_like_the_functions_host(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("token", route="oauth2/token", methods=["post"])
+    host = serve()
+
+    assert requests.post(f"{host.url}/oauth2/token", timeout=5).status_code == 200
+    refused = requests.get(f"{host.url}/oauth2/token", timeout=5)
+    assert refused.status_code == 404
+    assert refused.json() == {"error": "not found"}
+
+
+def test_method_mismatch_can_answer_405_with_allow(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("token", route="oauth2/token", methods=["post", "options"])
+    host = serve(method_mismatch_status=405)
+
+    refused = requests.delete(f"{host.url}/oauth2/token", timeout=5)
+
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "OPTIONS, POST"
+
+
+def test_method_mismatch_falls_through_to_a_less_specific_route(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("metadata", route="fhir/metadata", methods=["get"])
+    proxy = app_root.add_function("proxy", route="fhir/{*path}", methods=["get", "post"])
+    host = serve()
+
+    reply = requests.post(f"{host.url}/fhir/metadata", timeout=5)
+
+    assert reply.json()["function"] == proxy
+    assert reply.json()["route_params"] == {"path": "metadata"}
+
+
+def test_functions_without_methods_accept_every_method(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("any", route="any")
+    host = serve()
+
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        assert requests.request(method, f"{host.url}/any", timeout=5).json()["method"] == method
+
+
+def test_route_prefix_from_host_json_is_required(app_root: AppRoot, serve: Serve) -> None:
+    app_root.write_host_json("api")
+    name = app_root.add_function("token", route="oauth2/token")
+    host = serve()
+
+    assert requests.get(f"{host.url}/api/oauth2/token", timeout=5).json()["function"] == name
+    assert requests.get(f"{host.url}/oauth2/token", timeout=5).status_code == 404
+
+
+def test_route_prefix_defaults_to_api_and_route_to_folder_name(app_root: AppRoot, serve: Serve) -> None:
+    app_root.write_host_json(None)
+    name = app_root.add_function("health")
+    host = serve()
+
+    assert requests.get(f"{host.url}/api/{name}", timeout=5).json()["function"] == name
+
+
+def test_unknown_path_is_404_with_a_small_json_body(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("token", route="oauth2/token")
+    host = serve()
+
+    reply = requests.get(f"{host.url}/nowhere?code=secret", timeout=5)
+
+    assert reply.status_code == 404
+    assert reply.headers["Content-Type"].startswith("application/json")
+    assert reply.json() == {"error": "not found"}
+
+
+def test_dot_segments_cannot_reach_past_a_route(app_root: AppRoot, serve: Serve) -> None:
+    # requests normalises "..", so the raw request line goes through http.client.
+    import http.client
+
+    token = app_root.add_function("token", route="oauth2/token")
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=5)
+    try:
+        connection.request("GET", "/fhir/%2e%2e/oauth2/token")
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+
+    assert b'"function": "' + token.encode() + b'"' in body
+    assert b"/fhir/%2e%2e/oauth2/token" in body  # the url still carries the raw path
