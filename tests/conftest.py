@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,43 +9,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from devtools.azurite import start_azurite  # noqa: E402
-from shared.registry import cached, clients, connection, tenants  # noqa: E402
-from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402
+from gateway_env import REPO  # noqa: F401 - sets up Azurite and the settings first
 
-PUBLIC_BASE = "https://gateway.example.test"
-SIGNING_KEY = generate_private_key_pem()
-
-
-def _start_registry() -> str:
-    """Azurite's connection string: the one `make test` started, or one started for this session."""
-    given = os.environ.get("GATEWAY_TEST_AZURITE_CONNECTION_STRING")
-    if given:
-        return given
-    azurite = start_azurite()
-    import atexit
-
-    atexit.register(azurite.stop)
-    return azurite.connection_string
-
-
-# Settings are process-wide (the in-process local host reads them too), so set them before any test.
-os.environ.update(
-    {
-        "REGISTRY_CONNECTION_STRING": _start_registry(),
-        "GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE,
-        "GATEWAY_FHIR_VERSION": "STU3",
-        "TOKEN_SIGNING_KEY": SIGNING_KEY,
-        "TOKEN_SIGNING_KEY_PREVIOUS": "",
-        "REGISTRY_CACHE_TTL_SECONDS": "60",
-    }
-)
-os.environ.pop("REGISTRY_TABLE_ENDPOINT", None)
-connection.ensure_tables()
+from shared.registry import cached, clients, tenants
 
 
 @pytest.fixture(autouse=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PUBLIC_BASE
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement as R4CapabilityStatement
 from fhir.resources.STU3.capabilitystatement import CapabilityStatement as STU3CapabilityStatement
+from gateway_env import PUBLIC_BASE
 from gateway_testing import function_request, json_body
 
 import metadata_fn

@@ -8,7 +8,7 @@ from datetime import UTC
 import azure.functions as func
 import jwt
 import pytest
-from conftest import PUBLIC_BASE
+from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_body, token_request
 
 import token_fn

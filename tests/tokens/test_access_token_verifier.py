@@ -8,8 +8,8 @@ import time
 
 import jwt
 import pytest
-from conftest import PUBLIC_BASE, SIGNING_KEY
 from cryptography.hazmat.primitives import serialization
+from gateway_env import PUBLIC_BASE, SIGNING_KEY
 from gateway_testing import MakeClient, MakeTenant
 
 from shared.registry import cached, clients

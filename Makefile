@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` (the gateway locally) and `make test` (the whole suite).
+# Each installs what it needs: a virtualenv in .venv, Azurite from npm in .tools/.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint bench setup clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing Python packages into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+	@$(PY) -c "from devtools.azurite import ensure_installed; ensure_installed()"
+
+run: setup
+	@$(PY) -m devtools.run_local
+
+test: setup
+	@bash devtools/install_checkov.sh
+	@$(PY) -m ruff check .
+	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
+
+lint: setup
+	@$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .tools .local

@@ -1,0 +1,181 @@
+"""`make run`: Azurite, a sandbox provider, the gateway on the local host, a seeded demo client and tenant."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from devtools.azurite import REPO, start_azurite
+
+LOCAL = REPO / ".local"
+DEMO_FILE = LOCAL / "demo.json"
+SIGNING_KEY_FILE = LOCAL / "signing-key.pem"
+SANDBOX_TOKEN_FILE = LOCAL / "sandbox-token"
+# Fixed, obviously-demo tenant GUIDs, so reruns find the same tenants.
+DEMO_TENANT_STU3 = "00000000-0000-4000-8000-000000005703"
+DEMO_TENANT_DSTU2 = "00000000-0000-4000-8000-000000000102"
+SANDBOX_TOKEN_SETTING = "DEMO_SANDBOX_BEARER_TOKEN"  # noqa: S105 - the name of a setting
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        sys.exit(f"{name} must be a port number, not {value!r}")
+    return int(value)
+
+
+def _read_or_create(path: Path, create: Any) -> str:
+    if path.exists():
+        return path.read_text()
+    value = create()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _configure(gateway_port: int, azurite_connection: str) -> None:
+    from shared.tokens.signing_keys import generate_private_key_pem
+
+    LOCAL.mkdir(exist_ok=True)
+    os.environ.setdefault("GATEWAY_PUBLIC_BASE_URL", f"http://localhost:{gateway_port}")
+    os.environ["REGISTRY_CONNECTION_STRING"] = azurite_connection
+    if not os.environ.get("TOKEN_SIGNING_KEY"):
+        os.environ["TOKEN_SIGNING_KEY"] = _read_or_create(SIGNING_KEY_FILE, generate_private_key_pem)
+    os.environ[SANDBOX_TOKEN_SETTING] = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+
+
+def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
+    """The demo client of an earlier run when its secret still works; a new one otherwise."""
+    from shared.client_secrets import secret_matches
+    from shared.registry import clients
+
+    if DEMO_FILE.exists():
+        previous = json.loads(DEMO_FILE.read_text())
+        state = clients.load_client_state(previous.get("client_id", ""))
+        if state and state.client.enabled and any(
+            s.secret_id == previous.get("secret_id") and not s.revoked
+            and secret_matches(previous.get("client_secret", ""), s.sha256)
+            for s in state.secrets
+        ):
+            return {"client_id": previous["client_id"], "client_secret": previous["client_secret"],
+                    "secret_id": previous["secret_id"]}
+    issued = clients.create_client("Demo Patients app", tuple(tenant_ids))
+    return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
+
+
+def _seed(stu3_base: str, dstu2_base: str) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from shared.fhir.versions import FhirVersion
+    from shared.registry import connection, tenants
+
+    connection.ensure_tables()
+    for tenant_id, name, base, version in (
+        (DEMO_TENANT_STU3, "Demo hospital (STU3 sandbox)", stu3_base, FhirVersion.STU3),
+        (DEMO_TENANT_DSTU2, "Demo clinic (DSTU2 sandbox)", dstu2_base, FhirVersion.DSTU2),
+    ):
+        wanted = tenants.Tenant(
+            tenant_id=tenant_id, display_name=name, fhir_base_url=base, fhir_version=version,
+            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default",
+                                      secret_setting=SANDBOX_TOKEN_SETTING),
+        )
+        existing = tenants.load_tenant(tenant_id)
+        tenants.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
+    return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2])
+
+
+def _print_examples(demo: dict[str, Any]) -> None:
+    token_url, fhir = demo["token_url"], demo["fhir_base"]
+    print(f"""
+FHIR gateway running at {demo['gateway_base']}   (Ctrl-C stops everything)
+  metadata   {fhir}/metadata
+  token      {token_url}
+  demo client_id {demo['client_id']}  (secret in .local/demo.json)
+  tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox
+
+Get a token:
+  curl -s -X POST {token_url} \\
+    -d grant_type=client_credentials -d client_id={demo['client_id']} \\
+    -d client_secret={demo['client_secret']} -d scope={demo['tenant_id']}
+
+Then search through the gateway (TOKEN = access_token from above):
+  curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
+
+Or in one go:
+  TOKEN=$(curl -s -X POST {token_url} -d grant_type=client_credentials -d client_id={demo['client_id']} \\
+    -d client_secret={demo['client_secret']} -d scope={demo['tenant_id']} \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
+
+Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REGISTRY_CONNECTION_STRING']}' \\
+  .venv/bin/python -m shared.admin client list
+""", flush=True)
+
+
+def main() -> int:
+    gateway_port = _port("GATEWAY_PORT", 7071)
+    azurite_port = _port("AZURITE_PORT", 10002)
+    sandbox_port = _port("SANDBOX_PORT", 7080)
+    LOCAL.mkdir(exist_ok=True)
+    print("Starting Azurite (Table Storage emulator, data in .local/azurite) ...", flush=True)
+    try:
+        azurite = start_azurite(port=azurite_port, location=LOCAL / "azurite")
+    except RuntimeError as error:
+        print(f"Azurite did not start: {error}. Is port {azurite_port} taken? Set AZURITE_PORT.", file=sys.stderr)
+        return 1
+    handles: list[Any] = []
+    try:
+        _configure(gateway_port, azurite.connection_string)
+        from local_host.server import serve_in_thread as serve_gateway
+        from sandbox.app import create_app
+        from sandbox.server import serve_in_thread as serve_sandbox
+
+        token = os.environ[SANDBOX_TOKEN_SETTING]
+        stu3 = serve_sandbox(create_app("STU3", base_path="/fhir", required_bearer_token=token),
+                             port=sandbox_port)
+        handles.append(stu3)
+        dstu2 = serve_sandbox(create_app("DSTU2", base_path="/baseDstu2", required_bearer_token=token),
+                              port=sandbox_port + 1)
+        handles.append(dstu2)
+        print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2)", flush=True)
+        client = _seed(stu3.base_url, dstu2.base_url)
+        gateway = serve_gateway(REPO, host="127.0.0.1", port=gateway_port)
+        handles.append(gateway)
+        from shared import public_urls, settings
+
+        demo = {
+            "gateway_base": settings.public_base_url(),
+            "fhir_base": settings.fhir_base_url(),
+            "token_url": public_urls.token_url(),
+            **client,
+            "tenant_id": DEMO_TENANT_STU3,
+            "tenant_id_dstu2": DEMO_TENANT_DSTU2,
+        }
+        DEMO_FILE.write_text(json.dumps(demo, indent=2) + "\n")
+        DEMO_FILE.chmod(0o600)
+        _print_examples(demo)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        print("\nStopping ...", flush=True)
+        return 0
+    except OSError as error:
+        print(f"Could not start: {error}. Set GATEWAY_PORT / SANDBOX_PORT to free ports.", file=sys.stderr)
+        return 1
+    finally:
+        for handle in reversed(handles):
+            handle.stop()
+        azurite.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Link rewriting: provider URLs in any spelling become gateway URLs; nothing else changes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.proxy.link_rewriter import LinkRewriter
+
+GATEWAY = "https://gateway.example.test/fhir"
+
+
+@pytest.mark.parametrize(
+    ("provider_base", "seen"),
+    [
+        ("https://ehr.example.org/fhir", "https://ehr.example.org/fhir/Patient?_getpages=abc"),
+        ("https://ehr.example.org/fhir/", "https://ehr.example.org/fhir/Patient?_getpages=abc"),
+        ("https://ehr.example.org/fhir", "HTTPS://EHR.Example.org/FHIR/Patient?_getpages=abc"),
+        ("https://ehr.example.org/fhir", "https://ehr.example.org:443/fhir/Patient?_getpages=abc"),
+        ("https://ehr.example.org:443/fhir", "https://ehr.example.org/fhir/Patient?_getpages=abc"),
+        ("http://127.0.0.1:8080/baseDstu2", "http://127.0.0.1:8080/baseDstu2/Patient?_getpages=abc"),
+    ],
+)
+def test_spelling_variants_of_the_provider_base_are_rewritten(provider_base: str, seen: str) -> None:
+    assert LinkRewriter(provider_base, GATEWAY).rewrite_url(seen) == GATEWAY + "/Patient?_getpages=abc"
+
+
+def test_bundle_links_full_urls_and_nested_batch_responses_are_rewritten() -> None:
+    provider = "https://ehr.example.org/fhir"
+    bundle = {
+        "resourceType": "Bundle",
+        "link": [{"relation": "next", "url": provider + "/Patient?page=2"}],
+        "entry": [
+            {"fullUrl": provider + "/Patient/1", "resource": {"resourceType": "Patient", "id": "1"},
+             "response": {"status": "200 OK", "location": provider + "/Patient/1/_history/1"}},
+            {"resource": {"resourceType": "Bundle", "link": [{"relation": "self", "url": provider + "/Obs"}],
+                          "entry": [{"fullUrl": provider + "/Observation/9"}]}},
+        ],
+    }
+    rewritten = LinkRewriter(provider, GATEWAY).rewrite(bundle)
+    text = json.dumps(rewritten)
+    assert "ehr.example.org" not in text
+    assert rewritten["link"][0]["url"] == GATEWAY + "/Patient?page=2"
+    assert rewritten["entry"][0]["response"]["location"] == GATEWAY + "/Patient/1/_history/1"
+    assert rewritten["entry"][1]["resource"]["entry"][0]["fullUrl"] == GATEWAY + "/Observation/9"
+    assert rewritten["entry"][0]["resource"] == {"resourceType": "Patient", "id": "1"}
+
+
+def test_a_longer_path_sharing_the_prefix_is_not_the_provider_base() -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    assert rewriter.rewrite_url("https://ehr.example.org/fhirx/Patient") == "https://ehr.example.org/fhirx/Patient"
+
+
+def test_urls_inside_narrative_are_rewritten() -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    div = '<div><a href="https://ehr.example.org/fhir/Patient/1">x</a></div>'
+    assert rewriter.rewrite({"div": div})["div"] == f'<div><a href="{GATEWAY}/Patient/1">x</a></div>'
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/"]).map(
+        lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+))
+def test_no_provider_base_survives_rewriting(document: object) -> None:
+    rewritten = LinkRewriter("https://ehr.example.org/fhir", GATEWAY).rewrite(document)
+    assert "ehr.example.org" not in json.dumps(rewritten).lower()
