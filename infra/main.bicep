@@ -65,9 +65,6 @@ param appServiceDomainSuffix string = 'azurewebsites.net'
 ])
 param fhirVersion string = 'STU3'
 
-@description('Optional. True once the Key Vault secret token-signing-key-previous exists (first key rotation); sets TOKEN_SIGNING_KEY_PREVIOUS from it.')
-param previousSigningKeyInVault bool = false
-
 @description('Optional. App setting names that hold tenants\' upstream secrets (the secret-setting of a Tenants entity), for example UPSTREAM_SECRET_CONTOSO. Each becomes a Key Vault reference to the secret named like the setting in lower case with dashes (upstream-secret-contoso).')
 param upstreamSecretNames array = []
 
@@ -162,7 +159,6 @@ module functionApp 'modules/function-app.bicep' = {
     publicBaseUrl: publicBaseUrl
     appServiceDomainSuffix: appServiceDomainSuffix
     fhirVersion: fhirVersion
-    previousSigningKeyInVault: previousSigningKeyInVault
     upstreamSecretNames: upstreamSecretNames
     tags: allTags
   }

@@ -7,9 +7,6 @@ param minimumInstances = 2
 param maximumInstances = 10
 param fhirVersion = 'STU3'
 
-// Set to true after the first signing-key rotation has created token-signing-key-previous (docs/deploy.md).
-param previousSigningKeyInVault = false
-
 // One entry per distinct --secret-setting used by `python -m shared.admin tenant set`.
 param upstreamSecretNames = [
   'UPSTREAM_SECRET_CONTOSO'

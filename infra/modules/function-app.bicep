@@ -41,9 +41,6 @@ param appServiceDomainSuffix string = 'azurewebsites.net'
 ])
 param fhirVersion string = 'STU3'
 
-@description('Optional. Set TOKEN_SIGNING_KEY_PREVIOUS from the Key Vault secret token-signing-key-previous (only once that secret exists).')
-param previousSigningKeyInVault bool = false
-
 @description('Optional. App setting names holding tenants\' upstream secrets; each reads the Key Vault secret named like the setting in lower case with dashes.')
 param upstreamSecretNames array = []
 
@@ -127,15 +124,12 @@ var gatewaySettings = [
     name: 'TOKEN_SIGNING_KEY'
     value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key)'
   }
-]
-
-// An unresolvable reference would reach the app as its literal text, so the setting waits for its secret.
-var previousSigningKeySettings = previousSigningKeyInVault ? [
   {
+    // Until the first rotation this secret holds the current key again; the gateway publishes it once.
     name: 'TOKEN_SIGNING_KEY_PREVIOUS'
     value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key-previous)'
   }
-] : []
+]
 
 var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
   name: settingName
@@ -171,7 +165,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       healthCheckPath: '/health'
-      appSettings: concat(runtimeSettings, gatewaySettings, previousSigningKeySettings, upstreamSecretSettings)
+      appSettings: concat(runtimeSettings, gatewaySettings, upstreamSecretSettings)
     }
   }
 }
