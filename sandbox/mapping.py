@@ -143,7 +143,6 @@ class Mapper:
             out.append(med)
         for pid, row in d.patients.items():
             out.append(Item("Coverage", f"cov-{pid}", pid, partial(self.coverage, row)))
-        out.sort(key=lambda item: self.flavour.resource_types.index(item.type))
         return out
 
     # -- helpers ---------------------------------------------------------------------------
@@ -347,7 +346,7 @@ class Mapper:
 
     def allergy(self, row: Row) -> Resource:
         allergen, end = row.get("ALLERGEN", ""), row.get("END_DATE")
-        system = ALLERGEN_SYSTEMS.get(row.get("SYSTEM", ""), "urn:oid:2.16.840.1.113883.6.96")
+        system = ALLERGEN_SYSTEMS.get(row.get("SYSTEM", ""), SNOMED)
         substance = concept([coding(system, row["CODE"], allergen)], allergen)
         reaction = compact({
             "substance": substance,

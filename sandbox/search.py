@@ -252,10 +252,11 @@ def _token(pair: tuple[str | None, str], alt: str) -> bool:
 
 
 def _reference(ref: str, alt: str, modifier: str) -> bool:
-    ref_type, _, ref_id = ref.rstrip("/").rpartition("/")
+    """`ref` is `Type/id`; `alt` may be `id`, `Type/id` or an absolute URL ending in `Type/id`."""
+    ref_type, _, ref_id = ref.rpartition("/")
     parts = alt.rstrip("/").split("/")
     if len(parts) >= 2:
-        return parts[-2] == ref_type.rpartition("/")[2] and parts[-1] == ref_id
+        return parts[-2] == ref_type and parts[-1] == ref_id
     return parts[-1] == ref_id and (not modifier or modifier == ref_type)
 
 
