@@ -1,0 +1,50 @@
+"""Upstream authentication per tenant: the Authorization header the proxy sends to a provider's FHIR server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from shared.upstream_auth import identity_http
+from shared.upstream_auth.credential_slots import SLOTS
+from shared.upstream_auth.entra_client_credentials import entra_headers
+from shared.upstream_auth.errors import UpstreamAuthError
+from shared.upstream_auth.managed_identity import managed_identity_headers
+from shared.upstream_auth.static_credentials import basic_headers, bearer_headers
+
+if TYPE_CHECKING:
+    from shared.registry.tenants import Tenant
+
+
+def _no_headers(tenant: Tenant) -> dict[str, str]:
+    return {}
+
+
+_METHODS: dict[str, Callable[[Tenant], dict[str, str]]] = {
+    "none": _no_headers,
+    "basic": basic_headers,
+    "bearer": bearer_headers,
+    "azure_ad": entra_headers,
+    "managed_identity": managed_identity_headers,
+}
+
+
+def upstream_auth_headers(tenant: Tenant) -> dict[str, str]:
+    """`{"Authorization": ...}` for the tenant's `auth.method`, or `{}` for `none`.
+
+    Thread-safe; in steady state served from memory (no identity provider call). Raises UpstreamAuthError
+    (status_code 502 or 503, message safe for clients).
+    """
+    handler = _METHODS.get(tenant.auth.method)
+    if handler is None:
+        raise UpstreamAuthError(tenant.tenant_id, f"unknown upstream auth method {tenant.auth.method!r}")
+    return handler(tenant)
+
+
+def forget_upstream_credentials() -> None:
+    """Drops every cached MSAL client, token and held failure (tests, and after settings change)."""
+    SLOTS.clear()
+    identity_http.reset_session()
+
+
+__all__ = ["UpstreamAuthError", "forget_upstream_credentials", "upstream_auth_headers"]

@@ -1,0 +1,107 @@
+"""The HTTP client MSAL uses to reach identity providers: one shared session, explicit timeouts, safe error texts."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
+
+# Bounds on one identity provider call (read at call time, so tests may lower them). A token request that
+# takes longer than this fails with 503 instead of holding the proxy's worker thread.
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 10.0
+
+
+def timeouts() -> tuple[float, float]:
+    return CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+
+
+class IdentitySession(requests.Session):
+    """A requests session with default timeouts that remembers, per thread, the status of its last answer.
+
+    MSAL does not apply its `timeout=` argument to an `http_client` it is given, so the session does.
+    Like MSAL's own default session it retries once on connection errors (not on read timeouts).
+    `REQUESTS_CA_BUNDLE` is read by requests on every call.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        adapter = HTTPAdapter(max_retries=1)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+        self._local = threading.local()
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = timeouts()
+        response = super().request(method, url, *args, **kwargs)
+        self._local.status = response.status_code
+        return response
+
+    def forget_status(self) -> None:
+        self._local.status = None
+
+    def last_status(self) -> int | None:
+        """The status of this thread's last answer since forget_status(); None if none arrived."""
+        return getattr(self._local, "status", None)
+
+
+_session: IdentitySession | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> IdentitySession:
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = IdentitySession()
+        return _session
+
+
+def reset_session() -> None:
+    """Drops the shared session and its pooled connections."""
+    global _session
+    with _session_lock:
+        old, _session = _session, None
+    if old is not None:
+        old.close()
+
+
+_SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_HTTP_STATUS = re.compile(r"HTTP Error: (\d{3})")
+
+
+def safe_error_code(value: object) -> str:
+    """An OAuth2 `error` value fit for a client's eyes, or `unknown`."""
+    return value if isinstance(value, str) and _SAFE_CODE.fullmatch(value) else "unknown"
+
+
+def failure_from_exception(tenant_id: str, error: BaseException, where: str) -> UpstreamAuthError:
+    """Maps what MSAL or requests raised while talking to `where` onto 502/503 with a message free of raw bodies."""
+    from msal.exceptions import MsalServiceError
+
+    if isinstance(error, requests.exceptions.SSLError):
+        return UpstreamAuthError(tenant_id, f"the TLS certificate of {where} is not trusted", CONFIGURATION)
+    if isinstance(error, requests.exceptions.Timeout):
+        connect, read = timeouts()
+        return UpstreamAuthError(tenant_id, f"{where} did not answer in time (timeouts {connect:g} s to connect, "
+                                            f"{read:g} s to answer)", TRANSIENT)
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return UpstreamAuthError(tenant_id, f"{where} is unreachable", TRANSIENT)
+    if isinstance(error, requests.exceptions.RequestException):
+        return UpstreamAuthError(tenant_id, f"the request to {where} failed ({type(error).__name__})", TRANSIENT)
+    if isinstance(error, MsalServiceError):
+        # MSAL raises this for 5xx answers (and replays it for 5 s, or Retry-After, without calling again).
+        match = _HTTP_STATUS.search(str(error))
+        status = f"HTTP {match.group(1)}" if match else "a server error"
+        return UpstreamAuthError(tenant_id, f"{where} answered {status}", TRANSIENT)
+    if isinstance(error, ValueError):
+        # Unparseable JSON, a 4xx OIDC discovery answer (wrong tenant in the authority), an issuer mismatch.
+        return UpstreamAuthError(tenant_id, f"{where} gave an answer that is not a usable OIDC discovery "
+                                            "document or token response (check the Authority)", CONFIGURATION)
+    return UpstreamAuthError(tenant_id, f"unexpected {type(error).__name__} while talking to {where}", CONFIGURATION)

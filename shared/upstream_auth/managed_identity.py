@@ -1,0 +1,82 @@
+"""The `managed_identity` method: the Function App's own identity, through MSAL's ManagedIdentityClient."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from shared.upstream_auth import identity_http
+from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken
+from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
+
+if TYPE_CHECKING:
+    import msal
+
+    from shared.registry.tenants import Tenant
+
+# Why msal.ManagedIdentityClient and not azure.identity.ManagedIdentityCredential: in azure-identity 1.27 the
+# App Service / Functions credential *is* a thin wrapper around msal.ManagedIdentityClient (same endpoint
+# protocol, same token cache rules), adding an azure-core pipeline and turning MSAL's structured error into an
+# exception text that contains the endpoint's raw message. Using MSAL directly keeps the error code, tells a
+# cache hit from an identity provider call, shares the gateway's timeout-bounded HTTP session and avoids
+# importing azure-identity. Caching: MSAL serves a token from its cache until 5 minutes before it expires
+# and refreshes tokens valid for 2 hours or more at half their lifetime.
+
+WHERE = "the managed identity endpoint"
+
+
+def scope_to_resource(scope: str) -> str:
+    """Managed identity endpoints want a resource, not a scope: `https://x/.default` → `https://x`."""
+    return scope[: -len("/.default")] if scope.endswith("/.default") else scope
+
+
+def managed_identity_headers(tenant: Tenant) -> dict[str, str]:
+    """`Authorization: Bearer <token>` for the system-assigned identity, or the user-assigned one named by client id."""
+    auth = tenant.auth
+    tenant_id = tenant.tenant_id
+    resource = scope_to_resource(auth.scope or tenant.fhir_base_url + "/.default")
+    # Tokens belong to the identity and the resource, so tenants sharing both share one client and token.
+    family = ("managed_identity", auth.client_id or "system-assigned", resource)
+    variant = os.environ.get("IDENTITY_ENDPOINT", "")
+    token = SLOTS.token(
+        family, variant, tenant_id, "managed_identity",
+        build=lambda: _build_client(auth.client_id),
+        acquire=lambda client: _acquire(client, tenant_id, resource),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _build_client(client_id: str) -> msal.ManagedIdentityClient:
+    import msal
+
+    identity: Any = (msal.UserAssignedManagedIdentity(client_id=client_id) if client_id
+                     else msal.SystemAssignedManagedIdentity())
+    return msal.ManagedIdentityClient(identity, http_client=identity_http.session())
+
+
+def _acquire(client: msal.ManagedIdentityClient, tenant_id: str, resource: str) -> AcquiredToken:
+    session = identity_http.session()
+    session.forget_status()
+    try:
+        result: dict[str, Any] | None = client.acquire_token_for_client(resource=resource)
+    except Exception as error:
+        raise identity_http.failure_from_exception(tenant_id, error, WHERE) from None
+    if result and "access_token" in result:
+        expires_in = int(result.get("expires_in") or 0)
+        return AcquiredToken(
+            access_token=result["access_token"],
+            expires_on=time.time() + expires_in,
+            expires_in=expires_in,
+            from_identity_provider=result.get("token_source") == "identity_provider",
+        )
+    # MSAL reports every refusal of the App Service endpoint as an error dict whatever the HTTP status, so the
+    # status comes from the session. None means MSAL replayed an answer it throttles, which it does only for
+    # 429 and 5xx answers.
+    status = session.last_status()
+    code = identity_http.safe_error_code((result or {}).get("error"))
+    if status is None or status == 429 or status >= 500:
+        shown = f"HTTP {status}" if status else "a throttled error"
+        raise UpstreamAuthError(tenant_id, f"{WHERE} answered {shown} for {resource}", TRANSIENT)
+    raise UpstreamAuthError(tenant_id, f"{WHERE} refused a token for {resource} (HTTP {status}, error {code}); "
+                                       "check the identity and its access to the FHIR server", CONFIGURATION)

@@ -1,0 +1,22 @@
+"""Reads the app setting whose NAME a tenant entity gives (`SecretSetting`); errors name the setting, not its value."""
+
+from __future__ import annotations
+
+import os
+
+from shared.upstream_auth.errors import UpstreamAuthError
+
+_UNRESOLVED_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
+
+
+def read_secret_setting(tenant_id: str, method: str, name: str) -> str:
+    """The setting's value without surrounding whitespace; UpstreamAuthError (502) when it is unusable."""
+    if not name:
+        raise UpstreamAuthError(tenant_id, f"the {method} method needs SecretSetting (the name of an app setting)")
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise UpstreamAuthError(tenant_id, f"app setting {name} is not set")
+    if value.lower().startswith(_UNRESOLVED_KEY_VAULT_REFERENCE):
+        # App Service leaves the reference text in place when it cannot resolve it.
+        raise UpstreamAuthError(tenant_id, f"app setting {name} is a Key Vault reference that did not resolve")
+    return value

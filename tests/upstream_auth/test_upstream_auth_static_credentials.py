@@ -1,0 +1,151 @@
+"""The none, basic and bearer methods, and what happens when their app setting is missing or unusable."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+
+from shared.registry.tenants import Tenant
+from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+
+MakeUpstreamTenant = Callable[..., Tenant]
+
+
+def test_none_sends_no_authorization_header(make_upstream_tenant: MakeUpstreamTenant) -> None:
+    assert upstream_auth_headers(make_upstream_tenant("none")) == {}
+
+
+def test_basic_sends_username_and_the_password_from_the_named_setting(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_PASSWORD", "pa55:word")
+    tenant = make_upstream_tenant("basic", username="gateway", secret_setting="PROVIDER_PASSWORD")
+
+    headers = upstream_auth_headers(tenant)
+
+    scheme, _, encoded = headers["Authorization"].partition(" ")
+    assert scheme == "Basic"
+    assert base64.b64decode(encoded).decode() == "gateway:pa55:word"
+
+
+def test_basic_encodes_non_ascii_credentials_as_utf8(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_PASSWORD", "Kennwört")
+    tenant = make_upstream_tenant("basic", username="Jürgen", secret_setting="PROVIDER_PASSWORD")
+
+    encoded = upstream_auth_headers(tenant)["Authorization"].removeprefix("Basic ")
+
+    assert base64.b64decode(encoded).decode("utf-8") == "Jürgen:Kennwört"
+
+
+def test_basic_refuses_a_username_with_a_colon(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_PASSWORD", "x")
+    tenant = make_upstream_tenant("basic", username="a:b", secret_setting="PROVIDER_PASSWORD")
+
+    with pytest.raises(UpstreamAuthError) as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+    assert "Username" in str(caught.value)
+
+
+def test_bearer_sends_the_static_token_from_the_named_setting(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_TOKEN", "  abc.def-123_~+/=\n")
+    tenant = make_upstream_tenant("bearer", secret_setting="PROVIDER_TOKEN")
+
+    assert upstream_auth_headers(tenant) == {"Authorization": "Bearer abc.def-123_~+/="}
+
+
+def test_bearer_tolerates_a_setting_that_already_says_bearer(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_TOKEN", "Bearer abc123")
+    tenant = make_upstream_tenant("bearer", secret_setting="PROVIDER_TOKEN")
+
+    assert upstream_auth_headers(tenant) == {"Authorization": "Bearer abc123"}
+
+
+@pytest.mark.parametrize("value", ["two words", "line\r\nX-Injected: 1"])
+def test_bearer_refuses_a_token_that_would_break_the_header_without_echoing_it(
+    value: str, make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVIDER_TOKEN", value)
+    tenant = make_upstream_tenant("bearer", secret_setting="PROVIDER_TOKEN")
+
+    with pytest.raises(UpstreamAuthError) as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+    assert "PROVIDER_TOKEN" in str(caught.value)
+    assert "words" not in str(caught.value) and "Injected" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("basic", {"username": "gateway"}),
+        ("bearer", {}),
+        ("azure_ad", {"authority": "https://login.microsoftonline.com/contoso", "client_id": "app"}),
+    ],
+)
+def test_missing_setting_is_a_502_naming_the_setting_and_the_tenant(
+    method: str, extra: dict[str, str], make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSET_PROVIDER_SECRET", raising=False)
+    tenant = make_upstream_tenant(method, secret_setting="UNSET_PROVIDER_SECRET", **extra)
+
+    with pytest.raises(UpstreamAuthError) as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+    assert str(caught.value) == (f"tenant {tenant.tenant_id}: upstream authentication failed: "
+                                 "app setting UNSET_PROVIDER_SECRET is not set")
+
+
+def test_blank_setting_counts_as_missing(make_upstream_tenant: MakeUpstreamTenant,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLANK_PROVIDER_SECRET", "   ")
+    tenant = make_upstream_tenant("bearer", secret_setting="BLANK_PROVIDER_SECRET")
+
+    with pytest.raises(UpstreamAuthError, match="app setting BLANK_PROVIDER_SECRET is not set") as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+
+
+def test_unresolved_key_vault_reference_is_reported_without_its_text(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = "@Microsoft.KeyVault(SecretUri=https://vault-x.vault.azure.net/secrets/provider/abc)"
+    monkeypatch.setenv("PROVIDER_TOKEN", reference)
+    tenant = make_upstream_tenant("bearer", secret_setting="PROVIDER_TOKEN")
+
+    with pytest.raises(UpstreamAuthError) as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+    assert "Key Vault reference" in str(caught.value)
+    assert "vault-x" not in str(caught.value)
+
+
+def test_missing_secret_setting_name_is_a_502(make_upstream_tenant: MakeUpstreamTenant) -> None:
+    tenant = make_upstream_tenant("bearer", secret_setting="")
+
+    with pytest.raises(UpstreamAuthError, match="needs SecretSetting") as caught:
+        upstream_auth_headers(tenant)
+
+    assert caught.value.status_code == 502
+
+
+def test_unknown_method_is_a_502(make_upstream_tenant: MakeUpstreamTenant) -> None:
+    with pytest.raises(UpstreamAuthError, match="unknown upstream auth method 'kerberos'") as caught:
+        upstream_auth_headers(make_upstream_tenant("kerberos"))
+
+    assert caught.value.status_code == 502
