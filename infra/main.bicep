@@ -3,7 +3,7 @@
 
 targetScope = 'resourceGroup'
 
-@description('Required. Short environment name (for example "prod"), part of every resource name.')
+@description('Required. Short environment name in lowercase letters, digits and dashes (for example "prod"), part of every resource name.')
 @minLength(1)
 @maxLength(12)
 param environmentName string

@@ -137,9 +137,9 @@ var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
 }]
 
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
-  #checkov:skip=CKV_AZURE_212:Instances are counted on the plan (capacity = minimumInstances, 2 by default, plus autoscale); numberOfWorkers only applies to per-app scaling.
-  #checkov:skip=CKV_AZURE_17:Client certificates are not part of the SMART backend services flow the gateway implements.
-  #checkov:skip=CKV_AZURE_222:The gateway is a public endpoint by design; every FHIR route requires a bearer token.
+  // checkov:skip=CKV_AZURE_212:Instances are counted on the plan (capacity = minimumInstances, 2 by default, plus autoscale); numberOfWorkers only applies to per-app scaling.
+  // checkov:skip=CKV_AZURE_17:Client certificates are not part of the SMART backend services flow the gateway implements.
+  // checkov:skip=CKV_AZURE_222:The gateway is a public endpoint by design; every FHIR route requires a bearer token.
   name: name
   location: location
   tags: tags

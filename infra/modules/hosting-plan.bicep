@@ -35,7 +35,7 @@ param zoneRedundant bool = false
 param tags object = {}
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
-  #checkov:skip=CKV_AZURE_225:Zone redundancy needs Premium v3 in a region with availability zones; the zoneRedundant parameter turns it on where both hold.
+  // checkov:skip=CKV_AZURE_225:Zone redundancy needs Premium v3 in a region with availability zones; the zoneRedundant parameter turns it on where both hold.
   name: name
   location: location
   tags: tags

@@ -17,8 +17,8 @@ param softDeleteRetentionInDays int = 90
 param tags object = {}
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  #checkov:skip=CKV_AZURE_109:App Service resolves Key Vault references over the public endpoint when the app has no virtual network; access is RBAC-only.
-  #checkov:skip=CKV_AZURE_189:Public network access stays on for the same reason; every data-plane call needs an Entra identity with a Key Vault role.
+  // checkov:skip=CKV_AZURE_109:App Service resolves Key Vault references over the public endpoint when the app has no virtual network; access is RBAC-only.
+  // checkov:skip=CKV_AZURE_189:Public network access stays on for the same reason; every data-plane call needs an Entra identity with a Key Vault role.
   name: name
   location: location
   tags: tags

@@ -29,8 +29,8 @@ param tableNames array = [
 param tags object = {}
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  #checkov:skip=CKV_AZURE_35:The Function App has no virtual network; access is limited by Entra RBAC instead, with shared keys disabled.
-  #checkov:skip=CKV_AZURE_59:The Function App has no virtual network and reaches storage over its public endpoint with its managed identity.
+  // checkov:skip=CKV_AZURE_35:The Function App has no virtual network; access is limited by Entra RBAC instead, with shared keys disabled.
+  // checkov:skip=CKV_AZURE_59:The Function App has no virtual network and reaches storage over its public endpoint with its managed identity.
   name: name
   location: location
   tags: tags

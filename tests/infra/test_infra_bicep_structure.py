@@ -89,3 +89,32 @@ def test_parameter_file_uses_main_and_sets_only_its_parameters() -> None:
     assert given <= set(declared), f"main.bicepparam sets unknown parameters {given - set(declared)}"
     required = {name for name, conf in declared.items() if conf.get("default") is None}
     assert required <= given, f"main.bicepparam leaves required parameters unset: {required - given}"
+
+
+HARDENING = [
+    ("storage.bicep", "Microsoft.Storage/storageAccounts", "properties.minimumTlsVersion", "TLS1_2"),
+    ("storage.bicep", "Microsoft.Storage/storageAccounts", "properties.supportsHttpsTrafficOnly", True),
+    ("storage.bicep", "Microsoft.Storage/storageAccounts", "properties.allowBlobPublicAccess", False),
+    ("storage.bicep", "Microsoft.Storage/storageAccounts", "properties.allowSharedKeyAccess", False),
+    ("key-vault.bicep", "Microsoft.KeyVault/vaults", "properties.enableRbacAuthorization", True),
+    ("key-vault.bicep", "Microsoft.KeyVault/vaults", "properties.enableSoftDelete", True),
+    ("key-vault.bicep", "Microsoft.KeyVault/vaults", "properties.enablePurgeProtection", True),
+    ("function-app.bicep", "Microsoft.Web/sites", "kind", "functionapp,linux"),
+    ("function-app.bicep", "Microsoft.Web/sites", "properties.httpsOnly", True),
+    ("function-app.bicep", "Microsoft.Web/sites", "properties.siteConfig.linuxFxVersion", "Python|3.11"),
+    ("function-app.bicep", "Microsoft.Web/sites", "properties.siteConfig.ftpsState", "Disabled"),
+    ("function-app.bicep", "Microsoft.Web/sites", "properties.siteConfig.minTlsVersion", "1.2"),
+    ("function-app.bicep", "Microsoft.Web/sites", "properties.siteConfig.alwaysOn", True),
+    ("monitoring.bicep", "Microsoft.Insights/components", "properties.DisableLocalAuth", True),
+    ("hosting-plan.bicep", "Microsoft.Web/serverfarms", "properties.reserved", True),
+]
+
+
+@pytest.mark.parametrize(("file", "resource_type", "path", "expected"), HARDENING, ids=lambda v: str(v))
+def test_resource_is_hardened(file: str, resource_type: str, path: str, expected: Any) -> None:
+    resources = parse(INFRA / "modules" / file)["resources"]
+    (resource,) = [r for r in resources.values() if r["type"] == resource_type and not r["existing"]]
+    value: Any = resource["config"]
+    for key in path.split("."):
+        value = value[key]
+    assert value == expected, f"{file}: {resource_type} {path} is {value!r}, expected {expected!r}"
