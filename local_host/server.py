@@ -18,6 +18,7 @@ from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
 DEFAULT_THREADS = 8
+_WAITRESS_BODY_MARGIN = 64 * 1024
 _POLL_SECONDS = 0.5  # how long the loop may sleep before it notices a stop request nobody woke it for
 
 
@@ -33,8 +34,8 @@ def make_server(
 ) -> Any:
     """A bound (not yet running) waitress server for the app root; `.run()` serves, port 0 picks a free port.
 
-    waitress itself refuses bodies over `max_body_bytes` with 413 before the app sees them, so it never
-    buffers more than that; the app checks the same limit again for servers that do not.
+    The app enforces `max_body_bytes` exactly (413). waitress gets a slightly higher limit (it counts chunk
+    framing and refuses at ">=") and answers 413 by itself beyond that, so it never buffers much more.
     """
     if app is None:
         app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
@@ -43,7 +44,7 @@ def make_server(
         host=host,
         port=port,
         threads=threads,
-        max_request_body_size=max_body_bytes,
+        max_request_body_size=max_body_bytes + _WAITRESS_BODY_MARGIN,
         ident="local_host",
     )
 

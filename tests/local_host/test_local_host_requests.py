@@ -1,0 +1,163 @@
+"""What a function receives: method, full raw URL, headers, query params, route params and the exact body."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+from typing import Any
+
+import requests
+from local_host_testing import AppRoot, Serve
+
+
+def raw_get(port: int, target: str) -> tuple[int, dict[str, Any]]:
+    """GET with the request target sent byte for byte (requests would normalise it)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", target)
+        reply = connection.getresponse()
+        return reply.status, json.loads(reply.read() or b"null")
+    finally:
+        connection.close()
+
+
+def test_query_params_are_decoded_first_values(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    received = requests.get(f"{host.url}/echo?a=1&b=x%20y&a=2&plus=c+d&empty=", timeout=5).json()
+
+    assert received["params"] == {"a": "1", "b": "x y", "plus": "c d", "empty": ""}
+
+
+def test_url_is_the_full_url_as_received(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="fhir/{*path}")
+    host = serve()
+
+    received = requests.get(f"{host.url}/fhir/Patient?name=J%C3%B6rg&_count=2", timeout=5).json()
+
+    assert received["url"] == f"http://127.0.0.1:{host.port}/fhir/Patient?name=J%C3%B6rg&_count=2"
+
+
+def test_encoded_slash_stays_visible_in_url_and_route_params(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    status, received = raw_get(host.port, "/fhir/Patient%2F123/_history%2f1?x=%2F")
+
+    assert status == 200
+    assert received["url"].endswith("/fhir/Patient%2F123/_history%2f1?x=%2F")
+    # Decoded once, except %2F, which ASP.NET Core (and so the Functions host) leaves encoded.
+    assert received["route_params"] == {"path": "Patient%2F123/_history%2f1"}
+    assert received["params"] == {"x": "/"}
+
+
+def test_other_escapes_are_decoded_once_in_route_params(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    status, received = raw_get(host.port, "/fhir/a%20b/%C3%A9/%252F")
+
+    assert status == 200
+    assert received["route_params"] == {"path": "a b/é/%2F"}
+    assert received["url"].endswith("/fhir/a%20b/%C3%A9/%252F")
+
+
+def test_raw_bytes_outside_ascii_in_the_target_are_refused_with_400(app_root: AppRoot, serve: Serve) -> None:
+    # waitress refuses them before any function runs (Kestrel does too); clients percent-encode instead.
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    with socket.create_connection(("127.0.0.1", host.port), timeout=5) as client:
+        client.sendall(b"GET /fhir/caf\xc3\xa9 HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+        response = b""
+        while chunk := client.recv(65536):
+            response += chunk
+
+    assert response.startswith(b"HTTP/1.1 400 ")
+
+
+def test_headers_reach_the_function(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    received = requests.post(
+        f"{host.url}/echo",
+        data=b"{}",
+        headers={"Authorization": "Bearer abc", "X-Custom-Thing": "v", "Content-Type": "application/fhir+json"},
+        timeout=5,
+    ).json()
+
+    assert received["headers"]["authorization"] == "Bearer abc"
+    assert received["headers"]["x-custom-thing"] == "v"
+    assert received["headers"]["content-type"] == "application/fhir+json"
+    assert received["headers"]["content-length"] == "2"
+    assert received["headers"]["host"] == f"127.0.0.1:{host.port}"
+
+
+def test_text_body_passes_through(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+    body = b"grant_type=client_credentials&scope=system%2F*.read"
+
+    received = requests.post(f"{host.url}/echo", data=body, timeout=5).json()
+
+    assert base64.b64decode(received["body_b64"]) == body
+    assert received["method"] == "POST"
+
+
+def test_binary_body_passes_through_unchanged(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+    body = bytes(range(256)) * 4096  # 1 MiB, every byte value
+
+    received = requests.put(f"{host.url}/echo", data=body, timeout=10).json()
+
+    assert base64.b64decode(received["body_b64"]) == body
+
+
+def test_chunked_body_is_read_whole(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    received = requests.post(f"{host.url}/echo", data=iter([b"part one, ", b"part two"]), timeout=5).json()
+
+    assert base64.b64decode(received["body_b64"]) == b"part one, part two"
+
+
+def test_body_over_the_cap_is_refused_with_413(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve(max_body_bytes=1024)
+
+    at_cap = requests.post(f"{host.url}/echo", data=b"x" * 1024, timeout=5)
+    just_over = requests.post(f"{host.url}/echo", data=b"x" * 1025, timeout=5)
+    chunked_over = requests.post(f"{host.url}/echo", data=iter([b"x" * 1000, b"x" * 100]), timeout=5)
+
+    assert at_cap.status_code == 200
+    assert just_over.status_code == 413
+    assert just_over.json() == {"error": "request body too large", "limit_bytes": 1024}
+    assert chunked_over.status_code == 413
+
+
+def test_far_larger_body_is_refused_by_the_server_before_buffering(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve(max_body_bytes=1024)
+
+    # Announce 10 MiB but send none of it: the answer comes from the declared length alone.
+    with socket.create_connection(("127.0.0.1", host.port), timeout=5) as client:
+        client.sendall(b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: 10485760\r\n\r\n")
+        status_line = client.recv(65536).split(b"\r\n", 1)[0]
+
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+def test_empty_body_is_empty_bytes(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    received = requests.get(f"{host.url}/echo", timeout=5).json()
+
+    assert received["body_b64"] == ""
+    assert received["method"] == "GET"
