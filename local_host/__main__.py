@@ -11,15 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from waitress import wasyncore
-
 from .function_folders import FunctionFolderError
 from .function_loader import FunctionLoadError
 from .host_json import HostConfigError
 from .http_request import DEFAULT_MAX_BODY_BYTES
 from .route_template import RouteTemplateError
-from .server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, make_server, server_port
-from .wsgi_app import FunctionsApp
+from .server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, close_sockets, make_server, server_port
+from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
 
 # The repository root: the folder holding host.json and the function folders, next to this package.
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +26,11 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent
 def default_port() -> int:
     """GATEWAY_PORT if set, else 7071 like the Functions host."""
     value = os.environ.get("GATEWAY_PORT", "").strip()
-    return int(value) if value else DEFAULT_PORT
+    if not value:
+        return DEFAULT_PORT
+    if not value.isdigit() or not 0 <= int(value) < 65536:
+        raise ValueError(f"GATEWAY_PORT must be a port number, not {value!r}")
+    return int(value)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -53,7 +55,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--method-mismatch-status",
         type=int,
         choices=(404, 405),
-        default=404,
+        default=DEFAULT_METHOD_MISMATCH_STATUS,
         help="answer for a known route called with a method function.json does not list (host: 404)",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -69,7 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    port = args.port if args.port is not None else default_port()
+    try:
+        port = args.port if args.port is not None else default_port()
+    except ValueError as error:
+        print(f"local_host: {error}", file=sys.stderr)
+        return 2
     try:
         app = FunctionsApp(
             args.root, max_body_bytes=args.max_body_bytes, method_mismatch_status=args.method_mismatch_status
@@ -90,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Listening on http://{host}:{server_port(server)}", flush=True)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        server.run()
+        server.run()  # returns after Ctrl-C or SIGTERM, once waitress has stopped its worker threads
     finally:
-        wasyncore.close_all(server.map if hasattr(server, "map") else server._map)
+        close_sockets(server)
     return 0
 
 

@@ -60,6 +60,11 @@ def _socket_map(server: Any) -> dict[int, Any]:
     return server.map if hasattr(server, "map") else server._map
 
 
+def close_sockets(server: Any) -> None:
+    """Close the listening socket(s) and every connection of a server whose loop has ended."""
+    wasyncore.close_all(_socket_map(server), ignore_all=True)
+
+
 def _run_until(server: Any, stop: threading.Event) -> None:
     """waitress's loop, one poll at a time until `stop` is set; then this thread closes every socket itself."""
     socket_map = _socket_map(server)
