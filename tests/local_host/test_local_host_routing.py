@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+
 import requests
 from local_host_testing import AppRoot, Serve
 
@@ -146,8 +148,6 @@ def test_unknown_path_is_404_with_a_small_json_body(app_root: AppRoot, serve: Se
 
 def test_dot_segments_cannot_reach_past_a_route(app_root: AppRoot, serve: Serve) -> None:
     # requests normalises "..", so the raw request line goes through http.client.
-    import http.client
-
     token = app_root.add_function("token", route="oauth2/token")
     app_root.add_function("proxy", route="fhir/{*path}")
     host = serve()
