@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import pytest
+from upstream_auth_testing import EntraSetup, MakeUpstreamTenant
 
 from devtools.local_authority import LocalAuthority, LocalManagedIdentityEndpoint
 from shared.fhir.versions import FhirVersion
@@ -40,7 +40,7 @@ def no_failure_hold(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_upstream_tenant() -> Callable[..., Tenant]:
+def make_upstream_tenant() -> MakeUpstreamTenant:
     """A Tenant built in memory (no storage), with the given `auth` fields."""
 
     def make(method: str = "none", fhir_base_url: str = FHIR_BASE, tenant_id: str | None = None,
@@ -65,18 +65,8 @@ def authority(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAuthority]:
         yield running
 
 
-@dataclass(frozen=True)
-class EntraSetup:
-    """An azure_ad tenant whose client is registered at the local authority, its secret in an app setting."""
-
-    tenant: Tenant
-    client_id: str
-    secret: str
-    setting: str
-
-
 @pytest.fixture
-def entra(authority: LocalAuthority, make_upstream_tenant: Callable[..., Tenant],
+def entra(authority: LocalAuthority, make_upstream_tenant: MakeUpstreamTenant,
           monkeypatch: pytest.MonkeyPatch) -> EntraSetup:
     client_id = str(uuid.uuid4())
     secret = "s3cret-" + secrets.token_urlsafe(16)

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 
 import pytest
+from upstream_auth_testing import MakeUpstreamTenant
 
-from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
-
-MakeUpstreamTenant = Callable[..., Tenant]
 
 
 def test_none_sends_no_authorization_header(make_upstream_tenant: MakeUpstreamTenant) -> None:
