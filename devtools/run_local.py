@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import signal
@@ -119,6 +120,8 @@ Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REG
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("azure").setLevel(logging.WARNING)
     gateway_port = _port("GATEWAY_PORT", 7071)
     azurite_port = _port("AZURITE_PORT", 10002)
     sandbox_port = _port("SANDBOX_PORT", 7080)
