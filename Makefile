@@ -11,7 +11,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Python packages into $(VENV) ..."
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt > $(VENV)/pip-install.log 2>&1 \
+		|| (cat $(VENV)/pip-install.log; exit 1)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)

@@ -21,7 +21,12 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+echo "Installing checkov $CHECKOV_VERSION into .tools/checkov-venv (Bicep checks) ..."
+log="$venv/pip-install.log"
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION" >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+fi
 
 if [ "$(installed_version)" != "$CHECKOV_VERSION" ]; then
     echo "install_checkov.sh: checkov $CHECKOV_VERSION did not install into $venv" >&2
