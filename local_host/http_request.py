@@ -36,6 +36,11 @@ def request_headers(environ: WSGIEnvironment) -> dict[str, str]:
         else:
             continue
         headers[name.replace("_", "-").lower()] = _from_wsgi_text(str(value))
+    # Like Azure's front end, append the peer address, so the last hop is one a client cannot forge.
+    peer = environ.get("REMOTE_ADDR")
+    if peer:
+        forwarded = headers.get("x-forwarded-for")
+        headers["x-forwarded-for"] = f"{forwarded}, {peer}" if forwarded else str(peer)
     return headers
 
 

@@ -65,6 +65,26 @@ SETTINGS: tuple[Setting, ...] = (
         default="3600",
     ),
     Setting(
+        "THROTTLE_MAX_FAILURES_PER_CLIENT",
+        "Failed client authentications per client_id within the window before it is refused (429), per instance.",
+        default="10",
+    ),
+    Setting(
+        "THROTTLE_MAX_FAILURES_PER_ADDRESS",
+        "Failed client authentications per source address within the window before it is refused (429), per instance.",
+        default="30",
+    ),
+    Setting(
+        "THROTTLE_WINDOW_SECONDS",
+        "Sliding window of the failure counters.",
+        default="300",
+    ),
+    Setting(
+        "REGISTRY_STALE_GRACE_SECONDS",
+        "While Table Storage is unreachable, the proxy keeps using cached state this much longer, then fails closed.",
+        default="300",
+    ),
+    Setting(
         "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
         "Connect timeout towards provider FHIR servers.",
         default="5",

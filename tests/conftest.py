@@ -13,15 +13,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_env import REPO  # noqa: F401 - sets up Azurite and the settings first
 
+from shared import throttle
 from shared.registry import cached, clients, tenants
 
 
 @pytest.fixture(autouse=True)
-def fresh_registry_cache() -> Iterator[None]:
-    """Each test sees the registry as it is now, not as an earlier test cached it."""
+def fresh_process_state() -> Iterator[None]:
+    """Each test sees the registry as it is now and starts with no failed attempts counted."""
     cached.forget_all()
+    throttle.forget_failures()
     yield
     cached.forget_all()
+    throttle.forget_failures()
 
 
 def new_tenant_id() -> str:

@@ -64,6 +64,15 @@ def client_secret_post(form: Mapping[str, str]) -> Credentials | None:
     return Credentials(form.get("client_id", ""), form["client_secret"], "client_secret_post")
 
 
+def client_id_hint(form: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+    """The client_id the request claims, before authentication (for throttling and audit only)."""
+    try:
+        basic = client_secret_basic(headers)
+    except InvalidClient:
+        basic = None
+    return (basic.client_id if basic else form.get("client_id")) or None
+
+
 def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Credentials:
     """The one set of credentials the request carries; two methods at once is invalid_request."""
     basic = client_secret_basic(headers)

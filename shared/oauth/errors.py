@@ -86,6 +86,22 @@ class TemporarilyUnavailable(OAuthError):
         return {**super().headers(), "Retry-After": "5"}
 
 
+class SlowDown(OAuthError):
+    """Too many failed attempts recently (the `slow_down` code of RFC 8628 §3.5, answered with
+    429 and Retry-After): credential guessing is throttled per client_id and per address."""
+
+    error = "slow_down"
+    status_code = 429
+    default_description = "Too many failed attempts; retry later."
+
+    def __init__(self, description: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "Retry-After": str(self.retry_after)}
+
+
 class PayloadTooLarge(InvalidRequest):
     """The request body exceeds the token endpoint's limit."""
 

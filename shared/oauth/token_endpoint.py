@@ -7,9 +7,19 @@ from collections.abc import Mapping
 
 import azure.functions as func
 
+from shared import throttle
+from shared.audit import audit
 from shared.http_responses import json_response, oauth_error_response
+from shared.oauth.client_auth import client_id_hint
 from shared.oauth.client_credentials import create_token_response, validate_token_request
-from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError, TemporarilyUnavailable
+from shared.oauth.errors import (
+    NO_STORE_HEADERS,
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    SlowDown,
+    TemporarilyUnavailable,
+)
 from shared.oauth.token_request import parse_token_form
 from shared.settings import SettingError
 
@@ -17,20 +27,31 @@ log = logging.getLogger(__name__)
 
 
 def token_response(method: str, body: bytes, headers: Mapping[str, str]) -> func.HttpResponse:
+    address = throttle.source_address(headers)
+    client_id: str | None = None
     try:
         if method.upper() != "POST":
             raise InvalidRequest("The token endpoint accepts POST only.")
         form = parse_token_form(body, headers.get("content-type"))
-        request = validate_token_request(form, headers)
+        client_id = client_id_hint(form, headers)
+        try:
+            throttle.check(client_id, address)
+        except throttle.Throttled as throttled:
+            raise SlowDown(retry_after=throttled.retry_after) from None
+        try:
+            request = validate_token_request(form, headers)
+        except InvalidClient:
+            throttle.record_failure(client_id, address)
+            raise
         payload = create_token_response(request)
     except OAuthError as error:
-        log.info("token refused: %s", error.error)
+        audit("token", outcome="refused", reason=error.error, client_id=client_id, address=address)
         return oauth_error_response(error)
     except SettingError as error:
         log.error("token endpoint misconfigured: %s", error)
+        audit("token", outcome="refused", reason="misconfigured", client_id=client_id, address=address)
         return oauth_error_response(TemporarilyUnavailable())
-    log.info(
-        "token issued: client_id=%s tenant=%s secret_id=%s",
-        request.client.client.client_id, request.tenant_id, request.client.secret_id,
-    )
+    audit("token", outcome="granted", client_id=request.client.client.client_id, tenant=request.tenant_id,
+          secret_id=request.client.secret_id, method=request.client.method, address=address,
+          expires_in=payload["expires_in"])
     return json_response(payload, headers=NO_STORE_HEADERS)
