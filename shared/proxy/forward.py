@@ -16,6 +16,8 @@ from shared import settings
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
+from shared.proxy.batch_fanout import run_batch
+from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import ProxyError, forbidden, unauthorized
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
@@ -26,7 +28,14 @@ from shared.proxy.headers import (
 )
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.proxy.query import encode_query
-from shared.proxy.read_policy import JSON_MEDIA_TYPES, PlannedRequest, batch_bundle, media_type, plan_request
+from shared.proxy.read_policy import (
+    JSON_MEDIA_TYPES,
+    BatchEntry,
+    PlannedRequest,
+    batch_bundle,
+    media_type,
+    plan_request,
+)
 from shared.registry import cached
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenants import Tenant
@@ -162,6 +171,25 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
     return status, body, upstream_type, headers
 
 
+def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str,
+                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+    """The batch answered by the gateway itself: each entry a separate read, through the same client and rewriter."""
+    # The batch's own conditional headers do not apply to its entries.
+    entry_headers = {name: value for name, value in headers.items()
+                     if name.lower() not in ("if-none-match", "if-modified-since")}
+
+    def run_entry(entry: BatchEntry) -> tuple[int, Any, dict[str, str]]:
+        upstream = _upstream_call(tenant, PlannedRequest("GET", entry.path, entry.query), entry_headers, request_id)
+        status, payload, _, response_headers = _client_response(tenant, upstream, rewriter)
+        return status, json.loads(payload) if payload else None, response_headers
+
+    bundle = run_batch(plan.batch, run_entry, tenant.fhir_version)
+    log.debug("compatibility tenant=%s: batch of %d fanned out by the gateway: %s", tenant.tenant_id,
+              len(plan.batch), ", ".join(entry["response"]["status"].split()[0] for entry in bundle["entry"]))
+    body = json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return 200, body, tenant.fhir_version.json_media_type, {}
+
+
 def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> func.HttpResponse:
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
@@ -181,13 +209,19 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         claims = authenticate(headers)
         outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
         tenant = resolve_tenant(claims)
-        plan = plan_request(tenant, method, raw_path, raw_query, headers, body)
+        plan = adapt_request(tenant, plan_request(tenant, method, raw_path, raw_query, headers, body))
         outcome.interaction = plan.path.interaction.value
         outcome.resource_types = ",".join(plan.resource_types) or "-"
-        upstream = _upstream_call(tenant, plan, headers, request_id)
-        outcome.upstream_ms = upstream.elapsed_ms
         rewriter = LinkRewriter(tenant.fhir_base_url, settings.fhir_base_url())
-        status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter)
+        if gateway_runs_batch(tenant, plan):
+            fanout_started = time.perf_counter()
+            status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id,
+                                                                            rewriter)
+            outcome.upstream_ms = (time.perf_counter() - fanout_started) * 1000
+        else:
+            upstream = _upstream_call(tenant, plan, headers, request_id)
+            outcome.upstream_ms = upstream.elapsed_ms
+            status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter)
         total_ms = (time.perf_counter() - started) * 1000
         response_headers.update({
             REQUEST_ID_HEADER: request_id,

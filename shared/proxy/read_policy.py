@@ -88,7 +88,8 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     if not isinstance(entries, list) or not entries:
         raise bad_request("the batch Bundle has no entries")
     if len(entries) > MAX_BATCH_ENTRIES:
-        raise ProxyError(413, IssueType.TOO_COSTLY, f"a batch may hold at most {MAX_BATCH_ENTRIES} entries")
+        raise ProxyError(413, IssueType.TOO_COSTLY,
+                         f"a batch may hold at most {MAX_BATCH_ENTRIES} entries; this one has {len(entries)}")
     planned: list[BatchEntry] = []
     for index, entry in enumerate(entries):
         request = entry.get("request") if isinstance(entry, dict) else None
