@@ -2,43 +2,74 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
 
+RETRY_WHILE_STALE_SECONDS = 5.0
+
+
+@dataclass
+class _Entry(Generic[V]):
+    value: V
+    loaded_at: float
+    expires_at: float
+
 
 class TTLCache(Generic[K, V]):
-    """Caches loader results per key for `ttl` seconds; one load per key at a time."""
+    """Caches loader results per key for `ttl` seconds; one load per key at a time.
+
+    When a reload fails with one of `stale_on` exceptions, the last value is served for up to
+    `stale_grace` seconds past its TTL (reloads are retried every few seconds meanwhile); after
+    that the failure propagates, so callers fail closed.
+    """
 
     def __init__(self, ttl: Callable[[], float], max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 stale_grace: Callable[[], float] = lambda: 0.0,
+                 stale_on: tuple[type[BaseException], ...] = ()) -> None:
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._stale_grace = stale_grace
+        self._stale_on = stale_on
+        self._entries: dict[K, _Entry[V]] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[K, threading.Lock] = {}
 
     def get(self, key: K, loader: Callable[[K], V]) -> V:
-        now = self._clock()
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        if entry is not None and entry.expires_at > self._clock():
+            return entry.value
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[0] > self._clock():
-                return entry[1]
-            value = loader(key)
+            now = self._clock()
+            if entry is not None and entry.expires_at > now:
+                return entry.value
+            try:
+                value = loader(key)
+            except self._stale_on:
+                stale_until = entry.loaded_at + self._ttl() + self._stale_grace() if entry else now
+                if entry is None or now > stale_until:
+                    raise
+                log.warning("registry unreachable; serving cached state loaded %.0f s ago", now - entry.loaded_at)
+                entry.expires_at = min(now + RETRY_WHILE_STALE_SECONDS, stale_until)
+                return entry.value
+            now = self._clock()
             with self._lock:
                 if len(self._entries) >= self._max_entries:
                     self._entries.clear()
-                self._entries[key] = (self._clock() + self._ttl(), value)
+                self._entries[key] = _Entry(value, now, now + self._ttl())
             return value
 
     def invalidate(self, key: K | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared import settings
 from shared.registry import clients, tenants
+from shared.registry.errors import RegistryUnavailable
 from shared.ttl_cache import TTLCache
 
 
@@ -11,8 +12,15 @@ def _ttl() -> float:
     return float(settings.read_int("REGISTRY_CACHE_TTL_SECONDS", minimum=0))
 
 
-_client_states: TTLCache[str, clients.ClientState | None] = TTLCache(_ttl)
-_tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(_ttl)
+def _stale_grace() -> float:
+    return float(settings.read_int("REGISTRY_STALE_GRACE_SECONDS", minimum=0))
+
+
+# While Table Storage is down, cached state keeps serving for a bounded grace period, then fails closed.
+_client_states: TTLCache[str, clients.ClientState | None] = TTLCache(
+    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
+_tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
+    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
 
 
 def client_state(client_id: str) -> clients.ClientState | None:
