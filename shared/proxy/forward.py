@@ -76,6 +76,14 @@ def authenticate(headers: Mapping[str, str]) -> AccessTokenClaims:
         return verify_access_token(token)
     except InvalidAccessToken as error:
         raise unauthorized(str(error), token_presented=True) from None
+    except MisconfiguredEntity as error:
+        log.error("client registration unusable: %s", error)
+        raise ProxyError(503, IssueType.TRANSIENT, "the client's registration is misconfigured; "
+                         "contact the gateway administrator") from None
+    except RegistryError as error:
+        log.error("registry unavailable: %s", error)
+        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
+                         {"Retry-After": "5"}) from None
 
 
 def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
