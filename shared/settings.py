@@ -85,6 +85,11 @@ SETTINGS: tuple[Setting, ...] = (
         default="300",
     ),
     Setting(
+        "MAX_ACTIVE_CLIENT_SECRETS",
+        "How many active (unrevoked, unexpired) secrets a client may hold when it creates one itself.",
+        default="2",
+    ),
+    Setting(
         "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
         "Connect timeout towards provider FHIR servers.",
         default="5",

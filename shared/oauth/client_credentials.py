@@ -10,7 +10,7 @@ from typing import Any
 from shared import settings
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
 from shared.oauth.errors import InvalidRequest, InvalidScope, TemporarilyUnavailable, UnsupportedGrantType
-from shared.registry import tenants
+from shared.registry import clients, tenants
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.tokens.access_token import issue_access_token
@@ -69,6 +69,7 @@ def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
     client = request.client.client
     lifetime = client.token_lifetime_seconds or settings.read_int("TOKEN_LIFETIME_SECONDS", minimum=60)
     token = issue_access_token(client.client_id, request.tenant_id, request.client.secret_id, lifetime)
+    clients.record_secret_use(client.client_id, request.client.secret_id)
     return {
         "access_token": token.access_token,
         "token_type": "Bearer",

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from shared.client_secrets import generate_secret, generate_secret_id, hash_secret
 from shared.registry import connection
 from shared.registry.columns import EntityReader
-from shared.registry.errors import EntityNotFound, RegistryError
+from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
+
+log = logging.getLogger(__name__)
 
 TABLE = connection.CLIENTS_TABLE
 CLIENT_ROW = "client"
@@ -33,6 +37,7 @@ class ClientEntity(TypedDict, total=False):
     Enabled: bool
     TokenLifetimeSeconds: int  # optional; the app setting TOKEN_LIFETIME_SECONDS otherwise
     CreatedAt: datetime
+    SecretsChangedAt: datetime  # written with every secret change, so its ETag guards the set of secrets
 
 
 class SecretEntity(TypedDict, total=False):
@@ -45,6 +50,7 @@ class SecretEntity(TypedDict, total=False):
     ExpiresAt: datetime  # optional
     Revoked: bool
     RevokedAt: datetime
+    LastUsedDay: str  # "YYYY-MM-DD" (UTC) of the latest token issued with it; written at most daily
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class ClientSecret:
     revoked: bool
     revoked_at: datetime | None
     etag: str | None = None
+    last_used_day: date | None = None
 
     def is_active(self, now: datetime) -> bool:
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
@@ -138,7 +145,20 @@ def parse_secret(entity: dict[str, Any]) -> ClientSecret:
         revoked=reader.flag("Revoked", default=False),
         revoked_at=reader.moment("RevokedAt"),
         etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        last_used_day=_day_or_none(entity.get("LastUsedDay")),
     )
+
+
+def _day_or_none(value: Any) -> date | None:
+    # Informational only: an odd hand-edited value must never lock the client out, so it reads as unknown.
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def load_client_state(client_id: str) -> ClientState | None:
@@ -216,43 +236,115 @@ def create_client(display_name: str, allowed_tenants: tuple[str, ...],
         ("create", entity),
         ("create", _secret_entity(client_id, secret_id, secret, now, expires_at)),
     ]
-    connection.call(lambda: connection.table(TABLE).submit_transaction(operations))
+    _submit_transaction(operations)
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
-def add_secret(client_id: str, expires_days: int | None = None) -> IssuedSecret:
-    """Adds a secret beside the existing ones (rotation with overlap)."""
-    get_client_state(client_id)
-    now = _utcnow()
+def _submit_transaction(operations: list[tuple[Any, ...]]) -> None:
+    """One entity group transaction; a failed ETag condition or an existing row is EntityConflict."""
+
+    def submit() -> None:
+        try:
+            connection.table(TABLE).submit_transaction(operations)
+        except TableTransactionError as error:
+            if error.status_code in (409, 412):
+                raise EntityConflict("a row changed concurrently or already exists; read again and retry") from error
+            if error.status_code == 404:
+                failed = operations[min(getattr(error, "index", 0) or 0, len(operations) - 1)][1]
+                raise EntityNotFound(TABLE, str(failed["PartitionKey"]), str(failed["RowKey"])) from error
+            raise
+
+    connection.call(submit)
+
+
+def _guarded_secret_change(state: ClientState, now: datetime, operation: tuple[Any, ...]) -> None:
+    """Commits one secret-row operation together with a write of the client row under its ETag.
+
+    Table Storage has no transaction across reads, but every writer of a client's secrets also writes
+    its client row conditionally in the same transaction: of two concurrent changes decided on the same
+    state, one commits and the other fails with EntityConflict, so rules over the whole set (a cap, a
+    last active secret) hold.
+    """
+    if not state.client.etag:
+        raise EntityConflict("the client row was read without its ETag; read it again")
+    guard = (
+        "update",
+        {"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now},
+        {"mode": UpdateMode.MERGE, "etag": state.client.etag, "match_condition": MatchConditions.IfNotModified},
+    )
+    _submit_transaction([guard, operation])
+
+
+def insert_secret(state: ClientState, expires_at: datetime | None = None,
+                  now: datetime | None = None) -> IssuedSecret:
+    """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
+    now = now or _utcnow()
+    client_id = state.client.client_id
     secret = generate_secret()
     secret_id = generate_secret_id()
-    expires_at = now + timedelta(days=expires_days) if expires_days else None
-    entity = _secret_entity(client_id, secret_id, secret, now, expires_at)
-    connection.call(lambda: connection.table(TABLE).create_entity(entity))
+    _guarded_secret_change(state, now, ("create", _secret_entity(client_id, secret_id, secret, now, expires_at)))
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
-def revoke_secret(client_id: str, secret_id: str) -> ClientSecret:
-    """Marks one secret revoked (kept for the audit trail); idempotent."""
-    state = get_client_state(client_id)
+def mark_secret_revoked(state: ClientState, secret_id: str, now: datetime | None = None) -> ClientSecret:
+    """Revokes one secret of the client as read in `state` (the row stays for the audit trail)."""
     current = state.secret(secret_id)
     if current is None:
-        raise EntityNotFound(TABLE, client_id, SECRET_ROW_PREFIX + secret_id)
+        raise EntityNotFound(TABLE, state.client.client_id, SECRET_ROW_PREFIX + secret_id)
     if current.revoked:
         return current
-    now = _utcnow()
+    now = now or _utcnow()
     patch = {
-        "PartitionKey": client_id,
+        "PartitionKey": state.client.client_id,
         "RowKey": SECRET_ROW_PREFIX + secret_id,
         "Revoked": True,
         "RevokedAt": now,
     }
-    connection.call(
-        lambda: connection.table(TABLE).update_entity(
-            patch, mode=UpdateMode.MERGE, etag=current.etag, match_condition=MatchConditions.IfNotModified
-        )
-    )
-    return ClientSecret(current.secret_id, current.sha256, current.created_at, current.expires_at, True, now)
+    _guarded_secret_change(state, now, ("update", patch, {"mode": UpdateMode.MERGE}))
+    return replace(current, revoked=True, revoked_at=now)
+
+
+def add_secret(client_id: str, expires_days: int | None = None) -> IssuedSecret:
+    """Adds a secret beside the existing ones (rotation with overlap)."""
+    state = get_client_state(client_id)
+    now = _utcnow()
+    expires_at = now + timedelta(days=expires_days) if expires_days else None
+    return insert_secret(state, expires_at, now)
+
+
+def revoke_secret(client_id: str, secret_id: str) -> ClientSecret:
+    """Marks one secret revoked (kept for the audit trail); idempotent."""
+    return mark_secret_revoked(get_client_state(client_id), secret_id)
+
+
+_last_use_lock = threading.Lock()
+_last_use_recorded: dict[tuple[str, str], date] = {}
+_LAST_USE_MEMO_LIMIT = 10_000
+
+
+def record_secret_use(client_id: str, secret_id: str, today: date | None = None) -> bool:
+    """Writes the secret's LastUsedDay at most once a day per instance; never raises (False when not written).
+
+    Called on the token path, which must not fail or slow down for bookkeeping: the write is one
+    unconditional merge of a single column, skipped when this instance already wrote today's day.
+    """
+    today = today or _utcnow().date()
+    key = (client_id, secret_id)
+    with _last_use_lock:
+        if _last_use_recorded.get(key) == today:
+            return False
+    patch = {"PartitionKey": client_id, "RowKey": SECRET_ROW_PREFIX + secret_id, "LastUsedDay": today.isoformat()}
+    try:
+        connection.call(lambda: connection.table(TABLE).update_entity(patch, mode=UpdateMode.MERGE))
+    except Exception as error:  # bookkeeping must never fail a token request, whatever went wrong
+        log.warning("could not record the last use of secret %s of client %s: %s", secret_id, client_id,
+                    type(error).__name__)
+        return False
+    with _last_use_lock:
+        if len(_last_use_recorded) >= _LAST_USE_MEMO_LIMIT:
+            _last_use_recorded.clear()
+        _last_use_recorded[key] = today
+    return True
 
 
 def set_client_enabled(client_id: str, enabled: bool) -> Client:
