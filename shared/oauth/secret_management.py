@@ -1,0 +1,262 @@
+"""Client self-service secrets: a client lists, creates and revokes its own secrets, authenticated as itself."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import azure.functions as func
+
+from shared import settings, throttle
+from shared.audit import audit
+from shared.http_responses import json_response, oauth_error_response
+from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
+from shared.oauth.errors import (
+    NO_STORE_HEADERS,
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    PayloadTooLarge,
+    SlowDown,
+    TemporarilyUnavailable,
+    UnauthorizedClient,
+)
+from shared.registry import clients
+from shared.registry.errors import EntityConflict, EntityNotFound, MisconfiguredEntity, RegistryError
+
+log = logging.getLogger(__name__)
+
+COLLECTION_METHODS = ("GET", "POST")  # /oauth2/clients/{client_id}/secrets
+ITEM_METHODS = ("DELETE",)  # /oauth2/clients/{client_id}/secrets/{secret_id}
+EVENTS = {"GET": "client_secret.list", "POST": "client_secret.create", "DELETE": "client_secret.delete"}
+MAX_BODY_BYTES = 4 * 1024
+MAX_EXPIRES_IN_DAYS = 730
+MAX_ATTEMPTS = 6  # reads and conditional writes per request when concurrent changes keep winning
+JSON_MEDIA_TYPE = "application/json"
+UNAVAILABLE = "Client secret management is temporarily unavailable; retry shortly."
+
+T = TypeVar("T")
+
+
+class AccessDenied(OAuthError):
+    """The client authenticated, but may not do this: it manages only its own secrets, and only while
+    enabled. RFC 6749 has no code for a management API; `access_denied` (§4.1.2.1, "the authorization
+    server denied the request") is the closest, answered with 403."""
+
+    error = "access_denied"
+    status_code = 403
+    default_description = "A client may manage only its own secrets."
+
+
+class SecretNotFound(InvalidRequest):
+    """The client has no such secret (never had it, or it was deleted)."""
+
+    status_code = 404
+    default_description = "The client has no secret with this id."
+
+
+class SecretConflict(InvalidRequest):
+    """The change would break a rule over the client's secrets (the cap, the last active secret),
+    or concurrent changes kept winning; answered with 409."""
+
+    status_code = 409
+    default_description = "The client's secrets were changed by concurrent requests; retry."
+
+
+class MethodNotAllowed(InvalidRequest):
+    """The method does not apply to this resource; the Allow header names those that do."""
+
+    status_code = 405
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"This resource accepts {', '.join(allowed)} only.")
+        self.allowed = allowed
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), "Allow": ", ".join(self.allowed)}
+
+
+def check_method(method: str, secret_id: str | None) -> None:
+    allowed = ITEM_METHODS if secret_id else COLLECTION_METHODS
+    if method.upper() not in allowed:
+        raise MethodNotAllowed(allowed)
+
+
+def authenticate_basic(headers: Mapping[str, str], address: str) -> AuthenticatedClient:
+    """The client behind `client_secret_basic` (the only method here), throttled like the token endpoint."""
+    claimed = client_id_hint({}, headers)
+    try:
+        throttle.check(claimed, address)
+    except throttle.Throttled as throttled:
+        raise SlowDown(retry_after=throttled.retry_after) from None
+    try:
+        if not (headers.get("authorization") or headers.get("Authorization")):
+            raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
+        return authenticate_client(read_credentials({}, headers))
+    except InvalidClient:
+        throttle.record_failure(claimed, address)
+        raise
+    except UnauthorizedClient:
+        raise AccessDenied("The client is disabled.") from None
+
+
+def check_owner(caller: AuthenticatedClient, client_id: str) -> None:
+    """A client manages only itself; whether the other client exists is not revealed."""
+    if caller.client.client_id != client_id:
+        raise AccessDenied()
+
+
+def read_expires_in_days(body: bytes, content_type: str | None) -> int | None:
+    """The optional `{"expires_in_days": n}` of a create request; None for an empty body (never expires)."""
+    if not body.strip():
+        return None
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body must not exceed {MAX_BODY_BYTES} bytes.")
+    if (content_type or "").split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
+        raise InvalidRequest(f"The request body must be {JSON_MEDIA_TYPE}, or empty.")
+    try:
+        options = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(options, dict) or set(options) - {"expires_in_days"}:
+        raise InvalidRequest('The request body may only be {"expires_in_days": <whole number of days>}.')
+    days = options.get("expires_in_days")
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXPIRES_IN_DAYS:
+        raise InvalidRequest(f"expires_in_days must be a whole number from 1 to {MAX_EXPIRES_IN_DAYS}.")
+    return days
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def secret_view(secret: clients.ClientSecret, now: datetime) -> dict[str, Any]:
+    """What a client may see of one of its secrets: never the value or its hash."""
+    return {
+        "secret_id": secret.secret_id,
+        "created": _when(secret.created_at),
+        "expires": _when(secret.expires_at),
+        "last_used_day": secret.last_used_day.isoformat() if secret.last_used_day else None,
+        "active": secret.is_active(now),
+    }
+
+
+def _fresh_state(client_id: str) -> clients.ClientState:
+    state = clients.load_client_state(client_id)
+    if state is None:  # deleted by an administrator since the request authenticated
+        raise InvalidClient()
+    return state
+
+
+def _with_retries(client_id: str, change: Callable[[clients.ClientState], T]) -> T:
+    """Decides on freshly read state and commits under the client row's ETag, again while others win."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return change(_fresh_state(client_id))
+        except EntityConflict:
+            if attempt + 1 < MAX_ATTEMPTS:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
+    raise SecretConflict()
+
+
+def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
+    state = _fresh_state(client_id)
+    return {
+        "client_id": client_id,
+        "max_active_secrets": settings.read_int("MAX_ACTIVE_CLIENT_SECRETS", minimum=1),
+        "secrets": [secret_view(s, now) for s in state.secrets if not s.revoked],
+    }
+
+
+def create_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
+    """A new secret beside the active ones, unless the client already holds the maximum."""
+    cap = settings.read_int("MAX_ACTIVE_CLIENT_SECRETS", minimum=1)
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+
+    def create(state: clients.ClientState) -> clients.IssuedSecret:
+        active = sum(1 for s in state.secrets if s.is_active(now))
+        if active >= cap:
+            raise SecretConflict(
+                f"The client already has {active} active secrets, the most allowed ({cap}); "
+                "delete one before creating another."
+            )
+        return clients.insert_secret(state, expires_at, now)
+
+    return _with_retries(client_id, create)
+
+
+def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
+    """Revokes the secret at once, unless it is the client's last active one."""
+
+    def revoke(state: clients.ClientState) -> None:
+        target = state.secret(secret_id)
+        if target is None or target.revoked:
+            raise SecretNotFound()
+        others = [s for s in state.secrets if s.secret_id != secret_id and s.is_active(now)]
+        if target.is_active(now) and not others:
+            raise SecretConflict(
+                "This is the client's last active secret; create a new one before deleting it."
+            )
+        try:
+            clients.mark_secret_revoked(state, secret_id, now)
+        except EntityNotFound:
+            raise SecretNotFound() from None
+
+    _with_retries(client_id, revoke)
+
+
+def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
+    return {
+        "client_id": issued.client_id,
+        "secret_id": issued.secret_id,
+        "client_secret": issued.secret,
+        "created": _when(now),
+        "expires": _when(issued.expires_at),
+    }
+
+
+def secrets_response(method: str, client_id: str, secret_id: str | None, body: bytes,
+                     headers: Mapping[str, str]) -> func.HttpResponse:
+    """One call of the secrets API in, its JSON (or OAuth error) response out; every call is audited."""
+    method = method.upper()
+    now = datetime.now(UTC)
+    address = throttle.source_address(headers)
+    # The caller is only claimed until authentication succeeds; the audit record says which.
+    record: dict[str, Any] = {"client_id": client_id, "secret_id": secret_id, "address": address,
+                              "caller": client_id_hint({}, headers), "authenticated": False}
+    try:
+        check_method(method, secret_id)
+        caller = authenticate_basic(headers, address)
+        record.update(caller=caller.client.client_id, authenticated=True)
+        check_owner(caller, client_id)
+        if method == "GET":
+            response = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
+        elif method == "POST":
+            issued = create_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
+            record["secret_id"] = issued.secret_id
+            response = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
+        else:
+            delete_secret(client_id, str(secret_id), now)
+            response = func.HttpResponse(status_code=204, headers=dict(NO_STORE_HEADERS))
+    except OAuthError as error:
+        response = oauth_error_response(error)
+        record.update(reason=error.error, detail=error.description)
+    except MisconfiguredEntity as error:
+        log.error("client registration unusable: %s", error)
+        response = oauth_error_response(TemporarilyUnavailable(
+            "The client's registration is misconfigured; contact the gateway administrator."))
+        record["reason"] = "misconfigured"
+    except (RegistryError, settings.SettingError) as error:
+        log.error("secret management unavailable: %s", error)
+        response = oauth_error_response(TemporarilyUnavailable(UNAVAILABLE))
+        record["reason"] = "unavailable"
+    outcome = "refused" if "reason" in record else "succeeded"
+    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=response.status_code, **record)
+    return response
