@@ -21,6 +21,14 @@ class UsageError(Exception):
     """Bad input from the admin: shown as `error: ...` with exit status 2."""
 
 
+class CheckFailed(Exception):
+    """A check ran and found problems: the report is still printed, with exit status 5."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__("; ".join(report["problems"]))
+        self.report = report
+
+
 def _when(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
@@ -197,6 +205,15 @@ def cmd_tenant_remove(args: argparse.Namespace) -> Any:
     return {"tenant_id": tenant_id, "removed": True}
 
 
+def cmd_tenant_check(args: argparse.Namespace) -> Any:
+    from shared.admin.tenant_check import check_tenant
+
+    report = check_tenant(tenants.get_tenant(_tenant_id(args.tenant_id)))
+    if not report["ok"]:
+        raise CheckFailed(report)
+    return report
+
+
 def cmd_tenant_enable(args: argparse.Namespace) -> Any:
     return _tenant_view(tenants.set_tenant_enabled(_tenant_id(args.tenant_id), True))
 
@@ -273,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-compatibility", dest="compatibility", action="store_false")
     p.set_defaults(run=cmd_tenant_set)
     tenant.add_parser("list").set_defaults(run=cmd_tenant_list)
-    for name, run in (("show", cmd_tenant_show), ("remove", cmd_tenant_remove),
+    for name, run in (("show", cmd_tenant_show), ("remove", cmd_tenant_remove), ("check", cmd_tenant_check),
                       ("enable", cmd_tenant_enable), ("disable", cmd_tenant_disable)):
         p = tenant.add_parser(name)
         p.add_argument("tenant_id")
@@ -304,6 +321,10 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
         run: Callable[[argparse.Namespace], Any] = args.run
         connection.ensure_tables()
         result = run(args)
+    except CheckFailed as failed:
+        _print_result(failed.report, args.json, out)
+        print(f"error: {failed}", file=err)
+        return 5
     except UsageError as error:
         print(f"error: {error}", file=err)
         return 2
@@ -316,9 +337,13 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
     except (RegistryError, SettingError) as error:
         print(f"error: {error}", file=err)
         return 1
-    if args.json:
+    _print_result(result, args.json, out)
+    return 0
+
+
+def _print_result(result: Any, as_json: bool, out: TextIO) -> None:
+    if as_json:
         json.dump(result, out, indent=2)
         out.write("\n")
     else:
         _print_human(result, out)
-    return 0
