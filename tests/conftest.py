@@ -11,10 +11,28 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_env import REPO  # noqa: F401 - sets up Azurite and the settings first
+import log_leak_scan
+from gateway_env import REPO, SIGNING_KEY  # noqa: F401 - sets up Azurite and the settings first
 
 from shared import throttle
 from shared.registry import cached, clients, tenants
+
+log_leak_scan.install()
+for pem_line in SIGNING_KEY.splitlines()[1:-1]:
+    log_leak_scan.remember_secret(pem_line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The final check of the attack suite: no secret or token in any log line of the whole run."""
+    scanned, known, found = log_leak_scan.leaks()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"log leak scan: {scanned} log lines checked against {known} secrets and tokens, {len(found)} leaks"
+    if reporter:
+        reporter.write_line(message)
+        for line in found[:20]:
+            reporter.write_line(f"  LEAK: {line}")
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import Gateway, operation_outcome_of
 from gateway_testing import MakeClient, MakeTenant
+from log_leak_scan import remember_secret
 
 from devtools.local_authority import LocalAuthority
 from sandbox.app import create_app
@@ -26,6 +27,8 @@ def authority(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAuthority]:
         running.register_client(UPSTREAM_APP_ID, "provider-issued-secret")
         monkeypatch.setenv("UPSTREAM_SECRET_E2E", "provider-issued-secret")
         yield running
+        for secret in ("provider-issued-secret", "not-what-the-authority-knows", *running.issued_tokens):
+            remember_secret(secret)
     forget_upstream_credentials()
 
 
