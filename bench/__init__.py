@@ -1,0 +1,1 @@
+"""Benchmark: the gateway against a direct static upstream and nginx as the reference proxy."""

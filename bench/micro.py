@@ -1,0 +1,224 @@
+"""In-process micro-benchmarks of the proxy's hot-path pieces and of alternatives, for choosing by measurement."""
+
+from __future__ import annotations
+
+import gc
+import http.client
+import json
+import re
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from shared.proxy.link_rewriter import LinkRewriter, _spellings
+
+
+def best_ms(function: Callable[[], object], repeat: int, number: int = 1) -> float:
+    """Best of `repeat` timings of `number` calls, per call, in milliseconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for _ in range(number):
+            function()
+        best = min(best, (time.perf_counter() - started) / number)
+    return best * 1000
+
+
+def traced_peak_bytes(function: Callable[[], object]) -> int:
+    """Peak bytes Python allocated while `function` ran (tracemalloc), above what was live before."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = function()
+        peak = tracemalloc.get_traced_memory()[1]
+        del result
+    finally:
+        tracemalloc.stop()
+    return peak - before
+
+
+# -- response rewriting ----------------------------------------------------------------------------------------
+def current_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
+    """What shared.proxy.forward._client_response does with a JSON answer today (stdlib json)."""
+    document = json.loads(body)
+    if rewriter.might_contain_provider_urls(body):
+        document = rewriter.rewrite(document)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def orjson_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
+    """The same structural rewrite with orjson for parsing and serialising."""
+    import orjson
+
+    document = orjson.loads(body)
+    if rewriter.might_contain_provider_urls(body):
+        document = rewriter.rewrite(document)
+    return orjson.dumps(document)
+
+
+class BytesRewriter:
+    """A prototype: rewrite provider URLs directly in the JSON bytes when no escape could hide one.
+
+    In JSON a URL can only occur inside a string, and the gateway base holds no character JSON escapes, so a
+    byte-level substitution yields the same document as the structural rewrite — unless the body spells a
+    URL with escapes (`\\/` or `\\u`), in which case the caller falls back to the structural path.
+    """
+
+    def __init__(self, provider_base: str, gateway_base: str) -> None:
+        alternatives = b"|".join(re.escape(s.encode("ascii")) for s in _spellings(provider_base))
+        self._pattern = re.compile(rb"(?:" + alternatives + rb")(?=[/?#]|$|[\"'\s<>])", re.IGNORECASE)
+        self._replacement = gateway_base.rstrip("/").encode("ascii")
+        self._host = (urlsplit(provider_base).hostname or "").lower().encode("ascii")
+
+    def can_rewrite(self, body: bytes) -> bool:
+        return b"\\/" not in body and b"\\u" not in body
+
+    def rewrite(self, body: bytes) -> bytes:
+        return self._pattern.sub(self._replacement, body)
+
+
+def bytes_pipeline(body: bytes, rewriter: BytesRewriter, validate: bool) -> bytes:
+    """Byte-level rewrite; `validate` parses with orjson first to keep the 'is this FHIR JSON' check."""
+    if validate:
+        import orjson
+
+        document = orjson.loads(body)
+        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+            raise ValueError("not FHIR JSON")
+        del document
+    if not rewriter.can_rewrite(body):
+        raise ValueError("escaped URL spelling: structural path needed")
+    return rewriter.rewrite(body)
+
+
+def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: int) -> dict[str, Any]:
+    """Time and traced peak memory of each way to rewrite one upstream answer."""
+    rewriter = LinkRewriter(provider_base, gateway_base)
+    byte_rewriter = BytesRewriter(provider_base, gateway_base)
+    document = json.loads(body)
+    steps: dict[str, Callable[[], object]] = {
+        "json.loads": lambda: json.loads(body),
+        "might_contain_provider_urls": lambda: rewriter.might_contain_provider_urls(body),
+        "LinkRewriter.rewrite": lambda: rewriter.rewrite(document),
+        "json.dumps+encode": lambda: json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
+    }
+    pipelines: dict[str, Callable[[], object]] = {
+        "current (json + structural rewrite)": lambda: current_pipeline(body, rewriter),
+        "bytes regex rewrite, orjson validation": lambda: bytes_pipeline(body, byte_rewriter, True),
+        "bytes regex rewrite, no parse": lambda: bytes_pipeline(body, byte_rewriter, False),
+    }
+    try:
+        import orjson
+
+        steps["orjson.loads"] = lambda: orjson.loads(body)
+        steps["orjson.dumps"] = lambda: orjson.dumps(document)
+        pipelines["orjson + structural rewrite"] = lambda: orjson_pipeline(body, rewriter)
+        same = orjson.loads(orjson_pipeline(body, rewriter)) == json.loads(current_pipeline(body, rewriter))
+    except ImportError:
+        same = None
+    equivalent = json.loads(bytes_pipeline(body, byte_rewriter, False)) == json.loads(current_pipeline(body, rewriter))
+    return {
+        "body_bytes": len(body),
+        "steps_ms": {name: round(best_ms(step, repeat), 3) for name, step in steps.items()},
+        "pipelines": {name: {"ms": round(best_ms(run, repeat), 3),
+                             "peak_traced_bytes": traced_peak_bytes(run)} for name, run in pipelines.items()},
+        "bytes_rewrite_equals_structural": equivalent,
+        "orjson_equals_json": same,
+    }
+
+
+# -- tokens ----------------------------------------------------------------------------------------------------
+def signing_costs(repeat: int) -> dict[str, Any]:
+    """pyjwt sign and verify per key type (µs per operation)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    claims = {"iss": "https://gw.example", "aud": "https://gw.example/fhir", "sub": "client", "exp": 2_000_000_000}
+    keys: dict[str, tuple[str, Any]] = {
+        "RS256 (RSA 2048)": ("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+        "ES256 (P-256)": ("ES256", ec.generate_private_key(ec.SECP256R1())),
+        "EdDSA (Ed25519)": ("EdDSA", ed25519.Ed25519PrivateKey.generate()),
+    }
+    results: dict[str, Any] = {}
+    for name, (algorithm, key) in keys.items():
+        token = jwt.encode(claims, key, algorithm=algorithm)
+        public = key.public_key()
+        sign_ms = best_ms(lambda a=algorithm, k=key: jwt.encode(claims, k, algorithm=a), repeat, 50)
+        verify_ms = best_ms(lambda a=algorithm, p=public, t=token: jwt.decode(
+            t, p, algorithms=[a], audience="https://gw.example/fhir"), repeat, 50)
+        results[name] = {"sign_us": round(sign_ms * 1000, 1), "verify_us": round(verify_ms * 1000, 1)}
+    return results
+
+
+def gateway_token_costs(client_id: str, tenant_id: str, secret_id: str, repeat: int) -> dict[str, Any]:
+    """The gateway's own issue and verify functions in this process (registry cache warm)."""
+    from shared.tokens.access_token import issue_access_token
+    from shared.tokens.verifier import verify_access_token
+
+    token = issue_access_token(client_id, tenant_id, secret_id, 3600).access_token
+    verify_access_token(token)  # warms the client-state cache and the key ring
+    issue_ms = best_ms(lambda: issue_access_token(client_id, tenant_id, secret_id, 3600), repeat, 20)
+    verify_ms = best_ms(lambda: verify_access_token(token), repeat, 50)
+    return {"issue_us": round(issue_ms * 1000, 1), "verify_us": round(verify_ms * 1000, 1),
+            "issue_per_second_one_thread": round(1000 / issue_ms)}
+
+
+# -- upstream HTTP clients -------------------------------------------------------------------------------------
+def upstream_client_costs(url: str, repeat: int, number: int = 200) -> dict[str, Any]:
+    """Per-request time of HTTP clients fetching the same small document over loopback keep-alive (c=1)."""
+    import requests
+    import urllib3
+
+    from shared.proxy import upstream_client
+
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    headers = {"Accept": "application/fhir+json", "X-Request-Id": "bench-request-id-0001"}
+    session = requests.Session()
+    session.trust_env = False
+    pool = urllib3.PoolManager(maxsize=8)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
+
+    def with_requests() -> bytes:
+        response = session.get(url, headers=headers, timeout=(5, 30), stream=True, allow_redirects=False)
+        return b"".join(response.iter_content(256 * 1024))
+
+    def with_urllib3() -> bytes:
+        return pool.request("GET", url, headers=headers, timeout=urllib3.Timeout(connect=5, read=30),
+                            redirect=False, retries=False).data
+
+    def with_http_client() -> bytes:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().read()
+
+    def with_gateway_send() -> bytes:
+        return upstream_client.send("GET", url, dict(headers)).body
+
+    clients: dict[str, Callable[[], bytes]] = {
+        "shared.proxy.upstream_client.send (requests)": with_gateway_send,
+        "requests.Session, stream + iter_content": with_requests,
+        "urllib3.PoolManager": with_urllib3,
+        "http.client.HTTPConnection": with_http_client,
+    }
+    results = {}
+    for name, fetch in clients.items():
+        fetch()
+        results[name] = {"us_per_request": round(best_ms(fetch, repeat, number) * 1000, 1)}
+    connection.close()
+    pool.clear()
+    session.close()
+    return results
+
+
+def run_micro(large_body: bytes, search_body: bytes, provider_base: str, gateway_base: str, search_url: str,
+              repeat: int) -> dict[str, Any]:
+    return {
+        "rewrite_large_bundle": rewrite_costs(large_body, provider_base, gateway_base, max(1, repeat // 2)),
+        "rewrite_search_10": rewrite_costs(search_body, provider_base, gateway_base, repeat * 10),
+        "jwt_key_types": signing_costs(repeat),
+        "upstream_http_clients": upstream_client_costs(search_url, repeat),
+    }

@@ -1,0 +1,405 @@
+"""The benchmark run: direct, nginx and gateway measured in interleaved rounds on one machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench import static_upstream
+from bench.cold_start import measure_cold_start
+from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, process_memory, reset_peak_memory
+from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
+from bench.micro import gateway_token_costs, run_micro
+from bench.nginx import Nginx, ensure_nginx, proxy_config, static_config
+from bench.sampler import Sampler, find_py_spy
+from devtools.azurite import REPO, free_port
+
+Say = Callable[[str], None]
+TARGETS = ("direct", "nginx", "gateway")
+SMALL_SCENARIOS = ("read", "search", "batch")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of everything one run does."""
+
+    latency_requests: int  # per target and scenario, over all rounds
+    rounds: int  # targets take turns this many times, so background load hits them alike
+    throughput_seconds: float  # per target, scenario and concurrency, over all rounds
+    warmup_seconds: float  # before each throughput window
+    concurrencies: tuple[int, ...]
+    bundle_entries: int
+    bundle_requests: int  # per target, over all rounds
+    token_seconds: float
+    steady_requests: int  # per scenario and tenant
+    cold_runs: int
+    micro_repeat: int
+    ceiling_seconds: float
+    profile_seconds: float
+
+
+FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 7, 5, 2.0, 8.0)
+TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0)
+
+
+def scenarios(bundle_entries: int) -> dict[str, RequestSpec]:
+    batch = json.dumps(static_upstream.batch_request()).encode("utf-8")
+    return {
+        "read": RequestSpec("read", "GET", "Patient/bench-1"),
+        "search": RequestSpec("search", "GET", "Patient?family=smith&_count=10"),
+        "batch": RequestSpec("batch", "POST", "", batch, "application/fhir+json"),
+        "bundle": RequestSpec("bundle", "GET", f"Observation?patient=bench-1&_count={bundle_entries}"),
+    }
+
+
+class StaticUpstream:
+    """bench.static_upstream in its own process (its own GIL and event loop)."""
+
+    def __init__(self, documents: Path, port: int, preexec: Callable[[], None] | None) -> None:
+        self.port = port
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.static_upstream", "--docs", str(documents), "--port", str(port)],
+            cwd=REPO, stdout=subprocess.PIPE, preexec_fn=preexec,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("listening"):
+            self.stop()
+            raise RuntimeError("the static upstream did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def __enter__(self) -> StaticUpstream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+
+# -- correctness of what is being timed ------------------------------------------------------------------------
+def check_answers(targets: dict[str, Target], specs: dict[str, RequestSpec], upstream_base: str,
+                  gateway_fhir_base: str) -> dict[str, Any]:
+    """Every target answers every small scenario with 200 FHIR JSON; the gateway's answers carry no provider URL."""
+    checks: dict[str, Any] = {}
+    for name, target in targets.items():
+        for scenario in SMALL_SCENARIOS:
+            status, _, body = fetch(target, specs[scenario])
+            document = json.loads(body)
+            ok = status == 200 and isinstance(document, dict) and "resourceType" in document
+            if name == "gateway" and scenario != "read":
+                ok = ok and upstream_base.encode() not in body and gateway_fhir_base.encode() in body
+            checks[f"{name}/{scenario}"] = {"status": status, "bytes": len(body), "ok": ok}
+            if not ok:
+                raise RuntimeError(f"{name} answered {scenario} wrongly: {status} {body[:300]!r}")
+    return checks
+
+
+# -- steady state: storage and identity-provider calls per proxied request -------------------------------------
+def steady_state(gateway: Gateway, specs: dict[str, RequestSpec], requests: int) -> dict[str, Any]:
+    tenants = {"none": TENANT_NONE}
+    if gateway.identity is not None:
+        tenants["azure_ad"] = TENANT_AZURE_AD
+    result: dict[str, Any] = {}
+    for method, tenant_id in tenants.items():
+        target = gateway.target(gateway.token(tenant_id))
+        for scenario in SMALL_SCENARIOS:  # warm: registry caches, MSAL token cache, pooled connections
+            status, _, body = fetch(target, specs[scenario])
+            if status != 200:
+                raise RuntimeError(f"warm-up {method}/{scenario} answered {status}: {body[:300]!r}")
+        storage_before = gateway.storage.requests_served()
+        identity_before = gateway.identity.token_requests() if gateway.identity else 0
+        identity_all_before = len(gateway.identity.authority.requests) if gateway.identity else 0
+        done = errors = 0
+        for scenario in SMALL_SCENARIOS:
+            samples, failed = latency_samples(target, specs[scenario], requests, warmup=0)
+            done += len(samples)
+            errors += failed
+        storage = gateway.storage.requests_served() - storage_before
+        identity = (len(gateway.identity.authority.requests) - identity_all_before) if gateway.identity else 0
+        token_calls = (gateway.identity.token_requests() - identity_before) if gateway.identity else 0
+        result[method] = {
+            "proxied_requests": done, "errors": errors, "storage_calls": storage,
+            "identity_provider_calls": identity, "identity_provider_token_requests": token_calls,
+            "storage_calls_per_request": storage / done if done else None,
+            "identity_calls_per_request": identity / done if done else None,
+        }
+    if gateway.identity is None:
+        result["azure_ad"] = {"skipped": "devtools.local_authority is not available"}
+    return result
+
+
+# -- the 5 MB Bundle: memory first, while the gateway has never held one ---------------------------------------
+def bundle_memory(gateway: Gateway, target: Target, spec: RequestSpec, repeats: int) -> dict[str, Any]:
+    pid = gateway.pid
+    idle = process_memory(pid)
+    resettable = reset_peak_memory(pid)
+    status, _, body = fetch(target, spec)
+    if status != 200:
+        raise RuntimeError(f"the gateway answered the large Bundle with {status}: {body[:300]!r}")
+    first = process_memory(pid)["VmHWM"] - idle["VmRSS"]
+    later = []
+    for _ in range(repeats):
+        before = process_memory(pid)["VmRSS"]
+        reset_peak_memory(pid)
+        fetch(target, spec)
+        later.append(process_memory(pid)["VmHWM"] - before)
+    return {
+        "gateway_rss_before_bytes": idle["VmRSS"],
+        "peak_increase_first_request_bytes": first,
+        "peak_increase_later_requests_max_bytes": max(later) if later else None,
+        "peak_reset_supported": resettable,
+        "gateway_answer_bytes": len(body),
+    }
+
+
+# -- interleaved measurements ----------------------------------------------------------------------------------
+def _rotated(names: list[str], round_index: int) -> list[str]:
+    shift = round_index % len(names)
+    return names[shift:] + names[:shift]
+
+
+def interleaved_latency(targets: dict[str, Target], spec: RequestSpec, total: int, rounds: int) -> dict[str, Any]:
+    samples: dict[str, list[int]] = {name: [] for name in targets}
+    errors = dict.fromkeys(targets, 0)
+    per_round = max(1, total // rounds)
+    for index in range(rounds):
+        for name in _rotated(list(targets), index):
+            got, failed = latency_samples(targets[name], spec, per_round, warmup=20 if index == 0 else 5)
+            samples[name].extend(got)
+            errors[name] += failed
+    stats = {name: LatencyStats.of(samples[name], errors[name]) for name in targets}
+    return {name: s.as_dict() for name, s in stats.items()}
+
+
+def interleaved_throughput(targets: dict[str, Target], spec: RequestSpec, concurrency: int, seconds: float,
+                           rounds: int, warmup: float) -> dict[str, Any]:
+    requests = dict.fromkeys(targets, 0)
+    errors = dict.fromkeys(targets, 0)
+    per_round: dict[str, list[float]] = {name: [] for name in targets}
+    window = seconds / rounds
+    for index in range(rounds):
+        for name in _rotated(list(targets), index):
+            result = measure_throughput(targets[name], spec, concurrency, window, warmup)
+            requests[name] += result.requests
+            errors[name] += result.errors
+            per_round[name].append(round(result.requests_per_second, 1))
+    return {name: {"requests_per_second": round(requests[name] / seconds, 1), "requests": requests[name],
+                   "errors": errors[name], "per_round": per_round[name]} for name in targets}
+
+
+def added(latency: dict[str, Any], proxy: str) -> dict[str, float]:
+    return {f"{p}_ms": round(latency[proxy][f"{p}_ms"] - latency["direct"][f"{p}_ms"], 4)
+            for p in ("p50", "p95", "p99")}
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return round(a / b, 3) if b else None
+
+
+def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
+                    ) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for scenario in SMALL_SCENARIOS:
+        say(f"latency at concurrency 1: {scenario} ...")
+        latency = interleaved_latency(targets, specs[scenario], sizes.latency_requests, sizes.rounds)
+        gateway_added, nginx_added = added(latency, "gateway"), added(latency, "nginx")
+        section[scenario] = {
+            **latency,
+            "added_gateway": gateway_added,
+            "added_nginx": nginx_added,
+            "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
+            "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"]),
+            "ratio_added_p50_gateway_to_nginx": _ratio(gateway_added["p50_ms"], nginx_added["p50_ms"]),
+        }
+    return section
+
+
+def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
+                       ) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    for scenario in SMALL_SCENARIOS:
+        section[scenario] = {}
+        for concurrency in sizes.concurrencies:
+            say(f"throughput: {scenario} at concurrency {concurrency} ...")
+            run = interleaved_throughput(targets, specs[scenario], concurrency, sizes.throughput_seconds,
+                                         sizes.rounds, sizes.warmup_seconds)
+            rps = {name: run[name]["requests_per_second"] for name in targets}
+            section[scenario][str(concurrency)] = {
+                **run,
+                "ratio_gateway_to_direct": _ratio(rps["gateway"], rps["direct"]),
+                "ratio_gateway_to_nginx": _ratio(rps["gateway"], rps["nginx"]),
+            }
+    return section
+
+
+def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, sizes: Sizes) -> dict[str, Any]:
+    """How fast the load generator itself can go: against the static upstream and against nginx serving files."""
+    result: dict[str, Any] = {"python_static_upstream": {}, "nginx_static_files": {}}
+    for concurrency in sizes.concurrencies:
+        for key, target in (("python_static_upstream", direct), ("nginx_static_files", static_nginx)):
+            run = measure_throughput(target, spec, concurrency, sizes.ceiling_seconds, sizes.warmup_seconds)
+            result[key][str(concurrency)] = round(run.requests_per_second, 1)
+    result["ceiling_requests_per_second"] = max(v for k in ("python_static_upstream", "nginx_static_files")
+                                                for v in result[k].values())
+    wrk = shutil.which("wrk")
+    if wrk:
+        result["wrk_python_static_upstream"] = {}
+        for concurrency in sizes.concurrencies:
+            url = direct.base_url + "/" + spec.path
+            completed = subprocess.run(
+                [wrk, "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(sizes.ceiling_seconds))}s", url],
+                capture_output=True, text=True, check=False,
+            )
+            rate = next((line.split()[1] for line in completed.stdout.splitlines()
+                         if line.startswith("Requests/sec:")), None)
+            result["wrk_python_static_upstream"][str(concurrency)] = float(rate) if rate else None
+    return result
+
+
+def bundle_latency(targets: dict[str, Target], spec: RequestSpec, sizes: Sizes) -> dict[str, Any]:
+    latency = interleaved_latency(targets, spec, sizes.bundle_requests, max(1, min(sizes.rounds,
+                                                                                   sizes.bundle_requests)))
+    return {**latency, "added_gateway": added(latency, "gateway"), "added_nginx": added(latency, "nginx"),
+            "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
+            "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"])}
+
+
+def token_section(gateway: Gateway, sizes: Sizes, say: Say) -> dict[str, Any]:
+    """Tokens per second from one gateway worker process over HTTP; storage calls per token; sign/verify times."""
+    plain = Target("gateway", "127.0.0.1", gateway.port)
+    spec = gateway.token_request(TENANT_NONE)
+    result: dict[str, Any] = {"gateway_threads": gateway.threads}
+    storage_before = gateway.storage.requests_served()
+    samples, errors = latency_samples(plain, spec, 20, warmup=0)
+    issued = len(samples)
+    result["latency_c1"] = LatencyStats.of(samples, errors).as_dict()
+    result["storage_calls_per_token"] = round((gateway.storage.requests_served() - storage_before) / issued, 2) \
+        if issued else None
+    for concurrency in (1, 8):
+        say(f"token endpoint at concurrency {concurrency} ...")
+        result[str(concurrency)] = measure_throughput(plain, spec, concurrency, sizes.token_seconds,
+                                                      sizes.warmup_seconds).as_dict()
+    result["tokens_per_second"] = max(result["1"]["requests_per_second"], result["8"]["requests_per_second"])
+    result["in_process"] = gateway_token_costs(gateway.client_id, TENANT_NONE, gateway.secret_id,
+                                               max(3, sizes.micro_repeat))
+    result["verify_us"] = result["in_process"]["verify_us"]
+    return result
+
+
+def profile_section(gateway: Gateway, target: Target, specs: dict[str, RequestSpec], sizes: Sizes,
+                    folder: Path, say: Say) -> dict[str, Any]:
+    binary = find_py_spy()
+    if binary is None:
+        return {"skipped": "py-spy is not installed (pip install py-spy into the venv)"}
+    result: dict[str, Any] = {}
+    for scenario, concurrency in (("search", 8), ("bundle", 1)):
+        say(f"profiling the gateway with py-spy: {scenario} at concurrency {concurrency} ...")
+        sampler = Sampler(binary, gateway.pid, sizes.profile_seconds, folder / f"profile-{scenario}.txt")
+        time.sleep(0.3)  # py-spy attaches
+        measure_throughput(target, specs[scenario], concurrency, sizes.profile_seconds, 0.0)
+        result[f"{scenario}_c{concurrency}"] = sampler.wait()
+    return result
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("model name")), "")
+    nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=False).stderr.strip()
+    return {"hostname": platform.node(), "cpus": os.cpu_count(), "cpu_model": model,
+            "python": platform.python_version(), "platform": platform.platform(), "nginx": nginx_version,
+            "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True,
+        say: Say = print) -> dict[str, Any]:
+    """One complete benchmark run; returns the result document (see bench/README.md)."""
+    started = time.time()
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = pin and len(cpus) >= 2
+    preexec: Callable[[], None] | None = None
+    if pinned:
+        servers = set(cpus[1:])
+        os.sched_setaffinity(0, {cpus[0]})
+
+        def preexec() -> None:
+            os.sched_setaffinity(0, servers)
+
+    nginx_binary = ensure_nginx(say)
+    result: dict[str, Any] = {"meta": {**machine(), "sizes": asdict(sizes), "pinned": pinned,
+                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}}
+    specs = scenarios(sizes.bundle_entries)
+    with ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="bench-"))
+        stack.callback(shutil.rmtree, folder, True)
+        folder.chmod(0o755)  # nginx workers (nobody) read the documents
+        upstream_port = free_port()
+        upstream_base = f"http://127.0.0.1:{upstream_port}/fhir"
+        documents = folder / "documents"
+        sizes_written = static_upstream.write_documents(documents, upstream_base, sizes.bundle_entries)
+        documents.chmod(0o755)
+        result["documents_bytes"] = sizes_written
+        say("starting the static upstream, nginx (proxy and static), Azurite and the gateway ...")
+        stack.enter_context(StaticUpstream(documents, upstream_port, preexec))
+        proxy = stack.enter_context(Nginx(nginx_binary, lambda f, p: proxy_config(f, p, upstream_port),
+                                          preexec=preexec))
+        static_files = stack.enter_context(Nginx(nginx_binary, lambda f, p: static_config(f, p, documents),
+                                                 preexec=preexec))
+        gateway = stack.enter_context(Gateway(upstream_base, preexec=preexec))
+        gateway_target = gateway.target(gateway.token(TENANT_NONE))
+        targets = {"direct": Target("direct", "127.0.0.1", upstream_port), "nginx": Target("nginx", "127.0.0.1",
+                                                                                          proxy.port),
+                   "gateway": gateway_target}
+        result["checks"] = check_answers(targets, specs, upstream_base, gateway.public_base + "/fhir")
+        say("steady state: storage and identity-provider calls per proxied request ...")
+        result["steady_state"] = steady_state(gateway, specs, sizes.steady_requests)
+        say("large Bundle: gateway peak memory ...")
+        memory = bundle_memory(gateway, gateway_target, specs["bundle"], min(3, sizes.bundle_requests))
+        say("load generator ceiling ...")
+        static_target = Target("nginx_static", "127.0.0.1", static_files.port)
+        result["generator"] = generator_ceiling(targets["direct"], static_target, specs["search"], sizes)
+        result["latency"] = latency_section(targets, specs, sizes, say)
+        result["throughput"] = throughput_section(targets, specs, sizes, say)
+        say("large Bundle: latency ...")
+        body_bytes = sizes_written[static_upstream.BUNDLE_FILE]
+        result["large_bundle"] = {"entries": sizes.bundle_entries, "body_bytes": body_bytes,
+                                  "latency": bundle_latency(targets, specs["bundle"], sizes),
+                                  "memory": {**memory, "peak_increase_to_body_ratio": round(
+                                      memory["peak_increase_first_request_bytes"] / body_bytes, 2)}}
+        result["tokens"] = token_section(gateway, sizes, say)
+        if profile:
+            result["profile"] = profile_section(gateway, gateway_target, specs, sizes, folder, say)
+        if micro:
+            say("in-process micro-benchmarks (rewrite, JSON codecs, JWT keys, HTTP clients) ...")
+            result["micro"] = run_micro(
+                (documents / static_upstream.BUNDLE_FILE).read_bytes(),
+                (documents / static_upstream.SEARCH_FILE).read_bytes(),
+                upstream_base, gateway.public_base + "/fhir", f"{upstream_base}/{specs['search'].path}",
+                sizes.micro_repeat,
+            )
+        result["gateway_process"] = {"threads": gateway.threads, **process_memory(gateway.pid),
+                                     "stderr_tail": gateway.stderr_tail(600) if gateway.process
+                                     and gateway.process.poll() is not None else ""}
+    say("cold start: importing each function module in fresh interpreters ...")
+    result["cold_start"] = measure_cold_start(sizes.cold_runs)
+    result["meta"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["meta"]["seconds"] = round(time.time() - started, 1)
+    return result

@@ -1,0 +1,117 @@
+"""Samples the gateway process with py-spy (GIL-holding stacks) and summarises where its time goes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+_FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>[^():]+)(?::\d+)?\)$")
+
+# Hot-path stages by the function that starts them (inclusive share of GIL-holding samples).
+STAGES: dict[str, tuple[str, str]] = {
+    "waitress (HTTP parsing, channel, writes)": ("", "waitress/"),
+    "local_host: environ -> func.HttpRequest": ("build_request", "local_host/http_request.py"),
+    "local_host: func.HttpResponse -> wire": ("to_wire", "local_host/http_response.py"),
+    "proxy_request (whole function)": ("proxy_request", "shared/proxy/forward.py"),
+    "  authenticate (JWT verify + cached client)": ("authenticate", "shared/proxy/forward.py"),
+    "    jwt.decode (RS256 signature + claims)": ("decode", "jwt/api_jwt.py"),
+    "  resolve_tenant (cached)": ("resolve_tenant", "shared/proxy/forward.py"),
+    "  plan_request (path, query, policy)": ("plan_request", "shared/proxy/read_policy.py"),
+    "  _upstream_call (headers, auth, send)": ("_upstream_call", "shared/proxy/forward.py"),
+    "    upstream_auth_headers": ("upstream_auth_headers", "shared/upstream_auth/__init__.py"),
+    "    requests Session.request": ("Session.request", "requests/sessions.py"),
+    "      urllib3 urlopen": ("HTTPConnectionPool.urlopen", "urllib3/connectionpool.py"),
+    "      http.client response parsing": ("HTTPResponse.begin", "http/client.py"),
+    "    _read_capped (iter_content)": ("_read_capped", "shared/proxy/upstream_client.py"),
+    "  _client_response (parse, rewrite, serialise)": ("_client_response", "shared/proxy/forward.py"),
+    "    json.loads": ("loads", "json/__init__.py"),
+    "    LinkRewriter.rewrite": ("LinkRewriter.rewrite", "shared/proxy/link_rewriter.py"),
+    "    might_contain_provider_urls": ("LinkRewriter.might_contain_provider_urls", "shared/proxy/link_rewriter.py"),
+    "    json.dumps": ("dumps", "json/__init__.py"),
+    "  func.HttpResponse(...)": ("HttpResponse.__init__", "azure/functions/_http.py"),
+    "logging (all log calls)": ("", "logging/__init__.py"),
+}
+
+
+def find_py_spy() -> str | None:
+    beside_python = Path(sys.executable).parent / "py-spy"
+    return str(beside_python) if beside_python.exists() else shutil.which("py-spy")
+
+
+class Sampler:
+    """`py-spy record` attached to a running process for a fixed time, writing collapsed stacks."""
+
+    def __init__(self, binary: str, pid: int, seconds: float, output: Path, rate: int = 250) -> None:
+        self.output = output
+        self.process = subprocess.Popen(
+            [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
+             "--format", "raw", "--gil", "--nonblocking", "--output", str(output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+
+    def wait(self) -> dict[str, Any]:
+        _, stderr = self.process.communicate(timeout=120)
+        if self.process.returncode != 0 or not self.output.exists():
+            return {"error": stderr.decode(errors="replace")[-500:]}
+        return summarise(self.output.read_text())
+
+
+def _frames(stack: str) -> list[tuple[str, str]]:
+    frames = []
+    for part in stack.split(";"):
+        match = _FRAME.match(part.strip())
+        if match:
+            frames.append((match.group("function"), match.group("file")))
+    return frames
+
+
+def _short(function: str, file: str) -> str:
+    marker = "site-packages/"
+    file = file.split(marker, 1)[1] if marker in file else file
+    return f"{function} ({file})"
+
+
+def _stage_matches(frame: tuple[str, str], rule: tuple[str, str]) -> bool:
+    function, file = frame
+    wanted_function, wanted_file = rule
+    return wanted_file in file and (not wanted_function or function == wanted_function)
+
+
+def summarise(collapsed: str, top: int = 15) -> dict[str, Any]:
+    """Self and inclusive shares per function, and inclusive shares per hot-path stage."""
+    self_counts: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    stages: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = _frames(stack)
+        if not frames:
+            continue
+        total += count
+        self_counts[_short(*frames[-1])] += count
+        for name in {_short(*frame) for frame in frames}:
+            inclusive[name] += count
+        for stage, rule in STAGES.items():
+            if any(_stage_matches(frame, rule) for frame in frames):
+                stages[stage] += count
+    if not total:
+        return {"samples": 0}
+
+    def share(counter: Counter[str], limit: int | None) -> list[dict[str, Any]]:
+        return [{"name": name, "percent": round(100 * n / total, 1)} for name, n in counter.most_common(limit)]
+
+    return {
+        "samples": total,
+        "stages_percent": {stage: round(100 * stages[stage] / total, 1) for stage in STAGES},
+        "top_self": share(self_counts, top),
+        "top_inclusive": share(inclusive, top + 10),
+    }
