@@ -22,6 +22,7 @@ class _Entry(Generic[V]):
     value: V
     loaded_at: float
     expires_at: float
+    loaded_wall: float  # wall-clock time of the load, comparable with a token's iat
 
 
 class TTLCache(Generic[K, V]):
@@ -45,17 +46,24 @@ class TTLCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._key_locks: dict[K, threading.Lock] = {}
 
-    def get(self, key: K, loader: Callable[[K], V]) -> V:
+    def get(self, key: K, loader: Callable[[K], V], loaded_since: float | None = None) -> V:
+        """The cached value, or a fresh load; `loaded_since` (wall-clock seconds) also reloads a
+        value loaded before that moment, however fresh its TTL."""
+
+        def usable(entry: _Entry[V] | None) -> bool:
+            return (entry is not None and entry.expires_at > self._clock()
+                    and (loaded_since is None or entry.loaded_wall >= loaded_since))
+
         entry = self._entries.get(key)
-        if entry is not None and entry.expires_at > self._clock():
-            return entry.value
+        if usable(entry):
+            return entry.value  # type: ignore[union-attr]
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
             entry = self._entries.get(key)
             now = self._clock()
-            if entry is not None and entry.expires_at > now:
-                return entry.value
+            if usable(entry):
+                return entry.value  # type: ignore[union-attr]
             try:
                 value = loader(key)
             except self._stale_on:
@@ -69,7 +77,7 @@ class TTLCache(Generic[K, V]):
             with self._lock:
                 if len(self._entries) >= self._max_entries:
                     self._entries.clear()
-                self._entries[key] = _Entry(value, now, now + self._ttl())
+                self._entries[key] = _Entry(value, now, now + self._ttl(), time.time())
             return value
 
     def invalidate(self, key: K | None = None) -> None:

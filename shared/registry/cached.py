@@ -23,9 +23,10 @@ _tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
     _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
 
 
-def client_state(client_id: str) -> clients.ClientState | None:
-    """The client with its secrets, at most one TTL old; None when unknown."""
-    return _client_states.get(client_id, clients.load_client_state)
+def client_state(client_id: str, loaded_since: float | None = None) -> clients.ClientState | None:
+    """The client with its secrets, at most one TTL old (and loaded after `loaded_since`, a Unix
+    time, when given); None when unknown."""
+    return _client_states.get(client_id, clients.load_client_state, loaded_since)
 
 
 def tenant(tenant_id: str) -> tenants.Tenant | None:

@@ -74,6 +74,11 @@ def verify_access_token(token: str) -> AccessTokenClaims:
     if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
         raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
     state = cached.client_state(client_id)
+    if state is not None and state.secret(secret_id) is None:
+        # A secret created after the cached state was loaded: reload, unless the state was loaded after
+        # the token was issued (give or take clock skew between instances) - so a token whose secret
+        # row was deleted cannot force a storage call per request beyond its first minute.
+        state = cached.client_state(client_id, loaded_since=float(claims["iat"]) + LEEWAY_SECONDS)
     if state is None or not state.client.enabled:
         raise InvalidAccessToken("the client of this access token is unknown or disabled")
     secret = state.secret(secret_id)

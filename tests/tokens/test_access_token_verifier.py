@@ -156,3 +156,31 @@ def test_accepts_tokens_of_the_previous_key_during_rotation(issued: Issued, monk
     monkeypatch.setenv("TOKEN_SIGNING_KEY_PREVIOUS", "")
     with pytest.raises(InvalidAccessToken):
         verify_access_token(old_token)
+
+
+def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issued: Issued) -> None:
+    tenant_id, client = issued
+    first = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    verify_access_token(first)  # caches the client state with one secret
+    rotated = clients.add_secret(client.client_id)
+    token = issue_access_token(client.client_id, tenant_id, rotated.secret_id, 600).access_token
+    assert verify_access_token(token).secret_id == rotated.secret_id
+
+
+def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_old(
+    issued: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.registry import connection
+
+    tenant_id, client = issued
+    rotated = clients.add_secret(client.client_id)
+    old_iat = time.time() - 120
+    token = sign(claims_for(tenant_id, client, secret_id=rotated.secret_id, iat=int(old_iat), nbf=int(old_iat)))
+    connection.table("Clients").delete_entity(client.client_id, "secret-" + rotated.secret_id)
+    calls: list[str] = []
+    original = clients.load_client_state
+    monkeypatch.setattr(clients, "load_client_state", lambda cid: calls.append(cid) or original(cid))
+    for _ in range(5):
+        with pytest.raises(InvalidAccessToken, match="revoked"):
+            verify_access_token(token)
+    assert len(calls) == 1
