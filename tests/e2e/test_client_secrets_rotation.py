@@ -67,7 +67,6 @@ def test_rotation_with_overlap_then_revocation_of_the_old_secret_and_its_tokens(
     new = issued_from(api.create(old.secret))
     created_at = time.monotonic()
     new_token = gateway.token(new, tenant_id)
-    # Until the cached client state is reloaded, the proxy does not know the new secret (see the xfail below).
     while gateway.get("Patient/665677", new_token).status_code != 200:
         assert time.monotonic() - created_at < 1 + 2, "the new secret's token was refused beyond the cache TTL"
         time.sleep(0.1)
@@ -90,9 +89,6 @@ def test_rotation_with_overlap_then_revocation_of_the_old_secret_and_its_tokens(
     assert remaining["last_used_day"] == datetime.now(UTC).date().isoformat()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap in shared/tokens/verifier.py: a secret_id missing from the cached client state is treated as "
-    "revoked instead of reloading the state once, so a new secret's tokens fail until the TTL passes"))
 def test_a_token_from_a_just_created_secret_works_at_once(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     old = stu3_tenant.client
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200  # caches the client state
