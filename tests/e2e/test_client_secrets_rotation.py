@@ -65,11 +65,8 @@ def test_rotation_with_overlap_then_revocation_of_the_old_secret_and_its_tokens(
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
 
     new = issued_from(api.create(old.secret))
-    created_at = time.monotonic()
     new_token = gateway.token(new, tenant_id)
-    while gateway.get("Patient/665677", new_token).status_code != 200:
-        assert time.monotonic() - created_at < 1 + 2, "the new secret's token was refused beyond the cache TTL"
-        time.sleep(0.1)
+    assert gateway.get("Patient/665677", new_token).status_code == 200
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
     assert {s["secret_id"] for s in api.list(new.secret).json()["secrets"]} == {old.secret_id, new.secret_id}
 
