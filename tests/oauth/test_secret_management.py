@@ -14,6 +14,7 @@ from gateway_testing import FORM, MakeClient, MakeTenant, basic_auth, function_r
 import client_secrets_fn
 import token_fn
 from shared.registry import clients
+from shared.registry.errors import RegistryUnavailable
 
 BASE = "https://gateway.example.test/oauth2/clients"
 
@@ -335,3 +336,47 @@ def test_every_call_is_audited_without_secret_values_or_hashes(
     hashes = [s.sha256 for s in clients.get_client_state(issued.client_id).secrets]
     for value in (issued.secret, new.secret, intruder.secret, *hashes):
         assert value not in caplog.text
+
+
+def test_a_create_body_over_4_kib_is_413_invalid_request(make_client: MakeClient) -> None:
+    issued = make_client()
+    body = b'{"expires_in_days": 30' + b" " * 5000 + b"}"
+    response = secrets_call("POST", issued.client_id, issued, body=body, headers={"Content-Type": "application/json"})
+    assert_oauth_error(response, 413, "invalid_request")
+    assert active_ids(issued.client_id) == {issued.secret_id}
+
+
+def test_an_unreachable_registry_is_503_temporarily_unavailable(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = make_client()
+
+    def unreachable(client_id: str) -> None:  # a mock: Azurite cannot fail one call on demand
+        raise RegistryUnavailable("Table Storage is unreachable")
+
+    monkeypatch.setattr(clients, "load_client_state", unreachable)
+    response = secrets_call("GET", issued.client_id, issued)
+    assert_oauth_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"]
+
+
+def test_storage_failing_after_authentication_is_503_and_audited(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    issued = make_client()
+    real_load = clients.load_client_state
+    loads: list[str] = []
+
+    def fails_after_the_first_read(client_id: str) -> clients.ClientState | None:  # a mock, as above
+        loads.append(client_id)
+        if len(loads) > 1:
+            raise RegistryUnavailable("Table Storage is unreachable")
+        return real_load(client_id)
+
+    monkeypatch.setattr(clients, "load_client_state", fails_after_the_first_read)
+    caplog.set_level(logging.INFO, logger="gateway.audit")
+    assert_oauth_error(secrets_call("POST", issued.client_id, issued), 503, "temporarily_unavailable")
+    [record] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"]
+    assert record["outcome"] == "refused" and record["reason"] == "unavailable" and record["authenticated"]
+    monkeypatch.undo()
+    assert active_ids(issued.client_id) == {issued.secret_id}
