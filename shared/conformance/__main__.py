@@ -1,0 +1,66 @@
+"""`python -m shared.conformance`: check a gateway, or a provider before onboarding, as the Patients app calls it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from shared.conformance.runner import Target, run_checks
+
+SECRET_ENV = "CONFORMANCE_CLIENT_SECRET"  # noqa: S105 - the name of an environment variable
+TOKEN_ENV = "CONFORMANCE_BEARER_TOKEN"  # noqa: S105 - the name of an environment variable
+
+EPILOG = f"""examples:
+  python -m shared.conformance --gateway https://gw.example/fhir --client-id ID --tenant GUID [--patient-id 665677]
+  python -m shared.conformance --fhir-base https://ehr.example/fhir [--bearer-token T] --patient-id 665677 --json
+
+The client secret may come from ${SECRET_ENV} and the provider token from ${TOKEN_ENV} instead of the
+command line (keeps them out of the process list); a value starting with "-" needs the --client-secret=VALUE form.
+Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.conformance", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Behave like the Microsoft Teams Patients app against a FHIR base and report, per call and "
+                    "field, what would work (PASS), degrade (WARN) or break (FAIL).")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--gateway", metavar="URL", help="the gateway's FHIR base the app is given (…/fhir)")
+    where.add_argument("--fhir-base", metavar="URL", help="a provider's FHIR base, checked before onboarding "
+                       "(no OAuth steps; queries spelled as the gateway forwards them)")
+    parser.add_argument("--client-id", help="gateway mode: the app's client_id")
+    parser.add_argument("--client-secret", help=f"gateway mode: the app's client_secret (or ${SECRET_ENV})")
+    parser.add_argument("--tenant", metavar="GUID", help="gateway mode: the Azure AD tenant ID sent as scope")
+    parser.add_argument("--bearer-token", help=f"provider mode: a token the provider accepts (or ${TOKEN_ENV})")
+    parser.add_argument("--patient-id", default="", help="a test patient (default: the first one the server lists)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    if args.gateway:
+        args.client_secret = args.client_secret or os.environ.get(SECRET_ENV, "")
+        missing = [flag for flag, value in (("--client-id", args.client_id), ("--client-secret", args.client_secret),
+                                            ("--tenant", args.tenant)) if not value]
+        if missing:
+            parser.error(f"--gateway needs {', '.join(missing)}")
+    else:
+        args.bearer_token = args.bearer_token or os.environ.get(TOKEN_ENV, "")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.gateway:
+        target = Target(args.gateway, "gateway", client_id=args.client_id, client_secret=args.client_secret,
+                        tenant=args.tenant, patient_id=args.patient_id, timeout=args.timeout)
+    else:
+        target = Target(args.fhir_base, "provider", bearer_token=args.bearer_token, patient_id=args.patient_id,
+                        timeout=args.timeout)
+    report = run_checks(target)
+    print(report.as_json() if args.json else report.as_text())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
