@@ -19,7 +19,15 @@ from typing import Any
 
 from bench import static_upstream
 from bench.cold_start import measure_cold_start
-from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, process_memory, reset_peak_memory
+from bench.compare import compare_variants
+from bench.gateway import (
+    TENANT_AZURE_AD,
+    TENANT_NONE,
+    Gateway,
+    process_cpu_seconds,
+    process_memory,
+    reset_peak_memory,
+)
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
 from bench.micro import gateway_token_costs, run_micro
 from bench.nginx import Nginx, ensure_nginx, proxy_config, static_config
@@ -48,10 +56,12 @@ class Sizes:
     micro_repeat: int
     ceiling_seconds: float
     profile_seconds: float
+    variant_requests: int  # latency requests per variant and scenario (--variants)
+    variant_seconds: float  # throughput seconds per variant (--variants)
 
 
-FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 7, 5, 2.0, 8.0)
-TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0)
+FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 7, 5, 2.0, 8.0, 600, 3.0)
+TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, 10, 0.25)
 
 
 def scenarios(bundle_entries: int) -> dict[str, RequestSpec]:
@@ -174,33 +184,50 @@ def _rotated(names: list[str], round_index: int) -> list[str]:
     return names[shift:] + names[:shift]
 
 
-def interleaved_latency(targets: dict[str, Target], spec: RequestSpec, total: int, rounds: int) -> dict[str, Any]:
-    samples: dict[str, list[int]] = {name: [] for name in targets}
-    errors = dict.fromkeys(targets, 0)
+Job = tuple[Target, RequestSpec]
+
+
+def interleaved_latency(jobs: dict[str, Job], total: int, rounds: int) -> dict[str, Any]:
+    """Concurrency-1 latency of each job; jobs take turns for `rounds` rounds (pooled samples)."""
+    samples: dict[str, list[int]] = {name: [] for name in jobs}
+    errors = dict.fromkeys(jobs, 0)
     per_round = max(1, total // rounds)
     for index in range(rounds):
-        for name in _rotated(list(targets), index):
-            got, failed = latency_samples(targets[name], spec, per_round, warmup=20 if index == 0 else 5)
+        for name in _rotated(list(jobs), index):
+            target, spec = jobs[name]
+            got, failed = latency_samples(target, spec, per_round, warmup=20 if index == 0 else 5)
             samples[name].extend(got)
             errors[name] += failed
-    stats = {name: LatencyStats.of(samples[name], errors[name]) for name in targets}
-    return {name: s.as_dict() for name, s in stats.items()}
+    return {name: LatencyStats.of(samples[name], errors[name]).as_dict() for name in jobs}
 
 
-def interleaved_throughput(targets: dict[str, Target], spec: RequestSpec, concurrency: int, seconds: float,
-                           rounds: int, warmup: float) -> dict[str, Any]:
-    requests = dict.fromkeys(targets, 0)
-    errors = dict.fromkeys(targets, 0)
-    per_round: dict[str, list[float]] = {name: [] for name in targets}
+def interleaved_throughput(jobs: dict[str, Job], concurrency: int, seconds: float, rounds: int, warmup: float,
+                           pids: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """Requests per second of each job in turns; with `pids`, also those processes' CPU ms per request."""
+    pids = pids or {}
+    requests = dict.fromkeys(jobs, 0)
+    errors = dict.fromkeys(jobs, 0)
+    cpu = dict.fromkeys(jobs, 0.0)
+    per_round: dict[str, list[float]] = {name: [] for name in jobs}
     window = seconds / rounds
     for index in range(rounds):
-        for name in _rotated(list(targets), index):
-            result = measure_throughput(targets[name], spec, concurrency, window, warmup)
+        for name in _rotated(list(jobs), index):
+            target, spec = jobs[name]
+            before = sum(process_cpu_seconds(pid) for pid in pids.get(name, []))
+            result = measure_throughput(target, spec, concurrency, window, warmup)
+            # CPU covers the warm-up too, so it is charged per request over the whole call.
+            spent = sum(process_cpu_seconds(pid) for pid in pids.get(name, [])) - before
+            cpu[name] += spent / (window + warmup) * window
             requests[name] += result.requests
             errors[name] += result.errors
             per_round[name].append(round(result.requests_per_second, 1))
-    return {name: {"requests_per_second": round(requests[name] / seconds, 1), "requests": requests[name],
-                   "errors": errors[name], "per_round": per_round[name]} for name in targets}
+    out: dict[str, Any] = {}
+    for name in jobs:
+        out[name] = {"requests_per_second": round(requests[name] / seconds, 1), "requests": requests[name],
+                     "errors": errors[name], "per_round": per_round[name]}
+        if name in pids and requests[name]:
+            out[name]["cpu_ms_per_request"] = round(cpu[name] / requests[name] * 1000, 3)
+    return out
 
 
 def added(latency: dict[str, Any], proxy: str) -> dict[str, float]:
@@ -217,7 +244,8 @@ def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], s
     section: dict[str, Any] = {}
     for scenario in SMALL_SCENARIOS:
         say(f"latency at concurrency 1: {scenario} ...")
-        latency = interleaved_latency(targets, specs[scenario], sizes.latency_requests, sizes.rounds)
+        jobs = {name: (target, specs[scenario]) for name, target in targets.items()}
+        latency = interleaved_latency(jobs, sizes.latency_requests, sizes.rounds)
         gateway_added, nginx_added = added(latency, "gateway"), added(latency, "nginx")
         section[scenario] = {
             **latency,
@@ -230,15 +258,16 @@ def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], s
     return section
 
 
-def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
-                       ) -> dict[str, Any]:
+def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say,
+                       pids: dict[str, list[int]]) -> dict[str, Any]:
     section: dict[str, Any] = {}
     for scenario in SMALL_SCENARIOS:
         section[scenario] = {}
         for concurrency in sizes.concurrencies:
             say(f"throughput: {scenario} at concurrency {concurrency} ...")
-            run = interleaved_throughput(targets, specs[scenario], concurrency, sizes.throughput_seconds,
-                                         sizes.rounds, sizes.warmup_seconds)
+            jobs = {name: (target, specs[scenario]) for name, target in targets.items()}
+            run = interleaved_throughput(jobs, concurrency, sizes.throughput_seconds, sizes.rounds,
+                                         sizes.warmup_seconds, pids)
             rps = {name: run[name]["requests_per_second"] for name in targets}
             section[scenario][str(concurrency)] = {
                 **run,
@@ -273,8 +302,8 @@ def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, s
 
 
 def bundle_latency(targets: dict[str, Target], spec: RequestSpec, sizes: Sizes) -> dict[str, Any]:
-    latency = interleaved_latency(targets, spec, sizes.bundle_requests, max(1, min(sizes.rounds,
-                                                                                   sizes.bundle_requests)))
+    jobs = {name: (target, spec) for name, target in targets.items()}
+    latency = interleaved_latency(jobs, sizes.bundle_requests, max(1, min(sizes.rounds, sizes.bundle_requests)))
     return {**latency, "added_gateway": added(latency, "gateway"), "added_nginx": added(latency, "nginx"),
             "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
             "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"])}
@@ -329,7 +358,7 @@ def machine() -> dict[str, Any]:
             "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True,
+def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True, variants: bool = False,
         say: Say = print) -> dict[str, Any]:
     """One complete benchmark run; returns the result document (see bench/README.md)."""
     started = time.time()
@@ -358,7 +387,7 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         documents.chmod(0o755)
         result["documents_bytes"] = sizes_written
         say("starting the static upstream, nginx (proxy and static), Azurite and the gateway ...")
-        stack.enter_context(StaticUpstream(documents, upstream_port, preexec))
+        upstream = stack.enter_context(StaticUpstream(documents, upstream_port, preexec))
         proxy = stack.enter_context(Nginx(nginx_binary, lambda f, p: proxy_config(f, p, upstream_port),
                                           preexec=preexec))
         static_files = stack.enter_context(Nginx(nginx_binary, lambda f, p: static_config(f, p, documents),
@@ -377,7 +406,9 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         static_target = Target("nginx_static", "127.0.0.1", static_files.port)
         result["generator"] = generator_ceiling(targets["direct"], static_target, specs["search"], sizes)
         result["latency"] = latency_section(targets, specs, sizes, say)
-        result["throughput"] = throughput_section(targets, specs, sizes, say)
+        pids = {"direct": [upstream.process.pid], "nginx": [upstream.process.pid, *proxy.worker_pids()],
+                "gateway": [upstream.process.pid, gateway.pid]}
+        result["throughput"] = throughput_section(targets, specs, sizes, say, pids)
         say("large Bundle: latency ...")
         body_bytes = sizes_written[static_upstream.BUNDLE_FILE]
         result["large_bundle"] = {"entries": sizes.bundle_entries, "body_bytes": body_bytes,
@@ -387,6 +418,10 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         result["tokens"] = token_section(gateway, sizes, say)
         if profile:
             result["profile"] = profile_section(gateway, gateway_target, specs, sizes, folder, say)
+        if variants:
+            result["variants"] = compare_variants(
+                upstream_base, upstream.process.pid, specs, sizes.variant_requests, sizes.variant_seconds,
+                sizes.rounds, sizes.warmup_seconds, min(10, sizes.bundle_requests), say)
         if micro:
             say("in-process micro-benchmarks (rewrite, JSON codecs, JWT keys, HTTP clients) ...")
             result["micro"] = run_micro(
