@@ -12,30 +12,34 @@ from typing import Any
 
 _FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>[^():]+)(?::\d+)?\)$")
 
-# Hot-path stages by the function that starts them (inclusive share of GIL-holding samples).
+# Hot-path stages by the function that starts them (inclusive share of GIL-holding samples). py-spy shortens
+# file names to their last folders ("functions/_http.py" is azure/functions/_http.py).
 STAGES: dict[str, tuple[str, str]] = {
-    "waitress (HTTP parsing, channel, writes)": ("", "waitress/"),
-    "local_host: environ -> func.HttpRequest": ("build_request", "local_host/http_request.py"),
-    "local_host: func.HttpResponse -> wire": ("to_wire", "local_host/http_response.py"),
-    "proxy_request (whole function)": ("proxy_request", "shared/proxy/forward.py"),
-    "  authenticate (JWT verify + cached client)": ("authenticate", "shared/proxy/forward.py"),
-    "    jwt.decode (RS256 signature + claims)": ("decode", "jwt/api_jwt.py"),
-    "  resolve_tenant (cached)": ("resolve_tenant", "shared/proxy/forward.py"),
-    "  plan_request (path, query, policy)": ("plan_request", "shared/proxy/read_policy.py"),
-    "  _upstream_call (headers, auth, send)": ("_upstream_call", "shared/proxy/forward.py"),
-    "    upstream_auth_headers": ("upstream_auth_headers", "shared/upstream_auth/__init__.py"),
-    "    requests Session.request": ("Session.request", "requests/sessions.py"),
-    "      urllib3 urlopen": ("HTTPConnectionPool.urlopen", "urllib3/connectionpool.py"),
-    "      http.client response parsing": ("HTTPResponse.begin", "http/client.py"),
-    "    _read_capped (iter_content)": ("_read_capped", "shared/proxy/upstream_client.py"),
-    "  _client_response (parse, rewrite, serialise)": ("_client_response", "shared/proxy/forward.py"),
-    "    json.loads": ("loads", "json/__init__.py"),
-    "    LinkRewriter.rewrite": ("LinkRewriter.rewrite", "shared/proxy/link_rewriter.py"),
-    "    might_contain_provider_urls": ("LinkRewriter.might_contain_provider_urls", "shared/proxy/link_rewriter.py"),
-    "    json.dumps": ("dumps", "json/__init__.py"),
-    "  func.HttpResponse(...)": ("HttpResponse.__init__", "azure/functions/_http.py"),
-    "logging (all log calls)": ("", "logging/__init__.py"),
+    "local host app (FunctionsApp.__call__)": ("FunctionsApp.__call__", "local_host/wsgi_app.py"),
+    "  environ -> func.HttpRequest": ("build_request", "local_host/http_request.py"),
+    "  func.HttpResponse -> wire": ("to_wire", "local_host/http_response.py"),
+    "  proxy_request (the gateway's code)": ("proxy_request", "shared/proxy/forward.py"),
+    "    authenticate (JWT verify + cached client)": ("authenticate", "shared/proxy/forward.py"),
+    "      PyJWT.decode (RS256 signature + claims)": ("PyJWT.decode", "jwt/api_jwt.py"),
+    "    resolve_tenant (cached)": ("resolve_tenant", "shared/proxy/forward.py"),
+    "    plan_request (path, query, policy)": ("plan_request", "shared/proxy/read_policy.py"),
+    "    _upstream_call (headers, auth, send)": ("_upstream_call", "shared/proxy/forward.py"),
+    "      upstream_auth_headers": ("upstream_auth_headers", "shared/upstream_auth/__init__.py"),
+    "      requests Session.request": ("Session.request", "requests/sessions.py"),
+    "        urllib3 urlopen": ("HTTPConnectionPool.urlopen", "urllib3/connectionpool.py"),
+    "        http.client response parsing": ("HTTPResponse.begin", "http/client.py"),
+    "      _read_capped (iter_content)": ("_read_capped", "shared/proxy/upstream_client.py"),
+    "    _client_response (parse, rewrite, serialise)": ("_client_response", "shared/proxy/forward.py"),
+    "      json.loads": ("loads", "json/__init__.py"),
+    "      LinkRewriter.rewrite": ("LinkRewriter.rewrite", "shared/proxy/link_rewriter.py"),
+    "      might_contain_provider_urls": ("LinkRewriter.might_contain_provider_urls",
+                                         "shared/proxy/link_rewriter.py"),
+    "      json.dumps": ("dumps", "json/__init__.py"),
+    "    func.HttpResponse(...)": ("HttpResponse.__init__", "functions/_http.py"),
+    "logging (every log call, anywhere)": ("", "logging/__init__.py"),
+    "waitress event-loop thread (accept, read, write)": ("loop", "waitress/wasyncore.py"),
 }
+OUTSIDE_APP = "waitress outside the app (parsing, tasks, I/O, event loop)"
 
 
 def find_py_spy() -> str | None:
@@ -109,9 +113,11 @@ def summarise(collapsed: str, top: int = 15) -> dict[str, Any]:
     def share(counter: Counter[str], limit: int | None) -> list[dict[str, Any]]:
         return [{"name": name, "percent": round(100 * n / total, 1)} for name, n in counter.most_common(limit)]
 
+    percent = {stage: round(100 * stages[stage] / total, 1) for stage in STAGES}
+    percent[OUTSIDE_APP] = round(100 - percent["local host app (FunctionsApp.__call__)"], 1)
     return {
         "samples": total,
-        "stages_percent": {stage: round(100 * stages[stage] / total, 1) for stage in STAGES},
+        "stages_percent": percent,
         "top_self": share(self_counts, top),
         "top_inclusive": share(inclusive, top + 10),
     }
