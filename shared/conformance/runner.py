@@ -408,6 +408,7 @@ class Run:
             return [None] * len(queries)
         results: list[Any] = []
         for (_, url), entry in zip(queries, entries or [], strict=True):
+            entry = entry if isinstance(entry, dict) else {}
             status = str((entry.get("response") or {}).get("status", ""))
             resource = entry.get("resource")
             if status.startswith("2") and isinstance(resource, dict) and resource.get("resourceType") == "Bundle":

@@ -109,9 +109,3 @@ def _load(tenant: Tenant) -> ProviderCapabilities:
 def provider_capabilities(tenant: Tenant) -> ProviderCapabilities:
     """The tenant's provider capabilities: fetched once (with the tenant's upstream auth), then from memory."""
     return _cache.get(_key(tenant), lambda _: _load(tenant))
-
-
-def forget_provider_capabilities() -> None:
-    """Drops every cached statement (tests, and after a provider is upgraded)."""
-    _cache.invalidate()
-    _statements.clear()

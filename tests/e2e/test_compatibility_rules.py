@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import uuid
+from typing import Any
 
 import pytest
 
 from shared.fhir.operation_outcome import IssueType
 from shared.fhir.versions import FhirVersion
+from shared.proxy import provider_capabilities, upstream_client
 from shared.proxy.batch_fanout import EntryAnswer, run_batch
 from shared.proxy.compatibility import normalise_search
 from shared.proxy.errors import ProxyError
@@ -16,6 +20,7 @@ from shared.proxy.fhir_path import parse_fhir_path
 from shared.proxy.provider_capabilities import ProviderCapabilities, parse_capabilities
 from shared.proxy.query import Query
 from shared.proxy.read_policy import BatchEntry
+from shared.registry.tenants import Tenant, UpstreamAuth
 
 UNKNOWN = ProviderCapabilities(from_metadata=False)
 
@@ -149,3 +154,56 @@ def test_entries_not_started_before_the_deadline_are_not_sent() -> None:
     assert [e["response"]["status"] for e in answer["entry"]] == ["200 OK", "504 Gateway Timeout",
                                                                  "504 Gateway Timeout"]
     assert answer["entry"][2]["response"]["outcome"]["issue"][0]["code"] == "timeout"
+
+
+class FakeProvider:
+    """Stands in for upstream_client.send: answers /metadata from a script, counting calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self.batch = False
+        self.down = False
+
+    def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Any:
+        self.calls.append((url, headers))
+        if self.down:
+            raise upstream_client.UpstreamFailure(502, "the provider is unreachable")
+        statement = {"resourceType": "CapabilityStatement", "rest": [
+            {"mode": "server", "interaction": [{"code": "batch"}] if self.batch else []}]}
+        return upstream_client.UpstreamResponse(200, {}, json.dumps(statement).encode(), 1.0, 1)
+
+
+def a_tenant(version: FhirVersion = FhirVersion.STU3) -> Tenant:
+    return Tenant(tenant_id=str(uuid.uuid4()), display_name="t", fhir_base_url="https://ehr.example/fhir",
+                  fhir_version=version, auth=UpstreamAuth(method="none"))
+
+
+def test_statement_is_fetched_once_then_refreshed_and_kept_when_a_refresh_fails(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeProvider()
+    monkeypatch.setattr(provider_capabilities.upstream_client, "send", fake.send)
+    monkeypatch.setattr(provider_capabilities, "RETRY_AFTER_FAILURE_SECONDS", 0.0)  # every call reaches the loader
+    tenant = a_tenant()
+    first = provider_capabilities.provider_capabilities(tenant)
+    assert first.from_metadata and not first.batch
+    assert provider_capabilities.provider_capabilities(tenant) is first
+    assert [url for url, _ in fake.calls] == ["https://ehr.example/fhir/metadata"], "a good statement is kept"
+    assert fake.calls[0][1]["Accept"] == "application/fhir+json"
+
+    monkeypatch.setattr(provider_capabilities, "CAPABILITIES_TTL_SECONDS", 0.0)
+    fake.down = True
+    assert provider_capabilities.provider_capabilities(tenant) is first, "an older statement beats the defaults"
+    assert len(fake.calls) == 2 and "provider metadata unavailable" in caplog.text
+    fake.down, fake.batch = False, True
+    assert provider_capabilities.provider_capabilities(tenant).batch, "a provider upgrade is seen after the TTL"
+
+
+def test_without_any_statement_the_version_defaults_apply(monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakeProvider()
+    fake.down = True
+    monkeypatch.setattr(provider_capabilities.upstream_client, "send", fake.send)
+    capabilities = provider_capabilities.provider_capabilities(a_tenant(FhirVersion.DSTU2))
+    assert not capabilities.from_metadata and capabilities.batch, "the provider answers batches itself"
+    assert "using the DSTU2 defaults" in caplog.text
+    assert len(fake.calls) == 1
