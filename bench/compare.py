@@ -7,8 +7,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from bench.gateway import TENANT_NONE, Gateway
+from bench.gateway import TENANT_NONE, Gateway, bundle_memory
 from bench.load import RequestSpec, Target, fetch
+from bench.rounds import latency_in_rounds, throughput_in_rounds
 from bench.variants import ALL_VARIANTS
 
 Say = Callable[[str], None]
@@ -17,10 +18,12 @@ VARIANT_SETS: dict[str, tuple[str, ...]] = {
     "quiet_logs": ("quiet_logs",),
     "orjson": ("orjson",),
     "bytes_rewrite": ("bytes_rewrite",),
+    "bytes_rewrite_sniff": ("bytes_rewrite_sniff",),
     "urllib3": ("urllib3",),
     "jwt_cache": ("jwt_cache",),
     "token_registry_cache": ("token_registry_cache",),
-    "all": ALL_VARIANTS,
+    "all": tuple(v for v in ALL_VARIANTS if v != "bytes_rewrite_sniff"),
+    "all_sniff": tuple(v for v in ALL_VARIANTS if v != "bytes_rewrite"),
 }
 
 
@@ -43,8 +46,6 @@ def same_answers(gateways: dict[str, Gateway], targets: dict[str, Target], specs
 def compare_variants(upstream_base: str, upstream_pid: int, specs: dict[str, RequestSpec], requests: int,
                      seconds: float, rounds: int, warmup: float, bundle_requests: int, say: Say,
                      sets: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
-    from bench.run import bundle_memory, interleaved_latency, interleaved_throughput
-
     sets = sets or VARIANT_SETS
     result: dict[str, Any] = {"sets": {name: list(variants) for name, variants in sets.items()}}
     with ExitStack() as stack:
@@ -55,24 +56,27 @@ def compare_variants(upstream_base: str, upstream_pid: int, specs: dict[str, Req
         memory = {name: bundle_memory(gateway, targets[name], specs["bundle"], 0)["peak_increase_first_request_bytes"]
                   for name, gateway in gateways.items()}
         result["same_answers_as_baseline"] = same_answers(gateways, targets, specs)
-        for scenario in ("read", "search", "batch", "bundle"):
-            say(f"variants: latency of {scenario} ...")
-            count = bundle_requests if scenario == "bundle" else requests
-            jobs = {name: (target, specs[scenario]) for name, target in targets.items()}
-            latency = interleaved_latency(jobs, count, max(1, min(rounds, count)))
-            result[f"{scenario}_p50_ms"] = {name: latency[name]["p50_ms"] for name in gateways}
-        say("variants: search throughput at concurrency 8 ...")
-        jobs = {name: (target, specs["search"]) for name, target in targets.items()}
-        pids = {name: [gateway.pid] for name, gateway in gateways.items()}
-        run = interleaved_throughput(jobs, 8, seconds, rounds, warmup, pids)
-        result["search_c8_requests_per_second"] = {name: run[name]["requests_per_second"] for name in gateways}
-        result["search_c8_gateway_cpu_ms_per_request"] = {name: run[name].get("cpu_ms_per_request")
+        scenarios = ("read", "search", "batch")
+        points = {(scenario, name): (target, specs[scenario]) for scenario in scenarios
+                  for name, target in targets.items()}
+        latency = latency_in_rounds(points, requests, rounds, say, "variants: latency")
+        bundle_points = {("bundle", name): (target, specs["bundle"]) for name, target in targets.items()}
+        latency.update(latency_in_rounds(bundle_points, bundle_requests, max(1, min(rounds, bundle_requests))))
+        for scenario in (*scenarios, "bundle"):
+            result[f"{scenario}_p50_ms"] = {name: latency[(scenario, name)]["p50_ms"] for name in gateways}
+        search = {("search", name): (target, specs["search"], 8) for name, target in targets.items()}
+        tokens = {("token", name): (Target(name, "127.0.0.1", gateway.port), gateway.token_request(TENANT_NONE), 8)
+                  for name, gateway in gateways.items()}
+        pids = {(kind, name): [gateway.pid] for kind in ("search", "token") for name, gateway in gateways.items()}
+        run = throughput_in_rounds({**search, **tokens}, seconds, rounds, warmup, pids, say,
+                                   "variants: search and token throughput at concurrency 8")
+        result["search_c8_requests_per_second"] = {name: run[("search", name)]["requests_per_second"]
+                                                   for name in gateways}
+        result["search_c8_gateway_cpu_ms_per_request"] = {name: run[("search", name)].get("cpu_ms_per_request")
                                                            for name in gateways}
-        say("variants: token endpoint at concurrency 8 ...")
-        token_jobs = {name: (Target(name, "127.0.0.1", gateway.port), gateway.token_request(TENANT_NONE))
-                      for name, gateway in gateways.items()}
-        tokens = interleaved_throughput(token_jobs, 8, seconds, rounds, warmup, pids)
-        result["tokens_c8_per_second"] = {name: tokens[name]["requests_per_second"] for name in gateways}
+        result["tokens_c8_per_second"] = {name: run[("token", name)]["requests_per_second"] for name in gateways}
+        result["token_gateway_cpu_ms_per_request"] = {name: run[("token", name)].get("cpu_ms_per_request")
+                                                       for name in gateways}
         result["bundle_peak_increase_bytes"] = memory
     return result
 
@@ -82,7 +86,8 @@ def render_variants(result: dict[str, Any]) -> str:
 
     columns = [("read p50", "read_p50_ms", 3), ("search p50", "search_p50_ms", 3), ("batch p50", "batch_p50_ms", 3),
                ("bundle p50", "bundle_p50_ms", 1), ("search c8/s", "search_c8_requests_per_second", 0),
-               ("gw cpu ms/req", "search_c8_gateway_cpu_ms_per_request", 3), ("tokens c8/s", "tokens_c8_per_second", 0)]
+               ("gw cpu ms/req", "search_c8_gateway_cpu_ms_per_request", 3), ("tokens c8/s", "tokens_c8_per_second", 0),
+               ("cpu ms/token", "token_gateway_cpu_ms_per_request", 3)]
     rows = []
     for name in result["sets"]:
         memory = result["bundle_peak_increase_bytes"].get(name)

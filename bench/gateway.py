@@ -277,3 +277,26 @@ class Gateway:
                  traceback: TracebackType | None) -> None:
         self.stop()
 
+
+def bundle_memory(gateway: Gateway, target: Target, spec: RequestSpec, repeats: int) -> dict[str, Any]:
+    """Peak RSS growth of the gateway for its first large answer (never held one before), then for `repeats` more."""
+    pid = gateway.pid
+    idle = process_memory(pid)
+    resettable = reset_peak_memory(pid)
+    status, _, body = fetch(target, spec)
+    if status != 200:
+        raise RuntimeError(f"the gateway answered the large Bundle with {status}: {body[:300]!r}")
+    first = process_memory(pid)["VmHWM"] - idle["VmRSS"]
+    later = []
+    for _ in range(repeats):
+        before = process_memory(pid)["VmRSS"]
+        reset_peak_memory(pid)
+        fetch(target, spec)
+        later.append(process_memory(pid)["VmHWM"] - before)
+    return {
+        "gateway_rss_before_bytes": idle["VmRSS"],
+        "peak_increase_first_request_bytes": first,
+        "peak_increase_later_requests_max_bytes": max(later) if later else None,
+        "peak_reset_supported": resettable,
+        "gateway_answer_bytes": len(body),
+    }

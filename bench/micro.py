@@ -60,29 +60,47 @@ def orjson_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
     return orjson.dumps(document)
 
 
+_ESCAPED_SLASH_OR_UNICODE = re.compile(rb"\\[/u]")
+_BOUNDARY = rb"(?=[/?#]|$|[\"'\s<>])"
+
+
 class BytesRewriter:
     """A prototype: rewrite provider URLs directly in the JSON bytes when no escape could hide one.
 
     In JSON a URL can only occur inside a string, and the gateway base holds no character JSON escapes, so a
     byte-level substitution yields the same document as the structural rewrite — unless the body spells a
-    URL with escapes (`\\/` or `\\u`), in which case the caller falls back to the structural path.
+    URL with escapes (`\\/` or `\\u`), in which case the caller falls back to the structural path. The base is
+    first replaced as configured (a fast case-sensitive search); only if a differently-cased spelling remains
+    does the slower case-insensitive pass run.
     """
 
     def __init__(self, provider_base: str, gateway_base: str) -> None:
-        alternatives = b"|".join(re.escape(s.encode("ascii")) for s in _spellings(provider_base))
-        self._pattern = re.compile(rb"(?:" + alternatives + rb")(?=[/?#]|$|[\"'\s<>])", re.IGNORECASE)
+        spellings = [s.encode("ascii") for s in _spellings(provider_base)]
+        alternatives = b"|".join(re.escape(s) for s in spellings)
+        self._exact = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY)
+        self._any_case = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY, re.IGNORECASE)
+        self._lowered = [s.lower() for s in spellings]
         self._replacement = gateway_base.rstrip("/").encode("ascii")
-        self._host = (urlsplit(provider_base).hostname or "").lower().encode("ascii")
 
     def can_rewrite(self, body: bytes) -> bool:
-        return b"\\/" not in body and b"\\u" not in body
+        return _ESCAPED_SLASH_OR_UNICODE.search(body) is None
 
     def rewrite(self, body: bytes) -> bytes:
-        return self._pattern.sub(self._replacement, body)
+        out = self._exact.sub(self._replacement, body)
+        lowered = out.lower()
+        if any(spelling in lowered for spelling in self._lowered):
+            out = self._any_case.sub(self._replacement, out)
+        return out
+
+
+def looks_like_fhir_json(body: bytes) -> bool:
+    """A cheap sniff instead of a full parse: a JSON object that names a resourceType near its start."""
+    head = body[:4096].lstrip()
+    return head.startswith(b"{") and b'"resourceType"' in head and body.rstrip().endswith(b"}")
 
 
 def bytes_pipeline(body: bytes, rewriter: BytesRewriter, validate: bool) -> bytes:
-    """Byte-level rewrite; `validate` parses with orjson first to keep the 'is this FHIR JSON' check."""
+    """Byte-level rewrite; `validate` parses with orjson first to keep the full 'is this FHIR JSON' check."""
     if validate:
         import orjson
 
@@ -90,9 +108,35 @@ def bytes_pipeline(body: bytes, rewriter: BytesRewriter, validate: bool) -> byte
         if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
             raise ValueError("not FHIR JSON")
         del document
+    elif not looks_like_fhir_json(body):
+        raise ValueError("not FHIR JSON")
     if not rewriter.can_rewrite(body):
         raise ValueError("escaped URL spelling: structural path needed")
     return rewriter.rewrite(body)
+
+
+def bytes_rewrite_agrees(provider_base: str, gateway_base: str) -> dict[str, bool]:
+    """The byte rewrite equals the structural one on awkward spellings, or declines on escapes (caller falls back)."""
+    structural = LinkRewriter(provider_base, gateway_base)
+    byte_level = BytesRewriter(provider_base, gateway_base)
+    parts = urlsplit(provider_base)
+    upper = f"{parts.scheme.upper()}://{(parts.hostname or '').upper()}:{parts.port}{parts.path.upper()}"
+    cases = {
+        "as configured": f"{provider_base}/Patient/1",
+        "upper-case base": f"{upper}/Patient/1",
+        "not at a path boundary": f"{provider_base}x/Patient/1",
+        "query right after the base": f"{provider_base}?_getpages=abc",
+        "base inside narrative": f"<a href='{provider_base}/Patient/1'>x</a>",
+        "other path on the provider host": f"{parts.scheme}://{parts.netloc}/other/Patient/1",
+    }
+    results: dict[str, bool] = {}
+    for name, value in cases.items():
+        body = json.dumps({"resourceType": "Bundle", "link": [{"url": value}]}).encode()
+        expected = json.loads(json.dumps(structural.rewrite(json.loads(body))))
+        results[name] = byte_level.can_rewrite(body) and json.loads(byte_level.rewrite(body)) == expected
+    escaped = json.dumps({"resourceType": "Bundle", "url": provider_base + "/Patient/1"}).replace("/", "\\/")
+    results["escaped slashes: declines (structural fallback)"] = not byte_level.can_rewrite(escaped.encode())
+    return results
 
 
 def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: int) -> dict[str, Any]:
@@ -109,7 +153,7 @@ def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: in
     pipelines: dict[str, Callable[[], object]] = {
         "current (json + structural rewrite)": lambda: current_pipeline(body, rewriter),
         "bytes regex rewrite, orjson validation": lambda: bytes_pipeline(body, byte_rewriter, True),
-        "bytes regex rewrite, no parse": lambda: bytes_pipeline(body, byte_rewriter, False),
+        "bytes regex rewrite, sniff only (no parse)": lambda: bytes_pipeline(body, byte_rewriter, False),
     }
     try:
         import orjson
@@ -219,6 +263,7 @@ def run_micro(large_body: bytes, search_body: bytes, provider_base: str, gateway
     return {
         "rewrite_large_bundle": rewrite_costs(large_body, provider_base, gateway_base, max(1, repeat // 2)),
         "rewrite_search_10": rewrite_costs(search_body, provider_base, gateway_base, repeat * 10),
+        "bytes_rewrite_agrees_with_structural": bytes_rewrite_agrees(provider_base, gateway_base),
         "jwt_key_types": signing_costs(repeat),
         "upstream_http_clients": upstream_client_costs(search_url, repeat),
     }

@@ -143,10 +143,12 @@ def render(result: dict[str, Any]) -> str:
             if run is None:
                 continue
             rows.append([f"{scenario} c={concurrency}"] + [_fmt(run[t]["requests_per_second"], 0) for t in TARGETS]
-                        + [_fmt(run["ratio_gateway_to_direct"], 3), _fmt(run["ratio_gateway_to_nginx"], 3),
-                           str(sum(run[t]["errors"] for t in TARGETS))])
-    parts.append("Throughput (requests/s)\n" + _table(
-        ["request", "direct", "nginx", "gateway", "gw/direct", "gw/nginx", "errors"], rows))
+                        + [_fmt(run["ratio_gateway_to_direct"], 3), _fmt(run["ratio_gateway_to_nginx"], 3)]
+                        + [_fmt(run[t].get("cpu_ms_per_request"), 3) for t in TARGETS]
+                        + [str(sum(run[t]["errors"] for t in TARGETS))])
+    parts.append("Throughput (requests/s, median of rounds; CPU ms per request of each hop's own process)\n" + _table(
+        ["request", "direct", "nginx", "gateway", "gw/direct", "gw/nginx", "upstream cpu", "nginx cpu", "gw cpu",
+         "errors"], rows))
 
     memory = result["large_bundle"]["memory"]
     tokens = result["tokens"]
@@ -156,7 +158,8 @@ def render(result: dict[str, Any]) -> str:
         f"{memory['peak_increase_first_request_bytes'] / 1e6:.1f} MB (first request) = "
         f"{memory['peak_increase_to_body_ratio']}x the body\n"
         f"Tokens: {tokens['1']['requests_per_second']:.0f}/s at c=1, {tokens['8']['requests_per_second']:.0f}/s at c=8 "
-        f"({tokens['gateway_threads']} threads); {tokens['storage_calls_per_token']} storage calls per token; "
+        f"({tokens['gateway_threads']} threads, {tokens['8'].get('cpu_ms_per_request')} gateway CPU ms per token); "
+        f"{tokens['storage_calls_per_token']} storage calls per token; "
         f"issue {tokens['in_process']['issue_us']} us, verify {tokens['verify_us']} us in-process")
     rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data["no_bytecode_min_ms"], 1),
              ", ".join(f"{i['package']} {i['self_ms']}" for i in data["largest_imports"][:4])]

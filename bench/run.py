@@ -20,17 +20,11 @@ from typing import Any
 from bench import static_upstream
 from bench.cold_start import measure_cold_start
 from bench.compare import compare_variants
-from bench.gateway import (
-    TENANT_AZURE_AD,
-    TENANT_NONE,
-    Gateway,
-    process_cpu_seconds,
-    process_memory,
-    reset_peak_memory,
-)
+from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
 from bench.micro import gateway_token_costs, run_micro
 from bench.nginx import Nginx, ensure_nginx, proxy_config, static_config
+from bench.rounds import latency_in_rounds, throughput_in_rounds
 from bench.sampler import Sampler, find_py_spy
 from devtools.azurite import REPO, free_port
 
@@ -156,82 +150,7 @@ def steady_state(gateway: Gateway, specs: dict[str, RequestSpec], requests: int)
     return result
 
 
-# -- the 5 MB Bundle: memory first, while the gateway has never held one ---------------------------------------
-def bundle_memory(gateway: Gateway, target: Target, spec: RequestSpec, repeats: int) -> dict[str, Any]:
-    pid = gateway.pid
-    idle = process_memory(pid)
-    resettable = reset_peak_memory(pid)
-    status, _, body = fetch(target, spec)
-    if status != 200:
-        raise RuntimeError(f"the gateway answered the large Bundle with {status}: {body[:300]!r}")
-    first = process_memory(pid)["VmHWM"] - idle["VmRSS"]
-    later = []
-    for _ in range(repeats):
-        before = process_memory(pid)["VmRSS"]
-        reset_peak_memory(pid)
-        fetch(target, spec)
-        later.append(process_memory(pid)["VmHWM"] - before)
-    return {
-        "gateway_rss_before_bytes": idle["VmRSS"],
-        "peak_increase_first_request_bytes": first,
-        "peak_increase_later_requests_max_bytes": max(later) if later else None,
-        "peak_reset_supported": resettable,
-        "gateway_answer_bytes": len(body),
-    }
-
-
-# -- interleaved measurements ----------------------------------------------------------------------------------
-def _rotated(names: list[str], round_index: int) -> list[str]:
-    shift = round_index % len(names)
-    return names[shift:] + names[:shift]
-
-
-Job = tuple[Target, RequestSpec]
-
-
-def interleaved_latency(jobs: dict[str, Job], total: int, rounds: int) -> dict[str, Any]:
-    """Concurrency-1 latency of each job; jobs take turns for `rounds` rounds (pooled samples)."""
-    samples: dict[str, list[int]] = {name: [] for name in jobs}
-    errors = dict.fromkeys(jobs, 0)
-    per_round = max(1, total // rounds)
-    for index in range(rounds):
-        for name in _rotated(list(jobs), index):
-            target, spec = jobs[name]
-            got, failed = latency_samples(target, spec, per_round, warmup=20 if index == 0 else 5)
-            samples[name].extend(got)
-            errors[name] += failed
-    return {name: LatencyStats.of(samples[name], errors[name]).as_dict() for name in jobs}
-
-
-def interleaved_throughput(jobs: dict[str, Job], concurrency: int, seconds: float, rounds: int, warmup: float,
-                           pids: dict[str, list[int]] | None = None) -> dict[str, Any]:
-    """Requests per second of each job in turns; with `pids`, also those processes' CPU ms per request."""
-    pids = pids or {}
-    requests = dict.fromkeys(jobs, 0)
-    errors = dict.fromkeys(jobs, 0)
-    cpu = dict.fromkeys(jobs, 0.0)
-    per_round: dict[str, list[float]] = {name: [] for name in jobs}
-    window = seconds / rounds
-    for index in range(rounds):
-        for name in _rotated(list(jobs), index):
-            target, spec = jobs[name]
-            before = sum(process_cpu_seconds(pid) for pid in pids.get(name, []))
-            result = measure_throughput(target, spec, concurrency, window, warmup)
-            # CPU covers the warm-up too, so it is charged per request over the whole call.
-            spent = sum(process_cpu_seconds(pid) for pid in pids.get(name, [])) - before
-            cpu[name] += spent / (window + warmup) * window
-            requests[name] += result.requests
-            errors[name] += result.errors
-            per_round[name].append(round(result.requests_per_second, 1))
-    out: dict[str, Any] = {}
-    for name in jobs:
-        out[name] = {"requests_per_second": round(requests[name] / seconds, 1), "requests": requests[name],
-                     "errors": errors[name], "per_round": per_round[name]}
-        if name in pids and requests[name]:
-            out[name]["cpu_ms_per_request"] = round(cpu[name] / requests[name] * 1000, 3)
-    return out
-
-
+# -- measurements in rounds ------------------------------------------------------------------------------------------
 def added(latency: dict[str, Any], proxy: str) -> dict[str, float]:
     return {f"{p}_ms": round(latency[proxy][f"{p}_ms"] - latency["direct"][f"{p}_ms"], 4)
             for p in ("p50", "p95", "p99")}
@@ -241,35 +160,39 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 3) if b else None
 
 
+def _latency_summary(latency: dict[str, Any]) -> dict[str, Any]:
+    gateway_added, nginx_added = added(latency, "gateway"), added(latency, "nginx")
+    return {
+        **latency,
+        "added_gateway": gateway_added,
+        "added_nginx": nginx_added,
+        "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
+        "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"]),
+        "ratio_added_p50_gateway_to_nginx": _ratio(gateway_added["p50_ms"], nginx_added["p50_ms"]),
+    }
+
+
 def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
                     ) -> dict[str, Any]:
-    section: dict[str, Any] = {}
-    for scenario in SMALL_SCENARIOS:
-        say(f"latency at concurrency 1: {scenario} ...")
-        jobs = {name: (target, specs[scenario]) for name, target in targets.items()}
-        latency = interleaved_latency(jobs, sizes.latency_requests, sizes.rounds)
-        gateway_added, nginx_added = added(latency, "gateway"), added(latency, "nginx")
-        section[scenario] = {
-            **latency,
-            "added_gateway": gateway_added,
-            "added_nginx": nginx_added,
-            "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
-            "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"]),
-            "ratio_added_p50_gateway_to_nginx": _ratio(gateway_added["p50_ms"], nginx_added["p50_ms"]),
-        }
-    return section
+    points = {(scenario, name): (target, specs[scenario])
+              for scenario in SMALL_SCENARIOS for name, target in targets.items()}
+    measured = latency_in_rounds(points, sizes.latency_requests, sizes.rounds, say, "latency at concurrency 1")
+    return {scenario: _latency_summary({name: measured[(scenario, name)] for name in targets})
+            for scenario in SMALL_SCENARIOS}
 
 
 def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say,
                        pids: dict[str, list[int]]) -> dict[str, Any]:
+    points = {(scenario, concurrency, name): (target, specs[scenario], concurrency)
+              for scenario in SMALL_SCENARIOS for concurrency in sizes.concurrencies
+              for name, target in targets.items()}
+    measured = throughput_in_rounds(points, sizes.throughput_seconds, sizes.rounds, sizes.warmup_seconds,
+                                    {key: pids[key[2]] for key in points if key[2] in pids}, say, "throughput")
     section: dict[str, Any] = {}
     for scenario in SMALL_SCENARIOS:
         section[scenario] = {}
         for concurrency in sizes.concurrencies:
-            say(f"throughput: {scenario} at concurrency {concurrency} ...")
-            jobs = {name: (target, specs[scenario]) for name, target in targets.items()}
-            run = interleaved_throughput(jobs, concurrency, sizes.throughput_seconds, sizes.rounds,
-                                         sizes.warmup_seconds, pids)
+            run = {name: measured[(scenario, concurrency, name)] for name in targets}
             rps = {name: run[name]["requests_per_second"] for name in targets}
             section[scenario][str(concurrency)] = {
                 **run,
@@ -304,11 +227,11 @@ def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, s
 
 
 def bundle_latency(targets: dict[str, Target], spec: RequestSpec, sizes: Sizes) -> dict[str, Any]:
-    jobs = {name: (target, spec) for name, target in targets.items()}
-    latency = interleaved_latency(jobs, sizes.bundle_requests, max(1, min(sizes.rounds, sizes.bundle_requests)))
-    return {**latency, "added_gateway": added(latency, "gateway"), "added_nginx": added(latency, "nginx"),
-            "ratio_p50_gateway_to_direct": _ratio(latency["gateway"]["p50_ms"], latency["direct"]["p50_ms"]),
-            "ratio_p50_gateway_to_nginx": _ratio(latency["gateway"]["p50_ms"], latency["nginx"]["p50_ms"])}
+    points = {name: (target, spec) for name, target in targets.items()}
+    latency = latency_in_rounds(points, sizes.bundle_requests, max(1, min(sizes.rounds, sizes.bundle_requests)))
+    summary = _latency_summary(latency)
+    summary.pop("ratio_added_p50_gateway_to_nginx")
+    return summary
 
 
 def token_section(gateway: Gateway, sizes: Sizes, say: Say) -> dict[str, Any]:
@@ -322,10 +245,11 @@ def token_section(gateway: Gateway, sizes: Sizes, say: Say) -> dict[str, Any]:
     result["latency_c1"] = LatencyStats.of(samples, errors).as_dict()
     result["storage_calls_per_token"] = round((gateway.storage.requests_served() - storage_before) / issued, 2) \
         if issued else None
-    for concurrency in (1, 8):
-        say(f"token endpoint at concurrency {concurrency} ...")
-        result[str(concurrency)] = measure_throughput(plain, spec, concurrency, sizes.token_seconds,
-                                                      sizes.warmup_seconds).as_dict()
+    points = {concurrency: (plain, spec, concurrency) for concurrency in (1, 8)}
+    measured = throughput_in_rounds(points, sizes.token_seconds, sizes.rounds, sizes.warmup_seconds,
+                                    {concurrency: [gateway.pid] for concurrency in points}, say, "token endpoint")
+    for concurrency, run in measured.items():
+        result[str(concurrency)] = run
     result["tokens_per_second"] = max(result["1"]["requests_per_second"], result["8"]["requests_per_second"])
     result["in_process"] = gateway_token_costs(gateway.client_id, TENANT_NONE, gateway.secret_id,
                                                max(3, sizes.micro_repeat))
@@ -412,8 +336,8 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         static_target = Target("nginx_static", "127.0.0.1", static_files.port)
         result["generator"] = generator_ceiling(targets["direct"], static_target, specs["search"], sizes)
         result["latency"] = latency_section(targets, specs, sizes, say)
-        pids = {"direct": [upstream.process.pid], "nginx": [upstream.process.pid, *proxy.worker_pids()],
-                "gateway": [upstream.process.pid, gateway.pid]}
+        # CPU of each hop's own process: the static upstream, the nginx worker, the gateway.
+        pids = {"direct": [upstream.process.pid], "nginx": proxy.worker_pids(), "gateway": [gateway.pid]}
         result["throughput"] = throughput_section(targets, specs, sizes, say, pids)
         say("large Bundle: latency ...")
         body_bytes = sizes_written[static_upstream.BUNDLE_FILE]

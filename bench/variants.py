@@ -39,11 +39,14 @@ def patch_orjson() -> None:
     read_policy.json = shim  # type: ignore[attr-defined]
 
 
-def patch_bytes_rewrite() -> None:
-    """Answers rewritten in their bytes (orjson only validates); the structural path only for escaped URLs."""
+def patch_bytes_rewrite(validate: bool = True) -> None:
+    """Answers rewritten in their bytes; the structural path only for escaped URLs.
+
+    `validate`: orjson parses the answer only to check it is FHIR JSON; otherwise a cheap sniff (no parse).
+    """
     import orjson
 
-    from bench.micro import BytesRewriter
+    from bench.micro import BytesRewriter, looks_like_fhir_json
     from shared import settings
     from shared.proxy import forward
     from shared.proxy.headers import URL_RESPONSE_HEADERS, client_response_headers
@@ -58,13 +61,16 @@ def patch_bytes_rewrite() -> None:
         body: bytes = upstream.body
         if status >= 300 or not body or upstream_type not in JSON_MEDIA_TYPES:
             return original(tenant, upstream, rewriter)
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        if validate:
+            try:
+                document = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                return original(tenant, upstream, rewriter)
+            if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+                return original(tenant, upstream, rewriter)
+            del document
+        elif not looks_like_fhir_json(body):
             return original(tenant, upstream, rewriter)
-        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-            return original(tenant, upstream, rewriter)
-        del document
         headers = client_response_headers(upstream.headers)
         for name in list(headers):
             if name.lower() in URL_RESPONSE_HEADERS:
@@ -198,6 +204,7 @@ def patch_token_registry_cache() -> None:
 PATCHES: Mapping[str, Callable[[], None]] = {
     "orjson": patch_orjson,
     "bytes_rewrite": patch_bytes_rewrite,
+    "bytes_rewrite_sniff": lambda: patch_bytes_rewrite(validate=False),
     "urllib3": patch_urllib3,
     "jwt_cache": patch_verified_token_cache,
     "token_registry_cache": patch_token_registry_cache,
