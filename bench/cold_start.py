@@ -13,8 +13,13 @@ from typing import Any
 
 from devtools.azurite import REPO
 
-_TIMED_IMPORT = ("import time; started = time.perf_counter(); import {module}; "
+_TIMED_IMPORT = ("{preload}import time; started = time.perf_counter(); import {module}; "
                  "print((time.perf_counter() - started) * 1000)")
+# The Azure Functions Python worker has imported azure.functions before it loads a function folder.
+WORKER_PRELOAD = "import azure.functions; "
+# Cumulative import time at first import (python -X importtime) of the packages worth making lazy.
+KEY_PACKAGES = ("azure.functions", "werkzeug", "asyncio", "azure.core", "azure.data.tables", "azure.identity",
+                "requests", "urllib3", "jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "msal")
 _IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
 
 
@@ -34,9 +39,10 @@ def _env(bytecode_cache: Path | None) -> dict[str, str]:
     return env
 
 
-def _timed_import(module: str, env: dict[str, str]) -> float:
-    completed = subprocess.run([sys.executable, "-c", _TIMED_IMPORT.format(module=module)], cwd=REPO, env=env,
-                               capture_output=True, text=True, check=False)
+def _timed_import(module: str, env: dict[str, str], preload: str = "") -> float:
+    code = _TIMED_IMPORT.format(module=module, preload=preload)
+    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                               check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"importing {module} failed: {completed.stderr[-800:]}")
     return float(completed.stdout.strip().splitlines()[-1])
@@ -49,11 +55,15 @@ def _package_of(name: str) -> str:
     return parts[0]
 
 
-def import_breakdown(module: str, env: dict[str, str], top: int = 8) -> list[dict[str, Any]]:
-    """Self import time summed per package (python -X importtime), largest first."""
+def import_breakdown(module: str, env: dict[str, str], top: int = 8) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """(self import time summed per package, largest first; cumulative ms of KEY_PACKAGES) from -X importtime.
+
+    -X importtime slows imports down itself: use these figures for shares, the timed import for totals.
+    """
     completed = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=REPO, env=env,
                                capture_output=True, text=True, check=False)
     per_package: dict[str, int] = defaultdict(int)
+    cumulative: dict[str, float] = {}
     started = False
     for line in completed.stderr.splitlines():
         match = _IMPORTTIME_LINE.match(line)
@@ -64,8 +74,11 @@ def import_breakdown(module: str, env: dict[str, str], top: int = 8) -> list[dic
         started = started or not name.startswith(("_", "encodings", "site", "codecs", "io", "abc", "os", "stat"))
         if started:
             per_package[_package_of(name)] += int(match.group(1))
+        if name in KEY_PACKAGES or name == module:
+            cumulative.setdefault(name, round(int(match.group(2)) / 1000, 1))
     ranked = sorted(per_package.items(), key=lambda item: item[1], reverse=True)
-    return [{"package": name, "self_ms": round(us / 1000, 1)} for name, us in ranked[:top] if name != module]
+    largest = [{"package": name, "self_ms": round(us / 1000, 1)} for name, us in ranked[:top] if name != module]
+    return largest, cumulative
 
 
 def measure_cold_start(runs: int = 7, modules: list[str] | None = None) -> dict[str, Any]:
@@ -80,14 +93,19 @@ def measure_cold_start(runs: int = 7, modules: list[str] | None = None) -> dict[
         _timed_import(module, warm_env)  # fills the bytecode cache
         warm = sorted(_timed_import(module, warm_env) for _ in range(runs))
         cold = sorted(_timed_import(module, cold_env) for _ in range(max(1, runs // 2)))
+        preloaded = sorted(_timed_import(module, warm_env, WORKER_PRELOAD) for _ in range(runs))
+        largest, cumulative = import_breakdown(module, warm_env)
         results[module] = {
             "min_ms": round(warm[0], 1),
             "median_ms": round(warm[len(warm) // 2], 1),
             "no_bytecode_min_ms": round(cold[0], 1),
+            "after_azure_functions_min_ms": round(preloaded[0], 1),
             "runs": runs,
-            "largest_imports": import_breakdown(module, warm_env),
+            "largest_imports": largest,
+            "importtime_cumulative_ms": cumulative,
         }
     return {"modules": results, "interpreter_noop_import_ms": round(baseline, 3),
             "method": "fresh interpreter per run; time.perf_counter() around `import <folder>`; min of runs; "
+                      "after_azure_functions: azure.functions imported first, as the Functions worker has; "
                       "bytecode cache in a temp PYTHONPYCACHEPREFIX (no_bytecode: the app's own modules compiled "
                       "from source, as when no __pycache__ can be written)"}

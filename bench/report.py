@@ -162,10 +162,11 @@ def render(result: dict[str, Any]) -> str:
         f"{tokens['storage_calls_per_token']} storage calls per token; "
         f"issue {tokens['in_process']['issue_us']} us, verify {tokens['verify_us']} us in-process")
     rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data["no_bytecode_min_ms"], 1),
+             _fmt(data.get("after_azure_functions_min_ms"), 1),
              ", ".join(f"{i['package']} {i['self_ms']}" for i in data["largest_imports"][:4])]
             for module, data in result["cold_start"]["modules"].items()]
     parts.append("Cold import (ms, fresh interpreter)\n" + _table(
-        ["module", "min", "median", "no .pyc min", "largest self import times (ms)"], rows))
+        ["module", "min", "median", "no .pyc min", "after azure.functions", "largest self import times (ms)"], rows))
     steady = result["steady_state"]
     parts.append("Steady state per proxied request: " + "; ".join(
         f"{method}: {s.get('storage_calls', '-')} storage / {s.get('identity_provider_calls', '-')} identity calls "
