@@ -71,10 +71,10 @@ def _first(value: Any) -> Any:
 class Run:
     """One conformance run: each step adds findings to `report` and stops the run when the next cannot work."""
 
-    def __init__(self, target: Target, session: requests.Session | None = None) -> None:
+    def __init__(self, target: Target, session: requests.Session) -> None:
         self.target = target
         self.base = target.fhir_base.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session
         self.report = Report(self.base, target.mode)
         self.version = ""
         self.statement: dict[str, Any] = {}
@@ -449,4 +449,7 @@ class Run:
 
 def run_checks(target: Target, session: requests.Session | None = None) -> Report:
     """Every check, in the order the Patients app makes its calls."""
-    return Run(target, session).run()
+    if session is not None:
+        return Run(target, session).run()
+    with requests.Session() as own:  # no connection left open once the report is out
+        return Run(target, own).run()

@@ -21,26 +21,35 @@ def run_checker(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, st
     return code, capsys.readouterr().out
 
 
-@pytest.fixture(scope="module", params=[("STU3", True), ("DSTU2", True), ("STU3", False), ("DSTU2", False)],
-                ids=["stu3", "dstu2", "stu3-no-batch", "dstu2-no-batch"])
-def strict_provider(request: pytest.FixtureRequest) -> Iterator[ServerHandle]:
-    flavour, batch = request.param
-    with serve_in_thread(create_app(flavour, base_path="/fhir", strict=True, batch_enabled=batch)) as handle:
-        yield handle
+STRICT_PROVIDERS = {"stu3": ("STU3", True), "dstu2": ("DSTU2", True), "stu3-no-batch": ("STU3", False),
+                    "dstu2-no-batch": ("DSTU2", False)}
 
 
-def test_a_strict_sandbox_provider_passes(strict_provider: ServerHandle, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out = run_checker(capsys, "--fhir-base", strict_provider.base_url, "--patient-id", PATIENT)
+@pytest.fixture(scope="module")
+def strict_providers() -> Iterator[dict[str, ServerHandle]]:
+    """Every strict provider at once, stopped together at the end of the module (no server churn between tests)."""
+    handles = {key: serve_in_thread(create_app(flavour, base_path="/fhir", strict=True, batch_enabled=batch))
+               for key, (flavour, batch) in STRICT_PROVIDERS.items()}
+    yield handles
+    for handle in handles.values():
+        handle.stop()
+
+
+@pytest.mark.parametrize("key", STRICT_PROVIDERS)
+def test_a_strict_sandbox_provider_passes(strict_providers: dict[str, ServerHandle], key: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    provider = strict_providers[key]
+    code, out = run_checker(capsys, "--fhir-base", provider.base_url, "--patient-id", PATIENT)
     assert code == 0, out
-    flavour = strict_provider.app.flavour
-    assert f"Patients app conformance of provider {strict_provider.base_url} - {flavour.name}" in out
+    flavour = provider.app.flavour
+    assert f"Patients app conformance of provider {provider.base_url} - {flavour.name}" in out
     assert "FAIL" not in out and out.rstrip().splitlines()[-1].startswith("PASSED: ")
     assert "PASS  POST Patient/_search _id=1288992&_count=10 200 " in out
     sort = "_sort:desc=date" if flavour.name == "DSTU2" else "_sort=-date"
     assert f"Observation?patient={PATIENT}&category=vital-signs&{sort}" in out
-    if not strict_provider.app.batch_enabled:
+    if not provider.app.batch_enabled:
         assert "WARN  metadata: rest.interaction does not list batch: the gateway runs the app's batches itself" in out
-        assert "batch" not in [e.get("interaction") for e in strict_provider.app.request_log.entries()]
+        assert "batch" not in [e.get("interaction") for e in provider.app.request_log.entries()]
         assert f"PASS  GET Condition?patient={PATIENT}&_count=10 200 " in out
 
 
@@ -117,17 +126,22 @@ class R4Sandbox(SandboxApp):
         return status, resource, location, info
 
 
-def test_an_r4_server_fails_on_its_fhir_version(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture(scope="module")
+def r4_provider() -> Iterator[ServerHandle]:
     with serve_in_thread(R4Sandbox("STU3", base_path="/fhir")) as handle:
-        code, out = run_checker(capsys, "--fhir-base", handle.base_url)
+        yield handle
+
+
+def test_an_r4_server_fails_on_its_fhir_version(r4_provider: ServerHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_checker(capsys, "--fhir-base", r4_provider.base_url)
     assert code == 1
     assert "FAIL  GET metadata 200 " in out
     assert "fhirVersion 4.0.1: the Patients app reads only DSTU2 (1.0.x) or STU3 (3.0.x)" in out
 
 
-def test_without_a_patient_id_the_first_listed_patient_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
-    with serve_in_thread(create_app("STU3", base_path="/fhir")) as handle:
-        code, out = run_checker(capsys, "--fhir-base", handle.base_url)
+def test_without_a_patient_id_the_first_listed_patient_is_checked(strict_providers: dict[str, ServerHandle],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_checker(capsys, "--fhir-base", strict_providers["stu3"].base_url)
     assert code == 0, out
     assert "WARN  Patient: no --patient-id given: checking Patient/" in out
 
