@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from shared import settings
+from shared.audit import audit
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
@@ -51,13 +52,23 @@ DEFAULT_MEDIA_TYPE = "application/fhir+json"
 
 @dataclass
 class Outcome:
-    """What happened, for the log line (never values of parameters)."""
+    """What happened, for the audit record: names and ids, never parameter values."""
 
-    client_id: str = "-"
-    tenant_id: str = "-"
-    interaction: str = "-"
-    resource_types: str = "-"
+    client_id: str | None = None
+    tenant_id: str | None = None
+    interaction: str | None = None
+    resource_types: tuple[str, ...] = ()
+    parameter_names: tuple[str, ...] = ()
     upstream_ms: float = 0.0
+    reason: str | None = None
+
+
+def parameter_names(plan: PlannedRequest) -> tuple[str, ...]:
+    """The search parameter names the client sent (query, form body and batch entries), sorted."""
+    names = {name for name, _ in plan.query} | {name for name, _ in plan.form or ()}
+    for entry in plan.batch:
+        names |= {name for name, _ in entry.query}
+    return tuple(sorted(names))
 
 
 def _bearer_token(headers: Mapping[str, str]) -> str:
@@ -217,9 +228,11 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         claims = authenticate(headers)
         outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
         tenant = resolve_tenant(claims)
-        plan = adapt_request(tenant, plan_request(tenant, method, raw_path, raw_query, headers, body))
-        outcome.interaction = plan.path.interaction.value
-        outcome.resource_types = ",".join(plan.resource_types) or "-"
+        requested = plan_request(tenant, method, raw_path, raw_query, headers, body)
+        outcome.interaction = requested.path.interaction.value
+        outcome.resource_types = requested.resource_types
+        outcome.parameter_names = parameter_names(requested)
+        plan = adapt_request(tenant, requested)
         rewriter = LinkRewriter(tenant.fhir_base_url, settings.fhir_base_url())
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
@@ -240,6 +253,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
                                  headers=response_headers)
     except ProxyError as error:
         status = error.status_code
+        outcome.reason = error.issue_type.value
         total_ms = (time.perf_counter() - started) * 1000
         extra = {REQUEST_ID_HEADER: request_id, "Server-Timing": _server_timing(total_ms, outcome.upstream_ms)}
         return _error_response(error, tenant.fhir_version if tenant else None, extra)
@@ -249,11 +263,11 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         return _error_response(ProxyError(500, IssueType.EXCEPTION, "the gateway is misconfigured"), None,
                                {REQUEST_ID_HEADER: request_id})
     finally:
-        log.info(
-            "proxy request_id=%s client_id=%s tenant=%s method=%s interaction=%s types=%s status=%s "
-            "upstream_ms=%.1f total_ms=%.1f",
-            request_id, outcome.client_id, outcome.tenant_id, method.upper(), outcome.interaction,
-            outcome.resource_types, status, outcome.upstream_ms, (time.perf_counter() - started) * 1000,
+        audit(
+            "fhir", request_id=request_id, client_id=outcome.client_id, tenant=outcome.tenant_id,
+            method=method.upper(), interaction=outcome.interaction, resource_types=list(outcome.resource_types),
+            parameters=list(outcome.parameter_names), status=status, reason=outcome.reason,
+            upstream_ms=round(outcome.upstream_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
 
