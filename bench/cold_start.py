@@ -13,8 +13,8 @@ from typing import Any
 
 from devtools.azurite import REPO
 
-_TIMED_IMPORT = ("{preload}import time; started = time.perf_counter(); import {module}; "
-                 "print((time.perf_counter() - started) * 1000)")
+_TIMED_IMPORT = ("{preload}import time; started, cpu = time.perf_counter(), time.process_time(); import {module}; "
+                 "print((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000)")
 # The Azure Functions Python worker has imported azure.functions before it loads a function folder.
 WORKER_PRELOAD = "import azure.functions; "
 # Cumulative import time at first import (python -X importtime) of the packages worth making lazy.
@@ -39,13 +39,15 @@ def _env(bytecode_cache: Path | None) -> dict[str, str]:
     return env
 
 
-def _timed_import(module: str, env: dict[str, str], preload: str = "") -> float:
+def _timed_import(module: str, env: dict[str, str], preload: str = "") -> tuple[float, float]:
+    """(wall ms, CPU ms) of importing `module` in a fresh interpreter."""
     code = _TIMED_IMPORT.format(module=module, preload=preload)
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                                check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"importing {module} failed: {completed.stderr[-800:]}")
-    return float(completed.stdout.strip().splitlines()[-1])
+    wall, cpu = completed.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
 def _package_of(name: str) -> str:
@@ -81,31 +83,37 @@ def import_breakdown(module: str, env: dict[str, str], top: int = 8) -> tuple[li
     return largest, cumulative
 
 
-def measure_cold_start(runs: int = 7, modules: list[str] | None = None) -> dict[str, Any]:
-    """Per function module: min and median import time with a warm bytecode cache and without one."""
+def measure_cold_start(runs: int = 9, modules: list[str] | None = None) -> dict[str, Any]:
+    """Per function module: min and median import time; modules take turns, so background load spreads evenly."""
     modules = modules or function_modules()
     cache = Path(tempfile.mkdtemp(prefix="bench-pycache-"))
-    warm_env = _env(cache)
-    cold_env = _env(None)
-    baseline = min(_timed_import("sys", warm_env) for _ in range(max(1, runs)))
+    kinds = {"warm": (_env(cache), ""), "no_bytecode": (_env(None), ""), "preloaded": (_env(cache), WORKER_PRELOAD)}
+    for module in modules:
+        _timed_import(module, kinds["warm"][0])  # fills the bytecode cache
+    times: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for index in range(runs):
+        for module in modules:
+            for kind, (env, preload) in kinds.items():
+                if kind == "no_bytecode" and index % 2:
+                    continue
+                times[(module, kind)].append(_timed_import(module, env, preload))
     results: dict[str, Any] = {}
     for module in modules:
-        _timed_import(module, warm_env)  # fills the bytecode cache
-        warm = sorted(_timed_import(module, warm_env) for _ in range(runs))
-        cold = sorted(_timed_import(module, cold_env) for _ in range(max(1, runs // 2)))
-        preloaded = sorted(_timed_import(module, warm_env, WORKER_PRELOAD) for _ in range(runs))
-        largest, cumulative = import_breakdown(module, warm_env)
+        warm = sorted(times[(module, "warm")])
+        largest, cumulative = import_breakdown(module, kinds["warm"][0])
         results[module] = {
-            "min_ms": round(warm[0], 1),
-            "median_ms": round(warm[len(warm) // 2], 1),
-            "no_bytecode_min_ms": round(cold[0], 1),
-            "after_azure_functions_min_ms": round(preloaded[0], 1),
+            "min_ms": round(warm[0][0], 1),
+            "median_ms": round(warm[len(warm) // 2][0], 1),
+            "cpu_min_ms": round(min(cpu for _, cpu in warm), 1),
+            "no_bytecode_min_ms": round(min(times[(module, "no_bytecode")])[0], 1),
+            "after_azure_functions_min_ms": round(min(times[(module, "preloaded")])[0], 1),
             "runs": runs,
             "largest_imports": largest,
             "importtime_cumulative_ms": cumulative,
         }
-    return {"modules": results, "interpreter_noop_import_ms": round(baseline, 3),
-            "method": "fresh interpreter per run; time.perf_counter() around `import <folder>`; min of runs; "
+    return {"modules": results,
+            "method": "fresh interpreter per run, modules in turns; time.perf_counter() (wall) and "
+                      "time.process_time() (CPU) around `import <folder>`; min of runs; "
                       "after_azure_functions: azure.functions imported first, as the Functions worker has; "
                       "bytecode cache in a temp PYTHONPYCACHEPREFIX (no_bytecode: the app's own modules compiled "
                       "from source, as when no __pycache__ can be written)"}

@@ -24,7 +24,8 @@ def required_metric_paths() -> list[tuple[str, ...]]:
             paths += [("throughput", scenario, concurrency, t, "requests_per_second") for t in TARGETS]
             paths += [("throughput", scenario, concurrency, "ratio_gateway_to_direct"),
                       ("throughput", scenario, concurrency, "ratio_gateway_to_nginx")]
-    paths += [("large_bundle", "body_bytes"), ("large_bundle", "latency", "added_gateway", "p50_ms"),
+    paths += [("latency", "host_floor", "p50_ms"), ("throughput", "host_floor", "8", "requests_per_second"),
+              ("large_bundle", "body_bytes"), ("large_bundle", "latency", "added_gateway", "p50_ms"),
               ("large_bundle", "latency", "added_nginx", "p50_ms"),
               ("large_bundle", "memory", "peak_increase_first_request_bytes"),
               ("large_bundle", "memory", "peak_increase_to_body_ratio"),
@@ -150,6 +151,14 @@ def render(result: dict[str, Any]) -> str:
         ["request", "direct", "nginx", "gateway", "gw/direct", "gw/nginx", "upstream cpu", "nginx cpu", "gw cpu",
          "errors"], rows))
 
+    floor, floor_rate = result["latency"].get("host_floor"), result["throughput"].get("host_floor", {}).get("8")
+    if floor and floor_rate:
+        search = result["latency"]["search"]["gateway"]["p50_ms"]
+        search_cpu = result["throughput"]["search"]["8"]["gateway"].get("cpu_ms_per_request")
+        parts.append(f"Local host floor (waitress + local_host + azure.functions around authorize_fn, which only "
+                     f"answers 400): p50 {floor['p50_ms']:.3f} ms at c=1, {floor_rate['requests_per_second']:.0f} "
+                     f"req/s and {floor_rate.get('cpu_ms_per_request')} CPU ms/request at c=8 "
+                     f"(gateway search: p50 {search:.3f} ms, {search_cpu} CPU ms/request)")
     memory = result["large_bundle"]["memory"]
     tokens = result["tokens"]
     parts.append(
@@ -161,12 +170,14 @@ def render(result: dict[str, Any]) -> str:
         f"({tokens['gateway_threads']} threads, {tokens['8'].get('cpu_ms_per_request')} gateway CPU ms per token); "
         f"{tokens['storage_calls_per_token']} storage calls per token; "
         f"issue {tokens['in_process']['issue_us']} us, verify {tokens['verify_us']} us in-process")
-    rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data["no_bytecode_min_ms"], 1),
+    rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data.get("cpu_min_ms"), 1),
+             _fmt(data["no_bytecode_min_ms"], 1),
              _fmt(data.get("after_azure_functions_min_ms"), 1),
              ", ".join(f"{i['package']} {i['self_ms']}" for i in data["largest_imports"][:4])]
             for module, data in result["cold_start"]["modules"].items()]
     parts.append("Cold import (ms, fresh interpreter)\n" + _table(
-        ["module", "min", "median", "no .pyc min", "after azure.functions", "largest self import times (ms)"], rows))
+        ["module", "min", "median", "CPU min", "no .pyc min", "after azure.functions",
+         "largest self import times (ms)"], rows))
     steady = result["steady_state"]
     parts.append("Steady state per proxied request: " + "; ".join(
         f"{method}: {s.get('storage_calls', '-')} storage / {s.get('identity_provider_calls', '-')} identity calls "

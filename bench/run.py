@@ -55,7 +55,7 @@ class Sizes:
     cold_modules: tuple[str, ...] = ()  # function folders to import; () means every one
 
 
-FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 7, 5, 2.0, 8.0, 600, 3.0)
+FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 9, 5, 2.0, 8.0, 600, 3.0)
 TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, 10, 0.25,
              ("metadata_fn", "token_fn", "fhir_proxy_fn"))
 
@@ -172,13 +172,20 @@ def _latency_summary(latency: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The local host's own floor: waitress, local_host and azure.functions around a function that does nothing much.
+HOST_FLOOR = RequestSpec("host_floor", "GET", "/oauth2/authorize", expected_status=400, absolute=True)
+
+
 def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
                     ) -> dict[str, Any]:
     points = {(scenario, name): (target, specs[scenario])
               for scenario in SMALL_SCENARIOS for name, target in targets.items()}
+    points[("host_floor", "gateway")] = (targets["gateway"], HOST_FLOOR)
     measured = latency_in_rounds(points, sizes.latency_requests, sizes.rounds, say, "latency at concurrency 1")
-    return {scenario: _latency_summary({name: measured[(scenario, name)] for name in targets})
-            for scenario in SMALL_SCENARIOS}
+    section: dict[str, Any] = {scenario: _latency_summary({name: measured[(scenario, name)] for name in targets})
+                               for scenario in SMALL_SCENARIOS}
+    section["host_floor"] = measured[("host_floor", "gateway")]
+    return section
 
 
 def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say,
@@ -186,9 +193,10 @@ def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec]
     points = {(scenario, concurrency, name): (target, specs[scenario], concurrency)
               for scenario in SMALL_SCENARIOS for concurrency in sizes.concurrencies
               for name, target in targets.items()}
+    points[("host_floor", 8, "gateway")] = (targets["gateway"], HOST_FLOOR, 8)
     measured = throughput_in_rounds(points, sizes.throughput_seconds, sizes.rounds, sizes.warmup_seconds,
                                     {key: pids[key[2]] for key in points if key[2] in pids}, say, "throughput")
-    section: dict[str, Any] = {}
+    section: dict[str, Any] = {"host_floor": {"8": measured[("host_floor", 8, "gateway")]}}
     for scenario in SMALL_SCENARIOS:
         section[scenario] = {}
         for concurrency in sizes.concurrencies:
