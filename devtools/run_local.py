@@ -114,6 +114,10 @@ Or in one go:
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
 
+Check the deployment as the Patients app would (conformance checker):
+  .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} \
+    --client-secret={demo['client_secret']} --tenant {demo['tenant_id']} --patient-id 665677
+
 Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REGISTRY_CONNECTION_STRING']}' \\
   .venv/bin/python -m shared.admin client list
 """, flush=True)

@@ -90,6 +90,21 @@ SETTINGS: tuple[Setting, ...] = (
         default="2",
     ),
     Setting(
+        "BATCH_MAX_ENTRIES",
+        "Entries a batch Bundle may hold (413 above it).",
+        default="50",
+    ),
+    Setting(
+        "BATCH_FANOUT_CONCURRENCY",
+        "Entries of one batch the gateway runs at once when the provider does not support batch.",
+        default="4",
+    ),
+    Setting(
+        "PROVIDER_CAPABILITIES_TTL_SECONDS",
+        "How long a provider's CapabilityStatement (search parameters, batch support) is cached.",
+        default="3600",
+    ),
+    Setting(
         "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
         "Connect timeout towards provider FHIR servers.",
         default="5",

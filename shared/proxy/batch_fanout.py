@@ -11,6 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from http import HTTPStatus
 from typing import Any
 
+from shared import settings
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.proxy.errors import ProxyError
@@ -18,7 +19,6 @@ from shared.proxy.read_policy import BatchEntry
 
 log = logging.getLogger(__name__)
 
-FANOUT_CONCURRENCY = 4  # entries of one batch in flight at once
 POOL_THREADS = 32  # shared by every batch of this instance, so one slow provider cannot take all of them
 # Entries not started by then are answered 504 without being sent: the HTTP trigger stops at 230 s.
 DEADLINE_SECONDS = 90.0
@@ -80,8 +80,10 @@ def _run_one(entry: BatchEntry, run_entry: RunEntry, version: FhirVersion) -> di
 
 
 def run_batch(entries: Sequence[BatchEntry], run_entry: RunEntry, version: FhirVersion,
-              concurrency: int = FANOUT_CONCURRENCY, deadline_seconds: float = DEADLINE_SECONDS) -> dict[str, Any]:
+              concurrency: int | None = None, deadline_seconds: float = DEADLINE_SECONDS) -> dict[str, Any]:
     """The batch-response Bundle: one entry per request, in request order, each with its own status."""
+    if concurrency is None:
+        concurrency = settings.read_int("BATCH_FANOUT_CONCURRENCY", minimum=1)
     answers: list[dict[str, Any] | None] = [None] * len(entries)
     in_flight: dict[Future[dict[str, Any]], int] = {}
     started = time.monotonic()

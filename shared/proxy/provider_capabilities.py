@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared import settings
 from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
@@ -16,7 +17,6 @@ from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES_TTL_SECONDS = 3600.0
 # After a failed fetch the version defaults are used; the metadata is asked for again only after this long.
 RETRY_AFTER_FAILURE_SECONDS = 60.0
 # DSTU2's system interactions have no `batch` code: `transaction` is how a DSTU2 server announces Bundle support.
@@ -81,7 +81,7 @@ def _fetch(tenant: Tenant) -> ProviderCapabilities | None:
 
 
 # Entries expire every RETRY_AFTER_FAILURE_SECONDS; the loader then reuses a good statement younger than
-# CAPABILITIES_TTL_SECONDS, so only failures are retried that often (one load per tenant at a time).
+# PROVIDER_CAPABILITIES_TTL_SECONDS, so only failures are retried that often (one load per tenant at a time).
 _cache: TTLCache[tuple[str, str, str], ProviderCapabilities] = TTLCache(lambda: RETRY_AFTER_FAILURE_SECONDS)
 _statements: dict[tuple[str, str, str], ProviderCapabilities] = {}
 
@@ -93,7 +93,8 @@ def _key(tenant: Tenant) -> tuple[str, str, str]:
 def _load(tenant: Tenant) -> ProviderCapabilities:
     key = _key(tenant)
     known = _statements.get(key)
-    if known is not None and time.monotonic() - known.loaded_at < CAPABILITIES_TTL_SECONDS:
+    ttl = settings.read_int("PROVIDER_CAPABILITIES_TTL_SECONDS")
+    if known is not None and time.monotonic() - known.loaded_at < ttl:
         return known
     fetched = _fetch(tenant)
     if fetched is not None:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared import settings
 from shared.fhir.operation_outcome import IssueType
 from shared.proxy.errors import ProxyError, bad_request, forbidden, method_not_allowed
 from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
@@ -17,7 +18,6 @@ FORM = "application/x-www-form-urlencoded"
 JSON_MEDIA_TYPES = frozenset({"application/fhir+json", "application/json+fhir", "application/json"})
 MAX_SEARCH_BODY_BYTES = 16 * 1024
 MAX_BATCH_BODY_BYTES = 1024 * 1024
-MAX_BATCH_ENTRIES = 50
 PAGING_PARAMETERS = frozenset({"_getpages", "_getpagesoffset", "_count", "_bundletype", "_pretty", "_format"})
 
 
@@ -87,9 +87,10 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
         raise bad_request("the batch Bundle has no entries")
-    if len(entries) > MAX_BATCH_ENTRIES:
+    max_entries = settings.read_int("BATCH_MAX_ENTRIES", minimum=1)
+    if len(entries) > max_entries:
         raise ProxyError(413, IssueType.TOO_COSTLY,
-                         f"a batch may hold at most {MAX_BATCH_ENTRIES} entries; this one has {len(entries)}")
+                         f"a batch may hold at most {max_entries} entries; this one has {len(entries)}")
     planned: list[BatchEntry] = []
     for index, entry in enumerate(entries):
         request = entry.get("request") if isinstance(entry, dict) else None

@@ -16,8 +16,6 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.proxy.batch_fanout import FANOUT_CONCURRENCY
-from shared.proxy.read_policy import MAX_BATCH_ENTRIES
 from shared.registry import tenants
 
 FHIR_BASE = PUBLIC_BASE + "/fhir"
@@ -33,6 +31,10 @@ def stu3_no_batch() -> Iterator[SandboxHandle]:
 def dstu2_no_batch() -> Iterator[SandboxHandle]:
     with serve_in_thread(create_app("DSTU2", base_path="/nobatch/dstu2", batch_enabled=False)) as handle:
         yield handle
+
+
+FANOUT_CONCURRENCY = 4  # BATCH_FANOUT_CONCURRENCY's default
+MAX_BATCH_ENTRIES = 50  # BATCH_MAX_ENTRIES's default
 
 
 def onboard(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, handle: SandboxHandle,
@@ -153,7 +155,7 @@ def test_fan_out_concurrency_is_bounded(gateway: Gateway, make_tenant: MakeTenan
     assert [len(e["resource"].get("entry", [])) for e in response.json()["entry"]][:3] == [1, 2, 3]
     gets = [e for e in stu3_no_batch.app.request_log.entries() if e["path"].endswith("/Condition")]
     assert len(gets) == 10
-    assert _max_overlap(gets) == FANOUT_CONCURRENCY
+    assert _max_overlap(gets) == FANOUT_CONCURRENCY  # the BATCH_FANOUT_CONCURRENCY default
 
 
 def test_batch_above_the_cap_is_refused_with_the_limit(gateway: Gateway, make_tenant: MakeTenant,
@@ -161,7 +163,8 @@ def test_batch_above_the_cap_is_refused_with_the_limit(gateway: Gateway, make_te
     onboarded = onboard(gateway, make_tenant, make_client, stu3_no_batch, "STU3")
     too_many = batch_of(*["Patient/665677"] * (MAX_BATCH_ENTRIES + 1))
     diagnostics = operation_outcome_of(post_batch(gateway, onboarded.token, too_many), 413)
-    assert diagnostics == f"a batch may hold at most {MAX_BATCH_ENTRIES} entries; this one has {MAX_BATCH_ENTRIES + 1}"
+    expected = f"a batch may hold at most {MAX_BATCH_ENTRIES} entries; this one has {MAX_BATCH_ENTRIES + 1}"
+    assert diagnostics == expected
     assert stu3_no_batch.app.request_log.entries() == []
 
 

@@ -146,3 +146,13 @@ def test_deeply_nested_batch_is_400_not_a_crash(gateway: Gateway, stu3_tenant: O
 def test_the_gateways_own_routes_win_over_the_proxy(gateway: Gateway) -> None:
     metadata = requests.get(PUBLIC_BASE + "/fhir/metadata", timeout=10)
     assert metadata.status_code == 200 and metadata.json()["resourceType"] == "CapabilityStatement"
+
+
+def test_the_batch_cap_follows_its_setting(gateway: Gateway, stu3_tenant: Onboarded,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BATCH_MAX_ENTRIES", "2")
+    bundle = {"resourceType": "Bundle", "type": "batch",
+              "entry": [{"request": {"method": "GET", "url": f"Patient/{i}"}} for i in range(3)]}
+    diagnostics = operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
+                                                       headers={"Content-Type": "application/fhir+json"}), 413)
+    assert "at most 2 entries" in diagnostics

@@ -190,7 +190,7 @@ def test_statement_is_fetched_once_then_refreshed_and_kept_when_a_refresh_fails(
     assert [url for url, _ in fake.calls] == ["https://ehr.example/fhir/metadata"], "a good statement is kept"
     assert fake.calls[0][1]["Accept"] == "application/fhir+json"
 
-    monkeypatch.setattr(provider_capabilities, "CAPABILITIES_TTL_SECONDS", 0.0)
+    monkeypatch.setenv("PROVIDER_CAPABILITIES_TTL_SECONDS", "0")
     fake.down = True
     assert provider_capabilities.provider_capabilities(tenant) is first, "an older statement beats the defaults"
     assert len(fake.calls) == 2 and "provider metadata unavailable" in caplog.text
