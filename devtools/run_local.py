@@ -116,7 +116,7 @@ Or in one go:
 
 Check the deployment as the Patients app would (conformance checker):
   .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} \
-    --client-secret={demo['client_secret']} --tenant {demo['tenant_id']} --patient-id 665677
+    --client-secret={demo['client_secret']} --tenant {demo['tenant_id']} --patient-id 1288992
 
 Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REGISTRY_CONNECTION_STRING']}' \\
   .venv/bin/python -m shared.admin client list
