@@ -41,10 +41,12 @@ class ServerHandle:
         if self._stopped:
             return
         self._stopped = True
+        # Workers first: one still finishing a request after the loop closed its wake-up pipe would
+        # write to a closed (or reused) file descriptor.
+        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
         server_map = self.server._map
         self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map, ignore_all=True))
         self.thread.join(timeout)
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
 
     def __enter__(self) -> ServerHandle:
         return self
