@@ -80,16 +80,37 @@ class BytesRewriter:
         self._exact = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY)
         self._any_case = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY, re.IGNORECASE)
         self._lowered = [s.lower() for s in spellings]
+        self._overlap = max(len(s) for s in spellings) - 1
         self._replacement = gateway_base.rstrip("/").encode("ascii")
 
     def can_rewrite(self, body: bytes) -> bool:
         return _ESCAPED_SLASH_OR_UNICODE.search(body) is None
 
+    def _other_spelling_left(self, data: bytes, window: int = 64 * 1024) -> bool:
+        # Lower-cased a window at a time (overlapping by a spelling's length), never as a whole second copy.
+        for start in range(0, len(data), window):
+            lowered = data[start:start + window + self._overlap].lower()
+            if any(spelling in lowered for spelling in self._lowered):
+                return True
+        return False
+
+    def _substitute(self, pattern: re.Pattern[bytes], body: bytes) -> bytes:
+        # Like pattern.sub, but the unchanged stretches are memoryview slices, not copies, until the one join.
+        view = memoryview(body)
+        parts: list[bytes | memoryview] = []
+        last = 0
+        for match in pattern.finditer(body):
+            parts += (view[last:match.start()], self._replacement)
+            last = match.end()
+        if not parts:
+            return body
+        parts.append(view[last:])
+        return b"".join(parts)
+
     def rewrite(self, body: bytes) -> bytes:
-        out = self._exact.sub(self._replacement, body)
-        lowered = out.lower()
-        if any(spelling in lowered for spelling in self._lowered):
-            out = self._any_case.sub(self._replacement, out)
+        out = self._substitute(self._exact, body)
+        if self._other_spelling_left(out):
+            out = self._substitute(self._any_case, out)
         return out
 
 

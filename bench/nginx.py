@@ -78,6 +78,7 @@ _STATIC_SERVER = """\
         location = {base}/Patient {{ try_files /{search} =404; }}
         location ^~ {base}/Patient/ {{ try_files /{patient} =404; }}
         location = {base}/Observation {{ try_files /{bundle} =404; }}
+        location = {base}/metadata {{ try_files /{metadata} =404; }}
         location = {base} {{ try_files /{batch} =404; }}
         location / {{ }}
     }}"""
@@ -121,7 +122,7 @@ def static_config(folder: Path, port: int, documents: Path, base_path: str = doc
                   host: str = "127.0.0.1") -> str:
     server = _STATIC_SERVER.format(
         host=host, port=port, docs=documents, base=base_path, search=docs.SEARCH_FILE,
-        patient=docs.PATIENT_FILE, bundle=docs.BUNDLE_FILE, batch=docs.BATCH_FILE,
+        patient=docs.PATIENT_FILE, bundle=docs.BUNDLE_FILE, batch=docs.BATCH_FILE, metadata=docs.METADATA_FILE,
     )
     return _COMMON.format(dir=folder, server=server)
 

@@ -19,7 +19,8 @@ SEARCH_FILE = "search-10.json"
 BATCH_FILE = "batch-response.json"
 BUNDLE_FILE = "bundle-large.json"
 NOT_FOUND_FILE = "not-found.json"
-DOCUMENT_FILES = (PATIENT_FILE, SEARCH_FILE, BATCH_FILE, BUNDLE_FILE, NOT_FOUND_FILE)
+METADATA_FILE = "metadata.json"
+DOCUMENT_FILES = (PATIENT_FILE, SEARCH_FILE, BATCH_FILE, BUNDLE_FILE, NOT_FOUND_FILE, METADATA_FILE)
 DEFAULT_BUNDLE_ENTRIES = 1000
 # About 5 KB per Observation (a narrative like a real server's), so 1,000 entries make a ~5 MB Bundle.
 NARRATIVE_PARAGRAPHS = 21
@@ -119,6 +120,19 @@ def batch_request() -> dict[str, Any]:
             "entry": [{"request": {"method": "GET", "url": url}} for url in urls]}
 
 
+def capability_statement(base: str) -> dict[str, Any]:
+    """What the gateway reads from the provider (batch support, search parameters) before it adapts requests."""
+    def resource(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
+        return {"type": kind, "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "searchParam": [{"name": name, "type": "string"} for name in params]}
+
+    return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-10-01", "kind": "instance",
+            "fhirVersion": "3.0.2", "format": ["json"], "implementation": {"description": "bench", "url": base},
+            "rest": [{"mode": "server", "interaction": [{"code": "batch"}, {"code": "search-system"}],
+                      "resource": [resource("Patient", ("_id", "identifier", "name", "family", "given", "birthdate")),
+                                   resource("Observation", ("_id", "patient", "subject", "code", "date"))]}]}
+
+
 def not_found() -> dict[str, Any]:
     return {"resourceType": "OperationOutcome",
             "issue": [{"severity": "error", "code": "not-found", "diagnostics": "no canned answer"}]}
@@ -137,6 +151,7 @@ def write_documents(directory: Path, base_url: str, bundle_entries: int = DEFAUL
         BATCH_FILE: batch_response(base),
         BUNDLE_FILE: large_bundle(base, bundle_entries),
         NOT_FOUND_FILE: not_found(),
+        METADATA_FILE: capability_statement(base),
     }
     directory.mkdir(parents=True, exist_ok=True)
     sizes: dict[str, int] = {}
@@ -157,6 +172,8 @@ def route(method: str, path: str, base_path: str = BASE_PATH) -> tuple[int, str]
             return 200, PATIENT_FILE
         if path == f"{base_path}/Observation":
             return 200, BUNDLE_FILE
+        if path == f"{base_path}/metadata":
+            return 200, METADATA_FILE
     if method == "POST" and path == base_path:
         return 200, BATCH_FILE
     return 404, NOT_FOUND_FILE
