@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def measure_cold_start(runs: int = 9, modules: list[str] | None = None) -> dict[
             "largest_imports": largest,
             "importtime_cumulative_ms": cumulative,
         }
+    shutil.rmtree(cache, ignore_errors=True)
     return {"modules": results,
             "method": "fresh interpreter per run, modules in turns; time.perf_counter() (wall) and "
                       "time.process_time() (CPU) around `import <folder>`; min of runs; "

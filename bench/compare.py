@@ -9,10 +9,12 @@ from typing import Any
 
 from bench.gateway import TENANT_NONE, Gateway, bundle_memory
 from bench.load import RequestSpec, Target, fetch
+from bench.micro import has_orjson
 from bench.rounds import latency_in_rounds, throughput_in_rounds
 from bench.variants import ALL_VARIANTS
 
 Say = Callable[[str], None]
+NEEDS_ORJSON = frozenset({"orjson", "bytes_rewrite"})
 VARIANT_SETS: dict[str, tuple[str, ...]] = {
     "baseline": (),
     "quiet_logs": ("quiet_logs",),
@@ -46,8 +48,12 @@ def same_answers(gateways: dict[str, Gateway], targets: dict[str, Target], specs
 def compare_variants(upstream_base: str, upstream_pid: int, specs: dict[str, RequestSpec], requests: int,
                      seconds: float, rounds: int, warmup: float, bundle_requests: int, say: Say,
                      sets: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
-    sets = sets or VARIANT_SETS
-    result: dict[str, Any] = {"sets": {name: list(variants) for name, variants in sets.items()}}
+    sets = dict(sets or VARIANT_SETS)
+    skipped = [] if has_orjson() else [name for name, variants in sets.items() if set(variants) & NEEDS_ORJSON]
+    for name in skipped:
+        del sets[name]
+    result: dict[str, Any] = {"sets": {name: list(variants) for name, variants in sets.items()},
+                              "skipped_without_orjson": skipped}
     with ExitStack() as stack:
         say(f"variants: starting {len(sets)} gateway processes ...")
         gateways = {name: stack.enter_context(Gateway(upstream_base, variants=variants, with_identity_provider=False))

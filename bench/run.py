@@ -280,13 +280,13 @@ def profile_section(gateway: Gateway, target: Target, specs: dict[str, RequestSp
     return result
 
 
-def machine() -> dict[str, Any]:
+def machine(nginx_binary: str) -> dict[str, Any]:
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
         model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
                       if line.startswith("model name")), "")
-    nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=False).stderr.strip()
+    nginx_version = subprocess.run([nginx_binary, "-v"], capture_output=True, text=True, check=False).stderr.strip()
     return {"hostname": platform.node(), "cpus": os.cpu_count(), "cpu_model": model,
             "python": platform.python_version(), "platform": platform.platform(), "nginx": nginx_version,
             "load_average_start": [round(x, 2) for x in os.getloadavg()]}
@@ -307,7 +307,7 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
             os.sched_setaffinity(0, servers)
 
     nginx_binary = ensure_nginx(say)
-    result: dict[str, Any] = {"meta": {**machine(), "sizes": asdict(sizes), "pinned": pinned,
+    result: dict[str, Any] = {"meta": {**machine(nginx_binary), "sizes": asdict(sizes), "pinned": pinned,
                                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}}
     specs = scenarios(sizes.bundle_entries)
     with ExitStack() as stack:

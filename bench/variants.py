@@ -7,6 +7,7 @@ local host. Nothing here changes `shared/`: each patch is a prototype of a propo
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import threading
 import time
@@ -44,8 +45,6 @@ def patch_bytes_rewrite(validate: bool = True) -> None:
 
     `validate`: orjson parses the answer only to check it is FHIR JSON; otherwise a cheap sniff (no parse).
     """
-    import orjson
-
     from bench.micro import BytesRewriter, looks_like_fhir_json
     from shared import settings
     from shared.proxy import forward
@@ -54,6 +53,7 @@ def patch_bytes_rewrite(validate: bool = True) -> None:
 
     original = _require(forward, "_client_response")
     rewriters: dict[tuple[str, str], BytesRewriter] = {}
+    orjson: Any = importlib.import_module("orjson") if validate else None
 
     def client_response(tenant: Any, upstream: Any, rewriter: Any) -> tuple[int, bytes, str, dict[str, str]]:
         status = upstream.status_code
@@ -61,7 +61,7 @@ def patch_bytes_rewrite(validate: bool = True) -> None:
         body: bytes = upstream.body
         if status >= 300 or not body or upstream_type not in JSON_MEDIA_TYPES:
             return original(tenant, upstream, rewriter)
-        if validate:
+        if orjson is not None:
             try:
                 document = orjson.loads(body)
             except orjson.JSONDecodeError:
@@ -79,11 +79,9 @@ def patch_bytes_rewrite(validate: bool = True) -> None:
                     del headers[name]
         key = (tenant.fhir_base_url, settings.fhir_base_url())
         byte_rewriter = rewriters.get(key) or rewriters.setdefault(key, BytesRewriter(*key))
-        if byte_rewriter.can_rewrite(body):
-            body = byte_rewriter.rewrite(body)
-        else:
-            body = orjson.dumps(rewriter.rewrite(orjson.loads(body)))
-        return status, body, upstream_type, headers
+        if not byte_rewriter.can_rewrite(body):
+            return original(tenant, upstream, rewriter)  # an escaped spelling: the structural path
+        return status, byte_rewriter.rewrite(body), upstream_type, headers
 
     forward._client_response = client_response
 
