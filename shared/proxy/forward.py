@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -166,13 +167,7 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
     upstream_type = media_type(upstream.headers.get("Content-Type"))
     if status == 304 or (not upstream.body and status < 400):
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
-    document: Any = None
-    if upstream_type in JSON_MEDIA_TYPES:
-        try:
-            document = json.loads(upstream.body)
-        except (ValueError, RecursionError):
-            document = None
-    is_fhir = isinstance(document, dict) and isinstance(document.get("resourceType"), str)
+    is_fhir = upstream_type in JSON_MEDIA_TYPES and is_fhir_json(upstream.body)
     if status in (429, 503):
         retry = {"Retry-After": headers.get("Retry-After", "5")}
         raise ProxyError(status, IssueType.THROTTLED if status == 429 else IssueType.TRANSIENT,
@@ -181,13 +176,27 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
         raise ProxyError(502, IssueType.EXCEPTION, f"the provider failed (HTTP {status})")
     if not is_fhir:
         if status >= 400:
-            raise ProxyError(status, IssueType.EXCEPTION if status >= 500 else IssueType.INVALID,
-                             f"the provider refused the request (HTTP {status})")
+            raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
-    if rewriter.might_contain_provider_urls(upstream.body):
-        document = rewriter.rewrite(document)
-    body = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return status, body, upstream_type, headers
+    return status, rewriter.rewrite_json_bytes(upstream.body), upstream_type, headers
+
+
+# Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
+# checked by shape only, so the gateway never holds a parsed copy of several megabytes.
+FULL_PARSE_LIMIT = 1024 * 1024
+_RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"')
+
+
+def is_fhir_json(body: bytes) -> bool:
+    """Whether the provider's answer is a FHIR resource in JSON."""
+    if len(body) <= FULL_PARSE_LIMIT:
+        try:
+            document = json.loads(body)
+        except (ValueError, RecursionError):
+            return False
+        return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
+    text = body.strip()
+    return text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None
 
 
 def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str,

@@ -24,16 +24,51 @@ def _spellings(base_url: str) -> list[str]:
     return sorted(spellings, key=len, reverse=True)
 
 
+def _exact_spellings(base_url: str) -> list[str]:
+    """The base as configured and its normalised spellings, exactly as they are usually written."""
+    configured = base_url.rstrip("/")
+    return sorted({configured, *_spellings(base_url)}, key=len, reverse=True)
+
+
+# The base must end at a path boundary (/fhir must not match /fhirx); in JSON text a backslash may
+# follow, as in an escaped slash.
+_BOUNDARY = r"(?=[/?#\"'\s<>\\]|$)"
+
+
 class LinkRewriter:
     """Maps every URL under the provider's base onto the gateway's FHIR base."""
 
     def __init__(self, provider_base: str, gateway_base: str) -> None:
         self.gateway_base = gateway_base.rstrip("/")
         alternatives = "|".join(re.escape(s) for s in _spellings(provider_base))
-        # The base must end at a path boundary: /fhir must not match /fhirx.
-        self._pattern = re.compile(rf"(?:{alternatives})(?=[/?#]|$|[\"'\s<>])", re.IGNORECASE)
+        self._pattern = re.compile(rf"(?:{alternatives}){_BOUNDARY}", re.IGNORECASE)
         host = (urlsplit(provider_base).hostname or "").lower()
         self._host_marker = host
+        self._host_bytes = host.encode("idna") if host else b""
+        # Bytes patterns for JSON text: each spelling also with JSON's optional escaped slashes (\/).
+        spellings = _spellings(provider_base)
+        exact = _exact_spellings(provider_base)
+        def as_bytes(values: list[str]) -> bytes:
+            both = {v.encode() for v in values} | {v.replace("/", "\\/").encode() for v in values}
+            return b"|".join(re.escape(v) for v in sorted(both, key=len, reverse=True))
+        boundary = _BOUNDARY.encode()
+        self._exact_bytes = re.compile(b"(?:" + as_bytes(exact) + b")" + boundary)
+        self._any_case_bytes = re.compile(b"(?:" + as_bytes(spellings) + b")" + boundary, re.IGNORECASE)
+        self._gateway_bytes = self.gateway_base.encode()
+        self._gateway_escaped = self.gateway_base.replace("/", "\\/").encode()
+
+    def _replacement(self, match: re.Match[bytes]) -> bytes:
+        return self._gateway_escaped if b"\\/" in match.group(0) else self._gateway_bytes
+
+    def rewrite_json_bytes(self, body: bytes) -> bytes:
+        """The JSON text with every provider base replaced, byte for byte otherwise: numbers such as
+        1.50 keep their precision (FHIR decimals are significant) and nothing is parsed or re-encoded."""
+        if not self._host_bytes or self._host_bytes not in body.lower():
+            return body
+        body = self._exact_bytes.sub(self._replacement, body)
+        if self._host_bytes in body.lower():  # an odd-case spelling: the slower case-insensitive pass
+            body = self._any_case_bytes.sub(self._replacement, body)
+        return body
 
     def rewrite_url(self, value: str) -> str:
         return self._pattern.sub(self.gateway_base, value)

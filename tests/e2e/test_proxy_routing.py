@@ -130,3 +130,14 @@ def test_server_timing_reports_gateway_and_upstream_time(gateway: Gateway, stu3_
     timing = gateway.get("Patient/665677", stu3_tenant.token).headers["Server-Timing"]
     parts = dict(part.strip().split(";dur=") for part in timing.split(","))
     assert set(parts) == {"gateway", "upstream"} and float(parts["upstream"]) > 0
+
+
+def test_provider_json_reaches_the_client_unchanged_but_for_its_urls(gateway: Gateway, stu3_tenant: Onboarded,
+                                                                       stu3_sandbox: SandboxHandle) -> None:
+    base = stu3_sandbox.base_url
+    body = ('{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.50,"unit":"kg"},'
+            f'"subject":{{"reference":"{base}/Patient/665677"}},"note":[{{"text":"caf\\u00e9"}}]}}')
+    stu3_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json")
+    response = gateway.get("Observation/o1", stu3_tenant.token)
+    assert response.status_code == 200
+    assert response.content == body.replace(base, FHIR_BASE).encode()

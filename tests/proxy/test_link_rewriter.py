@@ -70,3 +70,34 @@ def test_urls_inside_narrative_are_rewritten() -> None:
 def test_no_provider_base_survives_rewriting(document: object) -> None:
     rewritten = LinkRewriter("https://ehr.example.org/fhir", GATEWAY).rewrite(document)
     assert "ehr.example.org" not in json.dumps(rewritten).lower()
+
+
+def test_json_text_is_rewritten_byte_for_byte_keeping_decimal_precision() -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    body = (b'{"resourceType":"Observation","valueQuantity":{"value":1.50,"unit":"kg"},"x":1e2,'
+            b'"subject":{"reference":"https://ehr.example.org/fhir/Patient/1"}}')
+    assert rewriter.rewrite_json_bytes(body) == body.replace(b"https://ehr.example.org/fhir", GATEWAY.encode())
+
+
+def test_escaped_slashes_in_json_text_are_rewritten_too() -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    body = b'{"url":"https:\\/\\/ehr.example.org\\/fhir\\/Patient?page=2"}'
+    assert json.loads(rewriter.rewrite_json_bytes(body)) == {"url": GATEWAY + "/Patient?page=2"}
+
+
+def test_json_text_without_the_provider_host_is_returned_as_is() -> None:
+    body = b'{"resourceType":"Patient","id":"1"}'
+    assert LinkRewriter("https://ehr.example.org/fhir", GATEWAY).rewrite_json_bytes(body) is body
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/", "x"]).map(
+        lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+), st.booleans())
+def test_byte_rewriting_matches_structural_rewriting(document: object, ascii_only: bool) -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    text = json.dumps(document, ensure_ascii=ascii_only).encode()
+    assert json.loads(rewriter.rewrite_json_bytes(text)) == rewriter.rewrite(document)
