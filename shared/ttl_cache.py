@@ -46,9 +46,11 @@ class TTLCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._key_locks: dict[K, threading.Lock] = {}
 
-    def get(self, key: K, loader: Callable[[K], V], loaded_since: float | None = None) -> V:
+    def get(self, key: K, loader: Callable[[K], V], loaded_since: float | None = None,
+            allow_stale: bool = True) -> V:
         """The cached value, or a fresh load; `loaded_since` (wall-clock seconds) also reloads a
-        value loaded before that moment, however fresh its TTL."""
+        value loaded before that moment, however fresh its TTL; `allow_stale=False` never serves
+        an expired value when the reload fails."""
 
         def usable(entry: _Entry[V] | None) -> bool:
             return (entry is not None and entry.expires_at > self._clock()
@@ -68,7 +70,7 @@ class TTLCache(Generic[K, V]):
                 value = loader(key)
             except self._stale_on:
                 stale_until = entry.loaded_at + self._ttl() + self._stale_grace() if entry else now
-                if entry is None or now > stale_until:
+                if entry is None or now > stale_until or not allow_stale:
                     raise
                 log.warning("registry unreachable; serving cached state loaded %.0f s ago", now - entry.loaded_at)
                 entry.expires_at = min(now + RETRY_WHILE_STALE_SECONDS, stale_until)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from urllib.parse import unquote_plus
 
 from shared.client_secrets import hash_secret
 from shared.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient
-from shared.registry import clients
+from shared.registry import cached, clients
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,25 @@ def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Cre
 def authenticate_client(credentials: Credentials, now: datetime | None = None) -> AuthenticatedClient:
     """The registered client whose active secret matches; invalid_client otherwise, alike for every cause."""
     now = now or datetime.now(UTC)
+    presented = hash_secret(credentials.client_secret)
+    # Cached like the verifier's view (revocation reaches every instance within the cache TTL, at once on
+    # the instance that made it); a secret the cached state does not know triggers one fresh read, so a
+    # new secret works at once - and guessing is bounded by the throttle.
+    state = _client_state(credentials.client_id, None)
+    matched = _matching_secret(state, presented, now)
+    if matched is None:
+        state = _client_state(credentials.client_id, time.time())
+        matched = _matching_secret(state, presented, now)
+    if state is None or matched is None:
+        raise InvalidClient()
+    if not state.client.enabled:
+        raise UnauthorizedClient("The client is disabled.")
+    return AuthenticatedClient(state.client, matched, credentials.method)
+
+
+def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
     try:
-        state = clients.load_client_state(credentials.client_id)
+        return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
     except MisconfiguredEntity as error:
         log.error("client registration unusable: %s", error)
         raise TemporarilyUnavailable(
@@ -104,7 +122,10 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None) -
     except RegistryError as error:
         log.error("registry unavailable during client authentication: %s", error)
         raise TemporarilyUnavailable() from None
-    presented = hash_secret(credentials.client_secret)
+
+
+def _matching_secret(state: clients.ClientState | None, presented: str, now: datetime) -> str | None:
+    """The id of the active secret whose hash matches, comparing against every candidate in constant time."""
     matched: str | None = None
     candidates = [s for s in state.secrets if s.is_active(now)] if state else []
     if not candidates:
@@ -112,11 +133,7 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None) -
     for secret in candidates:
         if _constant_time_equal(presented, secret.sha256) and matched is None:
             matched = secret.secret_id
-    if state is None or matched is None:
-        raise InvalidClient()
-    if not state.client.enabled:
-        raise UnauthorizedClient("The client is disabled.")
-    return AuthenticatedClient(state.client, matched, credentials.method)
+    return matched
 
 
 def _constant_time_equal(a: str, b: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from shared import settings
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
 from shared.oauth.errors import InvalidRequest, InvalidScope, TemporarilyUnavailable, UnsupportedGrantType
-from shared.registry import clients, tenants
+from shared.registry import cached, clients
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.tokens.access_token import issue_access_token
@@ -53,7 +53,7 @@ def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str]) 
     if not client.client.may_use_tenant(tenant_id):
         raise InvalidScope("The client is not allowed to use this tenant.")
     try:
-        tenant = tenants.load_tenant(tenant_id)
+        tenant = cached.tenant(tenant_id, allow_stale=False)
     except MisconfiguredEntity as error:
         log.error("tenant map unusable: %s", error)
         raise InvalidScope("The tenant's configuration is incomplete; contact the gateway administrator.") from None

@@ -23,15 +23,25 @@ _tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
     _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
 
 
-def client_state(client_id: str, loaded_since: float | None = None) -> clients.ClientState | None:
+def client_state(client_id: str, loaded_since: float | None = None,
+                 allow_stale: bool = True) -> clients.ClientState | None:
     """The client with its secrets, at most one TTL old (and loaded after `loaded_since`, a Unix
-    time, when given); None when unknown."""
-    return _client_states.get(client_id, clients.load_client_state, loaded_since)
+    time, when given); None when unknown. `allow_stale=False`: no stale state during an outage."""
+    return _client_states.get(client_id, clients.load_client_state, loaded_since, allow_stale)
 
 
-def tenant(tenant_id: str) -> tenants.Tenant | None:
+def tenant(tenant_id: str, allow_stale: bool = True) -> tenants.Tenant | None:
     """The tenant's provider map, at most one TTL old; None when not onboarded."""
-    return _tenants.get(tenant_id, tenants.load_tenant)
+    return _tenants.get(tenant_id, tenants.load_tenant, None, allow_stale)
+
+
+def forget_client(client_id: str) -> None:
+    """Drops one client's cached state: this instance sees a change it made at once."""
+    _client_states.invalidate(client_id)
+
+
+def forget_tenant(tenant_id: str) -> None:
+    _tenants.invalidate(tenant_id)
 
 
 def forget_all() -> None:

@@ -255,6 +255,14 @@ def _submit_transaction(operations: list[tuple[Any, ...]]) -> None:
             raise
 
     connection.call(submit)
+    _forget_cached(str(operations[0][1]["PartitionKey"]))
+
+
+def _forget_cached(client_id: str) -> None:
+    """This instance's cache sees its own change at once (others within REGISTRY_CACHE_TTL_SECONDS)."""
+    from shared.registry import cached  # imported here: cached imports this module
+
+    cached.forget_client(client_id)
 
 
 def _guarded_secret_change(state: ClientState, now: datetime, operation: tuple[Any, ...]) -> None:
@@ -356,6 +364,7 @@ def set_client_enabled(client_id: str, enabled: bool) -> Client:
             match_condition=MatchConditions.IfNotModified,
         )
     )
+    _forget_cached(client_id)
     return get_client_state(client_id).client
 
 
@@ -368,3 +377,4 @@ def delete_client(client_id: str) -> None:
             connection.call(lambda rk=row_key: connection.table(TABLE).delete_entity(client_id, rk))
         except ResourceNotFoundError:
             pass
+    _forget_cached(client_id)

@@ -180,7 +180,15 @@ def save_tenant(tenant: Tenant) -> Tenant:
                 match_condition=MatchConditions.IfNotModified,
             )
         )
+    _forget_cached(tenant.tenant_id)
     return get_tenant(tenant.tenant_id)
+
+
+def _forget_cached(tenant_id: str) -> None:
+    """This instance's cache sees its own change at once (others within REGISTRY_CACHE_TTL_SECONDS)."""
+    from shared.registry import cached  # imported here: cached imports this module
+
+    cached.forget_tenant(tenant_id)
 
 
 def set_tenant_enabled(tenant_id: str, enabled: bool) -> Tenant:
@@ -193,6 +201,7 @@ def remove_tenant(tenant_id: str) -> None:
         connection.call(lambda: connection.table(TABLE).delete_entity(tenant_id, PROVIDER_ROW))
     except ResourceNotFoundError:
         raise EntityNotFound(TABLE, tenant_id, PROVIDER_ROW) from None
+    _forget_cached(tenant_id)
 
 
 __all__ = [

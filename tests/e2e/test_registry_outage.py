@@ -1,5 +1,6 @@
-"""Table Storage stops while the gateway runs: tokens 503, the proxy serves cached state for a bounded
-time and then fails closed; when storage returns, everything recovers without restarting the gateway."""
+"""Table Storage stops while the gateway runs: once cached state expires the token endpoint answers 503,
+the proxy serves cached state for a bounded time and then fails closed; when storage returns, everything
+recovers without restarting the gateway."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_storage_outage_and_recovery(gateway: Gateway, stu3_sandbox: SandboxHand
     loaded_at = time.monotonic()
 
     azurite.stop()
+    time.sleep(max(0.0, loaded_at + 1.1 - time.monotonic()))  # the token endpoint's cached state expires
     refused = requests.post(gateway.token_url, data={
         "grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": issued.secret,
         "scope": tenant.tenant_id}, timeout=30)

@@ -129,9 +129,26 @@ def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued: Issue
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
-    clients.revoke_secret(client.client_id, client.secret_id)
-    verify_access_token(token)  # still cached: revocation takes effect within REGISTRY_CACHE_TTL_SECONDS
+    revoke_elsewhere(client.client_id, client.secret_id)
+    verify_access_token(token)  # still cached: another instance's revocation arrives within the cache TTL
     cached.forget_all()
+    with pytest.raises(InvalidAccessToken, match="revoked"):
+        verify_access_token(token)
+
+
+def revoke_elsewhere(client_id: str, secret_id: str) -> None:
+    """A revocation made by another instance (or by hand): this instance's cache is not told."""
+    from shared.registry import connection
+
+    connection.table("Clients").update_entity(
+        {"PartitionKey": client_id, "RowKey": "secret-" + secret_id, "Revoked": True})
+
+
+def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued) -> None:
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    verify_access_token(token)
+    clients.revoke_secret(client.client_id, client.secret_id)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
