@@ -26,6 +26,9 @@ test: setup
 	@$(PY) -m ruff check .
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
+bench: setup
+	@$(PY) -m bench $(BENCH_ARGS)
+
 lint: setup
 	@$(PY) -m ruff check .
 
