@@ -54,6 +54,8 @@ class LinkRewriter:
         boundary = _BOUNDARY.encode()
         self._exact_bytes = re.compile(b"(?:" + as_bytes(exact) + b")" + boundary)
         self._any_case_bytes = re.compile(b"(?:" + as_bytes(spellings) + b")" + boundary, re.IGNORECASE)
+        # Presence test without copying a multi-megabyte body into lower case.
+        self._host_search = re.compile(re.escape(self._host_bytes), re.IGNORECASE) if host else None
         self._gateway_bytes = self.gateway_base.encode()
         self._gateway_escaped = self.gateway_base.replace("/", "\\/").encode()
 
@@ -63,10 +65,10 @@ class LinkRewriter:
     def rewrite_json_bytes(self, body: bytes) -> bytes:
         """The JSON text with every provider base replaced, byte for byte otherwise: numbers such as
         1.50 keep their precision (FHIR decimals are significant) and nothing is parsed or re-encoded."""
-        if not self._host_bytes or self._host_bytes not in body.lower():
+        if self._host_search is None or not self._host_search.search(body):
             return body
         body = self._exact_bytes.sub(self._replacement, body)
-        if self._host_bytes in body.lower():  # an odd-case spelling: the slower case-insensitive pass
+        if self._host_search.search(body):  # an odd-case spelling, or the host on another path
             body = self._any_case_bytes.sub(self._replacement, body)
         return body
 

@@ -201,3 +201,21 @@ def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_o
         with pytest.raises(InvalidAccessToken, match="revoked"):
             verify_access_token(token)
     assert len(calls) == 1
+
+
+def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
+    issued: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.tokens import verifier
+
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    decodes: list[str] = []
+    original = verifier._decode
+    monkeypatch.setattr(verifier, "_decode", lambda t: decodes.append(t) or original(t))
+    for _ in range(5):
+        verify_access_token(token)
+    assert len(decodes) == 1
+    clients.set_client_enabled(client.client_id, False)
+    with pytest.raises(InvalidAccessToken, match="disabled"):
+        verify_access_token(token)
