@@ -8,7 +8,7 @@ import socket
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
 from sandbox.server import ServerHandle as SandboxHandle

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from conftest import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from forged_tokens import claims_for, hs256_with_public_key, other_key_pair, signed, unsigned, with_payload
 
 from sandbox.server import ServerHandle as SandboxHandle

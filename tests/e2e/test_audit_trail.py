@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded
 
 
 def audit_records(caplog: pytest.LogCaptureFixture, kind: str) -> list[dict[str, Any]]:

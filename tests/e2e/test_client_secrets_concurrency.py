@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from conftest import Gateway
+from e2e_gateway import Gateway
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
@@ -81,7 +81,7 @@ def test_batch_is_fanned_out_and_answered_in_order_with_partial_failures(
     monkeypatch.setenv("UPSTREAM_READ_TIMEOUT_SECONDS", "1")
     faults = stu3_no_batch.app.faults
     faults.add(status=500, match="/Condition")
-    faults.add(reset=True, match="/Encounter")
+    faults.add(reset=True, match="/Encounter", times=None)
     faults.add(delay_ms=2500, match="/AllergyIntolerance")
 
     response = post_batch(gateway, onboarded.token, batch_of(*PATIENTS_APP_QUERIES))

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from conftest import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded
 from gateway_testing import MakeClient, MakeTenant
 
 from sandbox.app import SandboxApp, create_app

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from conftest import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 

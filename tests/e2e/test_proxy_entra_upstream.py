@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Gateway, operation_outcome_of
+from e2e_gateway import Gateway, operation_outcome_of
 from gateway_testing import MakeClient, MakeTenant
 from log_leak_scan import remember_secret
 

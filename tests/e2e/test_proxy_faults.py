@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_testing import MakeClient, MakeTenant
 
 from devtools.azurite import free_port
@@ -67,3 +67,10 @@ def test_connection_reset_mid_body_is_502(gateway: Gateway, stu3_tenant: Onboard
                                           stu3_sandbox: SandboxHandle) -> None:
     stu3_sandbox.app.faults.add(reset=True, times=None)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 502)
+
+
+def test_a_single_connection_reset_is_retried(gateway: Gateway, stu3_tenant: Onboarded,
+                                              stu3_sandbox: SandboxHandle) -> None:
+    stu3_sandbox.app.faults.add(reset=True, times=1)
+    assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
+    assert len(stu3_sandbox.app.request_log.entries()) == 2

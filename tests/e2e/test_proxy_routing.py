@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from conftest import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
 from sandbox.server import ServerHandle as SandboxHandle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded
 
 from shared.registry import connection
 

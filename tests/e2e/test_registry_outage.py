@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Gateway, operation_outcome_of
+from e2e_gateway import Gateway, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
 from devtools.azurite import Azurite, free_port, start_azurite

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from conftest import Gateway
+from e2e_gateway import Gateway
 from gateway_testing import MakeClient, MakeTenant
 
 from shared.registry import clients
