@@ -56,6 +56,7 @@ class LinkRewriter:
         self._any_case_bytes = re.compile(b"(?:" + as_bytes(spellings) + b")" + boundary, re.IGNORECASE)
         # Presence test without copying a multi-megabyte body into lower case.
         self._host_search = re.compile(re.escape(self._host_bytes), re.IGNORECASE) if host else None
+        self._longest_spelling = max(len(v) for v in exact) * 2  # escaped slashes double it at most
         self._gateway_bytes = self.gateway_base.encode()
         self._gateway_escaped = self.gateway_base.replace("/", "\\/").encode()
 
@@ -68,9 +69,21 @@ class LinkRewriter:
         if self._host_search is None or not self._host_search.search(body):
             return body
         body = self._exact_bytes.sub(self._replacement, body)
-        if self._host_search.search(body):  # an odd-case spelling, or the host on another path
+        if self._odd_spelling_left(body):
             body = self._any_case_bytes.sub(self._replacement, body)
         return body
+
+    def _odd_spelling_left(self, body: bytes) -> bool:
+        """Whether a differently-cased spelling of the base is left after the exact pass. Only the text
+        around each remaining host occurrence is searched (the host may well stay, in the gateway's own
+        URL or on another path), so the slow case-insensitive pass over the whole body is rare."""
+        assert self._host_search is not None
+        reach = self._longest_spelling
+        for match in self._host_search.finditer(body):
+            window = body[max(0, match.start() - 16):match.start() + reach]
+            if self._any_case_bytes.search(window):
+                return True
+        return False
 
     def rewrite_url(self, value: str) -> str:
         return self._pattern.sub(self.gateway_base, value)

@@ -101,3 +101,15 @@ def test_byte_rewriting_matches_structural_rewriting(document: object, ascii_onl
     rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
     text = json.dumps(document, ensure_ascii=ascii_only).encode()
     assert json.loads(rewriter.rewrite_json_bytes(text)) == rewriter.rewrite(document)
+
+
+def test_a_base_spelled_in_another_case_is_rewritten_even_when_the_host_matches_exactly() -> None:
+    rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
+    body = b'{"a":"https://ehr.example.org/FHIR/Patient/1","b":"https://ehr.example.org/fhir/Patient/2"}'
+    assert json.loads(rewriter.rewrite_json_bytes(body)) == {"a": GATEWAY + "/Patient/1", "b": GATEWAY + "/Patient/2"}
+
+
+def test_the_gateway_on_the_same_host_as_the_provider_is_left_alone() -> None:
+    rewriter = LinkRewriter("http://127.0.0.1:8080/fhir", "http://127.0.0.1:7071/fhir")
+    body = b'{"a":"http://127.0.0.1:8080/fhir/Patient/1","b":"http://127.0.0.1:7071/fhir/Patient/2"}'
+    assert rewriter.rewrite_json_bytes(body) == body.replace(b":8080", b":7071")
