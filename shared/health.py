@@ -15,13 +15,7 @@ log = logging.getLogger(__name__)
 def health_report() -> tuple[int, dict[str, Any]]:
     """(HTTP status, body): 200 when Table Storage answers, 503 otherwise."""
     try:
-        connection.call(
-            lambda: list(
-                connection.table(connection.CLIENTS_TABLE).query_entities(
-                    query_filter="PartitionKey eq @pk", parameters={"pk": "health-probe"}
-                )
-            )
-        )
+        connection.query(connection.CLIENTS_TABLE, "PartitionKey eq @pk", pk="health-probe")
     except (RegistryError, SettingError) as error:
         log.warning("health: registry unreachable: %s", error)
         return 503, {"status": "unhealthy", "checks": {"registry": "unreachable"}}

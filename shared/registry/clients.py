@@ -163,13 +163,7 @@ def _day_or_none(value: Any) -> date | None:
 
 def load_client_state(client_id: str) -> ClientState | None:
     """The client and its secrets in one partition query; None when the client is unknown."""
-    rows = connection.call(
-        lambda: list(
-            connection.table(TABLE).query_entities(
-                query_filter="PartitionKey eq @pk", parameters={"pk": client_id}
-            )
-        )
-    )
+    rows = connection.query(TABLE, "PartitionKey eq @pk", pk=client_id)
     client_rows = [row for row in rows if row["RowKey"] == CLIENT_ROW]
     if not client_rows:
         return None
@@ -186,13 +180,7 @@ def get_client_state(client_id: str) -> ClientState:
 
 
 def list_clients() -> list[Client]:
-    rows = connection.call(
-        lambda: list(
-            connection.table(TABLE).query_entities(
-                query_filter="RowKey eq @rk", parameters={"rk": CLIENT_ROW}
-            )
-        )
-    )
+    rows = connection.query(TABLE, "RowKey eq @rk", rk=CLIENT_ROW)
     return sorted((parse_client(row) for row in rows), key=lambda c: c.display_name.lower())
 
 

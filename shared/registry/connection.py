@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -100,6 +100,11 @@ def storage_errors() -> Iterator[None]:
         raise
     except HttpResponseError as error:
         raise RegistryUnavailable(f"Table Storage answered HTTP {error.status_code}") from error
+
+
+def query(table_name: str, query_filter: str, **parameters: str) -> list[Any]:
+    """Every entity matching a parameterised filter (never string-formatted), with the error mapping."""
+    return call(lambda: list(table(table_name).query_entities(query_filter=query_filter, parameters=parameters)))
 
 
 def call(operation: Callable[[], T]) -> T:

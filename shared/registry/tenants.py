@@ -156,13 +156,7 @@ def get_tenant(tenant_id: str) -> Tenant:
 
 
 def list_tenants() -> list[Tenant]:
-    rows = connection.call(
-        lambda: list(
-            connection.table(TABLE).query_entities(
-                query_filter="RowKey eq @rk", parameters={"rk": PROVIDER_ROW}
-            )
-        )
-    )
+    rows = connection.query(TABLE, "RowKey eq @rk", rk=PROVIDER_ROW)
     return sorted((parse_tenant(row) for row in rows), key=lambda t: t.display_name.lower())
 
 
