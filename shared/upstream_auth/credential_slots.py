@@ -38,6 +38,15 @@ class AcquiredToken:
     expires_in: int
     from_identity_provider: bool
 
+    @classmethod
+    def from_msal(cls, result: dict[str, Any] | None) -> AcquiredToken | None:
+        """The token in an MSAL result, or None when MSAL answered an error."""
+        if not result or "access_token" not in result:
+            return None
+        expires_in = int(result.get("expires_in") or 0)
+        return cls(access_token=result["access_token"], expires_on=time.time() + expires_in,
+                   expires_in=expires_in, from_identity_provider=result.get("token_source") == "identity_provider")
+
 
 class _Slot:
     def __init__(self, variant: Hashable) -> None:

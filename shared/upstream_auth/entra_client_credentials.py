@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -96,14 +95,9 @@ def _acquire(app: msal.ConfidentialClientApplication, tenant_id: str, scope: str
         result: dict[str, Any] | None = app.acquire_token_for_client(scopes=[scope])
     except Exception as error:
         raise identity_http.failure_from_exception(tenant_id, error, host) from None
-    if result and "access_token" in result:
-        expires_in = int(result.get("expires_in") or 0)
-        return AcquiredToken(
-            access_token=result["access_token"],
-            expires_on=time.time() + expires_in,
-            expires_in=expires_in,
-            from_identity_provider=result.get("token_source") == "identity_provider",
-        )
+    acquired = AcquiredToken.from_msal(result)
+    if acquired is not None:
+        return acquired
     result = result or {}
     code = identity_http.safe_error_code(result.get("error"))
     numbers = [n for n in result.get("error_codes") or [] if isinstance(n, int)]

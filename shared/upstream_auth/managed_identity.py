@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from shared.upstream_auth import identity_http
@@ -62,14 +61,9 @@ def _acquire(client: msal.ManagedIdentityClient, tenant_id: str, resource: str) 
         result: dict[str, Any] | None = client.acquire_token_for_client(resource=resource)
     except Exception as error:
         raise identity_http.failure_from_exception(tenant_id, error, WHERE) from None
-    if result and "access_token" in result:
-        expires_in = int(result.get("expires_in") or 0)
-        return AcquiredToken(
-            access_token=result["access_token"],
-            expires_on=time.time() + expires_in,
-            expires_in=expires_in,
-            from_identity_provider=result.get("token_source") == "identity_provider",
-        )
+    acquired = AcquiredToken.from_msal(result)
+    if acquired is not None:
+        return acquired
     # MSAL reports every refusal of the App Service endpoint as an error dict whatever the HTTP status, so the
     # status comes from the session. None means MSAL replayed an answer it throttles, which it does only for
     # 429 and 5xx answers.
