@@ -28,7 +28,7 @@ from shared.proxy.headers import (
     request_id_from,
     upstream_request_headers,
 )
-from shared.proxy.link_rewriter import LinkRewriter
+from shared.proxy.link_rewriter import LinkRewriter, link_rewriter_for
 from shared.proxy.query import encode_query
 from shared.proxy.read_policy import (
     JSON_MEDIA_TYPES,
@@ -242,7 +242,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         outcome.resource_types = requested.resource_types
         outcome.parameter_names = parameter_names(requested)
         plan = adapt_request(tenant, requested)
-        rewriter = LinkRewriter(tenant.fhir_base_url, settings.fhir_base_url())
+        rewriter = link_rewriter_for(tenant.fhir_base_url, settings.fhir_base_url())
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
             status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id,

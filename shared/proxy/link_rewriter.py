@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,3 +102,9 @@ class LinkRewriter:
         if isinstance(document, list):
             return [self.rewrite(value) for value in document]
         return document
+
+
+@functools.lru_cache(maxsize=256)
+def link_rewriter_for(provider_base: str, gateway_base: str) -> LinkRewriter:
+    """The rewriter for one provider base, built (its patterns compiled) once per process, not per request."""
+    return LinkRewriter(provider_base, gateway_base)

@@ -113,3 +113,11 @@ def test_the_gateway_on_the_same_host_as_the_provider_is_left_alone() -> None:
     rewriter = LinkRewriter("http://127.0.0.1:8080/fhir", "http://127.0.0.1:7071/fhir")
     body = b'{"a":"http://127.0.0.1:8080/fhir/Patient/1","b":"http://127.0.0.1:7071/fhir/Patient/2"}'
     assert rewriter.rewrite_json_bytes(body) == body.replace(b":8080", b":7071")
+
+
+def test_the_rewriter_for_a_provider_is_built_once() -> None:
+    from shared.proxy.link_rewriter import link_rewriter_for
+
+    first = link_rewriter_for("https://ehr.example.org/fhir", GATEWAY)
+    assert link_rewriter_for("https://ehr.example.org/fhir", GATEWAY) is first
+    assert link_rewriter_for("https://other.example.org/fhir", GATEWAY) is not first
