@@ -141,9 +141,15 @@ def main() -> int:
         _configure(gateway_port, azurite.connection_string)
         from local_host.server import serve_in_thread as serve_gateway
         from sandbox.app import create_app
+        from sandbox.sample_data import SampleDataError, load_sample_data
         from sandbox.server import serve_in_thread as serve_sandbox
 
         token = os.environ[SANDBOX_TOKEN_SETTING]
+        try:
+            load_sample_data()
+        except SampleDataError as error:
+            print(f"Cannot start the sandbox providers: {error}", file=sys.stderr)
+            return 1
         stu3 = serve_sandbox(create_app("STU3", base_path="/fhir", required_bearer_token=token),
                              port=sandbox_port)
         handles.append(stu3)

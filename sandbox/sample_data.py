@@ -12,10 +12,13 @@ from pathlib import Path
 Row = dict[str, str]
 
 DATA_DIR_ENV = "SANDBOX_DATA_DIR"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data" / "smart-sample-patients"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data" / "smart-sample-patients"
 
 TABLES = ("patients", "practitioners", "vitals", "labs", "problems", "allergies", "meds")
+
+
+class SampleDataError(FileNotFoundError):
+    """The sample-patient folder is missing, incomplete or unreadable; the message names the folder."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class SampleData:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory: the argument, else $SANDBOX_DATA_DIR, else ../shared/... beside the repo."""
+    """The data directory: the argument, else $SANDBOX_DATA_DIR, else the copy shipped in sandbox/data/."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
     return Path(chosen).expanduser().resolve()
 
@@ -55,11 +58,14 @@ def read_table(path: Path) -> list[Row]:
 def _load(directory: Path) -> SampleData:
     missing = [t for t in TABLES if not (directory / f"{t}.txt").is_file()]
     if missing:
-        raise FileNotFoundError(
-            f"sample-patient tables {missing} not found in {directory}; "
-            f"set {DATA_DIR_ENV} or pass data_dir"
+        raise SampleDataError(
+            f"sandbox data folder {directory}: sample-patient tables {missing} are missing; "
+            f"set {DATA_DIR_ENV} to a folder holding them or pass data_dir"
         )
-    tables = {t: read_table(directory / f"{t}.txt") for t in TABLES}
+    try:
+        tables = {t: read_table(directory / f"{t}.txt") for t in TABLES}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SampleDataError(f"sandbox data folder {directory}: cannot read its tables ({exc})") from exc
     patients = {r["PID"]: r for r in tables["patients"] if r.get("PID")}
     practitioners = {r["id"]: r for r in tables["practitioners"] if r.get("id")}
 

@@ -41,15 +41,25 @@ def test_real_patients_table_with_cr_endings_yields_every_patient() -> None:
 def test_data_dir_argument_beats_env_var_which_beats_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     assert resolve_data_dir() == sample_data.DEFAULT_DATA_DIR.resolve()
-    assert resolve_data_dir().parts[-3:] == ("shared", "data", "smart-sample-patients")
+    assert resolve_data_dir().parts[-3:] == ("sandbox", "data", "smart-sample-patients")
+    assert (resolve_data_dir() / "LICENSE").is_file() and (resolve_data_dir() / "NOTICE.md").is_file()
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path / "from-env"))
     assert resolve_data_dir() == (tmp_path / "from-env").resolve()
     assert resolve_data_dir(tmp_path / "explicit") == (tmp_path / "explicit").resolve()
 
 
-def test_missing_tables_raise_an_error_naming_the_env_var(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=DATA_DIR_ENV):
+def test_missing_tables_raise_an_error_naming_the_folder_and_the_env_var(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=DATA_DIR_ENV) as raised:
+        load_sample_data(tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(raised.value)
+
+
+def test_unreadable_tables_raise_an_error_naming_the_folder(tmp_path: Path) -> None:
+    for name in sample_data.TABLES:
+        (tmp_path / f"{name}.txt").write_bytes(b"PID\tx\n\xff\xfe\x00bad")
+    with pytest.raises(FileNotFoundError, match="cannot read") as raised:
         load_sample_data(tmp_path)
+    assert str(tmp_path) in str(raised.value)
 
 
 def test_small_data_dir_from_env_var_is_served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
