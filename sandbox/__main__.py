@@ -18,7 +18,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--base-path", default="/fhir")
     parser.add_argument("--public-base", default=None, help="absolute base URL to advertise in links")
-    parser.add_argument("--data-dir", default=None, help="sample tables (default: $SANDBOX_DATA_DIR or sandbox/data/...)")
+    parser.add_argument("--data-dir", default=None, help="sample tables (default: $SANDBOX_DATA_DIR or sandbox/data)")
     parser.add_argument("--require-bearer-token-env", metavar="NAME", help="require the token held in env var NAME")
     parser.add_argument("--no-batch", action="store_true", help="disable batch Bundles")
     parser.add_argument("--strict", action="store_true", help="400 for search parameters the flavour lacks")
