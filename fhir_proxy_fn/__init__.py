@@ -1,9 +1,9 @@
-"""GET/POST /fhir/{*path}: the read-only FHIR proxy, routed by the tenant in the access token."""
+"""Everything under /fhir/: metadata and SMART discovery without a token, the read-only proxy with one."""
 
 import azure.functions as func
 
-from shared.proxy.forward import proxy_request
+from shared.fhir.base_routes import fhir_base_response
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return proxy_request(req.method, req.url, req.headers, req.get_body())
+    return fhir_base_response(req.method, req.url, req.headers, req.get_body(), req.params)

@@ -1,4 +1,9 @@
-"""The routes of all served functions in precedence order, and resolving a request to one of them."""
+"""The routes of all served functions in the Functions host's order, and resolving a request to one of them.
+
+The host registers HTTP routes in the order of the function names (case-insensitive) and takes the first
+template that matches, the method included: it does not rank routes by specificity. A catch-all in a function
+whose name sorts early therefore takes every path under it, even where a later function has a literal route.
+"""
 
 from __future__ import annotations
 
@@ -42,28 +47,19 @@ class Resolution:
 
 
 class RouteTable:
-    """Routes sorted most specific first, independent of discovery order."""
+    """Routes in function-name order (case-insensitive), independent of discovery order."""
 
     def __init__(self, targets: Iterable[LoadedFunction], route_prefix: str) -> None:
-        routes = [
-            Route(RouteTemplate.parse(join_route(route_prefix, target.function.route)), target) for target in targets
-        ]
+        ordered = sorted(targets, key=lambda target: (target.function.name.casefold(), target.function.name))
         self.routes: tuple[Route, ...] = tuple(
-            sorted(
-                routes,
-                key=lambda route: (
-                    route.template.precedence,
-                    route.template.text.casefold(),
-                    route.target.function.name,
-                ),
-            )
+            Route(RouteTemplate.parse(join_route(route_prefix, target.function.route)), target) for target in ordered
         )
 
     def resolve(self, segments: Sequence[str], method: str) -> Resolution:
-        """The most specific route matching the path whose function accepts the method.
+        """The first route, in function-name order, whose template matches the path and whose function takes the method.
 
         As on the Functions host the method is part of the match: a route whose template fits but whose
-        methods do not is passed over, and a less specific route may still take the request.
+        methods do not is passed over, and a later route may still take the request.
         """
         allowed: set[str] = set()
         path_matched = False

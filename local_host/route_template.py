@@ -1,4 +1,4 @@
-"""Route templates as the Functions host (ASP.NET Core routing) understands them: parsing, matching, precedence."""
+"""Route templates as the Functions host (ASP.NET Core routing) understands them: parsing and matching."""
 
 from __future__ import annotations
 
@@ -18,17 +18,6 @@ _INTEGER = re.compile(r"^[+-]?[0-9]+$")
 _FLOAT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _ALPHA = re.compile(r"^[A-Za-z]+$")
 
-# Segment ranks, lower is more specific. Literal > constrained parameter > parameter > optional > catch-all,
-# compared segment by segment (ASP.NET's RoutePrecedence works the same way, with optional ranked
-# below plain parameters here so that "a/{b}" beats "a/{b?}").
-RANK_LITERAL = 0
-RANK_COMPLEX = 1  # literal text mixed with parameters in one segment, e.g. "{name}.{ext}"
-RANK_CONSTRAINED = 2
-RANK_PARAMETER = 3
-RANK_OPTIONAL_CONSTRAINED = 4
-RANK_OPTIONAL = 5
-RANK_CATCH_ALL_CONSTRAINED = 6
-RANK_CATCH_ALL = 7
 
 
 class RouteTemplateError(ValueError):
@@ -160,20 +149,6 @@ class Segment:
     def parameter(self) -> Parameter | None:
         return self.parts[0] if len(self.parts) == 1 and isinstance(self.parts[0], Parameter) else None
 
-    @property
-    def rank(self) -> int:
-        parameter = self.parameter
-        if self.literal is not None:
-            return RANK_LITERAL
-        if parameter is None:
-            return RANK_COMPLEX
-        constrained = bool(parameter.constraints)
-        if parameter.catch_all:
-            return RANK_CATCH_ALL_CONSTRAINED if constrained else RANK_CATCH_ALL
-        if parameter.optional or parameter.default is not None:
-            return RANK_OPTIONAL_CONSTRAINED if constrained else RANK_OPTIONAL
-        return RANK_CONSTRAINED if constrained else RANK_PARAMETER
-
 
 def _split_parameter_body(body: str, template: str) -> list[str]:
     """Split "id:int:regex(a:b)?" on ':' outside parentheses."""
@@ -275,11 +250,6 @@ class RouteTemplate:
             if _may_be_absent(segment) and not all(_may_be_absent(later) for later in segments[index + 1 :]):
                 raise RouteTemplateError(f"Route {text!r}: an optional parameter may only be followed by optional ones")
         return cls(text=stripped, segments=segments, parameter_names=tuple(names))
-
-    @property
-    def precedence(self) -> tuple[int, ...]:
-        """Sort key, smaller is more specific; tuples compare segment by segment, a shorter prefix first."""
-        return tuple(segment.rank for segment in self.segments)
 
     def match(self, path_segments: Sequence[str]) -> dict[str, str] | None:
         """Route values if the decoded path segments match, else None.

@@ -1,4 +1,4 @@
-"""GET /fhir/metadata: the unauthenticated CapabilityStatement (Conformance in DSTU2)."""
+"""GET /fhir/metadata: the open CapabilityStatement (fhir_proxy_fn answers it too; see shared.fhir.base_routes)."""
 
 import azure.functions as func
 

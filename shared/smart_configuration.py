@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import azure.functions as func
+
 from shared import public_urls
+from shared.http_responses import json_response
 from shared.oauth.client_auth import SUPPORTED_METHODS
 from shared.tokens.access_token import issuer
 from shared.tokens.signing_keys import ALGORITHM
@@ -23,3 +26,8 @@ def smart_configuration() -> dict[str, Any]:
         "token_endpoint_auth_signing_alg_values_supported": [],
         "access_token_signing_alg_values_supported": [ALGORITHM],
     }
+
+
+def smart_configuration_response() -> func.HttpResponse:
+    """The discovery document as JSON, cacheable for an hour (it changes only with the deployment)."""
+    return json_response(smart_configuration(), headers={"Cache-Control": "public, max-age=3600"})

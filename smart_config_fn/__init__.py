@@ -1,10 +1,9 @@
-"""GET /fhir/.well-known/smart-configuration: SMART discovery of the token endpoint."""
+"""GET /fhir/.well-known/smart-configuration: SMART discovery (fhir_proxy_fn serves it too, see base_routes)."""
 
 import azure.functions as func
 
-from shared.http_responses import json_response
-from shared.smart_configuration import smart_configuration
+from shared.smart_configuration import smart_configuration_response
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(smart_configuration(), headers={"Cache-Control": "public, max-age=3600"})
+    return smart_configuration_response()

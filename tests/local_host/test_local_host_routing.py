@@ -30,21 +30,34 @@ def test_catch_all_receives_the_rest_of_the_path(app_root: AppRoot, serve: Serve
     assert empty["route_params"] == {"tenant": "acme", "path": ""}
 
 
-def test_specific_routes_beat_catch_all_whatever_the_discovery_order(app_root: AppRoot, serve: Serve) -> None:
-    # Folder names sort the catch-all first, so discovery order alone would pick it.
-    catch_all = app_root.add_function("a_proxy", route="{*path}")
+def test_first_route_in_function_name_order_wins_even_over_a_literal(app_root: AppRoot, serve: Serve) -> None:
+    # As on the Functions host: no specificity ranking, the earliest function name whose template matches wins.
+    catch_all = app_root.add_function("a_proxy", route="fhir/{*path}")
     metadata = app_root.add_function("b_metadata", route="fhir/metadata")
     jwks = app_root.add_function("c_jwks", route=".well-known/jwks.json")
-    by_type = app_root.add_function("d_by_type", route="{segment}/{*path}")
+    by_segment = app_root.add_function("d_by_segment", route="{segment}/{*path}")
     host = serve()
 
     def answered_by(path: str) -> str:
         return str(requests.get(f"{host.url}{path}", timeout=5).json()["function"])
 
-    assert answered_by("/fhir/metadata") == metadata
+    assert answered_by("/fhir/metadata") == catch_all
+    assert answered_by("/fhir/Patient") == catch_all
     assert answered_by("/.well-known/jwks.json") == jwks
-    assert answered_by("/fhir/Patient") == by_type
-    assert answered_by("/") == catch_all
+    assert answered_by("/other/thing") == by_segment
+    assert metadata not in {answered_by(path) for path in ("/fhir/metadata", "/fhir/metadata/", "/FHIR/METADATA")}
+
+
+def test_function_name_order_is_case_insensitive_and_ignores_discovery_order(app_root: AppRoot, serve: Serve) -> None:
+    # "B_literal" sorts after "a_catch_all" case-insensitively, although "B" < "a" in code-point order.
+    literal = app_root.add_function("B_literal", route="x/literal")
+    catch_all = app_root.add_function("a_catch_all", route="x/{*rest}")
+    early_literal = app_root.add_function("A0_literal", route="x/early")
+    host = serve()
+
+    assert requests.get(f"{host.url}/x/literal", timeout=5).json()["function"] == catch_all
+    assert requests.get(f"{host.url}/x/early", timeout=5).json()["function"] == early_literal
+    assert [route.target.function.name for route in host.app.routes.routes] == [early_literal, catch_all, literal]
 
 
 def test_optional_parameter_may_be_left_out(app_root: AppRoot, serve: Serve) -> None:
@@ -55,13 +68,21 @@ def test_optional_parameter_may_be_left_out(app_root: AppRoot, serve: Serve) -> 
     assert requests.get(f"{host.url}/items/7", timeout=5).json()["route_params"] == {"id": "7"}
 
 
-def test_int_constraint_filters_and_other_routes_take_the_rest(app_root: AppRoot, serve: Serve) -> None:
-    by_number = app_root.add_function("by_number", route="orders/{id:int}")
-    by_name = app_root.add_function("by_name", route="orders/{name}")
+def test_int_constraint_filters_and_later_routes_take_the_rest(app_root: AppRoot, serve: Serve) -> None:
+    by_number = app_root.add_function("a_by_number", route="orders/{id:int}")
+    by_name = app_root.add_function("b_by_name", route="orders/{name}")
     host = serve()
 
     assert requests.get(f"{host.url}/orders/42", timeout=5).json()["function"] == by_number
     assert requests.get(f"{host.url}/orders/latest", timeout=5).json()["function"] == by_name
+
+
+def test_an_earlier_unconstrained_route_shadows_a_constrained_one(app_root: AppRoot, serve: Serve) -> None:
+    by_name = app_root.add_function("a_by_name", route="orders/{name}")
+    app_root.add_function("b_by_number", route="orders/{id:int}")
+    host = serve()
+
+    assert requests.get(f"{host.url}/orders/42", timeout=5).json()["function"] == by_name
 
 
 def test_int_constraint_without_alternative_is_404(app_root: AppRoot, serve: Serve) -> None:
@@ -99,9 +120,9 @@ def test_method_mismatch_can_answer_405_with_allow(app_root: AppRoot, serve: Ser
     assert refused.headers["Allow"] == "OPTIONS, POST"
 
 
-def test_method_mismatch_falls_through_to_a_less_specific_route(app_root: AppRoot, serve: Serve) -> None:
-    app_root.add_function("metadata", route="fhir/metadata", methods=["get"])
-    proxy = app_root.add_function("proxy", route="fhir/{*path}", methods=["get", "post"])
+def test_method_mismatch_falls_through_to_a_later_route(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("a_metadata", route="fhir/metadata", methods=["get"])
+    proxy = app_root.add_function("b_proxy", route="fhir/{*path}", methods=["get", "post"])
     host = serve()
 
     reply = requests.post(f"{host.url}/fhir/metadata", timeout=5)

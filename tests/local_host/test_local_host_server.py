@@ -101,9 +101,9 @@ def test_cli_lists_routes_listens_and_stops_on_sigterm(app_root: AppRoot) -> Non
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline().strip() for _ in range(3)]
-        assert lines == [
-            f"GET,POST /oauth2/token -> {token}",
+        assert lines == [  # in the order the host tries them: function names, case-insensitive
             f"* /fhir/{{*path}} -> {proxy}",
+            f"GET,POST /oauth2/token -> {token}",
             f"Listening on http://127.0.0.1:{port}",
         ]
         assert requests.post(f"http://127.0.0.1:{port}/oauth2/token?secret=x", timeout=5).status_code == 200
