@@ -46,6 +46,8 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
     LOCAL.mkdir(exist_ok=True)
     os.environ.setdefault("GATEWAY_PUBLIC_BASE_URL", f"http://localhost:{gateway_port}")
     os.environ["REGISTRY_CONNECTION_STRING"] = azurite_connection
+    # As in Azure (infra/): the host buffers no body larger than the largest one a route accepts (a batch Bundle).
+    os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(1024 * 1024 + 64 * 1024))
     if not os.environ.get("TOKEN_SIGNING_KEY"):
         os.environ["TOKEN_SIGNING_KEY"] = _read_or_create(SIGNING_KEY_FILE, generate_private_key_pem)
     os.environ[SANDBOX_TOKEN_SETTING] = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))

@@ -14,7 +14,6 @@ from types import FrameType
 from .function_folders import FunctionFolderError
 from .function_loader import FunctionLoadError
 from .host_json import HostConfigError
-from .http_request import DEFAULT_MAX_BODY_BYTES
 from .route_template import RouteTemplateError
 from .server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, close_sockets, make_server, server_port
 from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
@@ -48,8 +47,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-body-bytes",
         type=int,
-        default=DEFAULT_MAX_BODY_BYTES,
-        help="request body cap, 413 above (default 100 MiB)",
+        default=None,
+        help="request body cap, 413 above (default: $FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 100 MiB, as the host)",
     )
     parser.add_argument(
         "--method-mismatch-status",
@@ -80,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = FunctionsApp(
             args.root, max_body_bytes=args.max_body_bytes, method_mismatch_status=args.method_mismatch_status
         )
-    except (FunctionFolderError, FunctionLoadError, HostConfigError, RouteTemplateError, OSError) as error:
+    except (FunctionFolderError, FunctionLoadError, HostConfigError, RouteTemplateError, OSError, ValueError) as error:
         print(f"local_host: cannot load the function folders of {args.root}: {error}", file=sys.stderr)
         return 1
     try:

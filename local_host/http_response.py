@@ -1,4 +1,9 @@
-"""Turning what a function returned into an HTTP status line, headers and body."""
+"""Turning what a function returned into an HTTP status line, headers and body.
+
+The function's output is first encoded by `azure.functions.http.HttpResponseConverter.encode`, the code the
+Python worker runs to answer the host (status as text, headers, Set-Cookie values split out as cookies, body);
+only the host's last step, from that message to the wire, is done here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import azure.functions as func
+from azure.functions.http import HttpResponseConverter
 
 # PEP 3333 forbids these from applications; the server owns the connection.
 HOP_BY_HOP = frozenset(
@@ -57,29 +63,41 @@ def _check_header(name: str, value: str) -> None:
         raise InvalidResponse(f"invalid response header {name!r}")
 
 
-def to_wire(output: Any, method: str) -> WireResponse:
-    """func.HttpResponse (or str / None, as the Python worker accepts) to a WireResponse.
-
-    Every header the function set is sent, repeated ones (e.g. several Set-Cookie) as separate lines.
-    Content-Type comes from the headers if set, else from mimetype (with "; charset=" for text/*), the same
-    rule as azure.functions' own converter. Content-Length is computed from the body. HEAD gets no body.
-    """
+def _message(output: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of the worker's encoded answer; Set-Cookie values become header lines again."""
     if output is None:
         # No http output at all: answer "204 No Content" rather than inventing a body.
         output = func.HttpResponse(status_code=204)
-    elif isinstance(output, str):
-        output = func.HttpResponse(output)
-    if not isinstance(output, func.HttpResponse):
+    if not isinstance(output, (func.HttpResponse, str)):
         raise InvalidResponse(f"function returned {type(output).__name__}, not func.HttpResponse")
-    status = int(output.status_code)
+    datum = HttpResponseConverter.encode(output, expected_type=None)
+    if datum.type == "string":  # a plain str return: the host answers it as text
+        return 200, [("Content-Type", "text/plain; charset=utf-8")], str(datum.value).encode("utf-8")
+    message = datum.value
+    try:
+        status = int(message["status_code"].value)
+    except ValueError:
+        raise InvalidResponse(f"invalid status code {message['status_code'].value!r}") from None
+    headers = [(str(name), str(value.value)) for name, value in message["headers"].items()]
+    for cookie in message.get("cookies") or []:
+        headers += [("Set-Cookie", morsel.OutputString()) for morsel in cookie.values()]
+    body = message["body"].value or b""
+    return status, headers, body if isinstance(body, bytes) else str(body).encode("utf-8")
+
+
+def to_wire(output: Any, method: str) -> WireResponse:
+    """func.HttpResponse (or str / None, as the Python worker accepts) to a WireResponse.
+
+    Every header the function set is sent, repeated Set-Cookie ones as separate lines. Content-Type is the
+    worker's (from the headers if set, else from mimetype, "; charset=" for text/*). Content-Length is computed
+    from the body. HEAD gets no body.
+    """
+    status, encoded_headers, body = _message(output)
     if not 100 <= status <= 999:
         raise InvalidResponse(f"invalid status code {status}")
-    body = output.get_body() or b""
     headers: list[tuple[str, str]] = []
     declared_length: str | None = None
-    has_content_type = False
-    for name, value in output.headers.items():
-        value = str(value)
+    for name, value in encoded_headers:
         _check_header(name, value)
         lower = name.lower()
         if lower in HOP_BY_HOP:
@@ -87,13 +105,7 @@ def to_wire(output: Any, method: str) -> WireResponse:
         if lower == "content-length":
             declared_length = value.strip()
             continue
-        has_content_type = has_content_type or lower == "content-type"
         headers.append((name, value))
-    if not has_content_type:
-        mimetype = output.mimetype
-        content_type = f"{mimetype}; charset={output.charset}" if mimetype.startswith("text/") else mimetype
-        _check_header("Content-Type", content_type)
-        headers.append(("Content-Type", content_type))
     if status < 200 or status in (204, 304):
         return WireResponse(status, headers, b"")  # these statuses never carry a body
     if method == "HEAD":

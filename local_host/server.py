@@ -12,7 +12,7 @@ from typing import Any
 from waitress import wasyncore
 from waitress.server import create_server
 
-from .http_request import DEFAULT_MAX_BODY_BYTES
+from .strict_parser import use_strict_parser
 from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
 
 DEFAULT_HOST = "127.0.0.1"
@@ -28,7 +28,7 @@ def make_server(
     port: int = DEFAULT_PORT,
     *,
     threads: int = DEFAULT_THREADS,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
     app: FunctionsApp | None = None,
 ) -> Any:
@@ -39,7 +39,9 @@ def make_server(
     """
     if app is None:
         app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
-    return create_server(
+    if max_body_bytes is None:
+        max_body_bytes = app.max_body_bytes
+    server = create_server(
         app,
         host=host,
         port=port,
@@ -47,6 +49,10 @@ def make_server(
         max_request_body_size=max_body_bytes + _WAITRESS_BODY_MARGIN,
         ident="local_host",
     )
+    use_strict_parser(server)
+    shown = f"[{host}]" if ":" in host else host
+    app.address = f"http://{shown}:{server_port(server)}"
+    return server
 
 
 def server_port(server: Any) -> int:
@@ -129,7 +135,7 @@ def serve_in_thread(
     port: int = 0,
     *,
     threads: int = DEFAULT_THREADS,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
 ) -> ServerHandle:
     """Start the real waitress server for `root` in a daemon thread (port 0: a free port) and return its handle."""

@@ -11,7 +11,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from .function_folders import discover_functions
 from .function_loader import load_function
 from .host_json import read_host_json, route_prefix
-from .http_request import DEFAULT_MAX_BODY_BYTES, BodyTooLarge, build_request, read_body
+from .http_request import BodyTooLarge, build_request, host_body_limit, read_body, server_address
 from .http_response import WireResponse, json_response, to_wire
 from .request_path import RequestTarget, raw_target
 from .route_table import RouteTable
@@ -35,15 +35,18 @@ class FunctionsApp:
         self,
         root: Path,
         *,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_body_bytes: int | None = None,
         method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
     ) -> None:
         if method_mismatch_status not in (404, 405):
             raise ValueError("method_mismatch_status must be 404 or 405")
         self.root = root.resolve()
-        self.max_body_bytes = max_body_bytes
+        # None: as the Functions host, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT or 100 MiB.
+        self.max_body_bytes = host_body_limit() if max_body_bytes is None else max_body_bytes
         self.method_mismatch_status = method_mismatch_status
         self.route_prefix = route_prefix(read_host_json(self.root))
+        # scheme://host:port this app is served on; request URLs are built from it, never from the Host header.
+        self.address: str | None = None
         loaded = [load_function(function, self.root) for function in discover_functions(self.root)]
         self.routes = RouteTable(loaded, self.route_prefix)
 
@@ -75,7 +78,7 @@ class FunctionsApp:
             body = read_body(environ, self.max_body_bytes)
         except BodyTooLarge:
             return json_response(413, {"error": "request body too large", "limit_bytes": self.max_body_bytes})
-        request = build_request(environ, target, resolution.values, body)
+        request = build_request(environ, self.address or server_address(environ), target, resolution.values, body)
         name = route.target.function.name
         try:
             return to_wire(route.target.invoke(request), method)
@@ -88,7 +91,7 @@ class FunctionsApp:
 def make_app(
     root: Path,
     *,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
 ) -> FunctionsApp:
     """Discover, import and route the function folders of `root`."""

@@ -8,6 +8,7 @@ import json
 import socket
 from typing import Any
 
+import pytest
 import requests
 from local_host_testing import AppRoot, Serve
 
@@ -161,3 +162,97 @@ def test_empty_body_is_empty_bytes(app_root: AppRoot, serve: Serve) -> None:
 
     assert received["body_b64"] == ""
     assert received["method"] == "GET"
+
+
+def raw_exchange(port: int, head: bytes, body: bytes = b"") -> tuple[bytes, bool]:
+    """Send a request byte for byte; (the whole answer, whether the server closed the connection after it)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(head + body)
+        answer = b""
+        closed = False
+        while True:
+            try:
+                chunk = client.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                closed = True
+                break
+            answer += chunk
+            if b"\r\n\r\n" in answer and answer.split(b"\r\n", 1)[0].split(b" ")[1] != b"200":
+                client.settimeout(2)
+    return answer, closed
+
+
+def test_the_url_comes_from_the_hosts_address_never_from_the_host_header(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    answer, _ = raw_exchange(host.port, b"GET /fhir/Patient/1 HTTP/1.1\r\nHost: evil.example:8443\r\n"
+                                        b"Connection: close\r\n\r\n")
+
+    received = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert received["url"] == f"http://127.0.0.1:{host.port}/fhir/Patient/1"
+    assert received["route_params"] == {"path": "Patient/1"}
+    assert received["headers"]["host"] == "evil.example:8443"
+
+
+def test_a_host_header_carrying_a_path_is_refused_before_any_function_runs(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("proxy", route="fhir/{*path}")
+    host = serve()
+
+    for bad_host in (b"localhost:7071/fhir/Observation?x=", b"[", b"a b", b"host:port", b"x@y"):
+        answer, closed = raw_exchange(host.port, b"GET /fhir/Patient/1 HTTP/1.1\r\nHost: " + bad_host + b"\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 "), (bad_host, answer[:80])
+        assert closed, bad_host
+        assert b"Traceback" not in answer and b'"function"' not in answer
+
+
+def test_http11_without_a_host_header_is_400_and_http10_is_served(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    missing, _ = raw_exchange(host.port, b"GET /echo HTTP/1.1\r\n\r\n")
+    old, _ = raw_exchange(host.port, b"GET /echo HTTP/1.0\r\n\r\n")
+
+    assert missing.startswith(b"HTTP/1.1 400 ")
+    assert old.startswith(b"HTTP/1.0 200 ")
+
+
+def test_header_values_outside_visible_ascii_are_400_not_500(app_root: AppRoot, serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+
+    for value in ("caf\u00e9".encode(), "\u20ac".encode(), b"a\x01b", b"\xff"):
+        answer, closed = raw_exchange(host.port, b"GET /echo HTTP/1.1\r\nHost: local\r\nX-Name: " + value + b"\r\n\r\n")
+        assert answer.split(b" ", 2)[1] == b"400", (value, answer[:80])  # waitress may answer in HTTP/1.0
+        assert closed
+
+
+def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(app_root: AppRoot,
+                                                                                 serve: Serve) -> None:
+    app_root.add_function("echo", route="echo")
+    host = serve()
+    smuggled = b"GET /echo HTTP/1.1\r\nHost: local\r\n\r\n"
+    body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(smuggled), smuggled)
+
+    answer, closed = raw_exchange(
+        host.port,
+        b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", body,
+    )
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert closed
+    assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request inside the body was never served
+
+
+def test_the_body_limit_follows_the_hosts_app_setting(app_root: AppRoot, serve: Serve,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    app_root.add_function("echo", route="echo")
+    monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "2048")
+    host = serve()
+
+    assert requests.post(f"{host.url}/echo", data=b"x" * 2048, timeout=5).status_code == 200
+    assert requests.post(f"{host.url}/echo", data=b"x" * 2049, timeout=5).status_code == 413
+    answer, closed = raw_exchange(host.port, b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: 10485760\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 ") and closed  # refused from the declared length, before buffering

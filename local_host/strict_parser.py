@@ -1,0 +1,60 @@
+"""Request-head checks the Functions host's Kestrel makes before any function runs: 400 and the connection closed.
+
+waitress is lenient where Kestrel is not: it lets `Transfer-Encoding: chunked` win silently over a
+`Content-Length` sent with it (the classic request-smuggling ambiguity), accepts any `Host` value and passes
+header bytes outside ASCII through as Latin-1 text. Raising `ParsingError` from the parser makes waitress answer
+"400 Bad Request" itself and close the connection, exactly where Kestrel would, so no function ever sees such a
+request.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser, ParsingError
+
+# RFC 3986 host: an IP literal in brackets, or a reg-name / IPv4 address; then an optional port.
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-9]{1,5})?$")
+# Kestrel's default: header values are visible ASCII, space and tab (no obs-text, no controls).
+_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+
+
+def head_problem(version: str, headers: dict[str, str], chunked: bool) -> str | None:
+    """Why a parsed request head must be refused, or None. `headers` are waitress's (upper-case, '_' for '-')."""
+    if chunked and "CONTENT_LENGTH" in headers:
+        return "Content-Length and Transfer-Encoding together are ambiguous"
+    host = headers.get("HOST")
+    if host is None:
+        if version == "1.1":
+            return "an HTTP/1.1 request needs a Host header"
+    elif host and not _HOST.match(host):
+        return "the Host header is not a valid host[:port]"
+    for name, value in headers.items():
+        if not _VALUE.match(value):
+            return f"header {name.replace('_', '-').title()} has bytes outside visible ASCII"
+    return None
+
+
+class StrictRequestParser(HTTPRequestParser):  # type: ignore[misc]  # waitress ships no type hints
+    """waitress's parser plus `head_problem`; a problem becomes waitress's own 400 with the connection closed."""
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        problem = head_problem(self.version, self.headers, bool(self.chunked))
+        if problem:
+            raise ParsingError(problem)
+
+
+class StrictChannel(HTTPChannel):  # type: ignore[misc]
+    """An HTTP channel that parses requests with StrictRequestParser."""
+
+    parser_class = StrictRequestParser
+
+
+def use_strict_parser(server: Any) -> None:
+    """Make a waitress server (one listening socket, or a multi-socket server's map of them) parse strictly."""
+    for listener in [server, *getattr(server, "map", {}).values()]:
+        if hasattr(listener, "channel_class"):
+            listener.channel_class = StrictChannel
