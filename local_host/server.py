@@ -71,7 +71,7 @@ def close_sockets(server: Any) -> None:
     wasyncore.close_all(_socket_map(server), ignore_all=True)
 
 
-def _run_until(server: Any, stop: threading.Event) -> None:
+def run_until_stopped(server: Any, stop: threading.Event) -> None:
     """waitress's loop, one poll at a time until `stop` is set; then this thread closes every socket itself."""
     socket_map = _socket_map(server)
     try:
@@ -79,6 +79,22 @@ def _run_until(server: Any, stop: threading.Event) -> None:
             wasyncore.loop(timeout=_POLL_SECONDS, map=socket_map, use_poll=True, count=1)
     finally:
         wasyncore.close_all(socket_map, ignore_all=True)
+
+
+def stop_background_server(server: Any, thread: threading.Thread, stop: threading.Event, timeout: float) -> None:
+    """Stop a waitress server running `run_until_stopped` in `thread`; the loop thread closes every socket.
+
+    Worker threads go first: one still finishing a request after the loop closed its wake-up pipe would
+    write to a closed (or, worse, reused) file descriptor. No socket is closed from this thread, so the loop
+    never polls a descriptor that was closed under it (EBADF).
+    """
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
+    stop.set()
+    wake = getattr(server, "pull_trigger", None)  # a multi-socket server has none: the poll times out
+    if wake is not None:
+        with contextlib.suppress(OSError):
+            wake()  # wake the loop now rather than at its next poll timeout
+    thread.join(timeout)
 
 
 @dataclass
@@ -99,21 +115,11 @@ class ServerHandle:
         return f"http://{host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Let in-flight requests finish, then close the listening socket and all connections. Idempotent.
-
-        Worker threads go first: one still finishing a request after the loop closed its wake-up pipe would
-        write to a closed (or, worse, reused) file descriptor.
-        """
+        """Let in-flight requests finish, then close the listening socket and all connections. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
-        self.stop_event.set()
-        wake = getattr(self.server, "pull_trigger", None)  # a multi-socket server has none: the poll times out
-        if wake is not None:
-            with contextlib.suppress(OSError):
-                wake()  # wake the loop now rather than at its next poll timeout
-        self.thread.join(timeout)
+        stop_background_server(self.server, self.thread, self.stop_event, timeout)
         if self.thread.is_alive():
             raise RuntimeError(f"local host on {self.url} did not stop within {timeout}s")
 
@@ -144,7 +150,7 @@ def serve_in_thread(
     bound_port = server_port(server)
     stop_event = threading.Event()
     thread = threading.Thread(
-        target=_run_until, args=(server, stop_event), name=f"local_host:{bound_port}", daemon=True
+        target=run_until_stopped, args=(server, stop_event), name=f"local_host:{bound_port}", daemon=True
     )
     thread.start()
     return ServerHandle(server=server, thread=thread, host=host, port=bound_port, app=app, stop_event=stop_event)

@@ -7,8 +7,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from waitress import wasyncore
 from waitress.server import create_server
+
+from local_host.server import run_until_stopped, stop_background_server
 
 from .app import CONTROL, SandboxApp
 
@@ -22,6 +23,7 @@ class ServerHandle:
     thread: threading.Thread
     host: str
     port: int
+    stop_event: threading.Event
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -37,16 +39,11 @@ class ServerHandle:
         return self.root_url + CONTROL
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket from the server's own loop thread, then wait for it and the workers."""
+        """Finish in-flight requests, then close every socket from the server's own loop thread."""
         if self._stopped:
             return
         self._stopped = True
-        # Workers first: one still finishing a request after the loop closed its wake-up pipe would
-        # write to a closed (or reused) file descriptor.
-        self.server.task_dispatcher.shutdown(cancel_pending=True, timeout=timeout)
-        server_map = self.server._map
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(server_map, ignore_all=True))
-        self.thread.join(timeout)
+        stop_background_server(self.server, self.thread, self.stop_event, timeout)
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -59,6 +56,8 @@ def serve_in_thread(app: SandboxApp, host: str = "127.0.0.1", port: int = 0, thr
     """Start waitress for `app` on host:port (0 = any free port) in a daemon thread."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(app, host=host, port=port, threads=threads, ident="sandbox")
-    thread = threading.Thread(target=server.run, name=f"sandbox-{server.effective_port}", daemon=True)
+    stop_event = threading.Event()
+    thread = threading.Thread(target=run_until_stopped, args=(server, stop_event),
+                              name=f"sandbox-{server.effective_port}", daemon=True)
     thread.start()
-    return ServerHandle(app, server, thread, host, int(server.effective_port))
+    return ServerHandle(app, server, thread, host, int(server.effective_port), stop_event)
