@@ -21,16 +21,17 @@ setup: $(STAMP)
 run: setup
 	@$(PY) -m devtools.run_local
 
-test: setup
+test: setup lint
 	@bash devtools/install_checkov.sh
-	@$(PY) -m ruff check .
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
 bench: setup
 	@$(PY) -m bench $(BENCH_ARGS)
 
+# The gates every change passes (CI runs them through `make test`): lint, complexity, strict types.
 lint: setup
 	@$(PY) -m ruff check .
+	@$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) .tools .local

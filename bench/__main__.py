@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from bench.compare import render_variants
 from bench.report import evaluate_budget, render
 from bench.run import FULL, TINY, run
 
@@ -22,8 +21,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="a few seconds at tiny size (keeps the script working)")
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default bench/results/<time>.json)")
     parser.add_argument("--profile", action="store_true", help="also sample the gateway with py-spy")
-    parser.add_argument("--variants", action="store_true",
-                        help="also measure the prototype optimisations of bench/variants.py side by side")
     parser.add_argument("--no-micro", action="store_true", help="skip the in-process micro-benchmarks")
     parser.add_argument("--pin", action="store_true",
                         help="load generator on the first CPU, servers on the others (default: scheduler decides)")
@@ -46,14 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
-    result = run(sizes, pin=args.pin, profile=args.profile, micro=not args.no_micro, variants=args.variants, say=say)
+    result = run(sizes, pin=args.pin, profile=args.profile, micro=not args.no_micro, say=say)
     result["budget"] = evaluate_budget(result)
     out = args.out or RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}{'-tiny' if args.tiny else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
-    if "variants" in result:
-        print("\n" + render_variants(result["variants"]))
     print(f"\nResult: {out}")
     return 0
 

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench.load import RequestSpec, Target, fetch
-from bench.variants import LOG_LEVEL_VARIANT
 from devtools.azurite import REPO, Azurite, connection_string, ensure_installed, free_port
 
 # Fixed, obviously-benchmark tenant GUIDs.
@@ -137,15 +136,14 @@ class Gateway:
 
     def __init__(self, upstream_base: str, folder: Path | None = None, threads: int = GATEWAY_THREADS,
                  preexec: Callable[[], None] | None = None, log_level: str = "INFO",
-                 with_identity_provider: bool = True, variants: tuple[str, ...] = ()) -> None:
+                 with_identity_provider: bool = True) -> None:
         self.upstream_base = upstream_base.rstrip("/")
         self.folder = folder or Path(tempfile.mkdtemp(prefix="bench-gateway-"))
         self.threads = threads
         self.port = free_port()
         self.public_base = f"http://127.0.0.1:{self.port}"
         self._preexec = preexec
-        self.variants = variants
-        self._log_level = "WARNING" if LOG_LEVEL_VARIANT in variants else log_level
+        self._log_level = log_level
         self._with_identity_provider = with_identity_provider
         self.storage = CountedAzurite(self.folder)
         self.identity: IdentityProvider | None = None
@@ -213,11 +211,8 @@ class Gateway:
         stderr = (self.folder / "gateway.err").open("wb")
         serve = ["--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads),
                  "--log-level", self._log_level]
-        # Variants are prototypes patched into this child only (bench/variants.py); none is the real gateway.
-        command = ([sys.executable, "-m", "bench.variants", "--apply", ",".join(self.variants), "--", *serve]
-                   if self.variants else [sys.executable, "-m", "local_host", *serve])
         self.process = subprocess.Popen(
-            command,
+            [sys.executable, "-m", "local_host", *serve],
             cwd=REPO, env=env, stdout=stdout, stderr=stderr, preexec_fn=self._preexec,
         )
         stdout.close()

@@ -19,7 +19,6 @@ from typing import Any
 
 from bench import static_upstream
 from bench.cold_start import measure_cold_start
-from bench.compare import compare_variants
 from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
 from bench.micro import gateway_token_costs, run_micro
@@ -50,13 +49,11 @@ class Sizes:
     micro_repeat: int
     ceiling_seconds: float
     profile_seconds: float
-    variant_requests: int  # latency requests per variant and scenario (--variants)
-    variant_seconds: float  # throughput seconds per variant (--variants)
     cold_modules: tuple[str, ...] = ()  # function folders to import; () means every one
 
 
-FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 9, 5, 2.0, 8.0, 600, 3.0)
-TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, 10, 0.25,
+FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 9, 5, 2.0, 8.0)
+TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0,
              ("metadata_fn", "token_fn", "fhir_proxy_fn"))
 
 
@@ -292,7 +289,7 @@ def machine(nginx_binary: str) -> dict[str, Any]:
             "load_average_start": [round(x, 2) for x in os.getloadavg()]}
 
 
-def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True, variants: bool = False,
+def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True,
         say: Say = print) -> dict[str, Any]:
     """One complete benchmark run; returns the result document (see bench/README.md)."""
     started = time.time()
@@ -356,10 +353,6 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         result["tokens"] = token_section(gateway, sizes, say)
         if profile:
             result["profile"] = profile_section(gateway, gateway_target, specs, sizes, folder, say)
-        if variants:
-            result["variants"] = compare_variants(
-                upstream_base, upstream.process.pid, specs, sizes.variant_requests, sizes.variant_seconds,
-                sizes.rounds, sizes.warmup_seconds, min(10, sizes.bundle_requests), say)
         if micro:
             say("in-process micro-benchmarks (rewrite, JSON codecs, JWT keys, HTTP clients) ...")
             result["micro"] = run_micro(

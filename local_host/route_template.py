@@ -149,10 +149,27 @@ class Segment:
     def parameter(self) -> Parameter | None:
         return self.parts[0] if len(self.parts) == 1 and isinstance(self.parts[0], Parameter) else None
 
+    def match_value(self, value: str) -> dict[str, str] | None:
+        """The route values this segment takes from one present path segment, or None if it does not fit."""
+        literal, parameter = self.literal, self.parameter
+        if literal is not None:
+            return {} if value.casefold() == literal.casefold() else None
+        if parameter is not None:
+            return {parameter.name: value} if value != "" and parameter.accepts(value) else None
+        found = self.pattern.fullmatch(value) if self.pattern else None
+        if found is None:
+            return None
+        parameters = [part for part in self.parts if isinstance(part, Parameter)]
+        if not all(part.accepts(found.group(part.name)) for part in parameters):
+            return None
+        return {part.name: found.group(part.name) for part in parameters}
+
 
 def _split_parameter_body(body: str, template: str) -> list[str]:
     """Split "id:int:regex(a:b)?" on ':' outside parentheses."""
-    pieces, depth, current = [], 0, []
+    pieces: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in body:
         if char == "(":
             depth += 1
@@ -272,24 +289,10 @@ class RouteTemplate:
                 if parameter.default is not None:
                     values[parameter.name] = parameter.default
                 continue
-            value = path_segments[index]
-            literal = segment.literal
-            if literal is not None:
-                if value.casefold() != literal.casefold():
-                    return None
-            elif parameter is not None:
-                if value == "" or not parameter.accepts(value):
-                    return None
-                values[parameter.name] = value
-            else:
-                found = segment.pattern.fullmatch(value) if segment.pattern else None
-                if found is None:
-                    return None
-                for part in segment.parts:
-                    if isinstance(part, Parameter):
-                        if not part.accepts(found.group(part.name)):
-                            return None
-                        values[part.name] = found.group(part.name)
+            captured = segment.match_value(path_segments[index])
+            if captured is None:
+                return None
+            values.update(captured)
         if len(path_segments) > len(self.segments):
             return None
         return values

@@ -63,7 +63,8 @@ def server_port(server: Any) -> int:
 
 
 def _socket_map(server: Any) -> dict[int, Any]:
-    return server.map if hasattr(server, "map") else server._map
+    socket_map: dict[int, Any] = server.map if hasattr(server, "map") else server._map
+    return socket_map
 
 
 def close_sockets(server: Any) -> None:

@@ -10,6 +10,7 @@ request.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from waitress.channel import HTTPChannel
@@ -21,7 +22,7 @@ _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]+)(?::[0-
 _VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 
 
-def head_problem(version: str, headers: dict[str, str], chunked: bool) -> str | None:
+def head_problem(version: str, headers: Mapping[str, str], chunked: bool) -> str | None:
     """Why a parsed request head must be refused, or None. `headers` are waitress's (upper-case, '_' for '-')."""
     if chunked and "CONTENT_LENGTH" in headers:
         return "Content-Length and Transfer-Encoding together are ambiguous"
@@ -37,7 +38,7 @@ def head_problem(version: str, headers: dict[str, str], chunked: bool) -> str | 
     return None
 
 
-class StrictRequestParser(HTTPRequestParser):  # type: ignore[misc]  # waitress ships no type hints
+class StrictRequestParser(HTTPRequestParser):
     """waitress's parser plus `head_problem`; a problem becomes waitress's own 400 with the connection closed."""
 
     def parse_header(self, header_plus: bytes) -> None:
@@ -47,7 +48,7 @@ class StrictRequestParser(HTTPRequestParser):  # type: ignore[misc]  # waitress 
             raise ParsingError(problem)
 
 
-class StrictChannel(HTTPChannel):  # type: ignore[misc]
+class StrictChannel(HTTPChannel):
     """An HTTP channel that parses requests with StrictRequestParser."""
 
     parser_class = StrictRequestParser

@@ -362,7 +362,7 @@ def delete_client(client_id: str) -> None:
     keys = [CLIENT_ROW] + [SECRET_ROW_PREFIX + s.secret_id for s in state.secrets]
     for row_key in keys:
         try:
-            connection.call(lambda rk=row_key: connection.table(TABLE).delete_entity(client_id, rk))
+            connection.call(lambda rk=row_key: connection.table(TABLE).delete_entity(client_id, rk))  # type: ignore[misc]  # mypy cannot type a default-bound lambda
         except ResourceNotFoundError:
             pass
     _forget_cached(client_id)

@@ -39,7 +39,8 @@ class IdentitySession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = timeouts()
-        response = super().request(method, url, *args, **kwargs)
+        verb = method.decode("ascii") if isinstance(method, bytes) else method
+        response = super().request(verb, url, *args, **kwargs)
         self._local.status = response.status_code
         return response
 
