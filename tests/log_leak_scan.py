@@ -81,3 +81,9 @@ def leaks() -> tuple[int, int, list[str]]:
     with _lock:
         lines = list(_lines)
     return len(lines), len(KNOWN_SECRETS), find_leaks(lines, KNOWN_SECRETS)
+
+
+def record_lines(lines: list[str]) -> None:
+    """Log lines another process wrote (a gateway instance's output), scanned with the rest at the end."""
+    with _lock:
+        _lines.extend(lines)
