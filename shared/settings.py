@@ -105,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
         default="3600",
     ),
     Setting(
+        "AZURE_CLIENT_ID",
+        "Client ID of the app's user-assigned managed identity (set by the Bicep); the managed_identity upstream "
+        "auth uses it unless a tenant names its own UpstreamClientId. Empty: the system-assigned identity.",
+        default="",
+    ),
+    Setting(
         "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
         "Connect timeout towards provider FHIR servers.",
         default="5",
