@@ -62,6 +62,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "TOKEN_SIGNING_KEY_NEXT",
+        "PEM RSA private or public key of the next signing key: published and accepted, never used for signing, "
+        "so every instance and JWKS cache knows it before it signs (the first step of a rotation).",
+        default="",
+        secret=True,
+    ),
+    Setting(
         "TOKEN_LIFETIME_SECONDS",
         "Default access token lifetime; a client entity's TokenLifetimeSeconds overrides it.",
         default="3600",
