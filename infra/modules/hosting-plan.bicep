@@ -1,4 +1,4 @@
-// Linux App Service (Dedicated) plan for the Function App, with CPU-based autoscale between a floor and a ceiling.
+// Linux App Service (Dedicated) plan for the Function App, autoscaled on CPU and on HTTP queue length between a floor and a ceiling.
 
 @description('Required. Name of the App Service plan.')
 param name string
@@ -31,6 +31,10 @@ param maximumInstances int = 10
 @description('Optional. Spread instances over availability zones (Premium v3 only, in regions that have zones).')
 param zoneRedundant bool = false
 
+@description('Optional. Average HTTP queue length per instance over 5 minutes above which one instance is added; scale-in waits until it stays below a quarter of it.')
+@minValue(1)
+param httpQueueLengthScaleOut int = 20
+
 @description('Optional. Tags applied to the plan and its autoscale setting.')
 param tags object = {}
 
@@ -59,7 +63,7 @@ resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = {
     targetResourceUri: plan.id
     profiles: [
       {
-        name: 'cpu'
+        name: 'cpu-and-http-queue'
         capacity: {
           minimum: string(minimumInstances)
           maximum: string(max(minimumInstances, maximumInstances))
@@ -85,6 +89,26 @@ resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = {
             }
           }
           {
+            // An instance whose worker threads all wait on slow providers is busy at a few percent CPU: requests
+            // then queue in front of it, which this rule sees and CPU does not.
+            metricTrigger: {
+              metricName: 'HttpQueueLength'
+              metricResourceUri: plan.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT5M'
+              timeAggregation: 'Average'
+              operator: 'GreaterThan'
+              threshold: httpQueueLengthScaleOut
+            }
+            scaleAction: {
+              direction: 'Increase'
+              type: 'ChangeCount'
+              value: '1'
+              cooldown: 'PT5M'
+            }
+          }
+          {
             metricTrigger: {
               metricName: 'CpuPercentage'
               metricResourceUri: plan.id
@@ -94,6 +118,25 @@ resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = {
               timeAggregation: 'Average'
               operator: 'LessThan'
               threshold: 30
+            }
+            scaleAction: {
+              direction: 'Decrease'
+              type: 'ChangeCount'
+              value: '1'
+              cooldown: 'PT10M'
+            }
+          }
+          {
+            // Autoscale removes an instance only when every scale-in rule holds: CPU low and the queue short.
+            metricTrigger: {
+              metricName: 'HttpQueueLength'
+              metricResourceUri: plan.id
+              timeGrain: 'PT1M'
+              statistic: 'Average'
+              timeWindow: 'PT10M'
+              timeAggregation: 'Average'
+              operator: 'LessThan'
+              threshold: max(1, httpQueueLengthScaleOut / 4)
             }
             scaleAction: {
               direction: 'Decrease'
