@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import jwt
 import requests
@@ -80,6 +81,7 @@ class Smoke:
         self.jwks_document()
         self.refused_token()
         self.token()
+        self.client_secrets()
         self.unauthenticated_fhir()
         self.authorize()
         self.patients_app()
@@ -186,8 +188,33 @@ class Smoke:
             problems.append(f"no token: {error or 'HTTP ' + str(response.status_code)}")
         else:
             problems.extend(self._token_problems(token))
+            if "no-store" not in response.headers.get("Cache-Control", "").lower():
+                problems.append("the token response lacks Cache-Control: no-store")
         self._record(subject, response, elapsed, problems, "a token this gateway's JWKS verifies, "
                                                            "iss and aud this gateway's")
+
+    def client_secrets(self) -> None:
+        """The self-service secret list (read only): the client's own secrets, never a secret or its hash."""
+        path = f"/oauth2/clients/{quote(self.target.client_id, safe='')}/secrets"
+        subject = "GET /oauth2/clients/{client_id}/secrets"
+        # client_secret_basic: each part form-encoded before base64 (RFC 6749 §2.3.1).
+        credentials = (quote_plus(self.target.client_id), quote_plus(self.target.client_secret))
+        response, elapsed = self._send("GET", path, subject, auth=credentials)
+        if response is None:
+            return
+        listing = self._json(response)
+        secrets = listing.get("secrets") if isinstance(listing, dict) else None
+        problems: list[str] = []
+        if response.status_code != 200 or not isinstance(secrets, list):
+            error = listing.get("error") if isinstance(listing, dict) else None
+            problems.append(f"no secret list: {error or 'HTTP ' + str(response.status_code)}")
+        else:
+            if listing.get("client_id") != self.target.client_id:
+                problems.append("the list is not this client's")
+            if self.target.client_secret in response.text or "sha256" in response.text.lower():
+                problems.append("the list shows a secret or its hash")
+        active = sum(1 for s in secrets or [] if isinstance(s, dict) and s.get("active"))
+        self._record(subject, response, elapsed, problems, f"{active} active secret(s), no secret shown")
 
     def _token_problems(self, token: str) -> list[str]:
         """The token verifies against the published JWKS with this gateway's issuer and audience."""
