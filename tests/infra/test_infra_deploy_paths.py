@@ -119,3 +119,10 @@ def test_the_python_worker_runs_the_deliberate_number_of_threads() -> None:
     assert '"PYTHON_THREADPOOL_THREAD_COUNT"' in settings and "pythonThreadCount" in settings
     assert main_bicep()["parameters"]["pythonThreadCount"]["default"] == 32
     assert "PYTHON_THREADPOOL_THREAD_COUNT" in DEPLOY_GUIDE.read_text(encoding="utf-8")
+
+
+def test_the_example_bicepparam_follows_the_azd_environment_name() -> None:
+    # Whichever parameters file an azd release reads, the environment name is azd's.
+    text = (INFRA / "main.bicepparam").read_text(encoding="utf-8")
+    assert re.search(r"^param environmentName = readEnvironmentVariable\('AZURE_ENV_NAME', '[a-z0-9-]{1,12}'\)$",
+                     text, re.MULTILINE)
