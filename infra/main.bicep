@@ -33,7 +33,7 @@ param planSku string = 'P0v3'
 @maxValue(30)
 param minimumInstances int = 2
 
-@description('Optional. Autoscale ceiling on CPU load (at most 10 on Standard, 30 on Premium v3).')
+@description('Optional. Autoscale ceiling (at most 10 on Standard, 30 on Premium v3).')
 @minValue(1)
 @maxValue(30)
 param maximumInstances int = 10
@@ -63,9 +63,9 @@ param publicBaseUrl string = 'https://${functionAppName}.${appServiceDomainSuffi
 @maxValue(64)
 param pythonThreadCount int = 32
 
-@description('Optional. Scale out by one instance when requests wait in an instance\'s HTTP queue for 5 minutes on average above this length (and scale in only when it stays below a quarter of it).')
-@minValue(1)
-param httpQueueLengthScaleOut int = 20
+@description('Optional. Scale out by one instance when each instance takes more requests per minute than this, averaged over 5 minutes (or CPU stays above 70 %); scale in when below a third of it and CPU below 30 % for 10 minutes. Default: 32 threads, providers answering in about a second, at half the threads.')
+@minValue(60)
+param requestsPerInstanceScaleOut int = 900
 
 @description('Optional. FHIR version the gateway\'s metadata endpoint announces.')
 @allowed([
@@ -151,9 +151,7 @@ module hostingPlan 'modules/hosting-plan.bicep' = {
     location: location
     planSku: planSku
     minimumInstances: minimumInstances
-    maximumInstances: maximumInstances
     zoneRedundant: zoneRedundant
-    httpQueueLengthScaleOut: httpQueueLengthScaleOut
     tags: allTags
   }
 }
@@ -180,6 +178,21 @@ module functionApp 'modules/function-app.bicep' = {
   dependsOn: [
     roleAssignments
   ]
+}
+
+// After the app: one rule counts the app's requests, and autoscale checks that the metric's resource exists.
+module autoscale 'modules/autoscale.bicep' = {
+  name: 'autoscale'
+  params: {
+    name: 'asp-${environmentName}-${resourceToken}-autoscale'
+    location: location
+    planId: hostingPlan.outputs.resourceId
+    siteId: functionApp.outputs.resourceId
+    minimumInstances: minimumInstances
+    maximumInstances: maximumInstances
+    requestsPerInstanceScaleOut: requestsPerInstanceScaleOut
+    tags: allTags
+  }
 }
 
 @description('Name of the Function App (for func azure functionapp publish).')

@@ -196,6 +196,9 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 @description('Resource name of the Function App.')
 output name string = functionApp.name
 
+@description('Resource ID of the Function App.')
+output resourceId string = functionApp.id
+
 @description('Default host name Azure assigned to the app.')
 output defaultHostName string = functionApp.properties.defaultHostName
 

@@ -98,20 +98,34 @@ def test_both_paths_are_documented() -> None:
 
 
 def autoscale_rules() -> list[dict[str, Any]]:
-    plan = parse(INFRA / "modules" / "hosting-plan.bicep")
-    (autoscale,) = [r for r in plan["resources"].values() if r["type"] == "Microsoft.Insights/autoscalesettings"]
+    module = parse(INFRA / "modules" / "autoscale.bicep")
+    (autoscale,) = [r for r in module["resources"].values() if r["type"] == "Microsoft.Insights/autoscalesettings"]
     (profile,) = autoscale["config"]["properties"]["profiles"]
     return profile["rules"]
 
 
-def test_the_plan_scales_out_on_http_queue_length_as_well_as_cpu() -> None:
+def test_the_plan_scales_out_on_requests_per_instance_as_well_as_cpu() -> None:
     # An instance whose threads all wait on slow providers is busy at a few percent CPU.
     rules = autoscale_rules()
-    scale_out = {r["metricTrigger"]["metricName"] for r in rules if r["scaleAction"]["direction"] == "Increase"}
-    scale_in = {r["metricTrigger"]["metricName"] for r in rules if r["scaleAction"]["direction"] == "Decrease"}
-    assert {"CpuPercentage", "HttpQueueLength"} <= scale_out
+    triggers = {(r["metricTrigger"]["metricName"], r["scaleAction"]["direction"]): r["metricTrigger"] for r in rules}
+    scale_out = {name for name, direction in triggers if direction == "Increase"}
+    scale_in = {name for name, direction in triggers if direction == "Decrease"}
+    assert scale_out == {"CpuPercentage", "Requests"}
     # Autoscale scales in only when every scale-in rule holds, so each scale-out metric needs one.
     assert scale_out == scale_in
+    for direction in ("Increase", "Decrease"):
+        requests = triggers[("Requests", direction)]
+        assert requests["metricResourceUri"] == "siteId" and requests["dividePerInstance"] is True
+        assert requests["metricNamespace"] == "Microsoft.Web/sites" and requests["statistic"] == "Sum"
+        assert triggers[("CpuPercentage", direction)]["metricResourceUri"] == "planId"
+
+
+def test_autoscale_targets_the_plan_and_counts_the_apps_requests() -> None:
+    (module,) = [m for m in main_bicep()["modules"].values() if m["detail"]["path"] == "modules/autoscale.bicep"]
+    params = module["config"]["params"]
+    assert dotted(params["planId"]) == "hostingPlan.outputs.resourceId"
+    assert dotted(params["siteId"]) == "functionApp.outputs.resourceId"
+    assert main_bicep()["parameters"]["requestsPerInstanceScaleOut"]["default"] == 900
 
 
 def test_the_python_worker_runs_the_deliberate_number_of_threads() -> None:
