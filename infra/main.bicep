@@ -11,9 +11,10 @@ param environmentName string
 @description('Optional. Azure region of all resources. Defaults to the resource group\'s region.')
 param location string = resourceGroup().location
 
-@description('Optional. Name of the Function App; it becomes <name>.azurewebsites.net. Defaults to func-<environment>-<unique suffix>.')
+@description('Optional. Name of the Function App (also the first label of its default host name). Defaults to func-<environment>-<unique suffix>.')
+@minLength(2)
 @maxLength(60)
-param functionAppName string = ''
+param functionAppName string = 'func-${environmentName}-${toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))}'
 
 @description('Optional. App Service plan size. Standard scales out to 10 instances, Premium v3 to 30.')
 @allowed([
@@ -32,7 +33,7 @@ param planSku string = 'P0v3'
 @maxValue(30)
 param minimumInstances int = 2
 
-@description('Optional. Autoscale ceiling on CPU load (at most 10 on Standard, 30 on Premium v3).')
+@description('Optional. Autoscale ceiling (at most 10 on Standard, 30 on Premium v3).')
 @minValue(1)
 @maxValue(30)
 param maximumInstances int = 10
@@ -51,11 +52,20 @@ param zoneRedundant bool = false
 ])
 param storageSku string = 'Standard_GRS'
 
-@description('Optional. Public https base URL clients call when a custom domain fronts the app (no trailing slash). Empty: https://<function app>.<appServiceDomainSuffix>.')
-param publicBaseUrl string = ''
-
 @description('Optional. DNS suffix of App Service default host names in the target cloud (azurewebsites.us in Azure Government, chinacloudsites.cn in Azure China).')
 param appServiceDomainSuffix string = 'azurewebsites.net'
+
+@description('Optional. Public https base URL clients call (GATEWAY_PUBLIC_BASE_URL), no trailing slash. Defaults to https://<functionAppName>.<appServiceDomainSuffix>; set it for a custom domain or Front Door, or when Azure gave the app a unique default host name (<app>-<hash>.<region>-01.azurewebsites.net, see the defaultHostName output).')
+param publicBaseUrl string = 'https://${functionAppName}.${appServiceDomainSuffix}'
+
+@description('Optional. Threads of the Python worker that run requests at once per instance (PYTHON_THREADPOOL_THREAD_COUNT). Each proxied request holds one while it waits on the provider; docs/deploy.md explains the default.')
+@minValue(1)
+@maxValue(64)
+param pythonThreadCount int = 32
+
+@description('Optional. Scale out by one instance when each instance takes more requests per minute than this, averaged over 5 minutes (or CPU stays above 70 %); scale in when below a third of it and CPU below 30 % for 10 minutes. Default: 32 threads, providers answering in about a second, at half the threads.')
+@minValue(60)
+param requestsPerInstanceScaleOut int = 900
 
 @description('Optional. FHIR version the gateway\'s metadata endpoint announces.')
 @allowed([
@@ -77,7 +87,10 @@ param logRetentionInDays int = 30
 param tags object = {}
 
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
-var appName = empty(functionAppName) ? 'func-${environmentName}-${resourceToken}' : functionAppName
+var appName = functionAppName
+// An empty value (accepted before publicBaseUrl had a default) still means the default host name.
+var requestedBaseUrl = empty(publicBaseUrl) ? 'https://${appName}.${appServiceDomainSuffix}' : publicBaseUrl
+var gatewayBaseUrl = endsWith(requestedBaseUrl, '/') ? substring(requestedBaseUrl, 0, length(requestedBaseUrl) - 1) : requestedBaseUrl
 var allTags = union(tags, {
   'gateway-environment': environmentName
 })
@@ -138,7 +151,6 @@ module hostingPlan 'modules/hosting-plan.bicep' = {
     location: location
     planSku: planSku
     minimumInstances: minimumInstances
-    maximumInstances: maximumInstances
     zoneRedundant: zoneRedundant
     tags: allTags
   }
@@ -156,16 +168,31 @@ module functionApp 'modules/function-app.bicep' = {
     tableEndpoint: storage.outputs.tableEndpoint
     keyVaultName: keyVault.outputs.name
     applicationInsightsConnectionString: monitoring.outputs.connectionString
-    publicBaseUrl: publicBaseUrl
-    appServiceDomainSuffix: appServiceDomainSuffix
+    publicBaseUrl: gatewayBaseUrl
     fhirVersion: fhirVersion
     upstreamSecretNames: upstreamSecretNames
+    pythonThreadCount: pythonThreadCount
     tags: allTags
   }
   // The identity's roles must exist before the host first reads storage and resolves the Key Vault references.
   dependsOn: [
     roleAssignments
   ]
+}
+
+// After the app: one rule counts the app's requests, and autoscale checks that the metric's resource exists.
+module autoscale 'modules/autoscale.bicep' = {
+  name: 'autoscale'
+  params: {
+    name: 'asp-${environmentName}-${resourceToken}-autoscale'
+    location: location
+    planId: hostingPlan.outputs.resourceId
+    siteId: functionApp.outputs.resourceId
+    minimumInstances: minimumInstances
+    maximumInstances: maximumInstances
+    requestsPerInstanceScaleOut: requestsPerInstanceScaleOut
+    tags: allTags
+  }
 }
 
 @description('Name of the Function App (for func azure functionapp publish).')
@@ -183,11 +210,39 @@ output metadataUrl string = '${functionApp.outputs.gatewayBaseUrl}/fhir/metadata
 @description('OAuth 2.0 token endpoint URL.')
 output tokenUrl string = '${functionApp.outputs.gatewayBaseUrl}/oauth2/token'
 
-@description('Name of the Key Vault that holds token-signing-key, token-signing-key-previous and the upstream secrets.')
+@description('Name of the Key Vault that holds token-signing-key, token-signing-key-previous, token-signing-key-next and the upstream secrets.')
 output keyVaultName string = keyVault.outputs.name
+
+@description('Client (application) ID of the app\'s user-assigned identity: the default identity of managed_identity tenants.')
+output identityClientId string = identity.outputs.clientId
+
+@description('Object (principal) ID of that identity, to grant it a data role on a provider\'s FHIR service.')
+output identityPrincipalId string = identity.outputs.principalId
 
 @description('Name of the storage account holding the Clients and Tenants tables.')
 output storageAccountName string = storage.outputs.name
 
 @description('Table endpoint for the admin command line (REGISTRY_TABLE_ENDPOINT).')
 output registryTableEndpoint string = storage.outputs.tableEndpoint
+
+// Outputs azd stores in its environment (.azure/<environment>/.env) after `azd provision`.
+@description('azd: region of the deployment.')
+output AZURE_LOCATION string = location
+
+@description('azd: Entra tenant of the subscription.')
+output AZURE_TENANT_ID string = tenant().tenantId
+
+@description('azd: resource group the gateway is deployed into.')
+output AZURE_RESOURCE_GROUP string = resourceGroup().name
+
+@description('azd: name of the Function App the `api` service deploys to.')
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+
+@description('azd: public base URL of the gateway, for the smoke test.')
+output AZURE_GATEWAY_BASE_URL string = functionApp.outputs.gatewayBaseUrl
+
+@description('azd: Key Vault of the signing keys and upstream secrets.')
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+
+@description('azd: table endpoint for the admin command line (REGISTRY_TABLE_ENDPOINT).')
+output AZURE_REGISTRY_TABLE_ENDPOINT string = storage.outputs.tableEndpoint

@@ -1,7 +1,8 @@
 // Example parameters for infra/main.bicep; copy and adjust per environment. Holds no secrets: those live in Key Vault.
 using './main.bicep'
 
-param environmentName = 'prod'
+// azd sets AZURE_ENV_NAME (and reads this file or main.parameters.json); `az deployment group create` gets 'prod'.
+param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'prod')
 param planSku = 'P0v3'
 param minimumInstances = 2
 param maximumInstances = 10

@@ -1,4 +1,4 @@
-"""Liveness and registry reachability, reported without internals."""
+"""Liveness, settings and registry reachability, reported by setting name only, without internals."""
 
 from __future__ import annotations
 
@@ -8,15 +8,34 @@ from typing import Any
 from shared.registry import connection
 from shared.registry.errors import RegistryError
 from shared.settings import SettingError
+from shared.settings_check import setting_problems, unresolved_references_elsewhere
 
 log = logging.getLogger(__name__)
 
 
 def health_report() -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body): 200 when Table Storage answers, 503 otherwise."""
+    """(HTTP status, body): 200 when every gateway setting reads and Table Storage answers, 503 otherwise.
+
+    A tenant's unresolved upstream secret is a warning, not unhealthy: it breaks that tenant only, and App
+    Service takes unhealthy instances out of rotation, which would stop every other tenant as well.
+    """
+    problems = setting_problems()
+    warnings = unresolved_references_elsewhere()
+    registry = "reachable"
     try:
         connection.query(connection.CLIENTS_TABLE, "PartitionKey eq @pk", pk="health-probe")
     except (RegistryError, SettingError) as error:
         log.warning("health: registry unreachable: %s", error)
-        return 503, {"status": "unhealthy", "checks": {"registry": "unreachable"}}
-    return 200, {"status": "healthy", "checks": {"registry": "reachable"}}
+        registry = "unreachable"
+    for problem in problems:
+        log.warning("health: %s", problem)
+    healthy = not problems and registry == "reachable"
+    body: dict[str, Any] = {
+        "status": "healthy" if healthy else "unhealthy",
+        "checks": {"registry": registry, "settings": "invalid" if problems else "valid"},
+    }
+    if problems:
+        body["problems"] = problems
+    if warnings:
+        body["warnings"] = warnings
+    return (200 if healthy else 503), body

@@ -16,6 +16,7 @@ class Setting:
     default: str | None = None
     required: bool = False
     secret: bool = False
+    minimum: int | None = None  # set for whole-number settings: the smallest value the gateway accepts
 
 
 # The single source of truth for setting names: the Bicep templates and the docs follow this.
@@ -46,6 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
         "REGISTRY_CACHE_TTL_SECONDS",
         "How long tenant and client state is cached per instance (revocation takes effect within this).",
         default="60",
+        minimum=0,
     ),
     Setting(
         "TOKEN_SIGNING_KEY",
@@ -60,64 +62,89 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "TOKEN_SIGNING_KEY_NEXT",
+        "PEM RSA private or public key of the next signing key: published and accepted, never used for signing, "
+        "so every instance and JWKS cache knows it before it signs (the first step of a rotation).",
+        default="",
+        secret=True,
+    ),
+    Setting(
         "TOKEN_LIFETIME_SECONDS",
         "Default access token lifetime; a client entity's TokenLifetimeSeconds overrides it.",
         default="3600",
+        minimum=60,
     ),
     Setting(
         "THROTTLE_MAX_FAILURES_PER_CLIENT",
         "Failed client authentications per client_id within the window before it is refused (429), per instance.",
         default="10",
+        minimum=1,
     ),
     Setting(
         "THROTTLE_MAX_FAILURES_PER_ADDRESS",
         "Failed client authentications per source address within the window before it is refused (429), per instance.",
         default="30",
+        minimum=1,
     ),
     Setting(
         "THROTTLE_WINDOW_SECONDS",
         "Sliding window of the failure counters.",
         default="300",
+        minimum=1,
     ),
     Setting(
         "REGISTRY_STALE_GRACE_SECONDS",
         "While Table Storage is unreachable, the proxy keeps using cached state this much longer, then fails closed.",
         default="300",
+        minimum=0,
     ),
     Setting(
         "MAX_ACTIVE_CLIENT_SECRETS",
         "How many active (unrevoked, unexpired) secrets a client may hold when it creates one itself.",
         default="2",
+        minimum=1,
     ),
     Setting(
         "BATCH_MAX_ENTRIES",
         "Entries a batch Bundle may hold (413 above it).",
         default="50",
+        minimum=1,
     ),
     Setting(
         "BATCH_FANOUT_CONCURRENCY",
         "Entries of one batch the gateway runs at once when the provider does not support batch.",
         default="4",
+        minimum=1,
     ),
     Setting(
         "PROVIDER_CAPABILITIES_TTL_SECONDS",
         "How long a provider's CapabilityStatement (search parameters, batch support) is cached.",
         default="3600",
+        minimum=0,
+    ),
+    Setting(
+        "AZURE_CLIENT_ID",
+        "Client ID of the app's user-assigned managed identity (set by the Bicep); the managed_identity upstream "
+        "auth uses it unless a tenant names its own UpstreamClientId. Empty: the system-assigned identity.",
+        default="",
     ),
     Setting(
         "UPSTREAM_CONNECT_TIMEOUT_SECONDS",
         "Connect timeout towards provider FHIR servers.",
         default="5",
+        minimum=1,
     ),
     Setting(
         "UPSTREAM_READ_TIMEOUT_SECONDS",
         "Read timeout towards provider FHIR servers.",
         default="30",
+        minimum=1,
     ),
     Setting(
         "UPSTREAM_MAX_RETRIES",
         "Retries of idempotent reads after connection errors or 502/503/504 answers.",
         default="2",
+        minimum=0,
     ),
 )
 
@@ -128,10 +155,20 @@ class SettingError(Exception):
     """A setting is missing or malformed; the message names the setting, never its value."""
 
 
+# App Service leaves a Key Vault reference's text in place when it cannot resolve it.
+UNRESOLVED_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
+
+
+def is_unresolved_key_vault_reference(value: str) -> bool:
+    return value.strip().lower().startswith(UNRESOLVED_KEY_VAULT_REFERENCE)
+
+
 def read(name: str) -> str:
-    """The setting's value, or its default; raises SettingError when a required one is unset."""
+    """The setting's value, or its default; raises SettingError when a required one is unset or unresolved."""
     setting = _BY_NAME[name]
     value = os.environ.get(name, "").strip()
+    if value and is_unresolved_key_vault_reference(value):
+        raise SettingError(f"app setting {name} is a Key Vault reference that did not resolve")
     if value:
         return value
     if setting.required:
@@ -139,8 +176,10 @@ def read(name: str) -> str:
     return setting.default or ""
 
 
-def read_int(name: str, minimum: int = 0) -> int:
-    """An integer setting, checked against a lower bound."""
+def read_int(name: str, minimum: int | None = None) -> int:
+    """An integer setting, checked against a lower bound (by default the catalogue's)."""
+    if minimum is None:
+        minimum = _BY_NAME[name].minimum or 0
     raw = read(name)
     try:
         value = int(raw)

@@ -42,6 +42,7 @@ os.environ.update(
         "GATEWAY_FHIR_VERSION": "STU3",
         "TOKEN_SIGNING_KEY": SIGNING_KEY,
         "TOKEN_SIGNING_KEY_PREVIOUS": "",
+        "TOKEN_SIGNING_KEY_NEXT": "",
         "REGISTRY_CACHE_TTL_SECONDS": "60",
     }
 )

@@ -27,11 +27,8 @@ param keyVaultName string
 @description('Required. Application Insights connection string.')
 param applicationInsightsConnectionString string
 
-@description('Optional. Public https base URL clients call, when a custom domain fronts the app. Empty: https://<name>.<appServiceDomainSuffix>.')
-param publicBaseUrl string = ''
-
-@description('Optional. DNS suffix of App Service default host names in this cloud.')
-param appServiceDomainSuffix string = 'azurewebsites.net'
+@description('Required. Public https base URL clients call (GATEWAY_PUBLIC_BASE_URL), without a trailing slash; main.bicep computes the default.')
+param publicBaseUrl string
 
 @description('Optional. FHIR version the metadata endpoint announces (GATEWAY_FHIR_VERSION).')
 @allowed([
@@ -44,12 +41,16 @@ param fhirVersion string = 'STU3'
 @description('Optional. App setting names holding tenants\' upstream secrets; each reads the Key Vault secret named like the setting in lower case with dashes.')
 param upstreamSecretNames array = []
 
+@description('Optional. Threads of the Python worker per instance (PYTHON_THREADPOOL_THREAD_COUNT).')
+@minValue(1)
+@maxValue(64)
+param pythonThreadCount int = 32
+
+@description('Optional. azd service name this app hosts (the azd-service-name tag azd deploy looks for).')
+param azdServiceName string = 'api'
+
 @description('Optional. Tags applied to the Function App.')
 param tags object = {}
-
-var trimmedPublicBaseUrl = endsWith(publicBaseUrl, '/') ? substring(publicBaseUrl, 0, length(publicBaseUrl) - 1) : publicBaseUrl
-// Computed rather than read from the site: the app settings are part of the site and cannot refer to it.
-var gatewayBaseUrl = empty(publicBaseUrl) ? 'https://${name}.${appServiceDomainSuffix}' : trimmedPublicBaseUrl
 
 // Settings the Functions host, the Python worker, azure-identity and the remote build read.
 var runtimeSettings = [
@@ -104,13 +105,26 @@ var runtimeSettings = [
     name: 'XDG_CACHE_HOME'
     value: '/tmp/.cache'
   }
+  {
+    // The worker's default is min(32, CPUs + 4): 5 threads on a 1-vCPU P0v3, so 5 requests waiting on slow
+    // providers would fill an instance at a few percent CPU. See docs/deploy.md.
+    name: 'PYTHON_THREADPOOL_THREAD_COUNT'
+    value: string(pythonThreadCount)
+  }
+  {
+    // The host buffers a request body up to this size before any function sees it (default 100 MiB): keep it to
+    // the largest body a route accepts, a 1 MiB batch Bundle, plus room for its headers. See README, "Local host".
+    name: 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT'
+    value: '1114112'
+  }
 ]
 
 // Settings from the gateway's catalogue (shared/settings.py); the others keep their documented defaults.
 var gatewaySettings = [
   {
+    // A parameter rather than read from the site: the app settings are part of the site and cannot refer to it.
     name: 'GATEWAY_PUBLIC_BASE_URL'
-    value: gatewayBaseUrl
+    value: publicBaseUrl
   }
   {
     name: 'GATEWAY_FHIR_VERSION'
@@ -129,6 +143,11 @@ var gatewaySettings = [
     name: 'TOKEN_SIGNING_KEY_PREVIOUS'
     value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key-previous)'
   }
+  {
+    // Published and accepted, never signs: the first step of a rotation. Holds the current key otherwise.
+    name: 'TOKEN_SIGNING_KEY_NEXT'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key-next)'
+  }
 ]
 
 var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
@@ -142,7 +161,9 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   // checkov:skip=CKV_AZURE_222:The gateway is a public endpoint by design; every FHIR route requires a bearer token.
   name: name
   location: location
-  tags: tags
+  tags: union(tags, {
+    'azd-service-name': azdServiceName
+  })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -181,8 +202,11 @@ resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 @description('Resource name of the Function App.')
 output name string = functionApp.name
 
+@description('Resource ID of the Function App.')
+output resourceId string = functionApp.id
+
 @description('Default host name Azure assigned to the app.')
 output defaultHostName string = functionApp.properties.defaultHostName
 
 @description('Public base URL the app advertises (GATEWAY_PUBLIC_BASE_URL).')
-output gatewayBaseUrl string = gatewayBaseUrl
+output gatewayBaseUrl string = publicBaseUrl

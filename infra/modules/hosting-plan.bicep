@@ -1,4 +1,4 @@
-// Linux App Service (Dedicated) plan for the Function App, with CPU-based autoscale between a floor and a ceiling.
+// Linux App Service (Dedicated) plan for the Function App; modules/autoscale.bicep scales it between a floor and a ceiling.
 
 @description('Required. Name of the App Service plan.')
 param name string
@@ -18,20 +18,15 @@ param location string = resourceGroup().location
 ])
 param planSku string = 'P0v3'
 
-@description('Optional. Instances always running (2 or more keeps the gateway up while one instance restarts).')
+@description('Optional. Instances the plan starts with (autoscale keeps at least this many).')
 @minValue(1)
 @maxValue(30)
 param minimumInstances int = 2
 
-@description('Optional. Autoscale ceiling (at most 10 on Standard, 30 on Premium v3).')
-@minValue(1)
-@maxValue(30)
-param maximumInstances int = 10
-
 @description('Optional. Spread instances over availability zones (Premium v3 only, in regions that have zones).')
 param zoneRedundant bool = false
 
-@description('Optional. Tags applied to the plan and its autoscale setting.')
+@description('Optional. Tags applied to the plan.')
 param tags object = {}
 
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
@@ -50,63 +45,8 @@ resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   }
 }
 
-resource autoscale 'Microsoft.Insights/autoscalesettings@2022-10-01' = {
-  name: '${name}-autoscale'
-  location: location
-  tags: tags
-  properties: {
-    enabled: true
-    targetResourceUri: plan.id
-    profiles: [
-      {
-        name: 'cpu'
-        capacity: {
-          minimum: string(minimumInstances)
-          maximum: string(max(minimumInstances, maximumInstances))
-          default: string(minimumInstances)
-        }
-        rules: [
-          {
-            metricTrigger: {
-              metricName: 'CpuPercentage'
-              metricResourceUri: plan.id
-              timeGrain: 'PT1M'
-              statistic: 'Average'
-              timeWindow: 'PT5M'
-              timeAggregation: 'Average'
-              operator: 'GreaterThan'
-              threshold: 70
-            }
-            scaleAction: {
-              direction: 'Increase'
-              type: 'ChangeCount'
-              value: '1'
-              cooldown: 'PT5M'
-            }
-          }
-          {
-            metricTrigger: {
-              metricName: 'CpuPercentage'
-              metricResourceUri: plan.id
-              timeGrain: 'PT1M'
-              statistic: 'Average'
-              timeWindow: 'PT10M'
-              timeAggregation: 'Average'
-              operator: 'LessThan'
-              threshold: 30
-            }
-            scaleAction: {
-              direction: 'Decrease'
-              type: 'ChangeCount'
-              value: '1'
-              cooldown: 'PT10M'
-            }
-          }
-        ]
-      }
-    ]
-  }
-}
-
 @description('Resource ID of the plan.')
 output resourceId string = plan.id
+
+@description('Name of the plan.')
+output name string = plan.name

@@ -1,4 +1,7 @@
-"""`python -m shared.conformance`: check a gateway, or a provider before onboarding, as the Patients app calls it."""
+"""`python -m shared.conformance`: check a gateway, or a provider before onboarding, as the Patients app calls it.
+
+`python -m shared.conformance smoke --base URL ...` is the smoke test after a deployment (shared/conformance/smoke.py).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,13 @@ import sys
 from collections.abc import Sequence
 
 from shared.conformance.runner import Target, run_checks
+from shared.conformance.smoke import SmokeTarget, run_smoke
 
 SECRET_ENV = "CONFORMANCE_CLIENT_SECRET"  # noqa: S105 - the name of an environment variable
 TOKEN_ENV = "CONFORMANCE_BEARER_TOKEN"  # noqa: S105 - the name of an environment variable
 
 EPILOG = f"""examples:
+  python -m shared.conformance smoke --base https://gw.example --client-id ID --tenant GUID   (after a deployment)
   python -m shared.conformance --gateway https://gw.example/fhir --client-id ID --tenant GUID [--patient-id 665677]
   python -m shared.conformance --fhir-base https://ehr.example/fhir [--bearer-token T] --patient-id 665677 --json
 
@@ -49,8 +54,53 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+SMOKE_EPILOG = f"""example, right after `func azure functionapp publish` or `azd up`:
+  python -m shared.conformance smoke --base https://<app>.azurewebsites.net --client-id ID --tenant GUID
+
+Calls, in order: GET /health, GET /fhir/metadata (its oauth-uris must be <base>/oauth2/...), GET
+/fhir/.well-known/smart-configuration, GET /.well-known/jwks.json, POST /oauth2/token with a wrong secret
+(must be 401 invalid_client) and with the real one (the token must verify against the JWKS), GET
+/oauth2/clients/<id>/secrets (read only), GET /fhir/Patient without a token (401), GET /oauth2/authorize
+(400 unsupported_response_type), then the Patients app's calls
+through the proxy (the conformance checker). The client secret may come from ${SECRET_ENV}.
+Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
+
+
+def parse_smoke_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.conformance smoke", epilog=SMOKE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Smoke-test a deployed gateway: every public route, then the Patients app's calls through it.")
+    parser.add_argument("--base", metavar="URL", required=True,
+                        help="the gateway's public base URL (GATEWAY_PUBLIC_BASE_URL, without /fhir)")
+    parser.add_argument("--client-id", required=True, help="a registered client allowed to use --tenant")
+    parser.add_argument("--client-secret", help=f"its secret (or ${SECRET_ENV})")
+    parser.add_argument("--tenant", metavar="GUID", required=True, help="an onboarded tenant, sent as scope")
+    parser.add_argument("--patient-id", default="", help="a test patient (default: the first one the server lists)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    args.client_secret = args.client_secret or os.environ.get(SECRET_ENV, "")
+    if not args.client_secret:
+        parser.error(f"--client-secret (or ${SECRET_ENV}) is required")
+    if args.base.rstrip("/").endswith("/fhir"):
+        parser.error("--base is the gateway's base URL, without /fhir")
+    return args
+
+
+def smoke_main(argv: Sequence[str]) -> int:
+    args = parse_smoke_args(argv)
+    report = run_smoke(SmokeTarget(args.base, args.client_id, args.client_secret, args.tenant,
+                                   patient_id=args.patient_id, timeout=args.timeout))
+    print(report.as_json() if args.json else report.as_text())
+    return 0 if report.passed else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["smoke"]:
+        return smoke_main(arguments[1:])
+    args = parse_args(arguments)
     if args.gateway:
         target = Target(args.gateway, "gateway", client_id=args.client_id, client_secret=args.client_secret,
                         tenant=args.tenant, patient_id=args.patient_id, timeout=args.timeout)

@@ -41,6 +41,7 @@ class Report:
     fhir_version: str = ""
     version: str = ""
     findings: list[Finding] = field(default_factory=list)
+    title: str = ""  # the report's first words; empty: "Patients app conformance of <mode>"
 
     def add(self, verdict: Verdict, subject: str, message: str = "", http_status: int | None = None,
             elapsed_ms: float | None = None) -> Finding:
@@ -61,7 +62,8 @@ class Report:
 
     def as_text(self) -> str:
         announced = f" - {self.version} ({self.fhir_version})" if self.version else ""
-        lines = [f"Patients app conformance of {self.mode} {self.target}{announced}", ""]
+        title = self.title or f"Patients app conformance of {self.mode}"
+        lines = [f"{title} {self.target}{announced}", ""]
         lines += [f.line() for f in self.findings]
         lines += ["", f"{'PASSED' if self.passed else 'FAILED'}: {self.summary()}"]
         return "\n".join(lines)
@@ -70,6 +72,7 @@ class Report:
         document: dict[str, Any] = {
             "target": self.target,
             "mode": self.mode,
+            **({"title": self.title} if self.title else {}),
             "fhirVersion": self.fhir_version,
             "version": self.version,
             "passed": self.passed,

@@ -144,8 +144,10 @@ class Run:
         problems: list[tuple[Verdict, str]] = []
         statement = self._json(response, problems) if response.status_code == 200 else None
         if response.status_code != 200:
+            hint = (f"no CapabilityStatement at {self.base}/metadata; --gateway takes the FHIR base (…/fhir)"
+                    if response.status_code == 404 and self.target.mode == "gateway" else "no CapabilityStatement")
             problems.append((Verdict.FAIL, "the metadata must be readable without a token"
-                             if response.status_code in (401, 403) else "no CapabilityStatement"))
+                             if response.status_code in (401, 403) else hint))
         elif isinstance(statement, dict) and statement.get("resourceType") not in STATEMENT_TYPES.values():
             problems.append((Verdict.FAIL, f"a {statement.get('resourceType')}, not a CapabilityStatement"))
         fhir_version = str(statement.get("fhirVersion", "")) if isinstance(statement, dict) else ""

@@ -1,4 +1,4 @@
-"""Token signing keys from app settings: the current key signs, current and previous verify."""
+"""Token signing keys from app settings: the current key signs; current, previous and next verify."""
 
 from __future__ import annotations
 
@@ -75,14 +75,18 @@ def _load_pem(setting_name: str, pem: str) -> rsa.RSAPrivateKey | rsa.RSAPublicK
     return key
 
 
+# Only the first signs; the others are published and accepted. A rotation publishes the next key before any
+# instance signs with it and keeps the previous one after: docs/deploy.md gives the order of the steps.
+VERIFY_ONLY_SETTINGS = ("TOKEN_SIGNING_KEY_PREVIOUS", "TOKEN_SIGNING_KEY_NEXT")
+
 _lock = threading.Lock()
-_cached: tuple[tuple[str, str], KeyRing] | None = None
+_cached: tuple[tuple[str, ...], KeyRing] | None = None
 
 
 def key_ring() -> KeyRing:
     """The key ring for the current settings, parsed once per process (and again when they change)."""
     global _cached
-    source = (settings.read("TOKEN_SIGNING_KEY"), settings.read("TOKEN_SIGNING_KEY_PREVIOUS"))
+    source = (settings.read("TOKEN_SIGNING_KEY"), *(settings.read(name) for name in VERIFY_ONLY_SETTINGS))
     cached = _cached
     if cached is not None and cached[0] == source:
         return cached[1]
@@ -91,10 +95,12 @@ def key_ring() -> KeyRing:
         if not isinstance(current, rsa.RSAPrivateKey):
             raise settings.SettingError("app setting TOKEN_SIGNING_KEY must hold a private key")
         keys = [_verification_key(current.public_key())]
-        if source[1]:
-            previous = _load_pem("TOKEN_SIGNING_KEY_PREVIOUS", source[1])
-            public = previous.public_key() if isinstance(previous, rsa.RSAPrivateKey) else previous
-            if thumbprint(public) != keys[0].kid:
+        for name, pem in zip(VERIFY_ONLY_SETTINGS, source[1:], strict=True):
+            if not pem:
+                continue
+            key = _load_pem(name, pem)
+            public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+            if all(thumbprint(public) != known.kid for known in keys):
                 keys.append(_verification_key(public))
         ring = KeyRing(current, keys[0].kid, tuple(keys))
         _cached = (source, ring)

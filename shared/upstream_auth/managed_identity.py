@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from shared import settings
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken
 from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
@@ -30,17 +31,27 @@ def scope_to_resource(scope: str) -> str:
     return scope[: -len("/.default")] if scope.endswith("/.default") else scope
 
 
+def identity_client_id(tenant: Tenant) -> str:
+    """The user-assigned identity to use: the tenant's own, else the app's (AZURE_CLIENT_ID); empty: system-assigned.
+
+    The Bicep gives the app only a user-assigned identity and names it in AZURE_CLIENT_ID, so asking for the
+    system-assigned one there would fail; it is used only where no user-assigned identity is configured.
+    """
+    return tenant.auth.client_id or settings.read("AZURE_CLIENT_ID")
+
+
 def managed_identity_headers(tenant: Tenant) -> dict[str, str]:
-    """`Authorization: Bearer <token>` for the system-assigned identity, or the user-assigned one named by client id."""
+    """`Authorization: Bearer <token>` for the identity `identity_client_id` chooses."""
     auth = tenant.auth
     tenant_id = tenant.tenant_id
+    client_id = identity_client_id(tenant)
     resource = scope_to_resource(auth.scope or tenant.fhir_base_url + "/.default")
     # Tokens belong to the identity and the resource, so tenants sharing both share one client and token.
-    family = ("managed_identity", auth.client_id or "system-assigned", resource)
+    family = ("managed_identity", client_id or "system-assigned", resource)
     variant = os.environ.get("IDENTITY_ENDPOINT", "")
     token = SLOTS.token(
         family, variant, tenant_id, "managed_identity",
-        build=lambda: _build_client(auth.client_id),
+        build=lambda: _build_client(client_id),
         acquire=lambda client: _acquire(client, tenant_id, resource),
     )
     return {"Authorization": f"Bearer {token}"}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
+from shared.settings import is_unresolved_key_vault_reference
 from shared.upstream_auth.errors import UpstreamAuthError
-
-_UNRESOLVED_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
 
 
 def read_secret_setting(tenant_id: str, method: str, name: str) -> str:
@@ -16,7 +15,6 @@ def read_secret_setting(tenant_id: str, method: str, name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         raise UpstreamAuthError(tenant_id, f"app setting {name} is not set")
-    if value.lower().startswith(_UNRESOLVED_KEY_VAULT_REFERENCE):
-        # App Service leaves the reference text in place when it cannot resolve it.
+    if is_unresolved_key_vault_reference(value):
         raise UpstreamAuthError(tenant_id, f"app setting {name} is a Key Vault reference that did not resolve")
     return value

@@ -52,7 +52,7 @@ def test_storage_outage_and_recovery(gateway: Gateway, stu3_sandbox: SandboxHand
     assert refused.status_code == 503 and refused.json()["error"] == "temporarily_unavailable"
     assert gateway.get("Patient/665677", token).status_code == 200, "cached state serves through the outage"
     health = requests.get(PUBLIC_BASE + "/health", timeout=30)
-    assert health.status_code == 503 and health.json()["checks"] == {"registry": "unreachable"}
+    assert health.status_code == 503 and health.json()["checks"] == {"registry": "unreachable", "settings": "valid"}
 
     time.sleep(max(0.0, loaded_at + 3.2 - time.monotonic()))
     operation_outcome_of(gateway.get("Patient/665677", token), 503)

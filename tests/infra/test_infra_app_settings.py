@@ -29,6 +29,8 @@ RUNTIME_SETTING_NAMES = frozenset(
         "ENABLE_ORYX_BUILD",
         "BUILD_FLAGS",
         "XDG_CACHE_HOME",
+        "PYTHON_THREADPOOL_THREAD_COUNT",
+        "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT",
     }
 )
 RUNTIME_SETTING_PREFIXES = ("AzureWebJobsStorage__", "WEBSITE_")
@@ -198,6 +200,7 @@ def test_signing_keys_reference_their_vault_secrets() -> None:
     declared = named_settings()
     assert declared["TOKEN_SIGNING_KEY"].value.endswith("SecretName=token-signing-key)")
     assert declared["TOKEN_SIGNING_KEY_PREVIOUS"].value.endswith("SecretName=token-signing-key-previous)")
+    assert declared["TOKEN_SIGNING_KEY_NEXT"].value.endswith("SecretName=token-signing-key-next)")
 
 
 def module_argument(module_file: str, param: str) -> Any:
@@ -232,11 +235,19 @@ def test_registry_tables_are_created_by_the_template() -> None:
     assert tables and tables[0]["config"]["loop_type"]["detail"]["array_name"] == "tableNames"
 
 
-def test_public_base_url_defaults_to_the_https_default_host_name() -> None:
+def test_public_base_url_is_a_parameter_defaulting_to_the_https_default_host_name() -> None:
+    # New apps may get <app>-<hash>.<region>-01.azurewebsites.net or sit behind a custom domain: a parameter.
+    main = parsed_bicep()[INFRA / "main.bicep"]
+    assert main["parameters"]["publicBaseUrl"]["default"] == "https://${functionAppName}.${appServiceDomainSuffix}"
+    assert main["parameters"]["functionAppName"]["default"].startswith("func-${environmentName}-")
     setting = named_settings()["GATEWAY_PUBLIC_BASE_URL"]
-    expression = parsed_bicep()[setting.file]["variables"][setting.value]["value"]
-    operands = expression["operator"]["operands"]
-    assert operands["true_value"].startswith("https://${name}.")
+    site_file = setting.file.relative_to(INFRA).as_posix()
+    assert parsed_bicep()[setting.file]["parameters"][setting.value].get("default") is None, "main.bicep decides"
+    passed = module_argument(site_file, setting.value)
+    chosen = main["variables"][passed]["value"]["operator"]["operands"]  # the parameter, without a trailing slash
+    requested = main["variables"][chosen["false_value"]]["value"]["operator"]["operands"]
+    assert requested["false_value"] == "publicBaseUrl"
+    assert requested["true_value"] == "https://${appName}.${appServiceDomainSuffix}", "empty still means the default"
 
 
 def test_no_secret_material_is_written_into_infra() -> None:

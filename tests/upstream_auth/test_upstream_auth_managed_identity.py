@@ -16,10 +16,43 @@ from devtools.local_authority import LocalManagedIdentityEndpoint
 from shared.upstream_auth import UpstreamAuthError, forget_upstream_credentials, upstream_auth_headers
 from shared.upstream_auth.managed_identity import scope_to_resource
 
+APP_IDENTITY = "9d0c0000-0000-4000-8000-0000000000aa"
 
-def test_system_assigned_identity_gets_a_token_for_the_fhir_resource(
-    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant
+
+def test_the_apps_user_assigned_identity_is_the_default(
+    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The Bicep sets AZURE_CLIENT_ID to the app's only identity, a user-assigned one.
+    monkeypatch.setenv("AZURE_CLIENT_ID", APP_IDENTITY)
+
+    headers = upstream_auth_headers(make_upstream_tenant("managed_identity"))
+
+    assert headers == {"Authorization": f"Bearer {identity_endpoint.issued_tokens[0]}"}
+    (request,) = identity_endpoint.requests
+    assert request.query == {"api-version": "2019-08-01", "resource": "https://provider.example.test/fhir",
+                             "client_id": APP_IDENTITY}
+
+
+def test_a_tenants_own_identity_wins_over_the_apps(
+    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AZURE_CLIENT_ID", APP_IDENTITY)
+    own = "5a1c0000-0000-4000-8000-000000000002"
+
+    upstream_auth_headers(make_upstream_tenant("managed_identity", client_id=own))
+    upstream_auth_headers(make_upstream_tenant("managed_identity"))
+
+    assert [r.query["client_id"] for r in identity_endpoint.requests] == [own, APP_IDENTITY]
+    assert identity_endpoint.token_requests == 2, "two identities, two tokens"
+
+
+def test_system_assigned_identity_only_when_no_user_assigned_one_is_configured(
+    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
     headers = upstream_auth_headers(make_upstream_tenant("managed_identity"))
 
     assert headers == {"Authorization": f"Bearer {identity_endpoint.issued_tokens[0]}"}
