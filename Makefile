@@ -23,6 +23,7 @@ run: setup
 
 test: setup
 	@bash devtools/install_checkov.sh
+	@bash devtools/install_chromium.sh
 	@$(PY) -m ruff check .
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
