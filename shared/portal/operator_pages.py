@@ -129,9 +129,14 @@ def check(ctx: Context, tenant_id: str) -> PortalResponse:
     tenant = _load(ctx, tenant_id)
     report = check_tenant(tenant)
     ctx.audit("operator.tenant.check", "succeeded" if report["ok"] else "problems", tenant=tenant.tenant_id)
-    rows = [(REPORT_LABELS[key], ", ".join(value) if isinstance(value, list) else value)
-            for key, value in report.items() if key in REPORT_LABELS]
+    rows = [(REPORT_LABELS[key], _shown(value)) for key, value in report.items() if key in REPORT_LABELS]
     return ctx.page("operator_check.html", title="Tenant check", tenant=tenant, report=report, rows=rows)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 def clients_page(ctx: Context) -> PortalResponse:
