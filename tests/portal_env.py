@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import log_leak_scan
 import pytest
 import requests
 from cryptography.fernet import Fernet
@@ -64,7 +65,10 @@ def start_portal_setup() -> Iterator[PortalSetup]:
     with LocalAuthority() as authority:
         client_id, secret = str(uuid.uuid4()), "portal-app-secret-" + uuid.uuid4().hex
         authority.register_client(client_id, secret, (PUBLIC_BASE + "/portal/auth/callback",))
-        yield PortalSetup(authority, client_id, secret, Fernet.generate_key().decode(), str(uuid.uuid4()))
+        session_key = Fernet.generate_key().decode()
+        for value in (secret, session_key):
+            log_leak_scan.remember_secret(value)
+        yield PortalSetup(authority, client_id, secret, session_key, str(uuid.uuid4()))
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +108,8 @@ class PortalDriver:
         for name, value in response.headers:
             if name == "Set-Cookie" and value.startswith(COOKIE_NAME + "="):
                 self.cookie = value.split(";", 1)[0].split("=", 1)[1] or None
+                if self.cookie:
+                    log_leak_scan.remember_secret(self.cookie)
         found = CSRF.search(response.body.decode("utf-8", "replace"))
         if found:
             self.csrf = found.group(1)

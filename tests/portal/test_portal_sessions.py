@@ -121,3 +121,22 @@ def test_static_files_and_unknown_pages(portal: PortalSetup) -> None:
     assert css.status == 200 and str(css.header("Content-Type")).startswith("text/css")
     assert PortalDriver().get("static/../app.py").status == 404
     assert PortalDriver().get("no/such/page").status == 404
+
+
+def test_a_registry_outage_is_a_readable_page_and_changes_nothing(portal: PortalSetup, make_tenant: MakeTenant,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.registry import tenants
+    from shared.registry.errors import RegistryError
+
+    tenant = make_tenant()
+    driver = PortalDriver()
+    driver.sign_in(portal.user(tenant.tenant_id))
+
+    def unreachable(tenant_id: str) -> None:
+        raise RegistryError("Table Storage unreachable")
+
+    monkeypatch.setattr(tenants, "load_tenant", unreachable)
+    answer = driver.post("accounts", {"display_name": "Patients app"})
+    assert answer.status == 503 and "Nothing was changed" in page_text(answer)
+    monkeypatch.undo()
+    assert _accounts(tenant.tenant_id) == []
