@@ -230,3 +230,16 @@ def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSe
     answer = page.request.post(PUBLIC_BASE + "/portal/accounts", form={"display_name": "x"},
                                headers={"Origin": "https://attacker.example"})
     assert answer.status == 403 and owned_clients(tenant.tenant_id) == []
+
+
+def test_the_portal_answers_over_http_with_its_headers(portal: PortalSetup) -> None:  # noqa: F811
+    for path in ("/portal", "/portal/"):
+        answer = requests.get(PUBLIC_BASE + path, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+    started = requests.get(PUBLIC_BASE + "/portal/auth/sign-in", allow_redirects=False, timeout=10)
+    assert started.status_code == 302 and started.headers["Location"].startswith(portal.authority.url_for(""))
+    assert started.headers["Set-Cookie"].startswith("__Host-portal=")
+    css = requests.get(PUBLIC_BASE + "/portal/static/portal.css", timeout=10)
+    assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
