@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 ID = r"[A-Za-z0-9-]{1,64}"
 DONE_NOTICES = {"deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
-                "disabled": "The account is disabled.", "enabled": "The client is enabled.",
+                "disabled": "The account is disabled.", "client-disabled": "The client is disabled.",
+                "client-enabled": "The client is enabled.",
                 "revoked": "The secret is revoked.", "saved": "The tenant is saved."}
 
 Handler = Callable[[Context, re.Match[str], dict[str, str]], PortalResponse]

@@ -175,7 +175,7 @@ def set_enabled(ctx: Context, client_id: str, enabled: bool) -> PortalResponse:
     _client_state(client_id)
     clients.set_client_enabled(client_id, enabled)
     ctx.audit("operator.client." + ("enable" if enabled else "disable"), "succeeded", client_id=client_id)
-    return redirect(f"/portal/operator/clients/{client_id}?done={'enabled' if enabled else 'disabled'}")
+    return redirect(f"/portal/operator/clients/{client_id}?done=client-{'enabled' if enabled else 'disabled'}")
 
 
 def revoke(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:

@@ -162,11 +162,27 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_role("link", name="Operator: tenants").click()
         assert page.get_by_role("link", name="Fabrikam Health").is_visible()
         screenshot(page, "10-operator-tenants")
+        issued = clients.create_client("Fabrikam's Patients app", (new_tenant_id,))
         page.get_by_role("link", name="Operator: clients").click()
+        page.get_by_label("Tenant").select_option(new_tenant_id)
+        page.get_by_role("button", name="Show").click()
         screenshot(page, "11-operator-clients")
+        page.get_by_role("button", name="Disable Fabrikam's Patients app").click()
+        page.get_by_text("The client is disabled.").wait_for()
+        assert not clients.get_client_state(issued.client_id).client.enabled
+        page.get_by_role("button", name="Enable Fabrikam's Patients app").click()
+        page.get_by_text("The client is enabled.").wait_for()
+        page.get_by_role("button", name=f"Revoke secret {issued.secret_id}").click()
+        page.get_by_text("The secret is revoked.").wait_for()
+        screenshot(page, "12-operator-client")
+        state = clients.get_client_state(issued.client_id)
+        assert state.client.enabled and state.secret(issued.secret_id).revoked
+        assert token(issued.client_id, issued.secret, new_tenant_id).status_code == 401
         assert page.csp_violations == []
     finally:
         tenants.remove_tenant(new_tenant_id)
+        for client in owned_clients(new_tenant_id):
+            clients.delete_client(client.client_id)
 
 
 def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: PortalSetup) -> None:  # noqa: F811
@@ -176,7 +192,7 @@ def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: Portal
     sign_in(page, portal.user(str(uuid.uuid4()), description="admin of a tenant not onboarded"))
     assert page.get_by_role("heading", level=1).inner_text() == "Your organisation is not onboarded yet"
     assert SUPPORT_CONTACT in page.locator("main").inner_text()
-    screenshot(page, "12-not-onboarded")
+    screenshot(page, "13-not-onboarded")
 
 
 def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
@@ -190,7 +206,7 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
         # By URL: B's account looks like no account at all.
         answer = page.goto(PUBLIC_BASE + f"/portal/accounts/{b_account.client_id}")
         assert answer.status == 404 and page.get_by_role("heading", name="No such account").is_visible()
-        screenshot(page, "13-other-tenant-refused")
+        screenshot(page, "14-other-tenant-refused")
         # By form field: A's own form, re-aimed at B's account and secret.
         page.goto(PORTAL)
         page.get_by_role("button", name="Create account").click()
@@ -224,7 +240,7 @@ def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSe
     page.locator("form[action='/portal/accounts'] input[name='csrf']").evaluate("input => input.remove()")
     page.get_by_role("button", name="Create account").click()
     assert page.get_by_role("heading", name="Refused: the form is stale").is_visible()
-    screenshot(page, "14-csrf-refused")
+    screenshot(page, "15-csrf-refused")
     assert owned_clients(tenant.tenant_id) == []
     # Nor from another page in the same browser: a cross-site form carries no Lax cookie and no token.
     answer = page.request.post(PUBLIC_BASE + "/portal/accounts", form={"display_name": "x"},

@@ -143,3 +143,12 @@ def test_a_registry_outage_is_a_readable_page_and_changes_nothing(portal: Portal
     assert answer.status == 503 and "Nothing was changed" in page_text(answer)
     monkeypatch.undo()
     assert _accounts(tenant.tenant_id) == []
+
+
+def test_an_unreachable_identity_provider_is_a_readable_page(portal: PortalSetup,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from devtools.azurite import free_port
+
+    monkeypatch.setenv("PORTAL_AUTHORITY", f"https://localhost:{free_port()}/organizations")
+    answer = PortalDriver().get("auth/sign-in")
+    assert answer.status == 503 and "Sign-in is unavailable" in page_text(answer)
