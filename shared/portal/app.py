@@ -37,7 +37,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
     (method, re.compile(pattern + r"\Z"), signed_in, handler) for method, pattern, signed_in, handler in (
         ("GET", r"auth/sign-in", False, lambda c, m, f: auth_pages.start(c)),
         ("GET", CALLBACK_PATH, False, lambda c, m, f: auth_pages.callback(c)),
-        ("POST", r"auth/sign-out", True, lambda c, m, f: auth_pages.sign_out(c)),
+        # Signing out works without a session too (it may have expired in the open tab).
+        ("POST", r"auth/sign-out", False, lambda c, m, f: auth_pages.sign_out(c)),
         ("GET", r"", True, lambda c, m, f: customer_pages.home(c)),
         ("POST", r"accounts", True, lambda c, m, f: customer_pages.create_account(c, f)),
         ("GET", rf"accounts/({ID})", True, lambda c, m, f: customer_pages.account(c, m[1], _done(c))),
@@ -149,7 +150,7 @@ def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
                 form = ctx.request.form()
             except BadForm as bad:
                 raise PageError(400, "The form could not be read", str(bad), reason="bad_form") from None
-            if needs_session:
+            if ctx.session is not None:
                 _check_csrf(ctx, form)
         return handler(ctx, match, form)
     if allowed:

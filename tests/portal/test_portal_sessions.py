@@ -92,6 +92,8 @@ def test_an_expired_session_is_signed_out(portal: PortalSetup) -> None:
 def test_sign_out_clears_the_cookie(portal: PortalSetup, make_tenant: MakeTenant) -> None:
     driver = PortalDriver()
     driver.sign_in(portal.user(make_tenant().tenant_id))
+    assert driver.post("auth/sign-out", csrf=False).status == 403  # another site cannot sign the user out
+    assert driver.get("").status == 200 and driver.cookie is not None
     answer = driver.post("auth/sign-out")
     assert answer.status == 200 and "Max-Age=0" in str(answer.header("Set-Cookie"))
     assert driver.cookie is None
@@ -152,3 +154,10 @@ def test_an_unreachable_identity_provider_is_a_readable_page(portal: PortalSetup
     monkeypatch.setenv("PORTAL_AUTHORITY", f"https://localhost:{free_port()}/organizations")
     answer = PortalDriver().get("auth/sign-in")
     assert answer.status == 503 and "Sign-in is unavailable" in page_text(answer)
+
+
+def test_signing_out_after_the_session_ended_still_clears_the_cookie(portal: PortalSetup) -> None:
+    driver = PortalDriver()
+    driver.cookie = "expired-or-garbage"
+    answer = driver.post("auth/sign-out", csrf=False)
+    assert answer.status == 200 and "Max-Age=0" in str(answer.header("Set-Cookie"))
