@@ -40,4 +40,4 @@ class Context:
     def audit(self, action: str, outcome: str, **fields: Any) -> None:
         """One record per portal action: who (oid and tenant), what, the outcome; never a secret."""
         who = {"oid": self.session.oid, "tid": self.session.tid} if self.session else {}
-        audit("portal." + action, outcome=outcome, **who, **fields)
+        audit("portal." + action, outcome=outcome, **{**who, **fields})
