@@ -42,7 +42,28 @@ def new_page(browser: Any, *, javascript: bool = True) -> Any:
     return page
 
 
+
+
+# Run in the page: what a screen reader user would miss (one h1, a language, labelled fields and buttons).
+_ACCESSIBILITY_PROBLEMS = """() => {
+  const problems = [];
+  if (!document.documentElement.lang) problems.push("no lang on <html>");
+  if (document.querySelectorAll("h1").length !== 1) problems.push("not exactly one h1");
+  for (const field of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    if (!field.labels || field.labels.length === 0) problems.push("unlabelled field " + field.name);
+  }
+  for (const button of document.querySelectorAll("button, a")) {
+    const name = (button.getAttribute("aria-label") || button.textContent || "").trim();
+    if (!name && !button.hidden) problems.push("button or link without a name");
+  }
+  return problems;
+}"""
+
+
 def screenshot(page: Any, name: str) -> Path:
+    """Saves the page for review, after checking it for the basic accessibility problems."""
+    problems = page.evaluate(_ACCESSIBILITY_PROBLEMS)
+    assert problems == [], f"{name}: {problems}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

@@ -259,3 +259,12 @@ def test_the_portal_answers_over_http_with_its_headers(portal: PortalSetup) -> N
     assert started.headers["Set-Cookie"].startswith("__Host-portal=")
     css = requests.get(PUBLIC_BASE + "/portal/static/portal.css", timeout=10)
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+
+
+def test_the_accessibility_probe_finds_what_it_looks_for(browser: Any) -> None:  # noqa: F811
+    from portal_browser import _ACCESSIBILITY_PROBLEMS
+
+    page = new_page(browser)
+    page.set_content("<h1>a</h1><h1>b</h1><input name='x'><button></button>")
+    assert page.evaluate(_ACCESSIBILITY_PROBLEMS) == [
+        "no lang on <html>", "not exactly one h1", "unlabelled field x", "button or link without a name"]
