@@ -91,7 +91,7 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     assert search.status_code == 200 and search.json()["resourceType"] == "Bundle"
 
     page.get_by_role("link", name="Go to the account").click()
-    assert page.locator(f"#secret-{first_secret_id}").is_visible()
+    page.locator(f"#secret-{first_secret_id}").wait_for()
     assert first_secret not in page.content()
     page.get_by_label("The new secret expires").select_option("")
     page.get_by_role("button", name="Create a new secret").click()
@@ -100,6 +100,7 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     assert token(client_id, second_secret, tenant.tenant_id).status_code == 200
     assert token(client_id, first_secret, tenant.tenant_id).status_code == 200  # no downtime: both work
     page.get_by_role("link", name="Go to the account").click()
+    page.get_by_role("button", name="Create a new secret").wait_for()
     screenshot(page, "05-account-two-secrets")
     assert page.locator("#secrets tbody tr").count() == 2
 
@@ -160,7 +161,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         assert "3.0" in page.locator("#check-report").inner_text()
         screenshot(page, "09-operator-tenant-check")
         page.get_by_role("link", name="Operator: tenants").click()
-        assert page.get_by_role("link", name="Fabrikam Health").is_visible()
+        page.get_by_role("link", name="Fabrikam Health").wait_for()
         screenshot(page, "10-operator-tenants")
         issued = clients.create_client("Fabrikam's Patients app", (new_tenant_id,))
         page.get_by_role("link", name="Operator: clients").click()
@@ -239,7 +240,7 @@ def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSe
     sign_in(page, portal.user(tenant.tenant_id))
     page.locator("form[action='/portal/accounts'] input[name='csrf']").evaluate("input => input.remove()")
     page.get_by_role("button", name="Create account").click()
-    assert page.get_by_role("heading", name="Refused: the form is stale").is_visible()
+    page.get_by_role("heading", name="Refused: the form is stale").wait_for()
     screenshot(page, "15-csrf-refused")
     assert owned_clients(tenant.tenant_id) == []
     # Nor from another page in the same browser: a cross-site form carries no Lax cookie and no token.
