@@ -23,7 +23,8 @@ ID = r"[A-Za-z0-9-]{1,64}"
 DONE_NOTICES = {"deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
                 "disabled": "The account is disabled.", "client-disabled": "The client is disabled.",
                 "client-enabled": "The client is enabled.",
-                "revoked": "The secret is revoked.", "saved": "The tenant is saved."}
+                "revoked": "The secret is revoked.", "saved": "The tenant is saved.",
+                "removed": "The tenant is removed."}
 
 Handler = Callable[[Context, re.Match[str], dict[str, str]], PortalResponse]
 
@@ -52,6 +53,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("GET", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.tenant_page(c, m[1], _done(c))),
         ("POST", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.save_tenant(c, f, m[1])),
         ("POST", rf"operator/tenants/({ID})/check", True, lambda c, m, f: operator_pages.check(c, m[1])),
+        ("POST", rf"operator/tenants/({ID})/remove", True, lambda c, m, f: operator_pages.remove(c, m[1], f)),
         ("GET", r"operator/clients", True, lambda c, m, f: operator_pages.clients_page(c)),
         ("GET", rf"operator/clients/({ID})", True, lambda c, m, f: operator_pages.client_page(c, m[1], _done(c))),
         ("POST", rf"operator/clients/({ID})/enable", True, lambda c, m, f: operator_pages.set_enabled(c, m[1], True)),

@@ -133,6 +133,18 @@ def check(ctx: Context, tenant_id: str) -> PortalResponse:
     return ctx.page("operator_check.html", title="Tenant check", tenant=tenant, report=report, rows=rows)
 
 
+def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse:
+    require_operator(ctx)
+    tenant = _load(ctx, tenant_id)
+    if form.get("confirm") != "yes":
+        ctx.audit("operator.tenant.remove", "refused", reason="not_confirmed", tenant=tenant.tenant_id)
+        return _tenant_page(ctx, _form_of(tenant), existing=True, status=400,
+                            error="Not removed: tick the box to confirm.")
+    tenants.remove_tenant(tenant.tenant_id)
+    ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
+    return redirect("/portal/operator/?done=removed")
+
+
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"

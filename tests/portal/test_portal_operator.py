@@ -74,8 +74,14 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
         assert "UPSTREAM_SECRET_CONTOSO" in page_text(report)  # the setting's name, never a value
         events = [r["audit"] for r in audit_records(caplog)]
         assert events.count("portal.operator.tenant.save") == 4 and "portal.operator.tenant.check" in events
+        driver.get(f"operator/tenants/{tenant_id}")
+        assert driver.post(f"operator/tenants/{tenant_id}/remove", {}).status == 400
+        assert tenants.load_tenant(tenant_id) is not None
+        assert driver.post(f"operator/tenants/{tenant_id}/remove", {"confirm": "yes"}).status == 303
+        assert tenants.load_tenant(tenant_id) is None
     finally:
-        tenants.remove_tenant(tenant_id)
+        if tenants.load_tenant(tenant_id) is not None:
+            tenants.remove_tenant(tenant_id)
 
 
 def test_an_operator_lists_disables_enables_and_revokes(portal: PortalSetup, make_tenant: MakeTenant,
