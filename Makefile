@@ -23,6 +23,7 @@ run: setup
 
 test: setup lint
 	@bash devtools/install_checkov.sh
+	@bash devtools/install_chromium.sh
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
 bench: setup

@@ -1,4 +1,4 @@
-"""Loopback identity providers for tests: an https OAuth2/OIDC authority and an App Service managed identity."""
+"""Loopback identity providers for tests: an https OAuth2/OIDC authority (with user sign-in) and a managed identity."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from devtools.local_sign_in import MULTI_TENANT_SEGMENTS, LocalSignIn, LocalUser
+
 # A form field or header whose value is never recorded.
-SECRET_FIELDS = frozenset({"client_secret", "client_assertion"})
+SECRET_FIELDS = frozenset({"client_secret", "client_assertion", "code", "code_verifier"})
 REDACTED = "<redacted>"
 
 
@@ -76,10 +78,12 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         status, payload, headers = self.server.owner.answer(method, self.path, dict(self.headers.items()), body)
-        data = json.dumps(payload).encode()
+        # A page (the sign-in form) comes as bytes with its own Content-Type; everything else is JSON.
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -318,6 +322,7 @@ class LocalAuthority(_LoopbackServer):
         self.expires_in = expires_in
         self.refresh_in = refresh_in
         self._clients: dict[str, str] = {}
+        self.sign_in = LocalSignIn()
 
     @property
     def ca_bundle_path(self) -> Path:
@@ -331,9 +336,25 @@ class LocalAuthority(_LoopbackServer):
         """The authority URL MSAL is given (`oidc_authority=`); also the `issuer` this server announces."""
         return f"https://localhost:{self.port}/{tenant}"
 
-    def register_client(self, client_id: str, secret: str) -> None:
+    def register_client(self, client_id: str, secret: str, redirect_uris: tuple[str, ...] = ()) -> None:
+        """A client of the client credentials grant; with `redirect_uris` also of the authorization code flow."""
         with self._state.lock:
             self._clients[client_id] = secret
+        self.sign_in.redirect_uris[client_id] = redirect_uris
+
+    def add_user(self, user: LocalUser) -> None:
+        """A user who can sign in on the authorization endpoint's form."""
+        self.sign_in.users[user.username] = user
+
+    def _client_authenticated(self, form: dict[str, str], headers: dict[str, str]) -> str | None:
+        basic_client_id, basic_secret = _basic_credentials(headers)
+        client_id = form.get("client_id") or basic_client_id or ""
+        secret = form.get("client_secret") or basic_secret or ""
+        with self._state.lock:
+            expected = self._clients.get(client_id)
+        if expected is None or not secrets.compare_digest(expected.encode(), secret.encode()):
+            return None
+        return client_id
 
     def answer(self, method: str, path: str, headers: dict[str, str], body: str
                ) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -353,12 +374,19 @@ class LocalAuthority(_LoopbackServer):
         ):
             return 200, self.openid_configuration(tenant), {}
         if method == "GET" and segments[1:] == ["discovery", "v2.0", "keys"]:
-            return 200, {"keys": []}, {}
+            return 200, {"keys": [self.sign_in.public_jwk()]}, {}
+        if segments[1:] == ["oauth2", "v2.0", "authorize"]:
+            return self.sign_in.authorize(method, tenant, dict(parse_qsl(parts.query)) if method == "GET" else form)
         if not is_token:
             return 404, {"error": "not_found"}, {}
         faulty = self._apply_fault(fault)
         if faulty is not None:
             return faulty
+        if form.get("grant_type") == "authorization_code":
+            client_id = self._client_authenticated(form, headers)
+            if client_id is None:
+                return 401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"}, {}
+            return self.sign_in.redeem(client_id, form, self.url_for)
         if form.get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}, {}
         client_id = form.get("client_id") or basic_client_id or ""
@@ -382,15 +410,20 @@ class LocalAuthority(_LoopbackServer):
 
     def openid_configuration(self, tenant: str) -> dict[str, Any]:
         issuer = self.url_for(tenant)
+        endpoints = issuer
+        if tenant in MULTI_TENANT_SEGMENTS:
+            # Like Entra's /organizations: each ID token's issuer names the user's own tenant.
+            issuer = self.url_for("{tenantid}") + "/v2.0"
         return {
             "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/oauth2/v2.0/authorize",
-            "token_endpoint": f"{issuer}/oauth2/v2.0/token",
-            "jwks_uri": f"{issuer}/discovery/v2.0/keys",
+            "authorization_endpoint": f"{endpoints}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{endpoints}/oauth2/v2.0/token",
+            "jwks_uri": f"{endpoints}/discovery/v2.0/keys",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
-            "grant_types_supported": ["client_credentials"],
+            "code_challenge_methods_supported": ["S256"],
+            "grant_types_supported": ["client_credentials", "authorization_code"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
         }
 

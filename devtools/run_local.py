@@ -160,6 +160,10 @@ def main() -> int:
         handles.append(dstu2)
         print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2)", flush=True)
         client = _seed(stu3.base_url, dstu2.base_url)
+        from devtools.local_portal import start_local_portal
+
+        portal = start_local_portal(os.environ["GATEWAY_PUBLIC_BASE_URL"], DEMO_TENANT_STU3, LOCAL)
+        handles.append(portal)
         gateway = serve_gateway(REPO, host="127.0.0.1", port=gateway_port)
         handles.append(gateway)
         from shared import public_urls, settings
@@ -175,6 +179,7 @@ def main() -> int:
         DEMO_FILE.write_text(json.dumps(demo, indent=2) + "\n")
         DEMO_FILE.chmod(0o600)
         _print_examples(demo)
+        print(portal.describe(), flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:

@@ -78,6 +78,15 @@ param fhirVersion string = 'STU3'
 @description('Optional. App setting names that hold tenants\' upstream secrets (the secret-setting of a Tenants entity), for example UPSTREAM_SECRET_CONTOSO. Each becomes a Key Vault reference to the secret named like the setting in lower case with dashes (upstream-secret-contoso).')
 param upstreamSecretNames array = []
 
+@description('Optional. The registration portal\'s multi-tenant app registration (client) id; empty turns the portal off. Its secret and the session key are Key Vault secrets portal-client-secret and portal-session-key (docs/portal.md).')
+param portalClientId string = ''
+
+@description('Optional. The partner\'s own Entra ID tenant id, whose users with the Portal.Operator app role are the portal\'s operators.')
+param portalOperatorTenantId string = ''
+
+@description('Optional. Whom customers ask to onboard their tenant, shown on the portal\'s pages.')
+param portalSupportContact string = ''
+
 @description('Optional. Days Log Analytics keeps the gateway\'s logs.')
 @minValue(30)
 @maxValue(730)
@@ -172,6 +181,9 @@ module functionApp 'modules/function-app.bicep' = {
     fhirVersion: fhirVersion
     upstreamSecretNames: upstreamSecretNames
     pythonThreadCount: pythonThreadCount
+    portalClientId: portalClientId
+    portalOperatorTenantId: portalOperatorTenantId
+    portalSupportContact: portalSupportContact
     tags: allTags
   }
   // The identity's roles must exist before the host first reads storage and resolves the Key Vault references.

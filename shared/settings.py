@@ -146,6 +146,60 @@ SETTINGS: tuple[Setting, ...] = (
         default="2",
         minimum=0,
     ),
+    # The registration portal (shared/portal/); it answers "not configured" while PORTAL_CLIENT_ID is empty.
+    Setting(
+        "PORTAL_CLIENT_ID",
+        "Application (client) id of the portal's multi-tenant Entra ID app registration; empty turns the portal off.",
+        default="",
+    ),
+    Setting(
+        "PORTAL_CLIENT_SECRET",
+        "Client secret of the portal's app registration (a Key Vault reference in Azure).",
+        default="",
+        secret=True,
+    ),
+    Setting(
+        "PORTAL_AUTHORITY",
+        "Entra ID authority the portal signs users in with; /organizations accepts work accounts of any tenant.",
+        default="https://login.microsoftonline.com/organizations",
+    ),
+    Setting(
+        "PORTAL_SESSION_KEY",
+        "Fernet key(s) sealing the portal's session cookie, comma-separated, newest first (a Key Vault reference).",
+        default="",
+        secret=True,
+    ),
+    Setting(
+        "PORTAL_SESSION_MINUTES",
+        "Lifetime of a portal sign-in; after it the user signs in again.",
+        default="30",
+        minimum=1,
+    ),
+    Setting(
+        "PORTAL_OPERATOR_TENANT_ID",
+        "The partner's own Entra ID tenant: only its users can be portal operators; empty means no operators.",
+        default="",
+    ),
+    Setting(
+        "PORTAL_OPERATOR_ROLE",
+        "App role (in the ID token's roles) that makes a user of the operator tenant an operator.",
+        default="Portal.Operator",
+    ),
+    Setting(
+        "PORTAL_OPERATOR_OBJECT_IDS",
+        "Comma-separated object ids of users in the operator tenant who are operators without the app role.",
+        default="",
+    ),
+    Setting(
+        "PORTAL_CUSTOMER_ADMIN_ROLE",
+        "App role a customer's user needs to manage the tenant's app accounts (directory admin roles also qualify).",
+        default="Portal.CustomerAdmin",
+    ),
+    Setting(
+        "PORTAL_SUPPORT_CONTACT",
+        "Whom customers ask to onboard their tenant or re-enable an account (shown on the portal's pages).",
+        default="",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -49,6 +49,21 @@ param pythonThreadCount int = 32
 @description('Optional. azd service name this app hosts (the azd-service-name tag azd deploy looks for).')
 param azdServiceName string = 'api'
 
+@description('Optional. Application (client) id of the registration portal\'s multi-tenant Entra ID app registration; empty turns the portal off (docs/portal.md).')
+param portalClientId string = ''
+
+@description('Optional. Entra ID authority of the portal\'s sign-in.')
+param portalAuthority string = 'https://login.microsoftonline.com/organizations'
+
+@description('Optional. The partner\'s own tenant id: only its users can be portal operators.')
+param portalOperatorTenantId string = ''
+
+@description('Optional. Comma-separated object ids of operators without the Portal.Operator app role.')
+param portalOperatorObjectIds string = ''
+
+@description('Optional. Whom customers ask to onboard their tenant (shown on the portal\'s pages).')
+param portalSupportContact string = ''
+
 @description('Optional. Tags applied to the Function App.')
 param tags object = {}
 
@@ -150,6 +165,38 @@ var gatewaySettings = [
   }
 ]
 
+// The registration portal (docs/portal.md); the two secrets live in Key Vault.
+var portalSettings = [
+  {
+    name: 'PORTAL_CLIENT_ID'
+    value: portalClientId
+  }
+  {
+    name: 'PORTAL_CLIENT_SECRET'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=portal-client-secret)'
+  }
+  {
+    name: 'PORTAL_SESSION_KEY'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=portal-session-key)'
+  }
+  {
+    name: 'PORTAL_AUTHORITY'
+    value: portalAuthority
+  }
+  {
+    name: 'PORTAL_OPERATOR_TENANT_ID'
+    value: portalOperatorTenantId
+  }
+  {
+    name: 'PORTAL_OPERATOR_OBJECT_IDS'
+    value: portalOperatorObjectIds
+  }
+  {
+    name: 'PORTAL_SUPPORT_CONTACT'
+    value: portalSupportContact
+  }
+]
+
 var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
   name: settingName
   value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${toLower(replace(settingName, '_', '-'))})'
@@ -186,7 +233,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
       healthCheckPath: '/health'
-      appSettings: concat(runtimeSettings, gatewaySettings, upstreamSecretSettings)
+      appSettings: concat(runtimeSettings, gatewaySettings, portalSettings, upstreamSecretSettings)
     }
   }
 }

@@ -9,9 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from shared.fhir.versions import parse_fhir_version
+from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
 from shared.registry import clients, connection, tenants
-from shared.registry.columns import url_problem
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
@@ -139,56 +138,11 @@ def cmd_secret_revoke(args: argparse.Namespace) -> Any:
 
 
 def cmd_tenant_set(args: argparse.Namespace) -> Any:
-    tenant_id = _tenant_id(args.tenant_id)
-    existing = tenants.load_tenant(tenant_id)
-    if existing is None:
-        missing = [flag for flag, value in (("--fhir-url", args.fhir_url), ("--fhir-version", args.fhir_version))
-                   if value is None]
-        if missing:
-            raise UsageError("a new tenant needs " + " and ".join(missing))
-    fhir_url = args.fhir_url if args.fhir_url is not None else existing.fhir_base_url  # type: ignore[union-attr]
-    problem = url_problem(fhir_url)
-    if problem:
-        raise UsageError(f"--fhir-url {problem}")
-    fhir_url = fhir_url.rstrip("/")
-    if args.fhir_version is not None:
-        version = parse_fhir_version(args.fhir_version)
-        if version is None:
-            raise UsageError("--fhir-version must be DSTU2, STU3 or R4")
-    else:
-        version = existing.fhir_version  # type: ignore[union-attr]
-    base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")
-    method = args.auth or base_auth.method
-    custom_scope = existing and base_auth.scope != existing.fhir_base_url + "/.default"
-    auth = tenants.UpstreamAuth(
-        method=method,
-        authority=args.authority if args.authority is not None else base_auth.authority,
-        client_id=args.upstream_client_id if args.upstream_client_id is not None else base_auth.client_id,
-        scope=args.scope or (base_auth.scope if custom_scope else fhir_url + "/.default"),
-        username=args.username if args.username is not None else base_auth.username,
-        secret_setting=args.secret_setting if args.secret_setting is not None else base_auth.secret_setting,
-    )
-    if method == "azure_ad" and not (auth.authority and auth.client_id and auth.secret_setting):
-        raise UsageError("--auth azure_ad needs --authority, --upstream-client-id and --secret-setting")
-    if method == "basic" and not (auth.username and auth.secret_setting):
-        raise UsageError("--auth basic needs --username and --secret-setting")
-    if method == "bearer" and not auth.secret_setting:
-        raise UsageError("--auth bearer needs --secret-setting (the NAME of the app setting holding the token)")
-    types = tuple(args.resource_types.replace(" ", ",").split(",")) if args.resource_types else None
-    tenant = tenants.Tenant(
-        tenant_id=tenant_id,
-        display_name=args.name or (existing.display_name if existing else tenant_id),
-        fhir_base_url=fhir_url,
-        fhir_version=version,
-        auth=auth,
-        enabled=existing.enabled if existing and args.enabled is None else args.enabled is not False,
-        allowed_resource_types=tuple(t for t in types if t) if types else (
-            existing.allowed_resource_types if existing else tenants.DEFAULT_RESOURCE_TYPES),
-        compatibility=args.compatibility if args.compatibility is not None else (
-            existing.compatibility if existing else True),
-        etag=existing.etag if existing else None,
-    )
-    return _tenant_view(tenants.save_tenant(tenant))
+    fields = {name: getattr(args, name) for name in TenantOptions.__dataclass_fields__}
+    try:
+        return _tenant_view(set_tenant(TenantOptions(**fields)))
+    except TenantOptionError as error:
+        raise UsageError(str(error)) from None
 
 
 def cmd_tenant_show(args: argparse.Namespace) -> Any:
@@ -206,7 +160,7 @@ def cmd_tenant_remove(args: argparse.Namespace) -> Any:
 
 
 def cmd_tenant_check(args: argparse.Namespace) -> Any:
-    from shared.admin.tenant_check import check_tenant
+    from shared.onboarding.tenant_check import check_tenant
 
     report = check_tenant(tenants.get_tenant(_tenant_id(args.tenant_id)))
     if not report["ok"]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import azure.functions as func
@@ -26,8 +24,8 @@ from shared.oauth.errors import (
     TemporarilyUnavailable,
     UnauthorizedClient,
 )
-from shared.registry import clients
-from shared.registry.errors import EntityConflict, EntityNotFound, MisconfiguredEntity, RegistryError
+from shared.registry import clients, secret_rules
+from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +33,8 @@ COLLECTION_METHODS = ("GET", "POST")  # /oauth2/clients/{client_id}/secrets
 ITEM_METHODS = ("DELETE",)  # /oauth2/clients/{client_id}/secrets/{secret_id}
 EVENTS = {"GET": "client_secret.list", "POST": "client_secret.create", "DELETE": "client_secret.delete"}
 MAX_BODY_BYTES = 4 * 1024
-MAX_EXPIRES_IN_DAYS = 730
-MAX_ATTEMPTS = 6  # reads and conditional writes per request when concurrent changes keep winning
+MAX_EXPIRES_IN_DAYS = secret_rules.MAX_EXPIRES_IN_DAYS
+MAX_ATTEMPTS = secret_rules.MAX_ATTEMPTS
 JSON_MEDIA_TYPE = "application/json"
 UNAVAILABLE = "Client secret management is temporarily unavailable; retry shortly."
 
@@ -148,68 +146,37 @@ def secret_view(secret: clients.ClientSecret, now: datetime) -> dict[str, Any]:
     }
 
 
-def _fresh_state(client_id: str) -> clients.ClientState:
-    state = clients.load_client_state(client_id)
-    if state is None:  # deleted by an administrator since the request authenticated
-        raise InvalidClient()
-    return state
-
-
-def _with_retries(client_id: str, change: Callable[[clients.ClientState], T]) -> T:
-    """Decides on freshly read state and commits under the client row's ETag, again while others win."""
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return change(_fresh_state(client_id))
-        except EntityConflict:
-            if attempt + 1 < MAX_ATTEMPTS:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
-    raise SecretConflict()
+def _rules(call: Callable[[], T]) -> T:
+    """Runs one of the shared secret rules; its refusals become this API's OAuth errors."""
+    try:
+        return call()
+    except secret_rules.ClientGone:  # deleted by an administrator since the request authenticated
+        raise InvalidClient() from None
+    except secret_rules.SecretNotFound:
+        raise SecretNotFound() from None
+    except secret_rules.SecretConflict as conflict:
+        raise SecretConflict(str(conflict)) from None
+    except secret_rules.SecretRuleError as refused:
+        raise InvalidRequest(str(refused)) from None
 
 
 def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
-    state = _fresh_state(client_id)
+    state = _rules(lambda: secret_rules.fresh_state(client_id))
     return {
         "client_id": client_id,
-        "max_active_secrets": settings.read_int("MAX_ACTIVE_CLIENT_SECRETS", minimum=1),
-        "secrets": [secret_view(s, now) for s in state.secrets if not s.revoked],
+        "max_active_secrets": secret_rules.max_active_secrets(),
+        "secrets": [secret_view(s, now) for s in secret_rules.listed_secrets(state)],
     }
 
 
 def create_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
     """A new secret beside the active ones, unless the client already holds the maximum."""
-    cap = settings.read_int("MAX_ACTIVE_CLIENT_SECRETS", minimum=1)
-    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
-
-    def create(state: clients.ClientState) -> clients.IssuedSecret:
-        active = sum(1 for s in state.secrets if s.is_active(now))
-        if active >= cap:
-            raise SecretConflict(
-                f"The client already has {active} active secrets, the most allowed ({cap}); "
-                "delete one before creating another."
-            )
-        return clients.insert_secret(state, expires_at, now)
-
-    return _with_retries(client_id, create)
+    return _rules(lambda: secret_rules.create_secret(client_id, expires_in_days, now))
 
 
 def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
     """Revokes the secret at once, unless it is the client's last active one."""
-
-    def revoke(state: clients.ClientState) -> None:
-        target = state.secret(secret_id)
-        if target is None or target.revoked:
-            raise SecretNotFound()
-        others = [s for s in state.secrets if s.secret_id != secret_id and s.is_active(now)]
-        if target.is_active(now) and not others:
-            raise SecretConflict(
-                "This is the client's last active secret; create a new one before deleting it."
-            )
-        try:
-            clients.mark_secret_revoked(state, secret_id, now)
-        except EntityNotFound:
-            raise SecretNotFound() from None
-
-    _with_retries(client_id, revoke)
+    _rules(lambda: secret_rules.delete_secret(client_id, secret_id, now))
 
 
 def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:

@@ -43,6 +43,8 @@ DOCUMENTED = [
     DocumentedRoute("POST", "/fhir/Patient/_search", "fhir_proxy_fn"),
     DocumentedRoute("POST", "/fhir", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/health", "health_fn"),
+    DocumentedRoute("GET", "/portal/", "portal_fn"),
+    DocumentedRoute("POST", "/portal/account", "portal_fn"),
 ]
 
 

@@ -47,8 +47,13 @@ def _openapi_segment(parts: tuple[str | Parameter, ...]) -> str:
     return "".join(part if isinstance(part, str) else "{" + part.name + "}" for part in parts)
 
 
+def is_portal(function: HttpFunction) -> bool:
+    """The registration portal serves HTML pages for people, not an API (see docs/portal.md)."""
+    return function.route.strip("/").startswith("portal/")
+
+
 def described_functions() -> list[HttpFunction]:
-    return [f for f in discover_functions(REPO) if not is_fhir_api(f)]
+    return [f for f in discover_functions(REPO) if not is_fhir_api(f) and not is_portal(f)]
 
 
 def operations(path_item: dict[str, Any]) -> set[str]:

@@ -1,0 +1,96 @@
+"""Onboarding a tenant or changing its provider map from a set of options: the admin CLI and the portal share it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.fhir.versions import parse_fhir_version
+from shared.registry import tenants
+from shared.registry.columns import url_problem
+from shared.registry.tenant_ids import normalise_tenant_id
+
+
+class TenantOptionError(ValueError):
+    """The options do not make a usable provider map; the message names the option (CLI flag spelling)."""
+
+
+@dataclass(frozen=True)
+class TenantOptions:
+    """What `tenant set` accepts; None leaves an existing tenant's value as it is (an empty string clears it)."""
+
+    tenant_id: str
+    fhir_url: str | None = None
+    fhir_version: str | None = None
+    auth: str | None = None
+    authority: str | None = None
+    upstream_client_id: str | None = None
+    scope: str | None = None
+    username: str | None = None
+    secret_setting: str | None = None
+    name: str | None = None
+    resource_types: str | None = None
+    enabled: bool | None = None
+    compatibility: bool | None = None
+
+
+def tenant_id_of(value: str) -> str:
+    tenant_id = normalise_tenant_id(value)
+    if tenant_id is None:
+        raise TenantOptionError(f"{value!r} is not a tenant GUID (like 72f988bf-86f1-41af-91ab-2d7cd011db47)")
+    return tenant_id
+
+
+def set_tenant(args: TenantOptions) -> tenants.Tenant:
+    """Creates or changes (under its ETag) the tenant's provider map; TenantOptionError for unusable options."""
+    tenant_id = tenant_id_of(args.tenant_id)
+    existing = tenants.load_tenant(tenant_id)
+    if existing is None:
+        missing = [flag for flag, value in (("--fhir-url", args.fhir_url), ("--fhir-version", args.fhir_version))
+                   if value is None]
+        if missing:
+            raise TenantOptionError("a new tenant needs " + " and ".join(missing))
+    fhir_url = args.fhir_url if args.fhir_url is not None else existing.fhir_base_url  # type: ignore[union-attr]
+    problem = url_problem(fhir_url)
+    if problem:
+        raise TenantOptionError(f"--fhir-url {problem}")
+    fhir_url = fhir_url.rstrip("/")
+    if args.fhir_version is not None:
+        version = parse_fhir_version(args.fhir_version)
+        if version is None:
+            raise TenantOptionError("--fhir-version must be DSTU2, STU3 or R4")
+    else:
+        version = existing.fhir_version  # type: ignore[union-attr]
+    base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")
+    method = args.auth or base_auth.method
+    if method not in tenants.AUTH_METHODS:
+        raise TenantOptionError("--auth must be one of " + ", ".join(tenants.AUTH_METHODS))
+    custom_scope = existing and base_auth.scope != existing.fhir_base_url + "/.default"
+    auth = tenants.UpstreamAuth(
+        method=method,
+        authority=args.authority if args.authority is not None else base_auth.authority,
+        client_id=args.upstream_client_id if args.upstream_client_id is not None else base_auth.client_id,
+        scope=args.scope or (base_auth.scope if custom_scope else fhir_url + "/.default"),
+        username=args.username if args.username is not None else base_auth.username,
+        secret_setting=args.secret_setting if args.secret_setting is not None else base_auth.secret_setting,
+    )
+    if method == "azure_ad" and not (auth.authority and auth.client_id and auth.secret_setting):
+        raise TenantOptionError("--auth azure_ad needs --authority, --upstream-client-id and --secret-setting")
+    if method == "basic" and not (auth.username and auth.secret_setting):
+        raise TenantOptionError("--auth basic needs --username and --secret-setting")
+    if method == "bearer" and not auth.secret_setting:
+        raise TenantOptionError("--auth bearer needs --secret-setting (the NAME of the app setting holding the token)")
+    types = tuple(args.resource_types.replace(" ", ",").split(",")) if args.resource_types else None
+    tenant = tenants.Tenant(
+        tenant_id=tenant_id,
+        display_name=args.name or (existing.display_name if existing else tenant_id),
+        fhir_base_url=fhir_url,
+        fhir_version=version,
+        auth=auth,
+        enabled=existing.enabled if existing and args.enabled is None else args.enabled is not False,
+        allowed_resource_types=tuple(t for t in types if t) if types else (
+            existing.allowed_resource_types if existing else tenants.DEFAULT_RESOURCE_TYPES),
+        compatibility=args.compatibility if args.compatibility is not None else (
+            existing.compatibility if existing else True),
+        etag=existing.etag if existing else None,
+    )
+    return tenants.save_tenant(tenant)

@@ -1,0 +1,43 @@
+"""What every portal handler gets (request, configuration, session, time) and the errors it raises as pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.audit import audit
+from shared.portal import pages
+from shared.portal.config import PortalConfig
+from shared.portal.session import Session
+from shared.portal.web import PortalRequest, PortalResponse, page_response
+
+
+class PageError(Exception):
+    """A refusal shown as a readable page with its status; `reason` goes into the audit record."""
+
+    def __init__(self, status: int, title: str, *paragraphs: str, reason: str = "refused",
+                 link: tuple[str, str] | None = None) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.paragraphs = paragraphs
+        self.reason = reason
+        self.link = link
+
+
+@dataclass(frozen=True)
+class Context:
+    request: PortalRequest
+    config: PortalConfig
+    session: Session | None
+    now: datetime
+
+    def page(self, template: str, status: int = 200, cookies: tuple[str, ...] = (), **values: Any) -> PortalResponse:
+        html = pages.render(template, session=self.session, support_contact=self.config.support_contact, **values)
+        return page_response(html, status, cookies)
+
+    def audit(self, action: str, outcome: str, **fields: Any) -> None:
+        """One record per portal action: who (oid and tenant), what, the outcome; never a secret."""
+        who = {"oid": self.session.oid, "tid": self.session.tid} if self.session else {}
+        audit("portal." + action, outcome=outcome, **{**who, **fields})

@@ -1,0 +1,104 @@
+"""The portal's framework-neutral request and response, and the security headers every answer carries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl
+
+MAX_FORM_BYTES = 16 * 1024
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+
+# No inline script or style anywhere: the pages load one stylesheet and one script from the portal itself.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    # The sign-in callback URL holds an authorization code: never send it anywhere as a referrer.
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+
+
+class BadForm(Exception):
+    """A POST body that is not a small, well-formed URL-encoded form."""
+
+
+@dataclass(frozen=True)
+class PortalRequest:
+    """One request to `/portal/...`: `path` is what follows `/portal/`, without a leading slash."""
+
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
+    body: bytes = b""
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+    def cookie(self, name: str) -> str | None:
+        raw = self.header("cookie")
+        if not raw:
+            return None
+        jar = SimpleCookie()
+        try:
+            jar.load(raw)
+        except CookieError:
+            return None
+        morsel = jar.get(name)
+        return morsel.value if morsel else None
+
+    def form(self) -> dict[str, str]:
+        """The URL-encoded form; a repeated field, a wrong media type or an oversized body is BadForm."""
+        if len(self.body) > MAX_FORM_BYTES:
+            raise BadForm("The form is too large.")
+        media_type = self.header("content-type").split(";", 1)[0].strip().lower()
+        if self.body and media_type != FORM_MEDIA_TYPE:
+            raise BadForm("The form must be sent as application/x-www-form-urlencoded.")
+        try:
+            pairs = parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(self.body))
+        except (UnicodeDecodeError, ValueError):
+            raise BadForm("The form could not be read.") from None
+        form: dict[str, str] = {}
+        for name, value in pairs:
+            if name in form:
+                raise BadForm(f"The form field {name!r} was sent twice.")
+            form[name] = value
+        return form
+
+
+@dataclass(frozen=True)
+class PortalResponse:
+    """Status, headers (repeatable, e.g. Set-Cookie) and body; the adapter turns it into its framework's type."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+
+def page_response(html: str, status: int = 200, cookies: tuple[str, ...] = ()) -> PortalResponse:
+    headers = (("Content-Type", "text/html; charset=utf-8"), *NO_STORE, *SECURITY_HEADERS,
+               *(("Set-Cookie", c) for c in cookies))
+    return PortalResponse(status, headers, html.encode("utf-8"))
+
+
+def redirect(location: str, cookies: tuple[str, ...] = (), status: int = 303) -> PortalResponse:
+    """303 See Other after a POST (the browser then GETs), also used for sign-in hops."""
+    headers = (("Location", location), *NO_STORE, *SECURITY_HEADERS, *(("Set-Cookie", c) for c in cookies))
+    return PortalResponse(status, headers)
+
+
+def static_response(body: bytes, media_type: str) -> PortalResponse:
+    headers = (("Content-Type", media_type), ("Cache-Control", "public, max-age=3600"), *SECURITY_HEADERS)
+    return PortalResponse(200, headers, body)
