@@ -66,8 +66,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "THROTTLE_MAX_FAILURES_PER_CLIENT",
-        "Failed client authentications per client_id within the window before it is refused (429), per instance.",
+        "Failed client authentications for one client_id from one address within the window before that "
+        "pair is refused (429), per instance; the client's owner at another address is not affected.",
         default="10",
+    ),
+    Setting(
+        "THROTTLE_MAX_FAILURES_CLIENT_WIDE",
+        "Failed authentications for one client_id from all addresses within the window; above it wrong secrets "
+        "get 429 and fresh registry reads for the client are coalesced. A right secret is never refused by it.",
+        default="100",
     ),
     Setting(
         "THROTTLE_MAX_FAILURES_PER_ADDRESS",

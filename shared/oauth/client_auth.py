@@ -24,6 +24,9 @@ MAX_CLIENT_ID_LENGTH = 128
 MAX_SECRET_LENGTH = 512
 # Compared against when the client is unknown, so both failures cost the same work.
 _DUMMY_HASH = hash_secret("no-such-client")
+# While a client_id is flooded with wrong secrets (past the client-wide limit), the fresh registry read
+# a secret unknown to the cache triggers is shared: at most one per this interval per client_id.
+FLOOD_FRESH_READ_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,10 @@ def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Cre
     return credentials
 
 
-def authenticate_client(credentials: Credentials, now: datetime | None = None) -> AuthenticatedClient:
-    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause."""
+def authenticate_client(credentials: Credentials, now: datetime | None = None,
+                        flooded: bool = False) -> AuthenticatedClient:
+    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause.
+    `flooded`: the client_id is past its client-wide failure limit, so fresh reads are coalesced."""
     now = now or datetime.now(UTC)
     presented = hash_secret(credentials.client_secret)
     # Cached like the verifier's view (revocation reaches every instance within the cache TTL, at once on
@@ -102,7 +107,8 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None) -
     state = _client_state(credentials.client_id, None)
     matched = _matching_secret(state, presented, now)
     if matched is None:
-        state = _client_state(credentials.client_id, time.time())
+        fresh_since = time.time() - (FLOOD_FRESH_READ_INTERVAL_SECONDS if flooded else 0.0)
+        state = _client_state(credentials.client_id, fresh_since)
         matched = _matching_secret(state, presented, now)
     if state is None or matched is None:
         raise InvalidClient()

@@ -36,12 +36,13 @@ def grant_type_of(form: Mapping[str, str]) -> str:
     return values.pop()
 
 
-def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str]) -> ValidatedTokenRequest:
+def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str],
+                           flooded: bool = False) -> ValidatedTokenRequest:
     grant_type = grant_type_of(form)
     if grant_type != GRANT_TYPE:
         raise UnsupportedGrantType()
     credentials = read_credentials(form, headers)
-    client = authenticate_client(credentials)
+    client = authenticate_client(credentials, flooded=flooded)
     scopes = form.get("scope", "").split()
     if not scopes:
         raise InvalidScope("The scope parameter must name the Azure AD tenant ID (a GUID).")

@@ -94,12 +94,15 @@ def authenticate_basic(headers: Mapping[str, str], address: str) -> Authenticate
         throttle.check(claimed, address)
     except throttle.Throttled as throttled:
         raise SlowDown(retry_after=throttled.retry_after) from None
+    client_wide_wait = throttle.client_wide_retry_after(claimed)
     try:
         if not (headers.get("authorization") or headers.get("Authorization")):
             raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
-        return authenticate_client(read_credentials({}, headers))
+        return authenticate_client(read_credentials({}, headers), flooded=client_wide_wait is not None)
     except InvalidClient:
         throttle.record_failure(claimed, address)
+        if client_wide_wait is not None:
+            raise SlowDown(retry_after=client_wide_wait) from None
         raise
     except UnauthorizedClient:
         raise AccessDenied("The client is disabled.") from None

@@ -38,10 +38,14 @@ def token_response(method: str, body: bytes, headers: Mapping[str, str]) -> func
             throttle.check(client_id, address)
         except throttle.Throttled as throttled:
             raise SlowDown(retry_after=throttled.retry_after) from None
+        # Past the client-wide limit a wrong secret is told to slow down; a right one still succeeds.
+        client_wide_wait = throttle.client_wide_retry_after(client_id)
         try:
-            request = validate_token_request(form, headers)
+            request = validate_token_request(form, headers, flooded=client_wide_wait is not None)
         except InvalidClient:
             throttle.record_failure(client_id, address)
+            if client_wide_wait is not None:
+                raise SlowDown(retry_after=client_wide_wait) from None
             raise
         payload = create_token_response(request)
     except OAuthError as error:
