@@ -38,6 +38,7 @@ from shared.proxy.read_policy import (
     media_type,
     plan_request,
 )
+from shared.proxy.type_policy import enforce_on_answer
 from shared.registry import cached
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenants import Tenant
@@ -178,7 +179,8 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
         if status >= 400:
             raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
-    return status, rewriter.rewrite_json_bytes(upstream.body), upstream_type, headers
+    allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
+    return status, rewriter.rewrite_json_bytes(allowed_only), upstream_type, headers
 
 
 # Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
