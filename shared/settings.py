@@ -122,6 +122,17 @@ SETTINGS: tuple[Setting, ...] = (
         default="30",
     ),
     Setting(
+        "UPSTREAM_DEADLINE_SECONDS",
+        "Wall-clock limit of one upstream request, reading the whole answer and retries included (504 after it).",
+        default="50",
+    ),
+    Setting(
+        "UPSTREAM_MAX_CONCURRENT_PER_TENANT",
+        "Upstream requests one tenant may have in flight per instance (503 with Retry-After above it); keep it "
+        "below the worker's thread count so a slow provider cannot occupy every worker.",
+        default="4",
+    ),
+    Setting(
         "UPSTREAM_MAX_RETRIES",
         "Retries of idempotent reads after connection errors or 502/503/504 answers.",
         default="2",

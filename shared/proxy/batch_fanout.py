@@ -20,8 +20,9 @@ from shared.proxy.read_policy import BatchEntry
 log = logging.getLogger(__name__)
 
 POOL_THREADS = 32  # shared by every batch of this instance, so one slow provider cannot take all of them
-# Entries not started by then are answered 504 without being sent: the HTTP trigger stops at 230 s.
-DEADLINE_SECONDS = 90.0
+# Entries not started by then are answered 504 without being sent: the HTTP trigger stops at 230 s, and
+# 30 s (upstream token) + 50 s (capabilities) + 60 s + 1 s (tenant slot) + 50 s (last entry) = 191 s.
+DEADLINE_SECONDS = 60.0
 
 # One entry's answer: HTTP status, the FHIR document (links already rewritten) or None, response headers.
 EntryAnswer = tuple[int, Any, dict[str, str]]

@@ -150,10 +150,10 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
     if plan.query:
         url += "?" + encode_query(plan.query)
     try:
-        return upstream_client.send(plan.method, url, outgoing, body)
+        return upstream_client.send(plan.method, url, outgoing, body, tenant_id=tenant.tenant_id)
     except upstream_client.UpstreamFailure as failure:
         issue = IssueType.TIMEOUT if failure.status_code == 504 else IssueType.TRANSIENT
-        raise ProxyError(failure.status_code, issue, str(failure)) from None
+        raise ProxyError(failure.status_code, issue, str(failure), failure.headers) from None
 
 
 def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
