@@ -39,6 +39,7 @@ from shared.proxy.read_policy import (
     plan_request,
 )
 from shared.proxy.type_policy import enforce_on_answer
+from shared.proxy.upstream_status import check_provider_status
 from shared.registry import cached
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenants import Tenant
@@ -159,6 +160,7 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
 def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
+    check_provider_status(tenant, status)
     headers = client_response_headers(upstream.headers)
     for name in list(headers):
         if name.lower() in URL_RESPONSE_HEADERS:
