@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from shared.client_secrets import hash_secret
-from shared.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient
+from shared.oauth.errors import InvalidClient, InvalidRequest, UnauthorizedClient
 from shared.registry import cached, clients
-from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +117,8 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None,
 
 
 def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
-    try:
-        return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        raise TemporarilyUnavailable(
-            "The client's registration is misconfigured; contact the gateway administrator."
-        ) from None
-    except RegistryError as error:
-        log.error("registry unavailable during client authentication: %s", error)
-        raise TemporarilyUnavailable() from None
+    # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
+    return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
 
 
 def _matching_secret(state: clients.ClientState | None, presented: str, now: datetime) -> str | None:

@@ -14,6 +14,7 @@ import azure.functions as func
 
 from shared import settings, throttle
 from shared.audit import audit
+from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
 from shared.http_responses import json_response, oauth_error_response
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
@@ -23,11 +24,10 @@ from shared.oauth.errors import (
     OAuthError,
     PayloadTooLarge,
     SlowDown,
-    TemporarilyUnavailable,
     UnauthorizedClient,
 )
 from shared.registry import clients
-from shared.registry.errors import EntityConflict, EntityNotFound, MisconfiguredEntity, RegistryError
+from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ MAX_BODY_BYTES = 4 * 1024
 MAX_EXPIRES_IN_DAYS = 730
 MAX_ATTEMPTS = 6  # reads and conditional writes per request when concurrent changes keep winning
 JSON_MEDIA_TYPE = "application/json"
-UNAVAILABLE = "Client secret management is temporarily unavailable; retry shortly."
 
 T = TypeVar("T")
 
@@ -251,15 +250,11 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
     except OAuthError as error:
         response = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        response = oauth_error_response(TemporarilyUnavailable(
-            "The client's registration is misconfigured; contact the gateway administrator."))
-        record["reason"] = "misconfigured"
     except (RegistryError, settings.SettingError) as error:
-        log.error("secret management unavailable: %s", error)
-        response = oauth_error_response(TemporarilyUnavailable(UNAVAILABLE))
-        record["reason"] = "unavailable"
+        failure = registry_failure(error) if isinstance(error, RegistryError) else Failure.SETTING_BROKEN
+        log.error("secret management: %s: %s", failure.value, error)
+        response = oauth_error_response(oauth_error(failure, Surface.SECRETS))
+        record["reason"] = "misconfigured" if failure is Failure.CLIENT_ENTITY_BROKEN else "unavailable"
     outcome = "refused" if "reason" in record else "succeeded"
     audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=response.status_code, **record)
     return response

@@ -15,6 +15,7 @@ import azure.functions as func
 
 from shared import settings
 from shared.audit import audit
+from shared.failure_statuses import Failure, proxy_error, registry_failure
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
@@ -90,27 +91,26 @@ def authenticate(headers: Mapping[str, str]) -> AccessTokenClaims:
         return verify_access_token(token)
     except InvalidAccessToken as error:
         raise unauthorized(str(error), token_presented=True) from None
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the client's registration is misconfigured; "
-                         "contact the gateway administrator") from None
     except RegistryError as error:
-        log.error("registry unavailable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
-                         {"Retry-After": "5"}) from None
+        raise _registry_error(error) from None
+
+
+def _registry_error(error: RegistryError) -> ProxyError:
+    failure = registry_failure(error)
+    log.error("proxy: %s: %s", failure.value, error)
+    if isinstance(error, MisconfiguredEntity):
+        tenant_broken = failure is Failure.TENANT_ENTITY_BROKEN
+        whose = "tenant's provider configuration" if tenant_broken else "client's registration"
+        return proxy_error(failure, f"the {whose} is invalid (column {error.column}); "
+                                    "contact the gateway administrator")
+    return proxy_error(failure, "the gateway's registry is unavailable; retry shortly")
 
 
 def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
     try:
         tenant = cached.tenant(claims.tenant_id)
-    except MisconfiguredEntity as error:
-        log.error("tenant map unusable: %s", error)
-        raise ProxyError(502, IssueType.EXCEPTION,
-                         f"the tenant's provider configuration is invalid: column {error.column}") from None
     except RegistryError as error:
-        log.error("registry unavailable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
-                         {"Retry-After": "5"}) from None
+        raise _registry_error(error) from None
     if tenant is None:
         raise forbidden("the tenant of this access token is not onboarded")
     if not tenant.enabled:
@@ -138,8 +138,8 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
         outgoing.update(upstream_auth_headers(tenant))
     except UpstreamAuthError as error:
         log.error("upstream authentication failed for tenant %s: %s", tenant.tenant_id, error)
-        raise ProxyError(error.status_code, IssueType.EXCEPTION if error.status_code == 502 else IssueType.TRANSIENT,
-                         str(error)) from None
+        raise proxy_error(Failure.UPSTREAM_AUTH_TRANSIENT if error.transient else Failure.UPSTREAM_AUTH_CONFIGURATION,
+                          str(error)) from None
     url = tenant.fhir_base_url + "/" + plan.path.relative()
     body: bytes | None = None
     if plan.batch:
@@ -273,7 +273,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
     except SettingError as error:
         log.error("proxy misconfigured: %s", error)
         status = 500
-        return _error_response(ProxyError(500, IssueType.EXCEPTION, "the gateway is misconfigured"), None,
+        return _error_response(proxy_error(Failure.SETTING_BROKEN, "the gateway is misconfigured"), None,
                                {REQUEST_ID_HEADER: request_id})
     finally:
         audit(
