@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,8 @@ def _decode(token: str) -> dict[str, Any]:
 # many times, and RSA verification plus JSON decoding is the costliest step of a proxied request.
 # Keyed by the whole token; a hit also requires the same key ring, issuer and audience.
 _MAX_VERIFIED = 10_000
-_verified: dict[str, tuple[object, str, str, dict[str, Any]]] = {}
+# Least recently verified first: when full, the oldest goes, never the whole cache.
+_verified: OrderedDict[str, tuple[object, str, str, dict[str, Any]]] = OrderedDict()
 _verified_lock = threading.Lock()
 
 
@@ -81,8 +83,9 @@ def _decode_once(token: str) -> dict[str, Any]:
         return hit[3]
     claims = _decode(token)
     with _verified_lock:
-        if len(_verified) >= _MAX_VERIFIED:
-            _verified.clear()
+        _verified.pop(token, None)
+        while len(_verified) >= _MAX_VERIFIED:
+            _verified.popitem(last=False)
         _verified[token] = (ring, iss, aud, claims)
     return claims
 
