@@ -24,7 +24,6 @@ from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import ProxyError, forbidden, unauthorized
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
-    URL_RESPONSE_HEADERS,
     client_response_headers,
     request_id_from,
     upstream_request_headers,
@@ -161,12 +160,7 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
     check_provider_status(tenant, status)
-    headers = client_response_headers(upstream.headers)
-    for name in list(headers):
-        if name.lower() in URL_RESPONSE_HEADERS:
-            headers[name] = rewriter.rewrite_url(headers[name])
-            if rewriter.might_contain_provider_urls(headers[name]):
-                del headers[name]
+    headers = client_response_headers(upstream.headers, rewriter)
     upstream_type = media_type(upstream.headers.get("Content-Type"))
     if status == 304 or (not upstream.body and status < 400):
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
@@ -186,7 +180,7 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
 
 
 # Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
-# checked by shape only, so the gateway never holds a parsed copy of several megabytes.
+# validated by a parse that keeps nothing, so the gateway never holds a parsed copy of several megabytes.
 FULL_PARSE_LIMIT = 1024 * 1024
 _RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"')
 
@@ -200,7 +194,17 @@ def is_fhir_json(body: bytes) -> bool:
             return False
         return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
     text = body.strip()
-    return text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None
+    if not (text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None):
+        return False
+    try:  # a full, validating parse that keeps no tree: each object is dropped as soon as it is read
+        json.loads(text, object_pairs_hook=_discard)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _discard(pairs: object) -> None:
+    return None
 
 
 def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str,
