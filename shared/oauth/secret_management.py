@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -16,6 +15,7 @@ from shared import settings, throttle
 from shared.audit import audit
 from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
 from shared.http_responses import json_response, oauth_error_response
+from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
     NO_STORE_HEADERS,
@@ -122,9 +122,9 @@ def read_expires_in_days(body: bytes, content_type: str | None) -> int | None:
     if (content_type or "").split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
         raise InvalidRequest(f"The request body must be {JSON_MEDIA_TYPE}, or empty.")
     try:
-        options = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        options = parse_json_body(body)
+    except JsonBodyError as error:
+        raise InvalidRequest(str(error)) from None
     if not isinstance(options, dict) or set(options) - {"expires_in_days"}:
         raise InvalidRequest('The request body may only be {"expires_in_days": <whole number of days>}.')
     days = options.get("expires_in_days")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared import settings
 from shared.fhir.operation_outcome import IssueType
+from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.proxy.errors import ProxyError, bad_request, forbidden, method_not_allowed
 from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
 from shared.proxy.query import Query, encode_query, parse_query
@@ -76,9 +76,9 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     if len(body) > MAX_BATCH_BODY_BYTES:
         raise ProxyError(413, IssueType.TOO_COSTLY, "the batch Bundle is too large")
     try:
-        bundle: Any = json.loads(body)
-    except (ValueError, RecursionError):
-        raise bad_request("the batch body is not valid JSON") from None
+        bundle: Any = parse_json_body(body, what="the batch body")
+    except JsonBodyError as error:
+        raise bad_request(str(error)) from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise bad_request("POST to the base accepts a Bundle only")
     if bundle.get("type") == "transaction":
