@@ -65,6 +65,11 @@ SETTINGS: tuple[Setting, ...] = (
         default="3600",
     ),
     Setting(
+        "TOKEN_MAX_LIFETIME_SECONDS",
+        "Longest access token lifetime issued (a longer TokenLifetimeSeconds is cut to it) or accepted (exp - iat).",
+        default="86400",
+    ),
+    Setting(
         "THROTTLE_MAX_FAILURES_PER_CLIENT",
         "Failed client authentications for one client_id from one address within the window before that "
         "pair is refused (429), per instance; the client's owner at another address is not affected.",
