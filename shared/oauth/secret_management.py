@@ -14,7 +14,7 @@ import azure.functions as func
 from shared import settings, throttle
 from shared.audit import audit
 from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
-from shared.http_responses import json_response, oauth_error_response
+from shared.http_responses import json_response, oauth_error_response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
@@ -246,7 +246,7 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
             response = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
             delete_secret(client_id, str(secret_id), now)
-            response = func.HttpResponse(status_code=204, headers=dict(NO_STORE_HEADERS))
+            response = func.HttpResponse(status_code=204, headers={**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
         response = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)

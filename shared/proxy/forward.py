@@ -18,6 +18,7 @@ from shared.audit import audit
 from shared.failure_statuses import Failure, proxy_error, registry_failure
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
+from shared.http_responses import NOSNIFF
 from shared.proxy import upstream_client
 from shared.proxy.batch_fanout import run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
@@ -230,7 +231,7 @@ def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
     return func.HttpResponse(body=body, status_code=error.status_code, mimetype=mimetype, charset="utf-8",
-                             headers={**error.headers, **extra, "Cache-Control": "no-store"})
+                             headers={**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
 
 
 def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> func.HttpResponse:
@@ -265,6 +266,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
             REQUEST_ID_HEADER: request_id,
             "Cache-Control": "no-store",
             "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
+            **NOSNIFF,
         })
         return func.HttpResponse(body=payload, status_code=status, mimetype=mimetype, charset="utf-8",
                                  headers=response_headers)
