@@ -107,6 +107,11 @@ SETTINGS: tuple[Setting, ...] = (
         default="50",
     ),
     Setting(
+        "BATCH_MAX_ANSWER_BYTES",
+        "Combined size of the entries' answers in a batch the gateway fans out; entries past it are 502 too-costly.",
+        default="16777216",
+    ),
+    Setting(
         "BATCH_FANOUT_CONCURRENCY",
         "Entries of one batch the gateway runs at once when the provider does not support batch.",
         default="4",

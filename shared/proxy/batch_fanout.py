@@ -42,6 +42,36 @@ def pool() -> ThreadPoolExecutor:
     return _pool
 
 
+class AnswerBudget:
+    """The combined size the entries' answers may reach (BATCH_MAX_ANSWER_BYTES). Once an answer would
+    pass it, that entry and every entry not yet sent are answered 502 too-costly instead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._spent = 0
+        self._exhausted = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> AnswerBudget:
+        return cls(settings.read_int("BATCH_MAX_ANSWER_BYTES", minimum=1024))
+
+    def _refusal(self) -> ProxyError:
+        return ProxyError(502, IssueType.TOO_COSTLY, f"the batch's combined answer would exceed {self.limit} bytes; "
+                                                     "this entry was left out (send it on its own)")
+
+    def before_send(self) -> None:
+        if self._exhausted:
+            raise self._refusal()
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            if self._exhausted or self._spent + size > self.limit:
+                self._exhausted = True
+                raise self._refusal()
+            self._spent += size
+
+
 def status_line(status: int) -> str:
     try:
         return f"{status} {HTTPStatus(status).phrase}"

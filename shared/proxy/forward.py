@@ -20,7 +20,7 @@ from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.http_responses import NOSNIFF
 from shared.proxy import upstream_client
-from shared.proxy.batch_fanout import run_batch
+from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import ProxyError, forbidden, unauthorized
 from shared.proxy.headers import (
@@ -215,9 +215,13 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
     entry_headers = {name: value for name, value in headers.items()
                      if name.lower() not in ("if-none-match", "if-modified-since")}
 
+    budget = AnswerBudget.from_settings()
+
     def run_entry(entry: BatchEntry) -> tuple[int, Any, dict[str, str]]:
+        budget.before_send()
         upstream = _upstream_call(tenant, PlannedRequest("GET", entry.path, entry.query), entry_headers, request_id)
         status, payload, _, response_headers = _client_response(tenant, upstream, rewriter)
+        budget.spend(len(payload))
         return status, json.loads(payload) if payload else None, response_headers
 
     bundle = run_batch(plan.batch, run_entry, tenant.fhir_version)
