@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
         default="30",
     ),
     Setting(
+        "THROTTLE_TRUSTED_PROXY_HOPS",
+        "Proxies in front of App Service's front end that append to X-Forwarded-For (0: none; 1: Azure Front Door "
+        "or Application Gateway); the caller's address is that many hops left of the last.",
+        default="0",
+    ),
+    Setting(
         "THROTTLE_WINDOW_SECONDS",
         "Sliding window of the failure counters.",
         default="300",

@@ -84,16 +84,30 @@ class FailureWindow:
 _WINDOW = FailureWindow()
 
 
+def _host_of(hop: str) -> str:
+    hop = hop.strip()
+    if hop.startswith("[") and "]" in hop:  # [IPv6]:port
+        return hop[1:hop.index("]")]
+    if hop.count(":") == 1:  # IPv4:port as App Service sends it
+        return hop.split(":")[0]
+    return hop[:64]
+
+
 def source_address(headers: Mapping[str, str]) -> str:
-    """The caller's address as the platform saw it: the last X-Forwarded-For hop (added by the
-    Azure front end, or by the local host), which a client cannot forge by prepending entries."""
+    """The caller's address: the X-Forwarded-For hop just before the trusted proxies.
+
+    App Service's front end (and the local host) appends the address it saw, so with
+    THROTTLE_TRUSTED_PROXY_HOPS=0 the last hop is the caller. Each trusted proxy in front of it (Azure
+    Front Door, Application Gateway) appends one more: the caller is then that many hops further left.
+    Entries further left still are whatever the client sent, so prepending entries changes nothing.
+    """
     forwarded = headers.get("x-forwarded-for") or headers.get("X-Forwarded-For") or ""
-    last = forwarded.split(",")[-1].strip()
-    if last.startswith("[") and "]" in last:  # [IPv6]:port
-        return last[1:last.index("]")]
-    if last.count(":") == 1:  # IPv4:port as App Service sends it
-        return last.split(":")[0]
-    return last[:64] or "unknown"
+    hops = [hop for hop in forwarded.split(",") if hop.strip()]
+    if not hops:
+        return "unknown"
+    trusted = settings.read_int("THROTTLE_TRUSTED_PROXY_HOPS", minimum=0)
+    # A shorter chain did not come through the trusted proxies: its first hop is what the platform saw.
+    return _host_of(hops[max(0, len(hops) - 1 - trusted)]) or "unknown"
 
 
 def _window() -> float:
