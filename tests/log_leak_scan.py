@@ -81,3 +81,9 @@ def leaks() -> tuple[int, int, list[str]]:
     with _lock:
         lines = list(_lines)
     return len(lines), len(KNOWN_SECRETS), find_leaks(lines, KNOWN_SECRETS)
+
+
+def add_lines(lines: list[str]) -> None:
+    """Log lines written by other processes of the run (gateway instances started by a test)."""
+    with _lock:
+        _lines.extend(lines)
