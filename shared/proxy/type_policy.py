@@ -8,6 +8,7 @@ other types are dropped from Bundles, and the Bundle says so in an OperationOutc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Collection, Iterable
@@ -20,7 +21,6 @@ from shared.proxy.errors import ProxyError, forbidden
 ALWAYS_ALLOWED = frozenset({"Bundle", "OperationOutcome"})
 INCLUDE_PARAMETERS = ("_include", "_revinclude")
 _TYPE_TOKEN = re.compile(r"^[A-Z][A-Za-z]+$")
-_RESOURCE_TYPE_VALUE = re.compile(rb'"resourceType"\s*:\s*"([^"\\]*)"')
 
 
 def _refuse(resource_type: str) -> None:
@@ -46,13 +46,20 @@ def check_query_types(allowed: Collection[str], query: Iterable[tuple[str, str]]
                     _refuse(token.strip() or "an unnamed type")
 
 
+@functools.lru_cache(maxsize=256)
+def _other_type_pattern(allowed: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Matches a `"resourceType": "X"` whose X is not allowed, in one pass that creates no match objects
+    for the allowed ones (a 5 MB search page is scanned in a few milliseconds)."""
+    names = b"|".join(re.escape(name.encode()) for name in sorted({*allowed, *ALWAYS_ALLOWED}))
+    return re.compile(rb'"resourceType"\s*:\s*"(?!(?:' + names + rb')")')
+
+
 def _needs_filtering(allowed: Collection[str], body: bytes) -> bool:
     """Whether the answer may hold a resource of another type. Cheap: a scan of the bytes; escaped
     text (`\\u`) could spell a type the scan misses, so it always takes the exact path."""
     if b"\\u" in body:
         return True
-    return any(match.group(1).decode("ascii", "replace") not in allowed and match.group(1) not in (b"Bundle",
-               b"OperationOutcome") for match in _RESOURCE_TYPE_VALUE.finditer(body))
+    return _other_type_pattern(tuple(allowed)).search(body) is not None
 
 
 def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
