@@ -60,3 +60,24 @@ def test_a_flood_of_random_client_ids_at_the_token_endpoint_stays_bounded(
     with mock.patch.object(clients, "load_client_state", wraps=clients.load_client_state) as loads:
         assert token_fn.main(token_request(form)).status_code == 200
     assert loads.call_count == 0, "the legitimate client's state survived the flood"
+
+
+def test_memory_is_flat_once_the_bounds_are_reached() -> None:
+    import tracemalloc
+
+    window = throttle.FailureWindow(max_keys=5_000)
+    cache: TTLCache[str, None] = TTLCache(lambda: 60, max_entries=5_000)
+    tracemalloc.start()
+    try:
+        def flood(start: int, count: int) -> int:
+            for n in range(start, start + count):
+                window.record(f"client:{uuid.UUID(int=n)}", window=300)
+                cache.get(str(uuid.UUID(int=n)), lambda key: None)
+            return tracemalloc.get_traced_memory()[0]
+        # Past the first wave of evictions (the tables have reached their final size) nothing grows.
+        after_twice_the_bound = flood(0, 10_000)
+        after_ten_times_the_bound = flood(10_000, 40_000)
+    finally:
+        tracemalloc.stop()
+    assert len(window) == 5_000 and len(cache) == 5_000 and cache.lock_count() == 0
+    assert after_ten_times_the_bound < after_twice_the_bound * 1.05
