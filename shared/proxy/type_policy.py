@@ -16,6 +16,7 @@ from typing import Any
 
 from shared.fhir.operation_outcome import IssueSeverity, IssueType, operation_outcome
 from shared.proxy.errors import ProxyError, forbidden
+from shared.proxy.link_rewriter import unescape_printable_ascii
 
 # Types every answer may carry whatever the tenant's list: containers and outcomes, never data.
 ALWAYS_ALLOWED = frozenset({"Bundle", "OperationOutcome"})
@@ -55,11 +56,10 @@ def _other_type_pattern(allowed: tuple[str, ...]) -> re.Pattern[bytes]:
 
 
 def _needs_filtering(allowed: Collection[str], body: bytes) -> bool:
-    """Whether the answer may hold a resource of another type. Cheap: a scan of the bytes; escaped
-    text (`\\u`) could spell a type the scan misses, so it always takes the exact path."""
-    if b"\\u" in body:
-        return True
-    return _other_type_pattern(tuple(allowed)).search(body) is not None
+    """Whether the answer may hold a resource of another type: one scan of the bytes, exact once JSON's
+    \\u00XX escapes of ASCII are written as characters - a type name is ASCII letters, so any other
+    escape in a `resourceType` value makes it not an allowed name, and it is filtered exactly."""
+    return _other_type_pattern(tuple(allowed)).search(unescape_printable_ascii(body)) is not None
 
 
 def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
