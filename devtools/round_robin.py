@@ -53,9 +53,11 @@ class RoundRobinBalancer:
         _pipe(client, backend)
 
     def stop(self) -> None:
+        # The accept loop ends before the socket closes, so no thread uses a descriptor number the
+        # next server may be given.
         self._stopped.set()
-        self._listener.close()
         self._thread.join(timeout=5)
+        self._listener.close()
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:

@@ -28,7 +28,8 @@ class DrippingProvider:
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         self._listener.settimeout(0.2)
@@ -60,7 +61,10 @@ class DrippingProvider:
                 self.active -= 1
 
     def stop(self) -> None:
+        # The accept loop ends first: a socket closed under a thread still using it could have its
+        # descriptor number reused by the next test's server.
         self._stop.set()
+        self._acceptor.join(timeout=5)
         self._listener.close()
 
 
