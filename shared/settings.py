@@ -75,9 +75,23 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=60,
     ),
     Setting(
+        "TOKEN_MAX_LIFETIME_SECONDS",
+        "Longest access token lifetime issued (a longer TokenLifetimeSeconds is cut to it) or accepted (exp - iat).",
+        default="86400",
+        minimum=60,
+    ),
+    Setting(
         "THROTTLE_MAX_FAILURES_PER_CLIENT",
-        "Failed client authentications per client_id within the window before it is refused (429), per instance.",
+        "Failed client authentications for one client_id from one address within the window before that "
+        "pair is refused (429), per instance; the client's owner at another address is not affected.",
         default="10",
+        minimum=1,
+    ),
+    Setting(
+        "THROTTLE_MAX_FAILURES_CLIENT_WIDE",
+        "Failed authentications for one client_id from all addresses within the window; above it wrong secrets "
+        "get 429 and fresh registry reads for the client are coalesced. A right secret is never refused by it.",
+        default="100",
         minimum=1,
     ),
     Setting(
@@ -85,6 +99,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Failed client authentications per source address within the window before it is refused (429), per instance.",
         default="30",
         minimum=1,
+    ),
+    Setting(
+        "THROTTLE_TRUSTED_PROXY_HOPS",
+        "Proxies in front of App Service's front end that append to X-Forwarded-For (0: none; 1: Azure Front Door "
+        "or Application Gateway); the caller's address is that many hops left of the last.",
+        default="0",
+        minimum=0,
     ),
     Setting(
         "THROTTLE_WINDOW_SECONDS",
@@ -109,6 +130,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Entries a batch Bundle may hold (413 above it).",
         default="50",
         minimum=1,
+    ),
+    Setting(
+        "BATCH_MAX_ANSWER_BYTES",
+        "Combined size of the entries' answers in a batch the gateway fans out; entries past it are 502 too-costly.",
+        default="16777216",
+        minimum=1024,
     ),
     Setting(
         "BATCH_FANOUT_CONCURRENCY",
@@ -138,6 +165,19 @@ SETTINGS: tuple[Setting, ...] = (
         "UPSTREAM_READ_TIMEOUT_SECONDS",
         "Read timeout towards provider FHIR servers.",
         default="30",
+        minimum=1,
+    ),
+    Setting(
+        "UPSTREAM_DEADLINE_SECONDS",
+        "Wall-clock limit of one upstream request, reading the whole answer and retries included (504 after it).",
+        default="50",
+        minimum=1,
+    ),
+    Setting(
+        "UPSTREAM_MAX_CONCURRENT_PER_TENANT",
+        "Upstream requests one tenant may have in flight per instance (503 with Retry-After above it); keep it "
+        "below the worker's thread count so a slow provider cannot occupy every worker.",
+        default="4",
         minimum=1,
     ),
     Setting(

@@ -1,16 +1,23 @@
-"""Throttles credential guessing: failed attempts per client_id and per source address, per instance."""
+"""Throttles credential guessing per instance: failures per (client_id, address), per address, and client-wide.
+
+A wrong secret from one address must never lock the client's owner out, so only the per-pair and
+per-address counters refuse a request before its secret is checked. The client-wide counter only
+changes how a *failing* request is answered (429 instead of 401) and coalesces the fresh registry
+reads that failures would otherwise trigger; a request presenting a valid secret is never refused by it.
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 
 from shared import settings
 
 MAX_TRACKED_KEYS = 100_000
+MAX_FAILURES_KEPT_PER_KEY = 1_000  # more than any limit; a key's memory stays bounded under a flood
 
 
 class Throttled(Exception):
@@ -22,19 +29,27 @@ class Throttled(Exception):
 
 
 class FailureWindow:
-    """Failures per key in a sliding window; a key over its limit is refused until old failures age out."""
+    """Failures per key in a sliding window; a key over its limit is refused until old failures age out.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    At most `max_keys` keys are tracked: when full, the key that failed least recently is evicted
+    (its failures are the oldest), so a flood of random keys never empties the whole table.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_TRACKED_KEYS) -> None:
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._max_keys = max_keys
+        # Lists, not deques: a key with one failure costs 64 bytes instead of 760, which matters at 100,000 keys.
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float, window: float) -> deque[float] | None:
+    def _recent(self, key: str, now: float, window: float) -> list[float] | None:
         failures = self._failures.get(key)
         if failures is None:
             return None
-        while failures and failures[0] <= now - window:
-            failures.popleft()
+        expired = 0
+        while expired < len(failures) and failures[expired] <= now - window:
+            expired += 1
+        del failures[:expired]
         if not failures:
             del self._failures[key]
             return None
@@ -52,12 +67,19 @@ class FailureWindow:
     def record(self, key: str, window: float) -> None:
         now = self._clock()
         with self._lock:
-            if len(self._failures) >= MAX_TRACKED_KEYS:
-                for stale in [k for k, v in self._failures.items() if not v or v[-1] <= now - window]:
-                    del self._failures[stale]
-                if len(self._failures) >= MAX_TRACKED_KEYS:
-                    self._failures.clear()  # bounded memory beats perfect memory under a flood
-            self._failures.setdefault(key, deque()).append(now)
+            failures = self._failures.get(key)
+            if failures is None:
+                while len(self._failures) >= self._max_keys:
+                    self._failures.popitem(last=False)
+                failures = self._failures[key] = []
+            else:
+                self._failures.move_to_end(key)
+            failures.append(now)
+            if len(failures) > MAX_FAILURES_KEPT_PER_KEY:
+                del failures[0]
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
     def clear(self) -> None:
         with self._lock:
@@ -67,47 +89,77 @@ class FailureWindow:
 _WINDOW = FailureWindow()
 
 
+def _host_of(hop: str) -> str:
+    hop = hop.strip()
+    if hop.startswith("[") and "]" in hop:  # [IPv6]:port
+        return hop[1:hop.index("]")]
+    if hop.count(":") == 1:  # IPv4:port as App Service sends it
+        return hop.split(":")[0]
+    return hop[:64]
+
+
 def source_address(headers: Mapping[str, str]) -> str:
-    """The caller's address as the platform saw it: the last X-Forwarded-For hop (added by the
-    Azure front end, or by the local host), which a client cannot forge by prepending entries."""
+    """The caller's address: the X-Forwarded-For hop just before the trusted proxies.
+
+    App Service's front end (and the local host) appends the address it saw, so with
+    THROTTLE_TRUSTED_PROXY_HOPS=0 the last hop is the caller. Each trusted proxy in front of it (Azure
+    Front Door, Application Gateway) appends one more: the caller is then that many hops further left.
+    Entries further left still are whatever the client sent, so prepending entries changes nothing.
+    """
     forwarded = headers.get("x-forwarded-for") or headers.get("X-Forwarded-For") or ""
-    last = forwarded.split(",")[-1].strip()
-    if last.startswith("[") and "]" in last:  # [IPv6]:port
-        return last[1:last.index("]")]
-    if last.count(":") == 1:  # IPv4:port as App Service sends it
-        return last.split(":")[0]
-    return last or "unknown"
+    hops = [hop for hop in forwarded.split(",") if hop.strip()]
+    if not hops:
+        return "unknown"
+    trusted = settings.read_int("THROTTLE_TRUSTED_PROXY_HOPS", minimum=0)
+    # A shorter chain did not come through the trusted proxies: its first hop is what the platform saw.
+    return _host_of(hops[max(0, len(hops) - 1 - trusted)]) or "unknown"
 
 
-def _limits() -> tuple[int, int, float]:
-    return (
-        settings.read_int("THROTTLE_MAX_FAILURES_PER_CLIENT", minimum=1),
-        settings.read_int("THROTTLE_MAX_FAILURES_PER_ADDRESS", minimum=1),
-        float(settings.read_int("THROTTLE_WINDOW_SECONDS", minimum=1)),
-    )
+def _window() -> float:
+    return float(settings.read_int("THROTTLE_WINDOW_SECONDS", minimum=1))
+
+
+def _client_key(client_id: str) -> str:
+    return f"client:{client_id[:128]}"
 
 
 def _keys(client_id: str | None, address: str) -> Iterable[tuple[str, int]]:
-    per_client, per_address, _ = _limits()
+    """The counters that may refuse a request before its secret is checked."""
     if client_id:
-        yield f"client:{client_id[:128]}", per_client
-    yield f"address:{address}", per_address
+        yield f"pair:{client_id[:128]}|{address}", settings.read_int("THROTTLE_MAX_FAILURES_PER_CLIENT", minimum=1)
+    yield f"address:{address}", settings.read_int("THROTTLE_MAX_FAILURES_PER_ADDRESS", minimum=1)
 
 
 def check(client_id: str | None, address: str) -> None:
-    """Raises Throttled when the client_id or the address has failed too often recently."""
-    window = _limits()[2]
+    """Raises Throttled when this client_id from this address, or this address, failed too often."""
+    window = _window()
     waits = [w for key, limit in _keys(client_id, address)
              if (w := _WINDOW.retry_after(key, limit, window)) is not None]
     if waits:
         raise Throttled(max(waits))
 
 
+def client_wide_retry_after(client_id: str | None) -> int | None:
+    """Seconds until the client_id's failures from all addresses fall under the client-wide limit, or
+    None. Only for answering a request whose secret was already found wrong: never refuses a right one."""
+    if not client_id:
+        return None
+    limit = settings.read_int("THROTTLE_MAX_FAILURES_CLIENT_WIDE", minimum=1)
+    return _WINDOW.retry_after(_client_key(client_id), limit, _window())
+
+
 def record_failure(client_id: str | None, address: str) -> None:
-    """Counts one failed authentication against the client_id and the address."""
-    window = _limits()[2]
+    """Counts one failed authentication against the pair, the address and the client_id."""
+    window = _window()
     for key, _ in _keys(client_id, address):
         _WINDOW.record(key, window)
+    if client_id:
+        _WINDOW.record(_client_key(client_id), window)
+
+
+def tracked_keys() -> int:
+    """How many counters this instance holds (tests and diagnostics)."""
+    return len(_WINDOW)
 
 
 def forget_failures() -> None:

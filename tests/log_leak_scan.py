@@ -83,7 +83,7 @@ def leaks() -> tuple[int, int, list[str]]:
     return len(lines), len(KNOWN_SECRETS), find_leaks(lines, KNOWN_SECRETS)
 
 
-def record_lines(lines: list[str]) -> None:
-    """Log lines another process wrote (a gateway instance's output), scanned with the rest at the end."""
+def add_lines(lines: list[str]) -> None:
+    """Log lines written by other processes of the run (gateway instances started by a test)."""
     with _lock:
         _lines.extend(lines)

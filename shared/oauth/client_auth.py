@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from shared.client_secrets import hash_secret
-from shared.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient
+from shared.oauth.errors import InvalidClient, InvalidRequest, UnauthorizedClient
 from shared.registry import cached, clients
-from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,9 @@ MAX_CLIENT_ID_LENGTH = 128
 MAX_SECRET_LENGTH = 512
 # Compared against when the client is unknown, so both failures cost the same work.
 _DUMMY_HASH = hash_secret("no-such-client")
+# While a client_id is flooded with wrong secrets (past the client-wide limit), the fresh registry read
+# a secret unknown to the cache triggers is shared: at most one per this interval per client_id.
+FLOOD_FRESH_READ_INTERVAL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,10 @@ def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Cre
     return credentials
 
 
-def authenticate_client(credentials: Credentials, now: datetime | None = None) -> AuthenticatedClient:
-    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause."""
+def authenticate_client(credentials: Credentials, now: datetime | None = None,
+                        flooded: bool = False) -> AuthenticatedClient:
+    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause.
+    `flooded`: the client_id is past its client-wide failure limit, so fresh reads are coalesced."""
     now = now or datetime.now(UTC)
     presented = hash_secret(credentials.client_secret)
     # Cached like the verifier's view (revocation reaches every instance within the cache TTL, at once on
@@ -102,7 +106,8 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None) -
     state = _client_state(credentials.client_id, None)
     matched = _matching_secret(state, presented, now)
     if matched is None:
-        state = _client_state(credentials.client_id, time.time())
+        fresh_since = time.time() - (FLOOD_FRESH_READ_INTERVAL_SECONDS if flooded else 0.0)
+        state = _client_state(credentials.client_id, fresh_since)
         matched = _matching_secret(state, presented, now)
     if state is None or matched is None:
         raise InvalidClient()
@@ -112,16 +117,8 @@ def authenticate_client(credentials: Credentials, now: datetime | None = None) -
 
 
 def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
-    try:
-        return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        raise TemporarilyUnavailable(
-            "The client's registration is misconfigured; contact the gateway administrator."
-        ) from None
-    except RegistryError as error:
-        log.error("registry unavailable during client authentication: %s", error)
-        raise TemporarilyUnavailable() from None
+    # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
+    return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
 
 
 def _matching_secret(state: clients.ClientState | None, presented: str, now: datetime) -> str | None:

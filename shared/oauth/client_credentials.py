@@ -9,9 +9,8 @@ from typing import Any
 
 from shared import settings
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
-from shared.oauth.errors import InvalidRequest, InvalidScope, TemporarilyUnavailable, UnsupportedGrantType
+from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from shared.registry import cached, clients
-from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.tokens.access_token import issue_access_token
 
@@ -36,12 +35,13 @@ def grant_type_of(form: Mapping[str, str]) -> str:
     return values.pop()
 
 
-def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str]) -> ValidatedTokenRequest:
+def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str],
+                           flooded: bool = False) -> ValidatedTokenRequest:
     grant_type = grant_type_of(form)
     if grant_type != GRANT_TYPE:
         raise UnsupportedGrantType()
     credentials = read_credentials(form, headers)
-    client = authenticate_client(credentials)
+    client = authenticate_client(credentials, flooded=flooded)
     scopes = form.get("scope", "").split()
     if not scopes:
         raise InvalidScope("The scope parameter must name the Azure AD tenant ID (a GUID).")
@@ -52,14 +52,8 @@ def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str]) 
         raise InvalidScope("The scope must be an Azure AD tenant ID (a GUID).")
     if not client.client.may_use_tenant(tenant_id):
         raise InvalidScope("The client is not allowed to use this tenant.")
-    try:
-        tenant = cached.tenant(tenant_id, allow_stale=False)
-    except MisconfiguredEntity as error:
-        log.error("tenant map unusable: %s", error)
-        raise InvalidScope("The tenant's configuration is incomplete; contact the gateway administrator.") from None
-    except RegistryError as error:
-        log.error("registry unavailable during scope validation: %s", error)
-        raise TemporarilyUnavailable() from None
+    # A RegistryError (storage down, an entity broken by hand) is answered by the token endpoint's boundary.
+    tenant = cached.tenant(tenant_id, allow_stale=False)
     if tenant is None or not tenant.enabled:
         raise InvalidScope("The tenant is not onboarded or is disabled.")
     return ValidatedTokenRequest(client, tenant_id)

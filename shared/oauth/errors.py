@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_DESCRIPTION_LENGTH = 200
+# RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E (printable ASCII without " and \).
+_OUTSIDE_CHARSET = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
+
+
+def safe_description(text: str) -> str:
+    """The text inside RFC 6749 §5.2's character set (anything else becomes ?) and at most 200 characters."""
+    cleaned = _OUTSIDE_CHARSET.sub("?", text)
+    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
+        cleaned = cleaned[:MAX_DESCRIPTION_LENGTH - 3] + "..."
+    return cleaned
 
 
 class OAuthError(Exception):
@@ -15,7 +27,7 @@ class OAuthError(Exception):
     default_description: ClassVar[str] = "The request is invalid."
 
     def __init__(self, description: str | None = None) -> None:
-        self.description = description or self.default_description
+        self.description = safe_description(description or self.default_description)
         super().__init__(self.description)
 
     def body(self) -> dict[str, str]:

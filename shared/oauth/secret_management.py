@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -12,7 +11,9 @@ import azure.functions as func
 
 from shared import settings, throttle
 from shared.audit import audit
-from shared.http_responses import json_response, oauth_error_response
+from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
+from shared.http_responses import json_response, oauth_error_response, security_headers
+from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
     NO_STORE_HEADERS,
@@ -21,11 +22,10 @@ from shared.oauth.errors import (
     OAuthError,
     PayloadTooLarge,
     SlowDown,
-    TemporarilyUnavailable,
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
-from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ MAX_BODY_BYTES = 4 * 1024
 MAX_EXPIRES_IN_DAYS = secret_rules.MAX_EXPIRES_IN_DAYS
 MAX_ATTEMPTS = secret_rules.MAX_ATTEMPTS
 JSON_MEDIA_TYPE = "application/json"
-UNAVAILABLE = "Client secret management is temporarily unavailable; retry shortly."
 
 T = TypeVar("T")
 
@@ -92,12 +91,15 @@ def authenticate_basic(headers: Mapping[str, str], address: str) -> Authenticate
         throttle.check(claimed, address)
     except throttle.Throttled as throttled:
         raise SlowDown(retry_after=throttled.retry_after) from None
+    client_wide_wait = throttle.client_wide_retry_after(claimed)
     try:
         if not (headers.get("authorization") or headers.get("Authorization")):
             raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
-        return authenticate_client(read_credentials({}, headers))
+        return authenticate_client(read_credentials({}, headers), flooded=client_wide_wait is not None)
     except InvalidClient:
         throttle.record_failure(claimed, address)
+        if client_wide_wait is not None:
+            raise SlowDown(retry_after=client_wide_wait) from None
         raise
     except UnauthorizedClient:
         raise AccessDenied("The client is disabled.") from None
@@ -118,9 +120,9 @@ def read_expires_in_days(body: bytes, content_type: str | None) -> int | None:
     if (content_type or "").split(";", 1)[0].strip().lower() != JSON_MEDIA_TYPE:
         raise InvalidRequest(f"The request body must be {JSON_MEDIA_TYPE}, or empty.")
     try:
-        options = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.") from None
+        options = parse_json_body(body)
+    except JsonBodyError as error:
+        raise InvalidRequest(str(error)) from None
     if not isinstance(options, dict) or set(options) - {"expires_in_days"}:
         raise InvalidRequest('The request body may only be {"expires_in_days": <whole number of days>}.')
     days = options.get("expires_in_days")
@@ -211,19 +213,15 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
             response = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
             delete_secret(client_id, str(secret_id), now)
-            response = func.HttpResponse(status_code=204, headers=dict(NO_STORE_HEADERS))
+            response = func.HttpResponse(status_code=204, headers={**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
         response = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        response = oauth_error_response(TemporarilyUnavailable(
-            "The client's registration is misconfigured; contact the gateway administrator."))
-        record["reason"] = "misconfigured"
     except (RegistryError, settings.SettingError) as error:
-        log.error("secret management unavailable: %s", error)
-        response = oauth_error_response(TemporarilyUnavailable(UNAVAILABLE))
-        record["reason"] = "unavailable"
+        failure = registry_failure(error) if isinstance(error, RegistryError) else Failure.SETTING_BROKEN
+        log.error("secret management: %s: %s", failure.value, error)
+        response = oauth_error_response(oauth_error(failure, Surface.SECRETS))
+        record["reason"] = "misconfigured" if failure is Failure.CLIENT_ENTITY_BROKEN else "unavailable"
     outcome = "refused" if "reason" in record else "succeeded"
     audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=response.status_code, **record)
     return response

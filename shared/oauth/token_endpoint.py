@@ -9,6 +9,7 @@ import azure.functions as func
 
 from shared import throttle
 from shared.audit import audit
+from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
 from shared.http_responses import json_response, oauth_error_response
 from shared.oauth.client_auth import client_id_hint
 from shared.oauth.client_credentials import create_token_response, validate_token_request
@@ -18,9 +19,9 @@ from shared.oauth.errors import (
     InvalidRequest,
     OAuthError,
     SlowDown,
-    TemporarilyUnavailable,
 )
 from shared.oauth.token_request import parse_token_form
+from shared.registry.errors import RegistryError
 from shared.settings import SettingError
 
 log = logging.getLogger(__name__)
@@ -38,19 +39,28 @@ def token_response(method: str, body: bytes, headers: Mapping[str, str]) -> func
             throttle.check(client_id, address)
         except throttle.Throttled as throttled:
             raise SlowDown(retry_after=throttled.retry_after) from None
+        # Past the client-wide limit a wrong secret is told to slow down; a right one still succeeds.
+        client_wide_wait = throttle.client_wide_retry_after(client_id)
         try:
-            request = validate_token_request(form, headers)
+            request = validate_token_request(form, headers, flooded=client_wide_wait is not None)
         except InvalidClient:
             throttle.record_failure(client_id, address)
+            if client_wide_wait is not None:
+                raise SlowDown(retry_after=client_wide_wait) from None
             raise
         payload = create_token_response(request)
     except OAuthError as error:
         audit("token", outcome="refused", reason=error.error, client_id=client_id, address=address)
         return oauth_error_response(error)
+    except RegistryError as error:
+        failure = registry_failure(error)
+        log.error("token endpoint: %s: %s", failure.value, error)
+        audit("token", outcome="refused", reason=failure.name.lower(), client_id=client_id, address=address)
+        return oauth_error_response(oauth_error(failure, Surface.TOKEN))
     except SettingError as error:
         log.error("token endpoint misconfigured: %s", error)
         audit("token", outcome="refused", reason="misconfigured", client_id=client_id, address=address)
-        return oauth_error_response(TemporarilyUnavailable())
+        return oauth_error_response(oauth_error(Failure.SETTING_BROKEN, Surface.TOKEN))
     audit("token", outcome="granted", client_id=request.client.client.client_id, tenant=request.tenant_id,
           secret_id=request.client.secret_id, method=request.client.method, address=address,
           expires_in=payload["expires_in"])

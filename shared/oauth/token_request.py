@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl
 
 from shared.oauth.errors import InvalidRequest, PayloadTooLarge
@@ -30,8 +31,16 @@ def parse_token_form(body: bytes, content_type: str | None) -> dict[str, str]:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise InvalidRequest(f"The parameter {name} is repeated.")
+            raise InvalidRequest(f"{_parameter(name)} is repeated.")
         if any(ord(ch) < 0x20 for ch in value):
-            raise InvalidRequest(f"The parameter {name} contains control characters.")
+            raise InvalidRequest(f"{_parameter(name)} contains control characters.")
         form[name] = value
     return form
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+
+
+def _parameter(name: str) -> str:
+    """How an error names a parameter: by its name when that is plain, never reflecting anything else."""
+    return f"The parameter {name}" if _PLAIN_NAME.fullmatch(name) else "A parameter with an unusual name"

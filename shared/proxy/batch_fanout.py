@@ -20,8 +20,9 @@ from shared.proxy.read_policy import BatchEntry
 log = logging.getLogger(__name__)
 
 POOL_THREADS = 32  # shared by every batch of this instance, so one slow provider cannot take all of them
-# Entries not started by then are answered 504 without being sent: the HTTP trigger stops at 230 s.
-DEADLINE_SECONDS = 90.0
+# Entries not started by then are answered 504 without being sent: the HTTP trigger stops at 230 s, and
+# 30 s (upstream token) + 50 s (capabilities) + 60 s + 1 s (tenant slot) + 50 s (last entry) = 191 s.
+DEADLINE_SECONDS = 60.0
 
 # One entry's answer: HTTP status, the FHIR document (links already rewritten) or None, response headers.
 EntryAnswer = tuple[int, Any, dict[str, str]]
@@ -39,6 +40,36 @@ def pool() -> ThreadPoolExecutor:
             if _pool is None:
                 _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="batch-fanout")
     return _pool
+
+
+class AnswerBudget:
+    """The combined size the entries' answers may reach (BATCH_MAX_ANSWER_BYTES). Once an answer would
+    pass it, that entry and every entry not yet sent are answered 502 too-costly instead."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._spent = 0
+        self._exhausted = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> AnswerBudget:
+        return cls(settings.read_int("BATCH_MAX_ANSWER_BYTES", minimum=1024))
+
+    def _refusal(self) -> ProxyError:
+        return ProxyError(502, IssueType.TOO_COSTLY, f"the batch's combined answer would exceed {self.limit} bytes; "
+                                                     "this entry was left out (send it on its own)")
+
+    def before_send(self) -> None:
+        if self._exhausted:
+            raise self._refusal()
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            if self._exhausted or self._spent + size > self.limit:
+                self._exhausted = True
+                raise self._refusal()
+            self._spent += size
 
 
 def status_line(status: int) -> str:

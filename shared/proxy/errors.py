@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.fhir.operation_outcome import IssueType
+from shared.oauth.errors import safe_description
 
 
 class ProxyError(Exception):
@@ -21,7 +22,7 @@ def unauthorized(message: str, token_presented: bool) -> ProxyError:
     # RFC 6750 §3.1: no error code when the request carried no token at all.
     challenge = 'Bearer realm="fhir-gateway"'
     if token_presented:
-        challenge += f', error="invalid_token", error_description="{message}"'
+        challenge += f', error="invalid_token", error_description="{safe_description(message)}"'
     return ProxyError(401, IssueType.LOGIN, message, {"WWW-Authenticate": challenge})
 
 

@@ -15,15 +15,16 @@ import azure.functions as func
 
 from shared import settings
 from shared.audit import audit
+from shared.failure_statuses import Failure, proxy_error, registry_failure
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
+from shared.http_responses import NOSNIFF
 from shared.proxy import upstream_client
-from shared.proxy.batch_fanout import run_batch
+from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import ProxyError, forbidden, unauthorized
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
-    URL_RESPONSE_HEADERS,
     client_response_headers,
     request_id_from,
     upstream_request_headers,
@@ -38,6 +39,8 @@ from shared.proxy.read_policy import (
     media_type,
     plan_request,
 )
+from shared.proxy.type_policy import enforce_on_answer
+from shared.proxy.upstream_status import check_provider_status
 from shared.registry import cached
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.tenants import Tenant
@@ -88,27 +91,26 @@ def authenticate(headers: Mapping[str, str]) -> AccessTokenClaims:
         return verify_access_token(token)
     except InvalidAccessToken as error:
         raise unauthorized(str(error), token_presented=True) from None
-    except MisconfiguredEntity as error:
-        log.error("client registration unusable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the client's registration is misconfigured; "
-                         "contact the gateway administrator") from None
     except RegistryError as error:
-        log.error("registry unavailable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
-                         {"Retry-After": "5"}) from None
+        raise _registry_error(error) from None
+
+
+def _registry_error(error: RegistryError) -> ProxyError:
+    failure = registry_failure(error)
+    log.error("proxy: %s: %s", failure.value, error)
+    if isinstance(error, MisconfiguredEntity):
+        tenant_broken = failure is Failure.TENANT_ENTITY_BROKEN
+        whose = "tenant's provider configuration" if tenant_broken else "client's registration"
+        return proxy_error(failure, f"the {whose} is invalid (column {error.column}); "
+                                    "contact the gateway administrator")
+    return proxy_error(failure, "the gateway's registry is unavailable; retry shortly")
 
 
 def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
     try:
         tenant = cached.tenant(claims.tenant_id)
-    except MisconfiguredEntity as error:
-        log.error("tenant map unusable: %s", error)
-        raise ProxyError(502, IssueType.EXCEPTION,
-                         f"the tenant's provider configuration is invalid: column {error.column}") from None
     except RegistryError as error:
-        log.error("registry unavailable: %s", error)
-        raise ProxyError(503, IssueType.TRANSIENT, "the gateway's registry is unavailable; retry shortly",
-                         {"Retry-After": "5"}) from None
+        raise _registry_error(error) from None
     if tenant is None:
         raise forbidden("the tenant of this access token is not onboarded")
     if not tenant.enabled:
@@ -136,8 +138,8 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
         outgoing.update(upstream_auth_headers(tenant))
     except UpstreamAuthError as error:
         log.error("upstream authentication failed for tenant %s: %s", tenant.tenant_id, error)
-        raise ProxyError(error.status_code, IssueType.EXCEPTION if error.status_code == 502 else IssueType.TRANSIENT,
-                         str(error)) from None
+        raise proxy_error(Failure.UPSTREAM_AUTH_TRANSIENT if error.transient else Failure.UPSTREAM_AUTH_CONFIGURATION,
+                          str(error)) from None
     url = tenant.fhir_base_url + "/" + plan.path.relative()
     body: bytes | None = None
     if plan.batch:
@@ -149,21 +151,17 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
     if plan.query:
         url += "?" + encode_query(plan.query)
     try:
-        return upstream_client.send(plan.method, url, outgoing, body)
+        return upstream_client.send(plan.method, url, outgoing, body, tenant_id=tenant.tenant_id)
     except upstream_client.UpstreamFailure as failure:
         issue = IssueType.TIMEOUT if failure.status_code == 504 else IssueType.TRANSIENT
-        raise ProxyError(failure.status_code, issue, str(failure)) from None
+        raise ProxyError(failure.status_code, issue, str(failure), failure.headers) from None
 
 
 def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
-    headers = client_response_headers(upstream.headers)
-    for name in list(headers):
-        if name.lower() in URL_RESPONSE_HEADERS:
-            headers[name] = rewriter.rewrite_url(headers[name])
-            if rewriter.might_contain_provider_urls(headers[name]):
-                del headers[name]
+    check_provider_status(tenant, status)
+    headers = client_response_headers(upstream.headers, rewriter)
     upstream_type = media_type(upstream.headers.get("Content-Type"))
     if status == 304 or (not upstream.body and status < 400):
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
@@ -178,11 +176,12 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
         if status >= 400:
             raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
-    return status, rewriter.rewrite_json_bytes(upstream.body), upstream_type, headers
+    allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
+    return status, rewriter.rewrite_json_bytes(allowed_only), upstream_type, headers
 
 
 # Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
-# checked by shape only, so the gateway never holds a parsed copy of several megabytes.
+# validated by a parse that keeps nothing, so the gateway never holds a parsed copy of several megabytes.
 FULL_PARSE_LIMIT = 1024 * 1024
 _RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"')
 
@@ -196,7 +195,17 @@ def is_fhir_json(body: bytes) -> bool:
             return False
         return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
     text = body.strip()
-    return text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None
+    if not (text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None):
+        return False
+    try:  # a full, validating parse that keeps no tree: each object is dropped as soon as it is read
+        json.loads(text, object_pairs_hook=_discard)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _discard(pairs: object) -> None:
+    return None
 
 
 def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str,
@@ -206,9 +215,13 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
     entry_headers = {name: value for name, value in headers.items()
                      if name.lower() not in ("if-none-match", "if-modified-since")}
 
+    budget = AnswerBudget.from_settings()
+
     def run_entry(entry: BatchEntry) -> tuple[int, Any, dict[str, str]]:
+        budget.before_send()
         upstream = _upstream_call(tenant, PlannedRequest("GET", entry.path, entry.query), entry_headers, request_id)
         status, payload, _, response_headers = _client_response(tenant, upstream, rewriter)
+        budget.spend(len(payload))
         return status, json.loads(payload) if payload else None, response_headers
 
     bundle = run_batch(plan.batch, run_entry, tenant.fhir_version)
@@ -222,7 +235,7 @@ def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
     return func.HttpResponse(body=body, status_code=error.status_code, mimetype=mimetype, charset="utf-8",
-                             headers={**error.headers, **extra, "Cache-Control": "no-store"})
+                             headers={**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
 
 
 def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> func.HttpResponse:
@@ -257,6 +270,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
             REQUEST_ID_HEADER: request_id,
             "Cache-Control": "no-store",
             "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
+            **NOSNIFF,
         })
         return func.HttpResponse(body=payload, status_code=status, mimetype=mimetype, charset="utf-8",
                                  headers=response_headers)
@@ -269,7 +283,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
     except SettingError as error:
         log.error("proxy misconfigured: %s", error)
         status = 500
-        return _error_response(ProxyError(500, IssueType.EXCEPTION, "the gateway is misconfigured"), None,
+        return _error_response(proxy_error(Failure.SETTING_BROKEN, "the gateway is misconfigured"), None,
                                {REQUEST_ID_HEADER: request_id})
     finally:
         audit(

@@ -11,18 +11,45 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _spellings(base_url: str) -> list[str]:
-    """Every way a provider commonly spells its base: default port or not (matched case-insensitively)."""
+    """Every way a provider commonly spells its base (matched case-insensitively): default port or not,
+    and the other scheme for the same host (servers behind TLS offload often write http for https)."""
     parts = urlsplit(base_url.rstrip("/"))
     host = (parts.hostname or "").lower()
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-    path = parts.path.rstrip("/")
     scheme = parts.scheme.lower()
-    spellings = {f"{scheme}://{host}:{port}{path}"}
-    if port == _DEFAULT_PORTS.get(scheme):
-        spellings.add(f"{scheme}://{host}{path}")
+    port = parts.port or _DEFAULT_PORTS.get(scheme)
+    path = parts.path.rstrip("/")
+    other = "https" if scheme == "http" else "http"
+    default_port = port == _DEFAULT_PORTS.get(scheme)
+    spellings = set()
+    for spelled_scheme, spelled_port in ((scheme, port), (other, _DEFAULT_PORTS[other] if default_port else port)):
+        spellings.add(f"{spelled_scheme}://{host}:{spelled_port}{path}")
+        if spelled_port == _DEFAULT_PORTS.get(spelled_scheme):
+            spellings.add(f"{spelled_scheme}://{host}{path}")
     return sorted(spellings, key=len, reverse=True)
+
+
+# One JSON escape: an escaped backslash (kept, so what follows it is not taken for an escape) or \u00XX
+# of a printable ASCII character, which means the same as the character itself.
+_ASCII_ESCAPE = re.compile(rb"\\(?:\\|u00([2-7][0-9A-Fa-f]))")
+_KEEP_ESCAPED = frozenset({0x22, 0x5C, 0x7F})  # quote, backslash and DEL must stay escaped
+# A regex search for a possible such escape is about three times faster than `b"\\u" in body`.
+_MAY_HOLD_ASCII_ESCAPE = re.compile(rb"\\u00[2-7]")
+
+
+def _unescaped_ascii(match: re.Match[bytes]) -> bytes:
+    code = match.group(1)
+    if code is None:
+        return match.group(0)
+    value = int(code, 16)
+    return match.group(0) if value in _KEEP_ESCAPED else bytes([value])
+
+
+def unescape_printable_ascii(body: bytes) -> bytes:
+    """The JSON text with \\u00XX escapes of printable ASCII written as the characters: the same JSON,
+    in which the provider's base can no longer hide behind escapes such as \\u002F."""
+    return _ASCII_ESCAPE.sub(_unescaped_ascii, body) if _MAY_HOLD_ASCII_ESCAPE.search(body) else body
 
 
 def _exact_spellings(base_url: str) -> list[str]:
@@ -67,6 +94,7 @@ class LinkRewriter:
     def rewrite_json_bytes(self, body: bytes) -> bytes:
         """The JSON text with every provider base replaced, byte for byte otherwise: numbers such as
         1.50 keep their precision (FHIR decimals are significant) and nothing is parsed or re-encoded."""
+        body = unescape_printable_ascii(body)
         if self._host_search is None or not self._host_search.search(body):
             return body
         body = self._exact_bytes.sub(self._replacement, body)

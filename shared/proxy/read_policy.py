@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared import settings
 from shared.fhir.operation_outcome import IssueType
+from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.proxy.errors import ProxyError, bad_request, forbidden, method_not_allowed
 from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
 from shared.proxy.query import Query, encode_query, parse_query
+from shared.proxy.type_policy import check_query_types
 from shared.registry.tenants import Tenant
 
 FORM = "application/x-www-form-urlencoded"
@@ -75,9 +76,9 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     if len(body) > MAX_BATCH_BODY_BYTES:
         raise ProxyError(413, IssueType.TOO_COSTLY, "the batch Bundle is too large")
     try:
-        bundle: Any = json.loads(body)
-    except (ValueError, RecursionError):
-        raise bad_request("the batch body is not valid JSON") from None
+        bundle: Any = parse_json_body(body, what="the batch body")
+    except JsonBodyError as error:
+        raise bad_request(str(error)) from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise bad_request("POST to the base accepts a Bundle only")
     if bundle.get("type") == "transaction":
@@ -107,6 +108,7 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
         if path.interaction not in (Interaction.READ, Interaction.VREAD, Interaction.SEARCH):
             raise bad_request(f"batch entry {index} is not a read or a search")
         _check_type_allowed(tenant, path)
+        check_query_types(tenant.allowed_resource_types, query)
         planned.append(BatchEntry(path, query))
     return tuple(planned)
 
@@ -132,6 +134,7 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
         ):
             raise bad_request("searches must name a resource type (system-level search is not supported)")
         _check_type_allowed(tenant, path)
+        check_query_types(tenant.allowed_resource_types, query)
         return PlannedRequest("GET", path, query)
     if path.interaction is Interaction.SEARCH_POST:
         _check_type_allowed(tenant, path)
@@ -143,6 +146,7 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
             form = parse_query(body.decode("utf-8"), what="search body")
         except (UnicodeDecodeError, PathRefused):
             raise bad_request("the search body is not a valid UTF-8 form") from None
+        check_query_types(tenant.allowed_resource_types, [*query, *form])
         return PlannedRequest("POST", path, query, form=form)
     if path.interaction is Interaction.PAGE and not query:
         return PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=_parse_batch(tenant, body, content_type))

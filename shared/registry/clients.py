@@ -337,8 +337,9 @@ def record_secret_use(client_id: str, secret_id: str, today: date | None = None)
                     type(error).__name__)
         return False
     with _last_use_lock:
-        if len(_last_use_recorded) >= _LAST_USE_MEMO_LIMIT:
-            _last_use_recorded.clear()
+        _last_use_recorded.pop(key, None)
+        while len(_last_use_recorded) >= _LAST_USE_MEMO_LIMIT:  # the oldest memo goes, not all of them
+            del _last_use_recorded[next(iter(_last_use_recorded))]
         _last_use_recorded[key] = today
     return True
 

@@ -33,9 +33,15 @@ def audience() -> str:
     return settings.fhir_base_url()
 
 
+def max_lifetime() -> int:
+    """The longest lifetime the gateway issues or accepts (TOKEN_MAX_LIFETIME_SECONDS)."""
+    return settings.read_int("TOKEN_MAX_LIFETIME_SECONDS", minimum=60)
+
+
 def issue_access_token(client_id: str, tenant_id: str, secret_id: str, lifetime_seconds: int,
                        now: float | None = None) -> IssuedToken:
     ring = key_ring()
+    lifetime_seconds = min(lifetime_seconds, max_lifetime())
     issued_at = int(now if now is not None else time.time())
     jti = str(uuid.uuid4())
     claims = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +12,11 @@ import jwt
 
 from shared.registry import cached
 from shared.registry.tenant_ids import normalise_tenant_id
-from shared.tokens.access_token import REQUIRED_CLAIMS, audience, issuer
+from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
 from shared.tokens.signing_keys import ALGORITHM, key_ring
 
 LEEWAY_SECONDS = 60
+ACCEPTED_TYPES = (TOKEN_TYPE_HEADER, "application/" + TOKEN_TYPE_HEADER)
 
 
 class InvalidAccessToken(Exception):
@@ -37,6 +39,10 @@ def _decode(token: str) -> dict[str, Any]:
         raise InvalidAccessToken("the access token is not a well-formed JWT") from None
     if header.get("alg") != ALGORITHM:
         raise InvalidAccessToken("the access token is not signed with RS256")
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in ACCEPTED_TYPES:
+        # RFC 9068 §4: an ID token or any other JWT signed by the same key is not an access token.
+        raise InvalidAccessToken("the access token is not of type at+jwt")
     kid = header.get("kid")
     key = key_ring().find(kid) if isinstance(kid, str) else None
     if key is None:
@@ -69,7 +75,8 @@ def _decode(token: str) -> dict[str, Any]:
 # many times, and RSA verification plus JSON decoding is the costliest step of a proxied request.
 # Keyed by the whole token; a hit also requires the same key ring, issuer and audience.
 _MAX_VERIFIED = 10_000
-_verified: dict[str, tuple[object, str, str, dict[str, Any]]] = {}
+# Least recently verified first: when full, the oldest goes, never the whole cache.
+_verified: OrderedDict[str, tuple[object, str, str, dict[str, Any]]] = OrderedDict()
 _verified_lock = threading.Lock()
 
 
@@ -81,8 +88,9 @@ def _decode_once(token: str) -> dict[str, Any]:
         return hit[3]
     claims = _decode(token)
     with _verified_lock:
-        if len(_verified) >= _MAX_VERIFIED:
-            _verified.clear()
+        _verified.pop(token, None)
+        while len(_verified) >= _MAX_VERIFIED:
+            _verified.popitem(last=False)
         _verified[token] = (ring, iss, aud, claims)
     return claims
 
@@ -90,6 +98,8 @@ def _decode_once(token: str) -> dict[str, Any]:
 def verify_access_token(token: str) -> AccessTokenClaims:
     """The token's claims, after every check; raises InvalidAccessToken otherwise."""
     claims = _decode_once(token)
+    if claims["exp"] - claims["iat"] > max_lifetime():
+        raise InvalidAccessToken("the access token's lifetime exceeds the gateway's maximum")
     client_id, scope, tid = claims["sub"], claims["scope"], claims["tid"]
     secret_id, jti = claims["secret_id"], claims["jti"]
     if not all(isinstance(v, str) for v in (client_id, scope, tid, secret_id, jti)):

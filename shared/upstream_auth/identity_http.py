@@ -9,12 +9,15 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared.proxy import upstream_deadline
 from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
 
 # Bounds on one identity provider call (read at call time, so tests may lower them). A token request that
 # takes longer than this fails with 503 instead of holding the proxy's worker thread.
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 10.0
+# Wall-clock bound of one call, however the identity provider drips its answer (discovery plus token: 30 s).
+CALL_DEADLINE_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
 
 
 def timeouts() -> tuple[float, float]:
@@ -32,6 +35,7 @@ class IdentitySession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         adapter = HTTPAdapter(max_retries=1)
+        adapter.poolmanager.pool_classes_by_scheme = upstream_deadline.POOL_CLASSES
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._local = threading.local()
@@ -40,7 +44,15 @@ class IdentitySession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = timeouts()
         verb = method.decode("ascii") if isinstance(method, bytes) else method
-        response = super().request(verb, url, *args, **kwargs)
+        with upstream_deadline.deadline(CALL_DEADLINE_SECONDS) as watch:
+            try:
+                response = super().request(verb, url, *args, **kwargs)
+            except requests.exceptions.RequestException:
+                if watch.expired:
+                    raise requests.exceptions.Timeout("the identity provider did not finish in time") from None
+                raise
+            if watch.expired:
+                raise requests.exceptions.Timeout("the identity provider did not finish in time")
         self._local.status = response.status_code
         return response
 

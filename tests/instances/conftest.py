@@ -52,7 +52,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             except subprocess.TimeoutExpired:
                 instance.process.kill()
             # The instances' log lines join the run-wide scan for secrets and tokens.
-            log_leak_scan.record_lines(instance.log.read_text(errors="replace").splitlines())
+            log_leak_scan.add_lines(instance.log.read_text(errors="replace").splitlines())
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,7 @@ def claims_for(tenant_id: str, issued: clients.IssuedSecret, **changes: object) 
 def sign(claims: dict[str, object], key_pem: str = SIGNING_KEY, **header: str) -> str:
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     kid = header.pop("kid", key_ring().signing_kid)
+    header.setdefault("typ", "at+jwt")
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, **header})  # type: ignore[arg-type]
 
 

@@ -1,0 +1,165 @@
+"""A tenant's AllowedResourceTypes: checked in search parameters before forwarding, and on every answer.
+
+The request side refuses what names another type (`_include`, `_revinclude`, `_has`, chains with a
+type modifier, `_type`); the answer side is the backstop for what cannot be checked beforehand (an
+opaque `_getpages` token, `_include=*`, a provider that answers more than was asked): entries of
+other types are dropped from Bundles, and the Bundle says so in an OperationOutcome entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from shared.fhir.operation_outcome import IssueSeverity, IssueType, operation_outcome
+from shared.proxy.errors import ProxyError, forbidden
+from shared.proxy.link_rewriter import unescape_printable_ascii
+
+# Types every answer may carry whatever the tenant's list: containers and outcomes, never data.
+ALWAYS_ALLOWED = frozenset({"Bundle", "OperationOutcome"})
+INCLUDE_PARAMETERS = ("_include", "_revinclude")
+_TYPE_TOKEN = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+def _refuse(resource_type: str) -> None:
+    raise forbidden(f"{resource_type} is not available for this tenant")
+
+
+def check_query_types(allowed: Collection[str], query: Iterable[tuple[str, str]]) -> None:
+    """ProxyError 403 when a search parameter names a resource type outside `allowed`."""
+    for name, value in query:
+        base = name.split(":", 1)[0]
+        # Type modifiers (`subject:Patient`), `_has:Type:...` and chains (`x:Type.name`): resource
+        # types are the only capitalised words a parameter name can hold.
+        for token in re.split(r"[:.]", name):
+            if _TYPE_TOKEN.match(token) and token not in allowed:
+                _refuse(token)
+        if base in INCLUDE_PARAMETERS:
+            for named in value.split(":")[::2]:  # Source:param[:Target]
+                if named != "*" and named not in allowed:
+                    _refuse(named or "an unnamed type")
+        elif base == "_type":
+            for token in value.split(","):
+                if token.strip() not in allowed:
+                    _refuse(token.strip() or "an unnamed type")
+
+
+@functools.lru_cache(maxsize=256)
+def _other_type_pattern(allowed: tuple[str, ...]) -> re.Pattern[bytes]:
+    """Matches a `"resourceType": "X"` whose X is not allowed, in one pass that creates no match objects
+    for the allowed ones (a 5 MB search page is scanned in a few milliseconds)."""
+    names = b"|".join(re.escape(name.encode()) for name in sorted({*allowed, *ALWAYS_ALLOWED}))
+    return re.compile(rb'"resourceType"\s*:\s*"(?!(?:' + names + rb')")')
+
+
+def _needs_filtering(allowed: Collection[str], body: bytes) -> bool:
+    """Whether the answer may hold a resource of another type: one scan of the bytes, exact once JSON's
+    \\u00XX escapes of ASCII are written as characters - a type name is ASCII letters, so any other
+    escape in a `resourceType` value makes it not an allowed name, and it is filtered exactly."""
+    return _other_type_pattern(tuple(allowed)).search(unescape_printable_ascii(body)) is not None
+
+
+def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
+    """The answer with every resource of a type outside `allowed` removed; the bytes of what stays are
+    unchanged (FHIR decimals keep their spelling). Contained resources belong to their container."""
+    if not _needs_filtering(allowed, body):
+        return body
+    try:
+        text = body.decode("utf-8")
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+    if not isinstance(document, dict):
+        return body
+    resource_type = document.get("resourceType")
+    if resource_type != "Bundle":
+        if resource_type not in allowed and resource_type not in ALWAYS_ALLOWED:
+            _refuse(str(resource_type))
+        return body
+    filtered, changed = _filter_bundle(set(allowed) | ALWAYS_ALLOWED, text, 0)
+    return filtered.encode("utf-8") if changed else body
+
+
+# --- exact filtering over the JSON text, so kept entries are copied byte for byte -------------------
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, at: int) -> int:
+    return _WHITESPACE.match(text, at).end()  # type: ignore[union-attr]
+
+
+def _members(text: str, start: int) -> tuple[list[tuple[str, int, int]], int]:
+    """(key, value start, value end) of the object at `start`, and the index after it."""
+    members: list[tuple[str, int, int]] = []
+    at = _skip(text, start + 1)
+    if text[at] == "}":
+        return members, at + 1
+    while True:
+        key, at = _DECODER.raw_decode(text, at)
+        at = _skip(text, _skip(text, at) + 1)  # past ':'
+        _, end = _DECODER.raw_decode(text, at)
+        members.append((key, at, end))
+        at = _skip(text, end)
+        if text[at] == "}":
+            return members, at + 1
+        at = _skip(text, at + 1)  # past ','
+
+
+def _elements(text: str, start: int) -> list[tuple[int, int]]:
+    """(start, end) of each element of the array at `start`."""
+    spans: list[tuple[int, int]] = []
+    at = _skip(text, start + 1)
+    if text[at] == "]":
+        return spans
+    while True:
+        _, end = _DECODER.raw_decode(text, at)
+        spans.append((at, end))
+        at = _skip(text, end)
+        if text[at] == "]":
+            return spans
+        at = _skip(text, at + 1)
+
+
+def _filter_bundle(allowed: Collection[str], text: str, start: int) -> tuple[str, bool]:
+    """The Bundle object at `start` as text, without entries of other types (recursing into Bundles
+    inside entries, as in a batch-response), and whether anything was removed."""
+    members, end = _members(text, start)
+    entry_span = next(((s, e) for key, s, e in members if key == "entry" and text[s] == "["), None)
+    if entry_span is None:
+        return text[start:end], False
+    kept: list[str] = []
+    removed: dict[str, int] = {}
+    changed = False
+    for element_start, element_end in _elements(text, entry_span[0]):
+        entry_text = text[element_start:element_end]
+        resource_span = None
+        if entry_text.startswith("{"):
+            resource_span = next(((s, e) for key, s, e in _members(entry_text, 0)[0]
+                                  if key == "resource" and entry_text[s] == "{"), None)
+        if resource_span is not None:
+            resource: Any = json.loads(entry_text[resource_span[0]:resource_span[1]])
+            resource_type = str(resource.get("resourceType"))
+            if resource_type not in allowed:
+                removed[resource_type] = removed.get(resource_type, 0) + 1
+                continue
+            if resource_type == "Bundle":
+                inner, inner_changed = _filter_bundle(allowed, entry_text, resource_span[0])
+                if inner_changed:
+                    entry_text = entry_text[:resource_span[0]] + inner + entry_text[resource_span[1]:]
+                    changed = True
+        kept.append(entry_text)
+    if not removed and not changed:
+        return text[start:end], False
+    if removed:
+        count = sum(removed.values())
+        what = ", ".join(sorted(removed))
+        notice = operation_outcome(IssueType.FORBIDDEN, f"{count} entries of types not available for this "
+                                   f"tenant were removed from this answer ({what})", severity=IssueSeverity.WARNING)
+        kept.append(json.dumps({"resource": notice, "search": {"mode": "outcome"}}, separators=(",", ":")))
+    rebuilt = text[start:entry_span[0]] + "[" + ",".join(kept) + "]" + text[entry_span[1]:end]
+    return rebuilt, True

@@ -1,0 +1,83 @@
+"""Memory stays flat under a flood of random client_ids; legitimate entries survive it."""
+
+from __future__ import annotations
+
+import uuid
+from unittest import mock
+
+import pytest
+from gateway_testing import MakeClient, MakeTenant, token_request
+
+import token_fn
+from shared import throttle
+from shared.registry import cached, clients
+from shared.ttl_cache import TTLCache
+
+
+def test_the_cache_evicts_the_least_recently_used_entry_and_keeps_no_lock_per_key() -> None:
+    cache: TTLCache[str, str] = TTLCache(lambda: 60, max_entries=100)
+    for n in range(5_000):
+        cache.get(f"random-{n}", lambda key: key)
+        assert cache.get("legitimate", lambda key: "loaded") == "loaded"
+    assert len(cache) == 100
+    assert cache.lock_count() == 0
+    assert cache.get("legitimate", lambda key: "reloaded") == "loaded"  # never evicted: used all along
+    assert cache.get("random-4999", lambda key: "reloaded") == "random-4999"
+    assert cache.get("random-0", lambda key: "reloaded") == "reloaded"
+
+
+def test_failure_counters_evict_the_oldest_key_instead_of_forgetting_everything() -> None:
+    window = throttle.FailureWindow(max_keys=300)
+    for _ in range(3):
+        window.record("attacker", window=300)
+    for n in range(2_000):
+        window.record(f"random-{n}", window=300)
+        if n % 200 == 0:
+            window.record("attacker", window=300)  # still failing: recently used
+        assert len(window) <= 300
+    assert window.retry_after("attacker", limit=3, window=300) is not None
+    assert window.retry_after("random-0", limit=1, window=300) is None
+
+
+def test_a_flood_of_random_client_ids_at_the_token_endpoint_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch, make_tenant: MakeTenant, make_client: MakeClient
+) -> None:
+    monkeypatch.setattr(cached, "_client_states", TTLCache(cached._ttl, max_entries=50))
+    monkeypatch.setattr(throttle, "_WINDOW", throttle.FailureWindow(max_keys=120))
+    monkeypatch.setenv("THROTTLE_MAX_FAILURES_PER_ADDRESS", "1000000")
+    tenant = make_tenant()
+    issued = make_client(tenant.tenant_id)
+    form = {"grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": issued.secret,
+            "scope": tenant.tenant_id}
+    assert token_fn.main(token_request(form)).status_code == 200
+    for n in range(300):
+        guess = {**form, "client_id": str(uuid.uuid4()), "client_secret": "guess"}
+        token_fn.main(token_request(guess, {"X-Forwarded-For": f"198.51.{n // 250}.{n % 250}"}))
+        if n % 20 == 0:
+            assert token_fn.main(token_request(form)).status_code == 200
+    assert len(cached._client_states) <= 50 and cached._client_states.lock_count() == 0
+    assert throttle.tracked_keys() <= 120
+    with mock.patch.object(clients, "load_client_state", wraps=clients.load_client_state) as loads:
+        assert token_fn.main(token_request(form)).status_code == 200
+    assert loads.call_count == 0, "the legitimate client's state survived the flood"
+
+
+def test_memory_is_flat_once_the_bounds_are_reached() -> None:
+    import tracemalloc
+
+    window = throttle.FailureWindow(max_keys=5_000)
+    cache: TTLCache[str, None] = TTLCache(lambda: 60, max_entries=5_000)
+    tracemalloc.start()
+    try:
+        def flood(start: int, count: int) -> int:
+            for n in range(start, start + count):
+                window.record(f"client:{uuid.UUID(int=n)}", window=300)
+                cache.get(str(uuid.UUID(int=n)), lambda key: None)
+            return tracemalloc.get_traced_memory()[0]
+        # Past the first wave of evictions (the tables have reached their final size) nothing grows.
+        after_twice_the_bound = flood(0, 10_000)
+        after_ten_times_the_bound = flood(10_000, 40_000)
+    finally:
+        tracemalloc.stop()
+    assert len(window) == 5_000 and len(cache) == 5_000 and cache.lock_count() == 0
+    assert after_ten_times_the_bound < after_twice_the_bound * 1.05
