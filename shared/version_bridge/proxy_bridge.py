@@ -1,0 +1,126 @@
+"""Where the proxy meets the bridge: a planned request translated down, an answer translated up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from urllib.parse import parse_qsl
+
+from shared import settings
+from shared.fhir.operation_outcome import IssueType
+from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.proxy.errors import ProxyError
+from shared.proxy.fhir_path import FhirPath
+from shared.proxy.query import encode_query
+from shared.proxy.read_policy import BatchEntry, PlannedRequest
+from shared.version_bridge import fhir_json
+from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource, supported, type_name
+from shared.version_bridge.search_params import NoEquivalent, Query, translate_query
+
+log = logging.getLogger(__name__)
+
+
+def announced_version() -> FhirVersion | None:
+    """The version clients see (GATEWAY_FHIR_VERSION); None when the setting is unusable."""
+    try:
+        return parse_fhir_version(settings.read("GATEWAY_FHIR_VERSION"))
+    except settings.SettingError:
+        return None
+
+
+def bridged(provider: FhirVersion) -> FhirVersion | None:
+    """The announced version when it differs from the provider's (so the bridge translates), else None."""
+    client = announced_version()
+    return client if client is not None and client is not provider else None
+
+
+def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
+    if not path.resource_type:
+        return path
+    if not supported(path.resource_type, client):
+        raise ProxyError(501, IssueType.NOT_SUPPORTED,
+                         f"{path.resource_type} cannot be translated between FHIR {client}, which this gateway "
+                         f"speaks, and {provider}, which this tenant's provider speaks")
+    return replace(path, resource_type=type_name(path.resource_type, client, provider))
+
+
+def _query(resource_type: str | None, query: Query, client: str, provider: str, where: str) -> Query:
+    try:
+        return translate_query(resource_type, query, client, provider)
+    except NoEquivalent as missing:
+        raise ProxyError(400, IssueType.NOT_SUPPORTED, f"{where}: {missing}") from None
+
+
+def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
+    """The request in the provider's version: type names, parameters, form body and every batch entry."""
+    client_version = bridged(provider)
+    if client_version is None:
+        return plan
+    client, target = client_version.name, provider.name
+    if plan.batch:
+        entries = []
+        for index, entry in enumerate(plan.batch):
+            query = _query(entry.path.resource_type, entry.query, client, target, f"batch entry {index}")
+            entries.append(BatchEntry(_path(entry.path, client, target), query))
+        return replace(plan, batch=tuple(entries))
+    resource_type = plan.path.resource_type
+    form = plan.form
+    if form is not None:
+        form = _query(resource_type, form, client, target, "search body")
+    return replace(plan, path=_path(plan.path, client, target),
+                   query=_query(resource_type, plan.query, client, target, "query"), form=form)
+
+
+def link_mapper(gateway_base: str, provider: str, client: str):  # type: ignore[no-untyped-def]
+    """Maps a gateway URL in an answer (already rewritten from the provider's) to the client's version: type name
+    and search parameters. Following it, the gateway translates it back down, so the provider gets its own link."""
+    prefix = gateway_base.rstrip("/") + "/"
+
+    def map_url(url: str) -> str:
+        if not url.startswith(prefix):
+            return url
+        relative, mark, raw_query = url[len(prefix):].partition("?")
+        segments = relative.split("/")
+        if not segments[0][:1].isupper():
+            return url
+        source_type = segments[0]
+        segments[0] = type_name(source_type, provider, client)
+        if raw_query and len(segments) == 1:
+            pairs = parse_qsl(raw_query, keep_blank_values=True)
+            translated = translate_query(source_type, pairs, provider, client, strict=False)
+            if translated != pairs:
+                raw_query = encode_query(translated)
+        return prefix + "/".join(segments) + mark + raw_query
+
+    return map_url
+
+
+def translate_answer(provider: FhirVersion, body: bytes, media_type: str) -> tuple[bytes, str]:
+    """The provider's FHIR JSON answer (links already rewritten) in the announced version, with its media type."""
+    client_version = bridged(provider)
+    if client_version is None or not body:
+        return body, media_type
+    client, source = client_version.name, provider.name
+    try:
+        document = fhir_json.loads(body)
+    except fhir_json.NotFhirJson:
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+    if not isinstance(document, dict):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
+    try:
+        if document.get("resourceType") == "Bundle":
+            document = convert_bundle(document, source, client,
+                                      link_mapper(settings.fhir_base_url(), source, client))
+        else:
+            document = convert_resource(document, source, client)
+    except Unsupported as refused:
+        raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
+    return fhir_json.dumps(document), client_version.json_media_type
+
+
+def translate_header_url(provider: FhirVersion, url: str) -> str:
+    """A `Location`/`Content-Location` (already on the gateway) with the client's type name."""
+    client_version = bridged(provider)
+    if client_version is None:
+        return url
+    return link_mapper(settings.fhir_base_url(), provider.name, client_version.name)(url)
