@@ -80,8 +80,8 @@ def _identifier_value(value: Any) -> Any:
 
 def coverage_up(resource: Node, step: Step) -> None:
     """DSTU2 Coverage -> STU3: `issuer` becomes `payor[0]`, `type` (Coding) a CodeableConcept, `subscriberId` and
-    `network` (Identifiers) their value, `group`/`plan`/`subPlan` go into `grouping`, `dependent`/`sequence`
-    (positiveInt) become strings. `bin` and Identifier systems stay extensions."""
+    `network` (Identifiers) their value, `group`/`plan`/`subPlan` go into `grouping` (each also as its display,
+    which DSTU2 lacks), `dependent`/`sequence` (positiveInt) become strings. `bin` and Identifier systems stay extensions."""
     issuer = resource.pop("issuer", None)
     payors = resource.pop("payor", None)  # not DSTU2, but the Patients app's DSTU2 page names it
     payor_list = payors if isinstance(payors, list) else []
@@ -104,6 +104,11 @@ def coverage_up(resource: Node, step: Step) -> None:
         saved = ext.take(resource, step.target_url(f"grouping.{display}"))
         if saved:
             grouping[display] = ext.decode(saved[0])
+    # DSTU2 names a group and plan by their identifier only; STU3 readers (the Patients app) show the display:
+    # the identifier stands in for a display DSTU2 does not have.
+    for name in ("group", "plan", "subPlan"):
+        if name in grouping:
+            grouping.setdefault(name + "Display", grouping[name])
     if grouping:
         resource["grouping"] = grouping
     for element in ("dependent", "sequence"):
@@ -138,6 +143,8 @@ def coverage_down(resource: Node, step: Step) -> None:
             if grouping.get(name) is not None:
                 resource[name] = grouping.pop(name)
         for name, value in grouping.items():
+            if name.endswith("Display") and resource.get(name[:-len("Display")]) == value:
+                continue  # the display coverage_up derives
             ext.add(resource, ext.encode(step.source_url(f"grouping.{name}"), value, "string"))
     for element in ("dependent", "sequence"):
         value = resource.get(element)
