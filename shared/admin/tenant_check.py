@@ -10,11 +10,12 @@ from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.version_bridge.proxy_bridge import bridge_summary
 
 
 def version_of(fhir_version: str) -> FhirVersion | None:
     """The release a `fhirVersion` string such as 3.0.1 or 1.0.2 belongs to."""
-    prefixes = {"1.0": FhirVersion.DSTU2, "3.0": FhirVersion.STU3, "4.0": FhirVersion.R4}
+    prefixes = {"1.0": FhirVersion.DSTU2, "3.0": FhirVersion.STU3, "4.0": FhirVersion.R4, "4.3": FhirVersion.R4}
     return prefixes.get(".".join(fhir_version.split(".")[:2]))
 
 
@@ -54,6 +55,7 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
             f"the provider announces fhirVersion {announced or '(none)'}, "
             f"but the tenant is configured as {tenant.fhir_version.name}"
         )
+    report["version_bridge"] = bridge_summary(tenant.fhir_version)
     rest = (statement.get("rest") or [{}])[0]
     report["batch"] = any(i.get("code") == "batch" for i in rest.get("interaction", []) if isinstance(i, dict))
     served = {r.get("type") for r in rest.get("resource", []) if isinstance(r, dict)}

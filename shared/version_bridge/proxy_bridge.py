@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
@@ -32,6 +33,16 @@ def bridged(provider: FhirVersion) -> FhirVersion | None:
     """The announced version when it differs from the provider's (so the bridge translates), else None."""
     client = announced_version()
     return client if client is not None and client is not provider else None
+
+
+def bridge_summary(provider: FhirVersion) -> str:
+    """What onboarding tools tell an admin: whether, and between which versions, the bridge translates."""
+    client = announced_version()
+    if client is None:
+        return "unknown: GATEWAY_FHIR_VERSION is not DSTU2, STU3 or R4"
+    if client is provider:
+        return f"none needed: the provider speaks {provider.name}, the version the gateway announces"
+    return f"translates: the provider speaks {provider.name}, clients receive {client.name} (GATEWAY_FHIR_VERSION)"
 
 
 def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
@@ -71,7 +82,7 @@ def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedReq
                    query=_query(resource_type, plan.query, client, target, "query"), form=form)
 
 
-def link_mapper(gateway_base: str, provider: str, client: str):  # type: ignore[no-untyped-def]
+def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str], str]:
     """Maps a gateway URL in an answer (already rewritten from the provider's) to the client's version: type name
     and search parameters. Following it, the gateway translates it back down, so the provider gets its own link."""
     prefix = gateway_base.rstrip("/") + "/"

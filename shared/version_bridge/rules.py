@@ -148,9 +148,13 @@ class Required:
     def apply(self, resource: Node, step: Step) -> None:
         if step.up != self.in_newer:
             # The way back: a value equal to the derived one, for an element the target lacks, was derived here.
-            if "." not in self.path and self.path not in ELEMENTS[step.target][step.target_type]:
-                if resource.get(self.path) == self.derived:
-                    del resource[self.path]
+            if "." not in self.path:
+                value = resource.get(self.path)
+                absent = value == {"extension": [ext.data_absent()]} or value == [{"extension": [ext.data_absent()]}]
+                if absent or (value == self.derived and self.path not in ELEMENTS[step.target][step.target_type]):
+                    resource.pop(self.path, None)
+                if self.derived == DATA_ABSENT and resource.get("_" + self.path) == {"extension": [ext.data_absent()]}:
+                    del resource["_" + self.path]
             return
         for holder, relative in list(paths.holders(resource, _split(self.path))):
             _require(holder, relative, self.derived, self.data_type)

@@ -83,9 +83,10 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Codes("clinicalStatus", {}, {}, _ALLERGY_CLINICAL, _ALLERGY_CLINICAL,
               shape="CodeableConcept", system=R4_TERMINOLOGY + "allergyintolerance-clinical"),
         # STU3 requires verificationStatus; an R4 allergy without one is taken as `unconfirmed` (nothing confirms it).
+        # Listed first, so that going down it runs after the code is converted.
+        Required("verificationStatus", in_newer=False, derived="unconfirmed"),
         Codes("verificationStatus", {}, {}, _ALLERGY_VERIFICATION, _ALLERGY_VERIFICATION,
               shape="CodeableConcept", system=R4_TERMINOLOGY + "allergyintolerance-verification"),
-        Required("verificationStatus", in_newer=False, derived="unconfirmed"),
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(True, "encounter", "Reference"),
         Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),

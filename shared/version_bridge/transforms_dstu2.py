@@ -81,7 +81,8 @@ def _identifier_value(value: Any) -> Any:
 def coverage_up(resource: Node, step: Step) -> None:
     """DSTU2 Coverage -> STU3: `issuer` becomes `payor[0]`, `type` (Coding) a CodeableConcept, `subscriberId` and
     `network` (Identifiers) their value, `group`/`plan`/`subPlan` go into `grouping` (each also as its display,
-    which DSTU2 lacks), `dependent`/`sequence` (positiveInt) become strings. `bin` and Identifier systems stay extensions."""
+    which DSTU2 lacks), `dependent`/`sequence` (positiveInt) become strings. `bin` and Identifier systems stay
+    extensions."""
     issuer = resource.pop("issuer", None)
     payors = resource.pop("payor", None)  # not DSTU2, but the Patients app's DSTU2 page names it
     payor_list = payors if isinstance(payors, list) else []
