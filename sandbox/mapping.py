@@ -430,7 +430,9 @@ class Mapper:
         dosage: Resource = {"text": sig} if sig else {}
         freq, unit = number(row.get("FREQUENCY_VALUE", "")), row.get("FREQUENCY_UNIT", "")
         if isinstance(freq, int) and unit in ("/d", "/wk"):
-            dosage["timing"] = {"repeat": {"frequency": freq, "period": 1, "periodUnit": unit[1:]}}
+            # DSTU2's Timing.repeat names it periodUnits; STU3 renamed it periodUnit.
+            dosage["timing"] = {"repeat": {"frequency": freq, "period": 1,
+                                           ("periodUnit" if self.stu3 else "periodUnits"): unit[1:]}}
         dose = number(row.get("Q_TO_TAKE_VALUE", ""))
         if dose is not None and row.get("Q_TO_TAKE_UNIT"):
             dosage["doseQuantity"] = ucum(dose, row["Q_TO_TAKE_UNIT"])

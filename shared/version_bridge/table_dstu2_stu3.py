@@ -132,6 +132,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Codes("status", {}, {"cancelled": "stopped"}, _MED_STATUS_DSTU2, _MED_STATUS_STU3),
         # A DSTU2 MedicationOrder is an order: STU3 `intent` (required) is derived as `order`.
         Required("intent", in_newer=True, derived="order"),
+        Renamed("dosageInstruction.timing.repeat.periodUnits", "dosageInstruction.timing.repeat.periodUnit"),
+        Renamed("dosageInstruction.timing.repeat.durationUnits", "dosageInstruction.timing.repeat.durationUnit"),
         Renamed("dosageInstruction.siteCodeableConcept", "dosageInstruction.site"),
         OnlyIn(False, "dosageInstruction.siteReference", "Reference"),
         Renamed("dosageInstruction.additionalInstructions", "dosageInstruction.additionalInstruction"),
