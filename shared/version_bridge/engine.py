@@ -71,8 +71,10 @@ def _safety_net(resource: Node, step: Step) -> None:
     known = ELEMENTS[step.target][step.target_type]
     repeating = REPEATING[step.target][step.target_type]
     for key in [k for k in resource if k not in known and k not in BASE and k != "resourceType"]:
+        if key.startswith("_") and key[1:] in known:  # a primitive's extensions (data-absent-reason ...)
+            continue
         value = resource.pop(key)
-        if key.startswith("_"):  # a primitive's extensions: kept with the element's own
+        if key.startswith("_"):  # the extensions of a primitive that is itself moved out
             continue
         ext.add(resource, ext.encode(step.source_url(key), value))
     prefix = ext.url_for(step.target, step.target_type + ".")

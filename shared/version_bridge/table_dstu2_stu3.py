@@ -22,7 +22,6 @@ TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
 _family_up, _family_down = t.family_parts("name")
 _contact_family_up, _contact_family_down = t.family_parts("contact.name")
 _notes_up, _notes_down = t.notes_from_text("notes", "note")
-_comments_up, _comments_down = t.notes_from_text("comments", "comment")
 _ENCOUNTER_STATUS_DSTU2 = frozenset({"planned", "arrived", "in-progress", "onleave", "finished", "cancelled"})
 _ENCOUNTER_STATUS_STU3 = _ENCOUNTER_STATUS_DSTU2 | {"triaged", "entered-in-error", "unknown"}
 # DSTU2 Encounter.class codes <-> v3 ActCode (STU3 Coding).
@@ -67,7 +66,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Observation": (
         Renamed("encounter", "context"),
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
-        Transform("comments <-> comment", _comments_up, _comments_down),
+        Renamed("comments", "comment"),
         Renamed("referenceRange.meaning", "referenceRange.type"),
         Codes("status", {}, {"corrected": "amended"}, _OBSERVATION_STATUS_DSTU2, _OBSERVATION_STATUS_DSTU2
               | {"corrected"}),

@@ -1,0 +1,110 @@
+"""Property tests: generated resources of each version convert without raising, into valid resources, with every
+decimal's digits intact."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_bridge_resources import DIRECTIONS, samples, validate
+
+from shared.version_bridge import fhir_json
+from shared.version_bridge.engine import convert_resource
+
+_SAMPLES = {version: samples(version) for version in ("DSTU2", "STU3", "R4")}
+_DECIMAL_TEXT = re.compile(rb"(?<![\w\"])-?\d+\.\d+(?:[eE][-+]?\d+)?")
+
+decimals = st.builds(lambda whole, frac: Decimal(f"{whole}.{frac}"), st.integers(-999, 9999),
+                     st.from_regex(r"[0-9]{1,4}", fullmatch=True))
+ref = st.builds(lambda n: {"reference": f"Practitioner/p{n}", "display": f"Dr. {n}"}, st.integers(0, 99))
+concept = st.builds(lambda code, text: {"coding": [{"system": "http://snomed.info/sct", "code": code}], "text": text},
+                    st.from_regex(r"[0-9]{3,8}", fullmatch=True), st.text(min_size=1, max_size=20))
+note = st.builds(lambda text: {"text": text}, st.text(min_size=1, max_size=30))
+r4_terms = "http://terminology.hl7.org/CodeSystem/"
+
+# Elements (and codes) a version has that others may lack, per resource type: (element, strategy).
+EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
+    "R4": {
+        "Observation": [("partOf", st.lists(ref, min_size=1, max_size=2)), ("focus", st.lists(ref, max_size=2)),
+                        ("interpretation", st.lists(concept, min_size=1, max_size=3)),
+                        ("note", st.lists(note, min_size=1, max_size=3)),
+                        ("hasMember", st.lists(ref, min_size=1, max_size=2)),
+                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
+        "AllergyIntolerance": [("encounter", ref),
+                               ("clinicalStatus", st.sampled_from(["active", "inactive", "resolved"]).map(
+                                   lambda c: {"coding": [{"system": r4_terms + "allergyintolerance-clinical",
+                                                          "code": c, "display": c.title()}]}))],
+        "Condition": [("clinicalStatus", st.sampled_from(["active", "recurrence", "relapse", "inactive", "remission",
+                                                          "resolved"]).map(
+            lambda c: {"coding": [{"system": r4_terms + "condition-clinical", "code": c}]})),
+                      ("recorder", ref), ("stage", st.lists(st.builds(lambda c: {"summary": c}, concept),
+                                                            min_size=1, max_size=2)),
+                      ("note", st.lists(note, max_size=2))],
+        "MedicationRequest": [("intent", st.sampled_from(["proposal", "plan", "order", "original-order",
+                                                          "reflex-order", "filler-order", "instance-order",
+                                                          "option"])),
+                              ("performer", ref), ("category", st.lists(concept, min_size=1, max_size=2))],
+        "Encounter": [("serviceType", concept), ("appointment", st.lists(ref, min_size=1, max_size=2)),
+                      ("status", st.sampled_from(["planned", "arrived", "triaged", "in-progress", "onleave",
+                                                  "finished", "cancelled", "entered-in-error", "unknown"]))],
+        "Coverage": [("class", st.lists(st.builds(lambda code, value: {
+            "type": {"coding": [{"system": r4_terms + "coverage-class", "code": code}]}, "value": value},
+            st.sampled_from(["group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "rxbin",
+                             "rxpcn"]), st.text(min_size=1, max_size=8)), min_size=1, max_size=4))],
+        "Location": [("type", st.lists(concept, min_size=1, max_size=3))],
+    },
+    "STU3": {
+        "MedicationRequest": [("requester", st.builds(lambda a, b: {"agent": a, "onBehalfOf": b}, ref, ref))],
+        "Observation": [("comment", st.text(min_size=1, max_size=20)),
+                        ("related", st.lists(st.builds(lambda t, r: {"type": t, "target": r},
+                                                       st.sampled_from(["has-member", "derived-from", "sequel-to",
+                                                                        "replaces"]), ref), max_size=3)),
+                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
+        "Condition": [("abatementBoolean", st.booleans()),
+                      ("clinicalStatus", st.sampled_from(["active", "recurrence", "inactive", "remission",
+                                                          "resolved"]))],
+        "Encounter": [("status", st.sampled_from(["planned", "arrived", "triaged", "in-progress", "onleave",
+                                                  "finished", "cancelled", "entered-in-error", "unknown"]))],
+        "AllergyIntolerance": [("verificationStatus", st.sampled_from(["unconfirmed", "confirmed", "refuted"]))],
+    },
+    "DSTU2": {
+        "AllergyIntolerance": [("status", st.sampled_from(["active", "unconfirmed", "confirmed", "inactive",
+                                                           "resolved", "refuted", "entered-in-error"]))],
+        "Encounter": [("class", st.sampled_from(["inpatient", "outpatient", "ambulatory", "emergency", "home",
+                                                 "field", "daytime", "virtual", "other"]))],
+        "Condition": [("notes", st.text(min_size=1, max_size=20)),
+                      ("clinicalStatus", st.sampled_from(["active", "relapse", "remission", "resolved"]))],
+        "Observation": [("comments", st.text(min_size=1, max_size=20)),
+                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
+    },
+}
+
+
+@st.composite
+def resources(draw: st.DrawFn, version: str) -> dict[str, Any]:
+    """A sandbox resource of `version` with some of the version's own elements and codes drawn on top."""
+    resource = copy.deepcopy(draw(st.sampled_from(_SAMPLES[version])))
+    for element, strategy in EXTRAS[version].get(resource["resourceType"], []):
+        if draw(st.booleans()):
+            resource[element] = draw(strategy)
+    return fhir_json.loads(fhir_json.dumps(resource))
+
+
+def _decimal_texts(document: dict[str, Any]) -> Counter[bytes]:
+    return Counter(_DECIMAL_TEXT.findall(fhir_json.dumps(document)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(DIRECTIONS).flatmap(lambda d: st.tuples(st.just(d), resources(d[0]))))
+def test_conversion_never_raises_never_emits_an_invalid_resource_never_loses_digits(case: Any) -> None:
+    (source, target), resource = case
+    before = _decimal_texts(resource)
+    converted = convert_resource(copy.deepcopy(resource), source, target)
+    validate(converted, target)
+    after = _decimal_texts(converted)
+    assert not before - after, f"decimals lost: {before - after}"
