@@ -45,3 +45,21 @@ def dumps(document: Any) -> bytes:
     if _MARK in text:
         text = _MARKED.sub(r"\1", text)
     return text.encode("utf-8")
+
+
+def dumps_releasing(document: dict[str, Any]) -> bytes:
+    """`dumps` for a large Bundle: each entry is written and then let go, so the parsed entries and the written
+    text never both exist whole (the entries go last, after the Bundle's other elements)."""
+    entries = document.get("entry")
+    if not isinstance(entries, list) or len(entries) < 2:
+        return dumps(document)
+    del document["entry"]
+    head = dumps(document)
+    chunks = [head[:-1], b',"entry":[' if len(head) > 2 else b'"entry":[']
+    for index, entry in enumerate(entries):
+        if index:
+            chunks.append(b",")
+        chunks.append(dumps(entry))
+        entries[index] = None
+    chunks.append(b"]}")
+    return b"".join(chunks)

@@ -114,6 +114,7 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str) -> tup
     client, source = client_version.name, provider.name
     try:
         document = fhir_json.loads(body)
+        del body  # the text is not needed any more; a large answer should not stay in memory twice
     except fhir_json.NotFhirJson:
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
     if not isinstance(document, dict):
@@ -126,7 +127,7 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str) -> tup
             document = convert_resource(document, source, client)
     except Unsupported as refused:
         raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
-    return fhir_json.dumps(document), client_version.json_media_type
+    return fhir_json.dumps_releasing(document), client_version.json_media_type
 
 
 def translate_header_url(provider: FhirVersion, url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -199,3 +200,13 @@ def test_batch_response_outcomes_move_to_where_each_version_keeps_them() -> None
     dstu2 = convert_bundle(copy.deepcopy(stu3), "STU3", "DSTU2")
     assert dstu2["entry"][0] == {"resource": outcome, "response": {"status": "404 Not Found"}}
     assert convert_bundle(dstu2, "DSTU2", "STU3") == stu3
+
+
+def test_a_large_bundle_is_written_entry_by_entry_with_the_same_content() -> None:
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": 3,
+              "entry": [{"resource": {"resourceType": "Patient", "id": str(n)}, "search": {"mode": "match"}}
+                        for n in range(3)], "link": [{"relation": "self", "url": "x"}]}
+    expected = json.loads(fhir_json.dumps(bundle))
+    written = fhir_json.dumps_releasing(copy.deepcopy(bundle))
+    assert json.loads(written) == expected
+    assert fhir_json.dumps_releasing({"entry": [{"a": Decimal("1.50")}, {"b": 2}]}) == b'{"entry":[{"a":1.50},{"b":2}]}'
