@@ -193,7 +193,8 @@ def render(result: dict[str, Any]) -> str:
                      + _table(["request", "direct p50", "unbridged p50", "bridged p50", "added p50", "added p95",
                                "added p99"], rows)
                      + f"\nLarge Bundle peak memory increase: bridged {memory['peak_increase_to_body_ratio']}x the "
-                       f"body, unbridged {memory['unbridged_peak_increase_to_body_ratio']}x (later requests)")
+                       f"body, unbridged {memory['unbridged_peak_increase_to_body_ratio']}x "
+                       "(the first large answer of a process)")
     rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data.get("cpu_min_ms"), 1),
              _fmt(data["no_bytecode_min_ms"], 1),
              _fmt(data.get("after_azure_functions_min_ms"), 1),

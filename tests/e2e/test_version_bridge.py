@@ -141,3 +141,33 @@ def test_search_parameters_reach_the_provider_in_its_version(gateway: Gateway, r
     assert response.status_code == 200, response.text
     received = dstu2_sandbox.app.request_log.entries()[-1]
     assert received["path"].endswith("/MedicationOrder/_search") or received["path"].endswith("/MedicationOrder")
+
+
+@pytest.fixture(scope="module")
+def r4_without_batch() -> Iterator[SandboxHandle]:
+    with serve_in_thread(create_app("R4", base_path="/r4nobatch", batch_enabled=False, strict=True)) as handle:
+        yield handle
+
+
+def test_the_gateways_own_fan_out_answers_in_the_announced_version(
+        gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient,
+        r4_without_batch: SandboxHandle) -> None:
+    tenant = make_tenant(r4_without_batch.base_url, "R4")
+    issued = make_client(tenant.tenant_id)
+    token = gateway.token(issued, tenant.tenant_id)
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "GET", "url": url}} for url in (
+            f"Patient/{PATIENT}", "Patient/does-not-exist", f"Condition?patient={PATIENT}&asserted-date=ge1990",
+            f"MedicationRequest?patient={PATIENT}&_count=2")]}
+    response = gateway.request("POST", "", token, json=batch, headers={"Content-Type": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/fhir+json")
+    answer = response.json()
+    assert [e["response"]["status"] for e in answer["entry"]] == ["200 OK", "404 Not Found", "200 OK", "200 OK"]
+    assert answer["entry"][1]["response"]["outcome"]["resourceType"] == "OperationOutcome"
+    condition = answer["entry"][2]["resource"]["entry"][0]["resource"]
+    assert isinstance(condition["clinicalStatus"], str) and "assertedDate" in condition
+    medication = answer["entry"][3]["resource"]["entry"][0]["resource"]
+    assert medication["requester"]["agent"]["display"].startswith("Dr. ")
+    received = [e["query_string"] for e in r4_without_batch.app.request_log.entries()]
+    assert f"patient={PATIENT}&recorded-date=ge1990" in received
