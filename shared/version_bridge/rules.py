@@ -210,6 +210,9 @@ class Codes:
         for holder, relative in list(paths.holders(resource, _split(self.path))):
             saved = ext.take(holder, step.target_url(self.path))
             value = paths.pop(holder, relative)
+            marker = [*relative[:-1], "_" + relative[-1]]
+            if paths.get(holder, marker) == {"extension": [ext.data_absent()]}:
+                paths.pop(holder, marker)  # the data-absent-reason a previous pass put in its place
             if saved:  # the target version's own value, kept when it came this way before
                 paths.put(holder, relative, ext.decode(saved[0]))
                 continue
