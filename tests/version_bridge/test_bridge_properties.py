@@ -31,7 +31,8 @@ r4_terms = "http://terminology.hl7.org/CodeSystem/"
 # Elements (and codes) a version has that others may lack, per resource type: (element, strategy).
 EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
     "R4": {
-        "Observation": [("partOf", st.lists(ref, min_size=1, max_size=2)), ("focus", st.lists(ref, min_size=1, max_size=2)),
+        "Observation": [("partOf", st.lists(ref, min_size=1, max_size=2)),
+                        ("focus", st.lists(ref, min_size=1, max_size=2)),
                         ("interpretation", st.lists(concept, min_size=1, max_size=3)),
                         ("note", st.lists(note, min_size=1, max_size=3)),
                         ("hasMember", st.lists(ref, min_size=1, max_size=2)),
