@@ -185,8 +185,8 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
         if status >= 400:
             raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
-    # The version bridge translates the answer into the announced version when the provider speaks another.
-    body, mimetype = translate_answer(tenant.fhir_version, rewriter.rewrite_json_bytes(upstream.body), upstream_type)
+    # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
+    body, mimetype = translate_answer(tenant.fhir_version, upstream.body, upstream_type, rewriter)
     return status, body, mimetype, headers
 
 

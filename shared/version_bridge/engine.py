@@ -205,19 +205,33 @@ def _convert_entry(entry: Node, source: str, target: str, batch: bool, url_map: 
     return entry
 
 
-def convert_bundle(bundle: Node, source: str, target: str, url_map: UrlMap = None) -> Node:
-    """The Bundle in `target`'s shape: each entry converted on its own (an entry the bridge cannot convert is
-    refused with a not-supported OperationOutcome, the others still arrive), links mapped by `url_map`."""
-    if source == target:
-        return bundle
-    batch = bundle.get("type") in ("batch-response", "transaction-response", "batch", "transaction")
-    entries = bundle.get("entry")
-    if isinstance(entries, list):
-        bundle["entry"] = [_convert_entry(entry, source, target, batch, url_map) if isinstance(entry, dict)
-                           else entry for entry in entries]
+def is_batch(bundle: Node) -> bool:
+    return bundle.get("type") in ("batch-response", "transaction-response", "batch", "transaction")
+
+
+def convert_entry(entry: Any, source: str, target: str, batch: bool, url_map: UrlMap = None) -> Any:
+    """One Bundle entry in `target`'s shape (an entry the bridge cannot convert is refused with a not-supported
+    OperationOutcome)."""
+    return _convert_entry(entry, source, target, batch, url_map) if isinstance(entry, dict) else entry
+
+
+def convert_bundle_root(bundle: Node, source: str, target: str, url_map: UrlMap = None) -> Node:
+    """The Bundle's own elements (not its entries) in `target`'s shape, links mapped by `url_map`."""
     if url_map is not None:
         for link in bundle.get("link") or []:
             if isinstance(link, dict) and isinstance(link.get("url"), str):
                 link["url"] = url_map(link["url"])
     _bundle_root(bundle, source, target)
     return bundle
+
+
+def convert_bundle(bundle: Node, source: str, target: str, url_map: UrlMap = None) -> Node:
+    """The Bundle in `target`'s shape: each entry converted on its own (an entry the bridge cannot convert is
+    refused with a not-supported OperationOutcome, the others still arrive), links mapped by `url_map`."""
+    if source == target:
+        return bundle
+    entries = bundle.get("entry")
+    if isinstance(entries, list):
+        batch = is_batch(bundle)
+        bundle["entry"] = [convert_entry(entry, source, target, batch, url_map) for entry in entries]
+    return convert_bundle_root(bundle, source, target, url_map)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import secrets
@@ -55,11 +56,14 @@ def dumps_releasing(document: dict[str, Any]) -> bytes:
         return dumps(document)
     del document["entry"]
     head = dumps(document)
-    chunks = [head[:-1], b',"entry":[' if len(head) > 2 else b'"entry":[']
+    # One growing buffer (its getvalue() hands over the buffer without a copy), not a list of chunks to join.
+    out = io.BytesIO()
+    out.write(head[:-1])
+    out.write(b',"entry":[' if len(head) > 2 else b'"entry":[')
     for index, entry in enumerate(entries):
         if index:
-            chunks.append(b",")
-        chunks.append(dumps(entry))
+            out.write(b",")
+        out.write(dumps(entry))
         entries[index] = None
-    chunks.append(b"]}")
-    return b"".join(chunks)
+    out.write(b"]}")
+    return out.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 from urllib.parse import parse_qsl
 
 from shared import settings
@@ -12,10 +13,21 @@ from shared.fhir.operation_outcome import IssueType
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.proxy.errors import ProxyError
 from shared.proxy.fhir_path import FhirPath
+from shared.proxy.link_rewriter import LinkRewriter
 from shared.proxy.query import encode_query
 from shared.proxy.read_policy import BatchEntry, PlannedRequest
 from shared.version_bridge import fhir_json
-from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource, supported, type_name
+from shared.version_bridge.engine import (
+    Unsupported,
+    convert_bundle,
+    convert_bundle_root,
+    convert_entry,
+    convert_resource,
+    is_batch,
+    supported,
+    type_name,
+)
+from shared.version_bridge.large_bundles import STREAM_FROM_BYTES, convert_streaming
 from shared.version_bridge.search_params import NoEquivalent, Query, translate_query
 
 log = logging.getLogger(__name__)
@@ -106,23 +118,40 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
     return map_url
 
 
-def translate_answer(provider: FhirVersion, body: bytes, media_type: str) -> tuple[bytes, str]:
-    """The provider's FHIR JSON answer (links already rewritten) in the announced version, with its media type."""
+def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
+                     rewriter: LinkRewriter) -> tuple[bytes, str]:
+    """The provider's FHIR JSON answer with provider links rewritten to the gateway, in the announced version and
+    its media type. Unbridged, links are rewritten in the bytes (nothing parsed); bridged, in the parsed document,
+    so a large answer is never held as text twice besides the provider's own."""
     client_version = bridged(provider)
     if client_version is None or not body:
-        return body, media_type
+        return rewriter.rewrite_json_bytes(body), media_type
     client, source = client_version.name, provider.name
+    mapper = link_mapper(settings.fhir_base_url(), source, client)
+
+    def entry_fn(entry: Any, root: dict[str, Any]) -> Any:
+        rewriter.rewrite_in_place(entry)
+        return convert_entry(entry, source, client, is_batch(root), mapper)
+
+    def root_fn(root: dict[str, Any]) -> dict[str, Any]:
+        rewriter.rewrite_in_place(root)
+        return convert_bundle_root(root, source, client, mapper)
+
     try:
-        document = fhir_json.loads(body)
-        del body  # the text is not needed any more; a large answer should not stay in memory twice
+        if len(body) >= STREAM_FROM_BYTES:  # a large Bundle: converted entry by entry as it is read
+            document, written = convert_streaming(body, entry_fn, root_fn)
+            if written is not None:
+                return written, client_version.json_media_type
+        else:
+            document = fhir_json.loads(body)
     except fhir_json.NotFhirJson:
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
     if not isinstance(document, dict):
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
+    rewriter.rewrite_in_place(document)
     try:
         if document.get("resourceType") == "Bundle":
-            document = convert_bundle(document, source, client,
-                                      link_mapper(settings.fhir_base_url(), source, client))
+            document = convert_bundle(document, source, client, mapper)
         else:
             document = convert_resource(document, source, client)
     except Unsupported as refused:
