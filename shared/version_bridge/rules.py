@@ -33,10 +33,6 @@ class Step:
     def target_url(self, path: str) -> str:
         return ext.url_for(self.target, f"{self.target_type}.{path}")
 
-    def url_in(self, older: bool, path: str) -> str:
-        """The extension URL of `path` as the older (or newer) version of this step names it."""
-        return self.source_url(path) if older != self.up else self.target_url(path)
-
 
 class Rule(Protocol):
     def apply(self, resource: Node, step: Step) -> None: ...
