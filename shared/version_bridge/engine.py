@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from shared.version_bridge import code_systems, table_dstu2_stu3, table_stu3_r4
@@ -18,6 +19,7 @@ class Unsupported(ValueError):
     """A resource type the bridge has no converter for; the message names it and the versions."""
 
 
+@functools.lru_cache(maxsize=512)
 def type_name(resource_type: str, source: str, target: str) -> str:
     """The resource type's name in `target` (MedicationOrder in DSTU2, MedicationRequest later)."""
     for older, newer in _pairs(source, target):
@@ -34,35 +36,43 @@ def supported(resource_type: str, version: str) -> bool:
     return resource_type in ELEMENTS[version]
 
 
-def _pairs(source: str, target: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=16)
+def _pairs(source: str, target: str) -> tuple[tuple[str, str], ...]:
     """The adjacent steps from source to target, e.g. R4 -> STU3 -> DSTU2."""
     i, j = ORDER.index(source), ORDER.index(target)
     direction = 1 if j > i else -1
-    return [(ORDER[k], ORDER[k + direction]) for k in range(i, j, direction)]
+    return tuple((ORDER[k], ORDER[k + direction]) for k in range(i, j, direction))
 
 
 def _rewrite_systems(node: Any, to_r4: bool) -> None:
     """Every Coding.system (and any `system` naming a moved code system) as the target version spells it; and R4's
-    Reference.type, which earlier versions lack, kept as an extension on the reference."""
+    Reference.type, which earlier versions lack, kept as an extension on the reference. On the hot path: one
+    walk over the resource, plain type checks."""
     rewrite = code_systems.to_r4 if to_r4 else code_systems.to_pre_r4
-    stack = [node]
+    moved = "http://hl7.org/fhir/" if to_r4 else code_systems.R4_TERMINOLOGY
     type_url = ext.url_for("R4", "Reference.type")
+    stack = [node]
+    push, pop = stack.append, stack.pop
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            system = item.get("system")
-            if isinstance(system, str) and system.startswith("http"):
-                item["system"] = rewrite(system)
-            if "reference" in item or "display" in item:
-                if not to_r4 and isinstance(item.get("type"), str) and ("reference" in item or "identifier" in item):
-                    ext.add(item, ext.encode(type_url, item.pop("type"), "uri"))
-                elif to_r4 and "extension" in item:
-                    saved = ext.take(item, type_url)
-                    if saved:
-                        item["type"] = ext.decode(saved[0])
-            stack.extend(value for value in item.values() if isinstance(value, dict | list))
-        elif isinstance(item, list):
-            stack.extend(value for value in item if isinstance(value, dict | list))
+        item = pop()
+        if type(item) is list:
+            for value in item:
+                if type(value) is dict or type(value) is list:
+                    push(value)
+            continue
+        system = item.get("system")
+        if type(system) is str and system.startswith(moved):
+            item["system"] = rewrite(system)
+        if "reference" in item or "display" in item:
+            if not to_r4 and type(item.get("type")) is str and ("reference" in item or "identifier" in item):
+                ext.add(item, ext.encode(type_url, item.pop("type"), "uri"))
+            elif to_r4 and "extension" in item:
+                saved = ext.take(item, type_url)
+                if saved:
+                    item["type"] = ext.decode(saved[0])
+        for value in item.values():
+            if type(value) is dict or type(value) is list:
+                push(value)
 
 
 def _safety_net(resource: Node, step: Step) -> None:

@@ -142,13 +142,12 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
             document, written = convert_streaming(body, entry_fn, root_fn)
             if written is not None:
                 return written, client_version.json_media_type
-        else:
-            document = fhir_json.loads(body)
+        else:  # small: links rewritten in the bytes (fast), then parsed
+            document = fhir_json.loads(rewriter.rewrite_json_bytes(body))
     except fhir_json.NotFhirJson:
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
     if not isinstance(document, dict):
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
-    rewriter.rewrite_in_place(document)
     try:
         if document.get("resourceType") == "Bundle":
             document = convert_bundle(document, source, client, mapper)
@@ -156,7 +155,8 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
             document = convert_resource(document, source, client)
     except Unsupported as refused:
         raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
-    return fhir_json.dumps_releasing(document), client_version.json_media_type
+    written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
+    return written, client_version.json_media_type
 
 
 def translate_header_url(provider: FhirVersion, url: str) -> str:
