@@ -23,6 +23,7 @@ run: setup
 
 test: setup
 	@bash devtools/install_checkov.sh
+	@$(PY) -c "from devtools.fhir_definitions import ensure_installed; ensure_installed()"
 	@$(PY) -m ruff check .
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
