@@ -10,7 +10,8 @@ from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
-from shared.version_bridge.proxy_bridge import bridge_summary
+from shared.version_bridge.engine import type_name
+from shared.version_bridge.proxy_bridge import bridge_summary, bridged
 
 
 def version_of(fhir_version: str) -> FhirVersion | None:
@@ -59,7 +60,13 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
     rest = (statement.get("rest") or [{}])[0]
     report["batch"] = any(i.get("code") == "batch" for i in rest.get("interaction", []) if isinstance(i, dict))
     served = {r.get("type") for r in rest.get("resource", []) if isinstance(r, dict)}
-    missing = [t for t in tenant.allowed_resource_types if t not in served]
+    translating = bridged(tenant.fhir_version) is not None
+
+    def names(kind: str) -> set[str]:
+        # Through the version bridge a type is served under the provider's name for it (MedicationOrder in DSTU2).
+        return {kind, type_name(kind, "DSTU2", "STU3"), type_name(kind, "STU3", "DSTU2")} if translating else {kind}
+
+    missing = [t for t in tenant.allowed_resource_types if not names(t) & served]
     if "Patient" not in served:
         report["problems"].append("the provider does not list Patient, which the Patients app requires")
     if missing:
