@@ -59,6 +59,9 @@ ELEMENTS: dict[str, dict[str, frozenset[str]]] = {
         "OperationOutcome": frozenset({
             "issue",
         }),
+        "Medication": frozenset({
+            "code", "isBrand", "manufacturer", "package", "product",
+        }),
     },
     "STU3": {
         "Patient": frozenset({
@@ -113,6 +116,9 @@ ELEMENTS: dict[str, dict[str, frozenset[str]]] = {
         }),
         "OperationOutcome": frozenset({
             "issue",
+        }),
+        "Medication": frozenset({
+            "code", "form", "image", "ingredient", "isBrand", "isOverTheCounter", "manufacturer", "package", "status",
         }),
     },
     "R4": {
@@ -174,6 +180,9 @@ ELEMENTS: dict[str, dict[str, frozenset[str]]] = {
         "OperationOutcome": frozenset({
             "issue",
         }),
+        "Medication": frozenset({
+            "amount", "batch", "code", "form", "identifier", "ingredient", "manufacturer", "status",
+        }),
     },
 }
 
@@ -214,6 +223,7 @@ REPEATING: dict[str, dict[str, frozenset[str]]] = {
         "OperationOutcome": frozenset({
             "issue",
         }),
+        "Medication": frozenset(),
     },
     "STU3": {
         "Patient": frozenset({
@@ -251,6 +261,9 @@ REPEATING: dict[str, dict[str, frozenset[str]]] = {
         }),
         "OperationOutcome": frozenset({
             "issue",
+        }),
+        "Medication": frozenset({
+            "image", "ingredient",
         }),
     },
     "R4": {
@@ -291,6 +304,9 @@ REPEATING: dict[str, dict[str, frozenset[str]]] = {
         }),
         "OperationOutcome": frozenset({
             "issue",
+        }),
+        "Medication": frozenset({
+            "identifier", "ingredient",
         }),
     },
 }

@@ -148,6 +148,17 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),
     ),
     "Location": (),
+    # Mostly as contained in a MedicationOrder/MedicationRequest.
+    "Medication": (
+        Renamed("product.form", "form"),
+        Renamed("product.ingredient", "ingredient"),
+        Renamed("ingredient.item", "ingredient.itemReference"),
+        OnlyIn(True, "ingredient.itemCodeableConcept", "CodeableConcept"),
+        OnlyIn(True, "ingredient.isActive", "boolean"),
+        Renamed("product.batch", "package.batch"),
+        Renamed("package.content.item", "package.content.itemReference"),
+        OnlyIn(True, "package.content.itemCodeableConcept", "CodeableConcept"),
+    ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),
         Codes("issue.code", {}, {}, _ISSUE_CODES, _ISSUE_CODES, down_default="processing"),

@@ -117,6 +117,11 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Location": (
         Cardinality("type", many_in_newer=True, data_type="CodeableConcept"),
     ),
+    # Mostly as contained in a MedicationRequest. STU3 isBrand, isOverTheCounter, package, image and R4 amount,
+    # batch, identifier are kept by the safety net as extensions.
+    "Medication": (
+        Renamed("ingredient.amount", "ingredient.strength"),
+    ),
     "OperationOutcome": (
         Codes("issue.code", {}, {"multiple-matches": "processing", "deleted": "not-found"}, _ISSUE_CODES_STU3,
               _ISSUE_CODES_R4),

@@ -210,3 +210,28 @@ def test_a_large_bundle_is_written_entry_by_entry_with_the_same_content() -> Non
     written = fhir_json.dumps_releasing(copy.deepcopy(bundle))
     assert json.loads(written) == expected
     assert fhir_json.dumps_releasing({"entry": [{"a": Decimal("1.50")}, {"b": 2}]}) == b'{"entry":[{"a":1.50},{"b":2}]}'
+
+
+def test_a_contained_medication_converts_with_its_order() -> None:
+    request = copy.deepcopy(first("R4", "MedicationRequest"))
+    request.pop("medicationCodeableConcept")
+    request["medicationReference"] = {"reference": "#m1", "display": "Amoxicillin 250 mg"}
+    request["contained"] = [{
+        "resourceType": "Medication", "id": "m1", "status": "active",
+        "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "308182"}]},
+        "form": {"text": "capsule"}, "batch": {"lotNumber": "A1"},
+        "ingredient": [{"itemReference": {"reference": "Substance/s"},
+                        "strength": {"numerator": {"value": fhir_json.loads(b"250.0"), "unit": "mg"},
+                                     "denominator": {"value": 1}}}],
+    }]
+    for target in ("STU3", "DSTU2"):
+        converted = convert_resource(copy.deepcopy(request), "R4", target)
+        validate(converted, target)
+        medication = converted["contained"][0]
+        assert medication["resourceType"] == "Medication"
+        back = convert_resource(copy.deepcopy(converted), target, "R4")
+        assert as_json(back) == as_json(request), target
+    dstu2 = as_json(convert_resource(copy.deepcopy(request), "R4", "DSTU2"))
+    assert dstu2["contained"][0]["product"]["ingredient"][0]["item"] == {"reference": "Substance/s"}
+    assert dstu2["contained"][0]["product"]["ingredient"][0]["amount"]["numerator"]["value"] == 250.0
+    assert b'"value":250.0' in fhir_json.dumps(convert_resource(copy.deepcopy(request), "R4", "DSTU2"))
