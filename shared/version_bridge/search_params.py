@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.fhir.versions import FhirVersion
+from shared.proxy.compatibility import sort_for_version
 from shared.version_bridge import code_systems
 from shared.version_bridge.engine import ORDER, type_name
 
@@ -208,4 +210,5 @@ def translate_query(resource_type: str | None, query: Query, source: str, target
             if "R4" in (source, target):
                 value = _token_systems(value, target)
         out.append((name, value))
-    return out
+    # DSTU2 sorts with `_sort:desc=x`, later versions with `_sort=-x`: the compatibility layer's respelling.
+    return sort_for_version(FhirVersion[source], FhirVersion[target], out)

@@ -36,7 +36,7 @@ def test_include_revinclude_and_sort_values_are_renamed() -> None:
              ("_sort", "-authoredon,status")]
     assert translate_query("MedicationRequest", query, "STU3", "DSTU2") == [
         ("_include", "MedicationOrder:prescriber"), ("_revinclude", "Condition:encounter:Encounter"),
-        ("_sort", "-datewritten,status")]
+        ("_sort:desc", "datewritten"), ("_sort", "status")]  # and spelled the DSTU2 way
     assert translate_query("Condition", [("_sort:desc", "asserted-date")], "STU3", "DSTU2") == [
         ("_sort:desc", "date-recorded")]
 
@@ -91,3 +91,11 @@ def test_links_read_in_the_client_version_and_translate_back_to_the_providers() 
     back = translate_query("MedicationRequest", [("patient", "1"), ("authoredon", "ge2020"), ("_count", "10")],
                            "STU3", "DSTU2")
     assert back == [("patient", "1"), ("datewritten", "ge2020"), ("_count", "10")]
+
+
+def test_sort_is_spelled_the_way_the_target_version_defines_it() -> None:
+    assert translate_query("Condition", [("_sort:desc", "date-recorded")], "DSTU2", "R4") == [
+        ("_sort", "-recorded-date")]
+    assert translate_query("Encounter", [("_sort", "-date")], "STU3", "R4") == [("_sort", "-date")]
+    # The app's misspelling is the compatibility layer's business (and off with it), not the bridge's.
+    assert translate_query("Encounter", [("sort:desc", "date")], "STU3", "DSTU2") == [("sort:desc", "date")]
