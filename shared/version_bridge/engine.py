@@ -19,6 +19,10 @@ class Unsupported(ValueError):
     """A resource type the bridge has no converter for; the message names it and the versions."""
 
 
+class Malformed(Unsupported):
+    """A provider's resource whose elements do not have their FHIR shapes, so it cannot be translated."""
+
+
 @functools.lru_cache(maxsize=512)
 def type_name(resource_type: str, source: str, target: str) -> str:
     """The resource type's name in `target` (MedicationOrder in DSTU2, MedicationRequest later)."""
@@ -128,14 +132,22 @@ def convert_resource(resource: Node, source: str, target: str) -> Node:
         return convert_bundle(resource, source, target)
     if not supported(resource_type, source):
         raise Unsupported(f"{resource_type} cannot be translated from {source} to {target}")
-    contained = resource.get("contained")
-    if isinstance(contained, list):
-        resource["contained"] = [convert_resource(item, source, target) for item in contained
-                                 if isinstance(item, dict)]
-    for older_or_newer, other in _pairs(source, target):
-        up = ORDER.index(other) > ORDER.index(older_or_newer)
-        older, newer = (older_or_newer, other) if up else (other, older_or_newer)
-        resource = _convert_one_step(resource, older, newer, up)
+    try:
+        contained = resource.get("contained")
+        if isinstance(contained, list):
+            resource["contained"] = [convert_resource(item, source, target) for item in contained
+                                     if isinstance(item, dict)]
+        for older_or_newer, other in _pairs(source, target):
+            up = ORDER.index(other) > ORDER.index(older_or_newer)
+            older, newer = (older_or_newer, other) if up else (other, older_or_newer)
+            resource = _convert_one_step(resource, older, newer, up)
+    except Unsupported:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        # An element in a shape FHIR does not allow (a list where one value belongs, a number for a code...):
+        # the provider's error, refused for this resource alone.
+        raise Malformed(f"the provider's {resource_type} is not valid FHIR {source}; it cannot be translated "
+                        f"to {target}") from None
     return resource
 
 
@@ -171,11 +183,14 @@ def _status_code(response: Any) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def _refused_entry(message: str, batch: bool, target: str) -> Node:
-    outcome = not_supported_outcome(message)
+def _refused_entry(refused: Unsupported, batch: bool, target: str) -> Node:
+    malformed = isinstance(refused, Malformed)
+    outcome = not_supported_outcome(str(refused))
+    if malformed:
+        outcome["issue"][0]["code"] = "processing"
     if not batch:
         return {"resource": outcome, "search": {"mode": "outcome"}}
-    status = "501 Not Implemented"
+    status = "502 Bad Gateway" if malformed else "501 Not Implemented"
     if target == "DSTU2":  # DSTU2's entry.response has no `outcome`: the outcome is the entry's resource
         return {"resource": outcome, "response": {"status": status}}
     return {"response": {"status": status, "outcome": outcome}}
@@ -187,7 +202,7 @@ def _convert_entry(entry: Node, source: str, target: str, batch: bool, url_map: 
         try:
             entry["resource"] = convert_resource(resource, source, target)
         except Unsupported as refused:
-            return _refused_entry(str(refused), batch, target)
+            return _refused_entry(refused, batch, target)
     response = entry.get("response")
     if isinstance(response, dict):
         outcome = response.get("outcome")

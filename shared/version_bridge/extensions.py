@@ -87,7 +87,8 @@ def decode(extension: dict[str, Any]) -> Any:
 
 def add(holder: dict[str, Any], extensions: list[dict[str, Any]]) -> None:
     if extensions:
-        holder.setdefault("extension", []).extend(extensions)
+        current = holder.get("extension")
+        holder["extension"] = [*(current if isinstance(current, list) else []), *extensions]
 
 
 def take(holder: dict[str, Any], url: str) -> list[dict[str, Any]]:

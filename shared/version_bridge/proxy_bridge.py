@@ -18,6 +18,7 @@ from shared.proxy.query import encode_query
 from shared.proxy.read_policy import BatchEntry, PlannedRequest
 from shared.version_bridge import fhir_json
 from shared.version_bridge.engine import (
+    Malformed,
     Unsupported,
     convert_bundle,
     convert_bundle_root,
@@ -146,6 +147,9 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
             document = fhir_json.loads(rewriter.rewrite_json_bytes(body))
     except fhir_json.NotFhirJson:
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+                         "translated") from None
     if not isinstance(document, dict):
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
     try:
@@ -153,8 +157,13 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
             document = convert_bundle(document, source, client, mapper)
         else:
             document = convert_resource(document, source, client)
+    except Malformed as refused:
+        raise ProxyError(502, IssueType.EXCEPTION, str(refused)) from None
     except Unsupported as refused:
         raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+                         "translated") from None
     written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
     return written, client_version.json_media_type
 

@@ -131,7 +131,8 @@ def dose_and_rate(up: bool) -> Any:
     """STU3 Dosage `dose[x]`/`rate[x]` <-> R4 `doseAndRate[]` in every `dosageInstruction`."""
 
     def apply(resource: Node, step: Step) -> None:
-        for dosage in resource.get("dosageInstruction") or []:
+        dosages = resource.get("dosageInstruction")
+        for dosage in dosages if isinstance(dosages, list) else []:
             if isinstance(dosage, dict):
                 (_dose_and_rate_up if up else _dose_and_rate_down)(dosage, step)
     return apply

@@ -14,6 +14,8 @@ ALLERGY_VERIFICATION = frozenset({"unconfirmed", "confirmed", "refuted", "entere
 
 def derived_pair(status: Any) -> tuple[str | None, str]:
     """The (clinicalStatus, verificationStatus) a DSTU2 status gives, as `allergy_status_split` documents."""
+    if not isinstance(status, str):
+        return None, "unconfirmed"
     if status in ALLERGY_CLINICAL:
         return status, "unconfirmed"
     if status in ALLERGY_VERIFICATION:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from test_bridge_resources import DIRECTIONS, samples, validate
 
 from shared.version_bridge import fhir_json
-from shared.version_bridge.engine import convert_resource
+from shared.version_bridge.engine import convert_bundle, convert_resource
 
 _SAMPLES = {version: samples(version) for version in ("DSTU2", "STU3", "R4")}
 _DECIMAL_TEXT = re.compile(rb"(?<![\w\"])-?\d+\.\d+(?:[eE][-+]?\d+)?")
@@ -147,3 +147,28 @@ def test_other_round_trips_keep_every_element(case: Any) -> None:
     if start == "DSTU2" and original["resourceType"] == "Coverage":
         original.pop("payor")  # the sandbox's extra DSTU2 `payor` is its `issuer` again
     assert _unordered(json.loads(fhir_json.dumps(back))) == _unordered(original)
+
+
+junk = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | decimals,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["coding", "code", "system", "reference", "text", "value", "agent", "family", "type",
+                         "extension", "url", "display"]), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(DIRECTIONS), st.data())
+def test_a_malformed_provider_resource_is_refused_never_a_crash(direction: Any, data: st.DataObject) -> None:
+    source, target = direction
+    resource = copy.deepcopy(data.draw(st.sampled_from(_SAMPLES[source])))
+    keys = [key for key in resource if key != "resourceType"]
+    for key in data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=3)):
+        resource[key] = data.draw(junk)
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": resource}]}
+    converted = convert_bundle(bundle, source, target)
+    entry = converted["entry"][0]
+    if entry.get("search") == {"mode": "outcome"}:  # refused: an OperationOutcome says why
+        assert entry["resource"]["issue"][0]["code"] in ("processing", "not-supported")
+    else:
+        assert entry["resource"]["resourceType"] != "OperationOutcome"
