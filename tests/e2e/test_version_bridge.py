@@ -171,3 +171,39 @@ def test_the_gateways_own_fan_out_answers_in_the_announced_version(
     assert medication["requester"]["agent"]["display"].startswith("Dr. ")
     received = [e["query_string"] for e in r4_without_batch.app.request_log.entries()]
     assert f"patient={PATIENT}&recorded-date=ge1990" in received
+
+
+def test_a_type_without_converter_is_refused_before_it_is_forwarded(gateway: Gateway, r4_tenant: Onboarded,
+                                                                    r4_sandbox: SandboxHandle) -> None:
+    from dataclasses import replace
+
+    from shared.registry import cached, tenants
+
+    tenants.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Procedure")))
+    cached.forget_all()
+    diagnostics = operation_outcome_of(gateway.get(f"Procedure?patient={PATIENT}", r4_tenant.token), 501)
+    assert "Procedure cannot be translated" in diagnostics
+    assert r4_sandbox.app.request_log.entries() == []
+
+
+def test_an_entry_without_converter_is_refused_and_the_others_arrive(gateway: Gateway, r4_tenant: Onboarded,
+                                                                     r4_sandbox: SandboxHandle) -> None:
+    body = ('{"resourceType":"Bundle","type":"searchset","total":1,"entry":['
+            '{"fullUrl":"' + r4_sandbox.base_url + '/Condition/c","resource":{"resourceType":"Condition","id":"c",'
+            '"subject":{"reference":"Patient/1"},"code":{"text":"x"},"recordedDate":"2020-01-01"},'
+            '"search":{"mode":"match"}},'
+            '{"resource":{"resourceType":"Provenance","id":"p"},"search":{"mode":"include"}}]}')
+    r4_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json", match="/Condition")
+    response = gateway.get(f"Condition?patient={PATIENT}&_revinclude=Provenance:target", r4_tenant.token)
+    assert response.status_code == 200, response.text
+    kept, refused = response.json()["entry"]
+    assert kept["fullUrl"] == FHIR_BASE + "/Condition/c" and kept["resource"]["assertedDate"] == "2020-01-01"
+    assert refused["search"] == {"mode": "outcome"}
+    assert refused["resource"]["issue"][0]["code"] == "not-supported"
+    assert "Provenance" in refused["resource"]["issue"][0]["diagnostics"]
+
+
+def test_not_modified_passes_through(gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle) -> None:
+    r4_sandbox.app.faults.add(status=304, body="", match=f"/Patient/{PATIENT}")
+    response = gateway.get(f"Patient/{PATIENT}", r4_tenant.token, headers={"If-None-Match": 'W/"1"'})
+    assert response.status_code == 304 and response.content == b""
