@@ -207,3 +207,36 @@ def test_not_modified_passes_through(gateway: Gateway, r4_tenant: Onboarded, r4_
     r4_sandbox.app.faults.add(status=304, body="", match=f"/Patient/{PATIENT}")
     response = gateway.get(f"Patient/{PATIENT}", r4_tenant.token, headers={"If-None-Match": 'W/"1"'})
     assert response.status_code == 304 and response.content == b""
+
+
+APP_SEARCHES = (f"Patient?_id={PATIENT}", f"Observation?patient={PATIENT}&_count=20", f"Condition?patient={PATIENT}",
+                f"Encounter?patient={PATIENT}&_count=5", f"AllergyIntolerance?patient={PATIENT}",
+                f"Coverage?patient={PATIENT}", "Location", "Practitioner?_count=5")
+
+
+@pytest.mark.parametrize("announced", ["STU3", "DSTU2"])
+def test_what_the_client_receives_validates_as_the_announced_version(
+        gateway: Gateway, announced: str, r4_tenant: Onboarded, dstu2_tenant: Onboarded, stu3_tenant: Onboarded,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from version_bridge.dstu2_definitions import problems
+
+    monkeypatch.setenv("GATEWAY_FHIR_VERSION", announced)
+    medication = "MedicationOrder" if announced == "DSTU2" else "MedicationRequest"
+    tenants = [r4_tenant, stu3_tenant if announced == "DSTU2" else dstu2_tenant]
+    checked = 0
+    for onboarded in tenants:
+        for search in (*APP_SEARCHES, f"{medication}?patient={PATIENT}&_count=5"):
+            response = gateway.get(search, onboarded.token)
+            assert response.status_code == 200, (search, response.text)
+            for entry in response.json().get("entry", []):
+                resource = entry["resource"]
+                if announced == "DSTU2":
+                    assert problems(resource) == [], (search, problems(resource))
+                else:
+                    kind = resource["resourceType"]
+                    module = importlib.import_module(f"fhir.resources.STU3.{kind.lower()}")
+                    getattr(module, kind).model_validate(resource)
+                checked += 1
+    assert checked > 40
