@@ -86,13 +86,24 @@ def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedReq
         for index, entry in enumerate(plan.batch):
             query = _query(entry.path.resource_type, entry.query, client, target, f"batch entry {index}")
             entries.append(BatchEntry(_path(entry.path, client, target), query))
-        return replace(plan, batch=tuple(entries))
-    resource_type = plan.path.resource_type
-    form = plan.form
-    if form is not None:
-        form = _query(resource_type, form, client, target, "search body")
-    return replace(plan, path=_path(plan.path, client, target),
-                   query=_query(resource_type, plan.query, client, target, "query"), form=form)
+        translated = replace(plan, batch=tuple(entries))
+    else:
+        resource_type = plan.path.resource_type
+        form = plan.form
+        if form is not None:
+            form = _query(resource_type, form, client, target, "search body")
+        translated = replace(plan, path=_path(plan.path, client, target),
+                             query=_query(resource_type, plan.query, client, target, "query"), form=form)
+    if log.isEnabledFor(logging.DEBUG) and translated != plan:
+        log.debug("version bridge %s -> %s: %s -> %s", client, target, _names(plan), _names(translated))
+    return translated
+
+
+def _names(plan: PlannedRequest) -> str:
+    """Types and parameter names only (values may be PHI), for the debug log."""
+    parts = [(e.path.resource_type or "", e.query) for e in plan.batch] or [
+        (plan.path.resource_type or "", [*plan.query, *(plan.form or [])])]
+    return "; ".join(f"{kind}?{','.join(name for name, _ in query)}" for kind, query in parts)
 
 
 def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str], str]:

@@ -58,3 +58,13 @@ def test_a_parameter_without_equivalent_is_a_400_naming_it() -> None:
         translate_request(FhirVersion.DSTU2, plan)
     assert refused.value.status_code == 400
     assert refused.value.message.startswith("batch entry 0: search parameter 'beneficiary' of Coverage")
+
+
+def test_the_debug_log_names_types_and_parameters_never_values(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="shared.version_bridge.proxy_bridge")
+    plan = PlannedRequest("GET", FhirPath(Interaction.SEARCH, "MedicationRequest"), [("authoredon", "ge1951-08-23")])
+    translate_request(FhirVersion.DSTU2, plan)
+    assert "version bridge STU3 -> DSTU2: MedicationRequest?authoredon -> MedicationOrder?datewritten" in caplog.text
+    assert "1951" not in caplog.text
