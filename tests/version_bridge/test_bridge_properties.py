@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from test_bridge_resources import DIRECTIONS, samples, validate
 
 from shared.version_bridge import fhir_json
-from shared.version_bridge.engine import convert_bundle, convert_resource
+from shared.version_bridge.engine import convert_bundle, convert_resource, type_name
+from shared.version_bridge.search_params import RENAMES, NoEquivalent, translate_query
 
 _SAMPLES = {version: samples(version) for version in ("DSTU2", "STU3", "R4")}
 _DECIMAL_TEXT = re.compile(rb"(?<![\w\"])-?\d+\.\d+(?:[eE][-+]?\d+)?")
@@ -59,6 +60,12 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
             st.sampled_from(["group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "rxbin",
                              "rxpcn"]), st.text(min_size=1, max_size=8)), min_size=1, max_size=4))],
         "Location": [("type", st.lists(concept, min_size=1, max_size=3))],
+        "Patient": [("link", st.lists(st.builds(lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
+                                                st.sampled_from(["replaced-by", "replaces", "refer", "seealso"]),
+                                                st.integers(0, 9)), min_size=1, max_size=3))],
+        "Practitioner": [("name", st.lists(st.builds(lambda f, g: {"family": f, "given": [g]},
+                                                     st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8)),
+                                           min_size=1, max_size=3))],
     },
     "STU3": {
         "MedicationRequest": [("requester", st.builds(lambda a, b: {"agent": a, "onBehalfOf": b}, ref, ref))],
@@ -75,6 +82,9 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
         "AllergyIntolerance": [("verificationStatus", st.sampled_from(["unconfirmed", "confirmed", "refuted"]))],
     },
     "DSTU2": {
+        "Patient": [("link", st.lists(st.builds(lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
+                                                st.sampled_from(["replace", "refer", "seealso"]), st.integers(0, 9)),
+                                      min_size=1, max_size=3))],
         "AllergyIntolerance": [("status", st.sampled_from(["active", "unconfirmed", "confirmed", "inactive",
                                                            "resolved", "refuted", "entered-in-error"]))],
         "Encounter": [("class", st.sampled_from(["inpatient", "outpatient", "ambulatory", "emergency", "home",
@@ -157,7 +167,7 @@ junk = st.recursive(
     max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(DIRECTIONS), st.data())
 def test_a_malformed_provider_resource_is_refused_never_a_crash(direction: Any, data: st.DataObject) -> None:
     source, target = direction
@@ -172,3 +182,23 @@ def test_a_malformed_provider_resource_is_refused_never_a_crash(direction: Any, 
         assert entry["resource"]["issue"][0]["code"] in ("processing", "not-supported")
     else:
         assert entry["resource"]["resourceType"] != "OperationOutcome"
+
+
+QUERY_NAMES = sorted({name for rows in RENAMES.values() for row in rows for name in row if name}
+                     | {"patient", "_count", "code", "date"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(DIRECTIONS), st.sampled_from(sorted(RENAMES)),
+       st.lists(st.tuples(st.sampled_from(QUERY_NAMES), st.text(alphabet="abc019|:-", max_size=6)), max_size=5))
+def test_query_translation_refuses_by_name_or_round_trips(direction: Any, stu3_type: str, query: Any) -> None:
+    source, target = direction
+    resource_type = type_name(stu3_type, "STU3", source)
+    try:
+        down = translate_query(resource_type, list(query), source, target)
+    except NoEquivalent as missing:
+        assert missing.parameter in {name for name, _ in query} and target in str(missing)
+        return
+    assert len(down) == len(query)
+    back = translate_query(type_name(resource_type, source, target), down, target, source, strict=False)
+    assert [value for _, value in back] == [value for _, value in down]
