@@ -22,6 +22,11 @@ TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
 _family_up, _family_down = t.family_parts("name")
 _contact_family_up, _contact_family_down = t.family_parts("contact.name")
 _notes_up, _notes_down = t.notes_from_text("notes", "note")
+# ContactPoint.system: STU3 adds `url`, which DSTU2 lacks.
+_CONTACT_SYSTEM_DSTU2 = frozenset({"phone", "fax", "email", "pager", "other"})
+_TELECOM = (Codes("telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2, _CONTACT_SYSTEM_DSTU2 | {"url"}),)
+_CONTACT_TELECOM = (Codes("contact.telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2,
+                          _CONTACT_SYSTEM_DSTU2 | {"url"}),)
 _ENCOUNTER_STATUS_DSTU2 = frozenset({"planned", "arrived", "in-progress", "onleave", "finished", "cancelled"})
 _ENCOUNTER_STATUS_STU3 = _ENCOUNTER_STATUS_DSTU2 | {"triaged", "entered-in-error", "unknown"}
 # DSTU2 Encounter.class codes <-> v3 ActCode (STU3 Coding).
@@ -57,11 +62,13 @@ RULES: dict[str, tuple[Rule, ...]] = {
         # DSTU2 code: `seealso` (link.type is required) with the original kept.
         Codes("link.type", {"replace": "replaced-by"}, {"replaced-by": "replace"}, _LINK_TYPES_DSTU2,
               _LINK_TYPES_STU3, down_default="seealso"),
+        *_TELECOM, *_CONTACT_TELECOM,
     ),
     "Practitioner": (
         Cardinality("name", many_in_newer=True, data_type="HumanName"),
         Transform("HumanName.family list <-> string", _family_up, _family_down),
         OnlyIn(False, "practitionerRole", "BackboneElement", repeating=True),
+        *_TELECOM,
     ),
     "Observation": (
         Renamed("encounter", "context"),
@@ -147,7 +154,9 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "Coverage": (
         Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),
     ),
-    "Location": (),
+    "Location": (
+        *_TELECOM,
+    ),
     # Mostly as contained in a MedicationOrder/MedicationRequest.
     "Medication": (
         Renamed("product.form", "form"),

@@ -37,13 +37,23 @@ _ISSUE_CODES_STU3 = frozenset({
 _ISSUE_CODES_R4 = _ISSUE_CODES_STU3 | {"multiple-matches", "deleted"}
 
 _notes_up, _notes_down = t.notes_from_text("comment", "note")
+# Data types inside many resources: R4 Identifier.use `old` and ContactPoint.system `sms` have no STU3 code.
+_IDENTIFIER_USE_STU3 = frozenset({"usual", "official", "temp", "secondary"})
+_CONTACT_SYSTEM_STU3 = frozenset({"phone", "fax", "email", "pager", "url", "other"})
+_IDENTIFIERS = (Codes("identifier.use", {}, {}, _IDENTIFIER_USE_STU3, _IDENTIFIER_USE_STU3 | {"old"}),)
+_TELECOM = (Codes("telecom.system", {}, {"sms": "other"}, _CONTACT_SYSTEM_STU3, _CONTACT_SYSTEM_STU3 | {"sms"}),)
+_CONTACT_TELECOM = (Codes("contact.telecom.system", {}, {"sms": "other"}, _CONTACT_SYSTEM_STU3,
+                          _CONTACT_SYSTEM_STU3 | {"sms"}),)
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "Patient": (
         # R4 `animal` is the patient-animal extension; STU3 has the element.
         OnlyIn(False, "animal", "BackboneElement"),
+        *_IDENTIFIERS, *_TELECOM, *_CONTACT_TELECOM,
     ),
-    "Practitioner": (),
+    "Practitioner": (
+        *_IDENTIFIERS, *_TELECOM,
+    ),
     "Observation": (
         Renamed("context", "encounter"),
         Cardinality("interpretation", many_in_newer=True, data_type="CodeableConcept"),
@@ -56,6 +66,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(True, "effectiveInstant", "instant"),
         OnlyIn(True, "valueInteger", "integer"),
         OnlyIn(False, "valueAttachment", "Attachment"),
+        *_IDENTIFIERS,
     ),
     "Condition": (
         Codes("clinicalStatus", {}, {"relapse": "recurrence"}, _CONDITION_CLINICAL_STU3, _CONDITION_CLINICAL_R4,
@@ -68,6 +79,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Cardinality("stage", many_in_newer=True, data_type="BackboneElement"),
         OnlyIn(True, "recorder", "Reference"),
         Cardinality("evidence.code", many_in_newer=True, data_type="CodeableConcept"),
+        *_IDENTIFIERS,
     ),
     "Encounter": (
         Renamed("incomingReferral", "basedOn"),
@@ -78,6 +90,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(True, "serviceType", "CodeableConcept"),
         OnlyIn(True, "reasonReference", "Reference", repeating=True),
         OnlyIn(True, "location.physicalType", "CodeableConcept"),
+        *_IDENTIFIERS,
     ),
     "AllergyIntolerance": (
         Codes("clinicalStatus", {}, {}, _ALLERGY_CLINICAL, _ALLERGY_CLINICAL,
@@ -90,6 +103,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(True, "encounter", "Reference"),
         Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
+        *_IDENTIFIERS,
     ),
     "MedicationRequest": (
         OnlyIn(False, "requester.onBehalfOf", "Reference"),
@@ -102,6 +116,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Required("intent", in_newer=False, derived="order"),
         Renamed("substitution.allowed", "substitution.allowedBoolean"),
         Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(up=True), t.dose_and_rate(up=False)),
+        *_IDENTIFIERS,
     ),
     "Coverage": (
         Transform("grouping <-> class[]", t.grouping_to_class, t.class_to_grouping),
@@ -113,9 +128,11 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Required("payor", in_newer=True, derived=[{"extension": [{"url":
                  "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}],
                  data_type="Reference"),
+        *_IDENTIFIERS,
     ),
     "Location": (
         Cardinality("type", many_in_newer=True, data_type="CodeableConcept"),
+        *_IDENTIFIERS, *_TELECOM,
     ),
     # Mostly as contained in a MedicationRequest. STU3 isBrand, isOverTheCounter, package, image and R4 amount,
     # batch, identifier are kept by the safety net as extensions.

@@ -235,3 +235,16 @@ def test_a_contained_medication_converts_with_its_order() -> None:
     assert dstu2["contained"][0]["product"]["ingredient"][0]["item"] == {"reference": "Substance/s"}
     assert dstu2["contained"][0]["product"]["ingredient"][0]["amount"]["numerator"]["value"] == 250.0
     assert b'"value":250.0' in fhir_json.dumps(convert_resource(copy.deepcopy(request), "R4", "DSTU2"))
+
+
+def test_data_type_codes_without_equivalent_are_kept() -> None:
+    patient = copy.deepcopy(first("R4", "Patient"))
+    patient["identifier"].append({"use": "old", "system": "urn:old", "value": "1"})
+    patient["telecom"] = [{"system": "sms", "value": "555"}, {"system": "url", "value": "https://x.example"}]
+    stu3 = convert_resource(copy.deepcopy(patient), "R4", "STU3")
+    validate(stu3, "STU3")
+    assert "use" not in stu3["identifier"][-1] and stu3["telecom"][0]["system"] == "other"
+    dstu2 = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
+    validate(dstu2, "DSTU2")
+    assert [t["system"] for t in dstu2["telecom"]] == ["other", "other"]
+    assert as_json(convert_resource(convert_resource(dstu2, "DSTU2", "STU3"), "STU3", "R4")) == as_json(patient)
