@@ -24,6 +24,7 @@ run: setup
 test: setup lint
 	@bash devtools/install_checkov.sh
 	@bash devtools/install_chromium.sh
+	@$(PY) -c "from devtools.fhir_definitions import ensure_installed; ensure_installed()"
 	@$(PY) -m devtools.run_tests $(PYTEST_ARGS)
 
 bench: setup

@@ -222,6 +222,13 @@ class Gateway:
         except RuntimeError as error:
             raise RuntimeError(f"{error}: {self.stderr_tail()}") from None
 
+    def restart(self) -> None:
+        """A fresh gateway process on the same port and registry (memory figures for a first large answer)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self._start_child()
+
     # -- use ----------------------------------------------------------------------------------------------------
     @property
     def pid(self) -> int:

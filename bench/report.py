@@ -32,7 +32,9 @@ def required_metric_paths() -> list[tuple[str, ...]]:
               ("tokens", "tokens_per_second"), ("tokens", "verify_us"), ("tokens", "storage_calls_per_token"),
               ("generator", "ceiling_requests_per_second"),
               ("steady_state", "none", "storage_calls_per_request"),
-              ("steady_state", "none", "identity_calls_per_request")]
+              ("steady_state", "none", "identity_calls_per_request"),
+              ("bridged", "search", "added_by_bridge", "p50_ms"), ("bridged", "bundle", "added_by_bridge", "p50_ms"),
+              ("bridged", "memory", "peak_increase_to_body_ratio")]
     paths += [("cold_start", "modules", module, "min_ms") for module in COLD_BUDGET_MS]
     return paths
 
@@ -72,6 +74,17 @@ def evaluate_budget(result: dict[str, Any]) -> list[dict[str, Any]]:
                        "<= 50 ms", bundle_added <= 50, "ms"))
     memory = bundle["memory"]["peak_increase_to_body_ratio"]
     items.append(_item("Large Bundle: gateway peak memory increase / body size", memory, "<= 3x", memory <= 3, "x"))
+    bridged = result.get("bridged")
+    if bridged:
+        added = bridged["search"]["added_by_bridge"]["p50_ms"]
+        items.append(_item("Version bridge (R4 -> STU3): added p50, 10-entry search, over unbridged", added,
+                           "<= 0.5 ms", added <= 0.5, "ms"))
+        added = bridged["bundle"]["added_by_bridge"]["p50_ms"]
+        items.append(_item("Version bridge: large Bundle converts in (added p50 over unbridged)", added,
+                           "<= 150 ms", added <= 150, "ms"))
+        ratio = bridged["memory"]["peak_increase_to_body_ratio"]
+        items.append(_item("Version bridge: large Bundle peak memory increase / body size", ratio, "<= 4x",
+                           ratio <= 4, "x"))
     for module, limit in COLD_BUDGET_MS.items():
         measured = lookup(result, ("cold_start", "modules", module, "min_ms"))
         items.append(_item(f"Cold import of {module} (min)", measured, f"<= {limit:.0f} ms",
@@ -170,6 +183,18 @@ def render(result: dict[str, Any]) -> str:
         f"({tokens['gateway_threads']} threads, {tokens['8'].get('cpu_ms_per_request')} gateway CPU ms per token); "
         f"{tokens['storage_calls_per_token']} storage calls per token; "
         f"issue {tokens['in_process']['issue_us']} us, verify {tokens['verify_us']} us in-process")
+    bridged = result.get("bridged")
+    if bridged:
+        rows = [[name] + [_fmt(bridged[name][t]["p50_ms"], 3) for t in ("direct", "unbridged", "bridged")]
+                + [_fmt(bridged[name]["added_by_bridge"][f"{p}_ms"], 3) for p in ("p50", "p95", "p99")]
+                for name in ("search", "bundle")]
+        memory = bridged["memory"]
+        parts.append("Version bridge, R4 upstream behind the STU3 gateway (ms; added = bridged - unbridged)\n"
+                     + _table(["request", "direct p50", "unbridged p50", "bridged p50", "added p50", "added p95",
+                               "added p99"], rows)
+                     + f"\nLarge Bundle peak memory increase: bridged {memory['peak_increase_to_body_ratio']}x the "
+                       f"body, unbridged {memory['unbridged_peak_increase_to_body_ratio']}x "
+                       "(the first large answer of a process)")
     rows = [[module, _fmt(data["min_ms"], 1), _fmt(data["median_ms"], 1), _fmt(data.get("cpu_min_ms"), 1),
              _fmt(data["no_bytecode_min_ms"], 1),
              _fmt(data.get("after_azure_functions_min_ms"), 1),

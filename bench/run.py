@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bench import static_upstream
+from bench import bridged, static_upstream
 from bench.cold_start import measure_cold_start
 from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
@@ -350,6 +350,15 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
                                   "latency": bundle_latency(targets, specs["bundle"], sizes),
                                   "memory": {**memory, "peak_increase_to_body_ratio": round(
                                       memory["peak_increase_first_request_bytes"] / body_bytes, 2)}}
+        say("version bridge: an R4 upstream behind the STU3 gateway ...")
+        r4_port = free_port()
+        r4_documents = folder / "documents-r4"
+        bridged.write_r4_documents(r4_documents, f"http://127.0.0.1:{r4_port}/fhir", sizes.bundle_entries)
+        stack.enter_context(StaticUpstream(r4_documents, r4_port, preexec))
+        result["bridged"] = bridged.bridged_section(
+            gateway, gateway_target, bridged.onboard_r4(gateway, f"http://127.0.0.1:{r4_port}/fhir"),
+            Target("direct_r4", "127.0.0.1", r4_port), specs, sizes.latency_requests, sizes.bundle_requests,
+            sizes.rounds, memory, body_bytes, say)
         result["tokens"] = token_section(gateway, sizes, say)
         if profile:
             result["profile"] = profile_section(gateway, gateway_target, specs, sizes, folder, say)

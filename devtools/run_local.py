@@ -1,4 +1,4 @@
-"""`make run`: Azurite, a sandbox provider, the gateway on the local host, a seeded demo client and tenant."""
+"""`make run`: Azurite, sandbox providers (DSTU2, STU3, R4), the gateway on the local host, demo client and tenants."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ SANDBOX_TOKEN_FILE = LOCAL / "sandbox-token"
 # Fixed, obviously-demo tenant GUIDs, so reruns find the same tenants.
 DEMO_TENANT_STU3 = "00000000-0000-4000-8000-000000005703"
 DEMO_TENANT_DSTU2 = "00000000-0000-4000-8000-000000000102"
+DEMO_TENANT_R4 = "00000000-0000-4000-8000-000000000401"
 SANDBOX_TOKEN_SETTING = "DEMO_SANDBOX_BEARER_TOKEN"  # noqa: S105 - the name of a setting
 
 
@@ -72,7 +73,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
-def _seed(stu3_base: str, dstu2_base: str) -> dict[str, Any]:
+def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
@@ -82,6 +83,7 @@ def _seed(stu3_base: str, dstu2_base: str) -> dict[str, Any]:
     for tenant_id, name, base, version in (
         (DEMO_TENANT_STU3, "Demo hospital (STU3 sandbox)", stu3_base, FhirVersion.STU3),
         (DEMO_TENANT_DSTU2, "Demo clinic (DSTU2 sandbox)", dstu2_base, FhirVersion.DSTU2),
+        (DEMO_TENANT_R4, "Demo health system (R4 sandbox)", r4_base, FhirVersion.R4),
     ):
         wanted = tenants.Tenant(
             tenant_id=tenant_id, display_name=name, fhir_base_url=base, fhir_version=version,
@@ -90,17 +92,23 @@ def _seed(stu3_base: str, dstu2_base: str) -> dict[str, Any]:
         )
         existing = tenants.load_tenant(tenant_id)
         tenants.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
-    return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2])
+    return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4])
 
 
 def _print_examples(demo: dict[str, Any]) -> None:
     token_url, fhir = demo["token_url"], demo["fhir_base"]
+    checks = "\n".join(
+        f"  .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} "
+        f"--client-secret={demo['client_secret']} --tenant {demo[key]} --patient-id 1288992   # {label}"
+        for key, label in (("tenant_id", "STU3 provider"), ("tenant_id_dstu2", "DSTU2 provider"),
+                           ("tenant_id_r4", "R4 provider")))
     print(f"""
 FHIR gateway running at {demo['gateway_base']}   (Ctrl-C stops everything)
   metadata   {fhir}/metadata
   token      {token_url}
   demo client_id {demo['client_id']}  (secret in .local/demo.json)
-  tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox
+  tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox,
+             {DEMO_TENANT_R4} -> R4 sandbox; all read as {demo['fhir_version']} (version bridge)
 
 Get a token:
   curl -s -X POST {token_url} \\
@@ -116,9 +124,8 @@ Or in one go:
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
 
-Check the deployment as the Patients app would (conformance checker):
-  .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} \
-    --client-secret={demo['client_secret']} --tenant {demo['tenant_id']} --patient-id 1288992
+Check each tenant as the Patients app would (conformance checker):
+{checks}
 
 Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REGISTRY_CONNECTION_STRING']}' \\
   .venv/bin/python -m shared.admin client list
@@ -158,8 +165,10 @@ def main() -> int:
         dstu2 = serve_sandbox(create_app("DSTU2", base_path="/baseDstu2", required_bearer_token=token),
                               port=sandbox_port + 1)
         handles.append(dstu2)
-        print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2)", flush=True)
-        client = _seed(stu3.base_url, dstu2.base_url)
+        r4 = serve_sandbox(create_app("R4", base_path="/r4", required_bearer_token=token), port=sandbox_port + 2)
+        handles.append(r4)
+        print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2), {r4.base_url} (R4)", flush=True)
+        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url)
         from devtools.local_portal import start_local_portal
 
         portal = start_local_portal(os.environ["GATEWAY_PUBLIC_BASE_URL"], DEMO_TENANT_STU3, LOCAL)
@@ -175,6 +184,8 @@ def main() -> int:
             **client,
             "tenant_id": DEMO_TENANT_STU3,
             "tenant_id_dstu2": DEMO_TENANT_DSTU2,
+            "tenant_id_r4": DEMO_TENANT_R4,
+            "fhir_version": os.environ.get("GATEWAY_FHIR_VERSION", "STU3"),
         }
         DEMO_FILE.write_text(json.dumps(demo, indent=2) + "\n")
         DEMO_FILE.chmod(0o600)

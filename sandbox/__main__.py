@@ -13,7 +13,7 @@ from .server import serve_in_thread
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
-    parser.add_argument("--flavour", "--flavor", default="STU3", choices=["STU3", "DSTU2", "stu3", "dstu2"])
+    parser.add_argument("--flavour", "--flavor", default="STU3", choices=["STU3", "DSTU2", "R4", "stu3", "dstu2", "r4"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--base-path", default="/fhir")

@@ -1,4 +1,4 @@
-"""The metadata answer: STU3 CapabilityStatement or DSTU2 Conformance built from the search tables."""
+"""The metadata answer: R4/STU3 CapabilityStatement or DSTU2 Conformance built from the search tables."""
 
 from __future__ import annotations
 
@@ -27,10 +27,12 @@ def capability_statement(
     if batch_enabled:
         # STU3's value set has `batch`; DSTU2's lists only `transaction` but the app looks for `batch`.
         rest["interaction"] = [{"code": "batch"}]
+    security_system = ("http://terminology.hl7.org/CodeSystem/restful-security-service" if flavour.r4
+                       else "http://hl7.org/fhir/restful-security-service")
     if security:
         rest["security"] = {
             "service": [
-                {"coding": [{"system": "http://hl7.org/fhir/restful-security-service", "code": code}]}
+                {"coding": [{"system": security_system, "code": code}]}
                 for code in security
             ]
         }
@@ -47,4 +49,6 @@ def capability_statement(
         "format": ["json"],
         "rest": [rest],
     }
+    if flavour.r4:  # R4 dropped acceptUnknown
+        del statement["acceptUnknown"]
     return statement

@@ -1,4 +1,4 @@
-"""Map sample-table rows to FHIR resources with STU3 or DSTU2 field names, built on demand."""
+"""Map sample-table rows to FHIR resources with DSTU2, STU3 or R4 field names, built on demand."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ UCUM = "http://unitsofmeasure.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 V2_0203 = "http://hl7.org/fhir/v2/0203"
 ACT_CODE = "http://hl7.org/fhir/v3/ActCode"
+# R4 moved HL7's own code systems to terminology.hl7.org.
+TERMINOLOGY = "http://terminology.hl7.org/CodeSystem/"
+R4_V2_0203 = TERMINOLOGY + "v2-0203"
+R4_ACT_CODE = TERMINOLOGY + "v3-ActCode"
 XHTML = "http://www.w3.org/1999/xhtml"
 META = {"versionId": "1", "lastUpdated": "2015-01-01T00:00:00Z"}
 ALLERGEN_SYSTEMS = {
@@ -110,7 +114,9 @@ class Mapper:
     def __init__(self, data: SampleData, flavour: Flavour) -> None:
         self.data = data
         self.flavour = flavour
-        self.stu3 = flavour.stu3
+        self.stu3 = flavour.stu3  # STU3 or R4 shapes
+        self.r4 = flavour.r4
+        self.act_code = R4_ACT_CODE if self.r4 else ACT_CODE
 
     # -- catalogue -------------------------------------------------------------------------
     def items(self) -> list[Item]:
@@ -184,7 +190,7 @@ class Mapper:
         })
         mrn = {
             "use": "usual",
-            "type": concept([coding(V2_0203, "MR", "Medical record number")], "MRN"),
+            "type": concept([coding(R4_V2_0203 if self.r4 else V2_0203, "MR", "Medical record number")], "MRN"),
             "system": synthetic.MRN_SYSTEM,
             "value": synthetic.mrn_for(pid),
         }
@@ -243,7 +249,8 @@ class Mapper:
             "id": f"enc-{rid}",
             "meta": META,
             "status": "finished",
-            "class": coding(ACT_CODE, act, row.get("ENCOUNTER_TYPE") or "ambulatory") if self.stu3 else dstu2_class,
+            "class": (coding(self.act_code, act, row.get("ENCOUNTER_TYPE") or "ambulatory") if self.stu3
+                      else dstu2_class),
             "type": [concept([coding(SNOMED, type_code, type_display)], type_display)],
             ("subject" if self.stu3 else "patient"): self.patient_ref(pid),
             "participant": [{"individual": gp}] if gp else [],
@@ -265,7 +272,7 @@ class Mapper:
             "subject": self.patient_ref(pid),
         }
         if encounter:
-            obs["context" if self.stu3 else "encounter"] = {"reference": f"Encounter/{encounter}"}
+            obs["context" if self.stu3 and not self.r4 else "encounter"] = {"reference": f"Encounter/{encounter}"}
         if effective:
             obs["effectiveDateTime"] = effective
         return obs
@@ -326,6 +333,22 @@ class Mapper:
     # -- Condition, AllergyIntolerance -----------------------------------------------------
     def condition(self, row: Row) -> Resource:
         name, start, end = row.get("NAME", ""), row.get("START_DATE"), row.get("END_DATE")
+        if self.r4:
+            category = coding(TERMINOLOGY + "condition-category", "problem-list-item", "Problem List Item")
+            return compact({
+                "resourceType": "Condition",
+                "id": f"cond-{row['ID']}",
+                "meta": META,
+                "clinicalStatus": concept([coding(TERMINOLOGY + "condition-clinical",
+                                                  "resolved" if end else "active")]),
+                "verificationStatus": concept([coding(TERMINOLOGY + "condition-ver-status", "confirmed")]),
+                "category": [concept([category])],
+                "code": concept([coding(SNOMED, row["SNOMED"], name)], name),
+                "subject": self.patient_ref(row["PID"]),
+                "onsetDateTime": start,
+                "abatementDateTime": end,
+                "recordedDate": start,
+            })
         if self.stu3:
             category = coding("http://hl7.org/fhir/condition-category", "problem-list-item", "Problem List Item")
         else:
@@ -364,6 +387,19 @@ class Mapper:
             "patient": self.patient_ref(row["PID"]),
             "reaction": [reaction] if reaction.get("manifestation") else [],
         }
+        if self.r4:
+            return compact({
+                **common,
+                "clinicalStatus": concept([coding(TERMINOLOGY + "allergyintolerance-clinical",
+                                                  "resolved" if end else "active")]),
+                "verificationStatus": concept([coding(TERMINOLOGY + "allergyintolerance-verification", "confirmed")]),
+                "category": [category] if category else [],
+                "criticality": "high" if severe else "low",
+                "code": substance,
+                "onsetDateTime": row.get("START_DATE"),
+                "recordedDate": row.get("START_DATE"),
+                "lastOccurrence": end,
+            })
         if self.stu3:
             return compact({
                 **common,
@@ -394,7 +430,9 @@ class Mapper:
         dosage: Resource = {"text": sig} if sig else {}
         freq, unit = number(row.get("FREQUENCY_VALUE", "")), row.get("FREQUENCY_UNIT", "")
         if isinstance(freq, int) and unit in ("/d", "/wk"):
-            dosage["timing"] = {"repeat": {"frequency": freq, "period": 1, "periodUnit": unit[1:]}}
+            # DSTU2's Timing.repeat names it periodUnits; STU3 renamed it periodUnit.
+            dosage["timing"] = {"repeat": {"frequency": freq, "period": 1,
+                                           ("periodUnit" if self.stu3 else "periodUnits"): unit[1:]}}
         dose = number(row.get("Q_TO_TAKE_VALUE", ""))
         if dose is not None and row.get("Q_TO_TAKE_UNIT"):
             dosage["doseQuantity"] = ucum(dose, row["Q_TO_TAKE_UNIT"])
@@ -420,12 +458,14 @@ class Mapper:
             "dispenseRequest": dispense,
         }
         if self.stu3:
+            if self.r4 and "doseQuantity" in dosage:  # R4 groups dose and rate
+                dosage["doseAndRate"] = [{"doseQuantity": dosage.pop("doseQuantity")}]
             return compact({
                 **common,
                 "intent": "order",
                 "subject": self.patient_ref(pid),
                 "authoredOn": start,
-                "requester": {"agent": gp} if gp else None,
+                "requester": (gp if self.r4 else {"agent": gp}) if gp else None,
             })
         return compact({
             **common,
@@ -451,7 +491,24 @@ class Mapper:
             "period": period,
             "subscriber": self.patient_ref(pid),
         }
-        cov_type = coding(ACT_CODE, "HIP", "health insurance plan policy")
+        cov_type = coding(self.act_code, "HIP", "health insurance plan policy")
+        if self.r4:
+            coverage_class = TERMINOLOGY + "coverage-class"
+            return {
+                **common,
+                "status": "active",
+                "type": concept([cov_type]),
+                "subscriberId": member,
+                "beneficiary": self.patient_ref(pid),
+                "relationship": concept([coding(TERMINOLOGY + "subscriber-relationship", "self")]),
+                "payor": [{"display": plan.payor}],
+                "class": [
+                    {"type": concept([coding(coverage_class, "group")]), "value": plan.group,
+                     "name": plan.group_display},
+                    {"type": concept([coding(coverage_class, "plan")]), "value": plan.plan,
+                     "name": plan.plan_display},
+                ],
+            }
         if self.stu3:
             return {
                 **common,

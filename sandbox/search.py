@@ -41,7 +41,8 @@ def _p(kind: str, *paths: str, on_patient: bool = False) -> Param:
 
 def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
     """Supported search parameters by resource type for one flavour."""
-    stu3 = flavour.stu3
+    stu3 = flavour.stu3  # STU3 or R4
+    r4 = flavour.r4
     subj = "subject" if stu3 else "patient"  # the element holding the patient reference
     person = {
         "family": _p(STRING, "name.family"),
@@ -61,7 +62,7 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
             "category": _p(TOKEN, "category"),
             "code": _p(TOKEN, "code"),
             "date": _p(DATE, "effectiveDateTime"),
-            "encounter": _p(REFERENCE, "context" if stu3 else "encounter"),
+            "encounter": _p(REFERENCE, "context" if stu3 and not r4 else "encounter"),
         },
         "Condition": {
             "patient": patient,
@@ -69,7 +70,8 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
             "category": _p(TOKEN, "category"),
             ("clinical-status" if stu3 else "clinicalstatus"): _p(TOKEN, "clinicalStatus"),
             ("onset-date" if stu3 else "onset"): _p(DATE, "onsetDateTime"),
-            ("asserted-date" if stu3 else "date-recorded"): _p(DATE, "assertedDate" if stu3 else "dateRecorded"),
+            ("recorded-date" if r4 else "asserted-date" if stu3 else "date-recorded"):
+                _p(DATE, "recordedDate" if r4 else "assertedDate" if stu3 else "dateRecorded"),
         },
         "Encounter": {
             "patient": patient,
@@ -82,7 +84,7 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
             "patient": _p(REFERENCE, "patient", on_patient=True),
             ("clinical-status" if stu3 else "status"): _p(TOKEN, "clinicalStatus" if stu3 else "status"),
             "category": _p(TOKEN, "category"),
-            "date": _p(DATE, "assertedDate" if stu3 else "recordedDate"),
+            "date": _p(DATE, "assertedDate" if stu3 and not r4 else "recordedDate"),
         },
         flavour.medication_type: {
             "patient": patient,
@@ -95,8 +97,9 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
                 "beneficiary": _p(REFERENCE, "beneficiary", on_patient=True),
                 "subscriber": _p(REFERENCE, "subscriber", on_patient=True),
                 "type": _p(TOKEN, "type"),
-                "group": _p(STRING, "grouping.group"),
-                "plan": _p(STRING, "grouping.plan"),
+                **({"patient": _p(REFERENCE, "beneficiary", on_patient=True),
+                    "class-value": _p(STRING, "class.value")} if r4 else
+                   {"group": _p(STRING, "grouping.group"), "plan": _p(STRING, "grouping.plan")}),
             }
             if stu3
             else {

@@ -1,4 +1,4 @@
-"""The two FHIR flavours the sandbox can speak (STU3 and DSTU2) and what differs between them."""
+"""The FHIR flavours the sandbox can speak (DSTU2, STU3, R4) and what differs between them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ class Flavour:
 
     @property
     def stu3(self) -> bool:
-        return self.name == "STU3"
+        """STU3 or later: the shapes STU3 introduced (R4 keeps most of them)."""
+        return self.name != "DSTU2"
+
+    @property
+    def r4(self) -> bool:
+        return self.name == "R4"
 
     @property
     def resource_types(self) -> tuple[str, ...]:
@@ -51,12 +56,20 @@ DSTU2 = Flavour(
     medication_type="MedicationOrder",
     category_system="http://hl7.org/fhir/observation-category",
 )
-FLAVOURS = {"STU3": STU3, "DSTU2": DSTU2}
+R4 = Flavour(
+    name="R4",
+    fhir_version="4.0.1",
+    media_type="application/fhir+json",
+    capability_type="CapabilityStatement",
+    medication_type="MedicationRequest",
+    category_system="http://terminology.hl7.org/CodeSystem/observation-category",
+)
+FLAVOURS = {"STU3": STU3, "DSTU2": DSTU2, "R4": R4}
 
 
 def get_flavour(name: str) -> Flavour:
-    """The flavour called `name` (case-insensitive: STU3, DSTU2)."""
+    """The flavour called `name` (case-insensitive: DSTU2, STU3, R4)."""
     try:
         return FLAVOURS[name.strip().upper()]
     except KeyError:
-        raise ValueError(f"unknown FHIR flavour {name!r}; choose STU3 or DSTU2") from None
+        raise ValueError(f"unknown FHIR flavour {name!r}; choose DSTU2, STU3 or R4") from None

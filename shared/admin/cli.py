@@ -14,6 +14,7 @@ from shared.registry import clients, connection, tenants
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
+from shared.version_bridge.proxy_bridge import bridge_summary
 
 
 class UsageError(Exception):
@@ -89,6 +90,7 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         "enabled": tenant.enabled,
         "allowed_resource_types": list(tenant.allowed_resource_types),
         "compatibility": tenant.compatibility,
+        "version_bridge": bridge_summary(tenant.fhir_version),
     }
     for key, value in (("authority", auth.authority), ("upstream_client_id", auth.client_id),
                        ("scope", auth.scope), ("username", auth.username),
@@ -227,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("set", help="onboard a tenant or change its provider map")
     p.add_argument("tenant_id")
     p.add_argument("--fhir-url")
-    p.add_argument("--fhir-version", help="DSTU2, STU3 or R4")
+    p.add_argument("--fhir-version", help="the version the provider speaks: DSTU2, STU3 or R4 (R4B as R4)")
     p.add_argument("--auth", choices=tenants.AUTH_METHODS)
     p.add_argument("--authority", help="azure_ad: https://login.microsoftonline.com/<provider tenant>")
     p.add_argument("--upstream-client-id", "--client-id", dest="upstream_client_id",

@@ -157,3 +157,70 @@ def version_of_patient_shape(patient: dict[str, Any]) -> str | None:
         if isinstance(family, str):
             return STU3
     return None
+
+
+@dataclass(frozen=True)
+class ShapeRule:
+    """An element whose JSON shape differs between versions: in the announced version it must be `kind`
+    (string, list, object, absent) wherever it is present."""
+
+    path: str
+    kind: str
+
+
+# What a strict parser of the announced version rejects: another version's shape of an element the app parses.
+SHAPES: dict[str, dict[str, tuple[ShapeRule, ...]]] = {
+    DSTU2: {
+        "Patient": (ShapeRule("name.family", "list"), ShapeRule("generalPractitioner", "absent")),
+        "Practitioner": (ShapeRule("name", "object"),),
+        "Condition": (ShapeRule("clinicalStatus", "string"), ShapeRule("category", "object"),
+                      ShapeRule("subject", "absent")),
+        "Observation": (ShapeRule("category", "object"), ShapeRule("context", "absent")),
+        "Encounter": (ShapeRule("class", "string"), ShapeRule("subject", "absent")),
+        "AllergyIntolerance": (ShapeRule("status", "string"), ShapeRule("clinicalStatus", "absent"),
+                               ShapeRule("code", "absent")),
+        "MedicationOrder": (ShapeRule("requester", "absent"), ShapeRule("prescriber", "object")),
+        "Coverage": (ShapeRule("grouping", "absent"), ShapeRule("class", "absent")),
+    },
+    STU3: {
+        "Patient": (ShapeRule("name.family", "string"), ShapeRule("careProvider", "absent")),
+        "Practitioner": (ShapeRule("name", "list"),),
+        "Condition": (ShapeRule("clinicalStatus", "string"), ShapeRule("verificationStatus", "string"),
+                      ShapeRule("recordedDate", "absent"), ShapeRule("category", "list")),
+        "Observation": (ShapeRule("category", "list"), ShapeRule("encounter", "absent")),
+        "Encounter": (ShapeRule("class", "object"),),
+        "AllergyIntolerance": (ShapeRule("clinicalStatus", "string"), ShapeRule("verificationStatus", "string"),
+                               ShapeRule("recordedDate", "absent")),
+        "MedicationRequest": (ShapeRule("requester.reference", "absent"), ShapeRule("encounter", "absent")),
+        "Coverage": (ShapeRule("class", "absent"), ShapeRule("grouping", "object")),
+    },
+}
+_KINDS = {"string": str, "list": list, "object": dict}
+
+
+def _values_at(node: Any, segments: Sequence[str]) -> list[Any]:
+    if not segments:
+        return [node]
+    items = node if isinstance(node, list) else [node]
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, dict) and segments[0] in item:
+            out += _values_at(item[segments[0]], segments[1:]) if len(segments) > 1 else [item[segments[0]]]
+    return out
+
+
+def check_shapes(version: str, resource_type: str, resources: Sequence[dict[str, Any]]) -> list[str]:
+    """One message per element in another version's shape, naming the resources that have it."""
+    messages = []
+    for rule in SHAPES.get(version, {}).get(resource_type, ()):
+        wrong = []
+        for resource in resources:
+            values = _values_at(resource, rule.path.split("."))
+            if values and (rule.kind == "absent" or not all(isinstance(v, _KINDS[rule.kind]) for v in values)):
+                wrong.append(f"{resource_type}/{resource.get('id', '?')}")
+        if wrong:
+            shown = ", ".join(wrong[:MAX_IDS_SHOWN]) + (", ..." if len(wrong) > MAX_IDS_SHOWN else "")
+            expected = "not an element" if rule.kind == "absent" else f"a {rule.kind}"
+            messages.append(f"{rule.path} is {expected} in {version} but not so in {len(wrong)} of "
+                            f"{len(resources)} entries ({shown})")
+    return messages

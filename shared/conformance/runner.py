@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from shared.conformance.checks import DSTU2, STU3, check_fields, version_of_patient_shape
+from shared.conformance.checks import DSTU2, STU3, check_fields, check_shapes, version_of_patient_shape
 from shared.conformance.report import Report, Verdict
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
@@ -441,6 +441,10 @@ class Run:
         return bundle if verdict is not Verdict.FAIL else None
 
     def _check_resources(self, resource_type: str, resources: list[dict[str, Any]]) -> None:
+        # What the client receives must be the announced version's shape (the gateway's version bridge
+        # translates other versions' providers).
+        for message in check_shapes(self.version, resource_type, resources):
+            self.report.add(Verdict.FAIL, resource_type, message)
         for finding in check_fields(self.version, resource_type, resources):
             if not finding.missing:
                 verdict = Verdict.PASS

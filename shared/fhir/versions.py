@@ -22,8 +22,10 @@ class FhirVersion(Enum):
 
 
 def parse_fhir_version(value: str) -> FhirVersion | None:
-    """DSTU2, STU3 or R4 (case-insensitive), or a version string such as 3.0.2; None otherwise."""
+    """DSTU2, STU3, R4 or R4B (as R4; case-insensitive), or a version string such as 3.0.2; None otherwise."""
     text = value.strip().upper()
+    if text in ("R4B", "4.3.0"):  # R4B changed none of the resources the gateway serves: read as R4
+        return FhirVersion.R4
     for version in FhirVersion:
         if text == version.name or value.strip() == version.version_string:
             return version

@@ -10,11 +10,13 @@ from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.version_bridge.engine import type_name
+from shared.version_bridge.proxy_bridge import bridge_summary, bridged
 
 
 def version_of(fhir_version: str) -> FhirVersion | None:
     """The release a `fhirVersion` string such as 3.0.1 or 1.0.2 belongs to."""
-    prefixes = {"1.0": FhirVersion.DSTU2, "3.0": FhirVersion.STU3, "4.0": FhirVersion.R4}
+    prefixes = {"1.0": FhirVersion.DSTU2, "3.0": FhirVersion.STU3, "4.0": FhirVersion.R4, "4.3": FhirVersion.R4}
     return prefixes.get(".".join(fhir_version.split(".")[:2]))
 
 
@@ -54,10 +56,17 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
             f"the provider announces fhirVersion {announced or '(none)'}, "
             f"but the tenant is configured as {tenant.fhir_version.name}"
         )
+    report["version_bridge"] = bridge_summary(tenant.fhir_version)
     rest = (statement.get("rest") or [{}])[0]
     report["batch"] = any(i.get("code") == "batch" for i in rest.get("interaction", []) if isinstance(i, dict))
     served = {r.get("type") for r in rest.get("resource", []) if isinstance(r, dict)}
-    missing = [t for t in tenant.allowed_resource_types if t not in served]
+    translating = bridged(tenant.fhir_version) is not None
+
+    def names(kind: str) -> set[str]:
+        # Through the version bridge a type is served under the provider's name for it (MedicationOrder in DSTU2).
+        return {kind, type_name(kind, "DSTU2", "STU3"), type_name(kind, "STU3", "DSTU2")} if translating else {kind}
+
+    missing = [t for t in tenant.allowed_resource_types if not names(t) & served]
     if "Patient" not in served:
         report["problems"].append("the provider does not list Patient, which the Patients app requires")
     if missing:

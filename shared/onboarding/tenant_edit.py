@@ -57,7 +57,7 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
     if args.fhir_version is not None:
         version = parse_fhir_version(args.fhir_version)
         if version is None:
-            raise TenantOptionError("--fhir-version must be DSTU2, STU3 or R4")
+            raise TenantOptionError("--fhir-version must be DSTU2, STU3 or R4 (R4B is served as R4)")
     else:
         version = existing.fhir_version  # type: ignore[union-attr]
     base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")

@@ -82,6 +82,15 @@ def _normalise_sort(version: FhirVersion, query: Query) -> tuple[Query, list[Que
     return out, [QueryRewrite("newest-first", _spelling(original), _spelling(wanted))]
 
 
+def sort_for_version(source: FhirVersion, target: FhirVersion, query: Query) -> Query:
+    """A sort spelled as `source` defines it, respelled as `target` does (the version bridge's use: a version
+    difference, not an app quirk, so it applies with compatibility off too); anything else unchanged."""
+    pairs = [(name, value) for name, value in query if name in SORT_NAMES]
+    if not pairs or not _sort_is_valid(source, pairs) or _sort_is_valid(target, pairs):
+        return query
+    return _normalise_sort(target, query)[0]
+
+
 def _rename(query: Query, old: str, new: str, rule: str) -> tuple[Query, list[QueryRewrite]]:
     out: Query = []
     rewrites: list[QueryRewrite] = []

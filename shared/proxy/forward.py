@@ -25,6 +25,7 @@ from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import ProxyError, forbidden, unauthorized
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
+    URL_RESPONSE_HEADERS,
     client_response_headers,
     request_id_from,
     upstream_request_headers,
@@ -47,6 +48,13 @@ from shared.registry.tenants import Tenant
 from shared.settings import SettingError
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.version_bridge import fhir_json
+from shared.version_bridge.proxy_bridge import (
+    announced_version,
+    translate_answer,
+    translate_header_url,
+    translate_request,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +170,9 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
     status = upstream.status_code
     check_provider_status(tenant, status)
     headers = client_response_headers(upstream.headers, rewriter)
+    for name in list(headers):
+        if name.lower() in URL_RESPONSE_HEADERS:  # already on the gateway; the bridge spells the client's type
+            headers[name] = translate_header_url(tenant.fhir_version, headers[name])
     upstream_type = media_type(upstream.headers.get("Content-Type"))
     if status == 304 or (not upstream.body and status < 400):
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
@@ -177,7 +188,9 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
             raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
         raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
     allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
-    return status, rewriter.rewrite_json_bytes(allowed_only), upstream_type, headers
+    # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
+    body, mimetype = translate_answer(tenant.fhir_version, allowed_only, upstream_type, rewriter)
+    return status, body, mimetype, headers
 
 
 # Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
@@ -222,13 +235,13 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
         upstream = _upstream_call(tenant, PlannedRequest("GET", entry.path, entry.query), entry_headers, request_id)
         status, payload, _, response_headers = _client_response(tenant, upstream, rewriter)
         budget.spend(len(payload))
-        return status, json.loads(payload) if payload else None, response_headers
+        return status, fhir_json.loads(payload) if payload else None, response_headers
 
-    bundle = run_batch(plan.batch, run_entry, tenant.fhir_version)
+    version = announced_version() or tenant.fhir_version  # the entries are already in the announced version
+    bundle = run_batch(plan.batch, run_entry, version)
     log.debug("compatibility tenant=%s: batch of %d fanned out by the gateway: %s", tenant.tenant_id,
               len(plan.batch), ", ".join(entry["response"]["status"].split()[0] for entry in bundle["entry"]))
-    body = json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return 200, body, tenant.fhir_version.json_media_type, {}
+    return 200, fhir_json.dumps(bundle), version.json_media_type, {}
 
 
 def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> func.HttpResponse:
@@ -254,7 +267,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         outcome.interaction = requested.path.interaction.value
         outcome.resource_types = requested.resource_types
         outcome.parameter_names = parameter_names(requested)
-        plan = adapt_request(tenant, requested)
+        plan = adapt_request(tenant, translate_request(tenant.fhir_version, requested))
         rewriter = link_rewriter_for(tenant.fhir_base_url, settings.fhir_base_url())
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
@@ -279,7 +292,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         outcome.reason = error.issue_type.value
         total_ms = (time.perf_counter() - started) * 1000
         extra = {REQUEST_ID_HEADER: request_id, "Server-Timing": _server_timing(total_ms, outcome.upstream_ms)}
-        return _error_response(error, tenant.fhir_version if tenant else None, extra)
+        return _error_response(error, announced_version() or (tenant.fhir_version if tenant else None), extra)
     except SettingError as error:
         log.error("proxy misconfigured: %s", error)
         status = 500

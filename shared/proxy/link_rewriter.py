@@ -84,6 +84,7 @@ class LinkRewriter:
         self._any_case_bytes = re.compile(b"(?:" + as_bytes(spellings) + b")" + boundary, re.IGNORECASE)
         # Presence test without copying a multi-megabyte body into lower case.
         self._host_search = re.compile(re.escape(self._host_bytes), re.IGNORECASE) if host else None
+        self._host_text = re.compile(re.escape(host), re.IGNORECASE) if host else None
         self._longest_spelling = max(len(v) for v in exact) * 2  # escaped slashes double it at most
         self._gateway_bytes = self.gateway_base.encode()
         self._gateway_escaped = self.gateway_base.replace("/", "\\/").encode()
@@ -120,6 +121,22 @@ class LinkRewriter:
     def might_contain_provider_urls(self, raw: bytes | str) -> bool:
         text = raw.decode("utf-8", "ignore") if isinstance(raw, bytes) else raw
         return self._host_marker in text.lower()
+
+    def rewrite_in_place(self, document: Any) -> None:
+        """Every string of a parsed document that holds a provider URL rewritten, in the containers it is in (no
+        copy of a large document; for answers the version bridge parses anyway)."""
+        if self._host_text is None:
+            return
+        search, stack = self._host_text.search, [document]
+        while stack:
+            node = stack.pop()
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in items:
+                if isinstance(value, str):
+                    if search(value):
+                        node[key] = self.rewrite_url(value)
+                elif isinstance(value, dict | list):
+                    stack.append(value)
 
     def rewrite(self, document: Any) -> Any:
         """The document with every provider URL in any string value replaced (structure unchanged)."""

@@ -136,3 +136,16 @@ def test_missing_registry_settings_are_reported_by_name(monkeypatch: pytest.Monk
     monkeypatch.delenv("REGISTRY_CONNECTION_STRING")
     code, _, err = run("client", "list")
     assert code == 1 and "REGISTRY_TABLE_ENDPOINT" in err
+
+
+def test_tenant_set_states_whether_the_version_bridge_translates(tenant_id: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_FHIR_VERSION", "STU3")
+    r4 = run_json("tenant", "set", tenant_id, "--fhir-url", "https://ehr.example.org/r4", "--fhir-version", "R4B",
+                  "--auth", "none")
+    assert r4["fhir_version"] == "R4"
+    assert r4["version_bridge"] == ("translates: the provider speaks R4, clients receive STU3 "
+                                    "(GATEWAY_FHIR_VERSION)")
+    same = run_json("tenant", "set", tenant_id, "--fhir-version", "STU3")
+    assert same["version_bridge"].startswith("none needed: the provider speaks STU3")
+    run_json("tenant", "remove", tenant_id)

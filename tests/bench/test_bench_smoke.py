@@ -69,3 +69,11 @@ def test_budget_lists_every_item_with_a_verdict(tiny_result: dict[str, Any]) -> 
     assert len(items) >= 13
     assert all(isinstance(item["pass"], bool) for item in items.values())
     assert any(name.startswith("Cold import of fhir_proxy_fn") for name in items)
+
+
+def test_the_bridged_case_translated_what_it_timed(tiny_result: dict[str, Any]) -> None:
+    bridged = tiny_result["bridged"]
+    assert bridged["checks"]["search"]["entries"] == 10
+    assert bridged["checks"]["bundle"]["entries"] == tiny_result["large_bundle"]["entries"]
+    for name in ("search", "bundle"):
+        assert all(bridged[name][target]["errors"] == 0 for target in ("direct", "unbridged", "bridged"))

@@ -43,3 +43,12 @@ def test_a_missing_upstream_secret_fails_naming_the_setting(stu3_sandbox: Sandbo
     tenant = make_tenant(stu3_sandbox.base_url, "STU3", method="bearer", secret_setting="NOT_SET_ANYWHERE")
     status, report, err = check(tenant.tenant_id)
     assert status == 5 and report["upstream_auth"] == "failed" and "NOT_SET_ANYWHERE" in err
+
+
+def test_a_bridged_provider_is_reported_with_the_translation(dstu2_sandbox: SandboxHandle,
+                                                             make_tenant: MakeTenant) -> None:
+    status, report, _ = check(make_tenant(dstu2_sandbox.base_url, "DSTU2").tenant_id)
+    assert status == 0 and report["ok"] is True
+    assert report["version_bridge"] == ("translates: the provider speaks DSTU2, clients receive STU3 "
+                                        "(GATEWAY_FHIR_VERSION)")
+    assert "not_served" not in report, "MedicationRequest is served as the provider's MedicationOrder"

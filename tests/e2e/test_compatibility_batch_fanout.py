@@ -117,7 +117,9 @@ def test_batch_is_fanned_out_and_answered_in_order_with_partial_failures(
 
 def test_dstu2_failures_carry_the_outcome_as_the_entry_resource(gateway: Gateway, make_tenant: MakeTenant,
                                                                 make_client: MakeClient,
-                                                                dstu2_no_batch: SandboxHandle) -> None:
+                                                                dstu2_no_batch: SandboxHandle,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")  # a DSTU2 client: no version bridge in between
     onboarded = onboard(gateway, make_tenant, make_client, dstu2_no_batch, "DSTU2")
     dstu2_no_batch.app.faults.add(status=500, match="/MedicationOrder")
     response = post_batch(gateway, onboarded.token, batch_of(

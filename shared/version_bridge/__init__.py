@@ -1,0 +1,1 @@
+"""The FHIR version bridge: resources, Bundles and requests translated between DSTU2, STU3 and R4."""

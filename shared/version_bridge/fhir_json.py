@@ -1,0 +1,69 @@
+"""FHIR JSON read and written without touching a decimal's digits (`72.50` stays `72.50`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+from decimal import Decimal
+from typing import Any
+
+
+class NotFhirJson(ValueError):
+    """The body is not a JSON document the bridge can convert."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise NotFhirJson(f"{name} is not a JSON number FHIR allows")
+
+
+def loads(body: bytes | str) -> Any:
+    """The document with every non-integer number as a Decimal that keeps the text's digits."""
+    try:
+        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise NotFhirJson("the body is not valid JSON") from error
+
+
+# Decimals are written by the C encoder as marked strings, then unmarked in one pass. The marker holds a
+# private-use character and a per-process random part, so no text a provider sends can imitate it.
+_MARK = "\ue000" + secrets.token_hex(8) + ":"
+_MARKED = re.compile(re.escape(json.dumps(_MARK, ensure_ascii=False)[:-1]) + r'([-+0-9.eE]+)"')
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("FHIR decimals are finite")
+        return _MARK + str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(document: Any) -> bytes:
+    """Compact UTF-8 JSON; Decimals are written exactly as they were read."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_default)
+    if _MARK in text:
+        text = _MARKED.sub(r"\1", text)
+    return text.encode("utf-8")
+
+
+def dumps_releasing(document: dict[str, Any]) -> bytes:
+    """`dumps` for a large Bundle: each entry is written and then let go, so the parsed entries and the written
+    text never both exist whole (the entries go last, after the Bundle's other elements)."""
+    entries = document.get("entry")
+    if not isinstance(entries, list) or len(entries) < 2:
+        return dumps(document)
+    del document["entry"]
+    head = dumps(document)
+    # One growing buffer (its getvalue() hands over the buffer without a copy), not a list of chunks to join.
+    out = io.BytesIO()
+    out.write(head[:-1])
+    out.write(b',"entry":[' if len(head) > 2 else b'"entry":[')
+    for index, entry in enumerate(entries):
+        if index:
+            out.write(b",")
+        out.write(dumps(entry))
+        entries[index] = None
+    out.write(b"]}")
+    return out.getvalue()

@@ -1,0 +1,187 @@
+"""Where the proxy meets the bridge: a planned request translated down, an answer translated up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+from urllib.parse import parse_qsl
+
+from shared import settings
+from shared.fhir.operation_outcome import IssueType
+from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.proxy.errors import ProxyError
+from shared.proxy.fhir_path import FhirPath
+from shared.proxy.link_rewriter import LinkRewriter
+from shared.proxy.query import encode_query
+from shared.proxy.read_policy import BatchEntry, PlannedRequest
+from shared.version_bridge import fhir_json
+from shared.version_bridge.engine import (
+    Malformed,
+    Unsupported,
+    convert_bundle,
+    convert_bundle_root,
+    convert_entry,
+    convert_resource,
+    is_batch,
+    supported,
+    type_name,
+)
+from shared.version_bridge.large_bundles import STREAM_FROM_BYTES, convert_streaming
+from shared.version_bridge.search_params import NoEquivalent, Query, translate_query
+
+log = logging.getLogger(__name__)
+
+
+def announced_version() -> FhirVersion | None:
+    """The version clients see (GATEWAY_FHIR_VERSION); None when the setting is unusable."""
+    try:
+        return parse_fhir_version(settings.read("GATEWAY_FHIR_VERSION"))
+    except settings.SettingError:
+        return None
+
+
+def bridged(provider: FhirVersion) -> FhirVersion | None:
+    """The announced version when it differs from the provider's (so the bridge translates), else None."""
+    client = announced_version()
+    return client if client is not None and client is not provider else None
+
+
+def bridge_summary(provider: FhirVersion) -> str:
+    """What onboarding tools tell an admin: whether, and between which versions, the bridge translates."""
+    client = announced_version()
+    if client is None:
+        return "unknown: GATEWAY_FHIR_VERSION is not DSTU2, STU3 or R4"
+    if client is provider:
+        return f"none needed: the provider speaks {provider.name}, the version the gateway announces"
+    return f"translates: the provider speaks {provider.name}, clients receive {client.name} (GATEWAY_FHIR_VERSION)"
+
+
+def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
+    if not path.resource_type:
+        return path
+    if not supported(path.resource_type, client):
+        raise ProxyError(501, IssueType.NOT_SUPPORTED,
+                         f"{path.resource_type} cannot be translated between FHIR {client}, which this gateway "
+                         f"speaks, and {provider}, which this tenant's provider speaks")
+    return replace(path, resource_type=type_name(path.resource_type, client, provider))
+
+
+def _query(resource_type: str | None, query: Query, client: str, provider: str, where: str) -> Query:
+    try:
+        return translate_query(resource_type, query, client, provider)
+    except NoEquivalent as missing:
+        raise ProxyError(400, IssueType.NOT_SUPPORTED, f"{where}: {missing}") from None
+
+
+def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
+    """The request in the provider's version: type names, parameters, form body and every batch entry."""
+    client_version = bridged(provider)
+    if client_version is None:
+        return plan
+    client, target = client_version.name, provider.name
+    if plan.batch:
+        entries = []
+        for index, entry in enumerate(plan.batch):
+            query = _query(entry.path.resource_type, entry.query, client, target, f"batch entry {index}")
+            entries.append(BatchEntry(_path(entry.path, client, target), query))
+        translated = replace(plan, batch=tuple(entries))
+    else:
+        resource_type = plan.path.resource_type
+        form = plan.form
+        if form is not None:
+            form = _query(resource_type, form, client, target, "search body")
+        translated = replace(plan, path=_path(plan.path, client, target),
+                             query=_query(resource_type, plan.query, client, target, "query"), form=form)
+    if log.isEnabledFor(logging.DEBUG) and translated != plan:
+        log.debug("version bridge %s -> %s: %s -> %s", client, target, _names(plan), _names(translated))
+    return translated
+
+
+def _names(plan: PlannedRequest) -> str:
+    """Types and parameter names only (values may be PHI), for the debug log."""
+    parts = [(e.path.resource_type or "", e.query) for e in plan.batch] or [
+        (plan.path.resource_type or "", [*plan.query, *(plan.form or [])])]
+    return "; ".join(f"{kind}?{','.join(name for name, _ in query)}" for kind, query in parts)
+
+
+def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str], str]:
+    """Maps a gateway URL in an answer (already rewritten from the provider's) to the client's version: type name
+    and search parameters. Following it, the gateway translates it back down, so the provider gets its own link."""
+    prefix = gateway_base.rstrip("/") + "/"
+
+    def map_url(url: str) -> str:
+        if not url.startswith(prefix):
+            return url
+        relative, mark, raw_query = url[len(prefix):].partition("?")
+        segments = relative.split("/")
+        if not segments[0][:1].isupper():
+            return url
+        source_type = segments[0]
+        segments[0] = type_name(source_type, provider, client)
+        if raw_query and len(segments) == 1:
+            pairs = parse_qsl(raw_query, keep_blank_values=True)
+            translated = translate_query(source_type, pairs, provider, client, strict=False)
+            if translated != pairs:
+                raw_query = encode_query(translated)
+        return prefix + "/".join(segments) + mark + raw_query
+
+    return map_url
+
+
+def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
+                     rewriter: LinkRewriter) -> tuple[bytes, str]:
+    """The provider's FHIR JSON answer with provider links rewritten to the gateway, in the announced version and
+    its media type. Unbridged, links are rewritten in the bytes (nothing parsed); bridged, in the parsed document,
+    so a large answer is never held as text twice besides the provider's own."""
+    client_version = bridged(provider)
+    if client_version is None or not body:
+        return rewriter.rewrite_json_bytes(body), media_type
+    client, source = client_version.name, provider.name
+    mapper = link_mapper(settings.fhir_base_url(), source, client)
+
+    def entry_fn(entry: Any, root: dict[str, Any]) -> Any:
+        rewriter.rewrite_in_place(entry)
+        return convert_entry(entry, source, client, is_batch(root), mapper)
+
+    def root_fn(root: dict[str, Any]) -> dict[str, Any]:
+        rewriter.rewrite_in_place(root)
+        return convert_bundle_root(root, source, client, mapper)
+
+    try:
+        if len(body) >= STREAM_FROM_BYTES:  # a large Bundle: converted entry by entry as it is read
+            document, written = convert_streaming(body, entry_fn, root_fn)
+            if written is not None:
+                return written, client_version.json_media_type
+        else:  # small: links rewritten in the bytes (fast), then parsed
+            document = fhir_json.loads(rewriter.rewrite_json_bytes(body))
+    except fhir_json.NotFhirJson:
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+                         "translated") from None
+    if not isinstance(document, dict):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
+    try:
+        if document.get("resourceType") == "Bundle":
+            document = convert_bundle(document, source, client, mapper)
+        else:
+            document = convert_resource(document, source, client)
+    except Malformed as refused:
+        raise ProxyError(502, IssueType.EXCEPTION, str(refused)) from None
+    except Unsupported as refused:
+        raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+                         "translated") from None
+    written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
+    return written, client_version.json_media_type
+
+
+def translate_header_url(provider: FhirVersion, url: str) -> str:
+    """A `Location`/`Content-Location` (already on the gateway) with the client's type name."""
+    client_version = bridged(provider)
+    if client_version is None:
+        return url
+    return link_mapper(settings.fhir_base_url(), provider.name, client_version.name)(url)

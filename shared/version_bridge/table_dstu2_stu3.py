@@ -1,0 +1,175 @@
+"""DSTU2 (1.0.2) <-> STU3 (3.0.2): per resource, the rules in the order they run up (DSTU2 -> STU3)."""
+
+from __future__ import annotations
+
+from shared.version_bridge import transforms as t
+from shared.version_bridge import transforms_dstu2 as t2
+from shared.version_bridge.code_systems import PRE_R4
+from shared.version_bridge.rules import (
+    DATA_ABSENT,
+    Cardinality,
+    Codes,
+    OnlyIn,
+    Renamed,
+    Required,
+    Rule,
+    Transform,
+)
+
+OLDER, NEWER = "DSTU2", "STU3"
+TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
+
+_family_up, _family_down = t.family_parts("name")
+_contact_family_up, _contact_family_down = t.family_parts("contact.name")
+_notes_up, _notes_down = t.notes_from_text("notes", "note")
+# ContactPoint.system: STU3 adds `url`, which DSTU2 lacks.
+_CONTACT_SYSTEM_DSTU2 = frozenset({"phone", "fax", "email", "pager", "other"})
+_TELECOM = (Codes("telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2, _CONTACT_SYSTEM_DSTU2 | {"url"}),)
+_CONTACT_TELECOM = (Codes("contact.telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2,
+                          _CONTACT_SYSTEM_DSTU2 | {"url"}),)
+_ENCOUNTER_STATUS_DSTU2 = frozenset({"planned", "arrived", "in-progress", "onleave", "finished", "cancelled"})
+_ENCOUNTER_STATUS_STU3 = _ENCOUNTER_STATUS_DSTU2 | {"triaged", "entered-in-error", "unknown"}
+# DSTU2 Encounter.class codes <-> v3 ActCode (STU3 Coding).
+_CLASS_UP = {"inpatient": "IMP", "outpatient": "AMB", "ambulatory": "AMB", "emergency": "EMER", "home": "HH",
+             "field": "FLD", "daytime": "SS", "virtual": "VR"}
+_CLASS_DOWN = {"IMP": "inpatient", "AMB": "ambulatory", "EMER": "emergency", "HH": "home", "FLD": "field",
+               "SS": "daytime", "VR": "virtual"}
+_CONDITION_CLINICAL_DSTU2 = frozenset({"active", "relapse", "remission", "resolved"})
+_CONDITION_CLINICAL_STU3 = frozenset({"active", "recurrence", "inactive", "remission", "resolved"})
+_CONDITION_VERIFICATION = frozenset({"provisional", "differential", "confirmed", "refuted", "entered-in-error",
+                                     "unknown"})
+_OBSERVATION_STATUS_DSTU2 = frozenset({"registered", "preliminary", "final", "amended", "cancelled",
+                                       "entered-in-error", "unknown"})
+_MED_STATUS_DSTU2 = frozenset({"active", "on-hold", "completed", "entered-in-error", "stopped", "draft"})
+_MED_STATUS_STU3 = _MED_STATUS_DSTU2 | {"cancelled", "unknown"}
+_ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other"})
+_ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
+_LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
+_LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
+_ISSUE_CODES = frozenset({
+    "invalid", "structure", "required", "value", "invariant", "security", "login", "unknown", "expired", "forbidden",
+    "suppressed", "processing", "not-supported", "duplicate", "not-found", "too-long", "code-invalid", "extension",
+    "too-costly", "business-rule", "conflict", "incomplete", "transient", "lock-error", "no-store", "exception",
+    "timeout", "throttled", "informational",
+})
+
+RULES: dict[str, tuple[Rule, ...]] = {
+    "Patient": (
+        Renamed("careProvider", "generalPractitioner"),
+        Transform("HumanName.family list <-> string", _family_up, _family_down),
+        Transform("contact HumanName.family", _contact_family_up, _contact_family_down),
+        # DSTU2 `replace` points forward to the patient to use: STU3 `replaced-by`. STU3 `replaces` has no
+        # DSTU2 code: `seealso` (link.type is required) with the original kept.
+        Codes("link.type", {"replace": "replaced-by"}, {"replaced-by": "replace"}, _LINK_TYPES_DSTU2,
+              _LINK_TYPES_STU3, down_default="seealso"),
+        *_TELECOM, *_CONTACT_TELECOM,
+    ),
+    "Practitioner": (
+        Cardinality("name", many_in_newer=True, data_type="HumanName"),
+        Transform("HumanName.family list <-> string", _family_up, _family_down),
+        OnlyIn(False, "practitionerRole", "BackboneElement", repeating=True),
+        *_TELECOM,
+    ),
+    "Observation": (
+        Renamed("encounter", "context"),
+        Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
+        Renamed("comments", "comment"),
+        Renamed("referenceRange.meaning", "referenceRange.type"),
+        Codes("status", {}, {"corrected": "amended"}, _OBSERVATION_STATUS_DSTU2, _OBSERVATION_STATUS_DSTU2
+              | {"corrected"}),
+        OnlyIn(True, "valueBoolean", "boolean"),
+        OnlyIn(True, "basedOn", "Reference", repeating=True),
+        OnlyIn(True, "referenceRange.appliesTo", "CodeableConcept", repeating=True),
+    ),
+    "Condition": (
+        Renamed("patient", "subject"),
+        Renamed("encounter", "context"),
+        Renamed("dateRecorded", "assertedDate"),
+        Renamed("onsetQuantity", "onsetAge"),
+        Renamed("abatementQuantity", "abatementAge"),
+        Codes("clinicalStatus", {"relapse": "recurrence"}, {"recurrence": "relapse"}, _CONDITION_CLINICAL_DSTU2,
+              _CONDITION_CLINICAL_STU3),
+        # DSTU2 requires verificationStatus; STU3 may leave it out: DSTU2's own `unknown`.
+        Required("verificationStatus", in_newer=False, derived="unknown"),
+        Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
+        Transform("notes <-> note", _notes_up, _notes_down),
+        Cardinality("evidence.code", many_in_newer=True, data_type="CodeableConcept"),
+    ),
+    "Encounter": (
+        Renamed("patient", "subject"),
+        Codes("class", _CLASS_UP, _CLASS_DOWN, frozenset({*_CLASS_UP, "other"}), frozenset(_CLASS_DOWN),
+              shape="Coding", system=PRE_R4 + "v3/ActCode"),
+        # DSTU2 lacks triaged, entered-in-error, unknown (status is required there).
+        Codes("status", {}, {"triaged": "arrived", "entered-in-error": "cancelled"}, _ENCOUNTER_STATUS_DSTU2,
+              _ENCOUNTER_STATUS_STU3, down_default=DATA_ABSENT),
+        OnlyIn(False, "indication", "Reference", repeating=True),
+        OnlyIn(True, "diagnosis", "BackboneElement", repeating=True),
+        OnlyIn(True, "classHistory", "BackboneElement", repeating=True),
+        OnlyIn(True, "account", "Reference", repeating=True),
+        OnlyIn(True, "subjectStatus", "CodeableConcept"),
+    ),
+    "AllergyIntolerance": (
+        Transform("status <-> clinicalStatus + verificationStatus", t2.allergy_status_split,
+                  t2.allergy_status_join),
+        Renamed("substance", "code"),
+        Renamed("reporter", "asserter"),
+        Renamed("onset", "onsetDateTime"),
+        Renamed("lastOccurence", "lastOccurrence"),
+        Renamed("recordedDate", "assertedDate"),
+        Codes("criticality", {"CRITL": "low", "CRITH": "high", "CRITU": "unable-to-assess"},
+              {"low": "CRITL", "high": "CRITH", "unable-to-assess": "CRITU"}, frozenset({"CRITL", "CRITH", "CRITU"}),
+              frozenset({"low", "high", "unable-to-assess"})),
+        Codes("category", {}, {}, _ALLERGY_CATEGORY_DSTU2, _ALLERGY_CATEGORY_STU3),
+        Cardinality("category", many_in_newer=True, data_type="code"),
+        Cardinality("note", many_in_newer=True, data_type="Annotation"),
+        OnlyIn(False, "reaction.certainty", "code"),
+        Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
+        OnlyIn(True, "reaction.onset", "dateTime"),
+    ),
+    "MedicationOrder": (
+        Renamed("patient", "subject"),
+        Renamed("prescriber", "requester.agent"),
+        Renamed("dateWritten", "authoredOn"),
+        Renamed("encounter", "context"),
+        Renamed("reasonCodeableConcept", "reasonCode"),
+        Cardinality("reasonCode", many_in_newer=True, data_type="CodeableConcept"),
+        Cardinality("reasonReference", many_in_newer=True, data_type="Reference"),
+        Transform("note string <-> Annotation", *t.notes_from_text("note", "note")),
+        Codes("status", {}, {"cancelled": "stopped"}, _MED_STATUS_DSTU2, _MED_STATUS_STU3),
+        # A DSTU2 MedicationOrder is an order: STU3 `intent` (required) is derived as `order`.
+        Required("intent", in_newer=True, derived="order"),
+        Renamed("dosageInstruction.timing.repeat.periodUnits", "dosageInstruction.timing.repeat.periodUnit"),
+        Renamed("dosageInstruction.timing.repeat.durationUnits", "dosageInstruction.timing.repeat.durationUnit"),
+        Renamed("dosageInstruction.siteCodeableConcept", "dosageInstruction.site"),
+        OnlyIn(False, "dosageInstruction.siteReference", "Reference"),
+        Renamed("dosageInstruction.additionalInstructions", "dosageInstruction.additionalInstruction"),
+        Cardinality("dosageInstruction.additionalInstruction", many_in_newer=True, data_type="CodeableConcept"),
+        OnlyIn(False, "dispenseRequest.medicationCodeableConcept", "CodeableConcept"),
+        OnlyIn(False, "dispenseRequest.medicationReference", "Reference"),
+        OnlyIn(False, "substitution", "BackboneElement"),
+        OnlyIn(True, "requester.onBehalfOf", "Reference"),
+        OnlyIn(True, "dispenseRequest.performer", "Reference"),
+        OnlyIn(True, "substitution", "BackboneElement"),
+    ),
+    "Coverage": (
+        Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),
+    ),
+    "Location": (
+        *_TELECOM,
+    ),
+    # Mostly as contained in a MedicationOrder/MedicationRequest.
+    "Medication": (
+        Renamed("product.form", "form"),
+        Renamed("product.ingredient", "ingredient"),
+        Renamed("ingredient.item", "ingredient.itemReference"),
+        OnlyIn(True, "ingredient.itemCodeableConcept", "CodeableConcept"),
+        OnlyIn(True, "ingredient.isActive", "boolean"),
+        Renamed("product.batch", "package.batch"),
+        Renamed("package.content.item", "package.content.itemReference"),
+        OnlyIn(True, "package.content.itemCodeableConcept", "CodeableConcept"),
+    ),
+    "OperationOutcome": (
+        OnlyIn(True, "issue.expression", "string", repeating=True),
+        Codes("issue.code", {}, {}, _ISSUE_CODES, _ISSUE_CODES, down_default="processing"),
+    ),
+}

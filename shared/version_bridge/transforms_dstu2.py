@@ -1,0 +1,170 @@
+"""DSTU2-specific regroupings: AllergyIntolerance's single `status` and the older Coverage shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.version_bridge import extensions as ext
+from shared.version_bridge.paths import Node
+from shared.version_bridge.rules import Step
+
+ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
+ALLERGY_VERIFICATION = frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})
+
+
+def derived_pair(status: Any) -> tuple[str | None, str]:
+    """The (clinicalStatus, verificationStatus) a DSTU2 status gives, as `allergy_status_split` documents."""
+    if not isinstance(status, str):
+        return None, "unconfirmed"
+    if status in ALLERGY_CLINICAL:
+        return status, "unconfirmed"
+    if status in ALLERGY_VERIFICATION:
+        return {"unconfirmed": "active", "confirmed": "active", "refuted": "inactive"}.get(status), status
+    return None, "unconfirmed"
+
+
+def allergy_status_split(resource: Node, step: Step) -> None:
+    """DSTU2 `status` -> STU3 `clinicalStatus` + `verificationStatus` (required in STU3).
+
+    A clinical code (active, inactive, resolved) gives clinicalStatus and verificationStatus `unconfirmed` (DSTU2
+    said nothing to confirm it); a verification code gives verificationStatus, with clinicalStatus `active` for
+    unconfirmed/confirmed, `inactive` for refuted and none for entered-in-error (STU3 invariants ait-1, ait-2).
+    The DSTU2 code is kept as an extension so the way back is exact."""
+    status = resource.pop("status", None)
+    saved_clinical = ext.take(resource, step.target_url("clinicalStatus"))
+    saved_verification = ext.take(resource, step.target_url("verificationStatus"))
+    if saved_clinical or saved_verification:  # the STU3 pair this DSTU2 code was made from
+        clinical = ext.decode(saved_clinical[0]) if saved_clinical else status
+        verification = ext.decode(saved_verification[0]) if saved_verification else status
+        if clinical in ALLERGY_CLINICAL:
+            resource["clinicalStatus"] = clinical
+        resource["verificationStatus"] = verification if verification in ALLERGY_VERIFICATION else "unconfirmed"
+        return
+    clinical, verification = derived_pair(status)
+    if clinical is not None:
+        resource["clinicalStatus"] = clinical
+    resource["verificationStatus"] = verification
+    if status is not None and joined_status(clinical, verification) != status:
+        ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+
+
+def joined_status(clinical: Any, verification: Any) -> Any:
+    """The one DSTU2 status for an STU3 pair, by the precedence `allergy_status_join` documents."""
+    if verification in ("entered-in-error", "refuted"):
+        return verification
+    if clinical in ("inactive", "resolved"):
+        return clinical
+    if verification == "confirmed":
+        return "confirmed"
+    if clinical == "active":
+        return "active"
+    return verification
+
+
+def allergy_status_join(resource: Node, step: Step) -> None:
+    """STU3 `clinicalStatus` + `verificationStatus` -> DSTU2 `status`: entered-in-error and refuted first, then
+    inactive/resolved, then confirmed, then active, then unconfirmed. Whichever half is not in the DSTU2 code is
+    kept as an extension."""
+    clinical, verification = resource.pop("clinicalStatus", None), resource.pop("verificationStatus", None)
+    saved = ext.take(resource, step.target_url("status"))
+    status = ext.decode(saved[0]) if saved else joined_status(clinical, verification)
+    if status is not None:
+        resource["status"] = status
+    for element, value, derived in zip(("clinicalStatus", "verificationStatus"), (clinical, verification),
+                                       derived_pair(status), strict=True):
+        if value is not None and value != derived:
+            ext.add(resource, ext.encode(step.source_url(element), value, "code"))
+
+
+def _identifier_value(value: Any) -> Any:
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _grouping_up(resource: Node, step: Step) -> None:
+    """DSTU2 `group`/`plan`/`subPlan` into STU3 `grouping`, with the displays kept in extensions on the way down."""
+    grouping = {name: resource.pop(name) for name in ("group", "plan", "subPlan") if resource.get(name) is not None}
+    for display in ("groupDisplay", "planDisplay", "subPlanDisplay"):
+        saved = ext.take(resource, step.target_url(f"grouping.{display}"))
+        if saved:
+            grouping[display] = ext.decode(saved[0])
+    # DSTU2 names a group and plan by their identifier only; STU3 readers (the Patients app) show the display:
+    # the identifier stands in for a display DSTU2 does not have.
+    for name in ("group", "plan", "subPlan"):
+        if name in grouping:
+            grouping.setdefault(name + "Display", grouping[name])
+    if grouping:
+        resource["grouping"] = grouping
+
+
+def _grouping_down(resource: Node, step: Step) -> None:
+    """STU3 `grouping` back to DSTU2's three elements; displays other than the derived ones become extensions."""
+    grouping = resource.pop("grouping", None)
+    if not isinstance(grouping, dict):
+        return
+    for name in ("group", "plan", "subPlan"):
+        if grouping.get(name) is not None:
+            resource[name] = grouping.pop(name)
+    for name, value in grouping.items():
+        if name.endswith("Display") and resource.get(name[:-len("Display")]) == value:
+            continue  # the display _grouping_up derives
+        ext.add(resource, ext.encode(step.source_url(f"grouping.{name}"), value, "string"))
+
+
+def coverage_up(resource: Node, step: Step) -> None:
+    """DSTU2 Coverage -> STU3: `issuer` becomes `payor[0]`, `type` (Coding) a CodeableConcept, `subscriberId` and
+    `network` (Identifiers) their value, `group`/`plan`/`subPlan` go into `grouping` (each also as its display,
+    which DSTU2 lacks), `dependent`/`sequence` (positiveInt) become strings. `bin` and Identifier systems stay
+    extensions."""
+    issuer = resource.pop("issuer", None)
+    payors = resource.pop("payor", None)  # not DSTU2, but the Patients app's DSTU2 page names it
+    payor_list = payors if isinstance(payors, list) else []
+    if isinstance(issuer, dict) and issuer not in payor_list:
+        payor_list = [issuer, *payor_list]
+    if payor_list:
+        resource["payor"] = payor_list
+    if isinstance(resource.get("type"), dict):
+        resource["type"] = {"coding": [resource["type"]]}
+    for element in ("subscriberId", "network"):
+        value = resource.get(element)
+        if isinstance(value, dict):
+            resource[element] = _identifier_value(value)
+            if set(value) - {"value"}:
+                ext.add(resource, ext.encode(step.source_url(element), value, "Identifier"))
+            if resource[element] is None:
+                del resource[element]
+    _grouping_up(resource, step)
+    for element in ("dependent", "sequence"):
+        if isinstance(resource.get(element), int):
+            resource[element] = str(resource[element])
+
+
+def coverage_down(resource: Node, step: Step) -> None:
+    """STU3 Coverage -> DSTU2: the reverse of `coverage_up`; a second payor, the grouping's displays and whatever
+    else DSTU2 lacks stay extensions."""
+    payors = resource.pop("payor", None)
+    if isinstance(payors, list) and payors:
+        resource["issuer"] = payors[0]
+        ext.add(resource, ext.encode(step.source_url("payor"), payors[1:], "Reference"))
+    concept = resource.get("type")
+    if isinstance(concept, dict):
+        codings = concept.get("coding") or []
+        if codings:
+            resource["type"] = codings[0]
+        else:
+            del resource["type"]
+        if len(codings) != 1 or set(concept) != {"coding"}:
+            ext.add(resource, ext.encode(step.source_url("type"), concept, "CodeableConcept"))
+    for element in ("subscriberId", "network"):
+        value = resource.get(element)
+        if isinstance(value, str):
+            saved = ext.take(resource, step.target_url(element))
+            resource[element] = ext.decode(saved[0]) if saved else {"value": value}
+    _grouping_down(resource, step)
+    for element in ("dependent", "sequence"):
+        value = resource.get(element)
+        if isinstance(value, str):
+            if value.isdigit() and int(value) > 0:
+                resource[element] = int(value)
+            else:
+                del resource[element]
+                ext.add(resource, ext.encode(step.source_url(element), value, "string"))
