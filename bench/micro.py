@@ -5,14 +5,13 @@ from __future__ import annotations
 import gc
 import http.client
 import json
-import re
 import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from shared.proxy.link_rewriter import LinkRewriter, _spellings
+from shared.proxy.link_rewriter import LinkRewriter
 
 
 def has_orjson() -> bool:
@@ -50,138 +49,37 @@ def traced_peak_bytes(function: Callable[[], object]) -> int:
 
 
 # -- response rewriting ----------------------------------------------------------------------------------------
-def current_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
-    """What shared.proxy.forward._client_response does with a JSON answer today (stdlib json)."""
+def parsed_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
+    """Parse, rewrite in place, serialise: what the version bridge does with an answer it translates anyway."""
     document = json.loads(body)
     if rewriter.might_contain_provider_urls(body):
-        document = rewriter.rewrite(document)
+        rewriter.rewrite_in_place(document)
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def orjson_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
-    """The same structural rewrite with orjson for parsing and serialising."""
+    """The same with orjson for parsing and serialising (not a project dependency)."""
     import orjson
 
     document = orjson.loads(body)
     if rewriter.might_contain_provider_urls(body):
-        document = rewriter.rewrite(document)
+        rewriter.rewrite_in_place(document)
     return orjson.dumps(document)
-
-
-_ESCAPED_SLASH_OR_UNICODE = re.compile(rb"\\[/u]")
-_BOUNDARY = rb"(?=[/?#]|$|[\"'\s<>])"
-
-
-class BytesRewriter:
-    """A prototype: rewrite provider URLs directly in the JSON bytes when no escape could hide one.
-
-    In JSON a URL can only occur inside a string, and the gateway base holds no character JSON escapes, so a
-    byte-level substitution yields the same document as the structural rewrite — unless the body spells a
-    URL with escapes (`\\/` or `\\u`), in which case the caller falls back to the structural path. The base is
-    first replaced as configured (a fast case-sensitive search); only if a differently-cased spelling remains
-    does the slower case-insensitive pass run.
-    """
-
-    def __init__(self, provider_base: str, gateway_base: str) -> None:
-        spellings = [s.encode("ascii") for s in _spellings(provider_base)]
-        alternatives = b"|".join(re.escape(s) for s in spellings)
-        self._exact = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY)
-        self._any_case = re.compile(rb"(?:" + alternatives + rb")" + _BOUNDARY, re.IGNORECASE)
-        self._lowered = [s.lower() for s in spellings]
-        self._overlap = max(len(s) for s in spellings) - 1
-        self._replacement = gateway_base.rstrip("/").encode("ascii")
-
-    def can_rewrite(self, body: bytes) -> bool:
-        return _ESCAPED_SLASH_OR_UNICODE.search(body) is None
-
-    def _other_spelling_left(self, data: bytes, window: int = 64 * 1024) -> bool:
-        # Lower-cased a window at a time (overlapping by a spelling's length), never as a whole second copy.
-        for start in range(0, len(data), window):
-            lowered = data[start:start + window + self._overlap].lower()
-            if any(spelling in lowered for spelling in self._lowered):
-                return True
-        return False
-
-    def _substitute(self, pattern: re.Pattern[bytes], body: bytes) -> bytes:
-        # Like pattern.sub, but the unchanged stretches are memoryview slices, not copies, until the one join.
-        view = memoryview(body)
-        parts: list[bytes | memoryview] = []
-        last = 0
-        for match in pattern.finditer(body):
-            parts += (view[last:match.start()], self._replacement)
-            last = match.end()
-        if not parts:
-            return body
-        parts.append(view[last:])
-        return b"".join(parts)
-
-    def rewrite(self, body: bytes) -> bytes:
-        out = self._substitute(self._exact, body)
-        if self._other_spelling_left(out):
-            out = self._substitute(self._any_case, out)
-        return out
-
-
-def looks_like_fhir_json(body: bytes) -> bool:
-    """A cheap sniff instead of a full parse: a JSON object that names a resourceType near its start."""
-    head = body[:4096].lstrip()
-    return head.startswith(b"{") and b'"resourceType"' in head and body.rstrip().endswith(b"}")
-
-
-def bytes_pipeline(body: bytes, rewriter: BytesRewriter, validate: bool) -> bytes:
-    """Byte-level rewrite; `validate` parses with orjson first to keep the full 'is this FHIR JSON' check."""
-    if validate:
-        import orjson
-
-        document = orjson.loads(body)
-        if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
-            raise ValueError("not FHIR JSON")
-        del document
-    elif not looks_like_fhir_json(body):
-        raise ValueError("not FHIR JSON")
-    if not rewriter.can_rewrite(body):
-        raise ValueError("escaped URL spelling: structural path needed")
-    return rewriter.rewrite(body)
-
-
-def bytes_rewrite_agrees(provider_base: str, gateway_base: str) -> dict[str, bool]:
-    """The byte rewrite equals the structural one on awkward spellings, or declines on escapes (caller falls back)."""
-    structural = LinkRewriter(provider_base, gateway_base)
-    byte_level = BytesRewriter(provider_base, gateway_base)
-    parts = urlsplit(provider_base)
-    upper = f"{parts.scheme.upper()}://{(parts.hostname or '').upper()}:{parts.port}{parts.path.upper()}"
-    cases = {
-        "as configured": f"{provider_base}/Patient/1",
-        "upper-case base": f"{upper}/Patient/1",
-        "not at a path boundary": f"{provider_base}x/Patient/1",
-        "query right after the base": f"{provider_base}?_getpages=abc",
-        "base inside narrative": f"<a href='{provider_base}/Patient/1'>x</a>",
-        "other path on the provider host": f"{parts.scheme}://{parts.netloc}/other/Patient/1",
-    }
-    results: dict[str, bool] = {}
-    for name, value in cases.items():
-        body = json.dumps({"resourceType": "Bundle", "link": [{"url": value}]}).encode()
-        expected = json.loads(json.dumps(structural.rewrite(json.loads(body))))
-        results[name] = byte_level.can_rewrite(body) and json.loads(byte_level.rewrite(body)) == expected
-    escaped = json.dumps({"resourceType": "Bundle", "url": provider_base + "/Patient/1"}).replace("/", "\\/")
-    results["escaped slashes: declines (structural fallback)"] = not byte_level.can_rewrite(escaped.encode())
-    return results
 
 
 def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: int) -> dict[str, Any]:
     """Time and traced peak memory of each way to rewrite one upstream answer."""
     rewriter = LinkRewriter(provider_base, gateway_base)
-    byte_rewriter = BytesRewriter(provider_base, gateway_base)
     document = json.loads(body)
     steps: dict[str, Callable[[], object]] = {
         "json.loads": lambda: json.loads(body),
         "might_contain_provider_urls": lambda: rewriter.might_contain_provider_urls(body),
-        "LinkRewriter.rewrite": lambda: rewriter.rewrite(document),
+        "json.loads + rewrite_in_place": lambda: rewriter.rewrite_in_place(json.loads(body)),
         "json.dumps+encode": lambda: json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(),
     }
     pipelines: dict[str, Callable[[], object]] = {
-        "current (json + structural rewrite)": lambda: current_pipeline(body, rewriter),
-        "bytes regex rewrite, sniff only (no parse)": lambda: bytes_pipeline(body, byte_rewriter, False),
+        "rewrite_json_bytes (the unbridged proxy)": lambda: rewriter.rewrite_json_bytes(body),
+        "parse + rewrite_in_place + serialise (the bridge)": lambda: parsed_pipeline(body, rewriter),
     }
     same: bool | None = None
     if has_orjson():  # optional: not a project dependency (pip install orjson to compare it)
@@ -189,10 +87,9 @@ def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: in
 
         steps["orjson.loads"] = lambda: orjson.loads(body)
         steps["orjson.dumps"] = lambda: orjson.dumps(document)
-        pipelines["bytes regex rewrite, orjson validation"] = lambda: bytes_pipeline(body, byte_rewriter, True)
-        pipelines["orjson + structural rewrite"] = lambda: orjson_pipeline(body, rewriter)
-        same = orjson.loads(orjson_pipeline(body, rewriter)) == json.loads(current_pipeline(body, rewriter))
-    equivalent = json.loads(bytes_pipeline(body, byte_rewriter, False)) == json.loads(current_pipeline(body, rewriter))
+        pipelines["orjson + rewrite_in_place"] = lambda: orjson_pipeline(body, rewriter)
+        same = orjson.loads(orjson_pipeline(body, rewriter)) == json.loads(parsed_pipeline(body, rewriter))
+    equivalent = json.loads(rewriter.rewrite_json_bytes(body)) == json.loads(parsed_pipeline(body, rewriter))
     return {
         "body_bytes": len(body),
         "steps_ms": {name: round(best_ms(step, repeat), 3) for name, step in steps.items()},
@@ -291,7 +188,6 @@ def run_micro(large_body: bytes, search_body: bytes, provider_base: str, gateway
     return {
         "rewrite_large_bundle": rewrite_costs(large_body, provider_base, gateway_base, max(1, repeat // 2)),
         "rewrite_search_10": rewrite_costs(search_body, provider_base, gateway_base, repeat * 10),
-        "bytes_rewrite_agrees_with_structural": bytes_rewrite_agrees(provider_base, gateway_base),
         "jwt_key_types": signing_costs(repeat),
         "upstream_http_clients": upstream_client_costs(search_url, repeat),
     }

@@ -138,16 +138,6 @@ class LinkRewriter:
                 elif isinstance(value, dict | list):
                     stack.append(value)
 
-    def rewrite(self, document: Any) -> Any:
-        """The document with every provider URL in any string value replaced (structure unchanged)."""
-        if isinstance(document, str):
-            return self.rewrite_url(document) if self._host_marker in document.lower() else document
-        if isinstance(document, dict):
-            return {key: self.rewrite(value) for key, value in document.items()}
-        if isinstance(document, list):
-            return [self.rewrite(value) for value in document]
-        return document
-
 
 @functools.lru_cache(maxsize=256)
 def link_rewriter_for(provider_base: str, gateway_base: str) -> LinkRewriter:

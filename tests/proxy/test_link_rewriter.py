@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,18 @@ from hypothesis import strategies as st
 from shared.proxy.link_rewriter import LinkRewriter
 
 GATEWAY = "https://gateway.example.test/fhir"
+
+
+def rewrite_structurally(rewriter: LinkRewriter, document: Any) -> Any:
+    """The oracle: a copy of the parsed document with `rewrite_url` applied to every string that names the
+    provider. Production rewrites bytes (`rewrite_json_bytes`) or in place (`rewrite_in_place`); both must agree."""
+    if isinstance(document, str):
+        return rewriter.rewrite_url(document) if rewriter.might_contain_provider_urls(document) else document
+    if isinstance(document, dict):
+        return {key: rewrite_structurally(rewriter, value) for key, value in document.items()}
+    if isinstance(document, list):
+        return [rewrite_structurally(rewriter, value) for value in document]
+    return document
 
 
 @pytest.mark.parametrize(
@@ -40,7 +54,7 @@ def test_bundle_links_full_urls_and_nested_batch_responses_are_rewritten() -> No
                           "entry": [{"fullUrl": provider + "/Observation/9"}]}},
         ],
     }
-    rewritten = LinkRewriter(provider, GATEWAY).rewrite(bundle)
+    rewritten = rewrite_structurally(LinkRewriter(provider, GATEWAY), bundle)
     text = json.dumps(rewritten)
     assert "ehr.example.org" not in text
     assert rewritten["link"][0]["url"] == GATEWAY + "/Patient?page=2"
@@ -57,7 +71,7 @@ def test_a_longer_path_sharing_the_prefix_is_not_the_provider_base() -> None:
 def test_urls_inside_narrative_are_rewritten() -> None:
     rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
     div = '<div><a href="https://ehr.example.org/fhir/Patient/1">x</a></div>'
-    assert rewriter.rewrite({"div": div})["div"] == f'<div><a href="{GATEWAY}/Patient/1">x</a></div>'
+    assert rewrite_structurally(rewriter, {"div": div})["div"] == f'<div><a href="{GATEWAY}/Patient/1">x</a></div>'
 
 
 @given(st.recursive(
@@ -68,7 +82,7 @@ def test_urls_inside_narrative_are_rewritten() -> None:
     max_leaves=20,
 ))
 def test_no_provider_base_survives_rewriting(document: object) -> None:
-    rewritten = LinkRewriter("https://ehr.example.org/fhir", GATEWAY).rewrite(document)
+    rewritten = rewrite_structurally(LinkRewriter("https://ehr.example.org/fhir", GATEWAY), document)
     assert "ehr.example.org" not in json.dumps(rewritten).lower()
 
 
@@ -100,7 +114,12 @@ def test_json_text_without_the_provider_host_is_returned_as_is() -> None:
 def test_byte_rewriting_matches_structural_rewriting(document: object, ascii_only: bool) -> None:
     rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
     text = json.dumps(document, ensure_ascii=ascii_only).encode()
-    assert json.loads(rewriter.rewrite_json_bytes(text)) == rewriter.rewrite(document)
+    expected = rewrite_structurally(rewriter, document)
+    assert json.loads(rewriter.rewrite_json_bytes(text)) == expected
+    if isinstance(document, dict | list):  # in place works on containers, as parsed answers are
+        in_place = copy.deepcopy(document)
+        rewriter.rewrite_in_place(in_place)
+        assert in_place == expected
 
 
 def test_a_base_spelled_in_another_case_is_rewritten_even_when_the_host_matches_exactly() -> None:
