@@ -55,14 +55,15 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
 
 
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
-    """The demo client of an earlier run when its secret still works; a new one otherwise."""
+    """The demo client of an earlier run when its secret still works and it may use every demo tenant (an older
+    run may have seeded fewer); a new one otherwise."""
     from shared.client_secrets import secret_matches
     from shared.registry import clients
 
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())
         state = clients.load_client_state(previous.get("client_id", ""))
-        if state and state.client.enabled and any(
+        if state and state.client.enabled and all(state.client.may_use_tenant(t) for t in tenant_ids) and any(
             s.secret_id == previous.get("secret_id") and not s.revoked
             and secret_matches(previous.get("client_secret", ""), s.sha256)
             for s in state.secrets
