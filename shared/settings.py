@@ -381,6 +381,9 @@ class GatewaySettings:
             raise AttributeError("GatewaySettings is read-only: change the environment and call settings.reload()")
         object.__setattr__(self, name, value)
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("GatewaySettings is read-only: change the environment and call settings.reload()")
+
     def __repr__(self) -> str:
         # Secrets stay out of logs and tracebacks: only whether they are set.
         shown = ", ".join(

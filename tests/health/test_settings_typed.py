@@ -47,9 +47,11 @@ def test_the_process_reads_its_settings_once_until_reloaded(monkeypatch: pytest.
 
 def test_the_settings_are_read_only() -> None:
     with pytest.raises(AttributeError):
-        settings.current().batch_max_entries = 3  # type: ignore[misc]
+        settings.current().batch_max_entries = 3  # type: ignore[misc]  # writing is what is refused
     with pytest.raises(AttributeError):
-        settings.current().problems = ()  # type: ignore[misc]
+        settings.current().problems = ()  # type: ignore[misc]  # writing is what is refused
+    with pytest.raises(AttributeError):
+        del settings.current().problems  # type: ignore[misc]  # writing is what is refused
 
 
 def test_every_problem_is_collected_by_name_and_only_its_readers_fail() -> None:
