@@ -175,6 +175,9 @@ class Gateway:
         # The bench process reads the same registry (seeding, in-process token timings).
         os.environ.update(self.env)
         os.environ.pop("REGISTRY_TABLE_ENDPOINT", None)
+        from shared import settings
+
+        settings.reload()
         self._seed()
         self._start_child()
         return self

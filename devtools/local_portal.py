@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from devtools.local_authority import LocalAuthority
 from devtools.local_sign_in import LocalUser
+from shared import settings
 
 # Fixed, obviously-demo ids, so reruns show the same users.
 PARTNER_TENANT = "00000000-0000-4000-8000-0000000000aa"
@@ -67,4 +68,5 @@ def start_local_portal(gateway_base: str, demo_tenant_id: str, local_dir: Path) 
         "PORTAL_SUPPORT_CONTACT": os.environ.get("PORTAL_SUPPORT_CONTACT") or "operator@partner.example",
         "REQUESTS_CA_BUNDLE": str(authority.ca_bundle_path),
     })
+    settings.reload()  # the gateway in this process may have read its settings before the portal's were set
     return LocalPortal(authority, portal_url, users)

@@ -6,12 +6,12 @@ from shared import settings
 
 
 def token_url() -> str:
-    return settings.public_base_url() + "/oauth2/token"
+    return settings.current().gateway_public_base_url + "/oauth2/token"
 
 
 def authorize_url() -> str:
-    return settings.public_base_url() + "/oauth2/authorize"
+    return settings.current().gateway_public_base_url + "/oauth2/authorize"
 
 
 def jwks_url() -> str:
-    return settings.public_base_url() + "/.well-known/jwks.json"
+    return settings.current().gateway_public_base_url + "/.well-known/jwks.json"

@@ -1,10 +1,18 @@
-"""The gateway's app settings: one catalogue of every name the code reads, with defaults."""
+"""The gateway's app settings: one catalogue of every name the code reads, and the typed values read from it."""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any, Generic, TypeVar, overload
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from shared import setting_kinds as kinds
+from shared.fhir.versions import FhirVersion
+from shared.setting_kinds import SettingError as SettingError
 
 
 @dataclass(frozen=True)
@@ -17,6 +25,13 @@ class Setting:
     required: bool = False
     secret: bool = False
     minimum: int | None = None  # set for whole-number settings: the smallest value the gateway accepts
+    kind: kinds.Kind = kinds.text  # how the text becomes a value (whole-number settings: from `minimum`)
+
+    def parse(self, value: str) -> object:
+        """The typed value of this setting's text; SettingError naming the setting when it is malformed."""
+        if self.minimum is not None:
+            return kinds.whole_number(self.minimum)(self.name, value)
+        return self.kind(self.name, value)
 
 
 # The single source of truth for setting names: the Bicep templates and the docs follow this.
@@ -25,11 +40,13 @@ SETTINGS: tuple[Setting, ...] = (
         "GATEWAY_PUBLIC_BASE_URL",
         "Public https base URL of the gateway (no trailing slash); every advertised URL is built from it.",
         required=True,
+        kind=kinds.http_url,
     ),
     Setting(
         "GATEWAY_FHIR_VERSION",
         "FHIR version the metadata endpoint announces: STU3, DSTU2 or R4.",
         default="STU3",
+        kind=kinds.fhir_version,
     ),
     Setting(
         "REGISTRY_CONNECTION_STRING",
@@ -54,12 +71,14 @@ SETTINGS: tuple[Setting, ...] = (
         "PEM RSA private key that signs access tokens (a Key Vault reference in Azure).",
         required=True,
         secret=True,
+        kind=kinds.rsa_private_key,
     ),
     Setting(
         "TOKEN_SIGNING_KEY_PREVIOUS",
         "PEM RSA private or public key of the previous signing key, still published and accepted during rotation.",
         default="",
         secret=True,
+        kind=kinds.rsa_key,
     ),
     Setting(
         "TOKEN_SIGNING_KEY_NEXT",
@@ -67,6 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
         "so every instance and JWKS cache knows it before it signs (the first step of a rotation).",
         default="",
         secret=True,
+        kind=kinds.rsa_key,
     ),
     Setting(
         "TOKEN_LIFETIME_SECONDS",
@@ -208,6 +228,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Fernet key(s) sealing the portal's session cookie, comma-separated, newest first (a Key Vault reference).",
         default="",
         secret=True,
+        kind=kinds.comma_list,
     ),
     Setting(
         "PORTAL_SESSION_MINUTES",
@@ -229,6 +250,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PORTAL_OPERATOR_OBJECT_IDS",
         "Comma-separated object ids of users in the operator tenant who are operators without the app role.",
         default="",
+        kind=kinds.comma_list,
     ),
     Setting(
         "PORTAL_CUSTOMER_ADMIN_ROLE",
@@ -242,12 +264,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+
 _BY_NAME = {s.name: s for s in SETTINGS}
-
-
-class SettingError(Exception):
-    """A setting is missing or malformed; the message names the setting, never its value."""
-
 
 # App Service leaves a Key Vault reference's text in place when it cannot resolve it.
 UNRESOLVED_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
@@ -257,42 +275,155 @@ def is_unresolved_key_vault_reference(value: str) -> bool:
     return value.strip().lower().startswith(UNRESOLVED_KEY_VAULT_REFERENCE)
 
 
-def read(name: str) -> str:
-    """The setting's value, or its default; raises SettingError when a required one is unset or unresolved."""
-    setting = _BY_NAME[name]
-    value = os.environ.get(name, "").strip()
+def _read(setting: Setting, environ: Mapping[str, str]) -> object:
+    """One setting's typed value from the environment, or its default; SettingError names the setting."""
+    value = environ.get(setting.name, "").strip()
     if value and is_unresolved_key_vault_reference(value):
-        raise SettingError(f"app setting {name} is a Key Vault reference that did not resolve")
-    if value:
-        return value
-    if setting.required:
-        raise SettingError(f"app setting {name} is not set")
-    return setting.default or ""
+        raise SettingError(f"app setting {setting.name} is a Key Vault reference that did not resolve")
+    if not value and setting.required:
+        raise SettingError(f"app setting {setting.name} is not set")
+    return setting.parse(value or setting.default or "")
 
 
-def read_int(name: str, minimum: int | None = None) -> int:
-    """An integer setting, checked against a lower bound (by default the catalogue's)."""
-    if minimum is None:
-        minimum = _BY_NAME[name].minimum or 0
-    raw = read(name)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingError(f"app setting {name} must be a whole number") from None
-    if value < minimum:
-        raise SettingError(f"app setting {name} must be at least {minimum}")
-    return value
+T = TypeVar("T")
 
 
-def public_base_url() -> str:
-    """The configured public base URL, validated and without a trailing slash."""
-    value = read("GATEWAY_PUBLIC_BASE_URL").rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise SettingError("app setting GATEWAY_PUBLIC_BASE_URL must be an absolute http(s) URL")
-    return value
+class _Value(Generic[T]):
+    """A typed attribute of GatewaySettings: one catalogued setting's value, or its SettingError when read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = _BY_NAME[name].name  # a KeyError here is a typo against the catalogue, at import
+
+    @overload
+    def __get__(self, owner: None, owner_type: type[Any]) -> _Value[T]: ...
+    @overload
+    def __get__(self, owner: GatewaySettings, owner_type: type[Any]) -> T: ...
+    def __get__(self, owner: GatewaySettings | None, owner_type: type[Any]) -> T | _Value[T]:
+        if owner is None:
+            return self
+        return owner.value(self.name)  # type: ignore[return-value]  # the catalogue's kind made it a T
 
 
-def fhir_base_url() -> str:
-    """The gateway's FHIR base URL that clients call (and the `aud` of its access tokens)."""
-    return public_base_url() + "/fhir"
+class GatewaySettings:
+    """Every catalogued setting read once and typed; a malformed one raises its SettingError where it is used.
+
+    Validated as a whole when built: `problems` lists each missing or malformed setting by name, in catalogue
+    order, which /health reports. A broken setting fails only what reads it (a bad portal setting leaves the
+    FHIR proxy running), as it did when every reader parsed its own.
+    """
+
+    __slots__ = ("_errors", "_values", "problems")
+
+    gateway_public_base_url: _Value[str] = _Value("GATEWAY_PUBLIC_BASE_URL")
+    gateway_fhir_version: _Value[FhirVersion] = _Value("GATEWAY_FHIR_VERSION")
+    registry_connection_string: _Value[str] = _Value("REGISTRY_CONNECTION_STRING")
+    registry_table_endpoint: _Value[str] = _Value("REGISTRY_TABLE_ENDPOINT")
+    registry_cache_ttl_seconds: _Value[int] = _Value("REGISTRY_CACHE_TTL_SECONDS")
+    registry_stale_grace_seconds: _Value[int] = _Value("REGISTRY_STALE_GRACE_SECONDS")
+    token_signing_key: _Value[rsa.RSAPrivateKey] = _Value("TOKEN_SIGNING_KEY")
+    token_signing_key_previous: _Value[kinds.RsaKey | None] = _Value("TOKEN_SIGNING_KEY_PREVIOUS")
+    token_signing_key_next: _Value[kinds.RsaKey | None] = _Value("TOKEN_SIGNING_KEY_NEXT")
+    token_lifetime_seconds: _Value[int] = _Value("TOKEN_LIFETIME_SECONDS")
+    token_max_lifetime_seconds: _Value[int] = _Value("TOKEN_MAX_LIFETIME_SECONDS")
+    throttle_max_failures_per_client: _Value[int] = _Value("THROTTLE_MAX_FAILURES_PER_CLIENT")
+    throttle_max_failures_client_wide: _Value[int] = _Value("THROTTLE_MAX_FAILURES_CLIENT_WIDE")
+    throttle_max_failures_per_address: _Value[int] = _Value("THROTTLE_MAX_FAILURES_PER_ADDRESS")
+    throttle_trusted_proxy_hops: _Value[int] = _Value("THROTTLE_TRUSTED_PROXY_HOPS")
+    throttle_window_seconds: _Value[int] = _Value("THROTTLE_WINDOW_SECONDS")
+    max_active_client_secrets: _Value[int] = _Value("MAX_ACTIVE_CLIENT_SECRETS")
+    batch_max_entries: _Value[int] = _Value("BATCH_MAX_ENTRIES")
+    batch_max_answer_bytes: _Value[int] = _Value("BATCH_MAX_ANSWER_BYTES")
+    batch_fanout_concurrency: _Value[int] = _Value("BATCH_FANOUT_CONCURRENCY")
+    provider_capabilities_ttl_seconds: _Value[int] = _Value("PROVIDER_CAPABILITIES_TTL_SECONDS")
+    azure_client_id: _Value[str] = _Value("AZURE_CLIENT_ID")
+    upstream_connect_timeout_seconds: _Value[int] = _Value("UPSTREAM_CONNECT_TIMEOUT_SECONDS")
+    upstream_read_timeout_seconds: _Value[int] = _Value("UPSTREAM_READ_TIMEOUT_SECONDS")
+    upstream_deadline_seconds: _Value[int] = _Value("UPSTREAM_DEADLINE_SECONDS")
+    upstream_max_concurrent_per_tenant: _Value[int] = _Value("UPSTREAM_MAX_CONCURRENT_PER_TENANT")
+    upstream_max_retries: _Value[int] = _Value("UPSTREAM_MAX_RETRIES")
+    portal_client_id: _Value[str] = _Value("PORTAL_CLIENT_ID")
+    portal_client_secret: _Value[str] = _Value("PORTAL_CLIENT_SECRET")
+    portal_authority: _Value[str] = _Value("PORTAL_AUTHORITY")
+    portal_session_key: _Value[tuple[str, ...]] = _Value("PORTAL_SESSION_KEY")
+    portal_session_minutes: _Value[int] = _Value("PORTAL_SESSION_MINUTES")
+    portal_operator_tenant_id: _Value[str] = _Value("PORTAL_OPERATOR_TENANT_ID")
+    portal_operator_role: _Value[str] = _Value("PORTAL_OPERATOR_ROLE")
+    portal_operator_object_ids: _Value[tuple[str, ...]] = _Value("PORTAL_OPERATOR_OBJECT_IDS")
+    portal_customer_admin_role: _Value[str] = _Value("PORTAL_CUSTOMER_ADMIN_ROLE")
+    portal_support_contact: _Value[str] = _Value("PORTAL_SUPPORT_CONTACT")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        values: dict[str, object] = {}
+        errors: dict[str, SettingError] = {}
+        for setting in SETTINGS:
+            try:
+                values[setting.name] = _read(setting, environ)
+            except SettingError as error:
+                errors[setting.name] = error
+        self._values = values
+        self._errors = errors
+        problems = [str(error) for error in errors.values()]
+        try:
+            self.registry_location  # noqa: B018 - read for its check across two settings
+        except SettingError as error:
+            problems.append(str(error))
+        self.problems: tuple[str, ...] = tuple(problems)
+
+    def value(self, name: str) -> object:
+        """One catalogued setting's typed value; its SettingError when it is missing or malformed."""
+        error = self._errors.get(name)
+        if error is not None:
+            raise SettingError(str(error))
+        return self._values[name]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, "problems"):
+            raise AttributeError("GatewaySettings is read-only: change the environment and call settings.reload()")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("GatewaySettings is read-only: change the environment and call settings.reload()")
+
+    def __repr__(self) -> str:
+        # Secrets stay out of logs and tracebacks: only whether they are set.
+        shown = ", ".join(
+            f"{s.name.lower()}={'<secret>' if s.secret else repr(self._values[s.name])}"
+            for s in SETTINGS if s.name in self._values)
+        return f"GatewaySettings({shown}, problems={list(self.problems)!r})"
+
+    @property
+    def fhir_base_url(self) -> str:
+        """The gateway's FHIR base URL that clients call (and the `aud` of its access tokens)."""
+        return self.gateway_public_base_url + "/fhir"
+
+    @property
+    def registry_location(self) -> tuple[str, str]:
+        """(connection string, table endpoint): one of them is set, the connection string wins."""
+        connection_string, endpoint = self.registry_connection_string, self.registry_table_endpoint
+        if not connection_string and not endpoint:
+            raise SettingError("app setting REGISTRY_CONNECTION_STRING or REGISTRY_TABLE_ENDPOINT must be set")
+        return connection_string, endpoint
+
+
+_lock = threading.Lock()
+_current: GatewaySettings | None = None
+
+
+def current() -> GatewaySettings:
+    """The process's settings, read from the environment on first use and kept until reload()."""
+    global _current
+    built = _current
+    if built is None:
+        with _lock:
+            built = _current
+            if built is None:
+                built = _current = GatewaySettings(os.environ)
+    return built
+
+
+def reload() -> GatewaySettings:
+    """Reads the environment again (tests change it; App Service restarts the worker instead)."""
+    global _current
+    with _lock:
+        _current = GatewaySettings(os.environ)
+        return _current

@@ -110,13 +110,13 @@ def source_address(headers: Mapping[str, str]) -> str:
     hops = [hop for hop in forwarded.split(",") if hop.strip()]
     if not hops:
         return "unknown"
-    trusted = settings.read_int("THROTTLE_TRUSTED_PROXY_HOPS", minimum=0)
+    trusted = settings.current().throttle_trusted_proxy_hops
     # A shorter chain did not come through the trusted proxies: its first hop is what the platform saw.
     return _host_of(hops[max(0, len(hops) - 1 - trusted)]) or "unknown"
 
 
 def _window() -> float:
-    return float(settings.read_int("THROTTLE_WINDOW_SECONDS", minimum=1))
+    return float(settings.current().throttle_window_seconds)
 
 
 def _client_key(client_id: str) -> str:
@@ -126,8 +126,8 @@ def _client_key(client_id: str) -> str:
 def _keys(client_id: str | None, address: str) -> Iterable[tuple[str, int]]:
     """The counters that may refuse a request before its secret is checked."""
     if client_id:
-        yield f"pair:{client_id[:128]}|{address}", settings.read_int("THROTTLE_MAX_FAILURES_PER_CLIENT", minimum=1)
-    yield f"address:{address}", settings.read_int("THROTTLE_MAX_FAILURES_PER_ADDRESS", minimum=1)
+        yield f"pair:{client_id[:128]}|{address}", settings.current().throttle_max_failures_per_client
+    yield f"address:{address}", settings.current().throttle_max_failures_per_address
 
 
 def check(client_id: str | None, address: str) -> None:
@@ -144,7 +144,7 @@ def client_wide_retry_after(client_id: str | None) -> int | None:
     None. Only for answering a request whose secret was already found wrong: never refuses a right one."""
     if not client_id:
         return None
-    limit = settings.read_int("THROTTLE_MAX_FAILURES_CLIENT_WIDE", minimum=1)
+    limit = settings.current().throttle_max_failures_client_wide
     return _WINDOW.retry_after(_client_key(client_id), limit, _window())
 
 

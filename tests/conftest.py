@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import log_leak_scan
 from gateway_env import REPO, SIGNING_KEY  # noqa: F401 - sets up Azurite and the settings first
 
-from shared import throttle
+from shared import settings, throttle
 from shared.registry import cached, clients, tenants
 
 log_leak_scan.install()
@@ -35,12 +35,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+class SettingsMonkeyPatch(pytest.MonkeyPatch):
+    """pytest's monkeypatch, re-reading the gateway's settings whenever it changes the environment.
+
+    The gateway reads its settings once per process (App Service restarts the worker when they change); a test
+    that changes them in-process is that restart, for the test's code and the in-process local host alike.
+    """
+
+    def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
+        super().setenv(name, value, prepend)
+        settings.reload()
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        super().delenv(name, raising)
+        settings.reload()
+
+    def undo(self) -> None:
+        super().undo()
+        settings.reload()
+
+
+@pytest.fixture
+def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
+    patch = SettingsMonkeyPatch()
+    yield patch
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def fresh_process_state() -> Iterator[None]:
-    """Each test sees the registry as it is now and starts with no failed attempts counted."""
+    """Each test sees the settings and the registry as they are now and starts with no failed attempts counted."""
+    settings.reload()
     cached.forget_all()
     throttle.forget_failures()
     yield
+    settings.reload()
     cached.forget_all()
     throttle.forget_failures()
 

@@ -15,6 +15,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from devtools.azurite import free_port, start_azurite  # noqa: E402 - after the path set-up
+from shared import settings  # noqa: E402
 from shared.registry import connection  # noqa: E402
 from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402
 
@@ -47,4 +48,5 @@ os.environ.update(
     }
 )
 os.environ.pop("REGISTRY_TABLE_ENDPOINT", None)
+settings.reload()
 connection.ensure_tables()

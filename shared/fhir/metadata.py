@@ -9,17 +9,14 @@ import azure.functions as func
 from shared import public_urls, settings
 from shared.fhir.capability_statement import capability_statement
 from shared.fhir.operation_outcome import IssueType, operation_outcome
-from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.fhir.versions import FhirVersion
 from shared.http_responses import json_response
 
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
 
 
 def configured_version() -> FhirVersion:
-    version = parse_fhir_version(settings.read("GATEWAY_FHIR_VERSION"))
-    if version is None:
-        raise settings.SettingError("app setting GATEWAY_FHIR_VERSION must be DSTU2, STU3 or R4")
-    return version
+    return settings.current().gateway_fhir_version
 
 
 def metadata_response(params: Mapping[str, str]) -> func.HttpResponse:
@@ -35,7 +32,7 @@ def metadata_response(params: Mapping[str, str]) -> func.HttpResponse:
             status=406, mimetype=version.json_media_type,
         )
     statement = capability_statement(
-        version, settings.fhir_base_url(), public_urls.token_url(), public_urls.authorize_url()
+        version, settings.current().fhir_base_url, public_urls.token_url(), public_urls.authorize_url()
     )
     return json_response(statement, mimetype=version.json_media_type,
                          headers={"Cache-Control": "public, max-age=300"})

@@ -61,7 +61,7 @@ def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str],
 
 def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
     client = request.client.client
-    lifetime = client.token_lifetime_seconds or settings.read_int("TOKEN_LIFETIME_SECONDS", minimum=60)
+    lifetime = client.token_lifetime_seconds or settings.current().token_lifetime_seconds
     token = issue_access_token(client.client_id, request.tenant_id, request.client.secret_id, lifetime)
     clients.record_secret_use(client.client_id, request.client.secret_id)
     return {

@@ -48,8 +48,7 @@ class PortalConfig:
         return self.base_url + "/oauth2/token"
 
 
-def _session_keys(raw: str) -> MultiFernet:
-    keys = [k.strip() for k in raw.split(",") if k.strip()]
+def _session_keys(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise PortalNotConfigured("app setting PORTAL_SESSION_KEY is not set")
     try:
@@ -62,34 +61,35 @@ def _session_keys(raw: str) -> MultiFernet:
 def load_config() -> PortalConfig:
     """The portal's configuration from the app settings; PortalNotConfigured when it cannot run."""
     try:
-        client_id = settings.read("PORTAL_CLIENT_ID")
+        configured = settings.current()
+        client_id = configured.portal_client_id
         if not client_id:
             raise PortalNotConfigured("app setting PORTAL_CLIENT_ID is not set")
-        secret = settings.read("PORTAL_CLIENT_SECRET")
+        secret = configured.portal_client_secret
         if not secret:
             raise PortalNotConfigured("app setting PORTAL_CLIENT_SECRET is not set")
-        authority = settings.read("PORTAL_AUTHORITY").rstrip("/")
+        authority = configured.portal_authority.rstrip("/")
         parts = urlsplit(authority)
         if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
             raise PortalNotConfigured("app setting PORTAL_AUTHORITY must be an https URL")
-        operator_tenant_raw = settings.read("PORTAL_OPERATOR_TENANT_ID")
+        operator_tenant_raw = configured.portal_operator_tenant_id
         operator_tenant = normalise_tenant_id(operator_tenant_raw) if operator_tenant_raw else None
         if operator_tenant_raw and operator_tenant is None:
             raise PortalNotConfigured("app setting PORTAL_OPERATOR_TENANT_ID must be a tenant GUID")
-        minutes = settings.read_int("PORTAL_SESSION_MINUTES", minimum=1)
+        minutes = configured.portal_session_minutes
         return PortalConfig(
             client_id=client_id,
             client_secret=secret,
             authority=authority,
-            base_url=settings.public_base_url(),
-            session_keys=_session_keys(settings.read("PORTAL_SESSION_KEY")),
+            base_url=configured.gateway_public_base_url,
+            session_keys=_session_keys(configured.portal_session_key),
             session_seconds=min(minutes, 24 * 60) * 60,
             operator_tenant_id=operator_tenant,
-            operator_role=settings.read("PORTAL_OPERATOR_ROLE"),
+            operator_role=configured.portal_operator_role,
             operator_object_ids=frozenset(
-                o.strip().lower() for o in settings.read("PORTAL_OPERATOR_OBJECT_IDS").split(",") if o.strip()),
-            customer_admin_role=settings.read("PORTAL_CUSTOMER_ADMIN_ROLE"),
-            support_contact=settings.read("PORTAL_SUPPORT_CONTACT") or "the gateway's operators",
+                o.lower() for o in configured.portal_operator_object_ids),
+            customer_admin_role=configured.portal_customer_admin_role,
+            support_contact=configured.portal_support_contact or "the gateway's operators",
         )
     except settings.SettingError as error:
         raise PortalNotConfigured(str(error)) from None

@@ -54,7 +54,7 @@ class AnswerBudget:
 
     @classmethod
     def from_settings(cls) -> AnswerBudget:
-        return cls(settings.read_int("BATCH_MAX_ANSWER_BYTES", minimum=1024))
+        return cls(settings.current().batch_max_answer_bytes)
 
     def _refusal(self) -> ProxyError:
         return ProxyError(502, IssueType.TOO_COSTLY, f"the batch's combined answer would exceed {self.limit} bytes; "
@@ -114,7 +114,7 @@ def run_batch(entries: Sequence[BatchEntry], run_entry: RunEntry, version: FhirV
               concurrency: int | None = None, deadline_seconds: float = DEADLINE_SECONDS) -> dict[str, Any]:
     """The batch-response Bundle: one entry per request, in request order, each with its own status."""
     if concurrency is None:
-        concurrency = settings.read_int("BATCH_FANOUT_CONCURRENCY", minimum=1)
+        concurrency = settings.current().batch_fanout_concurrency
     answers: list[dict[str, Any] | None] = [None] * len(entries)
     in_flight: dict[Future[dict[str, Any]], int] = {}
     started = time.monotonic()

@@ -268,7 +268,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         outcome.resource_types = requested.resource_types
         outcome.parameter_names = parameter_names(requested)
         plan = adapt_request(tenant, translate_request(tenant.fhir_version, requested))
-        rewriter = link_rewriter_for(tenant.fhir_base_url, settings.fhir_base_url())
+        rewriter = link_rewriter_for(tenant.fhir_base_url, settings.current().fhir_base_url)
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
             status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id,

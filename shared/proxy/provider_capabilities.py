@@ -93,7 +93,7 @@ def _key(tenant: Tenant) -> tuple[str, str, str]:
 def _load(tenant: Tenant) -> ProviderCapabilities:
     key = _key(tenant)
     known = _statements.get(key)
-    ttl = settings.read_int("PROVIDER_CAPABILITIES_TTL_SECONDS")
+    ttl = settings.current().provider_capabilities_ttl_seconds
     if known is not None and time.monotonic() - known.loaded_at < ttl:
         return known
     fetched = _fetch(tenant)

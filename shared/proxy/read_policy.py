@@ -88,7 +88,7 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
         raise bad_request("the batch Bundle has no entries")
-    max_entries = settings.read_int("BATCH_MAX_ENTRIES", minimum=1)
+    max_entries = settings.current().batch_max_entries
     if len(entries) > max_entries:
         raise ProxyError(413, IssueType.TOO_COSTLY,
                          f"a batch may hold at most {max_entries} entries; this one has {len(entries)}")

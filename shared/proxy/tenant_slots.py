@@ -31,7 +31,7 @@ class TenantBusy(Exception):
 @contextmanager
 def slot(tenant_id: str) -> Iterator[None]:
     """Holds one of the tenant's UPSTREAM_MAX_CONCURRENT_PER_TENANT slots for the block."""
-    limit = settings.read_int("UPSTREAM_MAX_CONCURRENT_PER_TENANT", minimum=1)
+    limit = settings.current().upstream_max_concurrent_per_tenant
     give_up = time.monotonic() + QUEUE_WAIT_SECONDS
     with _condition:
         while _in_flight.get(tenant_id, 0) >= limit:

@@ -92,7 +92,7 @@ def send(method: str, url: str, headers: dict[str, str], body: bytes | None = No
 
     Everything - connecting, waiting, reading the body, retries and their pauses - ends within
     UPSTREAM_DEADLINE_SECONDS; with `tenant_id`, the request holds one of the tenant's slots meanwhile."""
-    seconds = float(settings.read_int("UPSTREAM_DEADLINE_SECONDS", minimum=1))
+    seconds = float(settings.current().upstream_deadline_seconds)
     if tenant_id is None:
         return _send_within(method, url, headers, body, seconds)
     try:
@@ -104,9 +104,9 @@ def send(method: str, url: str, headers: dict[str, str], body: bytes | None = No
 
 def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | None,
                  seconds: float) -> UpstreamResponse:
-    connect_timeout = settings.read_int("UPSTREAM_CONNECT_TIMEOUT_SECONDS", minimum=1)
-    read_timeout = settings.read_int("UPSTREAM_READ_TIMEOUT_SECONDS", minimum=1)
-    max_retries = settings.read_int("UPSTREAM_MAX_RETRIES", minimum=0)
+    connect_timeout = settings.current().upstream_connect_timeout_seconds
+    read_timeout = settings.current().upstream_read_timeout_seconds
+    max_retries = settings.current().upstream_max_retries
     started = time.perf_counter()
     attempt = 0
     too_slow = UpstreamFailure(504, f"the provider did not finish its answer within {seconds:g} s")

@@ -9,11 +9,11 @@ from shared.ttl_cache import TTLCache
 
 
 def _ttl() -> float:
-    return float(settings.read_int("REGISTRY_CACHE_TTL_SECONDS", minimum=0))
+    return float(settings.current().registry_cache_ttl_seconds)
 
 
 def _stale_grace() -> float:
-    return float(settings.read_int("REGISTRY_STALE_GRACE_SECONDS", minimum=0))
+    return float(settings.current().registry_stale_grace_seconds)
 
 
 # While Table Storage is down, cached state keeps serving for a bounded grace period, then fails closed.

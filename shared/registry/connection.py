@@ -33,18 +33,13 @@ _tables: dict[str, TableClient] = {}
 T = TypeVar("T")
 
 
-def _open_service() -> TableServiceClient:
-    connection_string = settings.read("REGISTRY_CONNECTION_STRING")
+def _open_service(location: tuple[str, str]) -> TableServiceClient:
+    connection_string, endpoint = location
     if connection_string:
         # Short timeouts and few retries: callers are HTTP requests, and a dead storage
         # account must turn into a 503 quickly rather than hang the request.
         return TableServiceClient.from_connection_string(
             connection_string, retry_total=1, connection_timeout=3, read_timeout=5
-        )
-    endpoint = settings.read("REGISTRY_TABLE_ENDPOINT")
-    if not endpoint:
-        raise settings.SettingError(
-            "app setting REGISTRY_CONNECTION_STRING or REGISTRY_TABLE_ENDPOINT must be set"
         )
     from azure.identity import DefaultAzureCredential  # imported lazily: heavy, Azure only
 
@@ -60,10 +55,10 @@ def _open_service() -> TableServiceClient:
 def table(name: str) -> TableClient:
     """The process-wide client for one table, reopened when the connection settings change."""
     global _service, _service_key
-    key = (settings.read("REGISTRY_CONNECTION_STRING"), settings.read("REGISTRY_TABLE_ENDPOINT"))
+    key = settings.current().registry_location
     with _lock:
         if _service is None or key != _service_key:
-            _service = _open_service()
+            _service = _open_service(key)
             _service_key = key
             _tables.clear()
         client = _tables.get(name)

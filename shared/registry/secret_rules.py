@@ -47,7 +47,7 @@ class SecretConflict(SecretRuleError):
 
 
 def max_active_secrets() -> int:
-    return settings.read_int("MAX_ACTIVE_CLIENT_SECRETS", minimum=1)
+    return settings.current().max_active_client_secrets
 
 
 def fresh_state(client_id: str) -> clients.ClientState:

@@ -25,17 +25,17 @@ class IssuedToken:
 
 def issuer() -> str:
     """The `iss` of every access token: the gateway's public base URL."""
-    return settings.public_base_url()
+    return settings.current().gateway_public_base_url
 
 
 def audience() -> str:
     """The `aud` of every access token: the gateway's FHIR base URL."""
-    return settings.fhir_base_url()
+    return settings.current().fhir_base_url
 
 
 def max_lifetime() -> int:
     """The longest lifetime the gateway issues or accepts (TOKEN_MAX_LIFETIME_SECONDS)."""
-    return settings.read_int("TOKEN_MAX_LIFETIME_SECONDS", minimum=60)
+    return settings.current().token_max_lifetime_seconds
 
 
 def issue_access_token(client_id: str, tenant_id: str, secret_id: str, lifetime_seconds: int,

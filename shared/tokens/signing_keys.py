@@ -58,52 +58,30 @@ def _verification_key(public_key: rsa.RSAPublicKey) -> VerificationKey:
     return VerificationKey(kid, public_key, jwk)
 
 
-def _load_pem(setting_name: str, pem: str) -> rsa.RSAPrivateKey | rsa.RSAPublicKey:
-    # Key Vault references and shells sometimes turn newlines into literal "\n".
-    data = pem.replace("\\n", "\n").encode("ascii", errors="replace")
-    try:
-        if b"PRIVATE KEY" in data:
-            key: Any = serialization.load_pem_private_key(data, password=None)
-        else:
-            key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        raise settings.SettingError(f"app setting {setting_name} is not a readable PEM key") from None
-    if not isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        raise settings.SettingError(f"app setting {setting_name} must hold an RSA key")
-    if key.key_size < 2048:
-        raise settings.SettingError(f"app setting {setting_name} must hold an RSA key of 2048 bits or more")
-    return key
-
-
-# Only the first signs; the others are published and accepted. A rotation publishes the next key before any
-# instance signs with it and keeps the previous one after: docs/deploy.md gives the order of the steps.
-VERIFY_ONLY_SETTINGS = ("TOKEN_SIGNING_KEY_PREVIOUS", "TOKEN_SIGNING_KEY_NEXT")
-
 _lock = threading.Lock()
-_cached: tuple[tuple[str, ...], KeyRing] | None = None
+_cached: tuple[settings.GatewaySettings, KeyRing] | None = None
 
 
 def key_ring() -> KeyRing:
-    """The key ring for the current settings, parsed once per process (and again when they change)."""
+    """The key ring for the current settings (keys parsed and checked by them), built once per settings."""
     global _cached
-    source = (settings.read("TOKEN_SIGNING_KEY"), *(settings.read(name) for name in VERIFY_ONLY_SETTINGS))
+    configured = settings.current()
     cached = _cached
-    if cached is not None and cached[0] == source:
+    if cached is not None and cached[0] is configured:
         return cached[1]
     with _lock:
-        current = _load_pem("TOKEN_SIGNING_KEY", source[0])
-        if not isinstance(current, rsa.RSAPrivateKey):
-            raise settings.SettingError("app setting TOKEN_SIGNING_KEY must hold a private key")
+        # Only the first signs; the others are published and accepted. A rotation publishes the next key before
+        # any instance signs with it and keeps the previous one after: docs/deploy.md gives the order of the steps.
+        current = configured.token_signing_key
         keys = [_verification_key(current.public_key())]
-        for name, pem in zip(VERIFY_ONLY_SETTINGS, source[1:], strict=True):
-            if not pem:
+        for key in (configured.token_signing_key_previous, configured.token_signing_key_next):
+            if key is None:
                 continue
-            key = _load_pem(name, pem)
             public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
             if all(thumbprint(public) != known.kid for known in keys):
                 keys.append(_verification_key(public))
         ring = KeyRing(current, keys[0].kid, tuple(keys))
-        _cached = (source, ring)
+        _cached = (configured, ring)
         return ring
 
 

@@ -37,7 +37,7 @@ def identity_client_id(tenant: Tenant) -> str:
     The Bicep gives the app only a user-assigned identity and names it in AZURE_CLIENT_ID, so asking for the
     system-assigned one there would fail; it is used only where no user-assigned identity is configured.
     """
-    return tenant.auth.client_id or settings.read("AZURE_CLIENT_ID")
+    return tenant.auth.client_id or settings.current().azure_client_id
 
 
 def managed_identity_headers(tenant: Tenant) -> dict[str, str]:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 from shared import settings
 from shared.fhir.operation_outcome import IssueType
-from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.fhir.versions import FhirVersion
 from shared.proxy.errors import ProxyError
 from shared.proxy.fhir_path import FhirPath
 from shared.proxy.link_rewriter import LinkRewriter
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 def announced_version() -> FhirVersion | None:
     """The version clients see (GATEWAY_FHIR_VERSION); None when the setting is unusable."""
     try:
-        return parse_fhir_version(settings.read("GATEWAY_FHIR_VERSION"))
+        return settings.current().gateway_fhir_version
     except settings.SettingError:
         return None
 
@@ -139,7 +139,7 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
     if client_version is None or not body:
         return rewriter.rewrite_json_bytes(body), media_type
     client, source = client_version.name, provider.name
-    mapper = link_mapper(settings.fhir_base_url(), source, client)
+    mapper = link_mapper(settings.current().fhir_base_url, source, client)
 
     def entry_fn(entry: Any, root: dict[str, Any]) -> Any:
         rewriter.rewrite_in_place(entry)
@@ -184,4 +184,4 @@ def translate_header_url(provider: FhirVersion, url: str) -> str:
     client_version = bridged(provider)
     if client_version is None:
         return url
-    return link_mapper(settings.fhir_base_url(), provider.name, client_version.name)(url)
+    return link_mapper(settings.current().fhir_base_url, provider.name, client_version.name)(url)

@@ -1,40 +1,35 @@
-"""/health checks whole-number settings against the catalogue's minimums; every reader must use the same ones."""
+"""Whole-number settings are checked against the catalogue's minimums, the same ones for the code and /health."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+import pytest
 
-from shared.settings import SETTINGS
+from shared import settings
+from shared.settings import SETTINGS, Setting
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def read_int_calls() -> list[tuple[str, str, int | None]]:
-    """(file, setting, minimum given or None) for every settings.read_int call in shared/ and the functions."""
-    calls = []
-    for path in sorted([*REPO_ROOT.glob("shared/**/*.py"), *REPO_ROOT.glob("*_fn/*.py")]):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "read_int" \
-                    and node.args and isinstance(node.args[0], ast.Constant):
-                given = next((k.value for k in node.keywords if k.arg == "minimum"),
-                             node.args[1] if len(node.args) > 1 else None)
-                minimum = given.value if isinstance(given, ast.Constant) else None
-                calls.append((path.relative_to(REPO_ROOT).as_posix(), node.args[0].value, minimum))
-    return calls
-
-
-def test_every_whole_number_reader_uses_the_catalogue_minimum() -> None:
-    catalogue = {s.name: s.minimum for s in SETTINGS}
-    calls = read_int_calls()
-    assert len(calls) >= 10
-    for file, name, minimum in calls:
-        assert catalogue[name] is not None, f"{file} reads {name} as a number; give it a minimum in shared/settings.py"
-        assert minimum in (None, catalogue[name]), (
-            f"{file} reads {name} with minimum {minimum}, the catalogue (and /health) says {catalogue[name]}")
+WHOLE_NUMBERS = [s for s in SETTINGS if s.minimum is not None]
 
 
 def test_every_catalogued_number_has_a_numeric_default() -> None:
     for setting in SETTINGS:
         if setting.minimum is not None:
             assert setting.default is not None and int(setting.default) >= setting.minimum, setting.name
+
+
+@pytest.mark.parametrize("setting", WHOLE_NUMBERS, ids=lambda s: s.name)
+def test_a_number_below_the_catalogue_minimum_is_refused_where_it_is_read_and_on_health(
+        monkeypatch: pytest.MonkeyPatch, setting: Setting) -> None:
+    assert setting.minimum is not None
+    monkeypatch.setenv(setting.name, str(setting.minimum - 1))
+    problem = f"app setting {setting.name} must be at least {setting.minimum}"
+    with pytest.raises(settings.SettingError, match=problem):
+        getattr(settings.current(), setting.name.lower())
+    assert settings.current().problems == (problem,)
+
+
+@pytest.mark.parametrize("setting", WHOLE_NUMBERS, ids=lambda s: s.name)
+def test_the_catalogue_minimum_itself_is_accepted(monkeypatch: pytest.MonkeyPatch, setting: Setting) -> None:
+    assert setting.minimum is not None
+    monkeypatch.setenv(setting.name, f" {setting.minimum} ")
+    assert getattr(settings.current(), setting.name.lower()) == setting.minimum
+    assert settings.current().problems == ()
