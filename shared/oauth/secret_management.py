@@ -7,12 +7,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import azure.functions as func
-
 from shared import settings, throttle
 from shared.audit import audit
 from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
-from shared.http_responses import json_response, oauth_error_response, security_headers
+from shared.http_messages import Request, Response
+from shared.http_responses import json_response, oauth_error_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
@@ -191,8 +190,14 @@ def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
     }
 
 
+def secrets_endpoint(request: Request) -> Response:
+    """/oauth2/clients/{client_id}/secrets[/{secret_id}]: a client's secrets, listed, created or deleted."""
+    return secrets_response(request.method, request.route_params.get("client_id", ""),
+                            request.route_params.get("secret_id") or None, request.body, request.headers)
+
+
 def secrets_response(method: str, client_id: str, secret_id: str | None, body: bytes,
-                     headers: Mapping[str, str]) -> func.HttpResponse:
+                     headers: Mapping[str, str]) -> Response:
     """One call of the secrets API in, its JSON (or OAuth error) response out; every call is audited."""
     method = method.upper()
     now = datetime.now(UTC)
@@ -206,22 +211,22 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
         record.update(caller=caller.client.client_id, authenticated=True)
         check_owner(caller, client_id)
         if method == "GET":
-            response = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
+            answer = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
         elif method == "POST":
             issued = create_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
             record["secret_id"] = issued.secret_id
-            response = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
+            answer = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
             delete_secret(client_id, str(secret_id), now)
-            response = func.HttpResponse(status_code=204, headers={**NO_STORE_HEADERS, **security_headers(api=True)})
+            answer = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
-        response = oauth_error_response(error)
+        answer = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)
     except (RegistryError, settings.SettingError) as error:
         failure = registry_failure(error) if isinstance(error, RegistryError) else Failure.SETTING_BROKEN
         log.error("secret management: %s: %s", failure.value, error)
-        response = oauth_error_response(oauth_error(failure, Surface.SECRETS))
+        answer = oauth_error_response(oauth_error(failure, Surface.SECRETS))
         record["reason"] = "misconfigured" if failure is Failure.CLIENT_ENTITY_BROKEN else "unavailable"
     outcome = "refused" if "reason" in record else "succeeded"
-    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=response.status_code, **record)
-    return response
+    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=answer.status, **record)
+    return answer

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from shared import settings
+from shared.http_messages import Request, Response
 from shared.portal import auth_pages, customer_pages, operator_pages, pages
 from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigured, load_config
 from shared.portal.context import Context, PageError
@@ -159,3 +160,9 @@ def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
         raise PageError(405, "Not allowed", "This page cannot be used this way.", reason="method")
     raise PageError(404, "Not found", "There is no such page.", reason="not_found",
                     link=("/portal/", "The portal's home"))
+
+
+def portal_endpoint(request: Request) -> Response:
+    """GET, POST /portal/{*path}: the portal's view of the request, handled."""
+    return handle(PortalRequest(method=request.method, path=request.route_params.get("path", "") or "",
+                                query=request.query, headers=dict(request.headers), body=request.body))

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import azure.functions as func
-
 from shared import settings
 from shared.audit import audit
 from shared.failure_statuses import Failure, proxy_error, registry_failure
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
-from shared.http_responses import NOSNIFF
+from shared.http_messages import Response
+from shared.http_responses import NOSNIFF, response
 from shared.proxy import upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
@@ -244,14 +243,14 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
     return 200, fhir_json.dumps(bundle), version.json_media_type, {}
 
 
-def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> func.HttpResponse:
+def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> Response:
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
-    return func.HttpResponse(body=body, status_code=error.status_code, mimetype=mimetype, charset="utf-8",
-                             headers={**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
+    return response(error.status_code, body, mimetype,
+                    {**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
 
 
-def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> func.HttpResponse:
+def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
     """The client's answer for one request to /fhir/{path}."""
     started = time.perf_counter()
     request_id = request_id_from(headers)
@@ -285,8 +284,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
             "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
             **NOSNIFF,
         })
-        return func.HttpResponse(body=payload, status_code=status, mimetype=mimetype, charset="utf-8",
-                                 headers=response_headers)
+        return response(status, payload, mimetype, response_headers)
     except ProxyError as error:
         status = error.status_code
         outcome.reason = error.issue_type.value
