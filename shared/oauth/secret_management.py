@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from shared import settings, throttle
+from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
+from shared.failure_statuses import SECRETS_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
@@ -24,7 +24,6 @@ from shared.oauth.errors import (
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
-from shared.registry.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +34,7 @@ MAX_BODY_BYTES = 4 * 1024
 MAX_EXPIRES_IN_DAYS = secret_rules.MAX_EXPIRES_IN_DAYS
 MAX_ATTEMPTS = secret_rules.MAX_ATTEMPTS
 JSON_MEDIA_TYPE = "application/json"
+DOMAIN_ERRORS = handled(SECRETS_ANSWERS)
 
 T = TypeVar("T")
 
@@ -211,22 +211,21 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
         record.update(caller=caller.client.client_id, authenticated=True)
         check_owner(caller, client_id)
         if method == "GET":
-            answer = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
+            reply = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
         elif method == "POST":
             issued = create_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
             record["secret_id"] = issued.secret_id
-            answer = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
+            reply = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
             delete_secret(client_id, str(secret_id), now)
-            answer = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
+            reply = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
-        answer = oauth_error_response(error)
+        reply = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)
-    except (RegistryError, settings.SettingError) as error:
-        failure = registry_failure(error) if isinstance(error, RegistryError) else Failure.SETTING_BROKEN
-        log.error("secret management: %s: %s", failure.value, error)
-        answer = oauth_error_response(oauth_error(failure, Surface.SECRETS))
-        record["reason"] = "misconfigured" if failure is Failure.CLIENT_ENTITY_BROKEN else "unavailable"
+    except DOMAIN_ERRORS as error:
+        log.error("secret management: %s: %s", type(error).__name__, error)
+        reply = oauth_error_response(answer(SECRETS_ANSWERS, error))
+        record["reason"] = audit_reason(error)
     outcome = "refused" if "reason" in record else "succeeded"
-    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=answer.status, **record)
-    return answer
+    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=reply.status, **record)
+    return reply

@@ -6,7 +6,7 @@ import logging
 
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
+from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response
 from shared.oauth.client_auth import client_id_hint
@@ -19,10 +19,10 @@ from shared.oauth.errors import (
     SlowDown,
 )
 from shared.oauth.token_request import parse_token_form
-from shared.registry.errors import RegistryError
-from shared.settings import SettingError
 
 log = logging.getLogger(__name__)
+
+DOMAIN_ERRORS = handled(TOKEN_ANSWERS)
 
 
 def token_endpoint(request: Request) -> Response:
@@ -52,15 +52,10 @@ def token_endpoint(request: Request) -> Response:
     except OAuthError as error:
         audit("token", outcome="refused", reason=error.error, client_id=client_id, address=address)
         return oauth_error_response(error)
-    except RegistryError as error:
-        failure = registry_failure(error)
-        log.error("token endpoint: %s: %s", failure.value, error)
-        audit("token", outcome="refused", reason=failure.name.lower(), client_id=client_id, address=address)
-        return oauth_error_response(oauth_error(failure, Surface.TOKEN))
-    except SettingError as error:
-        log.error("token endpoint misconfigured: %s", error)
-        audit("token", outcome="refused", reason="misconfigured", client_id=client_id, address=address)
-        return oauth_error_response(oauth_error(Failure.SETTING_BROKEN, Surface.TOKEN))
+    except DOMAIN_ERRORS as error:
+        log.error("token endpoint: %s: %s", type(error).__name__, error)
+        audit("token", outcome="refused", reason=audit_reason(error), client_id=client_id, address=address)
+        return oauth_error_response(answer(TOKEN_ANSWERS, error))
     audit("token", outcome="granted", client_id=validated.client.client.client_id, tenant=validated.tenant_id,
           secret_id=validated.client.secret_id, method=validated.client.method, address=address,
           expires_in=payload["expires_in"])
