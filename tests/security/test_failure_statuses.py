@@ -20,6 +20,7 @@ import fhir_proxy_fn
 import token_fn
 from shared.failure_statuses import FAILURES, SURFACES, Surface, answer, handled
 from shared.oauth.errors import OAuthError
+from shared.portal.app import PORTAL_ANSWERS
 from shared.proxy import forward, upstream_client, upstream_errors
 from shared.proxy.errors import ProxyError
 from shared.registry import cached, clients, connection, errors, tenants
@@ -109,6 +110,18 @@ def test_the_hierarchy_walk_prefers_the_nearest_class() -> None:
     assert answer(table, KeyError("k")) == "key" and answer(table, IndexError("i")) == "any"
     with pytest.raises(KeyError, match="no answer for BaseException"):
         answer({KeyError: lambda _: "key"}, BaseException())  # type: ignore[arg-type]  # deliberately outside
+
+
+def test_the_portal_answers_each_registry_and_settings_error_with_its_rows_page() -> None:
+    for cls in _every_domain_error():
+        error = EXAMPLES[cls]
+        if not issubclass(cls, errors.RegistryError | SettingError):
+            assert not isinstance(error, handled(PORTAL_ANSWERS)), cls
+            continue
+        row = _nearest_row(cls)
+        assert row in PORTAL_ANSWERS, cls
+        page, expected = answer(PORTAL_ANSWERS, error), answer(PORTAL_ANSWERS, EXAMPLES[row])
+        assert (page.status, page.title, page.paragraphs) == (503, "Temporarily unavailable", expected.paragraphs)
 
 
 # --- each failure caused for real, each surface asked over its function folder ---
