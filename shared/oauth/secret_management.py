@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import SECRETS_ANSWERS, answer, audit_reason, handled
+from shared.failure_statuses import SECRETS_ANSWERS, Table, answer, audit_reason, handled
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
@@ -147,18 +147,21 @@ def secret_view(secret: clients.ClientSecret, now: datetime) -> dict[str, Any]:
     }
 
 
+# The shared secret rules' refusals as this API's OAuth errors, found by class hierarchy like the failures.
+RULE_ANSWERS: Table[OAuthError] = {
+    secret_rules.ClientGone: lambda _: InvalidClient(),  # deleted by an administrator since it authenticated
+    secret_rules.SecretNotFound: lambda _: SecretNotFound(),
+    secret_rules.SecretConflict: lambda conflict: SecretConflict(str(conflict)),
+    secret_rules.SecretRuleError: lambda refused: InvalidRequest(str(refused)),
+}
+
+
 def _rules(call: Callable[[], T]) -> T:
     """Runs one of the shared secret rules; its refusals become this API's OAuth errors."""
     try:
         return call()
-    except secret_rules.ClientGone:  # deleted by an administrator since the request authenticated
-        raise InvalidClient() from None
-    except secret_rules.SecretNotFound:
-        raise SecretNotFound() from None
-    except secret_rules.SecretConflict as conflict:
-        raise SecretConflict(str(conflict)) from None
     except secret_rules.SecretRuleError as refused:
-        raise InvalidRequest(str(refused)) from None
+        raise answer(RULE_ANSWERS, refused) from None
 
 
 def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
