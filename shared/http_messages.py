@@ -58,7 +58,3 @@ class Response:
         if name.lower() == "content-type":
             return self.content_type
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
-
-
-def header_pairs(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(headers.items())
