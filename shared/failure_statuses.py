@@ -4,6 +4,7 @@ The registry, the settings, upstream authentication and the upstream client rais
 endpoint, the secrets API and the FHIR proxy each answer them through their own table below, found by walking
 the error's class hierarchy (as starlette finds an exception handler), so a subclass gets its nearest
 ancestor's answer. The README's "Failures, per surface" table is checked against these tables by a test.
+The portal's table (pages, not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal.
 """
 
 from __future__ import annotations
