@@ -1,11 +1,6 @@
 """GET /health: liveness and registry reachability."""
 
-import azure.functions as func
+from shared.functions_adapter import http_function
+from shared.health import health_endpoint
 
-from shared.health import health_report
-from shared.http_responses import json_response
-
-
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    status, body = health_report()
-    return json_response(body, status=status, headers={"Cache-Control": "no-store"})
+main = http_function(health_endpoint)

@@ -1,9 +1,6 @@
 """GET, POST /portal/{*path}: the registration portal's pages (customer admins and operators)."""
 
-import azure.functions as func
+from shared.functions_adapter import http_function
+from shared.portal.app import portal_endpoint
 
-from shared.portal.functions_adapter import portal_response
-
-
-def main(req: func.HttpRequest) -> func.HttpResponse:
-    return portal_response(req)
+main = http_function(portal_endpoint)

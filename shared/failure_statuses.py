@@ -1,20 +1,35 @@
-"""One mapping from each registry, settings and upstream failure to one answer per surface.
+"""One table per surface: each domain error the services raise, mapped to that surface's one answer.
 
-The token endpoint, the secrets API and the FHIR proxy each answer a failure the same way wherever it
-is raised; the README's "Failures, per surface" table is checked against FAILURE_ANSWERS by a test.
+The registry, the settings, upstream authentication and the upstream client raise domain errors; the token
+endpoint, the secrets API and the FHIR proxy each answer them through their own table below, found by walking
+the error's class hierarchy (as starlette finds an exception handler), so a subclass gets its nearest
+ancestor's answer. The README's "Failures, per surface" table is checked against these tables by a test.
+The portal's table (pages, not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+from typing import Any, TypeVar
 
-from shared.fhir.operation_outcome import IssueType
 from shared.oauth.errors import OAuthError, TemporarilyUnavailable
-from shared.proxy.errors import ProxyError
+from shared.proxy import errors as fhir
+from shared.proxy.upstream_errors import (
+    ProviderBrokenAnswer,
+    ProviderBusy,
+    ProviderRefusedCredentials,
+    ProviderThrottles,
+    ProviderTooSlow,
+    ProviderUnreachable,
+)
 from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.settings import SettingError
+from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
-RETRY_AFTER = {"Retry-After": "5"}
+T = TypeVar("T")
+# Values take the error itself (Any: each row knows its own class) and build the surface's answer.
+Table = Mapping[type[Exception], Callable[[Any], T]]
 
 
 class Surface(StrEnum):
@@ -23,73 +38,80 @@ class Surface(StrEnum):
     PROXY = "/fhir/{path}"
 
 
-class Failure(StrEnum):
-    REGISTRY_UNAVAILABLE = "Table Storage unreachable, refusing the gateway, or a table missing"
-    CLIENT_ENTITY_BROKEN = "a client or secret entity broken by hand"
-    TENANT_ENTITY_BROKEN = "a tenant entity broken by hand"
-    SETTING_BROKEN = "an app setting of the gateway missing or malformed"
-    UPSTREAM_AUTH_CONFIGURATION = "upstream credentials cannot be made (setting missing, identity provider refuses)"
-    UPSTREAM_AUTH_TRANSIENT = "the identity provider is unreachable, slow or failing"
-    PROVIDER_REFUSES_CREDENTIALS = "the provider answers 401/403 to the gateway's credentials"
-    PROVIDER_UNREACHABLE = "the provider is unreachable or resets the connection"
-    PROVIDER_BROKEN_ANSWER = "the provider fails (5xx) or answers something that is not FHIR JSON"
-    PROVIDER_TOO_SLOW = "the provider misses the connect timeout or UPSTREAM_DEADLINE_SECONDS"
-    PROVIDER_BUSY = "the provider answers 503, or the tenant has its maximum of requests in flight"
-    PROVIDER_THROTTLES = "the provider answers 429"
+# What each domain error means, as the README's table says it; every table key has its line.
+FAILURES: dict[type[Exception], str] = {
+    RegistryError: "Table Storage unreachable, refusing the gateway, or a table missing",
+    MisconfiguredEntity: "a client, secret or tenant entity broken by hand",
+    SettingError: "an app setting of the gateway missing or malformed",
+    UpstreamAuthError: "upstream credentials cannot be made (setting missing, identity provider refuses)",
+    UpstreamAuthUnavailable: "the identity provider is unreachable, slow or failing",
+    ProviderRefusedCredentials: "the provider answers 401/403 to the gateway's credentials",
+    ProviderUnreachable: "the provider is unreachable, resets the connection, or its answer cannot be read",
+    ProviderBrokenAnswer: "the provider fails (5xx) or answers something that is not FHIR JSON",
+    ProviderTooSlow: "the provider misses the connect timeout or UPSTREAM_DEADLINE_SECONDS",
+    ProviderBusy: "the provider answers 503, or the tenant has its maximum of requests in flight",
+    ProviderThrottles: "the provider answers 429",
+}
+
+_RETRY_SHORTLY = "The service is temporarily unavailable; retry shortly."
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    code: str  # the OAuth `error` on the OAuth surfaces, the OperationOutcome issue code on the proxy
-    retry_after: bool = False
+def _whose(error: MisconfiguredEntity) -> str:
+    return "tenant" if error.table == "Tenants" else "client"
 
 
-_UNAVAILABLE = Answer(503, "temporarily_unavailable", retry_after=True)
+def _registration_broken(error: MisconfiguredEntity) -> OAuthError:
+    return TemporarilyUnavailable(f"The {_whose(error)}'s registration is misconfigured; "
+                                  "contact the gateway administrator.")
 
-FAILURE_ANSWERS: dict[Failure, dict[Surface, Answer]] = {
-    Failure.REGISTRY_UNAVAILABLE: {Surface.TOKEN: _UNAVAILABLE, Surface.SECRETS: _UNAVAILABLE,
-                                   Surface.PROXY: Answer(503, IssueType.TRANSIENT, retry_after=True)},
-    Failure.CLIENT_ENTITY_BROKEN: {Surface.TOKEN: _UNAVAILABLE, Surface.SECRETS: _UNAVAILABLE,
-                                   Surface.PROXY: Answer(503, IssueType.TRANSIENT, retry_after=True)},
-    Failure.TENANT_ENTITY_BROKEN: {Surface.TOKEN: _UNAVAILABLE,
-                                   Surface.PROXY: Answer(503, IssueType.TRANSIENT, retry_after=True)},
-    Failure.SETTING_BROKEN: {Surface.TOKEN: _UNAVAILABLE, Surface.SECRETS: _UNAVAILABLE,
-                             Surface.PROXY: Answer(500, IssueType.EXCEPTION)},
-    Failure.UPSTREAM_AUTH_CONFIGURATION: {Surface.PROXY: Answer(502, IssueType.EXCEPTION)},
-    Failure.UPSTREAM_AUTH_TRANSIENT: {Surface.PROXY: Answer(503, IssueType.TRANSIENT, retry_after=True)},
-    Failure.PROVIDER_REFUSES_CREDENTIALS: {Surface.PROXY: Answer(502, IssueType.EXCEPTION)},
-    Failure.PROVIDER_UNREACHABLE: {Surface.PROXY: Answer(502, IssueType.TRANSIENT)},
-    Failure.PROVIDER_BROKEN_ANSWER: {Surface.PROXY: Answer(502, IssueType.EXCEPTION)},
-    Failure.PROVIDER_TOO_SLOW: {Surface.PROXY: Answer(504, IssueType.TIMEOUT)},
-    Failure.PROVIDER_BUSY: {Surface.PROXY: Answer(503, IssueType.TRANSIENT, retry_after=True)},
-    Failure.PROVIDER_THROTTLES: {Surface.PROXY: Answer(429, IssueType.THROTTLED, retry_after=True)},
+
+TOKEN_ANSWERS: Table[OAuthError] = {
+    RegistryError: lambda _: TemporarilyUnavailable(_RETRY_SHORTLY),
+    MisconfiguredEntity: _registration_broken,
+    SettingError: lambda _: TemporarilyUnavailable(_RETRY_SHORTLY),
+}
+
+SECRETS_ANSWERS: Table[OAuthError] = TOKEN_ANSWERS  # both OAuth surfaces answer alike
+
+
+def _entity_broken(error: MisconfiguredEntity) -> fhir.ProxyError:
+    what = "tenant's provider configuration" if _whose(error) == "tenant" else "client's registration"
+    return fhir.ServiceUnavailable(f"the {what} is invalid (column {error.column}); contact the gateway administrator")
+
+
+PROXY_ANSWERS: Table[fhir.ProxyError] = {
+    RegistryError: lambda _: fhir.ServiceUnavailable("the gateway's registry is unavailable; retry shortly"),
+    MisconfiguredEntity: _entity_broken,
+    SettingError: lambda _: fhir.GatewayMisconfigured("the gateway is misconfigured"),
+    UpstreamAuthError: lambda error: fhir.BadGateway(str(error)),
+    UpstreamAuthUnavailable: lambda error: fhir.ServiceUnavailable(str(error)),
+    ProviderRefusedCredentials: lambda error: fhir.BadGateway(str(error)),
+    ProviderUnreachable: lambda error: fhir.NoProviderAnswer(str(error)),
+    ProviderBrokenAnswer: lambda error: fhir.BadGateway(str(error)),
+    ProviderTooSlow: lambda error: fhir.GatewayTimeout(str(error)),
+    ProviderBusy: lambda error: fhir.ServiceUnavailable(str(error), error.retry_after),
+    ProviderThrottles: lambda error: fhir.TooManyRequests(str(error), error.retry_after),
+}
+
+SURFACES: dict[Surface, Table[Any]] = {
+    Surface.TOKEN: TOKEN_ANSWERS, Surface.SECRETS: SECRETS_ANSWERS, Surface.PROXY: PROXY_ANSWERS,
 }
 
 
-def registry_failure(error: RegistryError) -> Failure:
-    """Which failure a registry error is, by the table of a broken entity."""
-    if isinstance(error, MisconfiguredEntity):
-        return Failure.TENANT_ENTITY_BROKEN if error.table == "Tenants" else Failure.CLIENT_ENTITY_BROKEN
-    return Failure.REGISTRY_UNAVAILABLE
+def handled(table: Table[Any]) -> tuple[type[Exception], ...]:
+    """The domain errors a surface answers, for its `except` clause."""
+    return tuple(table)
 
 
-_OAUTH_DESCRIPTIONS = {
-    Failure.REGISTRY_UNAVAILABLE: "The service is temporarily unavailable; retry shortly.",
-    Failure.CLIENT_ENTITY_BROKEN: "The client's registration is misconfigured; contact the gateway administrator.",
-    Failure.TENANT_ENTITY_BROKEN: "The tenant's registration is misconfigured; contact the gateway administrator.",
-    Failure.SETTING_BROKEN: "The service is temporarily unavailable; retry shortly.",
-}
+def answer(table: Table[T], error: Exception) -> T:
+    """The surface's answer for `error`: the row of its nearest class in the hierarchy (KeyError if none)."""
+    for cls in type(error).__mro__:
+        build = table.get(cls)
+        if build is not None:
+            return build(error)
+    raise KeyError(f"no answer for {type(error).__name__}")
 
 
-def oauth_error(failure: Failure, surface: Surface) -> OAuthError:
-    """The OAuth error the token endpoint or the secrets API answers for `failure`."""
-    answer = FAILURE_ANSWERS[failure][surface]
-    assert answer == _UNAVAILABLE, "every OAuth-surface failure is temporarily_unavailable"
-    return TemporarilyUnavailable(_OAUTH_DESCRIPTIONS[failure])
-
-
-def proxy_error(failure: Failure, message: str) -> ProxyError:
-    """The OperationOutcome the proxy answers for `failure`, with `message` as its diagnostics."""
-    answer = FAILURE_ANSWERS[failure][Surface.PROXY]
-    return ProxyError(answer.status, IssueType(answer.code), message, dict(RETRY_AFTER) if answer.retry_after else None)
+def audit_reason(error: Exception) -> str:
+    """The audit record's `reason` for a domain error on an OAuth surface."""
+    return "misconfigured" if isinstance(error, MisconfiguredEntity | SettingError) else "unavailable"

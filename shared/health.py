@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.http_messages import Request, Response
+from shared.http_responses import json_response
 from shared.registry import connection
 from shared.registry.errors import RegistryError
 from shared.settings import SettingError
@@ -39,3 +41,9 @@ def health_report() -> tuple[int, dict[str, Any]]:
     if warnings:
         body["warnings"] = warnings
     return (200 if healthy else 503), body
+
+
+def health_endpoint(request: Request) -> Response:
+    """GET /health: the report as JSON, never cached (a probe must see the instance as it is now)."""
+    status, body = health_report()
+    return json_response(body, status=status, headers={"Cache-Control": "no-store"})

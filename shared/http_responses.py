@@ -1,4 +1,4 @@
-"""Builds azure.functions HTTP responses with the right media type; never text/plain by accident."""
+"""Builds the core's JSON responses with the right media type and security headers; never text/plain by accident."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import azure.functions as func
-
+from shared.http_messages import Response
 from shared.oauth.errors import OAuthError
 
 JSON = "application/json"
@@ -22,17 +21,17 @@ def security_headers(api: bool) -> dict[str, str]:
     return {**NOSNIFF, **API_CSP} if api else dict(NOSNIFF)
 
 
+def response(status: int, body: bytes, media_type: str, headers: Mapping[str, str]) -> Response:
+    """A response with `headers` as they are (the caller has added the security headers it needs)."""
+    return Response(status, body, media_type, tuple(headers.items()))
+
+
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None,
-                  mimetype: str = JSON) -> func.HttpResponse:
+                  mimetype: str = JSON) -> Response:
     """A JSON answer; plain `application/json` is a non-FHIR API answer (FHIR answers name their own type)."""
-    return func.HttpResponse(
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
-        status_code=status,
-        headers={**security_headers(api=mimetype == JSON), **(headers or {})},
-        mimetype=mimetype,
-        charset="utf-8",
-    )
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return response(status, payload, mimetype, {**security_headers(api=mimetype == JSON), **(headers or {})})
 
 
-def oauth_error_response(error: OAuthError) -> func.HttpResponse:
+def oauth_error_response(error: OAuthError) -> Response:
     return json_response(error.body(), status=error.status_code, headers=error.headers())

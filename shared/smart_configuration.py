@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import azure.functions as func
-
 from shared import public_urls
+from shared.http_messages import Request, Response
 from shared.http_responses import json_response
 from shared.oauth.client_auth import SUPPORTED_METHODS
 from shared.tokens.access_token import issuer
@@ -28,6 +27,6 @@ def smart_configuration() -> dict[str, Any]:
     }
 
 
-def smart_configuration_response() -> func.HttpResponse:
+def smart_configuration_endpoint(request: Request) -> Response:
     """The discovery document as JSON, cacheable for an hour (it changes only with the deployment)."""
     return json_response(smart_configuration(), headers={"Cache-Control": "public, max-age=3600"})

@@ -9,22 +9,22 @@ itself, through the same handlers those folders call: whichever function the hos
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import azure.functions as func
-
-from shared.fhir.metadata import metadata_response
+from shared.fhir.metadata import metadata_endpoint
 from shared.fhir.operation_outcome import IssueType, operation_outcome
+from shared.http_messages import Request, Response
+from shared.http_responses import response
 from shared.proxy.forward import proxy_request
-from shared.smart_configuration import smart_configuration_response
+from shared.smart_configuration import smart_configuration_endpoint
 
 DISCOVERY_METHODS = ("GET", "HEAD")
 
 # Paths relative to the FHIR base, exactly as FHIR spells them (FHIR paths are case-sensitive).
-DISCOVERY_DOCUMENTS: dict[str, Callable[[Mapping[str, str]], func.HttpResponse]] = {
-    "metadata": metadata_response,
-    ".well-known/smart-configuration": lambda _params: smart_configuration_response(),
+DISCOVERY_DOCUMENTS: dict[str, Callable[[Request], Response]] = {
+    "metadata": metadata_endpoint,
+    ".well-known/smart-configuration": smart_configuration_endpoint,
 }
 
 
@@ -37,17 +37,13 @@ def discovery_path(url: str) -> str | None:
     return relative if relative in DISCOVERY_DOCUMENTS else None
 
 
-def fhir_base_response(
-    method: str, url: str, headers: Mapping[str, str], body: bytes, params: Mapping[str, str]
-) -> func.HttpResponse:
+def fhir_base_endpoint(request: Request) -> Response:
     """The answer for any request under /fhir/."""
-    document = discovery_path(url)
+    document = discovery_path(request.url)
     if document is None:
-        return proxy_request(method, url, headers, body)
-    if method.upper() not in DISCOVERY_METHODS:
+        return proxy_request(request.method, request.url, request.headers, request.body)
+    if request.method.upper() not in DISCOVERY_METHODS:
         outcome = operation_outcome(IssueType.NOT_SUPPORTED, f"{document} is read-only: use GET")
-        return func.HttpResponse(
-            body=json.dumps(outcome).encode("utf-8"), status_code=405, mimetype="application/fhir+json",
-            charset="utf-8", headers={"Allow": ", ".join(DISCOVERY_METHODS), "Cache-Control": "no-store"},
-        )
-    return DISCOVERY_DOCUMENTS[document](params)
+        return response(405, json.dumps(outcome).encode("utf-8"), "application/fhir+json",
+                        {"Allow": ", ".join(DISCOVERY_METHODS), "Cache-Control": "no-store"})
+    return DISCOVERY_DOCUMENTS[document](request)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import azure.functions as func
-
 from shared import public_urls, settings
 from shared.fhir.capability_statement import capability_statement
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
+from shared.http_messages import Request, Response
 from shared.http_responses import json_response
 
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
@@ -19,7 +18,12 @@ def configured_version() -> FhirVersion:
     return settings.current().gateway_fhir_version
 
 
-def metadata_response(params: Mapping[str, str]) -> func.HttpResponse:
+def metadata_endpoint(request: Request) -> Response:
+    """GET /fhir/metadata: the CapabilityStatement, cacheable for five minutes."""
+    return metadata_response(request.query)
+
+
+def metadata_response(params: Mapping[str, str]) -> Response:
     try:
         version = configured_version()
     except settings.SettingError as error:

@@ -7,12 +7,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import azure.functions as func
-
-from shared import settings, throttle
+from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
-from shared.http_responses import json_response, oauth_error_response, security_headers
+from shared.failure_statuses import SECRETS_ANSWERS, Table, answer, audit_reason, handled
+from shared.http_messages import Request, Response
+from shared.http_responses import json_response, oauth_error_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
 from shared.oauth.errors import (
@@ -25,7 +24,6 @@ from shared.oauth.errors import (
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
-from shared.registry.errors import RegistryError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +34,7 @@ MAX_BODY_BYTES = 4 * 1024
 MAX_EXPIRES_IN_DAYS = secret_rules.MAX_EXPIRES_IN_DAYS
 MAX_ATTEMPTS = secret_rules.MAX_ATTEMPTS
 JSON_MEDIA_TYPE = "application/json"
+DOMAIN_ERRORS = handled(SECRETS_ANSWERS)
 
 T = TypeVar("T")
 
@@ -148,18 +147,21 @@ def secret_view(secret: clients.ClientSecret, now: datetime) -> dict[str, Any]:
     }
 
 
+# The shared secret rules' refusals as this API's OAuth errors, found by class hierarchy like the failures.
+RULE_ANSWERS: Table[OAuthError] = {
+    secret_rules.ClientGone: lambda _: InvalidClient(),  # deleted by an administrator since it authenticated
+    secret_rules.SecretNotFound: lambda _: SecretNotFound(),
+    secret_rules.SecretConflict: lambda conflict: SecretConflict(str(conflict)),
+    secret_rules.SecretRuleError: lambda refused: InvalidRequest(str(refused)),
+}
+
+
 def _rules(call: Callable[[], T]) -> T:
     """Runs one of the shared secret rules; its refusals become this API's OAuth errors."""
     try:
         return call()
-    except secret_rules.ClientGone:  # deleted by an administrator since the request authenticated
-        raise InvalidClient() from None
-    except secret_rules.SecretNotFound:
-        raise SecretNotFound() from None
-    except secret_rules.SecretConflict as conflict:
-        raise SecretConflict(str(conflict)) from None
     except secret_rules.SecretRuleError as refused:
-        raise InvalidRequest(str(refused)) from None
+        raise answer(RULE_ANSWERS, refused) from None
 
 
 def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
@@ -191,8 +193,14 @@ def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
     }
 
 
+def secrets_endpoint(request: Request) -> Response:
+    """/oauth2/clients/{client_id}/secrets[/{secret_id}]: a client's secrets, listed, created or deleted."""
+    return secrets_response(request.method, request.route_params.get("client_id", ""),
+                            request.route_params.get("secret_id") or None, request.body, request.headers)
+
+
 def secrets_response(method: str, client_id: str, secret_id: str | None, body: bytes,
-                     headers: Mapping[str, str]) -> func.HttpResponse:
+                     headers: Mapping[str, str]) -> Response:
     """One call of the secrets API in, its JSON (or OAuth error) response out; every call is audited."""
     method = method.upper()
     now = datetime.now(UTC)
@@ -206,22 +214,21 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
         record.update(caller=caller.client.client_id, authenticated=True)
         check_owner(caller, client_id)
         if method == "GET":
-            response = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
+            reply = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
         elif method == "POST":
             issued = create_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
             record["secret_id"] = issued.secret_id
-            response = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
+            reply = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
             delete_secret(client_id, str(secret_id), now)
-            response = func.HttpResponse(status_code=204, headers={**NO_STORE_HEADERS, **security_headers(api=True)})
+            reply = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
-        response = oauth_error_response(error)
+        reply = oauth_error_response(error)
         record.update(reason=error.error, detail=error.description)
-    except (RegistryError, settings.SettingError) as error:
-        failure = registry_failure(error) if isinstance(error, RegistryError) else Failure.SETTING_BROKEN
-        log.error("secret management: %s: %s", failure.value, error)
-        response = oauth_error_response(oauth_error(failure, Surface.SECRETS))
-        record["reason"] = "misconfigured" if failure is Failure.CLIENT_ENTITY_BROKEN else "unavailable"
+    except DOMAIN_ERRORS as error:
+        log.error("secret management: %s: %s", type(error).__name__, error)
+        reply = oauth_error_response(answer(SECRETS_ANSWERS, error))
+        record["reason"] = audit_reason(error)
     outcome = "refused" if "reason" in record else "succeeded"
-    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=response.status_code, **record)
-    return response
+    audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=reply.status, **record)
+    return reply

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-
-import azure.functions as func
 
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import Failure, Surface, oauth_error, registry_failure
+from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
+from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response
 from shared.oauth.client_auth import client_id_hint
 from shared.oauth.client_credentials import create_token_response, validate_token_request
@@ -21,13 +19,15 @@ from shared.oauth.errors import (
     SlowDown,
 )
 from shared.oauth.token_request import parse_token_form
-from shared.registry.errors import RegistryError
-from shared.settings import SettingError
 
 log = logging.getLogger(__name__)
 
+DOMAIN_ERRORS = handled(TOKEN_ANSWERS)
 
-def token_response(method: str, body: bytes, headers: Mapping[str, str]) -> func.HttpResponse:
+
+def token_endpoint(request: Request) -> Response:
+    """POST /oauth2/token: a token, or the OAuth error (never cached either way)."""
+    method, body, headers = request.method, request.body, request.headers
     address = throttle.source_address(headers)
     client_id: str | None = None
     try:
@@ -42,26 +42,21 @@ def token_response(method: str, body: bytes, headers: Mapping[str, str]) -> func
         # Past the client-wide limit a wrong secret is told to slow down; a right one still succeeds.
         client_wide_wait = throttle.client_wide_retry_after(client_id)
         try:
-            request = validate_token_request(form, headers, flooded=client_wide_wait is not None)
+            validated = validate_token_request(form, headers, flooded=client_wide_wait is not None)
         except InvalidClient:
             throttle.record_failure(client_id, address)
             if client_wide_wait is not None:
                 raise SlowDown(retry_after=client_wide_wait) from None
             raise
-        payload = create_token_response(request)
+        payload = create_token_response(validated)
     except OAuthError as error:
         audit("token", outcome="refused", reason=error.error, client_id=client_id, address=address)
         return oauth_error_response(error)
-    except RegistryError as error:
-        failure = registry_failure(error)
-        log.error("token endpoint: %s: %s", failure.value, error)
-        audit("token", outcome="refused", reason=failure.name.lower(), client_id=client_id, address=address)
-        return oauth_error_response(oauth_error(failure, Surface.TOKEN))
-    except SettingError as error:
-        log.error("token endpoint misconfigured: %s", error)
-        audit("token", outcome="refused", reason="misconfigured", client_id=client_id, address=address)
-        return oauth_error_response(oauth_error(Failure.SETTING_BROKEN, Surface.TOKEN))
-    audit("token", outcome="granted", client_id=request.client.client.client_id, tenant=request.tenant_id,
-          secret_id=request.client.secret_id, method=request.client.method, address=address,
+    except DOMAIN_ERRORS as error:
+        log.error("token endpoint: %s: %s", type(error).__name__, error)
+        audit("token", outcome="refused", reason=audit_reason(error), client_id=client_id, address=address)
+        return oauth_error_response(answer(TOKEN_ANSWERS, error))
+    audit("token", outcome="granted", client_id=validated.client.client.client_id, tenant=validated.tenant_id,
+          secret_id=validated.client.secret_id, method=validated.client.method, address=address,
           expires_in=payload["expires_in"])
     return json_response(payload, headers=NO_STORE_HEADERS)

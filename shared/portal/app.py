@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from shared import settings
+from shared.failure_statuses import Table, answer, handled
+from shared.http_messages import Request, Response
 from shared.portal import auth_pages, customer_pages, operator_pages, pages
 from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigured, load_config
 from shared.portal.context import Context, PageError
@@ -91,6 +93,17 @@ def _check_csrf(ctx: Context, form: dict[str, str]) -> None:
                         "and try again.", reason="csrf", link=("/portal/", "Back to the portal"))
 
 
+_UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; try again in a minute."
+# The portal's failure table (see shared/failure_statuses.py): each domain error the pages meet, as a page.
+PORTAL_ANSWERS: Table[PageError] = {
+    RegistryError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
+    MisconfiguredEntity: lambda _: PageError(
+        503, "Temporarily unavailable", "A registry entry is misconfigured; the gateway's operators have been told."),
+    settings.SettingError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
+}
+DOMAIN_ERRORS = handled(PORTAL_ANSWERS)
+
+
 def handle(request: PortalRequest) -> PortalResponse:
     """One portal request in, one response out; nothing here knows about azure.functions."""
     path = request.path.strip("/")
@@ -116,16 +129,10 @@ def handle(request: PortalRequest) -> PortalResponse:
         if ctx is not None and error.reason in ("csrf", "cross_origin", "not_operator", "bad_form"):
             ctx.audit("refused", "refused", reason=error.reason, path=path[:128], method=method)
         return _error_page(error, ctx, config.support_contact)
-    except MisconfiguredEntity as error:
-        log.error("portal: registry entity unusable: %s", error)
-        return _error_page(PageError(503, "Temporarily unavailable",
-                                     "A registry entry is misconfigured; the gateway's operators have been told."),
-                           ctx, config.support_contact)
-    except (RegistryError, settings.SettingError) as error:
-        log.error("portal: registry unavailable: %s", type(error).__name__)
-        return _error_page(PageError(503, "Temporarily unavailable",
-                                     "The registry cannot be reached right now. Nothing was changed; try again "
-                                     "in a minute."), ctx, config.support_contact)
+    except DOMAIN_ERRORS as error:
+        # A broken entity is named (table, entity, column) for the operators; otherwise the class says enough.
+        log.error("portal: %s: %s", type(error).__name__, error if isinstance(error, MisconfiguredEntity) else "-")
+        return _error_page(answer(PORTAL_ANSWERS, error), ctx, config.support_contact)
 
 
 def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
@@ -159,3 +166,9 @@ def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
         raise PageError(405, "Not allowed", "This page cannot be used this way.", reason="method")
     raise PageError(404, "Not found", "There is no such page.", reason="not_found",
                     link=("/portal/", "The portal's home"))
+
+
+def portal_endpoint(request: Request) -> Response:
+    """GET, POST /portal/{*path}: the portal's view of the request, handled."""
+    return handle(PortalRequest(method=request.method, path=request.route_params.get("path", "") or "",
+                                query=request.query, headers=dict(request.headers), body=request.body))

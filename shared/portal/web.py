@@ -1,4 +1,4 @@
-"""The portal's framework-neutral request and response, and the security headers every answer carries."""
+"""The portal's view of a request (path, cookies, form), its responses and the security headers every answer carries."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl
+
+from shared.http_messages import Response
 
 MAX_FORM_BYTES = 16 * 1024
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -75,30 +77,23 @@ class PortalRequest:
         return form
 
 
-@dataclass(frozen=True)
-class PortalResponse:
-    """Status, headers (repeatable, e.g. Set-Cookie) and body; the adapter turns it into its framework's type."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+PortalResponse = Response  # the portal answers with the core's one response value
 
 
-def page_response(html: str, status: int = 200, cookies: tuple[str, ...] = ()) -> PortalResponse:
-    headers = (("Content-Type", "text/html; charset=utf-8"), *NO_STORE, *SECURITY_HEADERS,
-               *(("Set-Cookie", c) for c in cookies))
-    return PortalResponse(status, headers, html.encode("utf-8"))
+def page_response(html: str, status: int = 200, cookies: tuple[str, ...] = ()) -> Response:
+    headers = (*NO_STORE, *SECURITY_HEADERS, *(("Set-Cookie", c) for c in cookies))
+    return Response(status, html.encode("utf-8"), "text/html", headers)
 
 
-def redirect(location: str, cookies: tuple[str, ...] = (), status: int = 303) -> PortalResponse:
+def redirect(location: str, cookies: tuple[str, ...] = (), status: int = 303) -> Response:
     """303 See Other after a POST (the browser then GETs), also used for sign-in hops."""
     headers = (("Location", location), *NO_STORE, *SECURITY_HEADERS, *(("Set-Cookie", c) for c in cookies))
-    return PortalResponse(status, headers)
+    return Response(status, b"", "text/plain", headers)
 
 
-def static_response(body: bytes, media_type: str) -> PortalResponse:
-    headers = (("Content-Type", media_type), ("Cache-Control", "public, max-age=3600"), *SECURITY_HEADERS)
-    return PortalResponse(200, headers, body)
+def static_response(body: bytes, media_type: str) -> Response:
+    """`media_type` as a Content-Type value, optionally with its charset."""
+    base, _, parameters = media_type.partition(";")
+    charset = parameters.partition("charset=")[2].strip() or "utf-8"
+    headers = (("Cache-Control", "public, max-age=3600"), *SECURITY_HEADERS)
+    return Response(200, body, base.strip(), headers, charset)

@@ -14,7 +14,7 @@ from typing import Any
 from shared import settings
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
-from shared.proxy.errors import ProxyError
+from shared.proxy.errors import BatchAnswerTooLarge, ProxyError
 from shared.proxy.read_policy import BatchEntry
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ class AnswerBudget:
     def from_settings(cls) -> AnswerBudget:
         return cls(settings.current().batch_max_answer_bytes)
 
-    def _refusal(self) -> ProxyError:
-        return ProxyError(502, IssueType.TOO_COSTLY, f"the batch's combined answer would exceed {self.limit} bytes; "
+    def _refusal(self) -> BatchAnswerTooLarge:
+        return BatchAnswerTooLarge(f"the batch's combined answer would exceed {self.limit} bytes; "
                                                      "this entry was left out (send it on its own)")
 
     def before_send(self) -> None:

@@ -11,18 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import azure.functions as func
-
 from shared import settings
 from shared.audit import audit
-from shared.failure_statuses import Failure, proxy_error, registry_failure
-from shared.fhir.operation_outcome import IssueType, operation_outcome
+from shared.failure_statuses import PROXY_ANSWERS, answer, handled
+from shared.fhir.operation_outcome import operation_outcome
 from shared.fhir.versions import FhirVersion
-from shared.http_responses import NOSNIFF
+from shared.http_messages import Response
+from shared.http_responses import NOSNIFF, response
 from shared.proxy import upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
-from shared.proxy.errors import ProxyError, forbidden, unauthorized
+from shared.proxy.errors import Forbidden, NotAuthenticated, NotFound, ProxyError, RefusedByProvider
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
     URL_RESPONSE_HEADERS,
@@ -41,11 +40,11 @@ from shared.proxy.read_policy import (
     plan_request,
 )
 from shared.proxy.type_policy import enforce_on_answer
+from shared.proxy.upstream_errors import ProviderBrokenAnswer, ProviderBusy, ProviderThrottles, UpstreamFailure
 from shared.proxy.upstream_status import check_provider_status
 from shared.registry import cached
-from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.errors import RegistryError
 from shared.registry.tenants import Tenant
-from shared.settings import SettingError
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
 from shared.version_bridge import fhir_json
@@ -60,6 +59,7 @@ log = logging.getLogger(__name__)
 
 FHIR_PREFIX = "/fhir/"
 DEFAULT_MEDIA_TYPE = "application/fhir+json"
+DOMAIN_ERRORS = handled(PROXY_ANSWERS)
 
 
 @dataclass
@@ -86,10 +86,10 @@ def parameter_names(plan: PlannedRequest) -> tuple[str, ...]:
 def _bearer_token(headers: Mapping[str, str]) -> str:
     value = headers.get("authorization") or headers.get("Authorization") or ""
     if not value:
-        raise unauthorized("an access token is required (Authorization: Bearer ...)", token_presented=False)
+        raise NotAuthenticated("an access token is required (Authorization: Bearer ...)", token_presented=False)
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("the Authorization header must carry a Bearer token", token_presented=True)
+        raise NotAuthenticated("the Authorization header must carry a Bearer token", token_presented=True)
     return token.strip()
 
 
@@ -98,31 +98,27 @@ def authenticate(headers: Mapping[str, str]) -> AccessTokenClaims:
     try:
         return verify_access_token(token)
     except InvalidAccessToken as error:
-        raise unauthorized(str(error), token_presented=True) from None
+        raise NotAuthenticated(str(error), token_presented=True) from None
     except RegistryError as error:
-        raise _registry_error(error) from None
+        raise answered(error) from None
 
 
-def _registry_error(error: RegistryError) -> ProxyError:
-    failure = registry_failure(error)
-    log.error("proxy: %s: %s", failure.value, error)
-    if isinstance(error, MisconfiguredEntity):
-        tenant_broken = failure is Failure.TENANT_ENTITY_BROKEN
-        whose = "tenant's provider configuration" if tenant_broken else "client's registration"
-        return proxy_error(failure, f"the {whose} is invalid (column {error.column}); "
-                                    "contact the gateway administrator")
-    return proxy_error(failure, "the gateway's registry is unavailable; retry shortly")
+def answered(error: Exception) -> ProxyError:
+    """The proxy's answer for a domain error, from its one table; the gateway's own failures are logged."""
+    if not isinstance(error, UpstreamFailure):  # the provider's failures are the audit record's, not errors here
+        log.error("proxy: %s: %s", type(error).__name__, error)
+    return answer(PROXY_ANSWERS, error)
 
 
 def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
     try:
         tenant = cached.tenant(claims.tenant_id)
     except RegistryError as error:
-        raise _registry_error(error) from None
+        raise answered(error) from None
     if tenant is None:
-        raise forbidden("the tenant of this access token is not onboarded")
+        raise Forbidden("the tenant of this access token is not onboarded")
     if not tenant.enabled:
-        raise forbidden("the tenant of this access token is disabled")
+        raise Forbidden("the tenant of this access token is disabled")
     return tenant
 
 
@@ -133,7 +129,7 @@ def split_fhir_url(url: str) -> tuple[str, str]:
     if path.lower() == FHIR_PREFIX.rstrip("/"):
         return "", parts.query
     if not path.lower().startswith(FHIR_PREFIX):
-        raise ProxyError(404, IssueType.NOT_FOUND, "not a FHIR path of this gateway")
+        raise NotFound("not a FHIR path of this gateway")
     return path[len(FHIR_PREFIX):], parts.query
 
 
@@ -145,9 +141,7 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
     try:
         outgoing.update(upstream_auth_headers(tenant))
     except UpstreamAuthError as error:
-        log.error("upstream authentication failed for tenant %s: %s", tenant.tenant_id, error)
-        raise proxy_error(Failure.UPSTREAM_AUTH_TRANSIENT if error.transient else Failure.UPSTREAM_AUTH_CONFIGURATION,
-                          str(error)) from None
+        raise answered(error) from None
     url = tenant.fhir_base_url + "/" + plan.path.relative()
     body: bytes | None = None
     if plan.batch:
@@ -160,13 +154,20 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
         url += "?" + encode_query(plan.query)
     try:
         return upstream_client.send(plan.method, url, outgoing, body, tenant_id=tenant.tenant_id)
-    except upstream_client.UpstreamFailure as failure:
-        issue = IssueType.TIMEOUT if failure.status_code == 504 else IssueType.TRANSIENT
-        raise ProxyError(failure.status_code, issue, str(failure), failure.headers) from None
+    except UpstreamFailure as failure:
+        raise answered(failure) from None
 
 
 def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+    try:
+        return _relayed_answer(tenant, upstream, rewriter)
+    except UpstreamFailure as failure:
+        raise answered(failure) from None
+
+
+def _relayed_answer(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
+                    rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
     check_provider_status(tenant, status)
     headers = client_response_headers(upstream.headers, rewriter)
@@ -178,15 +179,14 @@ def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
     is_fhir = upstream_type in JSON_MEDIA_TYPES and is_fhir_json(upstream.body)
     if status in (429, 503):
-        retry = {"Retry-After": headers.get("Retry-After", "5")}
-        raise ProxyError(status, IssueType.THROTTLED if status == 429 else IssueType.TRANSIENT,
-                         f"the provider is busy (HTTP {status}); retry later", retry)
+        busy = ProviderThrottles if status == 429 else ProviderBusy
+        raise busy(f"the provider is busy (HTTP {status}); retry later", headers.get("Retry-After", "5"))
     if status >= 500:
-        raise ProxyError(502, IssueType.EXCEPTION, f"the provider failed (HTTP {status})")
+        raise ProviderBrokenAnswer(f"the provider failed (HTTP {status})")
     if not is_fhir:
         if status >= 400:
-            raise ProxyError(status, IssueType.INVALID, f"the provider refused the request (HTTP {status})")
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON")
+            raise RefusedByProvider(f"the provider refused the request (HTTP {status})", status)
+        raise ProviderBrokenAnswer("the provider's answer is not FHIR JSON")
     allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
     # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
     body, mimetype = translate_answer(tenant.fhir_version, allowed_only, upstream_type, rewriter)
@@ -244,14 +244,14 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
     return 200, fhir_json.dumps(bundle), version.json_media_type, {}
 
 
-def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> func.HttpResponse:
+def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> Response:
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
-    return func.HttpResponse(body=body, status_code=error.status_code, mimetype=mimetype, charset="utf-8",
-                             headers={**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
+    return response(error.status_code, body, mimetype,
+                    {**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
 
 
-def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> func.HttpResponse:
+def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
     """The client's answer for one request to /fhir/{path}."""
     started = time.perf_counter()
     request_id = request_id_from(headers)
@@ -285,19 +285,17 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
             "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
             **NOSNIFF,
         })
-        return func.HttpResponse(body=payload, status_code=status, mimetype=mimetype, charset="utf-8",
-                                 headers=response_headers)
+        return response(status, payload, mimetype, response_headers)
     except ProxyError as error:
         status = error.status_code
         outcome.reason = error.issue_type.value
         total_ms = (time.perf_counter() - started) * 1000
         extra = {REQUEST_ID_HEADER: request_id, "Server-Timing": _server_timing(total_ms, outcome.upstream_ms)}
         return _error_response(error, announced_version() or (tenant.fhir_version if tenant else None), extra)
-    except SettingError as error:
-        log.error("proxy misconfigured: %s", error)
-        status = 500
-        return _error_response(proxy_error(Failure.SETTING_BROKEN, "the gateway is misconfigured"), None,
-                               {REQUEST_ID_HEADER: request_id})
+    except DOMAIN_ERRORS as error:  # those not answered where they were raised (settings, read anywhere)
+        refusal = answered(error)
+        status = refusal.status_code
+        return _error_response(refusal, None, {REQUEST_ID_HEADER: request_id})
     finally:
         audit(
             "fhir", request_id=request_id, client_id=outcome.client_id, tenant=outcome.tenant_id,

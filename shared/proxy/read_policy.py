@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import settings
-from shared.fhir.operation_outcome import IssueType
 from shared.json_bodies import JsonBodyError, parse_json_body
-from shared.proxy.errors import ProxyError, bad_request, forbidden, method_not_allowed
+from shared.proxy.errors import (
+    Forbidden,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
 from shared.proxy.query import Query, encode_query, parse_query
 from shared.proxy.type_policy import check_query_types
@@ -57,56 +63,55 @@ def check_json_wanted(headers: Mapping[str, str], query: Query) -> None:
     """JSON only: the gateway rewrites responses structurally, so XML is refused with 406."""
     for name, value in query:
         if name == "_format" and value.lower() not in {"json", *JSON_MEDIA_TYPES}:
-            raise ProxyError(406, IssueType.NOT_SUPPORTED, "this gateway serves FHIR JSON only (_format=json)")
+            raise NotAcceptable("this gateway serves FHIR JSON only (_format=json)")
     accept = headers.get("accept") or headers.get("Accept") or ""
     if accept:
         kinds = {media_type(part) for part in accept.split(",")}
         if not kinds & {*JSON_MEDIA_TYPES, "*/*", "application/*", ""}:
-            raise ProxyError(406, IssueType.NOT_SUPPORTED, "this gateway serves FHIR JSON only")
+            raise NotAcceptable("this gateway serves FHIR JSON only")
 
 
 def _check_type_allowed(tenant: Tenant, path: FhirPath) -> None:
     if path.resource_type and path.resource_type not in tenant.allowed_resource_types:
-        raise forbidden(f"{path.resource_type} is not available for this tenant")
+        raise Forbidden(f"{path.resource_type} is not available for this tenant")
 
 
 def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple[BatchEntry, ...]:
     if media_type(content_type) not in JSON_MEDIA_TYPES:
-        raise ProxyError(415, IssueType.NOT_SUPPORTED, "a batch must be sent as FHIR JSON")
+        raise UnsupportedMediaType("a batch must be sent as FHIR JSON")
     if len(body) > MAX_BATCH_BODY_BYTES:
-        raise ProxyError(413, IssueType.TOO_COSTLY, "the batch Bundle is too large")
+        raise PayloadTooLarge("the batch Bundle is too large")
     try:
         bundle: Any = parse_json_body(body, what="the batch body")
     except JsonBodyError as error:
-        raise bad_request(str(error)) from None
+        raise InvalidRequest(str(error)) from None
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise bad_request("POST to the base accepts a Bundle only")
+        raise InvalidRequest("POST to the base accepts a Bundle only")
     if bundle.get("type") == "transaction":
-        raise method_not_allowed("transactions write data; this gateway is read-only")
+        raise MethodNotAllowed("transactions write data; this gateway is read-only")
     if bundle.get("type") != "batch":
-        raise bad_request("the Bundle must be of type batch")
+        raise InvalidRequest("the Bundle must be of type batch")
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
-        raise bad_request("the batch Bundle has no entries")
+        raise InvalidRequest("the batch Bundle has no entries")
     max_entries = settings.current().batch_max_entries
     if len(entries) > max_entries:
-        raise ProxyError(413, IssueType.TOO_COSTLY,
-                         f"a batch may hold at most {max_entries} entries; this one has {len(entries)}")
+        raise PayloadTooLarge(f"a batch may hold at most {max_entries} entries; this one has {len(entries)}")
     planned: list[BatchEntry] = []
     for index, entry in enumerate(entries):
         request = entry.get("request") if isinstance(entry, dict) else None
         if not isinstance(request, dict) or not isinstance(request.get("url"), str):
-            raise bad_request(f"batch entry {index} has no request.url")
+            raise InvalidRequest(f"batch entry {index} has no request.url")
         if request.get("method") != "GET":
-            raise method_not_allowed(f"batch entry {index} is not a GET; this gateway is read-only")
+            raise MethodNotAllowed(f"batch entry {index} is not a GET; this gateway is read-only")
         raw_path, _, raw_query = request["url"].partition("?")
         try:
             path = parse_fhir_path(raw_path, what=f"URL of batch entry {index}")
             query = parse_query(raw_query, what=f"query of batch entry {index}")
         except PathRefused as refused:
-            raise bad_request(str(refused)) from None
+            raise InvalidRequest(str(refused)) from None
         if path.interaction not in (Interaction.READ, Interaction.VREAD, Interaction.SEARCH):
-            raise bad_request(f"batch entry {index} is not a read or a search")
+            raise InvalidRequest(f"batch entry {index} is not a read or a search")
         _check_type_allowed(tenant, path)
         check_query_types(tenant.allowed_resource_types, query)
         planned.append(BatchEntry(path, query))
@@ -118,12 +123,12 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
     """The checked request to forward; ProxyError for anything outside the read-only policy."""
     method = method.upper()
     if method not in ("GET", "HEAD", "POST"):
-        raise method_not_allowed(f"{method} is not allowed: this gateway is read-only")
+        raise MethodNotAllowed(f"{method} is not allowed: this gateway is read-only")
     try:
         path = parse_fhir_path(raw_path)
         query = parse_query(raw_query)
     except PathRefused as refused:
-        raise bad_request(str(refused)) from None
+        raise InvalidRequest(str(refused)) from None
     check_json_wanted(headers, query)
     content_type = headers.get("content-type") or headers.get("Content-Type")
     if method in ("GET", "HEAD"):
@@ -132,25 +137,25 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
         if path.interaction is Interaction.PAGE and (
             not query or {name for name, _ in query} - PAGING_PARAMETERS or "_getpages" not in dict(query)
         ):
-            raise bad_request("searches must name a resource type (system-level search is not supported)")
+            raise InvalidRequest("searches must name a resource type (system-level search is not supported)")
         _check_type_allowed(tenant, path)
         check_query_types(tenant.allowed_resource_types, query)
         return PlannedRequest("GET", path, query)
     if path.interaction is Interaction.SEARCH_POST:
         _check_type_allowed(tenant, path)
         if media_type(content_type) != FORM:
-            raise ProxyError(415, IssueType.NOT_SUPPORTED, f"POST _search needs a {FORM} body")
+            raise UnsupportedMediaType(f"POST _search needs a {FORM} body")
         if len(body) > MAX_SEARCH_BODY_BYTES:
-            raise ProxyError(413, IssueType.TOO_COSTLY, "the search body is too large")
+            raise PayloadTooLarge("the search body is too large")
         try:
             form = parse_query(body.decode("utf-8"), what="search body")
         except (UnicodeDecodeError, PathRefused):
-            raise bad_request("the search body is not a valid UTF-8 form") from None
+            raise InvalidRequest("the search body is not a valid UTF-8 form") from None
         check_query_types(tenant.allowed_resource_types, [*query, *form])
         return PlannedRequest("POST", path, query, form=form)
     if path.interaction is Interaction.PAGE and not query:
         return PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=_parse_batch(tenant, body, content_type))
-    raise method_not_allowed("POST is allowed for [type]/_search and for batch Bundles of GETs only")
+    raise MethodNotAllowed("POST is allowed for [type]/_search and for batch Bundles of GETs only")
 
 
 def batch_bundle(entries: tuple[BatchEntry, ...]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from typing import Any
 
 from shared.fhir.operation_outcome import IssueSeverity, IssueType, operation_outcome
-from shared.proxy.errors import ProxyError, forbidden
+from shared.proxy.errors import BadGateway, Forbidden
 from shared.proxy.link_rewriter import unescape_printable_ascii
 
 # Types every answer may carry whatever the tenant's list: containers and outcomes, never data.
@@ -25,7 +25,7 @@ _TYPE_TOKEN = re.compile(r"^[A-Z][A-Za-z]+$")
 
 
 def _refuse(resource_type: str) -> None:
-    raise forbidden(f"{resource_type} is not available for this tenant")
+    raise Forbidden(f"{resource_type} is not available for this tenant")
 
 
 def check_query_types(allowed: Collection[str], query: Iterable[tuple[str, str]]) -> None:
@@ -71,7 +71,7 @@ def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
         text = body.decode("utf-8")
         document = json.loads(text)
     except (ValueError, RecursionError):
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+        raise BadGateway("the provider's answer is not FHIR JSON") from None
     if not isinstance(document, dict):
         return body
     resource_type = document.get("resourceType")

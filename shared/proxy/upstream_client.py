@@ -21,6 +21,8 @@ from urllib3.exceptions import (
 
 from shared import settings
 from shared.proxy import tenant_slots, upstream_deadline
+from shared.proxy.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
+from shared.proxy.upstream_errors import UpstreamFailure as UpstreamFailure  # raised here: callers catch it from here
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 5.0
@@ -31,15 +33,6 @@ DEADLINE_SECONDS = 50.0  # the default of UPSTREAM_DEADLINE_SECONDS; see the REA
 # (bench/micro.py), and the proxy needs none of requests' conveniences.
 _pools_lock = threading.Lock()
 _pools: dict[str, urllib3.PoolManager] = {}
-
-
-class UpstreamFailure(Exception):
-    """The provider could not give an answer; `status_code` is what the client gets (502 or 504)."""
-
-    def __init__(self, status_code: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ def send(method: str, url: str, headers: dict[str, str], body: bytes | None = No
         with tenant_slots.slot(tenant_id):
             return _send_within(method, url, headers, body, seconds)
     except tenant_slots.TenantBusy as busy:
-        raise UpstreamFailure(503, str(busy), {"Retry-After": str(tenant_slots.RETRY_AFTER_SECONDS)}) from None
+        raise ProviderBusy(str(busy), str(tenant_slots.RETRY_AFTER_SECONDS)) from None
 
 
 def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | None,
@@ -109,7 +102,7 @@ def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | N
     max_retries = settings.current().upstream_max_retries
     started = time.perf_counter()
     attempt = 0
-    too_slow = UpstreamFailure(504, f"the provider did not finish its answer within {seconds:g} s")
+    too_slow = ProviderTooSlow(f"the provider did not finish its answer within {seconds:g} s")
     with upstream_deadline.deadline(seconds) as watch:
         while True:
             attempt += 1
@@ -152,24 +145,24 @@ def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | N
 def _failure_of(error: HTTPError) -> UpstreamFailure | None:
     """The failure of an attempt that may be retried, or None when it must not be."""
     if isinstance(error, NewConnectionError | ProtocolError):
-        return UpstreamFailure(502, "the provider is unreachable")
+        return ProviderUnreachable("the provider is unreachable")
     if isinstance(error, ConnectTimeoutError):
-        return UpstreamFailure(504, "the provider did not accept the connection in time")
+        return ProviderTooSlow("the provider did not accept the connection in time")
     return None
 
 
 def _final_failure(error: HTTPError) -> UpstreamFailure:
     if isinstance(error, ReadTimeoutError):
-        return UpstreamFailure(504, "the provider did not answer in time")
+        return ProviderTooSlow("the provider did not answer in time")
     if isinstance(error, SSLError):
-        return UpstreamFailure(502, "the provider's TLS certificate is not trusted")
-    return UpstreamFailure(502, "the provider's answer could not be read")
+        return ProviderUnreachable("the provider's TLS certificate is not trusted")
+    return ProviderUnreachable("the provider's answer could not be read")
 
 
 def _read_capped(response: urllib3.BaseHTTPResponse, watch: upstream_deadline.Watch) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise UpstreamFailure(502, "the provider's answer is larger than the gateway forwards")
+        raise ProviderUnreachable("the provider's answer is larger than the gateway forwards")
     chunks: list[bytes] = []
     size = 0
     for chunk in response.stream(256 * 1024, decode_content=True):
@@ -177,6 +170,6 @@ def _read_capped(response: urllib3.BaseHTTPResponse, watch: upstream_deadline.Wa
             break  # the caller answers 504
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise UpstreamFailure(502, "the provider's answer is larger than the gateway forwards")
+            raise ProviderUnreachable("the provider's answer is larger than the gateway forwards")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from shared.fhir.operation_outcome import IssueType
-from shared.proxy.errors import ProxyError
+from shared.proxy.upstream_errors import ProviderBrokenAnswer, ProviderRefusedCredentials
 from shared.registry.tenants import Tenant
 
 # Relayed as they are: a read's answer and a conditional read's "not modified".
@@ -15,15 +14,14 @@ ANSWERED_BY_CALLER = frozenset({429, *range(500, 600)})
 
 
 def check_provider_status(tenant: Tenant, status: int) -> None:
-    """ProxyError for a provider status that must not be relayed as it is: redirects are never followed
-    or passed on (their Location may point anywhere), and any status outside the lists above is 502.
+    """Raises for a provider status that must not be relayed as it is: redirects are never followed or passed
+    on (their Location may point anywhere), and any status outside the lists above is a broken answer.
 
     The provider only ever sees the gateway's own upstream credentials (the client's token never goes
     upstream), so its 401/403 is about them: relaying it would make the client blame its valid token.
     """
     if status in (401, 403):
-        raise ProxyError(
-            502, IssueType.EXCEPTION,
+        raise ProviderRefusedCredentials(
             f"the provider refused the gateway's credentials for this tenant (HTTP {status}): the tenant's "
             f"upstream authentication ({tenant.auth.method}) has a configuration problem; contact the gateway "
             "administrator",
@@ -31,6 +29,6 @@ def check_provider_status(tenant: Tenant, status: int) -> None:
     if status in PASSED_STATUSES or status in PROVIDER_REFUSALS or status in ANSWERED_BY_CALLER:
         return
     if 300 <= status < 400:
-        raise ProxyError(502, IssueType.EXCEPTION,
-                         f"the provider answered a redirect (HTTP {status}), which the gateway does not follow")
-    raise ProxyError(502, IssueType.EXCEPTION, f"the provider answered HTTP {status}, which the gateway does not relay")
+        raise ProviderBrokenAnswer(
+            f"the provider answered a redirect (HTTP {status}), which the gateway does not follow")
+    raise ProviderBrokenAnswer(f"the provider answered HTTP {status}, which the gateway does not relay")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS
 from shared.upstream_auth.entra_client_credentials import entra_headers
-from shared.upstream_auth.errors import UpstreamAuthError
+from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.managed_identity import managed_identity_headers
 from shared.upstream_auth.static_credentials import basic_headers, bearer_headers
 
@@ -33,7 +33,7 @@ def upstream_auth_headers(tenant: Tenant) -> dict[str, str]:
     """`{"Authorization": ...}` for the tenant's `auth.method`, or `{}` for `none`.
 
     Thread-safe; in steady state served from memory (no identity provider call). Raises UpstreamAuthError
-    (status_code 502 or 503, message safe for clients).
+    (UpstreamAuthUnavailable when retrying may help; the message is safe for clients).
     """
     handler = _METHODS.get(tenant.auth.method)
     if handler is None:
@@ -47,4 +47,4 @@ def forget_upstream_credentials() -> None:
     identity_http.reset_session()
 
 
-__all__ = ["UpstreamAuthError", "forget_upstream_credentials", "upstream_auth_headers"]
+__all__ = ["UpstreamAuthError", "UpstreamAuthUnavailable", "forget_upstream_credentials", "upstream_auth_headers"]

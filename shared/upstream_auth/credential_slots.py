@@ -123,8 +123,8 @@ class CredentialSlots:
                                last.expires_on - time.time(), tenant_id, method, error.problem)
             return last.access_token
         if fresh:
-            logger.warning("upstream authentication failed: tenant=%s method=%s status=%d problem=%s",
-                           tenant_id, method, error.status_code, error.problem)
+            logger.warning("upstream authentication failed: tenant=%s method=%s transient=%s problem=%s",
+                           tenant_id, method, error.transient, error.problem)
         raise error.for_tenant(tenant_id) from None
 
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken, fingerprint
-from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
+from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.secret_settings import read_secret_setting
 
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ def _acquire(app: msal.ConfidentialClientApplication, tenant_id: str, scope: str
     numbers = [n for n in result.get("error_codes") or [] if isinstance(n, int)]
     detail = code + "".join(f", AADSTS{n}" for n in numbers[:3])
     if code in _TRANSIENT_OAUTH_ERRORS:
-        return_status = TRANSIENT
+        error_class: type[UpstreamAuthError] = UpstreamAuthUnavailable
         problem = f"{host} could not issue a token right now (error {detail})"
     else:
-        return_status = CONFIGURATION
+        error_class = UpstreamAuthError
         problem = (f"{host} refused client {client_id} for scope {scope} (error {detail}); "
                    f"check the client id and the secret in app setting {secret_setting}")
-    raise UpstreamAuthError(tenant_id, problem, return_status)
+    raise error_class(tenant_id, problem)

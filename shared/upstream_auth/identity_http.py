@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from shared.proxy import upstream_deadline
-from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
+from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
 # Bounds on one identity provider call (read at call time, so tests may lower them). A token request that
 # takes longer than this fails with 503 instead of holding the proxy's worker thread.
@@ -99,22 +99,22 @@ def failure_from_exception(tenant_id: str, error: BaseException, where: str) -> 
     from msal.exceptions import MsalServiceError
 
     if isinstance(error, requests.exceptions.SSLError):
-        return UpstreamAuthError(tenant_id, f"the TLS certificate of {where} is not trusted", CONFIGURATION)
+        return UpstreamAuthError(tenant_id, f"the TLS certificate of {where} is not trusted")
     if isinstance(error, requests.exceptions.Timeout):
         connect, read = timeouts()
-        return UpstreamAuthError(tenant_id, f"{where} did not answer in time (timeouts {connect:g} s to connect, "
-                                            f"{read:g} s to answer)", TRANSIENT)
+        return UpstreamAuthUnavailable(tenant_id, f"{where} did not answer in time (timeouts {connect:g} s to connect, "
+                                            f"{read:g} s to answer)")
     if isinstance(error, requests.exceptions.ConnectionError):
-        return UpstreamAuthError(tenant_id, f"{where} is unreachable", TRANSIENT)
+        return UpstreamAuthUnavailable(tenant_id, f"{where} is unreachable")
     if isinstance(error, requests.exceptions.RequestException):
-        return UpstreamAuthError(tenant_id, f"the request to {where} failed ({type(error).__name__})", TRANSIENT)
+        return UpstreamAuthUnavailable(tenant_id, f"the request to {where} failed ({type(error).__name__})")
     if isinstance(error, MsalServiceError):
         # MSAL raises this for 5xx answers (and replays it for 5 s, or Retry-After, without calling again).
         match = _HTTP_STATUS.search(str(error))
         status = f"HTTP {match.group(1)}" if match else "a server error"
-        return UpstreamAuthError(tenant_id, f"{where} answered {status}", TRANSIENT)
+        return UpstreamAuthUnavailable(tenant_id, f"{where} answered {status}")
     if isinstance(error, ValueError):
         # Unparseable JSON, a 4xx OIDC discovery answer (wrong tenant in the authority), an issuer mismatch.
         return UpstreamAuthError(tenant_id, f"{where} gave an answer that is not a usable OIDC discovery "
-                                            "document or token response (check the Authority)", CONFIGURATION)
-    return UpstreamAuthError(tenant_id, f"unexpected {type(error).__name__} while talking to {where}", CONFIGURATION)
+                                            "document or token response (check the Authority)")
+    return UpstreamAuthError(tenant_id, f"unexpected {type(error).__name__} while talking to {where}")

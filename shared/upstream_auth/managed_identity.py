@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from shared import settings
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken
-from shared.upstream_auth.errors import CONFIGURATION, TRANSIENT, UpstreamAuthError
+from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
 if TYPE_CHECKING:
     import msal
@@ -82,6 +82,6 @@ def _acquire(client: msal.ManagedIdentityClient, tenant_id: str, resource: str) 
     code = identity_http.safe_error_code((result or {}).get("error"))
     if status is None or status == 429 or status >= 500:
         shown = f"HTTP {status}" if status else "a throttled error"
-        raise UpstreamAuthError(tenant_id, f"{WHERE} answered {shown} for {resource}", TRANSIENT)
+        raise UpstreamAuthUnavailable(tenant_id, f"{WHERE} answered {shown} for {resource}")
     raise UpstreamAuthError(tenant_id, f"{WHERE} refused a token for {resource} (HTTP {status}, error {code}); "
-                                       "check the identity and its access to the FHIR server", CONFIGURATION)
+                                       "check the identity and its access to the FHIR server")

@@ -9,7 +9,7 @@ from shared.upstream_auth.errors import UpstreamAuthError
 
 
 def read_secret_setting(tenant_id: str, method: str, name: str) -> str:
-    """The setting's value without surrounding whitespace; UpstreamAuthError (502) when it is unusable."""
+    """The setting's value without surrounding whitespace; UpstreamAuthError when it is unusable."""
     if not name:
         raise UpstreamAuthError(tenant_id, f"the {method} method needs SecretSetting (the name of an app setting)")
     value = os.environ.get(name, "").strip()

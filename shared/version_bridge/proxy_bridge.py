@@ -9,9 +9,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from shared import settings
-from shared.fhir.operation_outcome import IssueType
 from shared.fhir.versions import FhirVersion
-from shared.proxy.errors import ProxyError
+from shared.proxy.errors import BadGateway, NoEquivalentInVersion, NotImplementedInVersion
 from shared.proxy.fhir_path import FhirPath
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.proxy.query import encode_query
@@ -62,9 +61,8 @@ def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
     if not path.resource_type:
         return path
     if not supported(path.resource_type, client):
-        raise ProxyError(501, IssueType.NOT_SUPPORTED,
-                         f"{path.resource_type} cannot be translated between FHIR {client}, which this gateway "
-                         f"speaks, and {provider}, which this tenant's provider speaks")
+        raise NotImplementedInVersion(f"{path.resource_type} cannot be translated between FHIR {client}, which this "
+                                      f"gateway speaks, and {provider}, which this tenant's provider speaks")
     return replace(path, resource_type=type_name(path.resource_type, client, provider))
 
 
@@ -72,7 +70,7 @@ def _query(resource_type: str | None, query: Query, client: str, provider: str, 
     try:
         return translate_query(resource_type, query, client, provider)
     except NoEquivalent as missing:
-        raise ProxyError(400, IssueType.NOT_SUPPORTED, f"{where}: {missing}") from None
+        raise NoEquivalentInVersion(f"{where}: {missing}") from None
 
 
 def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
@@ -157,23 +155,23 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
         else:  # small: links rewritten in the bytes (fast), then parsed
             document = fhir_json.loads(rewriter.rewrite_json_bytes(body))
     except fhir_json.NotFhirJson:
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not FHIR JSON") from None
+        raise BadGateway("the provider's answer is not FHIR JSON") from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be "
                          "translated") from None
     if not isinstance(document, dict):
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's answer is not a FHIR resource")
+        raise BadGateway("the provider's answer is not a FHIR resource")
     try:
         if document.get("resourceType") == "Bundle":
             document = convert_bundle(document, source, client, mapper)
         else:
             document = convert_resource(document, source, client)
     except Malformed as refused:
-        raise ProxyError(502, IssueType.EXCEPTION, str(refused)) from None
+        raise BadGateway(str(refused)) from None
     except Unsupported as refused:
-        raise ProxyError(501, IssueType.NOT_SUPPORTED, str(refused)) from None
+        raise NotImplementedInVersion(str(refused)) from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
-        raise ProxyError(502, IssueType.EXCEPTION, "the provider's Bundle is not valid FHIR; it cannot be "
+        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be "
                          "translated") from None
     written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
     return written, client_version.json_media_type

@@ -9,7 +9,7 @@ from gateway_testing import json_body, token_request
 
 import token_fn
 from shared.oauth.errors import InvalidRequest, OAuthError, SlowDown
-from shared.proxy.errors import unauthorized
+from shared.proxy.errors import NotAuthenticated
 
 RFC_6749_CHARSET = re.compile(r"^[\x20\x21\x23-\x5B\x5D-\x7E]*$")
 HOSTILE_NAMES = ["<script>alert(1)</script>", "evil\u202egpj.exe", "x" * 8000, 'quo"te\\back', "caf\u00e9"]
@@ -39,6 +39,6 @@ def test_every_description_is_cut_to_the_charset_and_bounded(error: OAuthError) 
 
 
 def test_the_bearer_challenge_description_is_in_the_charset_too() -> None:
-    challenge = unauthorized('bad "token" \\ \u202e', token_presented=True).headers["WWW-Authenticate"]
+    challenge = NotAuthenticated('bad "token" \\ \u202e', token_presented=True).headers["WWW-Authenticate"]
     description = challenge.split('error_description="', 1)[1][:-1]
     assert RFC_6749_CHARSET.match(description)

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from shared.fhir.operation_outcome import IssueType
 from shared.fhir.versions import FhirVersion
 from shared.proxy import provider_capabilities, upstream_client
 from shared.proxy.batch_fanout import EntryAnswer, run_batch
 from shared.proxy.compatibility import normalise_search
-from shared.proxy.errors import ProxyError
+from shared.proxy.errors import GatewayTimeout
 from shared.proxy.fhir_path import parse_fhir_path
 from shared.proxy.provider_capabilities import ProviderCapabilities, parse_capabilities
 from shared.proxy.query import Query
@@ -127,7 +126,7 @@ def test_fan_out_keeps_request_order_whatever_finishes_first() -> None:
 def test_an_entry_that_breaks_costs_only_its_own_answer() -> None:
     def run(entry: BatchEntry) -> EntryAnswer:
         if entry.path.resource_id == "2":
-            raise ProxyError(504, IssueType.TIMEOUT, "the provider did not answer in time")
+            raise GatewayTimeout("the provider did not answer in time")
         if entry.path.resource_id == "3":
             raise KeyError("a bug")
         return 200, {"resourceType": "Patient"}, {}
@@ -167,7 +166,7 @@ class FakeProvider:
     def send(self, method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Any:
         self.calls.append((url, headers))
         if self.down:
-            raise upstream_client.UpstreamFailure(502, "the provider is unreachable")
+            raise upstream_client.ProviderUnreachable("the provider is unreachable")
         statement = {"resourceType": "CapabilityStatement", "rest": [
             {"mode": "server", "interaction": [{"code": "batch"}] if self.batch else []}]}
         return upstream_client.UpstreamResponse(200, {}, json.dumps(statement).encode(), 1.0, 1)

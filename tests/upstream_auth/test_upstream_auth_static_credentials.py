@@ -47,7 +47,7 @@ def test_basic_refuses_a_username_with_a_colon(
     with pytest.raises(UpstreamAuthError) as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
     assert "Username" in str(caught.value)
 
 
@@ -79,7 +79,7 @@ def test_bearer_refuses_a_token_that_would_break_the_header_without_echoing_it(
     with pytest.raises(UpstreamAuthError) as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
     assert "PROVIDER_TOKEN" in str(caught.value)
     assert "words" not in str(caught.value) and "Injected" not in str(caught.value)
 
@@ -101,7 +101,7 @@ def test_missing_setting_is_a_502_naming_the_setting_and_the_tenant(
     with pytest.raises(UpstreamAuthError) as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
     assert str(caught.value) == (f"tenant {tenant.tenant_id}: upstream authentication failed: "
                                  "app setting UNSET_PROVIDER_SECRET is not set")
 
@@ -114,7 +114,7 @@ def test_blank_setting_counts_as_missing(make_upstream_tenant: MakeUpstreamTenan
     with pytest.raises(UpstreamAuthError, match="app setting BLANK_PROVIDER_SECRET is not set") as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
 
 
 def test_unresolved_key_vault_reference_is_reported_without_its_text(
@@ -127,7 +127,7 @@ def test_unresolved_key_vault_reference_is_reported_without_its_text(
     with pytest.raises(UpstreamAuthError) as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
     assert "Key Vault reference" in str(caught.value)
     assert "vault-x" not in str(caught.value)
 
@@ -138,11 +138,11 @@ def test_missing_secret_setting_name_is_a_502(make_upstream_tenant: MakeUpstream
     with pytest.raises(UpstreamAuthError, match="needs SecretSetting") as caught:
         upstream_auth_headers(tenant)
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
 
 
 def test_unknown_method_is_a_502(make_upstream_tenant: MakeUpstreamTenant) -> None:
     with pytest.raises(UpstreamAuthError, match="unknown upstream auth method 'kerberos'") as caught:
         upstream_auth_headers(make_upstream_tenant("kerberos"))
 
-    assert caught.value.status_code == 502
+    assert not caught.value.transient
