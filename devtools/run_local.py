@@ -57,7 +57,7 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     """The demo client of an earlier run when its secret still works; a new one otherwise."""
     from shared.client_secrets import secret_matches
-    from shared.registry import clients
+    from shared.registry import cached, clients
 
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())
@@ -69,7 +69,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
         ):
             return {"client_id": previous["client_id"], "client_secret": previous["client_secret"],
                     "secret_id": previous["secret_id"]}
-    issued = clients.create_client("Demo Patients app", tuple(tenant_ids))
+    issued = cached.create_client("Demo Patients app", tuple(tenant_ids))
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
@@ -77,7 +77,7 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
-    from shared.registry import connection, tenants
+    from shared.registry import cached, connection, tenants
 
     connection.ensure_tables()
     for tenant_id, name, base, version in (
@@ -91,7 +91,7 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
                                       secret_setting=SANDBOX_TOKEN_SETTING),
         )
         existing = tenants.load_tenant(tenant_id)
-        tenants.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
+        cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
     return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4])
 
 

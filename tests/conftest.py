@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import log_leak_scan
 from gateway_env import REPO, SIGNING_KEY  # noqa: F401 - sets up Azurite and the settings first
 
-from shared import throttle
+from shared import process_state
 from shared.registry import cached, clients, tenants
 
 log_leak_scan.install()
@@ -37,12 +37,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def fresh_process_state() -> Iterator[None]:
-    """Each test sees the registry as it is now and starts with no failed attempts counted."""
-    cached.forget_all()
-    throttle.forget_failures()
+    """Each test sees the registry as it is now, with no cached client, token or failed attempt of another."""
+    process_state.reset()
     yield
-    cached.forget_all()
-    throttle.forget_failures()
+    process_state.reset()
 
 
 def new_tenant_id() -> str:
@@ -69,12 +67,12 @@ def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
             enabled=enabled,
         )
         created.append(tenant_id)
-        return tenants.save_tenant(tenant)
+        return cached.save_tenant(tenant)
 
     yield make
     for tenant_id in created:
         try:
-            tenants.remove_tenant(tenant_id)
+            cached.remove_tenant(tenant_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass
 
@@ -86,13 +84,13 @@ def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
 
     def make(*allowed_tenants: str, name: str = "test client", token_lifetime: int | None = None,
              expires_days: int | None = None) -> clients.IssuedSecret:
-        issued = clients.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
+        issued = cached.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
         created.append(issued.client_id)
         return issued
 
     yield make
     for client_id in created:
         try:
-            clients.delete_client(client_id)
+            cached.delete_client(client_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from shared import settings
+from shared import process_state, settings
 
 ALGORITHM = "RS256"
 
@@ -81,6 +81,15 @@ VERIFY_ONLY_SETTINGS = ("TOKEN_SIGNING_KEY_PREVIOUS", "TOKEN_SIGNING_KEY_NEXT")
 
 _lock = threading.Lock()
 _cached: tuple[tuple[str, ...], KeyRing] | None = None
+
+
+def _forget_key_ring() -> None:
+    global _cached
+    with _lock:
+        _cached = None
+
+
+process_state.register("tokens.key_ring", _forget_key_ring)
 
 
 def key_ring() -> KeyRing:

@@ -15,7 +15,7 @@ from shared.registry import cached, tenants
 @pytest.fixture
 def patients_only(stu3_tenant: Onboarded) -> Onboarded:
     narrowed = replace(tenants.get_tenant(stu3_tenant.tenant.tenant_id), allowed_resource_types=("Patient",))
-    tenants.save_tenant(narrowed)
+    cached.save_tenant(narrowed)
     cached.forget_tenant(narrowed.tenant_id)
     return replace(stu3_tenant, tenant=narrowed)
 

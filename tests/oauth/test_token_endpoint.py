@@ -12,7 +12,7 @@ from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_body, token_request
 
 import token_fn
-from shared.registry import clients
+from shared.registry import cached, clients
 
 
 @pytest.fixture
@@ -168,17 +168,17 @@ def test_invalid_scope_for_a_disabled_tenant(make_tenant: MakeTenant, make_clien
 
 def test_unauthorized_client_when_the_client_is_disabled(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    clients.set_client_enabled(issued.client_id, False)
+    cached.set_client_enabled(issued.client_id, False)
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 400, "unauthorized_client")
 
 
 def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    rotated = clients.add_secret(issued.client_id)
+    rotated = cached.add_secret(issued.client_id)
     assert token_fn.main(token_request(grant(issued, tenant.tenant_id))).status_code == 200
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
-    clients.revoke_secret(issued.client_id, issued.secret_id)
+    cached.revoke_secret(issued.client_id, issued.secret_id)
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
 

@@ -149,7 +149,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
-    clients.revoke_secret(client.client_id, client.secret_id)
+    cached.revoke_secret(client.client_id, client.secret_id)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
@@ -157,7 +157,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
 def test_refuses_tokens_of_a_disabled_client(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
-    clients.set_client_enabled(client.client_id, False)
+    cached.set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
 
@@ -180,7 +180,7 @@ def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issu
     tenant_id, client = issued
     first = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(first)  # caches the client state with one secret
-    rotated = clients.add_secret(client.client_id)
+    rotated = cached.add_secret(client.client_id)
     token = issue_access_token(client.client_id, tenant_id, rotated.secret_id, 600).access_token
     assert verify_access_token(token).secret_id == rotated.secret_id
 
@@ -191,7 +191,7 @@ def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_o
     from shared.registry import connection
 
     tenant_id, client = issued
-    rotated = clients.add_secret(client.client_id)
+    rotated = cached.add_secret(client.client_id)
     old_iat = time.time() - 120
     token = sign(claims_for(tenant_id, client, secret_id=rotated.secret_id, iat=int(old_iat), nbf=int(old_iat)))
     connection.table("Clients").delete_entity(client.client_id, "secret-" + rotated.secret_id)
@@ -217,6 +217,6 @@ def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
     for _ in range(5):
         verify_access_token(token)
     assert len(decodes) == 1
-    clients.set_client_enabled(client.client_id, False)
+    cached.set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
