@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Azurite for the registry, gateway settings, and factories for clients and tenants."""
+"""Shared fixtures: the registry (in memory, or real Table Storage for marked tests), one process-state reset,
+and factories for clients and tenants."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import log_leak_scan
-from gateway_env import REPO, SIGNING_KEY  # noqa: F401 - sets up Azurite and the settings first
+from gateway_env import REPO, SIGNING_KEY, table_storage  # noqa: F401 - sets the settings first
 
 from shared import process_state
-from shared.registry import cached, clients, tenants
+from shared.registry import cached, clients, store, tenants
+from shared.registry.memory_storage import MemoryStorage
 
 log_leak_scan.install()
 for pem_line in SIGNING_KEY.splitlines()[1:-1]:
@@ -33,6 +35,28 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"  LEAK: {line}")
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def registry_storage(request: pytest.FixtureRequest) -> Iterator[MemoryStorage | None]:
+    """A test marked `table_storage` uses real Table Storage (Azurite, started on first need); every other
+    test gets an empty in-memory registry of its own (yielded, so a test can count its calls)."""
+    if request.node.get_closest_marker("table_storage"):
+        table_storage()
+        store.use(None)
+        yield None
+        return
+    memory = MemoryStorage()
+    store.use(memory)
+    yield memory
+    store.use(None)
+
+
+@pytest.fixture
+def memory_registry(registry_storage: MemoryStorage | None) -> MemoryStorage:
+    """The in-memory registry of an unmarked test."""
+    assert registry_storage is not None, "a table_storage test has no in-memory registry"
+    return registry_storage
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,8 @@ import pytest
 from shared.admin.cli import main
 from shared.registry import cached, clients, tenants
 
+pytestmark = pytest.mark.table_storage
+
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()

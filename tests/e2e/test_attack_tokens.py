@@ -13,6 +13,8 @@ from forged_tokens import claims_for, hs256_with_public_key, other_key_pair, sig
 from sandbox.server import ServerHandle as SandboxHandle
 from shared.registry import cached, connection
 
+pytestmark = pytest.mark.table_storage
+
 NOW = int(time.time())
 
 FORGERIES: dict[str, Callable[[Onboarded], str]] = {

@@ -16,6 +16,8 @@ from gateway_testing import MakeClient
 
 from shared.registry import cached, clients
 
+pytestmark = pytest.mark.table_storage
+
 WORKERS = 8  # the local host's waitress threads: every request is in flight at once
 
 

@@ -16,6 +16,8 @@ from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
 from shared.registry import cached
 
+pytestmark = pytest.mark.table_storage
+
 COMPAT_LOGGER = "shared.proxy.compatibility"
 
 

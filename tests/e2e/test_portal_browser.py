@@ -17,6 +17,8 @@ from devtools.local_sign_in import LocalUser
 from sandbox.server import ServerHandle
 from shared.registry import cached, clients, tenants
 
+pytestmark = pytest.mark.table_storage
+
 pytestmark = pytest.mark.usefixtures("gateway_server")
 
 PORTAL = PUBLIC_BASE + "/portal/"

@@ -16,6 +16,8 @@ from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
 from shared import process_state
 
+pytestmark = pytest.mark.table_storage
+
 UPSTREAM_APP_ID = "gateway-app-in-provider-tenant"
 
 

@@ -9,6 +9,8 @@ from gateway_env import PUBLIC_BASE
 
 from shared.registry import cached
 
+pytestmark = pytest.mark.table_storage
+
 
 def test_missing_token_is_401_with_a_bearer_challenge(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     response = gateway.get("Patient/665677", None)

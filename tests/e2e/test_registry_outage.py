@@ -18,6 +18,8 @@ from sandbox.server import ServerHandle as SandboxHandle
 from shared.fhir.versions import FhirVersion
 from shared.registry import cached, connection, tenants
 
+pytestmark = pytest.mark.table_storage
+
 
 @pytest.fixture
 def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Azurite, Path]]:

@@ -11,6 +11,8 @@ from sandbox.search import encode_page_token
 from sandbox.server import ServerHandle
 from shared.registry import cached, tenants
 
+pytestmark = pytest.mark.table_storage
+
 
 @pytest.fixture
 def patients_only(stu3_tenant: Onboarded) -> Onboarded:

@@ -9,6 +9,8 @@ from gateway_testing import MakeClient, MakeTenant
 
 from shared.registry import cached
 
+pytestmark = pytest.mark.table_storage
+
 
 @pytest.fixture
 def form(make_tenant: MakeTenant, make_client: MakeClient) -> dict[str, str]:

@@ -17,6 +17,8 @@ from sandbox.server import serve_in_thread
 from shared.conformance.__main__ import main
 from shared.registry import cached, tenants
 
+pytestmark = pytest.mark.table_storage
+
 FHIR_BASE = PUBLIC_BASE + "/fhir"
 PATIENT = "1288992"
 

@@ -13,6 +13,7 @@ from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_
 
 import token_fn
 from shared.registry import cached, clients
+from shared.registry.memory_storage import MemoryStorage
 
 
 @pytest.fixture
@@ -186,13 +187,14 @@ def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: 
 def test_expired_secret_is_refused(onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import datetime, timedelta
 
-    from shared.registry import connection
+    from shared.registry import store
+    from shared.registry.storage import Merge
 
     tenant, issued = onboarded
-    connection.table("Clients").update_entity(
+    store.active().commit("Clients", [Merge(
         {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id,
          "ExpiresAt": datetime.now(UTC) - timedelta(minutes=1)}
-    )
+    )])
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
 
 
@@ -238,6 +240,7 @@ def test_invalid_request_for_a_body_that_is_not_utf8() -> None:
     assert_oauth_error(token_fn.main(request), 400, "invalid_request")
 
 
+@pytest.mark.table_storage
 def test_temporarily_unavailable_when_table_storage_is_down(
     onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,6 +248,16 @@ def test_temporarily_unavailable_when_table_storage_is_down(
 
     tenant, issued = onboarded
     monkeypatch.setenv("REGISTRY_CONNECTION_STRING", connection_string(free_port()))
+    response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
+    assert_oauth_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"]
+
+
+def test_temporarily_unavailable_when_the_in_memory_registry_is_down(
+    onboarded: Onboarded, memory_registry: MemoryStorage
+) -> None:
+    tenant, issued = onboarded
+    memory_registry.unavailable = True
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 503, "temporarily_unavailable")
     assert response.headers["Retry-After"]

@@ -6,10 +6,13 @@ import string
 import threading
 from dataclasses import replace
 
+import pytest
 from gateway_testing import MakeTenant
 
 from shared.registry import cached, tenants
 from shared.registry.errors import EntityConflict
+
+pytestmark = pytest.mark.table_storage
 
 WRITERS = 8
 EDITS_PER_WRITER = 4

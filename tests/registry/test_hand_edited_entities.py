@@ -11,6 +11,8 @@ from gateway_testing import MakeClient, MakeTenant
 from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, MisconfiguredEntity
 
+pytestmark = pytest.mark.table_storage
+
 
 def write_tenant(**columns: Any) -> str:
     tenant_id = str(uuid.uuid4())

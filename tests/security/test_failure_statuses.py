@@ -21,6 +21,8 @@ from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import RegistryUnavailable
 from shared.upstream_auth import UpstreamAuthError
 
+pytestmark = pytest.mark.table_storage
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 Breaker = Callable[[pytest.MonkeyPatch, clients.IssuedSecret, tenants.Tenant], None]
 
