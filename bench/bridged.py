@@ -36,14 +36,14 @@ def write_r4_documents(directory: Path, base_url: str, bundle_entries: int) -> d
 def onboard_r4(gateway: Gateway, upstream_base: str) -> Target:
     """An R4 tenant for the R4 upstream, a client allowed to use it, and the gateway target with its token."""
     from shared.fhir.versions import FhirVersion
-    from shared.registry import cached, clients, tenants
+    from shared.registry import cached, tenants
 
-    tenants.save_tenant(tenants.Tenant(
+    cached.save_tenant(tenants.Tenant(
         tenant_id=TENANT_R4, display_name="Benchmark (R4 static upstream, bridged to STU3)",
         fhir_base_url=upstream_base, fhir_version=FhirVersion.R4,
         auth=tenants.UpstreamAuth(method="none", scope=upstream_base + "/.default"),
     ))
-    issued = clients.create_client("Benchmark R4 client", (TENANT_R4,))
+    issued = cached.create_client("Benchmark R4 client", (TENANT_R4,))
     cached.forget_all()
     form = urlencode({"grant_type": "client_credentials", "client_id": issued.client_id,
                       "client_secret": issued.secret, "scope": TENANT_R4}).encode("ascii")

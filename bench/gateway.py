@@ -184,25 +184,25 @@ class Gateway:
 
     def _seed(self) -> None:
         from shared.fhir.versions import FhirVersion
-        from shared.registry import cached, clients, connection, tenants
+        from shared.registry import cached, connection, tenants
 
         connection.ensure_tables()
         tenant_ids = [TENANT_NONE]
-        tenants.save_tenant(tenants.Tenant(
+        cached.save_tenant(tenants.Tenant(
             tenant_id=TENANT_NONE, display_name="Benchmark (static upstream, no upstream auth)",
             fhir_base_url=self.upstream_base, fhir_version=FhirVersion.STU3,
             auth=tenants.UpstreamAuth(method="none", scope=self.upstream_base + "/.default"),
         ))
         if self.identity is not None:
             tenant_ids.append(TENANT_AZURE_AD)
-            tenants.save_tenant(tenants.Tenant(
+            cached.save_tenant(tenants.Tenant(
                 tenant_id=TENANT_AZURE_AD, display_name="Benchmark (static upstream, azure_ad upstream auth)",
                 fhir_base_url=self.upstream_base, fhir_version=FhirVersion.STU3,
                 auth=tenants.UpstreamAuth(method="azure_ad", authority=self.identity.url,
                                           client_id=UPSTREAM_CLIENT_ID, scope=self.upstream_base + "/.default",
                                           secret_setting=UPSTREAM_SECRET_SETTING),
             ))
-        issued = clients.create_client("Benchmark client", tuple(tenant_ids))
+        issued = cached.create_client("Benchmark client", tuple(tenant_ids))
         self.client_id, self.client_secret, self.secret_id = issued.client_id, issued.secret, issued.secret_id
         cached.forget_all()
 

@@ -58,7 +58,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     """The demo client of an earlier run when its secret still works and it may use every demo tenant (an older
     run may have seeded fewer); a new one otherwise."""
     from shared.client_secrets import secret_matches
-    from shared.registry import clients
+    from shared.registry import cached, clients
 
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())
@@ -70,7 +70,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
         ):
             return {"client_id": previous["client_id"], "client_secret": previous["client_secret"],
                     "secret_id": previous["secret_id"]}
-    issued = clients.create_client("Demo Patients app", tuple(tenant_ids))
+    issued = cached.create_client("Demo Patients app", tuple(tenant_ids))
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
@@ -78,7 +78,7 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
-    from shared.registry import connection, tenants
+    from shared.registry import cached, connection, tenants
 
     connection.ensure_tables()
     for tenant_id, name, base, version in (
@@ -92,7 +92,7 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
                                       secret_setting=SANDBOX_TOKEN_SETTING),
         )
         existing = tenants.load_tenant(tenant_id)
-        tenants.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
+        cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
     return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4])
 
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from shared import process_state
 from shared import setting_kinds as kinds
 from shared.fhir.versions import FhirVersion
 from shared.setting_kinds import SettingError as SettingError
@@ -427,3 +428,12 @@ def reload() -> GatewaySettings:
     with _lock:
         _current = GatewaySettings(os.environ)
         return _current
+
+
+def _forget() -> None:
+    global _current
+    with _lock:
+        _current = None  # read again on next use
+
+
+process_state.register("settings", _forget)

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 
-from shared import settings
+from shared import process_state, settings
 
 MAX_TRACKED_KEYS = 100_000
 MAX_FAILURES_KEPT_PER_KEY = 1_000  # more than any limit; a key's memory stays bounded under a flood
@@ -87,6 +87,7 @@ class FailureWindow:
 
 
 _WINDOW = FailureWindow()
+process_state.register("throttle.failures", _WINDOW.clear)
 
 
 def _host_of(hop: str) -> str:
@@ -160,8 +161,3 @@ def record_failure(client_id: str | None, address: str) -> None:
 def tracked_keys() -> int:
     """How many counters this instance holds (tests and diagnostics)."""
     return len(_WINDOW)
-
-
-def forget_failures() -> None:
-    """Clears every counter (tests)."""
-    _WINDOW.clear()

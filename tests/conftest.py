@@ -1,4 +1,5 @@
-"""Shared fixtures: a real Azurite for the registry, gateway settings, and factories for clients and tenants."""
+"""Shared fixtures: the registry (in memory, or real Table Storage for marked tests), one process-state reset,
+and factories for clients and tenants."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import log_leak_scan
-from gateway_env import REPO, SIGNING_KEY  # noqa: F401 - sets up Azurite and the settings first
+from gateway_env import REPO, SIGNING_KEY, table_storage  # noqa: F401 - sets the settings first
 
-from shared import settings, throttle
-from shared.registry import cached, clients, tenants
+from shared import process_state, settings
+from shared.registry import cached, clients, store, tenants
+from shared.registry.memory_storage import MemoryStorage
 
 log_leak_scan.install()
 for pem_line in SIGNING_KEY.splitlines()[1:-1]:
@@ -63,15 +65,33 @@ def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
 
 
 @pytest.fixture(autouse=True)
+def registry_storage(request: pytest.FixtureRequest) -> Iterator[MemoryStorage | None]:
+    """A test marked `table_storage` uses real Table Storage (Azurite, started on first need); every other
+    test gets an empty in-memory registry of its own (yielded, so a test can count its calls)."""
+    if request.node.get_closest_marker("table_storage"):
+        table_storage()
+        store.use(None)
+        yield None
+        return
+    memory = MemoryStorage()
+    store.use(memory)
+    yield memory
+    store.use(None)
+
+
+@pytest.fixture
+def memory_registry(registry_storage: MemoryStorage | None) -> MemoryStorage:
+    """The in-memory registry of an unmarked test."""
+    assert registry_storage is not None, "a table_storage test has no in-memory registry"
+    return registry_storage
+
+
+@pytest.fixture(autouse=True)
 def fresh_process_state() -> Iterator[None]:
-    """Each test sees the settings and the registry as they are now and starts with no failed attempts counted."""
-    settings.reload()
-    cached.forget_all()
-    throttle.forget_failures()
+    """Each test sees the registry as it is now, with no cached client, token or failed attempt of another."""
+    process_state.reset()
     yield
-    settings.reload()
-    cached.forget_all()
-    throttle.forget_failures()
+    process_state.reset()
 
 
 def new_tenant_id() -> str:
@@ -98,12 +118,12 @@ def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
             enabled=enabled,
         )
         created.append(tenant_id)
-        return tenants.save_tenant(tenant)
+        return cached.save_tenant(tenant)
 
     yield make
     for tenant_id in created:
         try:
-            tenants.remove_tenant(tenant_id)
+            cached.remove_tenant(tenant_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass
 
@@ -115,13 +135,13 @@ def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
 
     def make(*allowed_tenants: str, name: str = "test client", token_lifetime: int | None = None,
              expires_days: int | None = None) -> clients.IssuedSecret:
-        issued = clients.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
+        issued = cached.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
         created.append(issued.client_id)
         return issued
 
     yield make
     for client_id in created:
         try:
-            clients.delete_client(client_id)
+            cached.delete_client(client_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass

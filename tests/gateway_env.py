@@ -1,6 +1,8 @@
-"""The test process's environment: a real Azurite for the registry and the gateway's settings.
+"""The test process's environment: the gateway's settings, and a real Azurite for the tests that need Table Storage.
 
-Imported by the root conftest before any test; tests import the constants from here.
+Imported by the root conftest before any test; tests import the constants from here. Importing it starts
+nothing: Azurite starts on the first call of `table_storage()` (a test marked `table_storage`, an end-to-end
+fixture), or is the one `make test` started.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import threading
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,21 +27,30 @@ GATEWAY_PORT = free_port()
 PUBLIC_BASE = f"http://127.0.0.1:{GATEWAY_PORT}"
 SIGNING_KEY = generate_private_key_pem()
 
+_lock = threading.Lock()
+_connection_string: list[str] = []
 
-def _start_registry() -> str:
-    """Azurite's connection string: the one `make test` started, or one started for this session."""
-    given = os.environ.get("GATEWAY_TEST_AZURITE_CONNECTION_STRING")
-    if given:
-        return given
-    azurite = start_azurite()
-    atexit.register(azurite.stop)
-    return azurite.connection_string
+
+def table_storage() -> str:
+    """Azurite's connection string, set as REGISTRY_CONNECTION_STRING with the registry tables created: the
+    one `make test` started, or one started now for the rest of the session."""
+    with _lock:
+        if not _connection_string:
+            given = os.environ.get("GATEWAY_TEST_AZURITE_CONNECTION_STRING")
+            if not given:
+                azurite = start_azurite()
+                atexit.register(azurite.stop)
+                given = azurite.connection_string
+            os.environ["REGISTRY_CONNECTION_STRING"] = given
+            settings.reload()
+            connection.ensure_tables()
+            _connection_string.append(given)
+        return _connection_string[0]
 
 
 # Settings are process-wide (the in-process local host reads them too), so set them before any test.
 os.environ.update(
     {
-        "REGISTRY_CONNECTION_STRING": _start_registry(),
         "GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE,
         "GATEWAY_FHIR_VERSION": "STU3",
         "TOKEN_SIGNING_KEY": SIGNING_KEY,
@@ -47,6 +59,7 @@ os.environ.update(
         "REGISTRY_CACHE_TTL_SECONDS": "60",
     }
 )
+# No registry until a test asks for Table Storage: an unmarked test that reached it would fail, not pass by luck.
+os.environ.pop("REGISTRY_CONNECTION_STRING", None)
 os.environ.pop("REGISTRY_TABLE_ENDPOINT", None)
 settings.reload()
-connection.ensure_tables()

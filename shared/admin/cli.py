@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
-from shared.registry import clients, connection, tenants
+from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
@@ -103,7 +103,7 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
 # --- commands -----------------------------------------------------------------------------
 
 def cmd_client_create(args: argparse.Namespace) -> Any:
-    issued = clients.create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
+    issued = cached.create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
     return _issued_view(issued) | {"note": "Store the client_secret now: it is shown only once."}
 
 
@@ -117,15 +117,15 @@ def cmd_client_show(args: argparse.Namespace) -> Any:
 
 
 def cmd_client_enable(args: argparse.Namespace) -> Any:
-    return _client_view(clients.set_client_enabled(args.client_id, True))
+    return _client_view(cached.set_client_enabled(args.client_id, True))
 
 
 def cmd_client_disable(args: argparse.Namespace) -> Any:
-    return _client_view(clients.set_client_enabled(args.client_id, False))
+    return _client_view(cached.set_client_enabled(args.client_id, False))
 
 
 def cmd_secret_add(args: argparse.Namespace) -> Any:
-    issued = clients.add_secret(args.client_id, args.expires_days)
+    issued = cached.add_secret(args.client_id, args.expires_days)
     return _issued_view(issued) | {
         "note": "Store the client_secret now: it is shown only once. Older secrets stay valid until revoked."
     }
@@ -136,7 +136,7 @@ def cmd_secret_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_secret_revoke(args: argparse.Namespace) -> Any:
-    return _secret_view(clients.revoke_secret(args.client_id, args.secret_id))
+    return _secret_view(cached.revoke_secret(args.client_id, args.secret_id))
 
 
 def cmd_tenant_set(args: argparse.Namespace) -> Any:
@@ -157,7 +157,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> Any:
 
 def cmd_tenant_remove(args: argparse.Namespace) -> Any:
     tenant_id = _tenant_id(args.tenant_id)
-    tenants.remove_tenant(tenant_id)
+    cached.remove_tenant(tenant_id)
     return {"tenant_id": tenant_id, "removed": True}
 
 
@@ -171,11 +171,11 @@ def cmd_tenant_check(args: argparse.Namespace) -> Any:
 
 
 def cmd_tenant_enable(args: argparse.Namespace) -> Any:
-    return _tenant_view(tenants.set_tenant_enabled(_tenant_id(args.tenant_id), True))
+    return _tenant_view(cached.set_tenant_enabled(_tenant_id(args.tenant_id), True))
 
 
 def cmd_tenant_disable(args: argparse.Namespace) -> Any:
-    return _tenant_view(tenants.set_tenant_enabled(_tenant_id(args.tenant_id), False))
+    return _tenant_view(cached.set_tenant_enabled(_tenant_id(args.tenant_id), False))
 
 
 # --- parser -------------------------------------------------------------------------------

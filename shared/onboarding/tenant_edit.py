@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.fhir.versions import parse_fhir_version
-from shared.registry import tenants
+from shared.registry import cached, tenants
 from shared.registry.columns import url_problem
 from shared.registry.tenant_ids import normalise_tenant_id
 
@@ -93,4 +93,4 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
             existing.compatibility if existing else True),
         etag=existing.etag if existing else None,
     )
-    return tenants.save_tenant(tenant)
+    return cached.save_tenant(tenant)

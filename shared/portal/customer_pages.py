@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import clients, secret_rules, tenants
+from shared.registry import cached, clients, secret_rules, tenants
 
 MAX_NAME_LENGTH = 100
 
@@ -84,7 +84,7 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
                         f"Your tenant already has the account {existing.display_name!r}; open it to create a new "
                         "secret, or choose another name.", reason="name_taken",
                         link=(f"/portal/accounts/{existing.client_id}", "Open the account"))
-    issued = clients.create_client(name, (tenant.tenant_id,), None, expires_days)
+    issued = cached.create_client(name, (tenant.tenant_id,), None, expires_days)
     ctx.audit("account.create", "succeeded", client_id=issued.client_id, secret_id=issued.secret_id)
     return _issued_page(ctx, issued, "Account created", 201)
 
@@ -142,6 +142,6 @@ def disable(ctx: Context, client_id: str, form: dict[str, str]) -> PortalRespons
     if form.get("confirm") != "yes":
         ctx.audit("account.disable", "refused", reason="not_confirmed", client_id=client_id)
         return account(ctx, client_id, notice="Not done: tick the box to confirm.", status=400)
-    clients.set_client_enabled(client_id, False)
+    cached.set_client_enabled(client_id, False)
     ctx.audit("account.disable", "succeeded", client_id=client_id)
     return redirect(f"/portal/accounts/{client_id}?done=disabled")

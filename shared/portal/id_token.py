@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 import requests
 
+from shared import process_state
 from shared.registry.tenant_ids import normalise_tenant_id
 
 CACHE_SECONDS = 3600
@@ -30,6 +31,14 @@ class DiscoveryFailed(Exception):
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Any]] = {}
+
+
+def _forget_documents() -> None:
+    with _lock:
+        _cache.clear()
+
+
+process_state.register("portal.authority_documents", _forget_documents)
 
 
 def _get_json(url: str) -> Any:

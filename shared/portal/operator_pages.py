@@ -9,7 +9,7 @@ from shared.onboarding.tenant_check import check_tenant
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant, tenant_id_of
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import clients, tenants
+from shared.registry import cached, clients, tenants
 from shared.registry.errors import EntityConflict
 
 TEXT_FIELDS = ("tenant_id", "name", "fhir_url", "fhir_version", "auth", "authority", "upstream_client_id", "scope",
@@ -140,7 +140,7 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
         ctx.audit("operator.tenant.remove", "refused", reason="not_confirmed", tenant=tenant.tenant_id)
         return _tenant_page(ctx, _form_of(tenant), existing=True, status=400,
                             error="Not removed: tick the box to confirm.")
-    tenants.remove_tenant(tenant.tenant_id)
+    cached.remove_tenant(tenant.tenant_id)
     ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
     return redirect("/portal/operator/?done=removed")
 
@@ -185,7 +185,7 @@ def client_page(ctx: Context, client_id: str, notice: str | None = None) -> Port
 def set_enabled(ctx: Context, client_id: str, enabled: bool) -> PortalResponse:
     require_operator(ctx)
     _client_state(client_id)
-    clients.set_client_enabled(client_id, enabled)
+    cached.set_client_enabled(client_id, enabled)
     ctx.audit("operator.client." + ("enable" if enabled else "disable"), "succeeded", client_id=client_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=client-{'enabled' if enabled else 'disabled'}")
 
@@ -196,6 +196,6 @@ def revoke(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
     state = _client_state(client_id)
     if state.secret(secret_id) is None:
         raise PageError(404, "No such secret", "The client has no secret with this id.", reason="secret_not_found")
-    clients.revoke_secret(client_id, secret_id)
+    cached.revoke_secret(client_id, secret_id)
     ctx.audit("operator.secret.revoke", "succeeded", client_id=client_id, secret_id=secret_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=revoked")

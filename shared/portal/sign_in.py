@@ -9,6 +9,7 @@ from typing import Any
 
 import msal
 
+from shared import process_state
 from shared.portal.config import PortalConfig
 from shared.portal.id_token import DiscoveryFailed, IdTokenRejected, validate_id_token
 
@@ -44,6 +45,14 @@ class SignedInUser:
 
 _lock = threading.Lock()
 _apps: dict[tuple[str, str, str], msal.ConfidentialClientApplication] = {}
+
+
+def _forget_apps() -> None:
+    with _lock:
+        _apps.clear()
+
+
+process_state.register("portal.msal_apps", _forget_apps)
 
 
 def _app(config: PortalConfig) -> msal.ConfidentialClientApplication:

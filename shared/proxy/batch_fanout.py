@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from http import HTTPStatus
 from typing import Any
 
-from shared import settings
+from shared import process_state, settings
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.proxy.errors import BatchAnswerTooLarge, ProxyError
@@ -40,6 +40,17 @@ def pool() -> ThreadPoolExecutor:
             if _pool is None:
                 _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="batch-fanout")
     return _pool
+
+
+def _drop_pool() -> None:
+    global _pool
+    with _pool_lock:
+        old, _pool = _pool, None
+    if old is not None:
+        old.shutdown(wait=False)
+
+
+process_state.register("proxy.batch_fanout_pool", _drop_pool)
 
 
 class AnswerBudget:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import settings
+from shared import process_state, settings
 from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
@@ -84,6 +84,14 @@ def _fetch(tenant: Tenant) -> ProviderCapabilities | None:
 # PROVIDER_CAPABILITIES_TTL_SECONDS, so only failures are retried that often (one load per tenant at a time).
 _cache: TTLCache[tuple[str, str, str], ProviderCapabilities] = TTLCache(lambda: RETRY_AFTER_FAILURE_SECONDS)
 _statements: dict[tuple[str, str, str], ProviderCapabilities] = {}
+
+
+def _forget_capabilities() -> None:
+    _cache.invalidate()
+    _statements.clear()
+
+
+process_state.register("proxy.provider_capabilities", _forget_capabilities)
 
 
 def _key(tenant: Tenant) -> tuple[str, str, str]:

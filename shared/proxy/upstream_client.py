@@ -19,7 +19,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-from shared import settings
+from shared import process_state, settings
 from shared.proxy import tenant_slots, upstream_deadline
 from shared.proxy.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
 from shared.proxy.upstream_errors import UpstreamFailure as UpstreamFailure  # raised here: callers catch it from here
@@ -33,6 +33,17 @@ DEADLINE_SECONDS = 50.0  # the default of UPSTREAM_DEADLINE_SECONDS; see the REA
 # (bench/micro.py), and the proxy needs none of requests' conveniences.
 _pools_lock = threading.Lock()
 _pools: dict[str, urllib3.PoolManager] = {}
+
+
+def _drop_pools() -> None:
+    with _pools_lock:
+        old = list(_pools.values())
+        _pools.clear()
+    for manager in old:
+        manager.clear()
+
+
+process_state.register("proxy.upstream_pools", _drop_pools)
 
 
 @dataclass(frozen=True)

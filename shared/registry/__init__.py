@@ -1,1 +1,1 @@
-"""The registry: client registrations and tenant-to-provider maps in Azure Table Storage."""
+"""The registry: clients and tenant-to-provider maps; callers use `cached`, over `clients`/`tenants`, over `storage`."""

@@ -1,8 +1,14 @@
-"""Registry reads for the hot path, cached per instance for REGISTRY_CACHE_TTL_SECONDS."""
+"""The registry service: cached reads for the hot path, and every write, so this instance sees its own changes at once.
+
+Reads are cached per instance for REGISTRY_CACHE_TTL_SECONDS (other instances see a change within that);
+writes go to `clients` and `tenants`, which map rows over the store in use and know nothing of this cache.
+"""
 
 from __future__ import annotations
 
-from shared import settings
+from datetime import datetime
+
+from shared import process_state, settings
 from shared.registry import clients, tenants
 from shared.registry.errors import RegistryUnavailable
 from shared.ttl_cache import TTLCache
@@ -45,6 +51,79 @@ def forget_tenant(tenant_id: str) -> None:
 
 
 def forget_all() -> None:
-    """Drops every cached entry (tests, and admin commands run in-process)."""
+    """Drops every cached entry, as if the TTL had passed (tests; part of process_state.reset)."""
     _client_states.invalidate()
     _tenants.invalidate()
+
+
+process_state.register("registry.cache", forget_all)
+
+
+# Writes: each goes to storage, then (once it succeeded) drops what this instance cached of the entity it changed.
+
+def create_client(display_name: str, allowed_tenants: tuple[str, ...], token_lifetime_seconds: int | None = None,
+                  expires_days: int | None = None) -> clients.IssuedSecret:
+    """Registers a client with its first secret; returns the secret, shown once."""
+    issued = clients.create_client(display_name, allowed_tenants, token_lifetime_seconds, expires_days)
+    forget_client(issued.client_id)
+    return issued
+
+
+def insert_secret(state: clients.ClientState, expires_at: datetime | None = None,
+                  now: datetime | None = None) -> clients.IssuedSecret:
+    """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
+    changed = clients.insert_secret(state, expires_at, now)
+    forget_client(state.client.client_id)
+    return changed
+
+
+def mark_secret_revoked(state: clients.ClientState, secret_id: str,
+                        now: datetime | None = None) -> clients.ClientSecret:
+    """Revokes one secret of the client as read in `state` (the row stays for the audit trail)."""
+    changed = clients.mark_secret_revoked(state, secret_id, now)
+    forget_client(state.client.client_id)
+    return changed
+
+
+def add_secret(client_id: str, expires_days: int | None = None) -> clients.IssuedSecret:
+    """Adds a secret beside the existing ones (rotation with overlap)."""
+    changed = clients.add_secret(client_id, expires_days)
+    forget_client(client_id)
+    return changed
+
+
+def revoke_secret(client_id: str, secret_id: str) -> clients.ClientSecret:
+    """Marks one secret revoked (kept for the audit trail); idempotent."""
+    changed = clients.revoke_secret(client_id, secret_id)
+    forget_client(client_id)
+    return changed
+
+
+def set_client_enabled(client_id: str, enabled: bool) -> clients.Client:
+    changed = clients.set_client_enabled(client_id, enabled)
+    forget_client(client_id)
+    return changed
+
+
+def delete_client(client_id: str) -> None:
+    """Removes the client and every secret row of it."""
+    clients.delete_client(client_id)
+    forget_client(client_id)
+
+
+def save_tenant(tenant: tenants.Tenant) -> tenants.Tenant:
+    """Creates the tenant, or replaces it if unchanged since `tenant.etag` was read."""
+    changed = tenants.save_tenant(tenant)
+    forget_tenant(tenant.tenant_id)
+    return changed
+
+
+def set_tenant_enabled(tenant_id: str, enabled: bool) -> tenants.Tenant:
+    changed = tenants.set_tenant_enabled(tenant_id, enabled)
+    forget_tenant(tenant_id)
+    return changed
+
+
+def remove_tenant(tenant_id: str) -> None:
+    tenants.remove_tenant(tenant_id)
+    forget_tenant(tenant_id)

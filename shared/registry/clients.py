@@ -9,19 +9,17 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableTransactionError, UpdateMode
-
+from shared import process_state
 from shared.client_secrets import generate_secret, generate_secret_id, hash_secret
-from shared.registry import connection
+from shared.registry import store
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
+from shared.registry.storage import CLIENTS_TABLE, Change, Delete, Insert, Merge
 from shared.registry.tenant_ids import normalise_tenant_id
 
 log = logging.getLogger(__name__)
 
-TABLE = connection.CLIENTS_TABLE
+TABLE = CLIENTS_TABLE
 CLIENT_ROW = "client"
 SECRET_ROW_PREFIX = "secret-"  # noqa: S105 - a row key prefix, not a secret
 ANY_TENANT = "*"
@@ -107,7 +105,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_client(entity: dict[str, Any]) -> Client:
+def parse_client(entity: dict[str, Any], etag: str | None = None) -> Client:
     reader = EntityReader(TABLE, entity)
     allowed = reader.word_list("AllowedTenants")
     if not allowed:
@@ -128,11 +126,11 @@ def parse_client(entity: dict[str, Any]) -> Client:
         enabled=reader.flag("Enabled", default=True),
         token_lifetime_seconds=reader.whole_number("TokenLifetimeSeconds", minimum=60),
         created_at=reader.moment("CreatedAt"),
-        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        etag=etag,
     )
 
 
-def parse_secret(entity: dict[str, Any]) -> ClientSecret:
+def parse_secret(entity: dict[str, Any], etag: str | None = None) -> ClientSecret:
     reader = EntityReader(TABLE, entity)
     digest = reader.text("SecretSha256").lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
@@ -144,7 +142,7 @@ def parse_secret(entity: dict[str, Any]) -> ClientSecret:
         expires_at=reader.moment("ExpiresAt"),
         revoked=reader.flag("Revoked", default=False),
         revoked_at=reader.moment("RevokedAt"),
-        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        etag=etag,
         last_used_day=_day_or_none(entity.get("LastUsedDay")),
     )
 
@@ -163,13 +161,14 @@ def _day_or_none(value: Any) -> date | None:
 
 def load_client_state(client_id: str) -> ClientState | None:
     """The client and its secrets in one partition query; None when the client is unknown."""
-    rows = connection.query(TABLE, "PartitionKey eq @pk", pk=client_id)
-    client_rows = [row for row in rows if row["RowKey"] == CLIENT_ROW]
+    rows = store.active().partition(TABLE, client_id)
+    client_rows = [row for row in rows if row.entity["RowKey"] == CLIENT_ROW]
     if not client_rows:
         return None
-    secrets_ = [parse_secret(row) for row in rows if str(row["RowKey"]).startswith(SECRET_ROW_PREFIX)]
+    secrets_ = [parse_secret(row.entity, row.etag) for row in rows
+                if str(row.entity["RowKey"]).startswith(SECRET_ROW_PREFIX)]
     secrets_.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC))
-    return ClientState(client=parse_client(client_rows[0]), secrets=tuple(secrets_))
+    return ClientState(client=parse_client(client_rows[0].entity, client_rows[0].etag), secrets=tuple(secrets_))
 
 
 def get_client_state(client_id: str) -> ClientState:
@@ -180,8 +179,8 @@ def get_client_state(client_id: str) -> ClientState:
 
 
 def list_clients() -> list[Client]:
-    rows = connection.query(TABLE, "RowKey eq @rk", rk=CLIENT_ROW)
-    return sorted((parse_client(row) for row in rows), key=lambda c: c.display_name.lower())
+    rows = store.active().rows_with_key(TABLE, CLIENT_ROW)
+    return sorted((parse_client(row.entity, row.etag) for row in rows), key=lambda c: c.display_name.lower())
 
 
 def _secret_entity(client_id: str, secret_id: str, secret: str, now: datetime,
@@ -220,40 +219,14 @@ def create_client(display_name: str, allowed_tenants: tuple[str, ...],
     secret = generate_secret()
     secret_id = generate_secret_id()
     expires_at = now + timedelta(days=expires_days) if expires_days else None
-    operations = [
-        ("create", entity),
-        ("create", _secret_entity(client_id, secret_id, secret, now, expires_at)),
-    ]
-    _submit_transaction(operations)
+    store.active().commit(TABLE, [
+        Insert(entity),
+        Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)),
+    ])
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
-def _submit_transaction(operations: list[tuple[Any, ...]]) -> None:
-    """One entity group transaction; a failed ETag condition or an existing row is EntityConflict."""
-
-    def submit() -> None:
-        try:
-            connection.table(TABLE).submit_transaction(operations)
-        except TableTransactionError as error:
-            if error.status_code in (409, 412):
-                raise EntityConflict("a row changed concurrently or already exists; read again and retry") from error
-            if error.status_code == 404:
-                failed = operations[min(getattr(error, "index", 0) or 0, len(operations) - 1)][1]
-                raise EntityNotFound(TABLE, str(failed["PartitionKey"]), str(failed["RowKey"])) from error
-            raise
-
-    connection.call(submit)
-    _forget_cached(str(operations[0][1]["PartitionKey"]))
-
-
-def _forget_cached(client_id: str) -> None:
-    """This instance's cache sees its own change at once (others within REGISTRY_CACHE_TTL_SECONDS)."""
-    from shared.registry import cached  # imported here: cached imports this module
-
-    cached.forget_client(client_id)
-
-
-def _guarded_secret_change(state: ClientState, now: datetime, operation: tuple[Any, ...]) -> None:
+def _guarded_secret_change(state: ClientState, now: datetime, change: Change) -> None:
     """Commits one secret-row operation together with a write of the client row under its ETag.
 
     Table Storage has no transaction across reads, but every writer of a client's secrets also writes
@@ -263,12 +236,9 @@ def _guarded_secret_change(state: ClientState, now: datetime, operation: tuple[A
     """
     if not state.client.etag:
         raise EntityConflict("the client row was read without its ETag; read it again")
-    guard = (
-        "update",
-        {"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now},
-        {"mode": UpdateMode.MERGE, "etag": state.client.etag, "match_condition": MatchConditions.IfNotModified},
-    )
-    _submit_transaction([guard, operation])
+    guard = Merge({"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now},
+                  etag=state.client.etag)
+    store.active().commit(TABLE, [guard, change])
 
 
 def insert_secret(state: ClientState, expires_at: datetime | None = None,
@@ -278,7 +248,7 @@ def insert_secret(state: ClientState, expires_at: datetime | None = None,
     client_id = state.client.client_id
     secret = generate_secret()
     secret_id = generate_secret_id()
-    _guarded_secret_change(state, now, ("create", _secret_entity(client_id, secret_id, secret, now, expires_at)))
+    _guarded_secret_change(state, now, Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)))
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
@@ -296,7 +266,7 @@ def mark_secret_revoked(state: ClientState, secret_id: str, now: datetime | None
         "Revoked": True,
         "RevokedAt": now,
     }
-    _guarded_secret_change(state, now, ("update", patch, {"mode": UpdateMode.MERGE}))
+    _guarded_secret_change(state, now, Merge(patch))
     return replace(current, revoked=True, revoked_at=now)
 
 
@@ -318,6 +288,14 @@ _last_use_recorded: dict[tuple[str, str], date] = {}
 _LAST_USE_MEMO_LIMIT = 10_000
 
 
+def _forget_last_uses() -> None:
+    with _last_use_lock:
+        _last_use_recorded.clear()
+
+
+process_state.register("registry.secret_last_use", _forget_last_uses)
+
+
 def record_secret_use(client_id: str, secret_id: str, today: date | None = None) -> bool:
     """Writes the secret's LastUsedDay at most once a day per instance; never raises (False when not written).
 
@@ -331,7 +309,7 @@ def record_secret_use(client_id: str, secret_id: str, today: date | None = None)
             return False
     patch = {"PartitionKey": client_id, "RowKey": SECRET_ROW_PREFIX + secret_id, "LastUsedDay": today.isoformat()}
     try:
-        connection.call(lambda: connection.table(TABLE).update_entity(patch, mode=UpdateMode.MERGE))
+        store.active().commit(TABLE, [Merge(patch)])
     except Exception as error:  # bookkeeping must never fail a token request, whatever went wrong
         log.warning("could not record the last use of secret %s of client %s: %s", secret_id, client_id,
                     type(error).__name__)
@@ -347,13 +325,7 @@ def record_secret_use(client_id: str, secret_id: str, today: date | None = None)
 def set_client_enabled(client_id: str, enabled: bool) -> Client:
     state = get_client_state(client_id)
     patch = {"PartitionKey": client_id, "RowKey": CLIENT_ROW, "Enabled": enabled}
-    connection.call(
-        lambda: connection.table(TABLE).update_entity(
-            patch, mode=UpdateMode.MERGE, etag=state.client.etag,
-            match_condition=MatchConditions.IfNotModified,
-        )
-    )
-    _forget_cached(client_id)
+    store.active().commit(TABLE, [Merge(patch, etag=state.client.etag)])
     return get_client_state(client_id).client
 
 
@@ -363,7 +335,6 @@ def delete_client(client_id: str) -> None:
     keys = [CLIENT_ROW] + [SECRET_ROW_PREFIX + s.secret_id for s in state.secrets]
     for row_key in keys:
         try:
-            connection.call(lambda rk=row_key: connection.table(TABLE).delete_entity(client_id, rk))  # type: ignore[misc]  # mypy cannot type a default-bound lambda
-        except ResourceNotFoundError:
+            store.active().commit(TABLE, [Delete(client_id, row_key)])
+        except EntityNotFound:
             pass
-    _forget_cached(client_id)

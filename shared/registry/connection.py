@@ -18,12 +18,11 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableServiceClient
 
-from shared import settings
+from shared import process_state, settings
 from shared.registry.errors import EntityConflict, RegistryUnavailable
+from shared.registry.storage import ALL_TABLES, CLIENTS_TABLE, TENANTS_TABLE
 
-CLIENTS_TABLE = "Clients"
-TENANTS_TABLE = "Tenants"
-ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE)
+__all__ = ["ALL_TABLES", "CLIENTS_TABLE", "TENANTS_TABLE", "call", "ensure_tables", "query", "storage_errors", "table"]
 
 _lock = threading.Lock()
 _service: TableServiceClient | None = None
@@ -65,6 +64,17 @@ def table(name: str) -> TableClient:
         if client is None:
             client = _tables[name] = _service.get_table_client(name)
         return client
+
+
+def _close() -> None:
+    """Drops the service and table clients, so the next call opens them again from the settings."""
+    global _service, _service_key
+    with _lock:
+        _service, _service_key = None, None
+        _tables.clear()
+
+
+process_state.register("registry.table_clients", _close)
 
 
 def ensure_tables() -> None:

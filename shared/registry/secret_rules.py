@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from shared import settings
-from shared.registry import clients
+from shared.registry import cached, clients
 from shared.registry.errors import EntityConflict, EntityNotFound
 
 MAX_ATTEMPTS = 6  # reads and conditional writes per change when concurrent changes keep winning
@@ -87,7 +87,7 @@ def create_secret(client_id: str, expires_in_days: int | None, now: datetime) ->
                 f"The client already has {active} active secrets, the most allowed ({cap}); "
                 "delete one before creating another."
             )
-        return clients.insert_secret(state, expires_at, now)
+        return cached.insert_secret(state, expires_at, now)
 
     return _with_retries(client_id, create)
 
@@ -103,7 +103,7 @@ def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
         if target.is_active(now) and not others:
             raise SecretConflict("This is the client's last active secret; create a new one before deleting it.")
         try:
-            clients.mark_secret_revoked(state, secret_id, now)
+            cached.mark_secret_revoked(state, secret_id, now)
         except EntityNotFound:
             raise SecretNotFound() from None
 

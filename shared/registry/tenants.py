@@ -5,17 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import UpdateMode
-
 from shared.fhir.versions import FhirVersion, parse_fhir_version
-from shared.registry import connection
+from shared.registry import store
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
+from shared.registry.storage import TENANTS_TABLE, Delete, Insert, Replace
 from shared.registry.tenant_ids import normalise_tenant_id
 
-TABLE = connection.TENANTS_TABLE
+TABLE = TENANTS_TABLE
 PROVIDER_ROW = "provider"
 
 AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
@@ -77,7 +74,7 @@ class Tenant:
     etag: str | None = field(default=None, compare=False)
 
 
-def parse_tenant(entity: dict[str, Any]) -> Tenant:
+def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     reader = EntityReader(TABLE, entity)
     tenant_id = normalise_tenant_id(reader.partition_key)
     if tenant_id is None:
@@ -114,7 +111,7 @@ def parse_tenant(entity: dict[str, Any]) -> Tenant:
         enabled=reader.flag("Enabled", default=True),
         allowed_resource_types=tuple(types),
         compatibility=reader.flag("Compatibility", default=True),
-        etag=entity.metadata.get("etag") if hasattr(entity, "metadata") else None,
+        etag=etag,
     )
 
 
@@ -141,11 +138,8 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
 
 def load_tenant(tenant_id: str) -> Tenant | None:
     """The tenant's provider map; None when the tenant is not onboarded."""
-    try:
-        entity = connection.call(lambda: connection.table(TABLE).get_entity(tenant_id, PROVIDER_ROW))
-    except ResourceNotFoundError:
-        return None
-    return parse_tenant(entity)
+    row = store.active().row(TABLE, tenant_id, PROVIDER_ROW)
+    return parse_tenant(row.entity, row.etag) if row is not None else None
 
 
 def get_tenant(tenant_id: str) -> Tenant:
@@ -156,33 +150,17 @@ def get_tenant(tenant_id: str) -> Tenant:
 
 
 def list_tenants() -> list[Tenant]:
-    rows = connection.query(TABLE, "RowKey eq @rk", rk=PROVIDER_ROW)
-    return sorted((parse_tenant(row) for row in rows), key=lambda t: t.display_name.lower())
+    rows = store.active().rows_with_key(TABLE, PROVIDER_ROW)
+    return sorted((parse_tenant(row.entity, row.etag) for row in rows), key=lambda t: t.display_name.lower())
 
 
 def save_tenant(tenant: Tenant) -> Tenant:
     """Creates the tenant, or replaces it if unchanged since `tenant.etag` was read."""
     entity = tenant_entity(tenant)
     parse_tenant(entity)  # refuse what the gateway could not read back
-    client = connection.table(TABLE)
-    if tenant.etag is None:
-        connection.call(lambda: client.create_entity(entity))
-    else:
-        connection.call(
-            lambda: client.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=tenant.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        )
-    _forget_cached(tenant.tenant_id)
+    change = Insert(entity) if tenant.etag is None else Replace(entity, etag=tenant.etag)
+    store.active().commit(TABLE, [change])
     return get_tenant(tenant.tenant_id)
-
-
-def _forget_cached(tenant_id: str) -> None:
-    """This instance's cache sees its own change at once (others within REGISTRY_CACHE_TTL_SECONDS)."""
-    from shared.registry import cached  # imported here: cached imports this module
-
-    cached.forget_tenant(tenant_id)
 
 
 def set_tenant_enabled(tenant_id: str, enabled: bool) -> Tenant:
@@ -191,11 +169,7 @@ def set_tenant_enabled(tenant_id: str, enabled: bool) -> Tenant:
 
 def remove_tenant(tenant_id: str) -> None:
     get_tenant(tenant_id)
-    try:
-        connection.call(lambda: connection.table(TABLE).delete_entity(tenant_id, PROVIDER_ROW))
-    except ResourceNotFoundError:
-        raise EntityNotFound(TABLE, tenant_id, PROVIDER_ROW) from None
-    _forget_cached(tenant_id)
+    store.active().commit(TABLE, [Delete(tenant_id, PROVIDER_ROW)])
 
 
 __all__ = [

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from shared import settings
+from shared import process_state, settings
 
 ALGORITHM = "RS256"
 
@@ -60,6 +60,15 @@ def _verification_key(public_key: rsa.RSAPublicKey) -> VerificationKey:
 
 _lock = threading.Lock()
 _cached: tuple[settings.GatewaySettings, KeyRing] | None = None
+
+
+def _forget_key_ring() -> None:
+    global _cached
+    with _lock:
+        _cached = None
+
+
+process_state.register("tokens.key_ring", _forget_key_ring)
 
 
 def key_ring() -> KeyRing:

@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 
+from shared import process_state
 from shared.registry import cached
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
@@ -78,6 +79,14 @@ _MAX_VERIFIED = 10_000
 # Least recently verified first: when full, the oldest goes, never the whole cache.
 _verified: OrderedDict[str, tuple[object, str, str, dict[str, Any]]] = OrderedDict()
 _verified_lock = threading.Lock()
+
+
+def _forget_verified() -> None:
+    with _verified_lock:
+        _verified.clear()
+
+
+process_state.register("tokens.verified", _forget_verified)
 
 
 def _decode_once(token: str) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from shared.upstream_auth import identity_http
-from shared.upstream_auth.credential_slots import SLOTS
 from shared.upstream_auth.entra_client_credentials import entra_headers
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.managed_identity import managed_identity_headers
@@ -41,10 +39,4 @@ def upstream_auth_headers(tenant: Tenant) -> dict[str, str]:
     return handler(tenant)
 
 
-def forget_upstream_credentials() -> None:
-    """Drops every cached MSAL client, token and held failure (tests, and after settings change)."""
-    SLOTS.clear()
-    identity_http.reset_session()
-
-
-__all__ = ["UpstreamAuthError", "UpstreamAuthUnavailable", "forget_upstream_credentials", "upstream_auth_headers"]
+__all__ = ["UpstreamAuthError", "UpstreamAuthUnavailable", "upstream_auth_headers"]

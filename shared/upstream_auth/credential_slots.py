@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from shared import process_state
 from shared.upstream_auth.errors import UpstreamAuthError
 
 logger = logging.getLogger("shared.upstream_auth")
@@ -129,3 +130,4 @@ class CredentialSlots:
 
 
 SLOTS = CredentialSlots()
+process_state.register("upstream_auth.credential_slots", SLOTS.clear)

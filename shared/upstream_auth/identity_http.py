@@ -9,6 +9,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared import process_state
 from shared.proxy import upstream_deadline
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
@@ -76,13 +77,16 @@ def session() -> IdentitySession:
         return _session
 
 
-def reset_session() -> None:
+def _drop_session() -> None:
     """Drops the shared session and its pooled connections."""
     global _session
     with _session_lock:
         old, _session = _session, None
     if old is not None:
         old.close()
+
+
+process_state.register("upstream_auth.identity_session", _drop_session)
 
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.\-]{1,64}")

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from shared.admin.cli import main
-from shared.registry import clients, tenants
+from shared.registry import cached, clients, tenants
+
+pytestmark = pytest.mark.table_storage
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -30,14 +32,14 @@ def tenant_id() -> Any:
     value = str(uuid.uuid4())
     yield value
     if tenants.load_tenant(value):
-        tenants.remove_tenant(value)
+        cached.remove_tenant(value)
 
 
 @pytest.fixture
 def client_id() -> Any:
     created = run_json("client", "create", "--name", "Patients app")
     yield created
-    clients.delete_client(created["client_id"])
+    cached.delete_client(created["client_id"])
 
 
 def test_client_create_prints_the_secret_once_and_stores_only_its_hash(client_id: dict[str, Any]) -> None:
@@ -88,7 +90,7 @@ def test_client_restricted_to_listed_tenants(tenant_id: str) -> None:
     try:
         assert clients.get_client_state(created["client_id"]).client.allowed_tenants == (tenant_id,)
     finally:
-        clients.delete_client(created["client_id"])
+        cached.delete_client(created["client_id"])
 
 
 @pytest.mark.parametrize(
@@ -129,7 +131,7 @@ def test_human_output_shows_the_secret_once_with_a_warning() -> None:
     code, out, _ = run("client", "create", "--name", "human")
     assert code == 0 and "client_secret: " in out and "shown only once" in out
     client = next(line.split(": ")[1] for line in out.splitlines() if line.startswith("client_id: "))
-    clients.delete_client(client)
+    cached.delete_client(client)
 
 
 def test_missing_registry_settings_are_reported_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

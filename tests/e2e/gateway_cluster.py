@@ -13,7 +13,7 @@ from pathlib import Path
 
 import log_leak_scan
 import requests
-from gateway_env import REPO
+from gateway_env import REPO, table_storage
 
 from devtools.azurite import free_port
 from devtools.round_robin import RoundRobinBalancer
@@ -53,6 +53,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 @contextmanager
 def gateway_cluster(log_dir: Path) -> Iterator[Cluster]:
     """Starts the instances and the balancer; stops them and adds their logs to the leak scan."""
+    table_storage()  # the instances are other processes: they share Azurite, never this process's memory
     ports = [free_port() for _ in range(INSTANCES)]
     balancer = RoundRobinBalancer(ports)
     env = dict(os.environ, GATEWAY_PUBLIC_BASE_URL=balancer.base_url,

@@ -6,11 +6,14 @@ import io
 import json
 from typing import Any
 
+import pytest
 from gateway_testing import MakeTenant
 
 from devtools.azurite import free_port
 from sandbox.server import ServerHandle as SandboxHandle
 from shared.admin.cli import main
+
+pytestmark = pytest.mark.table_storage
 
 
 def check(tenant_id: str) -> tuple[int, dict[str, Any], str]:

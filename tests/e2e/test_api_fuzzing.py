@@ -12,6 +12,8 @@ from gateway_env import PUBLIC_BASE, REPO
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
+pytestmark = pytest.mark.table_storage
+
 schema = schemathesis.openapi.from_path(REPO / "openapi" / "gateway.json")
 
 

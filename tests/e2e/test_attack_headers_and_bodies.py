@@ -12,6 +12,8 @@ from gateway_env import PUBLIC_BASE
 
 from sandbox.server import ServerHandle as SandboxHandle
 
+pytestmark = pytest.mark.table_storage
+
 
 def raw_exchange(head: str, body: bytes = b"") -> bytes:
     parts = urlsplit(PUBLIC_BASE)

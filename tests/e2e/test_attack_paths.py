@@ -13,6 +13,8 @@ from gateway_env import PUBLIC_BASE
 
 from sandbox.server import ServerHandle as SandboxHandle
 
+pytestmark = pytest.mark.table_storage
+
 # Each is sent as the raw request target, byte for byte, after /fhir/.
 HOSTILE_PATHS = [
     "http://evil.example/Patient", "https:%2F%2Fevil.example/Patient", "//evil.example/Patient",

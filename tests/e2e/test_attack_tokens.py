@@ -11,7 +11,9 @@ from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from forged_tokens import claims_for, hs256_with_public_key, other_key_pair, signed, unsigned, with_payload
 
 from sandbox.server import ServerHandle as SandboxHandle
-from shared.registry import cached, clients, connection
+from shared.registry import cached, connection
+
+pytestmark = pytest.mark.table_storage
 
 NOW = int(time.time())
 
@@ -91,6 +93,6 @@ def test_tokens_keep_working_within_the_cache_ttl_and_stop_after_revocation(
 
 def test_tokens_stop_after_the_client_is_disabled(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
-    clients.set_client_enabled(stu3_tenant.client.client_id, False)
+    cached.set_client_enabled(stu3_tenant.client.client_id, False)
     cached.forget_all()
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from e2e_gateway import Gateway, Onboarded
 
+pytestmark = pytest.mark.table_storage
+
 
 def audit_records(caplog: pytest.LogCaptureFixture, kind: str) -> list[dict[str, Any]]:
     records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"]

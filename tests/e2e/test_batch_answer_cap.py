@@ -11,6 +11,8 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import create_app
 from sandbox.server import ServerHandle, serve_in_thread
 
+pytestmark = pytest.mark.table_storage
+
 BIG_PATIENT = '{"resourceType":"Patient","id":"665677","text":{"status":"generated","div":"' + "x" * 40_000 + '"}}'
 
 

@@ -15,6 +15,8 @@ from gateway_testing import MakeClient
 
 from shared.registry import cached, clients
 
+pytestmark = pytest.mark.table_storage
+
 
 @dataclass(frozen=True)
 class SecretsApi:

@@ -14,7 +14,9 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import SandboxApp, create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.registry import tenants
+from shared.registry import cached
+
+pytestmark = pytest.mark.table_storage
 
 COMPAT_LOGGER = "shared.proxy.compatibility"
 
@@ -50,7 +52,7 @@ def onboard(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, 
     handle.app.faults.clear()
     tenant = make_tenant(handle.base_url, version)
     if not compatibility:
-        tenant = tenants.save_tenant(replace(tenant, compatibility=False))
+        tenant = cached.save_tenant(replace(tenant, compatibility=False))
     issued = make_client(tenant.tenant_id)
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
 

@@ -15,6 +15,8 @@ from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
 from shared.conformance.__main__ import main
 
+pytestmark = pytest.mark.table_storage
+
 FHIR_BASE = PUBLIC_BASE + "/fhir"
 PATIENT = "1288992"
 

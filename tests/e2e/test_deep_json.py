@@ -10,6 +10,8 @@ import requests
 from e2e_gateway import Gateway, Onboarded
 from gateway_env import PUBLIC_BASE
 
+pytestmark = pytest.mark.table_storage
+
 # Each under the secrets API's 4 KiB body limit, so the nesting, not the size, is what is refused.
 NESTINGS = {
     "2 KB of [": b"[" * 2048,

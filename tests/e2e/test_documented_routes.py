@@ -18,6 +18,8 @@ from gateway_env import PUBLIC_BASE, REPO
 
 from local_host.request_path import routing_segments
 
+pytestmark = pytest.mark.table_storage
+
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 

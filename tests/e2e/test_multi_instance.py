@@ -25,6 +25,8 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.server import ServerHandle
 from shared.registry import clients, tenants
 
+pytestmark = pytest.mark.table_storage
+
 # A change is refused everywhere within the TTL; the margin covers polling and a cache loaded just before.
 PROPAGATION_LIMIT = CACHE_TTL_SECONDS + 1.5
 

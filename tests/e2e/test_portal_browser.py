@@ -15,7 +15,9 @@ from portal_env import SUPPORT_CONTACT, PortalSetup, portal, portal_setup  # noq
 
 from devtools.local_sign_in import LocalUser
 from sandbox.server import ServerHandle
-from shared.registry import clients, tenants
+from shared.registry import cached, clients, tenants
+
+pytestmark = pytest.mark.table_storage
 
 pytestmark = pytest.mark.usefixtures("gateway_server")
 
@@ -55,7 +57,7 @@ def stu3_customer(portal: PortalSetup, make_tenant: MakeTenant, stu3_sandbox: Se
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     yield tenant
     for client in owned_clients(tenant.tenant_id):
-        clients.delete_client(client.client_id)
+        cached.delete_client(client.client_id)
 
 
 def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
@@ -163,7 +165,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_role("link", name="Operator: tenants").click()
         page.get_by_role("link", name="Fabrikam Health").wait_for()
         screenshot(page, "10-operator-tenants")
-        issued = clients.create_client("Fabrikam's Patients app", (new_tenant_id,))
+        issued = cached.create_client("Fabrikam's Patients app", (new_tenant_id,))
         page.get_by_role("link", name="Operator: clients").click()
         page.get_by_label("Tenant").select_option(new_tenant_id)
         page.get_by_role("button", name="Show").click()
@@ -181,9 +183,9 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         assert token(issued.client_id, issued.secret, new_tenant_id).status_code == 401
         assert page.csp_violations == []
     finally:
-        tenants.remove_tenant(new_tenant_id)
+        cached.remove_tenant(new_tenant_id)
         for client in owned_clients(new_tenant_id):
-            clients.delete_client(client.client_id)
+            cached.delete_client(client.client_id)
 
 
 def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: PortalSetup) -> None:  # noqa: F811
@@ -200,7 +202,7 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
     browser: Any, portal: PortalSetup, make_tenant: MakeTenant  # noqa: F811
 ) -> None:
     tenant_a, tenant_b = make_tenant(), make_tenant()
-    b_account = clients.create_client("B's Patients app", (tenant_b.tenant_id,))
+    b_account = cached.create_client("B's Patients app", (tenant_b.tenant_id,))
     page = new_page(browser)
     try:
         sign_in(page, portal.user(tenant_a.tenant_id))
@@ -228,9 +230,9 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
         state = clients.get_client_state(b_account.client_id)
         assert state.client.enabled and not state.secrets[0].revoked
     finally:
-        clients.delete_client(b_account.client_id)
+        cached.delete_client(b_account.client_id)
         for client in owned_clients(tenant_a.tenant_id):
-            clients.delete_client(client.client_id)
+            cached.delete_client(client.client_id)
 
 
 def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSetup,  # noqa: F811

@@ -9,6 +9,8 @@ from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 
 from sandbox.server import ServerHandle
 
+pytestmark = pytest.mark.table_storage
+
 PATIENT = '{"resourceType":"Patient","id":"665677"}'
 
 

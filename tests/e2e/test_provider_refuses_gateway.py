@@ -12,6 +12,8 @@ from sandbox.app import create_app
 from sandbox.server import ServerHandle
 from sandbox.server import serve_in_thread as serve_sandbox
 
+pytestmark = pytest.mark.table_storage
+
 UPSTREAM_TOKEN = "h14-right-upstream-token"
 
 

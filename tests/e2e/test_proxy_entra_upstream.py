@@ -14,14 +14,16 @@ from devtools.local_authority import LocalAuthority
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.upstream_auth import forget_upstream_credentials
+from shared import process_state
+
+pytestmark = pytest.mark.table_storage
 
 UPSTREAM_APP_ID = "gateway-app-in-provider-tenant"
 
 
 @pytest.fixture
 def authority(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAuthority]:
-    forget_upstream_credentials()
+    process_state.reset()
     with LocalAuthority() as running:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(running.ca_bundle_path))
         running.register_client(UPSTREAM_APP_ID, "provider-issued-secret")
@@ -29,7 +31,7 @@ def authority(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAuthority]:
         yield running
         for secret in ("provider-issued-secret", "not-what-the-authority-knows", *running.issued_tokens):
             remember_secret(secret)
-    forget_upstream_credentials()
+    process_state.reset()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from gateway_testing import MakeClient, MakeTenant
 from devtools.azurite import free_port
 from sandbox.server import ServerHandle as SandboxHandle
 
+pytestmark = pytest.mark.table_storage
+
 
 def test_provider_down_is_502(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient) -> None:
     tenant = make_tenant(f"http://127.0.0.1:{free_port()}/fhir")

@@ -7,7 +7,9 @@ import requests
 from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
-from shared.registry import clients, tenants
+from shared.registry import cached
+
+pytestmark = pytest.mark.table_storage
 
 
 def test_missing_token_is_401_with_a_bearer_challenge(gateway: Gateway, stu3_tenant: Onboarded) -> None:
@@ -30,24 +32,24 @@ def test_basic_scheme_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> No
 
 
 def test_disabled_client_token_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    clients.set_client_enabled(stu3_tenant.client.client_id, False)
+    cached.set_client_enabled(stu3_tenant.client.client_id, False)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
 
 
 def test_revoked_secret_token_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    clients.add_secret(stu3_tenant.client.client_id)
-    clients.revoke_secret(stu3_tenant.client.client_id, stu3_tenant.client.secret_id)
+    cached.add_secret(stu3_tenant.client.client_id)
+    cached.revoke_secret(stu3_tenant.client.client_id, stu3_tenant.client.secret_id)
     diagnostics = operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
     assert "revoked" in diagnostics
 
 
 def test_disabled_tenant_is_403(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    tenants.set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
+    cached.set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 403)
 
 
 def test_removed_tenant_is_403(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    tenants.remove_tenant(stu3_tenant.tenant.tenant_id)
+    cached.remove_tenant(stu3_tenant.tenant.tenant_id)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 403)
 
 

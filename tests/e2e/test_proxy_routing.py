@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import requests
 from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
 from sandbox.server import ServerHandle as SandboxHandle
+
+pytestmark = pytest.mark.table_storage
 
 FHIR_BASE = PUBLIC_BASE + "/fhir"
 

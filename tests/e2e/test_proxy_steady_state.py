@@ -9,6 +9,8 @@ from e2e_gateway import Gateway, Onboarded
 
 from shared.registry import connection
 
+pytestmark = pytest.mark.table_storage
+
 
 class CountingTable:
     """Wraps a TableClient and counts every call made through it."""

@@ -16,7 +16,9 @@ from gateway_env import PUBLIC_BASE
 from devtools.azurite import Azurite, free_port, start_azurite
 from sandbox.server import ServerHandle as SandboxHandle
 from shared.fhir.versions import FhirVersion
-from shared.registry import clients, connection, tenants
+from shared.registry import cached, connection, tenants
+
+pytestmark = pytest.mark.table_storage
 
 
 @pytest.fixture
@@ -36,10 +38,10 @@ def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
 def test_storage_outage_and_recovery(gateway: Gateway, stu3_sandbox: SandboxHandle,
                                      own_registry: tuple[Azurite, Path]) -> None:
     azurite, location = own_registry
-    tenant = tenants.save_tenant(tenants.Tenant(
+    tenant = cached.save_tenant(tenants.Tenant(
         tenant_id="6d3a3c2e-1f0b-4b7e-9c55-0a1b2c3d4e5f", display_name="outage", fhir_base_url=stu3_sandbox.base_url,
         fhir_version=FhirVersion.STU3, auth=tenants.UpstreamAuth("none")))
-    issued = clients.create_client("outage client", (tenant.tenant_id,))
+    issued = cached.create_client("outage client", (tenant.tenant_id,))
     token = gateway.token(issued, tenant.tenant_id)
     assert gateway.get("Patient/665677", token).status_code == 200
     loaded_at = time.monotonic()

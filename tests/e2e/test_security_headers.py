@@ -9,6 +9,8 @@ import requests
 from e2e_gateway import Gateway, Onboarded
 from gateway_env import PUBLIC_BASE
 
+pytestmark = pytest.mark.table_storage
+
 CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 Call = Callable[[Gateway, Onboarded], requests.Response]

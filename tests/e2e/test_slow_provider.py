@@ -14,6 +14,8 @@ from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
+pytestmark = pytest.mark.table_storage
+
 BODY = b'{"resourceType":"Patient","id":"1","text":{"status":"generated","div":"' + b"x" * 150 + b'"}}'
 DRIP_INTERVAL = 0.1  # each read succeeds: no socket timeout ever trips
 

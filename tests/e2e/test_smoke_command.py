@@ -10,6 +10,8 @@ from gateway_env import GATEWAY_PORT, PUBLIC_BASE
 
 from shared.conformance.__main__ import main
 
+pytestmark = pytest.mark.table_storage
+
 PATIENT = "1288992"
 PUBLIC_ROUTES = ["GET /health 200", "GET /fhir/metadata 200", "GET /fhir/.well-known/smart-configuration 200",
                  "GET /.well-known/jwks.json 200", "POST /oauth2/token with a wrong secret 401",

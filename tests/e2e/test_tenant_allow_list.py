@@ -11,11 +11,13 @@ from sandbox.search import encode_page_token
 from sandbox.server import ServerHandle
 from shared.registry import cached, tenants
 
+pytestmark = pytest.mark.table_storage
+
 
 @pytest.fixture
 def patients_only(stu3_tenant: Onboarded) -> Onboarded:
     narrowed = replace(tenants.get_tenant(stu3_tenant.tenant.tenant_id), allowed_resource_types=("Patient",))
-    tenants.save_tenant(narrowed)
+    cached.save_tenant(narrowed)
     cached.forget_tenant(narrowed.tenant_id)
     return replace(stu3_tenant, tenant=narrowed)
 

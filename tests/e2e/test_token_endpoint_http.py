@@ -7,7 +7,9 @@ import requests
 from e2e_gateway import Gateway
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import clients
+from shared.registry import cached
+
+pytestmark = pytest.mark.table_storage
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def test_errors_over_http(gateway: Gateway, form: dict[str, str], change: dict[s
 
 
 def test_disabled_client_over_http(gateway: Gateway, form: dict[str, str]) -> None:
-    clients.set_client_enabled(form["client_id"], False)
+    cached.set_client_enabled(form["client_id"], False)
     assert_error(post(gateway, form), 400, "unauthorized_client")
 
 

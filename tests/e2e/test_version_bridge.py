@@ -15,7 +15,9 @@ from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
 from shared.conformance.__main__ import main
-from shared.registry import tenants
+from shared.registry import cached, tenants
+
+pytestmark = pytest.mark.table_storage
 
 FHIR_BASE = PUBLIC_BASE + "/fhir"
 PATIENT = "1288992"
@@ -179,9 +181,9 @@ def test_a_type_without_converter_is_refused_before_it_is_forwarded(gateway: Gat
                                                                     r4_sandbox: SandboxHandle) -> None:
     from dataclasses import replace
 
-    from shared.registry import cached, tenants
+    from shared.registry import cached
 
-    tenants.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Procedure")))
+    cached.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Procedure")))
     cached.forget_all()
     diagnostics = operation_outcome_of(gateway.get(f"Procedure?patient={PATIENT}", r4_tenant.token), 501)
     assert "Procedure cannot be translated" in diagnostics
@@ -192,7 +194,7 @@ def test_an_entry_without_converter_is_refused_and_the_others_arrive(gateway: Ga
                                                                      make_tenant: MakeTenant,
                                                                      make_client: MakeClient) -> None:
     # A tenant allowed a type the bridge has no converter for (the default allow-list holds only convertible ones).
-    tenant = tenants.save_tenant(replace(make_tenant(r4_sandbox.base_url, "R4"), allowed_resource_types=(
+    tenant = cached.save_tenant(replace(make_tenant(r4_sandbox.base_url, "R4"), allowed_resource_types=(
         *tenants.DEFAULT_RESOURCE_TYPES, "Provenance")))
     issued = make_client(tenant.tenant_id)
     r4_tenant = Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))

@@ -8,6 +8,8 @@ from gateway_testing import function_request, json_body
 import health_fn
 import jwks_fn
 
+pytestmark = pytest.mark.table_storage
+
 UNRESOLVED = "@Microsoft.KeyVault(VaultName=kv-prod;SecretName=token-signing-key)"
 
 

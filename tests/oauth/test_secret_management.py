@@ -13,7 +13,7 @@ from gateway_testing import FORM, MakeClient, MakeTenant, basic_auth, function_r
 
 import client_secrets_fn
 import token_fn
-from shared.registry import clients
+from shared.registry import cached, clients
 from shared.registry.errors import RegistryUnavailable
 
 BASE = "https://gateway.example.test/oauth2/clients"
@@ -162,7 +162,7 @@ def test_the_cap_follows_the_setting(make_client: MakeClient, monkeypatch: pytes
 def test_expired_secrets_do_not_count_toward_the_cap(make_client: MakeClient) -> None:
     issued = make_client()
     expired = datetime.now(UTC) - timedelta(days=1)
-    old = clients.insert_secret(clients.get_client_state(issued.client_id), expires_at=expired)
+    old = cached.insert_secret(clients.get_client_state(issued.client_id), expires_at=expired)
     create(issued)
     listed = {s["secret_id"]: s for s in json_body(secrets_call("GET", issued.client_id, issued))["secrets"]}
     assert listed[old.secret_id]["active"] is False and len(listed) == 3
@@ -200,7 +200,7 @@ def test_deleting_the_last_active_secret_is_409_invalid_request(make_client: Mak
 
 def test_the_last_active_secret_is_protected_even_beside_expired_ones(make_client: MakeClient) -> None:
     issued = make_client()
-    expired = clients.insert_secret(clients.get_client_state(issued.client_id),
+    expired = cached.insert_secret(clients.get_client_state(issued.client_id),
                                     expires_at=datetime.now(UTC) - timedelta(days=1))
     assert_oauth_error(secrets_call("DELETE", issued.client_id, issued, issued.secret_id), 409, "invalid_request")
     assert secrets_call("DELETE", issued.client_id, issued, expired.secret_id).status_code == 204
@@ -267,7 +267,7 @@ def test_a_wrong_or_deleted_secret_is_401_invalid_client(make_client: MakeClient
 
 def test_a_disabled_client_is_403_access_denied(make_client: MakeClient) -> None:
     issued = make_client()
-    clients.set_client_enabled(issued.client_id, False)
+    cached.set_client_enabled(issued.client_id, False)
     assert_oauth_error(secrets_call("POST", issued.client_id, issued), 403, "access_denied")
     assert active_ids(issued.client_id) == {issued.secret_id}
 

@@ -15,6 +15,8 @@ from shared.oauth.secret_management import SecretConflict
 from shared.registry import clients, connection
 from shared.registry.errors import EntityConflict
 
+pytestmark = pytest.mark.table_storage
+
 
 def secret_row(client_id: str, secret_id: str) -> dict:
     return connection.table(clients.TABLE).get_entity(client_id, clients.SECRET_ROW_PREFIX + secret_id)

@@ -12,7 +12,8 @@ from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_body, token_request
 
 import token_fn
-from shared.registry import clients
+from shared.registry import cached, clients
+from shared.registry.memory_storage import MemoryStorage
 
 
 @pytest.fixture
@@ -168,17 +169,17 @@ def test_invalid_scope_for_a_disabled_tenant(make_tenant: MakeTenant, make_clien
 
 def test_unauthorized_client_when_the_client_is_disabled(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    clients.set_client_enabled(issued.client_id, False)
+    cached.set_client_enabled(issued.client_id, False)
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 400, "unauthorized_client")
 
 
 def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    rotated = clients.add_secret(issued.client_id)
+    rotated = cached.add_secret(issued.client_id)
     assert token_fn.main(token_request(grant(issued, tenant.tenant_id))).status_code == 200
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
-    clients.revoke_secret(issued.client_id, issued.secret_id)
+    cached.revoke_secret(issued.client_id, issued.secret_id)
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
 
@@ -186,13 +187,14 @@ def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: 
 def test_expired_secret_is_refused(onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import datetime, timedelta
 
-    from shared.registry import connection
+    from shared.registry import store
+    from shared.registry.storage import Merge
 
     tenant, issued = onboarded
-    connection.table("Clients").update_entity(
+    store.active().commit("Clients", [Merge(
         {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id,
          "ExpiresAt": datetime.now(UTC) - timedelta(minutes=1)}
-    )
+    )])
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
 
 
@@ -238,6 +240,7 @@ def test_invalid_request_for_a_body_that_is_not_utf8() -> None:
     assert_oauth_error(token_fn.main(request), 400, "invalid_request")
 
 
+@pytest.mark.table_storage
 def test_temporarily_unavailable_when_table_storage_is_down(
     onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,6 +248,16 @@ def test_temporarily_unavailable_when_table_storage_is_down(
 
     tenant, issued = onboarded
     monkeypatch.setenv("REGISTRY_CONNECTION_STRING", connection_string(free_port()))
+    response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
+    assert_oauth_error(response, 503, "temporarily_unavailable")
+    assert response.headers["Retry-After"]
+
+
+def test_temporarily_unavailable_when_the_in_memory_registry_is_down(
+    onboarded: Onboarded, memory_registry: MemoryStorage
+) -> None:
+    tenant, issued = onboarded
+    memory_registry.unavailable = True
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 503, "temporarily_unavailable")
     assert response.headers["Retry-After"]

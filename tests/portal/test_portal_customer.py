@@ -10,7 +10,7 @@ from gateway_testing import MakeTenant
 from portal_env import GLOBAL_ADMINISTRATOR, SUPPORT_CONTACT, PortalDriver, PortalSetup, audit_records, page_text
 
 from shared.client_secrets import secret_matches
-from shared.registry import clients
+from shared.registry import cached, clients
 
 
 def _issued(response_text: str) -> dict[str, str]:
@@ -55,7 +55,7 @@ def test_a_customer_admin_creates_the_account_for_exactly_their_tenant(
         assert create["tid"] == tenant.tenant_id and create["oid"] and create["outcome"] == "succeeded"
         assert all(shown["client-secret"] not in str(r) for r in records)
     finally:
-        clients.delete_client(shown["client-id"])
+        cached.delete_client(shown["client-id"])
 
 
 def test_resubmitting_the_create_form_never_makes_a_second_account(portal: PortalSetup,
@@ -69,7 +69,7 @@ def test_resubmitting_the_create_form_never_makes_a_second_account(portal: Porta
         assert again.status == 409
         assert [c.client_id for c in clients.list_clients() if c.allowed_tenants == (tenant.tenant_id,)] == [client_id]
     finally:
-        clients.delete_client(client_id)
+        cached.delete_client(client_id)
 
 
 def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -93,7 +93,7 @@ def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant
         assert last.status == 409 and "last active secret" in page_text(last)
         assert clients.get_client_state(client_id).secret(new["secret-id"]).is_active(datetime.now(UTC))
     finally:
-        clients.delete_client(client_id)
+        cached.delete_client(client_id)
 
 
 def test_disabling_needs_confirmation_and_is_final_for_the_customer(portal: PortalSetup,
@@ -111,7 +111,7 @@ def test_disabling_needs_confirmation_and_is_final_for_the_customer(portal: Port
         assert driver.post(f"accounts/{client_id}/secrets", {}).status == 409
         assert len(clients.get_client_state(client_id).secrets) == 1
     finally:
-        clients.delete_client(client_id)
+        cached.delete_client(client_id)
 
 
 def test_a_tenant_not_onboarded_is_told_whom_to_ask(portal: PortalSetup) -> None:
@@ -142,7 +142,7 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
     tenant_a, tenant_b = make_tenant(), make_tenant()
     b_driver = _signed_in(portal, tenant_b.tenant_id)
     b_account = _issued(b_driver.post("accounts", {"display_name": "B's app"}).body.decode())
-    shared_client = clients.create_client("partner-wide client", (tenant_a.tenant_id, tenant_b.tenant_id))
+    shared_client = cached.create_client("partner-wide client", (tenant_a.tenant_id, tenant_b.tenant_id))
     try:
         a_driver = _signed_in(portal, tenant_a.tenant_id)
         for client_id in (b_account["client-id"], shared_client.client_id, "no-such-client"):
@@ -155,10 +155,10 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
                                           "tid": tenant_b.tenant_id})
         a_client = clients.get_client_state(_issued(mine.body.decode())["client-id"]).client
         assert a_client.allowed_tenants == (tenant_a.tenant_id,)
-        clients.delete_client(a_client.client_id)
+        cached.delete_client(a_client.client_id)
         b_state = clients.get_client_state(b_account["client-id"])
         assert b_state.client.enabled and len(b_state.secrets) == 1 and not b_state.secrets[0].revoked
         assert len(clients.get_client_state(shared_client.client_id).secrets) == 1
     finally:
-        clients.delete_client(b_account["client-id"])
-        clients.delete_client(shared_client.client_id)
+        cached.delete_client(b_account["client-id"])
+        cached.delete_client(shared_client.client_id)

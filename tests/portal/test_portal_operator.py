@@ -9,7 +9,7 @@ import pytest
 from gateway_testing import MakeClient, MakeTenant
 from portal_env import CUSTOMER_ADMIN_ROLE, OPERATOR_ROLE, PortalDriver, PortalSetup, audit_records, page_text
 
-from shared.registry import clients, tenants
+from shared.registry import cached, clients, tenants
 
 
 def _operator(portal: PortalSetup) -> PortalDriver:
@@ -81,7 +81,7 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
         assert tenants.load_tenant(tenant_id) is None
     finally:
         if tenants.load_tenant(tenant_id) is not None:
-            tenants.remove_tenant(tenant_id)
+            cached.remove_tenant(tenant_id)
 
 
 def test_an_operator_lists_disables_enables_and_revokes(portal: PortalSetup, make_tenant: MakeTenant,

@@ -6,10 +6,13 @@ import string
 import threading
 from dataclasses import replace
 
+import pytest
 from gateway_testing import MakeTenant
 
-from shared.registry import tenants
+from shared.registry import cached, tenants
 from shared.registry.errors import EntityConflict
+
+pytestmark = pytest.mark.table_storage
 
 WRITERS = 8
 EDITS_PER_WRITER = 4
@@ -23,7 +26,7 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
     make_tenant: MakeTenant,
 ) -> None:
     tenant = make_tenant()
-    tenants.save_tenant(replace(tenants.get_tenant(tenant.tenant_id), allowed_resource_types=("Patient",),
+    cached.save_tenant(replace(tenants.get_tenant(tenant.tenant_id), allowed_resource_types=("Patient",),
                                 display_name="gen-0", auth=replace(tenant.auth, scope="gen-0")))
     conflicts: list[int] = []
     torn: list[str] = []
@@ -37,7 +40,7 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
                 changed = replace(current, display_name=generation, auth=replace(current.auth, scope=generation),
                                   allowed_resource_types=(*current.allowed_resource_types, type_name(number, edit)))
                 try:
-                    tenants.save_tenant(changed)
+                    cached.save_tenant(changed)
                     break
                 except EntityConflict:
                     conflicts.append(number)

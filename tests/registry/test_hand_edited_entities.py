@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import clients, connection, tenants
+from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, MisconfiguredEntity
+
+pytestmark = pytest.mark.table_storage
 
 
 def write_tenant(**columns: Any) -> str:
@@ -74,9 +76,9 @@ def test_a_stale_write_is_refused_by_its_etag(make_tenant: MakeTenant) -> None:
     from dataclasses import replace
 
     tenant = make_tenant()
-    tenants.save_tenant(replace(tenant, display_name="first writer"))
+    cached.save_tenant(replace(tenant, display_name="first writer"))
     with pytest.raises(EntityConflict):
-        tenants.save_tenant(replace(tenant, display_name="second writer, stale etag"))
+        cached.save_tenant(replace(tenant, display_name="second writer, stale etag"))
     assert tenants.get_tenant(tenant.tenant_id).display_name == "first writer"
 
 
@@ -85,4 +87,4 @@ def test_creating_an_existing_tenant_is_a_conflict(make_tenant: MakeTenant) -> N
 
     tenant = make_tenant()
     with pytest.raises(EntityConflict):
-        tenants.save_tenant(replace(tenant, etag=None))
+        cached.save_tenant(replace(tenant, etag=None))

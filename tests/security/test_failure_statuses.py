@@ -27,6 +27,8 @@ from shared.registry import cached, clients, connection, errors, tenants
 from shared.settings import SettingError
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
 
+pytestmark = pytest.mark.table_storage
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 Breaker = Callable[[pytest.MonkeyPatch, clients.IssuedSecret, tenants.Tenant], None]
 ROOTS: tuple[type[Exception], ...] = (errors.RegistryError, SettingError, UpstreamAuthError,

@@ -12,7 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from gateway_env import PUBLIC_BASE, SIGNING_KEY
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached, clients
+from shared.registry import cached, clients, store
+from shared.registry.memory_storage import MemoryStorage
+from shared.registry.storage import Delete, Merge
 from shared.tokens.access_token import issue_access_token
 from shared.tokens.signing_keys import generate_private_key_pem, key_ring
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
@@ -139,17 +141,15 @@ def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued: Issue
 
 def revoke_elsewhere(client_id: str, secret_id: str) -> None:
     """A revocation made by another instance (or by hand): this instance's cache is not told."""
-    from shared.registry import connection
-
-    connection.table("Clients").update_entity(
-        {"PartitionKey": client_id, "RowKey": "secret-" + secret_id, "Revoked": True})
+    store.active().commit("Clients", [Merge({"PartitionKey": client_id, "RowKey": "secret-" + secret_id,
+                                             "Revoked": True})])
 
 
 def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
-    clients.revoke_secret(client.client_id, client.secret_id)
+    cached.revoke_secret(client.client_id, client.secret_id)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
@@ -157,7 +157,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
 def test_refuses_tokens_of_a_disabled_client(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
-    clients.set_client_enabled(client.client_id, False)
+    cached.set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
 
@@ -180,7 +180,7 @@ def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issu
     tenant_id, client = issued
     first = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(first)  # caches the client state with one secret
-    rotated = clients.add_secret(client.client_id)
+    rotated = cached.add_secret(client.client_id)
     token = issue_access_token(client.client_id, tenant_id, rotated.secret_id, 600).access_token
     assert verify_access_token(token).secret_id == rotated.secret_id
 
@@ -188,13 +188,11 @@ def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issu
 def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_old(
     issued: Issued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.registry import connection
-
     tenant_id, client = issued
-    rotated = clients.add_secret(client.client_id)
+    rotated = cached.add_secret(client.client_id)
     old_iat = time.time() - 120
     token = sign(claims_for(tenant_id, client, secret_id=rotated.secret_id, iat=int(old_iat), nbf=int(old_iat)))
-    connection.table("Clients").delete_entity(client.client_id, "secret-" + rotated.secret_id)
+    store.active().commit("Clients", [Delete(client.client_id, "secret-" + rotated.secret_id)])
     calls: list[str] = []
     original = clients.load_client_state
     monkeypatch.setattr(clients, "load_client_state", lambda cid: calls.append(cid) or original(cid))
@@ -217,6 +215,17 @@ def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
     for _ in range(5):
         verify_access_token(token)
     assert len(decodes) == 1
-    clients.set_client_enabled(client.client_id, False)
+    cached.set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
+
+
+def test_verifying_a_token_in_steady_state_makes_no_storage_call(issued: Issued,
+                                                                 memory_registry: MemoryStorage) -> None:
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    verify_access_token(token)  # loads the client state once
+    before = memory_registry.calls
+    for _ in range(20):
+        assert verify_access_token(token).client_id == client.client_id
+    assert memory_registry.calls == before

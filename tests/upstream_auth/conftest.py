@@ -12,19 +12,10 @@ from upstream_auth_testing import EntraSetup, MakeUpstreamTenant
 from devtools.local_authority import LocalAuthority, LocalManagedIdentityEndpoint
 from shared.fhir.versions import FhirVersion
 from shared.registry.tenants import Tenant, UpstreamAuth
-from shared.upstream_auth import credential_slots, forget_upstream_credentials, identity_http
+from shared.upstream_auth import credential_slots, identity_http
 
 FHIR_BASE = "https://provider.example.test/fhir"
 SCOPE = FHIR_BASE + "/.default"
-
-
-
-@pytest.fixture(autouse=True)
-def fresh_upstream_credentials() -> Iterator[None]:
-    """No MSAL client, token or held failure survives from one test to the next."""
-    forget_upstream_credentials()
-    yield
-    forget_upstream_credentials()
 
 
 @pytest.fixture

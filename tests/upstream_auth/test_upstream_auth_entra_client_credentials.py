@@ -11,7 +11,8 @@ import pytest
 from upstream_auth_testing import EntraSetup, MakeUpstreamTenant
 
 from devtools.local_authority import LocalAuthority
-from shared.upstream_auth import UpstreamAuthError, credential_slots, forget_upstream_credentials, upstream_auth_headers
+from shared import process_state
+from shared.upstream_auth import UpstreamAuthError, credential_slots, upstream_auth_headers
 from shared.upstream_auth.entra_client_credentials import msal_authority_arguments
 
 TOKEN_PATH = "/provider-tenant/oauth2/v2.0/token"
@@ -163,7 +164,7 @@ def test_token_endpoint_answering_5xx_is_a_503_and_recovers(
     assert caught.value.transient
     assert f"answered HTTP {status}" in str(caught.value)
     authority.clear_fault()
-    forget_upstream_credentials()  # MSAL and the slot would otherwise replay the 5xx for 5 s
+    process_state.reset()  # MSAL and the slot would otherwise replay the 5xx for 5 s
     assert upstream_auth_headers(entra.tenant) == {"Authorization": f"Bearer {authority.issued_tokens[0]}"}
 
 

@@ -13,7 +13,8 @@ import pytest
 from upstream_auth_testing import MakeUpstreamTenant
 
 from devtools.local_authority import LocalManagedIdentityEndpoint
-from shared.upstream_auth import UpstreamAuthError, forget_upstream_credentials, upstream_auth_headers
+from shared import process_state
+from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
 from shared.upstream_auth.managed_identity import scope_to_resource
 
 APP_IDENTITY = "9d0c0000-0000-4000-8000-0000000000aa"
@@ -146,7 +147,7 @@ def test_identity_endpoint_answering_5xx_is_a_503_and_recovers(
     assert caught.value.transient
     assert f"HTTP {status}" in str(caught.value)
     identity_endpoint.clear_fault()
-    forget_upstream_credentials()
+    process_state.reset()
     assert upstream_auth_headers(tenant) == {"Authorization": f"Bearer {identity_endpoint.issued_tokens[0]}"}
 
 

@@ -1,0 +1,55 @@
+"""One reset clears every piece of process state: caches, pools, clients and counters of every module."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from gateway_testing import MakeClient
+
+import shared.portal.id_token
+import shared.portal.sign_in
+import shared.proxy.batch_fanout
+import shared.proxy.provider_capabilities
+import shared.proxy.upstream_client
+import shared.tokens.verifier
+import shared.upstream_auth  # noqa: F401 - registers the credential slots and the identity session
+from shared import process_state, settings, throttle
+from shared.registry import cached
+from shared.registry.memory_storage import MemoryStorage
+from shared.tokens import signing_keys
+
+
+def test_every_module_with_process_state_registers_it() -> None:
+    assert set(process_state.registered()) == {
+        "portal.authority_documents", "portal.msal_apps",
+        "proxy.batch_fanout_pool", "proxy.provider_capabilities", "proxy.upstream_pools",
+        "registry.cache", "registry.secret_last_use", "registry.table_clients", "settings",
+        "throttle.failures", "tokens.key_ring", "tokens.verified",
+        "upstream_auth.credential_slots", "upstream_auth.identity_session",
+    }
+
+
+def test_reset_drops_cached_registry_state_and_failure_counters(make_client: MakeClient,
+                                                                memory_registry: MemoryStorage) -> None:
+    issued = make_client()
+    assert cached.client_state(issued.client_id) is not None
+    throttle.record_failure(issued.client_id, "192.0.2.1")
+    signing_keys.key_ring()
+    calls = memory_registry.calls
+    cached.client_state(issued.client_id)
+    assert memory_registry.calls == calls  # cached
+    assert throttle.tracked_keys() == 3
+    process_state.reset()
+    assert throttle.tracked_keys() == 0
+    assert signing_keys._cached is None
+    cached.client_state(issued.client_id)
+    assert memory_registry.calls == calls + 1  # loaded again after the reset
+
+
+def test_reset_reads_the_settings_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = settings.current().registry_cache_ttl_seconds
+    monkeypatch.setitem(os.environ, "REGISTRY_CACHE_TTL_SECONDS", str(before + 7))  # behind monkeypatch's reload
+    assert settings.current().registry_cache_ttl_seconds == before
+    process_state.reset()
+    assert settings.current().registry_cache_ttl_seconds == before + 7
