@@ -57,8 +57,8 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     """The demo client of an earlier run when its secret still works and it may use every demo tenant (an older
     run may have seeded fewer); a new one otherwise."""
-    from shared.client_secrets import secret_matches
     from shared.registry import cached, clients
+    from shared.secret_values import secret_matches
 
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())

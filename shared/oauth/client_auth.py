@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
-from shared.client_secrets import hash_secret
 from shared.oauth.errors import InvalidClient, InvalidRequest, UnauthorizedClient
 from shared.registry import cached, clients
+from shared.secret_values import hash_secret
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote
 
-from shared.proxy.fhir_path import PathRefused
+from shared.proxy.fhir_path import MalformedRequest
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-.:]{0,63}$")
 MAX_QUERY_LENGTH = 4096
@@ -15,22 +15,22 @@ Query = list[tuple[str, str]]
 
 
 def parse_query(raw: str, what: str = "query") -> Query:
-    """Name/value pairs of a query string; PathRefused for anything malformed."""
+    """Name/value pairs of a query string; MalformedRequest for anything malformed."""
     if not raw:
         return []
     if len(raw) > MAX_QUERY_LENGTH:
-        raise PathRefused(f"the {what} is too long")
+        raise MalformedRequest(f"the {what} is too long")
     try:
         pairs = parse_qsl(raw, keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
-        raise PathRefused(f"the {what} is not valid UTF-8") from None
+        raise MalformedRequest(f"the {what} is not valid UTF-8") from None
     if len(pairs) > MAX_PARAMETERS:
-        raise PathRefused(f"the {what} has too many parameters")
+        raise MalformedRequest(f"the {what} has too many parameters")
     for name, value in pairs:
         if not _NAME.match(name):
-            raise PathRefused(f"the {what} has an invalid parameter name")
+            raise MalformedRequest(f"the {what} has an invalid parameter name")
         if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-            raise PathRefused(f"the {what} contains control characters")
+            raise MalformedRequest(f"the {what} contains control characters")
     return pairs
 
 

@@ -16,7 +16,7 @@ from shared.proxy.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
+from shared.proxy.fhir_path import FhirPath, Interaction, MalformedRequest, parse_fhir_path
 from shared.proxy.query import Query, encode_query, parse_query
 from shared.proxy.type_policy import check_query_types
 from shared.registry.tenants import Tenant
@@ -108,7 +108,7 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
         try:
             path = parse_fhir_path(raw_path, what=f"URL of batch entry {index}")
             query = parse_query(raw_query, what=f"query of batch entry {index}")
-        except PathRefused as refused:
+        except MalformedRequest as refused:
             raise InvalidRequest(str(refused)) from None
         if path.interaction not in (Interaction.READ, Interaction.VREAD, Interaction.SEARCH):
             raise InvalidRequest(f"batch entry {index} is not a read or a search")
@@ -127,17 +127,17 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
     try:
         path = parse_fhir_path(raw_path)
         query = parse_query(raw_query)
-    except PathRefused as refused:
+    except MalformedRequest as refused:
         raise InvalidRequest(str(refused)) from None
     check_json_wanted(headers, query)
     content_type = headers.get("content-type") or headers.get("Content-Type")
     if method in ("GET", "HEAD"):
         if path.interaction is Interaction.SEARCH_POST:
             path = FhirPath(Interaction.SEARCH, path.resource_type)
-        if path.interaction is Interaction.PAGE and (
-            not query or {name for name, _ in query} - PAGING_PARAMETERS or "_getpages" not in dict(query)
-        ):
-            raise InvalidRequest("searches must name a resource type (system-level search is not supported)")
+        if path.interaction is Interaction.BASE:
+            if not query or {name for name, _ in query} - PAGING_PARAMETERS or "_getpages" not in dict(query):
+                raise InvalidRequest("searches must name a resource type (system-level search is not supported)")
+            path = FhirPath(Interaction.PAGE)
         _check_type_allowed(tenant, path)
         check_query_types(tenant.allowed_resource_types, query)
         return PlannedRequest("GET", path, query)
@@ -149,11 +149,11 @@ def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
             raise PayloadTooLarge("the search body is too large")
         try:
             form = parse_query(body.decode("utf-8"), what="search body")
-        except (UnicodeDecodeError, PathRefused):
+        except (UnicodeDecodeError, MalformedRequest):
             raise InvalidRequest("the search body is not a valid UTF-8 form") from None
         check_query_types(tenant.allowed_resource_types, [*query, *form])
         return PlannedRequest("POST", path, query, form=form)
-    if path.interaction is Interaction.PAGE and not query:
+    if path.interaction is Interaction.BASE and not query:
         return PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=_parse_batch(tenant, body, content_type))
     raise MethodNotAllowed("POST is allowed for [type]/_search and for batch Bundles of GETs only")
 

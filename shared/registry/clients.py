@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
 from shared import process_state
-from shared.client_secrets import generate_secret, generate_secret_id, hash_secret
 from shared.registry import store
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.storage import CLIENTS_TABLE, Change, Delete, Insert, Merge
 from shared.registry.tenant_ids import normalise_tenant_id
+from shared.secret_values import generate_secret, generate_secret_id, hash_secret
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.failure_statuses import answer
-from shared.oauth.secret_management import RULE_ANSWERS
+from shared.oauth.secrets_api import RULE_ANSWERS
 from shared.registry import secret_rules
 
 EXPECTED = {

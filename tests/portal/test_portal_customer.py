@@ -9,8 +9,8 @@ import pytest
 from gateway_testing import MakeTenant
 from portal_env import GLOBAL_ADMINISTRATOR, SUPPORT_CONTACT, PortalDriver, PortalSetup, audit_records, page_text
 
-from shared.client_secrets import secret_matches
 from shared.registry import cached, clients
+from shared.secret_values import secret_matches
 
 
 def _issued(response_text: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhir_path
+from shared.proxy.fhir_path import FhirPath, Interaction, MalformedRequest, parse_fhir_path
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ from shared.proxy.fhir_path import FhirPath, Interaction, PathRefused, parse_fhi
         ("Patient/665677", FhirPath(Interaction.READ, "Patient", "665677")),
         ("Observation/a-b.c", FhirPath(Interaction.READ, "Observation", "a-b.c")),
         ("Patient/1/_history/2", FhirPath(Interaction.VREAD, "Patient", "1", "2")),
-        ("", FhirPath(Interaction.PAGE)),
+        ("", FhirPath(Interaction.BASE)),
     ],
 )
 def test_fhir_paths_are_understood(raw: str, expected: FhirPath) -> None:
@@ -39,12 +39,12 @@ HOSTILE = [
 
 @pytest.mark.parametrize("raw", HOSTILE)
 def test_hostile_paths_are_refused(raw: str) -> None:
-    with pytest.raises(PathRefused):
+    with pytest.raises(MalformedRequest):
         parse_fhir_path(raw)
 
 
 def test_refusals_do_not_echo_the_path() -> None:
-    with pytest.raises(PathRefused) as refused:
+    with pytest.raises(MalformedRequest) as refused:
         parse_fhir_path("http://evil.example/<script>")
     assert "evil" not in str(refused.value) and "<script>" not in str(refused.value)
 
@@ -53,7 +53,7 @@ def test_refusals_do_not_echo_the_path() -> None:
 def test_any_accepted_path_stays_under_the_base(raw: str) -> None:
     try:
         parsed = parse_fhir_path(raw)
-    except PathRefused:
+    except MalformedRequest:
         return
     relative = parsed.relative()
     assert ".." not in relative.split("/")

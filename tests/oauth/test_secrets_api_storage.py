@@ -10,8 +10,8 @@ from azure.data.tables import TableClient
 from gateway_testing import MakeClient, MakeTenant, basic_auth, token_request
 
 import token_fn
-from shared.oauth import secret_management
-from shared.oauth.secret_management import SecretConflict
+from shared.oauth import secrets_api
+from shared.oauth.secrets_api import SecretConflict
 from shared.registry import clients, connection
 from shared.registry.errors import EntityConflict
 
@@ -65,7 +65,7 @@ def test_a_create_that_loses_a_race_retries_on_fresh_state_and_then_respects_the
 
     monkeypatch.setattr(clients, "insert_secret", insert_after_a_concurrent_rotation)
     with pytest.raises(SecretConflict, match="2 active secrets"):
-        secret_management.create_secret(issued.client_id, None, datetime.now(UTC))
+        secrets_api.create_secret(issued.client_id, None, datetime.now(UTC))
     assert calls == [1]  # the retry read two secrets and refused before writing
     assert len(clients.get_client_state(issued.client_id).secrets) == 2
 
@@ -85,7 +85,7 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
 
     monkeypatch.setattr(clients, "mark_secret_revoked", revoke_after_a_concurrent_delete)
     with pytest.raises(SecretConflict, match="last active secret"):
-        secret_management.delete_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
+        secrets_api.delete_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
     assert not clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
 
 
@@ -101,9 +101,9 @@ def test_endless_contention_ends_in_409_after_bounded_attempts(
 
     monkeypatch.setattr(clients, "insert_secret", always_conflicts)
     with pytest.raises(SecretConflict) as refused:
-        secret_management.create_secret(issued.client_id, None, datetime.now(UTC))
+        secrets_api.create_secret(issued.client_id, None, datetime.now(UTC))
     assert refused.value.status_code == 409 and refused.value.error == "invalid_request"
-    assert len(attempts) == secret_management.MAX_ATTEMPTS
+    assert len(attempts) == secrets_api.MAX_ATTEMPTS
 
 
 def test_a_token_writes_the_last_used_day_once_a_day(make_client: MakeClient, make_tenant: MakeTenant) -> None:
