@@ -125,7 +125,7 @@ def cmd_client_disable(args: argparse.Namespace) -> Any:
 
 
 def cmd_secret_add(args: argparse.Namespace) -> Any:
-    issued = cached.add_secret(args.client_id, args.expires_days)
+    issued = cached.add_secret_by_id(args.client_id, args.expires_days)
     return _issued_view(issued) | {
         "note": "Store the client_secret now: it is shown only once. Older secrets stay valid until revoked."
     }
@@ -136,7 +136,7 @@ def cmd_secret_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_secret_revoke(args: argparse.Namespace) -> Any:
-    return _secret_view(cached.revoke_secret(args.client_id, args.secret_id))
+    return _secret_view(cached.revoke_secret_by_id(args.client_id, args.secret_id))
 
 
 def cmd_tenant_set(args: argparse.Namespace) -> Any:

@@ -173,14 +173,14 @@ def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
     }
 
 
-def create_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
+def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
     """A new secret beside the active ones, unless the client already holds the maximum."""
-    return _rules(lambda: secret_rules.create_secret(client_id, expires_in_days, now))
+    return _rules(lambda: secret_rules.add_secret(client_id, expires_in_days, now))
 
 
-def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
+def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
     """Revokes the secret at once, unless it is the client's last active one."""
-    _rules(lambda: secret_rules.delete_secret(client_id, secret_id, now))
+    _rules(lambda: secret_rules.revoke_secret(client_id, secret_id, now))
 
 
 def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
@@ -216,11 +216,11 @@ def secrets_response(method: str, client_id: str, secret_id: str | None, body: b
         if method == "GET":
             reply = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
         elif method == "POST":
-            issued = create_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
+            issued = add_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
             record["secret_id"] = issued.secret_id
             reply = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
-            delete_secret(client_id, str(secret_id), now)
+            revoke_secret(client_id, str(secret_id), now)
             reply = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
     except OAuthError as error:
         reply = oauth_error_response(error)

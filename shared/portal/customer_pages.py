@@ -110,7 +110,7 @@ def _refused(ctx: Context, action: str, client_id: str, error: secret_rules.Secr
     return account(ctx, client_id, notice=f"Not done: {error}", status=status)
 
 
-def create_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
+def add_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
     _tenant(ctx)
     state = _owned_state(ctx, client_id)
     if not state.client.enabled:
@@ -118,18 +118,18 @@ def create_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalR
         raise PageError(409, "The account is disabled", f"Ask {ctx.config.support_contact} to enable it again.",
                         reason="account_disabled")
     try:
-        issued = secret_rules.create_secret(client_id, _expires_days(form), ctx.now)
+        issued = secret_rules.add_secret(client_id, _expires_days(form), ctx.now)
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.create", client_id, error)
     ctx.audit("secret.create", "succeeded", client_id=client_id, secret_id=issued.secret_id)
     return _issued_page(ctx, issued, "New secret created", 201)
 
 
-def delete_secret(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
+def revoke_secret(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
     _tenant(ctx)
     _owned_state(ctx, client_id)
     try:
-        secret_rules.delete_secret(client_id, secret_id, ctx.now)
+        secret_rules.revoke_secret(client_id, secret_id, ctx.now)
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.delete", client_id, error, secret_id)
     ctx.audit("secret.delete", "succeeded", client_id=client_id, secret_id=secret_id)

@@ -196,6 +196,6 @@ def revoke(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
     state = _client_state(client_id)
     if state.secret(secret_id) is None:
         raise PageError(404, "No such secret", "The client has no secret with this id.", reason="secret_not_found")
-    cached.revoke_secret(client_id, secret_id)
+    cached.revoke_secret_by_id(client_id, secret_id)
     ctx.audit("operator.secret.revoke", "succeeded", client_id=client_id, secret_id=secret_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=revoked")

@@ -69,32 +69,32 @@ def create_client(display_name: str, allowed_tenants: tuple[str, ...], token_lif
     return issued
 
 
-def insert_secret(state: clients.ClientState, expires_at: datetime | None = None,
+def add_secret(state: clients.ClientState, expires_at: datetime | None = None,
                   now: datetime | None = None) -> clients.IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
-    changed = clients.insert_secret(state, expires_at, now)
+    changed = clients.add_secret(state, expires_at, now)
     forget_client(state.client.client_id)
     return changed
 
 
-def mark_secret_revoked(state: clients.ClientState, secret_id: str,
+def revoke_secret(state: clients.ClientState, secret_id: str,
                         now: datetime | None = None) -> clients.ClientSecret:
     """Revokes one secret of the client as read in `state` (the row stays for the audit trail)."""
-    changed = clients.mark_secret_revoked(state, secret_id, now)
+    changed = clients.revoke_secret(state, secret_id, now)
     forget_client(state.client.client_id)
     return changed
 
 
-def add_secret(client_id: str, expires_days: int | None = None) -> clients.IssuedSecret:
+def add_secret_by_id(client_id: str, expires_days: int | None = None) -> clients.IssuedSecret:
     """Adds a secret beside the existing ones (rotation with overlap)."""
-    changed = clients.add_secret(client_id, expires_days)
+    changed = clients.add_secret_by_id(client_id, expires_days)
     forget_client(client_id)
     return changed
 
 
-def revoke_secret(client_id: str, secret_id: str) -> clients.ClientSecret:
+def revoke_secret_by_id(client_id: str, secret_id: str) -> clients.ClientSecret:
     """Marks one secret revoked (kept for the audit trail); idempotent."""
-    changed = clients.revoke_secret(client_id, secret_id)
+    changed = clients.revoke_secret_by_id(client_id, secret_id)
     forget_client(client_id)
     return changed
 

@@ -241,7 +241,7 @@ def _guarded_secret_change(state: ClientState, now: datetime, change: Change) ->
     store.active().commit(TABLE, [guard, change])
 
 
-def insert_secret(state: ClientState, expires_at: datetime | None = None,
+def add_secret(state: ClientState, expires_at: datetime | None = None,
                   now: datetime | None = None) -> IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
     now = now or _utcnow()
@@ -252,7 +252,7 @@ def insert_secret(state: ClientState, expires_at: datetime | None = None,
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
-def mark_secret_revoked(state: ClientState, secret_id: str, now: datetime | None = None) -> ClientSecret:
+def revoke_secret(state: ClientState, secret_id: str, now: datetime | None = None) -> ClientSecret:
     """Revokes one secret of the client as read in `state` (the row stays for the audit trail)."""
     current = state.secret(secret_id)
     if current is None:
@@ -270,17 +270,17 @@ def mark_secret_revoked(state: ClientState, secret_id: str, now: datetime | None
     return replace(current, revoked=True, revoked_at=now)
 
 
-def add_secret(client_id: str, expires_days: int | None = None) -> IssuedSecret:
+def add_secret_by_id(client_id: str, expires_days: int | None = None) -> IssuedSecret:
     """Adds a secret beside the existing ones (rotation with overlap)."""
     state = get_client_state(client_id)
     now = _utcnow()
     expires_at = now + timedelta(days=expires_days) if expires_days else None
-    return insert_secret(state, expires_at, now)
+    return add_secret(state, expires_at, now)
 
 
-def revoke_secret(client_id: str, secret_id: str) -> ClientSecret:
+def revoke_secret_by_id(client_id: str, secret_id: str) -> ClientSecret:
     """Marks one secret revoked (kept for the audit trail); idempotent."""
-    return mark_secret_revoked(get_client_state(client_id), secret_id)
+    return revoke_secret(get_client_state(client_id), secret_id)
 
 
 _last_use_lock = threading.Lock()

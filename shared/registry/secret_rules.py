@@ -73,7 +73,7 @@ def _with_retries(client_id: str, change: Callable[[clients.ClientState], T]) ->
     raise SecretConflict()
 
 
-def create_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
+def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
     """A new secret beside the active ones, unless the client already holds the maximum."""
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
         raise SecretRuleError(f"A secret expires after 1 to {MAX_EXPIRES_IN_DAYS} days, or never.")
@@ -87,12 +87,12 @@ def create_secret(client_id: str, expires_in_days: int | None, now: datetime) ->
                 f"The client already has {active} active secrets, the most allowed ({cap}); "
                 "delete one before creating another."
             )
-        return cached.insert_secret(state, expires_at, now)
+        return cached.add_secret(state, expires_at, now)
 
     return _with_retries(client_id, create)
 
 
-def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
+def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
     """Revokes the secret at once, unless it is the client's last active one."""
 
     def revoke(state: clients.ClientState) -> None:
@@ -103,7 +103,7 @@ def delete_secret(client_id: str, secret_id: str, now: datetime) -> None:
         if target.is_active(now) and not others:
             raise SecretConflict("This is the client's last active secret; create a new one before deleting it.")
         try:
-            cached.mark_secret_revoked(state, secret_id, now)
+            cached.revoke_secret(state, secret_id, now)
         except EntityNotFound:
             raise SecretNotFound() from None
 

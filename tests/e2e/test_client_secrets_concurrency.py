@@ -86,7 +86,7 @@ def test_concurrent_deletes_of_two_secrets_leave_one_active(
     gateway: Gateway, make_client: MakeClient, round_: int
 ) -> None:
     first = make_client()
-    second = cached.add_secret(first.client_id)
+    second = cached.add_secret_by_id(first.client_id)
     # Each secret deletes itself, so neither request loses its credentials to the other one.
     responses = all_at_once([
         lambda: requests.delete(secrets_url(first.client_id, first.secret_id),
@@ -103,7 +103,7 @@ def test_concurrent_deletes_of_two_secrets_leave_one_active(
 
 def test_rotations_racing_deletes_keep_between_one_and_the_cap(gateway: Gateway, make_client: MakeClient) -> None:
     first = make_client()
-    second = cached.add_secret(first.client_id)
+    second = cached.add_secret_by_id(first.client_id)
     calls = [create_call(first), create_call(second)] * 2 + [
         lambda: requests.delete(secrets_url(first.client_id, first.secret_id),
                                 auth=(first.client_id, second.secret), timeout=30),

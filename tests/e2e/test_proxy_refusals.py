@@ -37,8 +37,8 @@ def test_disabled_client_token_is_refused(gateway: Gateway, stu3_tenant: Onboard
 
 
 def test_revoked_secret_token_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    cached.add_secret(stu3_tenant.client.client_id)
-    cached.revoke_secret(stu3_tenant.client.client_id, stu3_tenant.client.secret_id)
+    cached.add_secret_by_id(stu3_tenant.client.client_id)
+    cached.revoke_secret_by_id(stu3_tenant.client.client_id, stu3_tenant.client.secret_id)
     diagnostics = operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
     assert "revoked" in diagnostics
 

@@ -85,7 +85,7 @@ def test_a_new_secret_works_within_a_second_even_during_a_flood(
     issued = make_client(tenant.tenant_id)
     for n in range(1, 20):
         token_attempt(issued, tenant, "guess", f"198.51.100.{n}")
-    fresh = cached.insert_secret(clients.get_client_state(issued.client_id))
+    fresh = cached.add_secret(clients.get_client_state(issued.client_id))
     time.sleep(client_auth.FLOOD_FRESH_READ_INTERVAL_SECONDS)  # reads are coalesced during a flood
     response = token_attempt(fresh, tenant, fresh.secret, OWNER_ADDRESS)
     assert response.status_code == 200, json_body(response)

@@ -162,7 +162,7 @@ def test_the_cap_follows_the_setting(make_client: MakeClient, monkeypatch: pytes
 def test_expired_secrets_do_not_count_toward_the_cap(make_client: MakeClient) -> None:
     issued = make_client()
     expired = datetime.now(UTC) - timedelta(days=1)
-    old = cached.insert_secret(clients.get_client_state(issued.client_id), expires_at=expired)
+    old = cached.add_secret(clients.get_client_state(issued.client_id), expires_at=expired)
     create(issued)
     listed = {s["secret_id"]: s for s in json_body(secrets_call("GET", issued.client_id, issued))["secrets"]}
     assert listed[old.secret_id]["active"] is False and len(listed) == 3
@@ -200,7 +200,7 @@ def test_deleting_the_last_active_secret_is_409_invalid_request(make_client: Mak
 
 def test_the_last_active_secret_is_protected_even_beside_expired_ones(make_client: MakeClient) -> None:
     issued = make_client()
-    expired = cached.insert_secret(clients.get_client_state(issued.client_id),
+    expired = cached.add_secret(clients.get_client_state(issued.client_id),
                                     expires_at=datetime.now(UTC) - timedelta(days=1))
     assert_oauth_error(secrets_call("DELETE", issued.client_id, issued, issued.secret_id), 409, "invalid_request")
     assert secrets_call("DELETE", issued.client_id, issued, expired.secret_id).status_code == 204

@@ -25,36 +25,36 @@ def secret_row(client_id: str, secret_id: str) -> dict:
 def test_a_secret_added_on_stale_state_is_an_entity_conflict_and_leaves_no_row(make_client: MakeClient) -> None:
     issued = make_client()
     stale = clients.get_client_state(issued.client_id)
-    clients.insert_secret(stale)
+    clients.add_secret(stale)
     with pytest.raises(EntityConflict):
-        clients.insert_secret(stale)
+        clients.add_secret(stale)
     assert len(clients.get_client_state(issued.client_id).secrets) == 2
 
 
 def test_a_revocation_on_stale_state_is_an_entity_conflict_and_revokes_nothing(make_client: MakeClient) -> None:
     issued = make_client()
-    other = clients.add_secret(issued.client_id)
+    other = clients.add_secret_by_id(issued.client_id)
     stale = clients.get_client_state(issued.client_id)
-    clients.mark_secret_revoked(stale, other.secret_id)
+    clients.revoke_secret(stale, other.secret_id)
     with pytest.raises(EntityConflict):
-        clients.mark_secret_revoked(stale, issued.secret_id)
+        clients.revoke_secret(stale, issued.secret_id)
     assert not clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
 
 
 def test_admin_revocation_also_moves_the_guard(make_client: MakeClient) -> None:
     issued = make_client()
-    other = clients.add_secret(issued.client_id)
+    other = clients.add_secret_by_id(issued.client_id)
     stale = clients.get_client_state(issued.client_id)
-    clients.revoke_secret(issued.client_id, other.secret_id)
+    clients.revoke_secret_by_id(issued.client_id, other.secret_id)
     with pytest.raises(EntityConflict):
-        clients.insert_secret(stale)
+        clients.add_secret(stale)
 
 
 def test_a_create_that_loses_a_race_retries_on_fresh_state_and_then_respects_the_cap(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued = make_client()
-    real_insert = clients.insert_secret
+    real_insert = clients.add_secret
     calls: list[int] = []
 
     def insert_after_a_concurrent_rotation(state: clients.ClientState, *args: object) -> clients.IssuedSecret:
@@ -63,9 +63,9 @@ def test_a_create_that_loses_a_race_retries_on_fresh_state_and_then_respects_the
             real_insert(clients.get_client_state(issued.client_id))  # another request commits in between
         return real_insert(state, *args)
 
-    monkeypatch.setattr(clients, "insert_secret", insert_after_a_concurrent_rotation)
+    monkeypatch.setattr(clients, "add_secret", insert_after_a_concurrent_rotation)
     with pytest.raises(SecretConflict, match="2 active secrets"):
-        secrets_api.create_secret(issued.client_id, None, datetime.now(UTC))
+        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
     assert calls == [1]  # the retry read two secrets and refused before writing
     assert len(clients.get_client_state(issued.client_id).secrets) == 2
 
@@ -74,8 +74,8 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued = make_client()
-    other = clients.add_secret(issued.client_id)
-    real_revoke = clients.mark_secret_revoked
+    other = clients.add_secret_by_id(issued.client_id)
+    real_revoke = clients.revoke_secret
 
     def revoke_after_a_concurrent_delete(state: clients.ClientState, secret_id: str,
                                          now: datetime | None = None) -> clients.ClientSecret:
@@ -83,9 +83,9 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
             real_revoke(clients.get_client_state(issued.client_id), other.secret_id)  # a concurrent delete
         return real_revoke(state, secret_id, now)
 
-    monkeypatch.setattr(clients, "mark_secret_revoked", revoke_after_a_concurrent_delete)
+    monkeypatch.setattr(clients, "revoke_secret", revoke_after_a_concurrent_delete)
     with pytest.raises(SecretConflict, match="last active secret"):
-        secrets_api.delete_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
+        secrets_api.revoke_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
     assert not clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
 
 
@@ -99,9 +99,9 @@ def test_endless_contention_ends_in_409_after_bounded_attempts(
         attempts.append(None)
         raise EntityConflict("stand-in for a writer that always wins")
 
-    monkeypatch.setattr(clients, "insert_secret", always_conflicts)
+    monkeypatch.setattr(clients, "add_secret", always_conflicts)
     with pytest.raises(SecretConflict) as refused:
-        secrets_api.create_secret(issued.client_id, None, datetime.now(UTC))
+        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
     assert refused.value.status_code == 409 and refused.value.error == "invalid_request"
     assert len(attempts) == secrets_api.MAX_ATTEMPTS
 

@@ -176,10 +176,10 @@ def test_unauthorized_client_when_the_client_is_disabled(onboarded: Onboarded) -
 
 def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    rotated = cached.add_secret(issued.client_id)
+    rotated = cached.add_secret_by_id(issued.client_id)
     assert token_fn.main(token_request(grant(issued, tenant.tenant_id))).status_code == 200
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
-    cached.revoke_secret(issued.client_id, issued.secret_id)
+    cached.revoke_secret_by_id(issued.client_id, issued.secret_id)
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
 

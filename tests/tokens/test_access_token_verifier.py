@@ -149,7 +149,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
-    cached.revoke_secret(client.client_id, client.secret_id)
+    cached.revoke_secret_by_id(client.client_id, client.secret_id)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
@@ -180,7 +180,7 @@ def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issu
     tenant_id, client = issued
     first = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(first)  # caches the client state with one secret
-    rotated = cached.add_secret(client.client_id)
+    rotated = cached.add_secret_by_id(client.client_id)
     token = issue_access_token(client.client_id, tenant_id, rotated.secret_id, 600).access_token
     assert verify_access_token(token).secret_id == rotated.secret_id
 
@@ -189,7 +189,7 @@ def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_o
     issued: Issued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant_id, client = issued
-    rotated = cached.add_secret(client.client_id)
+    rotated = cached.add_secret_by_id(client.client_id)
     old_iat = time.time() - 120
     token = sign(claims_for(tenant_id, client, secret_id=rotated.secret_id, iat=int(old_iat), nbf=int(old_iat)))
     store.active().commit("Clients", [Delete(client.client_id, "secret-" + rotated.secret_id)])
