@@ -33,6 +33,7 @@ bench: setup
 # The gates every change passes (CI runs them through `make test`): lint, complexity, strict types.
 lint: setup
 	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
 	@$(PY) -m mypy
 
 clean:

@@ -22,8 +22,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None, help="JSON result path (default bench/results/<time>.json)")
     parser.add_argument("--profile", action="store_true", help="also sample the gateway with py-spy")
     parser.add_argument("--no-micro", action="store_true", help="skip the in-process micro-benchmarks")
-    parser.add_argument("--pin", action="store_true",
-                        help="load generator on the first CPU, servers on the others (default: scheduler decides)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="load generator on the first CPU, servers on the others (default: scheduler decides)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per measurement")
     parser.add_argument("--seconds", type=float, default=None, help="throughput seconds per target and point")
     parser.add_argument("--requests", type=int, default=None, help="latency requests per target and scenario")

@@ -14,9 +14,10 @@ from bench.rounds import Say, latency_in_rounds
 
 TENANT_R4 = "00000000-0000-4000-8000-00000000be04"
 # The canned documents in R4's words: Observation categories from terminology.hl7.org, an R4 CapabilityStatement.
-_R4_SPELLINGS = ((b"http://hl7.org/fhir/observation-category",
-                  b"http://terminology.hl7.org/CodeSystem/observation-category"),
-                 (b'"fhirVersion":"3.0.2"', b'"fhirVersion":"4.0.1"'))
+_R4_SPELLINGS = (
+    (b"http://hl7.org/fhir/observation-category", b"http://terminology.hl7.org/CodeSystem/observation-category"),
+    (b'"fhirVersion":"3.0.2"', b'"fhirVersion":"4.0.1"'),
+)
 
 
 def write_r4_documents(directory: Path, base_url: str, bundle_entries: int) -> dict[str, int]:
@@ -38,15 +39,25 @@ def onboard_r4(gateway: Gateway, upstream_base: str) -> Target:
     from shared.fhir.versions import FhirVersion
     from shared.registry import cached, tenants
 
-    cached.save_tenant(tenants.Tenant(
-        tenant_id=TENANT_R4, display_name="Benchmark (R4 static upstream, bridged to STU3)",
-        fhir_base_url=upstream_base, fhir_version=FhirVersion.R4,
-        auth=tenants.UpstreamAuth(method="none", scope=upstream_base + "/.default"),
-    ))
+    cached.save_tenant(
+        tenants.Tenant(
+            tenant_id=TENANT_R4,
+            display_name="Benchmark (R4 static upstream, bridged to STU3)",
+            fhir_base_url=upstream_base,
+            fhir_version=FhirVersion.R4,
+            auth=tenants.UpstreamAuth(method="none", scope=upstream_base + "/.default"),
+        )
+    )
     issued = cached.create_client("Benchmark R4 client", (TENANT_R4,))
     cached.forget_all()
-    form = urlencode({"grant_type": "client_credentials", "client_id": issued.client_id,
-                      "client_secret": issued.secret, "scope": TENANT_R4}).encode("ascii")
+    form = urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": issued.client_id,
+            "client_secret": issued.secret,
+            "scope": TENANT_R4,
+        }
+    ).encode("ascii")
     spec = RequestSpec("token", "POST", "/oauth2/token", form, "application/x-www-form-urlencoded", absolute=True)
     status, _, body = fetch(Target("gateway", "127.0.0.1", gateway.port), spec)
     if status != 200:
@@ -60,8 +71,11 @@ def check_bridged(target: Target, specs: dict[str, RequestSpec]) -> dict[str, An
     for name in ("search", "bundle"):
         status, headers, body = fetch(target, specs[name])
         document = json.loads(body)
-        found[name] = {"status": status, "entries": len(document.get("entry", [])),
-                       "media_type": headers.get("content-type", "")}
+        found[name] = {
+            "status": status,
+            "entries": len(document.get("entry", [])),
+            "media_type": headers.get("content-type", ""),
+        }
         if status != 200 or not found[name]["media_type"].startswith("application/fhir+json"):
             raise RuntimeError(f"the bridged {name} answered {status}: {body[:300]!r}")
     if b"terminology.hl7.org" in fetch(target, specs["bundle"])[2]:
@@ -69,19 +83,33 @@ def check_bridged(target: Target, specs: dict[str, RequestSpec]) -> dict[str, An
     return found
 
 
-def bridged_section(gateway: Gateway, unbridged: Target, bridged: Target, direct_r4: Target,
-                    specs: dict[str, RequestSpec], latency_requests: int, bundle_requests: int, rounds: int,
-                    unbridged_memory: dict[str, Any], body_bytes: int, say: Say) -> dict[str, Any]:
+def bridged_section(
+    gateway: Gateway,
+    unbridged: Target,
+    bridged: Target,
+    direct_r4: Target,
+    specs: dict[str, RequestSpec],
+    latency_requests: int,
+    bundle_requests: int,
+    rounds: int,
+    unbridged_memory: dict[str, Any],
+    body_bytes: int,
+    say: Say,
+) -> dict[str, Any]:
     """Added p50 of the bridge (bridged minus unbridged gateway) for the search and the large Bundle, and the
     gateway's peak memory for the bridged Bundle next to the unbridged one."""
     section: dict[str, Any] = {"checks": check_bridged(bridged, specs)}
     for name, total in (("search", latency_requests), ("bundle", bundle_requests)):
-        points = {"direct": (direct_r4, specs[name]), "unbridged": (unbridged, specs[name]),
-                  "bridged": (bridged, specs[name])}
+        points = {
+            "direct": (direct_r4, specs[name]),
+            "unbridged": (unbridged, specs[name]),
+            "bridged": (bridged, specs[name]),
+        }
         latency = latency_in_rounds(points, total, max(1, min(rounds, total)), say, f"bridged {name} latency")
-        latency["added_by_bridge"] = {f"{p}_ms": round(latency["bridged"][f"{p}_ms"]
-                                                       - latency["unbridged"][f"{p}_ms"], 4)
-                                      for p in ("p50", "p95", "p99")}
+        latency["added_by_bridge"] = {
+            f"{p}_ms": round(latency["bridged"][f"{p}_ms"] - latency["unbridged"][f"{p}_ms"], 4)
+            for p in ("p50", "p95", "p99")
+        }
         section[name] = latency
     # Like the unbridged figure: the first large answer of a process that has served only small ones (a process
     # that held a large answer before reuses that memory, and its peak would not grow at all).
@@ -90,9 +118,12 @@ def bridged_section(gateway: Gateway, unbridged: Target, bridged: Target, direct
     for _ in range(5):
         fetch(bridged, specs["search"])
     memory = bundle_memory(gateway, bridged, specs["bundle"], 3)
-    section["memory"] = {**memory, "body_bytes": body_bytes,
-                         "peak_increase_to_body_ratio": round(memory["peak_increase_first_request_bytes"]
-                                                              / body_bytes, 2),
-                         "unbridged_peak_increase_to_body_ratio": round(
-                             unbridged_memory["peak_increase_first_request_bytes"] / body_bytes, 2)}
+    section["memory"] = {
+        **memory,
+        "body_bytes": body_bytes,
+        "peak_increase_to_body_ratio": round(memory["peak_increase_first_request_bytes"] / body_bytes, 2),
+        "unbridged_peak_increase_to_body_ratio": round(
+            unbridged_memory["peak_increase_first_request_bytes"] / body_bytes, 2
+        ),
+    }
     return section

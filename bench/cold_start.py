@@ -14,13 +14,26 @@ from typing import Any
 
 from devtools.azurite import REPO
 
-_TIMED_IMPORT = ("{preload}import time; started, cpu = time.perf_counter(), time.process_time(); import {module}; "
-                 "print((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000)")
+_TIMED_IMPORT = (
+    "{preload}import time; started, cpu = time.perf_counter(), time.process_time(); import {module}; "
+    "print((time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000)"
+)
 # The Azure Functions Python worker has imported azure.functions before it loads a function folder.
 WORKER_PRELOAD = "import azure.functions; "
 # Cumulative import time at first import (python -X importtime) of the packages worth making lazy.
-KEY_PACKAGES = ("azure.functions", "werkzeug", "asyncio", "azure.core", "azure.data.tables", "azure.identity",
-                "requests", "urllib3", "jwt", "cryptography.hazmat.primitives.asymmetric.rsa", "msal")
+KEY_PACKAGES = (
+    "azure.functions",
+    "werkzeug",
+    "asyncio",
+    "azure.core",
+    "azure.data.tables",
+    "azure.identity",
+    "requests",
+    "urllib3",
+    "jwt",
+    "cryptography.hazmat.primitives.asymmetric.rsa",
+    "msal",
+)
 _IMPORTTIME_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
 
 
@@ -43,8 +56,9 @@ def _env(bytecode_cache: Path | None) -> dict[str, str]:
 def _timed_import(module: str, env: dict[str, str], preload: str = "") -> tuple[float, float]:
     """(wall ms, CPU ms) of importing `module` in a fresh interpreter."""
     code = _TIMED_IMPORT.format(module=module, preload=preload)
-    completed = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                               check=False)
+    completed = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
     if completed.returncode != 0:
         raise RuntimeError(f"importing {module} failed: {completed.stderr[-800:]}")
     wall, cpu = completed.stdout.strip().splitlines()[-1].split()
@@ -63,8 +77,14 @@ def import_breakdown(module: str, env: dict[str, str], top: int = 8) -> tuple[li
 
     -X importtime slows imports down itself: use these figures for shares, the timed import for totals.
     """
-    completed = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=REPO, env=env,
-                               capture_output=True, text=True, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     per_package: dict[str, int] = defaultdict(int)
     cumulative: dict[str, float] = {}
     started = False
@@ -113,9 +133,11 @@ def measure_cold_start(runs: int = 9, modules: list[str] | None = None) -> dict[
             "importtime_cumulative_ms": cumulative,
         }
     shutil.rmtree(cache, ignore_errors=True)
-    return {"modules": results,
-            "method": "fresh interpreter per run, modules in turns; time.perf_counter() (wall) and "
-                      "time.process_time() (CPU) around `import <folder>`; min of runs; "
-                      "after_azure_functions: azure.functions imported first, as the Functions worker has; "
-                      "bytecode cache in a temp PYTHONPYCACHEPREFIX (no_bytecode: the app's own modules compiled "
-                      "from source, as when no __pycache__ can be written)"}
+    return {
+        "modules": results,
+        "method": "fresh interpreter per run, modules in turns; time.perf_counter() (wall) and "
+        "time.process_time() (CPU) around `import <folder>`; min of runs; "
+        "after_azure_functions: azure.functions imported first, as the Functions worker has; "
+        "bytecode cache in a temp PYTHONPYCACHEPREFIX (no_bytecode: the app's own modules compiled "
+        "from source, as when no __pycache__ can be written)",
+    }

@@ -59,9 +59,21 @@ class CountedAzurite:
         self._workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         process = subprocess.Popen(
-            [str(launcher), "--tableHost", "127.0.0.1", "--tablePort", str(port), "--inMemoryPersistence",
-             "--disableTelemetry", "--skipApiVersionCheck", "--loose"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self._workdir, start_new_session=True,
+            [
+                str(launcher),
+                "--tableHost",
+                "127.0.0.1",
+                "--tablePort",
+                str(port),
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--loose",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self._workdir,
+            start_new_session=True,
         )
         log.close()
         try:
@@ -134,9 +146,15 @@ def reset_peak_memory(pid: int) -> bool:
 class Gateway:
     """Azurite, a seeded registry and `python -m local_host` as a child process (its own GIL)."""
 
-    def __init__(self, upstream_base: str, folder: Path | None = None, threads: int = GATEWAY_THREADS,
-                 preexec: Callable[[], None] | None = None, log_level: str = "INFO",
-                 with_identity_provider: bool = True) -> None:
+    def __init__(
+        self,
+        upstream_base: str,
+        folder: Path | None = None,
+        threads: int = GATEWAY_THREADS,
+        preexec: Callable[[], None] | None = None,
+        log_level: str = "INFO",
+        with_identity_provider: bool = True,
+    ) -> None:
         self.upstream_base = upstream_base.rstrip("/")
         self.folder = folder or Path(tempfile.mkdtemp(prefix="bench-gateway-"))
         self.threads = threads
@@ -188,20 +206,32 @@ class Gateway:
 
         connection.ensure_tables()
         tenant_ids = [TENANT_NONE]
-        cached.save_tenant(tenants.Tenant(
-            tenant_id=TENANT_NONE, display_name="Benchmark (static upstream, no upstream auth)",
-            fhir_base_url=self.upstream_base, fhir_version=FhirVersion.STU3,
-            auth=tenants.UpstreamAuth(method="none", scope=self.upstream_base + "/.default"),
-        ))
+        cached.save_tenant(
+            tenants.Tenant(
+                tenant_id=TENANT_NONE,
+                display_name="Benchmark (static upstream, no upstream auth)",
+                fhir_base_url=self.upstream_base,
+                fhir_version=FhirVersion.STU3,
+                auth=tenants.UpstreamAuth(method="none", scope=self.upstream_base + "/.default"),
+            )
+        )
         if self.identity is not None:
             tenant_ids.append(TENANT_AZURE_AD)
-            cached.save_tenant(tenants.Tenant(
-                tenant_id=TENANT_AZURE_AD, display_name="Benchmark (static upstream, azure_ad upstream auth)",
-                fhir_base_url=self.upstream_base, fhir_version=FhirVersion.STU3,
-                auth=tenants.UpstreamAuth(method="azure_ad", authority=self.identity.url,
-                                          client_id=UPSTREAM_CLIENT_ID, scope=self.upstream_base + "/.default",
-                                          secret_setting=UPSTREAM_SECRET_SETTING),
-            ))
+            cached.save_tenant(
+                tenants.Tenant(
+                    tenant_id=TENANT_AZURE_AD,
+                    display_name="Benchmark (static upstream, azure_ad upstream auth)",
+                    fhir_base_url=self.upstream_base,
+                    fhir_version=FhirVersion.STU3,
+                    auth=tenants.UpstreamAuth(
+                        method="azure_ad",
+                        authority=self.identity.url,
+                        client_id=UPSTREAM_CLIENT_ID,
+                        scope=self.upstream_base + "/.default",
+                        secret_setting=UPSTREAM_SECRET_SETTING,
+                    ),
+                )
+            )
         issued = cached.create_client("Benchmark client", tuple(tenant_ids))
         self.client_id, self.client_secret, self.secret_id = issued.client_id, issued.secret, issued.secret_id
         cached.forget_all()
@@ -212,11 +242,23 @@ class Gateway:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         stdout = (self.folder / "gateway.out").open("wb")
         stderr = (self.folder / "gateway.err").open("wb")
-        serve = ["--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads),
-                 "--log-level", self._log_level]
+        serve = [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--threads",
+            str(self.threads),
+            "--log-level",
+            self._log_level,
+        ]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local_host", *serve],
-            cwd=REPO, env=env, stdout=stdout, stderr=stderr, preexec_fn=self._preexec,
+            cwd=REPO,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=self._preexec,
         )
         stdout.close()
         stderr.close()
@@ -242,10 +284,15 @@ class Gateway:
         return Target("gateway", "127.0.0.1", self.port, "/fhir", (("Authorization", f"Bearer {token}"),))
 
     def token_request(self, tenant_id: str = TENANT_NONE) -> RequestSpec:
-        form = urlencode({"grant_type": "client_credentials", "client_id": self.client_id,
-                          "client_secret": self.client_secret, "scope": tenant_id}).encode("ascii")
-        return RequestSpec("token", "POST", "/oauth2/token", form, "application/x-www-form-urlencoded",
-                           absolute=True)
+        form = urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+                "scope": tenant_id,
+            }
+        ).encode("ascii")
+        return RequestSpec("token", "POST", "/oauth2/token", form, "application/x-www-form-urlencoded", absolute=True)
 
     def token(self, tenant_id: str = TENANT_NONE) -> str:
         status, _, body = fetch(Target("gateway", "127.0.0.1", self.port), self.token_request(tenant_id))
@@ -278,8 +325,9 @@ class Gateway:
             self.stop()
             raise
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -45,8 +45,12 @@ class RequestSpec:
             path = self.path
         else:
             path = target.base_path + ("/" + self.path if self.path and not self.path.startswith("?") else self.path)
-        lines = [f"{self.method} {path} HTTP/1.1", f"Host: {target.host}:{target.port}",
-                 "Accept: application/fhir+json", "User-Agent: bench/1"]
+        lines = [
+            f"{self.method} {path} HTTP/1.1",
+            f"Host: {target.host}:{target.port}",
+            "Accept: application/fhir+json",
+            "User-Agent: bench/1",
+        ]
         lines += [f"{name}: {value}" for name, value in target.headers]
         if self.body or self.method in ("POST", "PUT"):
             lines.append(f"Content-Length: {len(self.body)}")
@@ -105,7 +109,7 @@ class Connection:
         while (end := buffer.find(b"\r\n\r\n")) < 0:
             buffer += self._recv(sock)
         head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-        del buffer[:end + 4]
+        del buffer[: end + 4]
         try:
             status = int(head[0].split(" ", 2)[1])
         except (IndexError, ValueError):
@@ -143,11 +147,11 @@ class Connection:
             while (line_end := buffer.find(b"\r\n")) < 0:
                 buffer += self._recv(sock)
             size = int(bytes(buffer[:line_end]).split(b";")[0], 16)
-            del buffer[:line_end + 2]
+            del buffer[: line_end + 2]
             while len(buffer) < size + 2:
                 buffer += self._recv(sock)
             body += buffer[:size]
-            del buffer[:size + 2]
+            del buffer[: size + 2]
             if size == 0:
                 return bytes(body)
 
@@ -176,8 +180,15 @@ class LatencyStats:
     def of(cls, samples_ns: list[int], errors: int) -> LatencyStats:
         values = sorted(s / 1e6 for s in samples_ns)
         mean = sum(values) / len(values) if values else 0.0
-        return cls(len(values), errors, percentile(values, 0.50), percentile(values, 0.95),
-                   percentile(values, 0.99), mean, values[0] if values else 0.0)
+        return cls(
+            len(values),
+            errors,
+            percentile(values, 0.50),
+            percentile(values, 0.95),
+            percentile(values, 0.99),
+            mean,
+            values[0] if values else 0.0,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in self.__dict__.items()}
@@ -222,13 +233,19 @@ class ThroughputResult:
     per_thread: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "seconds": round(self.seconds, 3), "requests": self.requests,
-                "errors": self.errors, "requests_per_second": round(self.requests_per_second, 1),
-                "latency": self.latency.as_dict()}
+        return {
+            "concurrency": self.concurrency,
+            "seconds": round(self.seconds, 3),
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_second": round(self.requests_per_second, 1),
+            "latency": self.latency.as_dict(),
+        }
 
 
-def measure_throughput(target: Target, spec: RequestSpec, concurrency: int, seconds: float,
-                       warmup_seconds: float = 0.3) -> ThroughputResult:
+def measure_throughput(
+    target: Target, spec: RequestSpec, concurrency: int, seconds: float, warmup_seconds: float = 0.3
+) -> ThroughputResult:
     """`concurrency` threads, each looping on its own kept-alive connection; counts what completes in the window."""
     raw = spec.wire(target)
     barrier = threading.Barrier(concurrency + 1)
@@ -273,8 +290,9 @@ def measure_throughput(target: Target, spec: RequestSpec, concurrency: int, seco
         thread.join(timeout=warmup_seconds + seconds + 120)
     total = sum(counts)
     merged = [s for per in samples for s in per]
-    return ThroughputResult(concurrency, seconds, total, sum(errors), total / seconds,
-                            LatencyStats.of(merged, sum(errors)), counts)
+    return ThroughputResult(
+        concurrency, seconds, total, sum(errors), total / seconds, LatencyStats.of(merged, sum(errors)), counts
+    )
 
 
 def fetch(target: Target, spec: RequestSpec) -> tuple[int, dict[str, str], bytes]:

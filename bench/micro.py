@@ -16,7 +16,7 @@ from shared.proxy.link_rewriter import LinkRewriter
 
 def has_orjson() -> bool:
     try:
-        import orjson  # noqa: F401
+        import orjson  # noqa: F401  - only to see whether it is installed
     except ImportError:
         return False
     return True
@@ -93,8 +93,10 @@ def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: in
     return {
         "body_bytes": len(body),
         "steps_ms": {name: round(best_ms(step, repeat), 3) for name, step in steps.items()},
-        "pipelines": {name: {"ms": round(best_ms(run, repeat), 3),
-                             "peak_traced_bytes": traced_peak_bytes(run)} for name, run in pipelines.items()},
+        "pipelines": {
+            name: {"ms": round(best_ms(run, repeat), 3), "peak_traced_bytes": traced_peak_bytes(run)}
+            for name, run in pipelines.items()
+        },
         "bytes_rewrite_equals_structural": equivalent,
         "orjson_equals_json": same,
     }
@@ -117,8 +119,11 @@ def signing_costs(repeat: int) -> dict[str, Any]:
         token = jwt.encode(claims, key, algorithm=algorithm)
         public = key.public_key()
         sign_ms = best_ms(lambda a=algorithm, k=key: jwt.encode(claims, k, algorithm=a), repeat, 50)
-        verify_ms = best_ms(lambda a=algorithm, p=public, t=token: jwt.decode(
-            t, p, algorithms=[a], audience="https://gw.example/fhir"), repeat, 50)
+        verify_ms = best_ms(
+            lambda a=algorithm, p=public, t=token: jwt.decode(t, p, algorithms=[a], audience="https://gw.example/fhir"),
+            repeat,
+            50,
+        )
         results[name] = {"sign_us": round(sign_ms * 1000, 1), "verify_us": round(verify_ms * 1000, 1)}
     return results
 
@@ -132,8 +137,11 @@ def gateway_token_costs(client_id: str, tenant_id: str, secret_id: str, repeat: 
     verify_access_token(token)  # warms the client-state cache and the key ring
     issue_ms = best_ms(lambda: issue_access_token(client_id, tenant_id, secret_id, 3600), repeat, 20)
     verify_ms = best_ms(lambda: verify_access_token(token), repeat, 50)
-    return {"issue_us": round(issue_ms * 1000, 1), "verify_us": round(verify_ms * 1000, 1),
-            "issue_per_second_one_thread": round(1000 / issue_ms)}
+    return {
+        "issue_us": round(issue_ms * 1000, 1),
+        "verify_us": round(verify_ms * 1000, 1),
+        "issue_per_second_one_thread": round(1000 / issue_ms),
+    }
 
 
 # -- upstream HTTP clients -------------------------------------------------------------------------------------
@@ -157,8 +165,9 @@ def upstream_client_costs(url: str, repeat: int, number: int = 200) -> dict[str,
         return b"".join(response.iter_content(256 * 1024))
 
     def with_urllib3() -> bytes:
-        return pool.request("GET", url, headers=headers, timeout=urllib3.Timeout(connect=5, read=30),
-                            redirect=False, retries=False).data
+        return pool.request(
+            "GET", url, headers=headers, timeout=urllib3.Timeout(connect=5, read=30), redirect=False, retries=False
+        ).data
 
     def with_http_client() -> bytes:
         connection.request("GET", path, headers=headers)
@@ -183,8 +192,9 @@ def upstream_client_costs(url: str, repeat: int, number: int = 200) -> dict[str,
     return results
 
 
-def run_micro(large_body: bytes, search_body: bytes, provider_base: str, gateway_base: str, search_url: str,
-              repeat: int) -> dict[str, Any]:
+def run_micro(
+    large_body: bytes, search_body: bytes, provider_base: str, gateway_base: str, search_url: str, repeat: int
+) -> dict[str, Any]:
     return {
         "rewrite_large_bundle": rewrite_costs(large_body, provider_base, gateway_base, max(1, repeat // 2)),
         "rewrite_search_10": rewrite_costs(search_body, provider_base, gateway_base, repeat * 10),

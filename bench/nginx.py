@@ -118,11 +118,19 @@ def proxy_config(folder: Path, port: int, upstream_port: int, host: str = "127.0
     return _COMMON.format(dir=folder, server=server)
 
 
-def static_config(folder: Path, port: int, documents: Path, base_path: str = docs.BASE_PATH,
-                  host: str = "127.0.0.1") -> str:
+def static_config(
+    folder: Path, port: int, documents: Path, base_path: str = docs.BASE_PATH, host: str = "127.0.0.1"
+) -> str:
     server = _STATIC_SERVER.format(
-        host=host, port=port, docs=documents, base=base_path, search=docs.SEARCH_FILE,
-        patient=docs.PATIENT_FILE, bundle=docs.BUNDLE_FILE, batch=docs.BATCH_FILE, metadata=docs.METADATA_FILE,
+        host=host,
+        port=port,
+        docs=documents,
+        base=base_path,
+        search=docs.SEARCH_FILE,
+        patient=docs.PATIENT_FILE,
+        bundle=docs.BUNDLE_FILE,
+        batch=docs.BATCH_FILE,
+        metadata=docs.METADATA_FILE,
     )
     return _COMMON.format(dir=folder, server=server)
 
@@ -130,8 +138,13 @@ def static_config(folder: Path, port: int, documents: Path, base_path: str = doc
 class Nginx:
     """nginx as a non-daemon child process on a free loopback port, with its config in a temporary folder."""
 
-    def __init__(self, binary: str, make_config: Callable[[Path, int], str], port: int | None = None,
-                 preexec: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        binary: str,
+        make_config: Callable[[Path, int], str],
+        port: int | None = None,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:
         self.binary = binary
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
@@ -149,7 +162,9 @@ class Nginx:
         config.write_text(self._make_config(self.folder, self.port))
         self.process = subprocess.Popen(
             [self.binary, "-p", str(self.folder), "-c", str(config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=self._preexec,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=self._preexec,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -184,8 +199,9 @@ class Nginx:
     def __enter__(self) -> Nginx:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
 

@@ -18,8 +18,9 @@ def _rotated(keys: list[K], round_index: int) -> list[K]:
     return keys[shift:] + keys[:shift]
 
 
-def latency_in_rounds(points: dict[K, tuple[Target, RequestSpec]], total: int, rounds: int,
-                      say: Say | None = None, label: str = "latency") -> dict[K, dict[str, Any]]:
+def latency_in_rounds(
+    points: dict[K, tuple[Target, RequestSpec]], total: int, rounds: int, say: Say | None = None, label: str = "latency"
+) -> dict[K, dict[str, Any]]:
     """Concurrency-1 latency per point, `total` requests each spread over `rounds` rounds; samples pooled."""
     samples: dict[K, list[int]] = {key: [] for key in points}
     errors = dict.fromkeys(points, 0)
@@ -35,9 +36,15 @@ def latency_in_rounds(points: dict[K, tuple[Target, RequestSpec]], total: int, r
     return {key: LatencyStats.of(samples[key], errors[key]).as_dict() for key in points}
 
 
-def throughput_in_rounds(points: dict[K, tuple[Target, RequestSpec, int]], seconds: float, rounds: int,
-                         warmup: float, pids: dict[K, list[int]] | None = None, say: Say | None = None,
-                         label: str = "throughput") -> dict[K, dict[str, Any]]:
+def throughput_in_rounds(
+    points: dict[K, tuple[Target, RequestSpec, int]],
+    seconds: float,
+    rounds: int,
+    warmup: float,
+    pids: dict[K, list[int]] | None = None,
+    say: Say | None = None,
+    label: str = "throughput",
+) -> dict[K, dict[str, Any]]:
     """Requests per second per point (target, request, concurrency): the median round is the headline.
 
     With `pids`, also the CPU those processes spent per request (warm-up included, charged pro rata).
@@ -62,9 +69,13 @@ def throughput_in_rounds(points: dict[K, tuple[Target, RequestSpec, int]], secon
             errors[key] += result.errors
     out: dict[K, dict[str, Any]] = {}
     for key in points:
-        out[key] = {"requests_per_second": round(statistics.median(rates[key]), 1),
-                    "mean_requests_per_second": round(requests[key] / seconds, 1),
-                    "requests": requests[key], "errors": errors[key], "per_round": rates[key]}
+        out[key] = {
+            "requests_per_second": round(statistics.median(rates[key]), 1),
+            "mean_requests_per_second": round(requests[key] / seconds, 1),
+            "requests": requests[key],
+            "errors": errors[key],
+            "per_round": rates[key],
+        }
         if key in pids and requests[key]:
             out[key]["cpu_ms_per_request"] = round(cpu[key] / requests[key] * 1000, 3)
     return out

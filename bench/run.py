@@ -53,8 +53,7 @@ class Sizes:
 
 
 FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 9, 5, 2.0, 8.0)
-TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0,
-             ("metadata_fn", "token_fn", "fhir_proxy_fn"))
+TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, ("metadata_fn", "token_fn", "fhir_proxy_fn"))
 
 
 def scenarios(bundle_entries: int) -> dict[str, RequestSpec]:
@@ -74,7 +73,9 @@ class StaticUpstream:
         self.port = port
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.static_upstream", "--docs", str(documents), "--port", str(port)],
-            cwd=REPO, stdout=subprocess.PIPE, preexec_fn=preexec,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            preexec_fn=preexec,
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
@@ -90,14 +91,16 @@ class StaticUpstream:
     def __enter__(self) -> StaticUpstream:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
 
 # -- correctness of what is being timed ------------------------------------------------------------------------
-def check_answers(targets: dict[str, Target], specs: dict[str, RequestSpec], upstream_base: str,
-                  gateway_fhir_base: str) -> dict[str, Any]:
+def check_answers(
+    targets: dict[str, Target], specs: dict[str, RequestSpec], upstream_base: str, gateway_fhir_base: str
+) -> dict[str, Any]:
     """Every target answers every small scenario with 200 FHIR JSON; the gateway's answers carry no provider URL."""
     checks: dict[str, Any] = {}
     for name, target in targets.items():
@@ -137,8 +140,11 @@ def steady_state(gateway: Gateway, specs: dict[str, RequestSpec], requests: int)
         identity = (len(gateway.identity.authority.requests) - identity_all_before) if gateway.identity else 0
         token_calls = (gateway.identity.token_requests() - identity_before) if gateway.identity else 0
         result[method] = {
-            "proxied_requests": done, "errors": errors, "storage_calls": storage,
-            "identity_provider_calls": identity, "identity_provider_token_requests": token_calls,
+            "proxied_requests": done,
+            "errors": errors,
+            "storage_calls": storage,
+            "identity_provider_calls": identity,
+            "identity_provider_token_requests": token_calls,
             "storage_calls_per_request": storage / done if done else None,
             "identity_calls_per_request": identity / done if done else None,
         }
@@ -149,8 +155,9 @@ def steady_state(gateway: Gateway, specs: dict[str, RequestSpec], requests: int)
 
 # -- measurements in rounds ------------------------------------------------------------------------------------------
 def added(latency: dict[str, Any], proxy: str) -> dict[str, float]:
-    return {f"{p}_ms": round(latency[proxy][f"{p}_ms"] - latency["direct"][f"{p}_ms"], 4)
-            for p in ("p50", "p95", "p99")}
+    return {
+        f"{p}_ms": round(latency[proxy][f"{p}_ms"] - latency["direct"][f"{p}_ms"], 4) for p in ("p50", "p95", "p99")
+    }
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -173,26 +180,41 @@ def _latency_summary(latency: dict[str, Any]) -> dict[str, Any]:
 HOST_FLOOR = RequestSpec("host_floor", "GET", "/oauth2/authorize", expected_status=400, absolute=True)
 
 
-def latency_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
-                    ) -> dict[str, Any]:
-    points = {(scenario, name): (target, specs[scenario])
-              for scenario in SMALL_SCENARIOS for name, target in targets.items()}
+def latency_section(
+    targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say
+) -> dict[str, Any]:
+    points = {
+        (scenario, name): (target, specs[scenario]) for scenario in SMALL_SCENARIOS for name, target in targets.items()
+    }
     points[("host_floor", "gateway")] = (targets["gateway"], HOST_FLOOR)
     measured = latency_in_rounds(points, sizes.latency_requests, sizes.rounds, say, "latency at concurrency 1")
-    section: dict[str, Any] = {scenario: _latency_summary({name: measured[(scenario, name)] for name in targets})
-                               for scenario in SMALL_SCENARIOS}
+    section: dict[str, Any] = {
+        scenario: _latency_summary({name: measured[(scenario, name)] for name in targets})
+        for scenario in SMALL_SCENARIOS
+    }
     section["host_floor"] = measured[("host_floor", "gateway")]
     return section
 
 
-def throughput_section(targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say,
-                       pids: dict[str, list[int]]) -> dict[str, Any]:
-    points = {(scenario, concurrency, name): (target, specs[scenario], concurrency)
-              for scenario in SMALL_SCENARIOS for concurrency in sizes.concurrencies
-              for name, target in targets.items()}
+def throughput_section(
+    targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say, pids: dict[str, list[int]]
+) -> dict[str, Any]:
+    points = {
+        (scenario, concurrency, name): (target, specs[scenario], concurrency)
+        for scenario in SMALL_SCENARIOS
+        for concurrency in sizes.concurrencies
+        for name, target in targets.items()
+    }
     points[("host_floor", 8, "gateway")] = (targets["gateway"], HOST_FLOOR, 8)
-    measured = throughput_in_rounds(points, sizes.throughput_seconds, sizes.rounds, sizes.warmup_seconds,
-                                    {key: pids[key[2]] for key in points if key[2] in pids}, say, "throughput")
+    measured = throughput_in_rounds(
+        points,
+        sizes.throughput_seconds,
+        sizes.rounds,
+        sizes.warmup_seconds,
+        {key: pids[key[2]] for key in points if key[2] in pids},
+        say,
+        "throughput",
+    )
     section: dict[str, Any] = {"host_floor": {"8": measured[("host_floor", 8, "gateway")]}}
     for scenario in SMALL_SCENARIOS:
         section[scenario] = {}
@@ -214,8 +236,9 @@ def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, s
         for key, target in (("python_static_upstream", direct), ("nginx_static_files", static_nginx)):
             run = measure_throughput(target, spec, concurrency, sizes.ceiling_seconds, sizes.warmup_seconds)
             result[key][str(concurrency)] = round(run.requests_per_second, 1)
-    result["ceiling_requests_per_second"] = max(v for k in ("python_static_upstream", "nginx_static_files")
-                                                for v in result[k].values())
+    result["ceiling_requests_per_second"] = max(
+        v for k in ("python_static_upstream", "nginx_static_files") for v in result[k].values()
+    )
     wrk = shutil.which("wrk")
     if wrk and sizes.ceiling_seconds >= 1:
         result["wrk_python_static_upstream"] = {}
@@ -223,10 +246,13 @@ def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, s
             url = direct.base_url + "/" + spec.path
             completed = subprocess.run(
                 [wrk, "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(sizes.ceiling_seconds))}s", url],
-                capture_output=True, text=True, check=False,
+                capture_output=True,
+                text=True,
+                check=False,
             )
-            rate = next((line.split()[1] for line in completed.stdout.splitlines()
-                         if line.startswith("Requests/sec:")), None)
+            rate = next(
+                (line.split()[1] for line in completed.stdout.splitlines() if line.startswith("Requests/sec:")), None
+            )
             result["wrk_python_static_upstream"][str(concurrency)] = float(rate) if rate else None
     return result
 
@@ -248,22 +274,32 @@ def token_section(gateway: Gateway, sizes: Sizes, say: Say) -> dict[str, Any]:
     samples, errors = latency_samples(plain, spec, 20, warmup=0)
     issued = len(samples)
     result["latency_c1"] = LatencyStats.of(samples, errors).as_dict()
-    result["storage_calls_per_token"] = round((gateway.storage.requests_served() - storage_before) / issued, 2) \
-        if issued else None
+    result["storage_calls_per_token"] = (
+        round((gateway.storage.requests_served() - storage_before) / issued, 2) if issued else None
+    )
     points = {concurrency: (plain, spec, concurrency) for concurrency in (1, 8)}
-    measured = throughput_in_rounds(points, sizes.token_seconds, sizes.rounds, sizes.warmup_seconds,
-                                    {concurrency: [gateway.pid] for concurrency in points}, say, "token endpoint")
+    measured = throughput_in_rounds(
+        points,
+        sizes.token_seconds,
+        sizes.rounds,
+        sizes.warmup_seconds,
+        {concurrency: [gateway.pid] for concurrency in points},
+        say,
+        "token endpoint",
+    )
     for concurrency, run in measured.items():
         result[str(concurrency)] = run
     result["tokens_per_second"] = max(result["1"]["requests_per_second"], result["8"]["requests_per_second"])
-    result["in_process"] = gateway_token_costs(gateway.client_id, TENANT_NONE, gateway.secret_id,
-                                               max(3, sizes.micro_repeat))
+    result["in_process"] = gateway_token_costs(
+        gateway.client_id, TENANT_NONE, gateway.secret_id, max(3, sizes.micro_repeat)
+    )
     result["verify_us"] = result["in_process"]["verify_us"]
     return result
 
 
-def profile_section(gateway: Gateway, target: Target, specs: dict[str, RequestSpec], sizes: Sizes,
-                    folder: Path, say: Say) -> dict[str, Any]:
+def profile_section(
+    gateway: Gateway, target: Target, specs: dict[str, RequestSpec], sizes: Sizes, folder: Path, say: Say
+) -> dict[str, Any]:
     binary = find_py_spy()
     if binary is None:
         return {"skipped": "py-spy is not installed (pip install py-spy into the venv)"}
@@ -281,16 +317,29 @@ def machine(nginx_binary: str) -> dict[str, Any]:
     model = ""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("model name")), "")
+        model = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     nginx_version = subprocess.run([nginx_binary, "-v"], capture_output=True, text=True, check=False).stderr.strip()
-    return {"hostname": platform.node(), "cpus": os.cpu_count(), "cpu_model": model,
-            "python": platform.python_version(), "platform": platform.platform(), "nginx": nginx_version,
-            "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "hostname": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "nginx": nginx_version,
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
-def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True,
-        say: Say = print) -> dict[str, Any]:
+def run(
+    sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool = True, say: Say = print
+) -> dict[str, Any]:
     """One complete benchmark run; returns the result document (see bench/README.md)."""
     started = time.time()
     cpus = sorted(os.sched_getaffinity(0))
@@ -304,8 +353,14 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
             os.sched_setaffinity(0, servers)
 
     nginx_binary = ensure_nginx(say)
-    result: dict[str, Any] = {"meta": {**machine(nginx_binary), "sizes": asdict(sizes), "pinned": pinned,
-                                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}}
+    result: dict[str, Any] = {
+        "meta": {
+            **machine(nginx_binary),
+            "sizes": asdict(sizes),
+            "pinned": pinned,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+        }
+    }
     specs = scenarios(sizes.bundle_entries)
     with ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -319,22 +374,28 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         result["documents_bytes"] = sizes_written
         say("starting the static upstream, nginx (proxy and static), Azurite and the gateway ...")
         upstream = stack.enter_context(StaticUpstream(documents, upstream_port, preexec))
-        proxy = stack.enter_context(Nginx(nginx_binary, lambda f, p: proxy_config(f, p, upstream_port),
-                                          preexec=preexec))
-        static_files = stack.enter_context(Nginx(nginx_binary, lambda f, p: static_config(f, p, documents),
-                                                 preexec=preexec))
+        proxy = stack.enter_context(
+            Nginx(nginx_binary, lambda f, p: proxy_config(f, p, upstream_port), preexec=preexec)
+        )
+        static_files = stack.enter_context(
+            Nginx(nginx_binary, lambda f, p: static_config(f, p, documents), preexec=preexec)
+        )
         gateway = stack.enter_context(Gateway(upstream_base, preexec=preexec))
         storage_before_first_requests = gateway.storage.requests_served()
         gateway_target = gateway.target(gateway.token(TENANT_NONE))
-        targets = {"direct": Target("direct", "127.0.0.1", upstream_port), "nginx": Target("nginx", "127.0.0.1",
-                                                                                          proxy.port),
-                   "gateway": gateway_target}
+        targets = {
+            "direct": Target("direct", "127.0.0.1", upstream_port),
+            "nginx": Target("nginx", "127.0.0.1", proxy.port),
+            "gateway": gateway_target,
+        }
         result["checks"] = check_answers(targets, specs, upstream_base, gateway.public_base + "/fhir")
         say("steady state: storage and identity-provider calls per proxied request ...")
         # The counter works: the first token and the first proxied requests (cold caches) reach storage.
         cold_calls = gateway.storage.requests_served() - storage_before_first_requests
-        result["steady_state"] = {**steady_state(gateway, specs, sizes.steady_requests),
-                                  "cold_first_requests_storage_calls": cold_calls}
+        result["steady_state"] = {
+            **steady_state(gateway, specs, sizes.steady_requests),
+            "cold_first_requests_storage_calls": cold_calls,
+        }
         say("large Bundle: gateway peak memory ...")
         memory = bundle_memory(gateway, gateway_target, specs["bundle"], min(3, sizes.bundle_requests))
         say("load generator ceiling ...")
@@ -346,19 +407,33 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
         result["throughput"] = throughput_section(targets, specs, sizes, say, pids)
         say("large Bundle: latency ...")
         body_bytes = sizes_written[static_upstream.BUNDLE_FILE]
-        result["large_bundle"] = {"entries": sizes.bundle_entries, "body_bytes": body_bytes,
-                                  "latency": bundle_latency(targets, specs["bundle"], sizes),
-                                  "memory": {**memory, "peak_increase_to_body_ratio": round(
-                                      memory["peak_increase_first_request_bytes"] / body_bytes, 2)}}
+        result["large_bundle"] = {
+            "entries": sizes.bundle_entries,
+            "body_bytes": body_bytes,
+            "latency": bundle_latency(targets, specs["bundle"], sizes),
+            "memory": {
+                **memory,
+                "peak_increase_to_body_ratio": round(memory["peak_increase_first_request_bytes"] / body_bytes, 2),
+            },
+        }
         say("version bridge: an R4 upstream behind the STU3 gateway ...")
         r4_port = free_port()
         r4_documents = folder / "documents-r4"
         bridged.write_r4_documents(r4_documents, f"http://127.0.0.1:{r4_port}/fhir", sizes.bundle_entries)
         stack.enter_context(StaticUpstream(r4_documents, r4_port, preexec))
         result["bridged"] = bridged.bridged_section(
-            gateway, gateway_target, bridged.onboard_r4(gateway, f"http://127.0.0.1:{r4_port}/fhir"),
-            Target("direct_r4", "127.0.0.1", r4_port), specs, sizes.latency_requests, sizes.bundle_requests,
-            sizes.rounds, memory, body_bytes, say)
+            gateway,
+            gateway_target,
+            bridged.onboard_r4(gateway, f"http://127.0.0.1:{r4_port}/fhir"),
+            Target("direct_r4", "127.0.0.1", r4_port),
+            specs,
+            sizes.latency_requests,
+            sizes.bundle_requests,
+            sizes.rounds,
+            memory,
+            body_bytes,
+            say,
+        )
         result["tokens"] = token_section(gateway, sizes, say)
         if profile:
             result["profile"] = profile_section(gateway, gateway_target, specs, sizes, folder, say)
@@ -367,12 +442,16 @@ def run(sizes: Sizes, *, pin: bool = False, profile: bool = False, micro: bool =
             result["micro"] = run_micro(
                 (documents / static_upstream.BUNDLE_FILE).read_bytes(),
                 (documents / static_upstream.SEARCH_FILE).read_bytes(),
-                upstream_base, gateway.public_base + "/fhir", f"{upstream_base}/{specs['search'].path}",
+                upstream_base,
+                gateway.public_base + "/fhir",
+                f"{upstream_base}/{specs['search'].path}",
                 sizes.micro_repeat,
             )
-        result["gateway_process"] = {"threads": gateway.threads, **process_memory(gateway.pid),
-                                     "stderr_tail": gateway.stderr_tail(600) if gateway.process
-                                     and gateway.process.poll() is not None else ""}
+        result["gateway_process"] = {
+            "threads": gateway.threads,
+            **process_memory(gateway.pid),
+            "stderr_tail": gateway.stderr_tail(600) if gateway.process and gateway.process.poll() is not None else "",
+        }
     say("cold start: importing each function module in fresh interpreters ...")
     result["cold_start"] = measure_cold_start(sizes.cold_runs, list(sizes.cold_modules) or None)
     result["meta"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -32,8 +32,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "    _client_response (parse, rewrite, serialise)": ("_client_response", "shared/proxy/forward.py"),
     "      json.loads": ("loads", "json/__init__.py"),
     "      LinkRewriter.rewrite": ("LinkRewriter.rewrite", "shared/proxy/link_rewriter.py"),
-    "      might_contain_provider_urls": ("LinkRewriter.might_contain_provider_urls",
-                                         "shared/proxy/link_rewriter.py"),
+    "      might_contain_provider_urls": ("LinkRewriter.might_contain_provider_urls", "shared/proxy/link_rewriter.py"),
     "      json.dumps": ("dumps", "json/__init__.py"),
     "    func.HttpResponse(...)": ("HttpResponse.__init__", "functions/_http.py"),
     "logging (every log call, anywhere)": ("", "logging/__init__.py"),
@@ -53,9 +52,24 @@ class Sampler:
     def __init__(self, binary: str, pid: int, seconds: float, output: Path, rate: int = 250) -> None:
         self.output = output
         self.process = subprocess.Popen(
-            [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))), "--rate", str(rate),
-             "--format", "raw", "--gil", "--nonblocking", "--output", str(output)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                binary,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(max(1, round(seconds))),
+                "--rate",
+                str(rate),
+                "--format",
+                "raw",
+                "--gil",
+                "--nonblocking",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
 
     def wait(self) -> dict[str, Any]:

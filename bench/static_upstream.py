@@ -32,51 +32,85 @@ def _patient(patient_id: str, family: str, given: str) -> dict[str, Any]:
         "resourceType": "Patient",
         "id": patient_id,
         "meta": {"versionId": "3", "lastUpdated": "2026-10-01T09:30:00.000+00:00"},
-        "text": {"status": "generated",
-                 "div": f"<div xmlns=\"http://www.w3.org/1999/xhtml\">{given} {family}</div>"},
+        "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{given} {family}</div>'},
         "identifier": [
-            {"use": "usual", "type": {"coding": [{"system": "http://hl7.org/fhir/v2/0203", "code": "MR"}]},
-             "system": "urn:oid:1.2.36.146.595.217.0.1", "value": f"MRN-{patient_id}"},
+            {
+                "use": "usual",
+                "type": {"coding": [{"system": "http://hl7.org/fhir/v2/0203", "code": "MR"}]},
+                "system": "urn:oid:1.2.36.146.595.217.0.1",
+                "value": f"MRN-{patient_id}",
+            },
         ],
         "active": True,
         "name": [{"use": "official", "family": family, "given": [given, "Q."]}],
-        "telecom": [{"system": "phone", "value": "(03) 5555 6473", "use": "work"},
-                    {"system": "email", "value": f"{given.lower()}.{family.lower()}@example.org"}],
+        "telecom": [
+            {"system": "phone", "value": "(03) 5555 6473", "use": "work"},
+            {"system": "email", "value": f"{given.lower()}.{family.lower()}@example.org"},
+        ],
         "gender": "female",
         "birthDate": "1974-12-25",
-        "address": [{"use": "home", "line": ["534 Erewhon St"], "city": "PleasantVille", "state": "Vic",
-                     "postalCode": "3999", "country": "AU"}],
+        "address": [
+            {
+                "use": "home",
+                "line": ["534 Erewhon St"],
+                "city": "PleasantVille",
+                "state": "Vic",
+                "postalCode": "3999",
+                "country": "AU",
+            }
+        ],
         "maritalStatus": {"coding": [{"system": "http://hl7.org/fhir/v3/MaritalStatus", "code": "M"}]},
     }
 
 
-def _bundle(base: str, kind: str, entries: list[dict[str, Any]], self_link: str, next_link: str | None,
-            total: int) -> dict[str, Any]:
+def _bundle(
+    base: str, kind: str, entries: list[dict[str, Any]], self_link: str, next_link: str | None, total: int
+) -> dict[str, Any]:
     links = [{"relation": "self", "url": self_link}]
     if next_link:
         links.append({"relation": "next", "url": next_link})
-    return {"resourceType": "Bundle", "id": f"bench-{kind}", "meta": {"lastUpdated": "2026-10-01T09:30:00Z"},
-            "type": kind, "total": total, "link": links, "entry": entries}
+    return {
+        "resourceType": "Bundle",
+        "id": f"bench-{kind}",
+        "meta": {"lastUpdated": "2026-10-01T09:30:00Z"},
+        "type": kind,
+        "total": total,
+        "link": links,
+        "entry": entries,
+    }
 
 
 def search_bundle(base: str, count: int = 10) -> dict[str, Any]:
     """A searchset of `count` Patients with provider-base `self`/`next` links and fullUrls."""
-    entries = [{"fullUrl": f"{base}/Patient/bench-{n}", "resource": _patient(f"bench-{n}", "Smith", f"Jo{n}"),
-                "search": {"mode": "match"}} for n in range(count)]
-    return _bundle(base, "searchset", entries, f"{base}/Patient?family=smith&_count={count}",
-                   f"{base}?_getpages=bench-page&_getpagesoffset={count}&_count={count}&_bundletype=searchset",
-                   count * 3)
+    entries = [
+        {
+            "fullUrl": f"{base}/Patient/bench-{n}",
+            "resource": _patient(f"bench-{n}", "Smith", f"Jo{n}"),
+            "search": {"mode": "match"},
+        }
+        for n in range(count)
+    ]
+    return _bundle(
+        base,
+        "searchset",
+        entries,
+        f"{base}/Patient?family=smith&_count={count}",
+        f"{base}?_getpages=bench-page&_getpagesoffset={count}&_count={count}&_bundletype=searchset",
+        count * 3,
+    )
 
 
 def _observation(base: str, n: int) -> dict[str, Any]:
-    paragraph = ("Systolic and diastolic pressure measured seated after five minutes of rest, left arm, "
-                 "adult cuff; the reading is within the expected range for this patient's history. ")
+    paragraph = (
+        "Systolic and diastolic pressure measured seated after five minutes of rest, left arm, "
+        "adult cuff; the reading is within the expected range for this patient's history. "
+    )
     narrative = "".join(f"<p>{n}: {paragraph}</p>" for _ in range(NARRATIVE_PARAGRAPHS))
     return {
         "resourceType": "Observation",
         "id": f"bp-{n}",
         "meta": {"versionId": "1", "lastUpdated": "2026-10-01T09:30:00Z"},
-        "text": {"status": "generated", "div": f"<div xmlns=\"http://www.w3.org/1999/xhtml\">{narrative}</div>"},
+        "text": {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{narrative}</div>'},
         "status": "final",
         "category": [{"coding": [{"system": "http://hl7.org/fhir/observation-category", "code": "vital-signs"}]}],
         "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure"}]},
@@ -84,58 +118,104 @@ def _observation(base: str, n: int) -> dict[str, Any]:
         "effectiveDateTime": f"2026-{1 + n % 12:02d}-{1 + n % 28:02d}T10:00:00Z",
         "performer": [{"reference": f"{base}/Practitioner/pr-{n % 7}"}],
         "component": [
-            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6", "display": "Systolic"}]},
-             "valueQuantity": {"value": 107 + n % 20, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                               "code": "mm[Hg]"}},
-            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4", "display": "Diastolic"}]},
-             "valueQuantity": {"value": 60 + n % 15, "unit": "mmHg", "system": "http://unitsofmeasure.org",
-                               "code": "mm[Hg]"}},
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6", "display": "Systolic"}]},
+                "valueQuantity": {
+                    "value": 107 + n % 20,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+            },
+            {
+                "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4", "display": "Diastolic"}]},
+                "valueQuantity": {
+                    "value": 60 + n % 15,
+                    "unit": "mmHg",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "mm[Hg]",
+                },
+            },
         ],
     }
 
 
 def large_bundle(base: str, entries: int = DEFAULT_BUNDLE_ENTRIES) -> dict[str, Any]:
     """A searchset of `entries` Observations (~5 KB each) with provider-base fullUrls and references."""
-    items = [{"fullUrl": f"{base}/Observation/bp-{n}", "resource": _observation(base, n),
-              "search": {"mode": "match"}} for n in range(entries)]
-    return _bundle(base, "searchset", items, f"{base}/Observation?patient=bench-1&_count={entries}",
-                   None, entries)
+    items = [
+        {"fullUrl": f"{base}/Observation/bp-{n}", "resource": _observation(base, n), "search": {"mode": "match"}}
+        for n in range(entries)
+    ]
+    return _bundle(base, "searchset", items, f"{base}/Observation?patient=bench-1&_count={entries}", None, entries)
 
 
 def batch_response(base: str) -> dict[str, Any]:
     """The batch-response to the benchmark's 5-request batch: 3 reads and 2 small searches."""
     entries: list[dict[str, Any]] = []
     for n in range(3):
-        entries.append({"fullUrl": f"{base}/Patient/bench-{n}", "resource": _patient(f"bench-{n}", "Lee", f"Al{n}"),
-                        "response": {"status": "200 OK", "location": f"{base}/Patient/bench-{n}/_history/3"}})
+        entries.append(
+            {
+                "fullUrl": f"{base}/Patient/bench-{n}",
+                "resource": _patient(f"bench-{n}", "Lee", f"Al{n}"),
+                "response": {"status": "200 OK", "location": f"{base}/Patient/bench-{n}/_history/3"},
+            }
+        )
     entries += [{"resource": search_bundle(base, 2), "response": {"status": "200 OK"}} for _ in range(2)]
     return {"resourceType": "Bundle", "id": "bench-batch", "type": "batch-response", "entry": entries}
 
 
 def batch_request() -> dict[str, Any]:
     """The 5-request batch the benchmark sends (all GETs, so the gateway forwards it)."""
-    urls = ["Patient/bench-0", "Patient/bench-1", "Patient/bench-2", "Patient?family=smith&_count=2",
-            "Patient?given=jo&_count=2"]
-    return {"resourceType": "Bundle", "type": "batch",
-            "entry": [{"request": {"method": "GET", "url": url}} for url in urls]}
+    urls = [
+        "Patient/bench-0",
+        "Patient/bench-1",
+        "Patient/bench-2",
+        "Patient?family=smith&_count=2",
+        "Patient?given=jo&_count=2",
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": url}} for url in urls],
+    }
 
 
 def capability_statement(base: str) -> dict[str, Any]:
     """What the gateway reads from the provider (batch support, search parameters) before it adapts requests."""
-    def resource(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
-        return {"type": kind, "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "searchParam": [{"name": name, "type": "string"} for name in params]}
 
-    return {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-10-01", "kind": "instance",
-            "fhirVersion": "3.0.2", "format": ["json"], "implementation": {"description": "bench", "url": base},
-            "rest": [{"mode": "server", "interaction": [{"code": "batch"}, {"code": "search-system"}],
-                      "resource": [resource("Patient", ("_id", "identifier", "name", "family", "given", "birthdate")),
-                                   resource("Observation", ("_id", "patient", "subject", "code", "date"))]}]}
+    def resource(kind: str, params: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": name, "type": "string"} for name in params],
+        }
+
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-10-01",
+        "kind": "instance",
+        "fhirVersion": "3.0.2",
+        "format": ["json"],
+        "implementation": {"description": "bench", "url": base},
+        "rest": [
+            {
+                "mode": "server",
+                "interaction": [{"code": "batch"}, {"code": "search-system"}],
+                "resource": [
+                    resource("Patient", ("_id", "identifier", "name", "family", "given", "birthdate")),
+                    resource("Observation", ("_id", "patient", "subject", "code", "date")),
+                ],
+            }
+        ],
+    }
 
 
 def not_found() -> dict[str, Any]:
-    return {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "not-found", "diagnostics": "no canned answer"}]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "not-found", "diagnostics": "no canned answer"}],
+    }
 
 
 def _encode(document: dict[str, Any]) -> bytes:
@@ -192,8 +272,9 @@ class CannedResponses:
         for name in DOCUMENT_FILES:
             body = (directory / name).read_bytes()
             for status, phrase in ((200, "OK"), (404, "Not Found")):
-                head = (f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {CONTENT_TYPE}\r\n"
-                        f"Content-Length: {len(body)}\r\n\r\n").encode("ascii")
+                head = (
+                    f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
+                ).encode("ascii")
                 responses[(status, name)] = head + body
         return cls(responses, base_path)
 
@@ -239,7 +320,7 @@ class _Connection(asyncio.Protocol):
                     close = True
             if len(self._buffer) < end + 4 + length:
                 return
-            del self._buffer[:end + 4 + length]
+            del self._buffer[: end + 4 + length]
             if len(parts) != 3:
                 transport.close()
                 return

@@ -31,8 +31,7 @@ def ensure_installed() -> Path:
     print(f"Installing Azurite {AZURITE_VERSION} from npm into .tools/ ...", flush=True)
     TOOLS.mkdir(exist_ok=True)
     subprocess.run(
-        [npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--silent",
-         f"azurite@{AZURITE_VERSION}"],
+        [npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--silent", f"azurite@{AZURITE_VERSION}"],
         check=True,
     )
     return AZURITE_TABLE
@@ -88,8 +87,16 @@ def start_azurite(port: int | None = None, location: Path | None = None) -> Azur
     """Azurite's Table service on 127.0.0.1; in memory unless `location` is given."""
     launcher = ensure_installed()
     port = port or free_port()
-    args = [str(launcher), "--tableHost", "127.0.0.1", "--tablePort", str(port),
-            "--disableTelemetry", "--skipApiVersionCheck", "--loose"]
+    args = [
+        str(launcher),
+        "--tableHost",
+        "127.0.0.1",
+        "--tablePort",
+        str(port),
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
     if location is None:
         args.append("--inMemoryPersistence")
         workdir = tempfile.mkdtemp(prefix="azurite-")
@@ -97,8 +104,9 @@ def start_azurite(port: int | None = None, location: Path | None = None) -> Azur
         location.mkdir(parents=True, exist_ok=True)
         args += ["--location", str(location)]
         workdir = str(location)
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               cwd=workdir, start_new_session=True)
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir, start_new_session=True
+    )
     try:
         _wait_for_port(port, process)
     except RuntimeError:

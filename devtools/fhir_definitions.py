@@ -26,6 +26,17 @@ def ensure_installed() -> tuple[Path, Path]:
         sys.exit("The DSTU2 definitions need Node.js and npm; install them (e.g. apt-get install nodejs npm).")
     print("Installing DSTU2 definitions from npm into .tools/ ...", flush=True)
     TOOLS.mkdir(exist_ok=True)
-    subprocess.run([npm, "install", "--prefix", str(TOOLS), "--no-audit", "--no-fund", "--silent",
-                    *(f"{name}@{version}" for name, version in PACKAGES.items())], check=True)
+    subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(TOOLS),
+            "--no-audit",
+            "--no-fund",
+            "--silent",
+            *(f"{name}@{version}" for name, version in PACKAGES.items()),
+        ],
+        check=True,
+    )
     return DSTU2_MODEL, DSTU2_TYPES

@@ -132,8 +132,12 @@ class _LoopbackServer:
         self.port = server.server_address[1]
         self._state.release.clear()
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{type(self).__name__}:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{type(self).__name__}:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -209,15 +213,19 @@ class _LoopbackServer:
         if fault.status is None:
             return None
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-        return fault.status, {"error": "temporarily_unavailable", "error_description": "fault injected by the test"}, \
-            headers
+        return (
+            fault.status,
+            {"error": "temporarily_unavailable", "error_description": "fault injected by the test"},
+            headers,
+        )
 
     def _issue(self, token: str) -> None:
         with self._state.lock:
             self._state.issued_tokens.append(token)
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: str
-               ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         raise NotImplementedError
 
 
@@ -252,29 +260,43 @@ def make_throwaway_pki() -> ThrowawayPki:
     ca_name = _name("fhir-gateway throwaway test CA")
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("localhost")).issuer_name(ca_name)
+        .subject_name(_name("localhost"))
+        .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -291,8 +313,9 @@ def make_throwaway_pki() -> ThrowawayPki:
     cert_path = directory / "server.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path = directory / "server-key.pem"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ThrowawayPki(directory, ca_path, ca_bundle_path, cert_path, key_path)
 
 
@@ -356,21 +379,28 @@ class LocalAuthority(_LoopbackServer):
             return None
         return client_id
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: str
-               ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         parts = urlsplit(path)
         segments = [unquote_plus(s) for s in parts.path.strip("/").split("/")]
         form = dict(parse_qsl(body)) if method == "POST" else {}
         basic_client_id, basic_secret = _basic_credentials(headers)
         is_token = method == "POST" and len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"]
         fault = self._record(
-            RecordedRequest(method, parts.path, dict(parse_qsl(parts.query)),
-                            {k: REDACTED if k in SECRET_FIELDS else v for k, v in form.items()}, basic_client_id),
+            RecordedRequest(
+                method,
+                parts.path,
+                dict(parse_qsl(parts.query)),
+                {k: REDACTED if k in SECRET_FIELDS else v for k, v in form.items()},
+                basic_client_id,
+            ),
             token_request=is_token,
         )
         tenant = segments[0]
         if method == "GET" and segments[1:] in (
-            [".well-known", "openid-configuration"], ["v2.0", ".well-known", "openid-configuration"]
+            [".well-known", "openid-configuration"],
+            ["v2.0", ".well-known", "openid-configuration"],
         ):
             return 200, self.openid_configuration(tenant), {}
         if method == "GET" and segments[1:] == ["discovery", "v2.0", "keys"]:
@@ -394,16 +424,24 @@ class LocalAuthority(_LoopbackServer):
         with self._state.lock:
             expected = self._clients.get(client_id)
         if expected is None or not secrets.compare_digest(expected.encode(), secret.encode()):
-            return 401, {
-                "error": "invalid_client",
-                # A raw description like Entra's; the gateway must not pass it on to its callers.
-                "error_description": "AADSTS7000215: Invalid client secret provided. raw-identity-provider-detail",
-                "error_codes": [7000215],
-            }, {}
+            return (
+                401,
+                {
+                    "error": "invalid_client",
+                    # A raw description like Entra's; the gateway must not pass it on to its callers.
+                    "error_description": "AADSTS7000215: Invalid client secret provided. raw-identity-provider-detail",
+                    "error_codes": [7000215],
+                },
+                {},
+            )
         token = secrets.token_urlsafe(32)
         self._issue(token)
-        payload: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": self.expires_in,
-                                   "ext_expires_in": self.expires_in}
+        payload: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "ext_expires_in": self.expires_in,
+        }
         if self.refresh_in is not None:
             payload["refresh_in"] = self.refresh_in
         return 200, payload, {}
@@ -462,8 +500,9 @@ class LocalManagedIdentityEndpoint(_LoopbackServer):
         """The app settings App Service sets for a managed identity."""
         return {"IDENTITY_ENDPOINT": self.endpoint, "IDENTITY_HEADER": self.identity_header}
 
-    def answer(self, method: str, path: str, headers: dict[str, str], body: str
-               ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], body: str
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         parts = urlsplit(path)
         query = dict(parse_qsl(parts.query))
         is_token = method == "GET" and parts.path == "/msi/token"
@@ -481,13 +520,17 @@ class LocalManagedIdentityEndpoint(_LoopbackServer):
             return 400, {"statusCode": 400, "message": "api-version 2019-08-01 and resource are required"}, {}
         token = secrets.token_urlsafe(32)
         self._issue(token)
-        return 200, {
-            "access_token": token,
-            "expires_on": str(int(time.time()) + self.expires_in),
-            "resource": query["resource"],
-            "token_type": "Bearer",
-            "client_id": query.get("client_id", "system-assigned"),
-        }, {}
+        return (
+            200,
+            {
+                "access_token": token,
+                "expires_on": str(int(time.time()) + self.expires_in),
+                "resource": query["resource"],
+                "token_type": "Bearer",
+                "client_id": query.get("client_id", "system-assigned"),
+            },
+            {},
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

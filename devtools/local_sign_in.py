@@ -22,8 +22,19 @@ MULTI_TENANT_SEGMENTS = ("organizations", "common")
 CODE_SECONDS = 120
 ID_TOKEN_SECONDS = 3600
 # The authorize parameters the form carries through to its POST.
-AUTHORIZE_PARAMETERS = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
-                        "code_challenge_method", "prompt", "response_mode", "client_info")
+AUTHORIZE_PARAMETERS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "response_mode",
+    "client_info",
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +102,11 @@ class LocalSignIn:
     def authorize(self, method: str, tenant: str, params: dict[str, str]) -> Answer:
         problem = self._problem(params)
         if problem:  # never redirect to an unchecked URI: the error is shown here, as Entra does
-            return 400, _page("Sign-in error", f"<p>AADSTS50011-like error: {html.escape(problem)}.</p>"), \
-                {"Content-Type": "text/html; charset=utf-8"}
+            return (
+                400,
+                _page("Sign-in error", f"<p>AADSTS50011-like error: {html.escape(problem)}.</p>"),
+                {"Content-Type": "text/html; charset=utf-8"},
+            )
         if method == "GET":
             return 200, self._login_form(tenant, params, None), {"Content-Type": "text/html; charset=utf-8"}
         back = {"state": params.get("state", "")}
@@ -101,34 +115,51 @@ class LocalSignIn:
             return 302, b"", {"Location": target}
         user = self.users.get(params.get("username", ""))
         if user is None:
-            return 200, self._login_form(tenant, params, "Choose one of the test users."), \
-                {"Content-Type": "text/html; charset=utf-8"}
+            return (
+                200,
+                self._login_form(tenant, params, "Choose one of the test users."),
+                {"Content-Type": "text/html; charset=utf-8"},
+            )
         if tenant not in MULTI_TENANT_SEGMENTS and tenant != user.tenant_id:
-            return 200, self._login_form(tenant, params, "This user belongs to another tenant."), \
-                {"Content-Type": "text/html; charset=utf-8"}
+            return (
+                200,
+                self._login_form(tenant, params, "This user belongs to another tenant."),
+                {"Content-Type": "text/html; charset=utf-8"},
+            )
         code = secrets.token_urlsafe(32)
         with self._lock:
-            self._codes[code] = _Code(params["client_id"], params["redirect_uri"], params["code_challenge"],
-                                      params.get("nonce", ""), params.get("scope", ""), user,
-                                      time.time() + CODE_SECONDS)
+            self._codes[code] = _Code(
+                params["client_id"],
+                params["redirect_uri"],
+                params["code_challenge"],
+                params.get("nonce", ""),
+                params.get("scope", ""),
+                user,
+                time.time() + CODE_SECONDS,
+            )
         target = params["redirect_uri"] + "?" + urlencode({"code": code, **back})
         return 302, b"", {"Location": target}
 
     def _login_form(self, tenant: str, params: dict[str, str], error: str | None) -> bytes:
-        hidden = "".join(f'<input type="hidden" name="{name}" value="{html.escape(params[name])}">'
-                         for name in AUTHORIZE_PARAMETERS if name in params)
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(params[name])}">'
+            for name in AUTHORIZE_PARAMETERS
+            if name in params
+        )
         choices = "".join(
             f'<p><label><input type="radio" name="username" value="{html.escape(u.username)}"> '
-            f'<strong>{html.escape(u.name)}</strong> ({html.escape(u.username)}) — {html.escape(u.description)}'
+            f"<strong>{html.escape(u.name)}</strong> ({html.escape(u.username)}) — {html.escape(u.description)}"
             f"</label></p>"
             for u in self.users.values()
         )
         message = f'<p role="alert"><strong>{html.escape(error)}</strong></p>' if error else ""
-        body = (f"<p>Local test sign-in for tenant segment <code>{html.escape(tenant)}</code>. "
-                f"No password: pick a seeded test user.</p>{message}"
-                f'<form method="post"><fieldset><legend>Test users</legend>{choices}</fieldset>{hidden}'
-                '<button type="submit" name="action" value="sign-in">Sign in</button> '
-                '<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button></form>')
+        body = (
+            f"<p>Local test sign-in for tenant segment <code>{html.escape(tenant)}</code>. "
+            f"No password: pick a seeded test user.</p>{message}"
+            f'<form method="post"><fieldset><legend>Test users</legend>{choices}</fieldset>{hidden}'
+            '<button type="submit" name="action" value="sign-in">Sign in</button> '
+            '<button type="submit" name="action" value="cancel" formnovalidate>Cancel</button></form>'
+        )
         return _page("Sign in (local authority)", body)
 
     # -- the token endpoint: grant_type=authorization_code -------------------------------------------------------
@@ -145,9 +176,17 @@ class LocalSignIn:
         user = code.user
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": url_for(user.tenant_id) + "/v2.0", "aud": client_id, "sub": _b64url(user.object_id.encode()),
-            "tid": user.tenant_id, "oid": user.object_id, "name": user.name, "preferred_username": user.username,
-            "iat": now, "nbf": now, "exp": now + ID_TOKEN_SECONDS, "ver": "2.0",
+            "iss": url_for(user.tenant_id) + "/v2.0",
+            "aud": client_id,
+            "sub": _b64url(user.object_id.encode()),
+            "tid": user.tenant_id,
+            "oid": user.object_id,
+            "name": user.name,
+            "preferred_username": user.username,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ID_TOKEN_SECONDS,
+            "ver": "2.0",
         }
         if code.nonce:
             claims["nonce"] = code.nonce
@@ -159,10 +198,22 @@ class LocalSignIn:
         with self._lock:
             self.issued_id_tokens.append(claims)
         client_info = _b64url(json.dumps({"uid": user.object_id, "utid": user.tenant_id}).encode())
-        return 200, {"token_type": "Bearer", "scope": code.scope, "expires_in": ID_TOKEN_SECONDS,
-                     "access_token": secrets.token_urlsafe(32), "id_token": id_token, "client_info": client_info}, {}
+        return (
+            200,
+            {
+                "token_type": "Bearer",
+                "scope": code.scope,
+                "expires_in": ID_TOKEN_SECONDS,
+                "access_token": secrets.token_urlsafe(32),
+                "id_token": id_token,
+                "client_info": client_info,
+            },
+            {},
+        )
 
 
 def _page(title: str, body: str) -> bytes:
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-            f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>").encode()
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+    ).encode()

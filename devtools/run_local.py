@@ -63,13 +63,22 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())
         state = clients.load_client_state(previous.get("client_id", ""))
-        if state and state.client.enabled and all(state.client.may_use_tenant(t) for t in tenant_ids) and any(
-            s.secret_id == previous.get("secret_id") and not s.revoked
-            and secret_matches(previous.get("client_secret", ""), s.sha256)
-            for s in state.secrets
+        if (
+            state
+            and state.client.enabled
+            and all(state.client.may_use_tenant(t) for t in tenant_ids)
+            and any(
+                s.secret_id == previous.get("secret_id")
+                and not s.revoked
+                and secret_matches(previous.get("client_secret", ""), s.sha256)
+                for s in state.secrets
+            )
         ):
-            return {"client_id": previous["client_id"], "client_secret": previous["client_secret"],
-                    "secret_id": previous["secret_id"]}
+            return {
+                "client_id": previous["client_id"],
+                "client_secret": previous["client_secret"],
+                "secret_id": previous["secret_id"],
+            }
     issued = cached.create_client("Demo Patients app", tuple(tenant_ids))
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
@@ -87,9 +96,11 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
         (DEMO_TENANT_R4, "Demo health system (R4 sandbox)", r4_base, FhirVersion.R4),
     ):
         wanted = tenants.Tenant(
-            tenant_id=tenant_id, display_name=name, fhir_base_url=base, fhir_version=version,
-            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default",
-                                      secret_setting=SANDBOX_TOKEN_SETTING),
+            tenant_id=tenant_id,
+            display_name=name,
+            fhir_base_url=base,
+            fhir_version=version,
+            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default", secret_setting=SANDBOX_TOKEN_SETTING),
         )
         existing = tenants.load_tenant(tenant_id)
         cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
@@ -101,36 +112,43 @@ def _print_examples(demo: dict[str, Any]) -> None:
     checks = "\n".join(
         f"  .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} "
         f"--client-secret={demo['client_secret']} --tenant {demo[key]} --patient-id 1288992   # {label}"
-        for key, label in (("tenant_id", "STU3 provider"), ("tenant_id_dstu2", "DSTU2 provider"),
-                           ("tenant_id_r4", "R4 provider")))
-    print(f"""
-FHIR gateway running at {demo['gateway_base']}   (Ctrl-C stops everything)
+        for key, label in (
+            ("tenant_id", "STU3 provider"),
+            ("tenant_id_dstu2", "DSTU2 provider"),
+            ("tenant_id_r4", "R4 provider"),
+        )
+    )
+    print(
+        f"""
+FHIR gateway running at {demo["gateway_base"]}   (Ctrl-C stops everything)
   metadata   {fhir}/metadata
   token      {token_url}
-  demo client_id {demo['client_id']}  (secret in .local/demo.json)
+  demo client_id {demo["client_id"]}  (secret in .local/demo.json)
   tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox,
-             {DEMO_TENANT_R4} -> R4 sandbox; all read as {demo['fhir_version']} (version bridge)
+             {DEMO_TENANT_R4} -> R4 sandbox; all read as {demo["fhir_version"]} (version bridge)
 
 Get a token:
   curl -s -X POST {token_url} \\
-    -d grant_type=client_credentials -d client_id={demo['client_id']} \\
-    -d client_secret={demo['client_secret']} -d scope={demo['tenant_id']}
+    -d grant_type=client_credentials -d client_id={demo["client_id"]} \\
+    -d client_secret={demo["client_secret"]} -d scope={demo["tenant_id"]}
 
 Then search through the gateway (TOKEN = access_token from above):
   curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
 
 Or in one go:
-  TOKEN=$(curl -s -X POST {token_url} -d grant_type=client_credentials -d client_id={demo['client_id']} \\
-    -d client_secret={demo['client_secret']} -d scope={demo['tenant_id']} \\
+  TOKEN=$(curl -s -X POST {token_url} -d grant_type=client_credentials -d client_id={demo["client_id"]} \\
+    -d client_secret={demo["client_secret"]} -d scope={demo["tenant_id"]} \\
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
 
 Check each tenant as the Patients app would (conformance checker):
 {checks}
 
-Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ['REGISTRY_CONNECTION_STRING']}' \\
+Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ["REGISTRY_CONNECTION_STRING"]}' \\
   .venv/bin/python -m shared.admin client list
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -160,11 +178,11 @@ def main() -> int:
         except SampleDataError as error:
             print(f"Cannot start the sandbox providers: {error}", file=sys.stderr)
             return 1
-        stu3 = serve_sandbox(create_app("STU3", base_path="/fhir", required_bearer_token=token),
-                             port=sandbox_port)
+        stu3 = serve_sandbox(create_app("STU3", base_path="/fhir", required_bearer_token=token), port=sandbox_port)
         handles.append(stu3)
-        dstu2 = serve_sandbox(create_app("DSTU2", base_path="/baseDstu2", required_bearer_token=token),
-                              port=sandbox_port + 1)
+        dstu2 = serve_sandbox(
+            create_app("DSTU2", base_path="/baseDstu2", required_bearer_token=token), port=sandbox_port + 1
+        )
         handles.append(dstu2)
         r4 = serve_sandbox(create_app("R4", base_path="/r4", required_bearer_token=token), port=sandbox_port + 2)
         handles.append(r4)

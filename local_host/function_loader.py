@@ -36,7 +36,7 @@ class InvocationContext(func.Context):
         return self._invocation_id
 
     @property
-    def thread_local_storage(self) -> threading.local:  # type: ignore[override]
+    def thread_local_storage(self) -> threading.local:  # type: ignore[override]  # func.Context types it as the worker's own local
         return self._thread_local_storage
 
     @property

@@ -33,8 +33,6 @@ def host_body_limit() -> int:
     return int(value)
 
 
-
-
 class BodyTooLarge(Exception):
     """The request body is larger than the configured cap (answered with 413)."""
 

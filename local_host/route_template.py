@@ -19,7 +19,6 @@ _FLOAT = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _ALPHA = re.compile(r"^[A-Za-z]+$")
 
 
-
 class RouteTemplateError(ValueError):
     """A route template the Functions host would refuse to register."""
 

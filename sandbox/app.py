@@ -148,16 +148,18 @@ class SandboxApp:
         query_string = environ.get("QUERY_STRING", "")
         body = read_body(environ)
         headers, authorization = describe_headers(environ)
-        entry = self.request_log.start({
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "method": method,
-            "path": path,
-            "query_string": query_string,
-            "query": [list(p) for p in parse_qsl(query_string, keep_blank_values=True)],
-            "headers": headers,
-            "authorization": authorization,
-            "body": describe_body(body),
-        })
+        entry = self.request_log.start(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "method": method,
+                "path": path,
+                "query_string": query_string,
+                "query": [list(p) for p in parse_qsl(query_string, keep_blank_values=True)],
+                "headers": headers,
+                "authorization": authorization,
+                "body": describe_body(body),
+            }
+        )
         started = time.perf_counter()
         details: dict[str, Any] = {}
         fault = self.faults.take(path + (f"?{query_string}" if query_string else ""))
@@ -196,7 +198,7 @@ class SandboxApp:
         """The path below the FHIR base ('' for the base itself); 404 outside it."""
         if self.base_path and path != self.base_path and not path.startswith(self.base_path + "/"):
             raise FhirError(404, f"No FHIR endpoint at {path}; the base is {self.base_path or '/'}", "not-found")
-        return path[len(self.base_path):].strip("/")
+        return path[len(self.base_path) :].strip("/")
 
     def _fhir(
         self, environ: dict[str, Any], method: str, path: str, query_string: str, body: bytes, details: dict[str, Any]
@@ -225,8 +227,12 @@ class SandboxApp:
             return json_response(200, result, self.media_type, pretty=pretty)
         search_post = method == "POST" and rel.endswith("/_search") and rel.count("/") == 1
         if method not in ("GET", "HEAD") and not search_post:
-            raise FhirError(405, f"{method} is not supported here (read-only sandbox)", "not-supported",
-                            headers=[("Allow", "GET, POST" if rel == "" or rel.endswith("/_search") else "GET")])
+            raise FhirError(
+                405,
+                f"{method} is not supported here (read-only sandbox)",
+                "not-supported",
+                headers=[("Allow", "GET, POST" if rel == "" or rel.endswith("/_search") else "GET")],
+            )
         status, resource, _, info = self._get(rel, pairs, base)
         details.update(info or {})
         version = resource.get("meta", {}).get("versionId") if info and info.get("interaction") == "read" else None
@@ -245,7 +251,7 @@ class SandboxApp:
         """A batch entry's GET: the url may be relative, or absolute on this server's base."""
         for prefix in (base, self.public_base or "", self.base_path):
             if prefix and url.lower().startswith(prefix.lower().rstrip("/") + "/"):
-                url = url[len(prefix.rstrip("/")):]
+                url = url[len(prefix.rstrip("/")) :]
                 break
         parts = urlsplit(url)
         if parts.scheme:
@@ -262,8 +268,9 @@ class SandboxApp:
             rtype, stored = decode_page_token(token)
             self._check_type(rtype)
             paging = [(k, v) for k, v in pairs if k in ("_getpagesoffset", "_count")]
-            result = search(self.store, rtype, stored + paging, base, strict=self.strict, paging=self.paging,
-                            via_getpages=True)
+            result = search(
+                self.store, rtype, stored + paging, base, strict=self.strict, paging=self.paging, via_getpages=True
+            )
             return 200, result.bundle, None, {"interaction": "search-type", "search": result.info}
         if segments == ["metadata"]:
             statement = capability_statement(
@@ -284,13 +291,14 @@ class SandboxApp:
 
     def _check_type(self, rtype: str) -> None:
         if rtype not in self.flavour.resource_types:
-            raise FhirError(404, f"Resource type {rtype} is not supported by this {self.flavour.name} server",
-                            "not-supported")
+            raise FhirError(
+                404, f"Resource type {rtype} is not supported by this {self.flavour.name} server", "not-supported"
+            )
 
     # -- control paths (not FHIR, not logged, no auth, no faults) --------------------------
     def _control(self, environ: dict[str, Any], path: str) -> Response:
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        what = path[len(CONTROL):].strip("/")
+        what = path[len(CONTROL) :].strip("/")
 
         def ok(obj: Any, status: int = 200) -> Response:
             return json_response(status, obj, "application/json")
@@ -347,6 +355,13 @@ def create_app(
 ) -> SandboxApp:
     """Build a sandbox WSGI app (see SandboxApp for the keyword-only options)."""
     return SandboxApp(
-        flavour, base_path, public_base, required_bearer_token, required_basic, batch_enabled, strict, data_dir,
+        flavour,
+        base_path,
+        public_base,
+        required_bearer_token,
+        required_basic,
+        batch_enabled,
+        strict,
+        data_dir,
         **options,
     )

@@ -72,4 +72,3 @@ def run_batch(bundle: Any, flavour: Flavour, get: Getter) -> tuple[dict[str, Any
 
 def batch_disabled() -> FhirError:
     return FhirError(405, "Batch is not enabled on this server", "not-supported")
-

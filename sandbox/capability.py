@@ -27,15 +27,13 @@ def capability_statement(
     if batch_enabled:
         # STU3's value set has `batch`; DSTU2's lists only `transaction` but the app looks for `batch`.
         rest["interaction"] = [{"code": "batch"}]
-    security_system = ("http://terminology.hl7.org/CodeSystem/restful-security-service" if flavour.r4
-                       else "http://hl7.org/fhir/restful-security-service")
+    security_system = (
+        "http://terminology.hl7.org/CodeSystem/restful-security-service"
+        if flavour.r4
+        else "http://hl7.org/fhir/restful-security-service"
+    )
     if security:
-        rest["security"] = {
-            "service": [
-                {"coding": [{"system": security_system, "code": code}]}
-                for code in security
-            ]
-        }
+        rest["security"] = {"service": [{"coding": [{"system": security_system, "code": code}]} for code in security]}
     statement: dict[str, Any] = {
         "resourceType": flavour.capability_type,
         "status": "active",

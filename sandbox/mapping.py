@@ -53,8 +53,27 @@ ENCOUNTER_TYPES = {
     "emergency": ("EMER", "emergency", "50849002", "Emergency room admission"),
 }
 UCUM_LAB_UNITS = {
-    "mg/dL", "mmol/L", "%", "g/dL", "fL", "pg", "ng/mL", "U/L", "ng/dL", "mg/L", "nmol/L",
-    "ug/dL", "ug/L", "pg/mL", "L/s", "umol/L", "L/min", "pmol/L", "L", "10*3/uL", "10*6/uL",
+    "mg/dL",
+    "mmol/L",
+    "%",
+    "g/dL",
+    "fL",
+    "pg",
+    "ng/mL",
+    "U/L",
+    "ng/dL",
+    "mg/L",
+    "nmol/L",
+    "ug/dL",
+    "ug/L",
+    "pg/mL",
+    "L/s",
+    "umol/L",
+    "L/min",
+    "pmol/L",
+    "L",
+    "10*3/uL",
+    "10*6/uL",
 }
 QUANTITY = re.compile(r"^(<=|>=|<|>)?\s*(-?\d+(?:\.\d+)?)$")
 
@@ -180,14 +199,16 @@ class Mapper:
             {"system": "phone", "value": row["cell"], "use": "mobile"} if row.get("cell") else None,
             {"system": "email", "value": row["email"]} if row.get("email") else None,
         ]
-        address = compact({
-            "use": "home",
-            "line": [x for x in (row.get("street"), row.get("apartment")) if x],
-            "city": row.get("city"),
-            "state": row.get("region"),
-            "postalCode": row.get("pcode"),
-            "country": row.get("country"),
-        })
+        address = compact(
+            {
+                "use": "home",
+                "line": [x for x in (row.get("street"), row.get("apartment")) if x],
+                "city": row.get("city"),
+                "state": row.get("region"),
+                "postalCode": row.get("pcode"),
+                "country": row.get("country"),
+            }
+        )
         mrn = {
             "use": "usual",
             "type": concept([coding(R4_V2_0203 if self.r4 else V2_0203, "MR", "Medical record number")], "MRN"),
@@ -195,34 +216,38 @@ class Mapper:
             "value": synthetic.mrn_for(pid),
         }
         gp = self.gp_ref(pid)
-        return compact({
-            "resourceType": "Patient",
-            "id": pid,
-            "meta": META,
-            "text": narrative(f"{row.get('fname', '')} {row.get('lname', '')}, born {dob}, MRN {mrn['value']}"),
-            "identifier": [mrn],
-            "active": True,
-            "name": [self.human_name(row.get("lname", ""), [row.get("fname", "")], prefix, [])],
-            "telecom": [t for t in telecom if t],
-            "gender": gender,
-            "birthDate": dob,
-            "address": [address] if address else [],
-            ("generalPractitioner" if self.stu3 else "careProvider"): [gp] if gp else [],
-        })
+        return compact(
+            {
+                "resourceType": "Patient",
+                "id": pid,
+                "meta": META,
+                "text": narrative(f"{row.get('fname', '')} {row.get('lname', '')}, born {dob}, MRN {mrn['value']}"),
+                "identifier": [mrn],
+                "active": True,
+                "name": [self.human_name(row.get("lname", ""), [row.get("fname", "")], prefix, [])],
+                "telecom": [t for t in telecom if t],
+                "gender": gender,
+                "birthDate": dob,
+                "address": [address] if address else [],
+                ("generalPractitioner" if self.stu3 else "careProvider"): [gp] if gp else [],
+            }
+        )
 
     def practitioner(self, row: Row) -> Resource:
         suffix = [row["suffix"]] if row.get("suffix") else []
         name = self.human_name(row.get("lname", ""), [row.get("fname", "")], ["Dr."], suffix)
-        return compact({
-            "resourceType": "Practitioner",
-            "id": row["id"],
-            "meta": META,
-            "identifier": [{"system": synthetic.PRACTITIONER_SYSTEM, "value": row["id"]}],
-            "active": True,
-            "name": [name] if self.stu3 else name,
-            "telecom": [{"system": "email", "value": row["email"], "use": "work"}] if row.get("email") else [],
-            "gender": row.get("gender"),
-        })
+        return compact(
+            {
+                "resourceType": "Practitioner",
+                "id": row["id"],
+                "meta": META,
+                "identifier": [{"system": synthetic.PRACTITIONER_SYSTEM, "value": row["id"]}],
+                "active": True,
+                "name": [name] if self.stu3 else name,
+                "telecom": [{"system": "email", "value": row["email"], "use": "work"}] if row.get("email") else [],
+                "gender": row.get("gender"),
+            }
+        )
 
     def location(self, loc: synthetic.SiteLocation) -> Resource:
         return {
@@ -244,19 +269,24 @@ class Mapper:
         loc = synthetic.location_for(pid, rid)
         gp = self.gp_ref(pid)
         period = compact({"start": row.get("START_DATE") or row.get("TIMESTAMP"), "end": row.get("END_DATE")})
-        return compact({
-            "resourceType": "Encounter",
-            "id": f"enc-{rid}",
-            "meta": META,
-            "status": "finished",
-            "class": (coding(self.act_code, act, row.get("ENCOUNTER_TYPE") or "ambulatory") if self.stu3
-                      else dstu2_class),
-            "type": [concept([coding(SNOMED, type_code, type_display)], type_display)],
-            ("subject" if self.stu3 else "patient"): self.patient_ref(pid),
-            "participant": [{"individual": gp}] if gp else [],
-            "period": period,
-            "location": [{"location": {"reference": f"Location/{loc.id}", "display": loc.name}, "status": "completed"}],
-        })
+        return compact(
+            {
+                "resourceType": "Encounter",
+                "id": f"enc-{rid}",
+                "meta": META,
+                "status": "finished",
+                "class": (
+                    coding(self.act_code, act, row.get("ENCOUNTER_TYPE") or "ambulatory") if self.stu3 else dstu2_class
+                ),
+                "type": [concept([coding(SNOMED, type_code, type_display)], type_display)],
+                ("subject" if self.stu3 else "patient"): self.patient_ref(pid),
+                "participant": [{"individual": gp}] if gp else [],
+                "period": period,
+                "location": [
+                    {"location": {"reference": f"Location/{loc.id}", "display": loc.name}, "status": "completed"}
+                ],
+            }
+        )
 
     def observation(
         self, oid: str, pid: str, category: tuple[str, str], code: Resource, effective: str, encounter: str | None
@@ -283,17 +313,24 @@ class Mapper:
         if suffix == "spo2":
             codings.append(coding(LOINC, "2708-6", "Oxygen saturation in Arterial blood"))
         obs = self.observation(
-            f"vs-{row['ID']}-{suffix}", row["PID"], ("vital-signs", "Vital Signs"), concept(codings, display),
-            row.get("TIMESTAMP", ""), f"enc-{row['ID']}",
+            f"vs-{row['ID']}-{suffix}",
+            row["PID"],
+            ("vital-signs", "Vital Signs"),
+            concept(codings, display),
+            row.get("TIMESTAMP", ""),
+            f"enc-{row['ID']}",
         )
-        obs["valueQuantity"] = ucum(number(row[column]), unit)  # type: ignore[arg-type]
+        obs["valueQuantity"] = ucum(number(row[column]), unit)  # type: ignore[arg-type]  # the sample tables hold a number in every vitals column used here
         return obs
 
     def blood_pressure(self, row: Row) -> Resource:
         display = "Blood pressure panel with all children optional"
         obs = self.observation(
-            f"vs-{row['ID']}-bp", row["PID"], ("vital-signs", "Vital Signs"),
-            concept([coding(LOINC, "85354-9", display)], "Blood pressure"), row.get("TIMESTAMP", ""),
+            f"vs-{row['ID']}-bp",
+            row["PID"],
+            ("vital-signs", "Vital Signs"),
+            concept([coding(LOINC, "85354-9", display)], "Blood pressure"),
+            row.get("TIMESTAMP", ""),
             f"enc-{row['ID']}",
         )
         if row.get("BP_SITE"):
@@ -310,8 +347,12 @@ class Mapper:
     def lab(self, row: Row) -> Resource:
         name, unit = row.get("NAME", ""), row.get("UNITS", "")
         obs = self.observation(
-            f"lab-{row['ID']}", row["PID"], ("laboratory", "Laboratory"),
-            concept([coding(LOINC, row["LOINC"], name)], name), row.get("DATE", ""), None,
+            f"lab-{row['ID']}",
+            row["PID"],
+            ("laboratory", "Laboratory"),
+            concept([coding(LOINC, row["LOINC"], name)], name),
+            row.get("DATE", ""),
+            None,
         )
         match = QUANTITY.match(row.get("VALUE", "")) if row.get("SCALE") == "Qn" else None
         if match:
@@ -335,48 +376,56 @@ class Mapper:
         name, start, end = row.get("NAME", ""), row.get("START_DATE"), row.get("END_DATE")
         if self.r4:
             category = coding(TERMINOLOGY + "condition-category", "problem-list-item", "Problem List Item")
-            return compact({
-                "resourceType": "Condition",
-                "id": f"cond-{row['ID']}",
-                "meta": META,
-                "clinicalStatus": concept([coding(TERMINOLOGY + "condition-clinical",
-                                                  "resolved" if end else "active")]),
-                "verificationStatus": concept([coding(TERMINOLOGY + "condition-ver-status", "confirmed")]),
-                "category": [concept([category])],
-                "code": concept([coding(SNOMED, row["SNOMED"], name)], name),
-                "subject": self.patient_ref(row["PID"]),
-                "onsetDateTime": start,
-                "abatementDateTime": end,
-                "recordedDate": start,
-            })
+            return compact(
+                {
+                    "resourceType": "Condition",
+                    "id": f"cond-{row['ID']}",
+                    "meta": META,
+                    "clinicalStatus": concept(
+                        [coding(TERMINOLOGY + "condition-clinical", "resolved" if end else "active")]
+                    ),
+                    "verificationStatus": concept([coding(TERMINOLOGY + "condition-ver-status", "confirmed")]),
+                    "category": [concept([category])],
+                    "code": concept([coding(SNOMED, row["SNOMED"], name)], name),
+                    "subject": self.patient_ref(row["PID"]),
+                    "onsetDateTime": start,
+                    "abatementDateTime": end,
+                    "recordedDate": start,
+                }
+            )
         if self.stu3:
             category = coding("http://hl7.org/fhir/condition-category", "problem-list-item", "Problem List Item")
         else:
             category = coding("http://hl7.org/fhir/condition-category", "diagnosis", "Diagnosis")
-        return compact({
-            "resourceType": "Condition",
-            "id": f"cond-{row['ID']}",
-            "meta": META,
-            "clinicalStatus": "resolved" if end else "active",
-            "verificationStatus": "confirmed",
-            "category": [concept([category])] if self.stu3 else concept([category]),
-            "code": concept([coding(SNOMED, row["SNOMED"], name)], name),
-            ("subject" if self.stu3 else "patient"): self.patient_ref(row["PID"]),
-            "onsetDateTime": start,
-            "abatementDateTime": end,
-            ("assertedDate" if self.stu3 else "dateRecorded"): start,
-        })
+        return compact(
+            {
+                "resourceType": "Condition",
+                "id": f"cond-{row['ID']}",
+                "meta": META,
+                "clinicalStatus": "resolved" if end else "active",
+                "verificationStatus": "confirmed",
+                "category": [concept([category])] if self.stu3 else concept([category]),
+                "code": concept([coding(SNOMED, row["SNOMED"], name)], name),
+                ("subject" if self.stu3 else "patient"): self.patient_ref(row["PID"]),
+                "onsetDateTime": start,
+                "abatementDateTime": end,
+                ("assertedDate" if self.stu3 else "dateRecorded"): start,
+            }
+        )
 
     def allergy(self, row: Row) -> Resource:
         allergen, end = row.get("ALLERGEN", ""), row.get("END_DATE")
         system = ALLERGEN_SYSTEMS.get(row.get("SYSTEM", ""), SNOMED)
         substance = concept([coding(system, row["CODE"], allergen)], allergen)
-        reaction = compact({
-            "substance": substance,
-            "manifestation": [concept([coding(SNOMED, row["SNOMED"], row["REACTION"])], row["REACTION"])]
-            if row.get("REACTION") and row.get("SNOMED") else [],
-            "severity": row.get("SEVERITY"),
-        })
+        reaction = compact(
+            {
+                "substance": substance,
+                "manifestation": [concept([coding(SNOMED, row["SNOMED"], row["REACTION"])], row["REACTION"])]
+                if row.get("REACTION") and row.get("SNOMED")
+                else [],
+                "severity": row.get("SEVERITY"),
+            }
+        )
         severe = row.get("SEVERITY") == "severe"
         category = ALLERGY_CATEGORY.get(row.get("TYPE", ""))
         common = {
@@ -388,39 +437,48 @@ class Mapper:
             "reaction": [reaction] if reaction.get("manifestation") else [],
         }
         if self.r4:
-            return compact({
-                **common,
-                "clinicalStatus": concept([coding(TERMINOLOGY + "allergyintolerance-clinical",
-                                                  "resolved" if end else "active")]),
-                "verificationStatus": concept([coding(TERMINOLOGY + "allergyintolerance-verification", "confirmed")]),
-                "category": [category] if category else [],
-                "criticality": "high" if severe else "low",
-                "code": substance,
-                "onsetDateTime": row.get("START_DATE"),
-                "recordedDate": row.get("START_DATE"),
-                "lastOccurrence": end,
-            })
+            return compact(
+                {
+                    **common,
+                    "clinicalStatus": concept(
+                        [coding(TERMINOLOGY + "allergyintolerance-clinical", "resolved" if end else "active")]
+                    ),
+                    "verificationStatus": concept(
+                        [coding(TERMINOLOGY + "allergyintolerance-verification", "confirmed")]
+                    ),
+                    "category": [category] if category else [],
+                    "criticality": "high" if severe else "low",
+                    "code": substance,
+                    "onsetDateTime": row.get("START_DATE"),
+                    "recordedDate": row.get("START_DATE"),
+                    "lastOccurrence": end,
+                }
+            )
         if self.stu3:
-            return compact({
+            return compact(
+                {
+                    **common,
+                    "clinicalStatus": "resolved" if end else "active",
+                    "verificationStatus": "confirmed",
+                    "category": [category] if category else [],
+                    "criticality": "high" if severe else "low",
+                    "code": substance,
+                    "onsetDateTime": row.get("START_DATE"),
+                    "assertedDate": row.get("START_DATE"),
+                    "lastOccurrence": end,
+                }
+            )
+        return compact(
+            {
                 **common,
-                "clinicalStatus": "resolved" if end else "active",
-                "verificationStatus": "confirmed",
-                "category": [category] if category else [],
-                "criticality": "high" if severe else "low",
-                "code": substance,
-                "onsetDateTime": row.get("START_DATE"),
-                "assertedDate": row.get("START_DATE"),
-                "lastOccurrence": end,
-            })
-        return compact({
-            **common,
-            "status": "resolved" if end else "active",
-            "category": category,
-            "criticality": "CRITH" if severe else "CRITL",
-            "substance": substance,
-            "onset": row.get("START_DATE"),
-            "recordedDate": row.get("START_DATE"),
-        })
+                "status": "resolved" if end else "active",
+                "category": category,
+                "criticality": "CRITH" if severe else "CRITL",
+                "substance": substance,
+                "onset": row.get("START_DATE"),
+                "recordedDate": row.get("START_DATE"),
+            }
+        )
 
     # -- MedicationOrder / MedicationRequest -----------------------------------------------
     def medication(self, row: Row) -> Resource:
@@ -431,8 +489,9 @@ class Mapper:
         freq, unit = number(row.get("FREQUENCY_VALUE", "")), row.get("FREQUENCY_UNIT", "")
         if isinstance(freq, int) and unit in ("/d", "/wk"):
             # DSTU2's Timing.repeat names it periodUnits; STU3 renamed it periodUnit.
-            dosage["timing"] = {"repeat": {"frequency": freq, "period": 1,
-                                           ("periodUnit" if self.stu3 else "periodUnits"): unit[1:]}}
+            dosage["timing"] = {
+                "repeat": {"frequency": freq, "period": 1, ("periodUnit" if self.stu3 else "periodUnits"): unit[1:]}
+            }
         dose = number(row.get("Q_TO_TAKE_VALUE", ""))
         if dose is not None and row.get("Q_TO_TAKE_UNIT"):
             dosage["doseQuantity"] = ucum(dose, row["Q_TO_TAKE_UNIT"])
@@ -460,20 +519,24 @@ class Mapper:
         if self.stu3:
             if self.r4 and "doseQuantity" in dosage:  # R4 groups dose and rate
                 dosage["doseAndRate"] = [{"doseQuantity": dosage.pop("doseQuantity")}]
-            return compact({
+            return compact(
+                {
+                    **common,
+                    "intent": "order",
+                    "subject": self.patient_ref(pid),
+                    "authoredOn": start,
+                    "requester": (gp if self.r4 else {"agent": gp}) if gp else None,
+                }
+            )
+        return compact(
+            {
                 **common,
-                "intent": "order",
-                "subject": self.patient_ref(pid),
-                "authoredOn": start,
-                "requester": (gp if self.r4 else {"agent": gp}) if gp else None,
-            })
-        return compact({
-            **common,
-            "patient": self.patient_ref(pid),
-            "dateWritten": start,
-            "dateEnded": end,
-            "prescriber": gp,
-        })
+                "patient": self.patient_ref(pid),
+                "dateWritten": start,
+                "dateEnded": end,
+                "prescriber": gp,
+            }
+        )
 
     # -- Coverage (synthetic) --------------------------------------------------------------
     def coverage(self, row: Row) -> Resource:
@@ -503,10 +566,12 @@ class Mapper:
                 "relationship": concept([coding(TERMINOLOGY + "subscriber-relationship", "self")]),
                 "payor": [{"display": plan.payor}],
                 "class": [
-                    {"type": concept([coding(coverage_class, "group")]), "value": plan.group,
-                     "name": plan.group_display},
-                    {"type": concept([coding(coverage_class, "plan")]), "value": plan.plan,
-                     "name": plan.plan_display},
+                    {
+                        "type": concept([coding(coverage_class, "group")]),
+                        "value": plan.group,
+                        "name": plan.group_display,
+                    },
+                    {"type": concept([coding(coverage_class, "plan")]), "value": plan.plan, "name": plan.plan_display},
                 ],
             }
         if self.stu3:

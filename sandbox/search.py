@@ -70,8 +70,9 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
             "category": _p(TOKEN, "category"),
             ("clinical-status" if stu3 else "clinicalstatus"): _p(TOKEN, "clinicalStatus"),
             ("onset-date" if stu3 else "onset"): _p(DATE, "onsetDateTime"),
-            ("recorded-date" if r4 else "asserted-date" if stu3 else "date-recorded"):
-                _p(DATE, "recordedDate" if r4 else "assertedDate" if stu3 else "dateRecorded"),
+            ("recorded-date" if r4 else "asserted-date" if stu3 else "date-recorded"): _p(
+                DATE, "recordedDate" if r4 else "assertedDate" if stu3 else "dateRecorded"
+            ),
         },
         "Encounter": {
             "patient": patient,
@@ -97,9 +98,11 @@ def search_params(flavour: Flavour) -> dict[str, dict[str, Param]]:
                 "beneficiary": _p(REFERENCE, "beneficiary", on_patient=True),
                 "subscriber": _p(REFERENCE, "subscriber", on_patient=True),
                 "type": _p(TOKEN, "type"),
-                **({"patient": _p(REFERENCE, "beneficiary", on_patient=True),
-                    "class-value": _p(STRING, "class.value")} if r4 else
-                   {"group": _p(STRING, "grouping.group"), "plan": _p(STRING, "grouping.plan")}),
+                **(
+                    {"patient": _p(REFERENCE, "beneficiary", on_patient=True), "class-value": _p(STRING, "class.value")}
+                    if r4
+                    else {"group": _p(STRING, "grouping.group"), "plan": _p(STRING, "grouping.plan")}
+                ),
             }
             if stu3
             else {
@@ -415,14 +418,20 @@ class SearchResult:
 
 
 def search(
-    store: Store, rtype: str, pairs: Pairs, base: str, *, strict: bool, paging: str = "getpages",
+    store: Store,
+    rtype: str,
+    pairs: Pairs,
+    base: str,
+    *,
+    strict: bool,
+    paging: str = "getpages",
     via_getpages: bool = False,
 ) -> SearchResult:
     """Run a type-level search and wrap one page of it in a searchset Bundle with absolute links."""
     query = parse_query(store.flavour, rtype, pairs, strict)
     matched = run(store, query)
     total, count, offset = len(matched), query.count, query.offset
-    page = matched[offset: offset + count]
+    page = matched[offset : offset + count]
     canonical = query.applied + query.sort_pairs
 
     def page_link(at: int) -> str:
@@ -461,9 +470,12 @@ def search(
         "applied": [list(p) for p in query.applied],
         "ignored": [list(p) for p in query.ignored],
         "sort": (
-            {"spelling": "&".join(f"{k}={v}" for k, v in query.sort_pairs),
-             "fields": [[name, "desc" if desc else "asc"] for name, desc in query.sort]}
-            if query.sort else None
+            {
+                "spelling": "&".join(f"{k}={v}" for k, v in query.sort_pairs),
+                "fields": [[name, "desc" if desc else "asc"] for name, desc in query.sort],
+            }
+            if query.sort
+            else None
         ),
         "count": count,
         "offset": offset,

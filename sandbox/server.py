@@ -57,7 +57,8 @@ def serve_in_thread(app: SandboxApp, host: str = "127.0.0.1", port: int = 0, thr
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = create_server(app, host=host, port=port, threads=threads, ident="sandbox")
     stop_event = threading.Event()
-    thread = threading.Thread(target=run_until_stopped, args=(server, stop_event),
-                              name=f"sandbox-{server.effective_port}", daemon=True)
+    thread = threading.Thread(
+        target=run_until_stopped, args=(server, stop_event), name=f"sandbox-{server.effective_port}", daemon=True
+    )
     thread.start()
     return ServerHandle(app, server, thread, host, int(server.effective_port), stop_event)

@@ -61,8 +61,9 @@ def _whose(error: MisconfiguredEntity) -> str:
 
 
 def _registration_broken(error: MisconfiguredEntity) -> OAuthError:
-    return TemporarilyUnavailable(f"The {_whose(error)}'s registration is misconfigured; "
-                                  "contact the gateway administrator.")
+    return TemporarilyUnavailable(
+        f"The {_whose(error)}'s registration is misconfigured; contact the gateway administrator."
+    )
 
 
 TOKEN_ANSWERS: Table[OAuthError] = {
@@ -94,7 +95,9 @@ PROXY_ANSWERS: Table[fhir.ProxyError] = {
 }
 
 SURFACES: dict[Surface, Table[Any]] = {
-    Surface.TOKEN: TOKEN_ANSWERS, Surface.SECRETS: SECRETS_ANSWERS, Surface.PROXY: PROXY_ANSWERS,
+    Surface.TOKEN: TOKEN_ANSWERS,
+    Surface.SECRETS: SECRETS_ANSWERS,
+    Surface.PROXY: PROXY_ANSWERS,
 }
 
 

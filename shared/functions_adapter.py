@@ -12,14 +12,21 @@ Handler = Callable[[Request], Response]
 
 
 def to_request(req: func.HttpRequest) -> Request:
-    return Request(method=req.method, url=req.url, headers=Headers(dict(req.headers.items())),
-                   body=req.get_body() or b"", query=dict(req.params), route_params=dict(req.route_params))
+    return Request(
+        method=req.method,
+        url=req.url,
+        headers=Headers(dict(req.headers.items())),
+        body=req.get_body() or b"",
+        query=dict(req.params),
+        route_params=dict(req.route_params),
+    )
 
 
 def to_http_response(response: Response) -> func.HttpResponse:
     # The media type goes through mimetype and charset, as the Functions worker reads it from there.
-    answer = func.HttpResponse(body=response.body, status_code=response.status, mimetype=response.media_type,
-                               charset=response.charset)
+    answer = func.HttpResponse(
+        body=response.body, status_code=response.status, mimetype=response.media_type, charset=response.charset
+    )
     for name, value in response.headers:
         # add(), not item assignment: several Set-Cookie lines must survive.
         answer.headers.add(name, value)

@@ -26,8 +26,9 @@ def response(status: int, body: bytes, media_type: str, headers: Mapping[str, st
     return Response(status, body, media_type, tuple(headers.items()))
 
 
-def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None,
-                  mimetype: str = JSON) -> Response:
+def json_response(
+    body: Any, status: int = 200, headers: Mapping[str, str] | None = None, mimetype: str = JSON
+) -> Response:
     """A JSON answer; plain `application/json` is a non-FHIR API answer (FHIR answers name their own type)."""
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return response(status, payload, mimetype, {**security_headers(api=mimetype == JSON), **(headers or {})})

@@ -26,6 +26,7 @@ def text(name: str, value: str) -> str:
 
 def whole_number(minimum: int) -> Kind:
     """A whole number of at least `minimum`."""
+
     def parse(name: str, value: str) -> int:
         try:
             number = int(value)
@@ -34,6 +35,7 @@ def whole_number(minimum: int) -> Kind:
         if number < minimum:
             raise SettingError(f"app setting {name} must be at least {minimum}")
         return number
+
     return parse
 
 

@@ -389,7 +389,9 @@ class GatewaySettings:
         # Secrets stay out of logs and tracebacks: only whether they are set.
         shown = ", ".join(
             f"{s.name.lower()}={'<secret>' if s.secret else repr(self._values[s.name])}"
-            for s in SETTINGS if s.name in self._values)
+            for s in SETTINGS
+            if s.name in self._values
+        )
         return f"GatewaySettings({shown}, problems={list(self.problems)!r})"
 
     @property

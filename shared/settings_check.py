@@ -18,6 +18,9 @@ def setting_problems() -> list[str]:
 def unresolved_references_elsewhere() -> list[str]:
     """Settings outside the catalogue (tenants' upstream secrets) whose Key Vault reference did not resolve."""
     catalogued = {s.name for s in settings.SETTINGS}
-    names = sorted(name for name, value in os.environ.items()
-                   if name not in catalogued and settings.is_unresolved_key_vault_reference(value))
+    names = sorted(
+        name
+        for name, value in os.environ.items()
+        if name not in catalogued and settings.is_unresolved_key_vault_reference(value)
+    )
     return [f"app setting {name} is a Key Vault reference that did not resolve" for name in names]

@@ -93,7 +93,7 @@ process_state.register("throttle.failures", _WINDOW.clear)
 def _host_of(hop: str) -> str:
     hop = hop.strip()
     if hop.startswith("[") and "]" in hop:  # [IPv6]:port
-        return hop[1:hop.index("]")]
+        return hop[1 : hop.index("]")]
     if hop.count(":") == 1:  # IPv4:port as App Service sends it
         return hop.split(":")[0]
     return hop[:64]
@@ -134,8 +134,9 @@ def _keys(client_id: str | None, address: str) -> Iterable[tuple[str, int]]:
 def check(client_id: str | None, address: str) -> None:
     """Raises Throttled when this client_id from this address, or this address, failed too often."""
     window = _window()
-    waits = [w for key, limit in _keys(client_id, address)
-             if (w := _WINDOW.retry_after(key, limit, window)) is not None]
+    waits = [
+        w for key, limit in _keys(client_id, address) if (w := _WINDOW.retry_after(key, limit, window)) is not None
+    ]
     if waits:
         raise Throttled(max(waits))
 

@@ -39,10 +39,14 @@ class TTLCache(Generic[K, V]):
     that the failure propagates, so callers fail closed.
     """
 
-    def __init__(self, ttl: Callable[[], float], max_entries: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic,
-                 stale_grace: Callable[[], float] = lambda: 0.0,
-                 stale_on: tuple[type[BaseException], ...] = ()) -> None:
+    def __init__(
+        self,
+        ttl: Callable[[], float],
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        stale_grace: Callable[[], float] = lambda: 0.0,
+        stale_on: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
@@ -52,20 +56,22 @@ class TTLCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._key_locks: dict[K, list[Any]] = {}  # key -> [lock, number of threads using it]
 
-    def get(self, key: K, loader: Callable[[K], V], loaded_since: float | None = None,
-            allow_stale: bool = True) -> V:
+    def get(self, key: K, loader: Callable[[K], V], loaded_since: float | None = None, allow_stale: bool = True) -> V:
         """The cached value, or a fresh load; `loaded_since` (wall-clock seconds) also reloads a
         value loaded before that moment, however fresh its TTL; `allow_stale=False` never serves
         an expired value when the reload fails."""
 
         def usable(entry: _Entry[V] | None) -> bool:
-            return (entry is not None and entry.expires_at > self._clock()
-                    and (loaded_since is None or entry.loaded_wall >= loaded_since))
+            return (
+                entry is not None
+                and entry.expires_at > self._clock()
+                and (loaded_since is None or entry.loaded_wall >= loaded_since)
+            )
 
         entry = self._entries.get(key)
         if usable(entry):
             self._touch(key)
-            return entry.value  # type: ignore[union-attr]
+            return entry.value  # type: ignore[union-attr]  # entry is set on this path
         with self._lock:
             holder = self._key_locks.setdefault(key, [threading.Lock(), 0])
             holder[1] += 1
@@ -84,12 +90,13 @@ class TTLCache(Generic[K, V]):
         with contextlib.suppress(KeyError):
             self._entries.move_to_end(key)
 
-    def _load(self, key: K, loader: Callable[[K], V], usable: Callable[[_Entry[V] | None], bool],
-              allow_stale: bool) -> V:
+    def _load(
+        self, key: K, loader: Callable[[K], V], usable: Callable[[_Entry[V] | None], bool], allow_stale: bool
+    ) -> V:
         entry = self._entries.get(key)
         now = self._clock()
         if usable(entry):
-            return entry.value  # type: ignore[union-attr]
+            return entry.value  # type: ignore[union-attr]  # entry is set on this path
         try:
             value = loader(key)
         except self._stale_on:

@@ -103,8 +103,12 @@ def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
     """Onboards tenants for one test (each with a fresh GUID) and removes them afterwards."""
     created: list[str] = []
 
-    def make(fhir_base_url: str = "https://provider.example.test/fhir", version: str = "STU3",
-             enabled: bool = True, **auth: str) -> tenants.Tenant:
+    def make(
+        fhir_base_url: str = "https://provider.example.test/fhir",
+        version: str = "STU3",
+        enabled: bool = True,
+        **auth: str,
+    ) -> tenants.Tenant:
         from shared.fhir.versions import parse_fhir_version
 
         tenant_id = new_tenant_id()
@@ -112,9 +116,12 @@ def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
             tenant_id=tenant_id,
             display_name=f"test tenant {tenant_id[:8]}",
             fhir_base_url=fhir_base_url.rstrip("/"),
-            fhir_version=parse_fhir_version(version),  # type: ignore[arg-type]
-            auth=tenants.UpstreamAuth(method=auth.pop("method", "none"),
-                                      scope=auth.pop("scope", fhir_base_url.rstrip("/") + "/.default"), **auth),
+            fhir_version=parse_fhir_version(version),  # type: ignore[arg-type]  # tests pass valid versions
+            auth=tenants.UpstreamAuth(
+                method=auth.pop("method", "none"),
+                scope=auth.pop("scope", fhir_base_url.rstrip("/") + "/.default"),
+                **auth,
+            ),
             enabled=enabled,
         )
         created.append(tenant_id)
@@ -133,8 +140,12 @@ def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
     """Registers clients for one test and deletes them afterwards."""
     created: list[str] = []
 
-    def make(*allowed_tenants: str, name: str = "test client", token_lifetime: int | None = None,
-             expires_days: int | None = None) -> clients.IssuedSecret:
+    def make(
+        *allowed_tenants: str,
+        name: str = "test client",
+        token_lifetime: int | None = None,
+        expires_days: int | None = None,
+    ) -> clients.IssuedSecret:
         issued = cached.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
         created.append(issued.client_id)
         return issued

@@ -24,8 +24,16 @@ def b64(data: bytes) -> str:
 def claims_for(tenant_id: str, issued: clients.IssuedSecret, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": PUBLIC_BASE, "aud": PUBLIC_BASE + "/fhir", "sub": issued.client_id, "client_id": issued.client_id,
-        "scope": tenant_id, "tid": tenant_id, "iat": now, "nbf": now, "exp": now + 600, "jti": "forged",
+        "iss": PUBLIC_BASE,
+        "aud": PUBLIC_BASE + "/fhir",
+        "sub": issued.client_id,
+        "client_id": issued.client_id,
+        "scope": tenant_id,
+        "tid": tenant_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "forged",
         "secret_id": issued.secret_id,
     }
     claims.update(changes)
@@ -35,7 +43,7 @@ def claims_for(tenant_id: str, issued: clients.IssuedSecret, **changes: Any) -> 
 def signed(claims: dict[str, Any], key_pem: str = SIGNING_KEY, kid: str | None = None) -> str:
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     header = {"kid": kid or key_ring().signing_kid, "typ": "at+jwt"}
-    return jwt.encode(claims, key, algorithm="RS256", headers=header)  # type: ignore[arg-type]
+    return jwt.encode(claims, key, algorithm="RS256", headers=header)  # type: ignore[arg-type]  # forged tokens pass keys pyjwt's stubs do not list
 
 
 def unsigned(claims: dict[str, Any]) -> str:
@@ -45,8 +53,11 @@ def unsigned(claims: dict[str, Any]) -> str:
 
 def hs256_with_public_key(claims: dict[str, Any]) -> str:
     """The classic confusion attack: HMAC-signed with the RSA public key as the secret."""
-    public_pem = key_ring().verification_keys[0].public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public_pem = (
+        key_ring()
+        .verification_keys[0]
+        .public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     head = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": key_ring().signing_kid}).encode())
     body = b64(json.dumps(claims).encode())
     signature = hmac.new(public_pem, f"{head}.{body}".encode(), hashlib.sha256).digest()

@@ -18,9 +18,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from devtools.azurite import free_port, start_azurite  # noqa: E402 - after the path set-up
-from shared import settings  # noqa: E402
-from shared.registry import connection  # noqa: E402
-from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402
+from shared import settings  # noqa: E402  - after the sys.path set-up
+from shared.registry import connection  # noqa: E402  - after the sys.path set-up
+from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402  - after the sys.path set-up
 
 # The gateway's public base is the in-process local host that the end-to-end tests start on this port.
 GATEWAY_PORT = free_port()

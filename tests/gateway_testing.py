@@ -12,20 +12,26 @@ import azure.functions as func
 FORM = "application/x-www-form-urlencoded"
 
 
-def function_request(method: str = "GET", url: str = "https://gateway.example.test/", body: bytes = b"",
-                     headers: dict[str, str] | None = None, params: dict[str, str] | None = None,
-                     route_params: dict[str, str] | None = None) -> func.HttpRequest:
-    return func.HttpRequest(method=method, url=url, headers=headers or {}, params=params or {},
-                            route_params=route_params or {}, body=body)
+def function_request(
+    method: str = "GET",
+    url: str = "https://gateway.example.test/",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    route_params: dict[str, str] | None = None,
+) -> func.HttpRequest:
+    return func.HttpRequest(
+        method=method, url=url, headers=headers or {}, params=params or {}, route_params=route_params or {}, body=body
+    )
 
 
-def token_request(form: dict[str, str] | list[tuple[str, str]], headers: dict[str, str] | None = None,
-                  content_type: str | None = FORM) -> func.HttpRequest:
+def token_request(
+    form: dict[str, str] | list[tuple[str, str]], headers: dict[str, str] | None = None, content_type: str | None = FORM
+) -> func.HttpRequest:
     all_headers = dict(headers or {})
     if content_type:
         all_headers["Content-Type"] = content_type
-    return function_request("POST", "https://gateway.example.test/oauth2/token",
-                            urlencode(form).encode(), all_headers)
+    return function_request("POST", "https://gateway.example.test/oauth2/token", urlencode(form).encode(), all_headers)
 
 
 def basic_auth(client_id: str, secret: str) -> dict[str, str]:

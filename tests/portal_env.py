@@ -47,12 +47,25 @@ class PortalSetup:
             "REQUESTS_CA_BUNDLE": str(self.authority.ca_bundle_path),
         }
 
-    def user(self, tenant_id: str, *, roles: tuple[str, ...] = (CUSTOMER_ADMIN_ROLE,),
-             directory_roles: tuple[str, ...] = (), description: str = "test user") -> LocalUser:
+    def user(
+        self,
+        tenant_id: str,
+        *,
+        roles: tuple[str, ...] = (CUSTOMER_ADMIN_ROLE,),
+        directory_roles: tuple[str, ...] = (),
+        description: str = "test user",
+    ) -> LocalUser:
         """A new user of `tenant_id` who can sign in on the authority's form."""
         object_id = str(uuid.uuid4())
-        user = LocalUser(f"user-{object_id[:8]}@{tenant_id[:8]}.example", f"Test user {object_id[:4]}", tenant_id,
-                         object_id, roles, directory_roles, description)
+        user = LocalUser(
+            f"user-{object_id[:8]}@{tenant_id[:8]}.example",
+            f"Test user {object_id[:4]}",
+            tenant_id,
+            object_id,
+            roles,
+            directory_roles,
+            description,
+        )
         self.authority.add_user(user)
         return user
 
@@ -97,8 +110,14 @@ class PortalDriver:
         self.cookie: str | None = None
         self.csrf: str | None = None
 
-    def request(self, method: str, path: str, query: dict[str, str] | None = None, body: bytes = b"",
-                headers: dict[str, str] | None = None) -> PortalResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> PortalResponse:
         all_headers = {k.lower(): v for k, v in (headers or {}).items()}
         if self.cookie is not None:
             all_headers.setdefault("cookie", f"{COOKIE_NAME}={self.cookie}")
@@ -118,8 +137,9 @@ class PortalDriver:
     def get(self, path: str, **query: str) -> PortalResponse:
         return self.request("GET", path, query)
 
-    def post(self, path: str, form: dict[str, str] | None = None, *, csrf: bool = True,
-             headers: dict[str, str] | None = None) -> PortalResponse:
+    def post(
+        self, path: str, form: dict[str, str] | None = None, *, csrf: bool = True, headers: dict[str, str] | None = None
+    ) -> PortalResponse:
         from urllib.parse import urlencode
 
         fields = dict(form or {})
@@ -135,9 +155,12 @@ class PortalDriver:
         page = requests.get(authorize_url, timeout=10)
         assert page.status_code == 200, page.text
         form = {k: html.unescape(v) for k, v in re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page.text)}
-        back = requests.post(authorize_url.split("?", 1)[0], data={**form, "username": user.username,
-                                                                    "action": "sign-in"},
-                             allow_redirects=False, timeout=10)
+        back = requests.post(
+            authorize_url.split("?", 1)[0],
+            data={**form, "username": user.username, "action": "sign-in"},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert back.status_code == 302, back.text
         location = urlsplit(back.headers["Location"])
         assert location.path == "/portal/auth/callback"

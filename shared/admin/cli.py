@@ -92,15 +92,20 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         "compatibility": tenant.compatibility,
         "version_bridge": bridge_summary(tenant.fhir_version),
     }
-    for key, value in (("authority", auth.authority), ("upstream_client_id", auth.client_id),
-                       ("scope", auth.scope), ("username", auth.username),
-                       ("secret_setting", auth.secret_setting)):
+    for key, value in (
+        ("authority", auth.authority),
+        ("upstream_client_id", auth.client_id),
+        ("scope", auth.scope),
+        ("username", auth.username),
+        ("secret_setting", auth.secret_setting),
+    ):
         if value:
             view[key] = value
     return view
 
 
 # --- commands -----------------------------------------------------------------------------
+
 
 def cmd_client_create(args: argparse.Namespace) -> Any:
     issued = cached.create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
@@ -180,8 +185,9 @@ def cmd_tenant_disable(args: argparse.Namespace) -> Any:
 
 # --- parser -------------------------------------------------------------------------------
 
+
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse types error() NoReturn; this raises UsageError
         raise UsageError(message)
 
 
@@ -232,8 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fhir-version", help="the version the provider speaks: DSTU2, STU3 or R4 (R4B as R4)")
     p.add_argument("--auth", choices=tenants.AUTH_METHODS)
     p.add_argument("--authority", help="azure_ad: https://login.microsoftonline.com/<provider tenant>")
-    p.add_argument("--upstream-client-id", "--client-id", dest="upstream_client_id",
-                   help="azure_ad: the gateway's app registration in the provider's tenant")
+    p.add_argument(
+        "--upstream-client-id",
+        "--client-id",
+        dest="upstream_client_id",
+        help="azure_ad: the gateway's app registration in the provider's tenant",
+    )
     p.add_argument("--scope", help="azure_ad/managed_identity: default <fhir-url>/.default")
     p.add_argument("--username", help="basic: the user name")
     p.add_argument("--secret-setting", help="NAME of the app setting that holds the upstream secret")
@@ -241,13 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resource-types", help="comma-separated resource types the tenant may read")
     p.add_argument("--enabled", dest="enabled", action="store_true", default=None)
     p.add_argument("--disabled", dest="enabled", action="store_false")
-    p.add_argument("--compatibility", dest="compatibility", action="store_true", default=None,
-                   help="normalise the Patients app's quirks (default)")
+    p.add_argument(
+        "--compatibility",
+        dest="compatibility",
+        action="store_true",
+        default=None,
+        help="normalise the Patients app's quirks (default)",
+    )
     p.add_argument("--no-compatibility", dest="compatibility", action="store_false")
     p.set_defaults(run=cmd_tenant_set)
     tenant.add_parser("list").set_defaults(run=cmd_tenant_list)
-    for name, run in (("show", cmd_tenant_show), ("remove", cmd_tenant_remove), ("check", cmd_tenant_check),
-                      ("enable", cmd_tenant_enable), ("disable", cmd_tenant_disable)):
+    for name, run in (
+        ("show", cmd_tenant_show),
+        ("remove", cmd_tenant_remove),
+        ("check", cmd_tenant_check),
+        ("enable", cmd_tenant_enable),
+        ("disable", cmd_tenant_disable),
+    ):
         p = tenant.add_parser(name)
         p.add_argument("tenant_id")
         p.set_defaults(run=run)

@@ -28,13 +28,20 @@ Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.conformance", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m shared.conformance",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Behave like the Microsoft Teams Patients app against a FHIR base and report, per call and "
-                    "field, what would work (PASS), degrade (WARN) or break (FAIL).")
+        "field, what would work (PASS), degrade (WARN) or break (FAIL).",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--gateway", metavar="URL", help="the gateway's FHIR base the app is given (…/fhir)")
-    where.add_argument("--fhir-base", metavar="URL", help="a provider's FHIR base, checked before onboarding "
-                       "(no OAuth steps; queries spelled as the gateway forwards them)")
+    where.add_argument(
+        "--fhir-base",
+        metavar="URL",
+        help="a provider's FHIR base, checked before onboarding "
+        "(no OAuth steps; queries spelled as the gateway forwards them)",
+    )
     parser.add_argument("--client-id", help="gateway mode: the app's client_id")
     parser.add_argument("--client-secret", help=f"gateway mode: the app's client_secret (or ${SECRET_ENV})")
     parser.add_argument("--tenant", metavar="GUID", help="gateway mode: the Azure AD tenant ID sent as scope")
@@ -45,8 +52,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.gateway:
         args.client_secret = args.client_secret or os.environ.get(SECRET_ENV, "")
-        missing = [flag for flag, value in (("--client-id", args.client_id), ("--client-secret", args.client_secret),
-                                            ("--tenant", args.tenant)) if not value]
+        missing = [
+            flag
+            for flag, value in (
+                ("--client-id", args.client_id),
+                ("--client-secret", args.client_secret),
+                ("--tenant", args.tenant),
+            )
+            if not value
+        ]
         if missing:
             parser.error(f"--gateway needs {', '.join(missing)}")
     else:
@@ -68,11 +82,17 @@ Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
 def parse_smoke_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.conformance smoke", epilog=SMOKE_EPILOG,
+        prog="python -m shared.conformance smoke",
+        epilog=SMOKE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Smoke-test a deployed gateway: every public route, then the Patients app's calls through it.")
-    parser.add_argument("--base", metavar="URL", required=True,
-                        help="the gateway's public base URL (GATEWAY_PUBLIC_BASE_URL, without /fhir)")
+        description="Smoke-test a deployed gateway: every public route, then the Patients app's calls through it.",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="URL",
+        required=True,
+        help="the gateway's public base URL (GATEWAY_PUBLIC_BASE_URL, without /fhir)",
+    )
     parser.add_argument("--client-id", required=True, help="a registered client allowed to use --tenant")
     parser.add_argument("--client-secret", help=f"its secret (or ${SECRET_ENV})")
     parser.add_argument("--tenant", metavar="GUID", required=True, help="an onboarded tenant, sent as scope")
@@ -90,8 +110,11 @@ def parse_smoke_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def smoke_main(argv: Sequence[str]) -> int:
     args = parse_smoke_args(argv)
-    report = run_smoke(SmokeTarget(args.base, args.client_id, args.client_secret, args.tenant,
-                                   patient_id=args.patient_id, timeout=args.timeout))
+    report = run_smoke(
+        SmokeTarget(
+            args.base, args.client_id, args.client_secret, args.tenant, patient_id=args.patient_id, timeout=args.timeout
+        )
+    )
     print(report.as_json() if args.json else report.as_text())
     return 0 if report.passed else 1
 
@@ -102,11 +125,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return smoke_main(arguments[1:])
     args = parse_args(arguments)
     if args.gateway:
-        target = Target(args.gateway, "gateway", client_id=args.client_id, client_secret=args.client_secret,
-                        tenant=args.tenant, patient_id=args.patient_id, timeout=args.timeout)
+        target = Target(
+            args.gateway,
+            "gateway",
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            tenant=args.tenant,
+            patient_id=args.patient_id,
+            timeout=args.timeout,
+        )
     else:
-        target = Target(args.fhir_base, "provider", bearer_token=args.bearer_token, patient_id=args.patient_id,
-                        timeout=args.timeout)
+        target = Target(
+            args.fhir_base, "provider", bearer_token=args.bearer_token, patient_id=args.patient_id, timeout=args.timeout
+        )
     report = run_checks(target)
     print(report.as_json() if args.json else report.as_text())
     return 0 if report.passed else 1

@@ -34,9 +34,13 @@ def reads(label: str, *paths: str) -> FieldRule:
 
 
 _PATIENT = (
-    need("name.family"), need("name.given"), need("gender"), need("birthDate"),
+    need("name.family"),
+    need("name.given"),
+    need("gender"),
+    need("birthDate"),
     need("identifier of type MR", "identifier.type.coding.code=MR"),
-    reads("name.use"), reads("name.prefix"),
+    reads("name.use"),
+    reads("name.prefix"),
 )
 _OBSERVATION = (
     need("effective[x]", "effectiveDateTime", "effectivePeriod"),
@@ -46,11 +50,16 @@ _OBSERVATION = (
     reads("valueQuantity.unit", "valueQuantity.unit", "component[].valueQuantity.unit"),
 )
 _ENCOUNTER = (
-    need("status"), need("type[0].coding[0].display"),
-    reads("period.start"), reads("location[0].location.display"),
+    need("status"),
+    need("type[0].coding[0].display"),
+    reads("period.start"),
+    reads("location[0].location.display"),
 )
-_MEDICATION = need("medicationReference.display or medicationCodeableConcept.text",
-                   "medicationReference.display", "medicationCodeableConcept.text")
+_MEDICATION = need(
+    "medicationReference.display or medicationCodeableConcept.text",
+    "medicationReference.display",
+    "medicationCodeableConcept.text",
+)
 
 # From the Patients app's DSTU2 and STU3 interface pages ("fields it needs (min) · also reads"), with the element
 # names each version really has where the pages name another version's element.
@@ -62,12 +71,21 @@ FIELDS: dict[str, dict[str, tuple[FieldRule, ...]]] = {
         "Encounter": _ENCOUNTER,
         # DSTU2 names the allergen `substance` (STU3 renamed it `code`).
         "AllergyIntolerance": (
-            need("substance.text"), need("substance.coding[0].display"), need("status"),
-            reads("recordedDate"), reads("note.text"), reads("reaction.substance"), reads("reaction.manifestation"),
+            need("substance.text"),
+            need("substance.coding[0].display"),
+            need("status"),
+            reads("recordedDate"),
+            reads("note.text"),
+            reads("reaction.substance"),
+            reads("reaction.manifestation"),
         ),
         "MedicationOrder": (
-            need("dateWritten"), need("prescriber.display"), _MEDICATION,
-            reads("dateEnded"), reads("dosageInstruction.text"), reads("text.div"),
+            need("dateWritten"),
+            need("prescriber.display"),
+            _MEDICATION,
+            reads("dateEnded"),
+            reads("dosageInstruction.text"),
+            reads("text.div"),
         ),
         # The app reads `payor`; DSTU2 Coverage defines `issuer` for the same thing.
         "Coverage": (need("payor (or issuer)", "payor", "issuer"),),
@@ -78,15 +96,27 @@ FIELDS: dict[str, dict[str, tuple[FieldRule, ...]]] = {
         "Condition": (need("code.coding[0].display"), reads("assertedDate"), reads("severity")),
         "Encounter": _ENCOUNTER,
         "AllergyIntolerance": (
-            need("code.text"), need("code.coding[0].display"), need("clinicalStatus"), need("verificationStatus"),
-            reads("assertedDate"), reads("note.text"), reads("reaction.substance"), reads("reaction.manifestation"),
+            need("code.text"),
+            need("code.coding[0].display"),
+            need("clinicalStatus"),
+            need("verificationStatus"),
+            reads("assertedDate"),
+            reads("note.text"),
+            reads("reaction.substance"),
+            reads("reaction.manifestation"),
         ),
         "MedicationRequest": (
-            need("authoredOn"), need("requester.agent.display"), _MEDICATION,
-            reads("dosageInstruction.text"), reads("text.div"),
+            need("authoredOn"),
+            need("requester.agent.display"),
+            _MEDICATION,
+            reads("dosageInstruction.text"),
+            reads("text.div"),
         ),
         "Coverage": (
-            need("grouping.groupDisplay"), need("grouping.planDisplay"), need("period"), need("subscriberId"),
+            need("grouping.groupDisplay"),
+            need("grouping.planDisplay"),
+            need("period"),
+            need("subscriberId"),
         ),
     },
 }
@@ -142,8 +172,11 @@ def check_fields(version: str, resource_type: str, resources: Sequence[dict[str,
     """One finding per field the app reads in `resource_type`, over every resource given."""
     findings = []
     for rule in FIELDS[version].get(resource_type, ()):
-        missing = tuple(f"{resource_type}/{r.get('id', '?')}" for r in resources
-                        if not any(has_field(r, path) for path in rule.paths))
+        missing = tuple(
+            f"{resource_type}/{r.get('id', '?')}"
+            for r in resources
+            if not any(has_field(r, path) for path in rule.paths)
+        )
         findings.append(FieldFinding(resource_type, rule, len(resources), missing))
     return findings
 
@@ -173,24 +206,37 @@ SHAPES: dict[str, dict[str, tuple[ShapeRule, ...]]] = {
     DSTU2: {
         "Patient": (ShapeRule("name.family", "list"), ShapeRule("generalPractitioner", "absent")),
         "Practitioner": (ShapeRule("name", "object"),),
-        "Condition": (ShapeRule("clinicalStatus", "string"), ShapeRule("category", "object"),
-                      ShapeRule("subject", "absent")),
+        "Condition": (
+            ShapeRule("clinicalStatus", "string"),
+            ShapeRule("category", "object"),
+            ShapeRule("subject", "absent"),
+        ),
         "Observation": (ShapeRule("category", "object"), ShapeRule("context", "absent")),
         "Encounter": (ShapeRule("class", "string"), ShapeRule("subject", "absent")),
-        "AllergyIntolerance": (ShapeRule("status", "string"), ShapeRule("clinicalStatus", "absent"),
-                               ShapeRule("code", "absent")),
+        "AllergyIntolerance": (
+            ShapeRule("status", "string"),
+            ShapeRule("clinicalStatus", "absent"),
+            ShapeRule("code", "absent"),
+        ),
         "MedicationOrder": (ShapeRule("requester", "absent"), ShapeRule("prescriber", "object")),
         "Coverage": (ShapeRule("grouping", "absent"), ShapeRule("class", "absent")),
     },
     STU3: {
         "Patient": (ShapeRule("name.family", "string"), ShapeRule("careProvider", "absent")),
         "Practitioner": (ShapeRule("name", "list"),),
-        "Condition": (ShapeRule("clinicalStatus", "string"), ShapeRule("verificationStatus", "string"),
-                      ShapeRule("recordedDate", "absent"), ShapeRule("category", "list")),
+        "Condition": (
+            ShapeRule("clinicalStatus", "string"),
+            ShapeRule("verificationStatus", "string"),
+            ShapeRule("recordedDate", "absent"),
+            ShapeRule("category", "list"),
+        ),
         "Observation": (ShapeRule("category", "list"), ShapeRule("encounter", "absent")),
         "Encounter": (ShapeRule("class", "object"),),
-        "AllergyIntolerance": (ShapeRule("clinicalStatus", "string"), ShapeRule("verificationStatus", "string"),
-                               ShapeRule("recordedDate", "absent")),
+        "AllergyIntolerance": (
+            ShapeRule("clinicalStatus", "string"),
+            ShapeRule("verificationStatus", "string"),
+            ShapeRule("recordedDate", "absent"),
+        ),
         "MedicationRequest": (ShapeRule("requester.reference", "absent"), ShapeRule("encounter", "absent")),
         "Coverage": (ShapeRule("class", "absent"), ShapeRule("grouping", "object")),
     },
@@ -221,6 +267,8 @@ def check_shapes(version: str, resource_type: str, resources: Sequence[dict[str,
         if wrong:
             shown = ", ".join(wrong[:MAX_IDS_SHOWN]) + (", ..." if len(wrong) > MAX_IDS_SHOWN else "")
             expected = "not an element" if rule.kind == "absent" else f"a {rule.kind}"
-            messages.append(f"{rule.path} is {expected} in {version} but not so in {len(wrong)} of "
-                            f"{len(resources)} entries ({shown})")
+            messages.append(
+                f"{rule.path} is {expected} in {version} but not so in {len(wrong)} of "
+                f"{len(resources)} entries ({shown})"
+            )
     return messages

@@ -43,8 +43,14 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     title: str = ""  # the report's first words; empty: "Patients app conformance of <mode>"
 
-    def add(self, verdict: Verdict, subject: str, message: str = "", http_status: int | None = None,
-            elapsed_ms: float | None = None) -> Finding:
+    def add(
+        self,
+        verdict: Verdict,
+        subject: str,
+        message: str = "",
+        http_status: int | None = None,
+        elapsed_ms: float | None = None,
+    ) -> Finding:
         finding = Finding(verdict, subject, message, http_status, elapsed_ms)
         self.findings.append(finding)
         return finding
@@ -57,8 +63,9 @@ class Report:
         return self.count(Verdict.FAIL) == 0
 
     def summary(self) -> str:
-        return (f"{self.count(Verdict.PASS)} passed, {self.count(Verdict.WARN)} warnings, "
-                f"{self.count(Verdict.FAIL)} failed")
+        return (
+            f"{self.count(Verdict.PASS)} passed, {self.count(Verdict.WARN)} warnings, {self.count(Verdict.FAIL)} failed"
+        )
 
     def as_text(self) -> str:
         announced = f" - {self.version} ({self.fhir_version})" if self.version else ""

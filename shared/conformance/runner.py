@@ -52,9 +52,13 @@ def _worst(problems: list[tuple[Verdict, str]]) -> Verdict:
 
 def _searchset_entries(bundle: Any, resource_type: str) -> list[dict[str, Any]]:
     entries = (bundle.get("entry") or []) if isinstance(bundle, dict) else []
-    return [e["resource"] for e in entries
-            if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-            and e["resource"].get("resourceType") == resource_type]
+    return [
+        e["resource"]
+        for e in entries
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") == resource_type
+    ]
 
 
 def _diagnostics(outcome: Any) -> str:
@@ -80,24 +84,26 @@ class Run:
         self.statement: dict[str, Any] = {}
         self.token_url = ""
         self.authorization: dict[str, str] = (
-            {"Authorization": f"Bearer {target.bearer_token}"} if target.bearer_token else {})
+            {"Authorization": f"Bearer {target.bearer_token}"} if target.bearer_token else {}
+        )
 
     # -- HTTP --------------------------------------------------------------------------------------
     def _send(self, method: str, url: str, subject: str, **kwargs: Any) -> tuple[requests.Response | None, float]:
         started = time.perf_counter()
         try:
-            response = self.session.request(method, url, timeout=self.target.timeout, allow_redirects=False,
-                                            **kwargs)
+            response = self.session.request(method, url, timeout=self.target.timeout, allow_redirects=False, **kwargs)
         except requests.RequestException as error:
             elapsed = (time.perf_counter() - started) * 1000
             self.report.add(Verdict.FAIL, subject, f"no answer: {type(error).__name__}", None, elapsed)
             return None, elapsed
         return response, (time.perf_counter() - started) * 1000
 
-    def _fhir(self, method: str, relative: str, subject: str, **kwargs: Any) -> tuple[requests.Response | None,
-                                                                                          float]:
-        headers = {"Accept": MEDIA_TYPES.get(self.version, "application/fhir+json"), **self.authorization,
-                   **kwargs.pop("headers", {})}
+    def _fhir(self, method: str, relative: str, subject: str, **kwargs: Any) -> tuple[requests.Response | None, float]:
+        headers = {
+            "Accept": MEDIA_TYPES.get(self.version, "application/fhir+json"),
+            **self.authorization,
+            **kwargs.pop("headers", {}),
+        }
         url = f"{self.base}/{relative}" if relative else self.base
         return self._send(method, url, subject, headers=headers, **kwargs)
 
@@ -112,11 +118,21 @@ class Run:
         received = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         for version, media in MEDIA_TYPES.items():
             if received == media and version != self.version:
-                problems.append((Verdict.WARN, f"answered {received}, the {version} media type, "
-                                               f"but the metadata announces {self.version}"))
+                problems.append(
+                    (
+                        Verdict.WARN,
+                        f"answered {received}, the {version} media type, but the metadata announces {self.version}",
+                    )
+                )
 
-    def _record(self, subject: str, response: requests.Response, elapsed: float,
-                problems: list[tuple[Verdict, str]], success: str) -> Verdict:
+    def _record(
+        self,
+        subject: str,
+        response: requests.Response,
+        elapsed: float,
+        problems: list[tuple[Verdict, str]],
+        success: str,
+    ) -> Verdict:
         verdict = _worst(problems)
         message = "; ".join(text for _, text in problems) or success
         self.report.add(verdict, subject, message, response.status_code, elapsed)
@@ -137,24 +153,37 @@ class Run:
 
     def read_metadata(self) -> bool:
         subject = "GET metadata"
-        response, elapsed = self._send("GET", f"{self.base}/metadata", subject,
-                                       headers={"Accept": "application/fhir+json, application/json+fhir"})
+        response, elapsed = self._send(
+            "GET", f"{self.base}/metadata", subject, headers={"Accept": "application/fhir+json, application/json+fhir"}
+        )
         if response is None:
             return False
         problems: list[tuple[Verdict, str]] = []
         statement = self._json(response, problems) if response.status_code == 200 else None
         if response.status_code != 200:
-            hint = (f"no CapabilityStatement at {self.base}/metadata; --gateway takes the FHIR base (…/fhir)"
-                    if response.status_code == 404 and self.target.mode == "gateway" else "no CapabilityStatement")
-            problems.append((Verdict.FAIL, "the metadata must be readable without a token"
-                             if response.status_code in (401, 403) else hint))
+            hint = (
+                f"no CapabilityStatement at {self.base}/metadata; --gateway takes the FHIR base (…/fhir)"
+                if response.status_code == 404 and self.target.mode == "gateway"
+                else "no CapabilityStatement"
+            )
+            problems.append(
+                (
+                    Verdict.FAIL,
+                    "the metadata must be readable without a token" if response.status_code in (401, 403) else hint,
+                )
+            )
         elif isinstance(statement, dict) and statement.get("resourceType") not in STATEMENT_TYPES.values():
             problems.append((Verdict.FAIL, f"a {statement.get('resourceType')}, not a CapabilityStatement"))
         fhir_version = str(statement.get("fhirVersion", "")) if isinstance(statement, dict) else ""
         version = version_of(fhir_version)
         if isinstance(statement, dict) and not problems and version is None:
-            problems.append((Verdict.FAIL, f"fhirVersion {fhir_version or 'missing'}: the Patients app reads only "
-                                           "DSTU2 (1.0.x) or STU3 (3.0.x)"))
+            problems.append(
+                (
+                    Verdict.FAIL,
+                    f"fhirVersion {fhir_version or 'missing'}: the Patients app reads only "
+                    "DSTU2 (1.0.x) or STU3 (3.0.x)",
+                )
+            )
         verdict = self._record(subject, response, elapsed, problems, f"fhirVersion {fhir_version} ({version})")
         if verdict is Verdict.FAIL or version is None or not isinstance(statement, dict):
             return False
@@ -170,15 +199,26 @@ class Run:
     def _check_statement(self, statement: dict[str, Any]) -> None:
         add = self.report.add
         if statement.get("resourceType") != STATEMENT_TYPES[self.version]:
-            add(Verdict.WARN, "metadata", f"a {self.version} server answers a {STATEMENT_TYPES[self.version]}, "
-                                          f"not a {statement.get('resourceType')}")
+            add(
+                Verdict.WARN,
+                "metadata",
+                f"a {self.version} server answers a {STATEMENT_TYPES[self.version]}, "
+                f"not a {statement.get('resourceType')}",
+            )
         rest = self._server_rest()
         if not rest:
             add(Verdict.FAIL, "metadata", "no rest entry with mode server")
             return
         listed = {r.get("type") for r in rest.get("resource") or [] if isinstance(r, dict)}
-        wanted = ["Patient", "Observation", "Condition", "Encounter", "AllergyIntolerance",
-                  MEDICATION_TYPES[self.version], "Coverage"]
+        wanted = [
+            "Patient",
+            "Observation",
+            "Condition",
+            "Encounter",
+            "AllergyIntolerance",
+            MEDICATION_TYPES[self.version],
+            "Coverage",
+        ]
         if "Patient" not in listed:
             add(Verdict.FAIL, "metadata", "rest.resource does not list Patient; the app does not load without it")
         missing = [t for t in wanted if t not in listed and t != "Patient"]
@@ -189,8 +229,12 @@ class Run:
         if self._batch_listed():
             add(Verdict.PASS, "metadata", "rest.interaction lists batch")
         else:
-            add(Verdict.WARN, "metadata", "rest.interaction does not list batch"
-                + (": the gateway runs the app's batches itself" if self.target.mode == "provider" else ""))
+            add(
+                Verdict.WARN,
+                "metadata",
+                "rest.interaction does not list batch"
+                + (": the gateway runs the app's batches itself" if self.target.mode == "provider" else ""),
+            )
         if self.target.mode == "gateway":
             self._check_security(rest.get("security") or {})
 
@@ -202,15 +246,21 @@ class Run:
         uris = {}
         for extension in security.get("extension") or []:
             if isinstance(extension, dict) and extension.get("url") == OAUTH_URIS:
-                uris = {e.get("url"): e.get("valueUri") for e in extension.get("extension") or []
-                        if isinstance(e, dict)}
+                uris = {
+                    e.get("url"): e.get("valueUri") for e in extension.get("extension") or [] if isinstance(e, dict)
+                }
         for name in ("token", "authorize"):
             if uris.get(name):
                 self.report.add(Verdict.PASS, "metadata", f"oauth-uris {name} {uris[name]}")
             else:
                 self.report.add(Verdict.FAIL, "metadata", f"rest.security has no oauth-uris {name} URL")
-        codes = {(c.get("system"), c.get("code")) for s in security.get("service") or [] if isinstance(s, dict)
-                 for c in s.get("coding") or [] if isinstance(c, dict)}
+        codes = {
+            (c.get("system"), c.get("code"))
+            for s in security.get("service") or []
+            if isinstance(s, dict)
+            for c in s.get("coding") or []
+            if isinstance(c, dict)
+        }
         if (SECURITY_SERVICE_SYSTEM, "OAuth") in codes:
             self.report.add(Verdict.PASS, "metadata", "rest.security.service is OAuth")
         else:
@@ -221,8 +271,12 @@ class Run:
         if not self.token_url:
             return False
         subject = f"POST {self.token_url}"
-        form = {"grant_type": "client_credentials", "client_id": self.target.client_id,
-                "client_secret": self.target.client_secret, "scope": self.target.tenant}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.target.client_id,
+            "client_secret": self.target.client_secret,
+            "scope": self.target.tenant,
+        }
         response, elapsed = self._send("POST", self.token_url, subject, data=form)
         if response is None:
             return False
@@ -240,8 +294,11 @@ class Run:
             scope = self._token_scope(str(answer.get("access_token", "")))
             if scope is not None and scope != self.target.tenant:
                 problems.append((Verdict.WARN, "the access token's scope is not the tenant ID"))
-        summary = (f"token_type {answer.get('token_type')}, expires_in {answer.get('expires_in')}"
-                   if isinstance(answer, dict) else "")
+        summary = (
+            f"token_type {answer.get('token_type')}, expires_in {answer.get('expires_in')}"
+            if isinstance(answer, dict)
+            else ""
+        )
         if self._record(subject, response, elapsed, problems, summary) is Verdict.FAIL:
             return False
         self.authorization = {"Authorization": f"Bearer {answer['access_token']}"}
@@ -268,8 +325,11 @@ class Run:
                 self.report.add(Verdict.FAIL, "Patient", "no --patient-id given and the server returned no patient")
                 return None
             patient_id = str(found[0].get("id"))
-            self.report.add(Verdict.WARN, "Patient", f"no --patient-id given: checking Patient/{patient_id}, "
-                                                     "the first the server returned")
+            self.report.add(
+                Verdict.WARN,
+                "Patient",
+                f"no --patient-id given: checking Patient/{patient_id}, the first the server returned",
+            )
         subject = f"GET Patient/{patient_id}"
         response, elapsed = self._fhir("GET", f"Patient/{patient_id}", subject)
         if response is None:
@@ -279,24 +339,36 @@ class Run:
         self._media_type(response, problems)
         if response.status_code != 200:
             problems.append((Verdict.FAIL, f"the app cannot open the patient: {_diagnostics(patient)}".rstrip(": ")))
-        elif not isinstance(patient, dict) or patient.get("resourceType") != "Patient" or \
-                str(patient.get("id")) != patient_id:
+        elif (
+            not isinstance(patient, dict)
+            or patient.get("resourceType") != "Patient"
+            or str(patient.get("id")) != patient_id
+        ):
             problems.append((Verdict.FAIL, f"the answer is not Patient/{patient_id}"))
         if self._record(subject, response, elapsed, problems, "Patient read") is Verdict.FAIL:
             return None
         self._check_resources("Patient", [patient])
         shape = version_of_patient_shape(patient)
         if shape is not None and shape != self.version:
-            self.report.add(Verdict.FAIL, "Patient", f"name.family is {'a list' if shape == DSTU2 else 'a string'}, "
-                                                     f"the {shape} shape, but the metadata announces {self.version}")
+            self.report.add(
+                Verdict.FAIL,
+                "Patient",
+                f"name.family is {'a list' if shape == DSTU2 else 'a string'}, "
+                f"the {shape} shape, but the metadata announces {self.version}",
+            )
         return patient
 
     def _search(self, resource_type: str, form: list[tuple[str, str]], expect_id: str | None) -> Any:
         """A POST [type]/_search with a form body, as the app sends it; the Bundle, or None on failure."""
         encoded = urlencode(form, safe=":|,")
         subject = f"POST {resource_type}/_search {encoded}"
-        response, elapsed = self._fhir("POST", f"{resource_type}/_search", subject, data=encoded,
-                                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        response, elapsed = self._fhir(
+            "POST",
+            f"{resource_type}/_search",
+            subject,
+            data=encoded,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         if response is None:
             return None
         problems: list[tuple[Verdict, str]] = []
@@ -335,19 +407,31 @@ class Run:
         for combination in combinations:
             absent = [element[field] for field in combination if not values[field]]
             if absent:
-                self.report.add(Verdict.FAIL, f"POST Patient/_search by {', '.join(combination)}",
-                                f"not run: Patient/{patient_id} has no {', '.join(absent)}")
+                self.report.add(
+                    Verdict.FAIL,
+                    f"POST Patient/_search by {', '.join(combination)}",
+                    f"not run: Patient/{patient_id} has no {', '.join(absent)}",
+                )
                 continue
             form = [(family_param if field == "family" else field, str(values[field])) for field in combination]
             self._search("Patient", [*form, ("_count", SEARCH_COUNT)], patient_id)
-        mrn = next((i.get("value") for i in patient.get("identifier") or [] if isinstance(i, dict)
-                    and any(c.get("code") == "MR" for c in (i.get("type") or {}).get("coding") or []
-                            if isinstance(c, dict))), None)
+        mrn = next(
+            (
+                i.get("value")
+                for i in patient.get("identifier") or []
+                if isinstance(i, dict)
+                and any(c.get("code") == "MR" for c in (i.get("type") or {}).get("coding") or [] if isinstance(c, dict))
+            ),
+            None,
+        )
         if mrn:
             self._search("Patient", [("identifier", str(mrn)), ("_count", SEARCH_COUNT)], patient_id)
         else:
-            self.report.add(Verdict.FAIL, "POST Patient/_search by MRN",
-                            f"not run: Patient/{patient_id} has no identifier of type MR")
+            self.report.add(
+                Verdict.FAIL,
+                "POST Patient/_search by MRN",
+                f"not run: Patient/{patient_id} has no identifier of type MR",
+            )
         self._search("Patient", [("_id", patient_id), ("_count", SEARCH_COUNT)], patient_id)
 
     def _per_patient_urls(self, patient_id: str) -> list[tuple[str, str]]:
@@ -357,11 +441,14 @@ class Run:
             newest, coverage_patient = "_sort:desc=date", "patient"
         else:
             newest = "_sort:desc=date" if self.version == DSTU2 else "_sort=-date"
-            coverage_params = {p.get("name") for r in self._server_rest().get("resource") or []
-                               if isinstance(r, dict) and r.get("type") == "Coverage"
-                               for p in r.get("searchParam") or [] if isinstance(p, dict)}
-            coverage_patient = ("beneficiary" if self.version == STU3 and "patient" not in coverage_params
-                                else "patient")
+            coverage_params = {
+                p.get("name")
+                for r in self._server_rest().get("resource") or []
+                if isinstance(r, dict) and r.get("type") == "Coverage"
+                for p in r.get("searchParam") or []
+                if isinstance(p, dict)
+            }
+            coverage_patient = "beneficiary" if self.version == STU3 and "patient" not in coverage_params else "patient"
         medication = MEDICATION_TYPES[self.version]
         return [
             ("Observation", f"Observation?patient={patient_id}&category=vital-signs&{newest}"),
@@ -385,15 +472,20 @@ class Run:
             if resources:
                 self._check_resources(resource_type, resources)
             else:
-                self.report.add(Verdict.WARN, resource_type,
-                                f"none for Patient/{patient_id}, so its fields were not checked")
+                self.report.add(
+                    Verdict.WARN, resource_type, f"none for Patient/{patient_id}, so its fields were not checked"
+                )
 
     def _batch(self, queries: list[tuple[str, str]]) -> list[Any]:
         subject = f"POST {self.base} (batch of {len(queries)} per-patient queries)"
-        bundle = {"resourceType": "Bundle", "type": "batch",
-                  "entry": [{"request": {"method": "GET", "url": url}} for _, url in queries]}
-        response, elapsed = self._fhir("POST", "", subject, data=json.dumps(bundle),
-                                       headers={"Content-Type": MEDIA_TYPES[self.version]})
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": [{"request": {"method": "GET", "url": url}} for _, url in queries],
+        }
+        response, elapsed = self._fhir(
+            "POST", "", subject, data=json.dumps(bundle), headers={"Content-Type": MEDIA_TYPES[self.version]}
+        )
         if response is None:
             return [None] * len(queries)
         problems: list[tuple[Verdict, str]] = []
@@ -419,8 +511,11 @@ class Run:
                 results.append(resource)
                 continue
             outcome = (entry.get("response") or {}).get("outcome") or resource
-            self.report.add(Verdict.FAIL, f"batch GET {url}", f"{status or 'no status'}: "
-                                                             f"{_diagnostics(outcome) or 'no searchset Bundle'}")
+            self.report.add(
+                Verdict.FAIL,
+                f"batch GET {url}",
+                f"{status or 'no status'}: {_diagnostics(outcome) or 'no searchset Bundle'}",
+            )
             results.append(None)
         return results
 

@@ -16,7 +16,7 @@ from shared.conformance.runner import OAUTH_URIS, Run, Target
 
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # Never a real secret: a value no client holds, to see the token endpoint refuse it as the app would be refused.
-WRONG_SECRET = "smoke-test-wrong-secret"  # noqa: S105
+WRONG_SECRET = "smoke-test-wrong-secret"  # noqa: S105  - a deliberately wrong secret, not a credential
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ class Smoke:
     def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> tuple[requests.Response | None, float]:
         started = time.perf_counter()
         try:
-            response = self.session.request(method, self.base + path, timeout=self.target.timeout,
-                                            allow_redirects=False, **kwargs)
+            response = self.session.request(
+                method, self.base + path, timeout=self.target.timeout, allow_redirects=False, **kwargs
+            )
         except requests.RequestException as error:
             elapsed = (time.perf_counter() - started) * 1000
             self.report.add(Verdict.FAIL, subject, f"no answer: {type(error).__name__}", None, elapsed)
@@ -60,18 +61,32 @@ class Smoke:
         except ValueError:
             return None
 
-    def _record(self, subject: str, response: requests.Response, elapsed: float, problems: list[str],
-                success: str, verdict: Verdict = Verdict.FAIL) -> bool:
-        self.report.add(verdict if problems else Verdict.PASS, subject, "; ".join(problems) or success,
-                        response.status_code, elapsed)
+    def _record(
+        self,
+        subject: str,
+        response: requests.Response,
+        elapsed: float,
+        problems: list[str],
+        success: str,
+        verdict: Verdict = Verdict.FAIL,
+    ) -> bool:
+        self.report.add(
+            verdict if problems else Verdict.PASS,
+            subject,
+            "; ".join(problems) or success,
+            response.status_code,
+            elapsed,
+        )
         return not problems
 
     def _expect(self, name: str, advertised: Any, path: str, problems: list[str]) -> None:
         """An advertised URL must be this gateway's own: the base the caller gave plus the route's path."""
         expected = self.base + path
         if advertised != expected:
-            problems.append(f"{name} is {advertised or 'missing'}, expected {expected} "
-                            "(is GATEWAY_PUBLIC_BASE_URL the URL clients call?)")
+            problems.append(
+                f"{name} is {advertised or 'missing'}, expected {expected} "
+                "(is GATEWAY_PUBLIC_BASE_URL the URL clients call?)"
+            )
 
     # -- steps --------------------------------------------------------------------------------------
     def run(self) -> Report:
@@ -105,8 +120,9 @@ class Smoke:
 
     def metadata(self) -> None:
         subject = "GET /fhir/metadata"
-        response, elapsed = self._send("GET", "/fhir/metadata", subject,
-                                       headers={"Accept": "application/fhir+json, application/json+fhir"})
+        response, elapsed = self._send(
+            "GET", "/fhir/metadata", subject, headers={"Accept": "application/fhir+json, application/json+fhir"}
+        )
         if response is None:
             return
         statement = self._json(response)
@@ -119,8 +135,9 @@ class Smoke:
             uris = _oauth_uris(statement)
             self._expect("oauth-uris token", uris.get("token"), "/oauth2/token", problems)
             self._expect("oauth-uris authorize", uris.get("authorize"), "/oauth2/authorize", problems)
-        described = (f"{statement.get('resourceType')} {statement.get('fhirVersion')}, "
-                     if isinstance(statement, dict) else "")
+        described = (
+            f"{statement.get('resourceType')} {statement.get('fhirVersion')}, " if isinstance(statement, dict) else ""
+        )
         self._record(subject, response, elapsed, problems, f"{described}oauth-uris token {self.base}/oauth2/token")
 
     def smart_configuration(self) -> None:
@@ -160,8 +177,12 @@ class Smoke:
         self._record(subject, response, elapsed, problems, f"{len(keys or [])} key(s)")
 
     def _token_request(self, secret: str, subject: str) -> tuple[requests.Response | None, float]:
-        form = {"grant_type": "client_credentials", "client_id": self.target.client_id, "client_secret": secret,
-                "scope": self.target.tenant}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self.target.client_id,
+            "client_secret": secret,
+            "scope": self.target.tenant,
+        }
         return self._send("POST", "/oauth2/token", subject, data=form)
 
     def refused_token(self) -> None:
@@ -171,8 +192,11 @@ class Smoke:
             return
         answer = self._json(response)
         error = answer.get("error") if isinstance(answer, dict) else None
-        problems = [] if response.status_code == 401 and error == "invalid_client" else [
-            f"answered {error or 'no OAuth error'}, expected 401 invalid_client"]
+        problems = (
+            []
+            if response.status_code == 401 and error == "invalid_client"
+            else [f"answered {error or 'no OAuth error'}, expected 401 invalid_client"]
+        )
         self._record(subject, response, elapsed, problems, "refused: invalid_client")
 
     def token(self) -> None:
@@ -190,8 +214,9 @@ class Smoke:
             problems.extend(self._token_problems(token))
             if "no-store" not in response.headers.get("Cache-Control", "").lower():
                 problems.append("the token response lacks Cache-Control: no-store")
-        self._record(subject, response, elapsed, problems, "a token this gateway's JWKS verifies, "
-                                                           "iss and aud this gateway's")
+        self._record(
+            subject, response, elapsed, problems, "a token this gateway's JWKS verifies, iss and aud this gateway's"
+        )
 
     def client_secrets(self) -> None:
         """The self-service secret list (read only): the client's own secrets, never a secret or its hash."""
@@ -225,8 +250,14 @@ class Smoke:
             jwk = next((k for k in self.jwks["keys"] if k.get("kid") == kid), None)
             if jwk is None:
                 return [f"signed with kid {kid}, which the JWKS does not publish"]
-            jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["RS256"], issuer=self.base,
-                       audience=self.base + "/fhir", options={"verify_exp": True})
+            jwt.decode(
+                token,
+                jwt.PyJWK(jwk).key,
+                algorithms=["RS256"],
+                issuer=self.base,
+                audience=self.base + "/fhir",
+                options={"verify_exp": True},
+            )
         except jwt.InvalidIssuerError:
             return ["the token's iss is not this gateway's base URL (GATEWAY_PUBLIC_BASE_URL)"]
         except jwt.InvalidAudienceError:
@@ -237,13 +268,17 @@ class Smoke:
 
     def unauthenticated_fhir(self) -> None:
         subject = "GET /fhir/Patient without a token"
-        response, elapsed = self._send("GET", "/fhir/Patient?_count=1", subject,
-                                       headers={"Accept": "application/fhir+json"})
+        response, elapsed = self._send(
+            "GET", "/fhir/Patient?_count=1", subject, headers={"Accept": "application/fhir+json"}
+        )
         if response is None:
             return
         challenge = response.headers.get("WWW-Authenticate", "")
-        problems = [] if response.status_code == 401 and challenge.lower().startswith("bearer") else [
-            f"expected 401 with a Bearer challenge, got {response.status_code}"]
+        problems = (
+            []
+            if response.status_code == 401 and challenge.lower().startswith("bearer")
+            else [f"expected 401 with a Bearer challenge, got {response.status_code}"]
+        )
         self._record(subject, response, elapsed, problems, "refused: 401 Bearer")
 
     def authorize(self) -> None:
@@ -253,17 +288,26 @@ class Smoke:
             return
         answer = self._json(response)
         error = answer.get("error") if isinstance(answer, dict) else None
-        problems = [] if response.status_code == 400 and error == "unsupported_response_type" else [
-            f"answered {response.status_code} {error or ''}, expected 400 unsupported_response_type".strip()]
+        problems = (
+            []
+            if response.status_code == 400 and error == "unsupported_response_type"
+            else [f"answered {response.status_code} {error or ''}, expected 400 unsupported_response_type".strip()]
+        )
         if "Location" in response.headers:
             problems.append("it redirects")
         self._record(subject, response, elapsed, problems, "unsupported_response_type, no redirect")
 
     def patients_app(self) -> None:
         """The conformance checker's run: metadata, token, searches, read and the batch, as the app makes them."""
-        checker = Target(self.base + "/fhir", "gateway", client_id=self.target.client_id,
-                         client_secret=self.target.client_secret, tenant=self.target.tenant,
-                         patient_id=self.target.patient_id, timeout=self.target.timeout)
+        checker = Target(
+            self.base + "/fhir",
+            "gateway",
+            client_id=self.target.client_id,
+            client_secret=self.target.client_secret,
+            tenant=self.target.tenant,
+            patient_id=self.target.patient_id,
+            timeout=self.target.timeout,
+        )
         inner = Run(checker, self.session).run()
         self.report.version, self.report.fhir_version = inner.version, inner.fhir_version
         self.report.findings.extend(inner.findings)
@@ -274,8 +318,9 @@ def _oauth_uris(statement: dict[str, Any]) -> dict[str, Any]:
         security = rest.get("security") if isinstance(rest, dict) else None
         for extension in (security or {}).get("extension") or []:
             if isinstance(extension, dict) and extension.get("url") == OAUTH_URIS:
-                return {e.get("url"): e.get("valueUri") for e in extension.get("extension") or []
-                        if isinstance(e, dict)}
+                return {
+                    e.get("url"): e.get("valueUri") for e in extension.get("extension") or [] if isinstance(e, dict)
+                }
     return {}
 
 

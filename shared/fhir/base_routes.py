@@ -44,6 +44,10 @@ def fhir_base_endpoint(request: Request) -> Response:
         return proxy_request(request.method, request.url, request.headers, request.body)
     if request.method.upper() not in DISCOVERY_METHODS:
         outcome = operation_outcome(IssueType.NOT_SUPPORTED, f"{document} is read-only: use GET")
-        return response(405, json.dumps(outcome).encode("utf-8"), "application/fhir+json",
-                        {"Allow": ", ".join(DISCOVERY_METHODS), "Cache-Control": "no-store"})
+        return response(
+            405,
+            json.dumps(outcome).encode("utf-8"),
+            "application/fhir+json",
+            {"Allow": ", ".join(DISCOVERY_METHODS), "Cache-Control": "no-store"},
+        )
     return DISCOVERY_DOCUMENTS[document](request)

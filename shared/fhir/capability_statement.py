@@ -13,8 +13,13 @@ PUBLISHED = "2026-11-22"
 # The searches the Patients app sends, per resource type; DSTU2 orders medications, later versions request them.
 _SEARCH_PARAMS: dict[str, tuple[tuple[str, str], ...]] = {
     "Patient": (
-        ("_id", "token"), ("identifier", "token"), ("family", "string"), ("given", "string"),
-        ("name", "string"), ("birthdate", "date"), ("gender", "token"),
+        ("_id", "token"),
+        ("identifier", "token"),
+        ("family", "string"),
+        ("given", "string"),
+        ("name", "string"),
+        ("birthdate", "date"),
+        ("gender", "token"),
     ),
     "Observation": (("patient", "reference"), ("category", "token"), ("code", "token"), ("date", "date")),
     "Condition": (("patient", "reference"),),
@@ -44,8 +49,9 @@ def _resource(resource_type: str) -> dict[str, Any]:
     return entry
 
 
-def capability_statement(version: FhirVersion, fhir_base_url: str, token_url: str,
-                         authorize_url: str) -> dict[str, Any]:
+def capability_statement(
+    version: FhirVersion, fhir_base_url: str, token_url: str, authorize_url: str
+) -> dict[str, Any]:
     """What the gateway serves, in the shape of the requested FHIR version."""
     security = {
         "extension": [

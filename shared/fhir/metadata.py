@@ -27,16 +27,17 @@ def metadata_response(params: Mapping[str, str]) -> Response:
     try:
         version = configured_version()
     except settings.SettingError as error:
-        return json_response(operation_outcome(IssueType.EXCEPTION, str(error)), status=500,
-                             mimetype="application/fhir+json")
+        return json_response(
+            operation_outcome(IssueType.EXCEPTION, str(error)), status=500, mimetype="application/fhir+json"
+        )
     requested = params.get("_format")
     if requested is not None and requested.strip().lower() not in _JSON_FORMATS:
         return json_response(
             operation_outcome(IssueType.NOT_SUPPORTED, "This server answers in JSON only (_format=json)."),
-            status=406, mimetype=version.json_media_type,
+            status=406,
+            mimetype=version.json_media_type,
         )
     statement = capability_statement(
         version, settings.current().fhir_base_url, public_urls.token_url(), public_urls.authorize_url()
     )
-    return json_response(statement, mimetype=version.json_media_type,
-                         headers={"Cache-Control": "public, max-age=300"})
+    return json_response(statement, mimetype=version.json_media_type, headers={"Cache-Control": "public, max-age=300"})

@@ -27,8 +27,9 @@ class IssueType(StrEnum):
     THROTTLED = "throttled"
 
 
-def operation_outcome(issue_type: IssueType, diagnostics: str,
-                      severity: IssueSeverity = IssueSeverity.ERROR) -> dict[str, Any]:
+def operation_outcome(
+    issue_type: IssueType, diagnostics: str, severity: IssueSeverity = IssueSeverity.ERROR
+) -> dict[str, Any]:
     """An OperationOutcome with one issue; valid in DSTU2, STU3 and R4 alike."""
     return {
         "resourceType": "OperationOutcome",

@@ -94,8 +94,9 @@ def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Cre
     return credentials
 
 
-def authenticate_client(credentials: Credentials, now: datetime | None = None,
-                        flooded: bool = False) -> AuthenticatedClient:
+def authenticate_client(
+    credentials: Credentials, now: datetime | None = None, flooded: bool = False
+) -> AuthenticatedClient:
     """The registered client whose active secret matches; invalid_client otherwise, alike for every cause.
     `flooded`: the client_id is past its client-wide failure limit, so fresh reads are coalesced."""
     now = now or datetime.now(UTC)

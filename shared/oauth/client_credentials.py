@@ -35,8 +35,9 @@ def grant_type_of(form: Mapping[str, str]) -> str:
     return values.pop()
 
 
-def validate_token_request(form: Mapping[str, str], headers: Mapping[str, str],
-                           flooded: bool = False) -> ValidatedTokenRequest:
+def validate_token_request(
+    form: Mapping[str, str], headers: Mapping[str, str], flooded: bool = False
+) -> ValidatedTokenRequest:
     grant_type = grant_type_of(form)
     if grant_type != GRANT_TYPE:
         raise UnsupportedGrantType()

@@ -15,7 +15,7 @@ def safe_description(text: str) -> str:
     """The text inside RFC 6749 §5.2's character set (anything else becomes ?) and at most 200 characters."""
     cleaned = _OUTSIDE_CHARSET.sub("?", text)
     if len(cleaned) > MAX_DESCRIPTION_LENGTH:
-        cleaned = cleaned[:MAX_DESCRIPTION_LENGTH - 3] + "..."
+        cleaned = cleaned[: MAX_DESCRIPTION_LENGTH - 3] + "..."
     return cleaned
 
 

@@ -195,19 +195,30 @@ def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
 
 def secrets_endpoint(request: Request) -> Response:
     """/oauth2/clients/{client_id}/secrets[/{secret_id}]: a client's secrets, listed, created or deleted."""
-    return secrets_response(request.method, request.route_params.get("client_id", ""),
-                            request.route_params.get("secret_id") or None, request.body, request.headers)
+    return secrets_response(
+        request.method,
+        request.route_params.get("client_id", ""),
+        request.route_params.get("secret_id") or None,
+        request.body,
+        request.headers,
+    )
 
 
-def secrets_response(method: str, client_id: str, secret_id: str | None, body: bytes,
-                     headers: Mapping[str, str]) -> Response:
+def secrets_response(
+    method: str, client_id: str, secret_id: str | None, body: bytes, headers: Mapping[str, str]
+) -> Response:
     """One call of the secrets API in, its JSON (or OAuth error) response out; every call is audited."""
     method = method.upper()
     now = datetime.now(UTC)
     address = throttle.source_address(headers)
     # The caller is only claimed until authentication succeeds; the audit record says which.
-    record: dict[str, Any] = {"client_id": client_id, "secret_id": secret_id, "address": address,
-                              "caller": client_id_hint({}, headers), "authenticated": False}
+    record: dict[str, Any] = {
+        "client_id": client_id,
+        "secret_id": secret_id,
+        "address": address,
+        "caller": client_id_hint({}, headers),
+        "authenticated": False,
+    }
     try:
         check_method(method, secret_id)
         caller = authenticate_basic(headers, address)

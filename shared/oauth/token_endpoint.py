@@ -56,7 +56,14 @@ def token_endpoint(request: Request) -> Response:
         log.error("token endpoint: %s: %s", type(error).__name__, error)
         audit("token", outcome="refused", reason=audit_reason(error), client_id=client_id, address=address)
         return oauth_error_response(answer(TOKEN_ANSWERS, error))
-    audit("token", outcome="granted", client_id=validated.client.client.client_id, tenant=validated.tenant_id,
-          secret_id=validated.client.secret_id, method=validated.client.method, address=address,
-          expires_in=payload["expires_in"])
+    audit(
+        "token",
+        outcome="granted",
+        client_id=validated.client.client.client_id,
+        tenant=validated.tenant_id,
+        secret_id=validated.client.secret_id,
+        method=validated.client.method,
+        address=address,
+        expires_in=payload["expires_in"],
+    )
     return json_response(payload, headers=NO_STORE_HEADERS)

@@ -22,9 +22,14 @@ def version_of(fhir_version: str) -> FhirVersion | None:
 
 def check_tenant(tenant: Tenant) -> dict[str, Any]:
     """A report: reachable, status, announced version and whether it matches, latency, problems found."""
-    report: dict[str, Any] = {"tenant_id": tenant.tenant_id, "fhir_url": tenant.fhir_base_url,
-                              "configured_version": tenant.fhir_version.name, "auth": tenant.auth.method,
-                              "ok": False, "problems": []}
+    report: dict[str, Any] = {
+        "tenant_id": tenant.tenant_id,
+        "fhir_url": tenant.fhir_base_url,
+        "configured_version": tenant.fhir_version.name,
+        "auth": tenant.auth.method,
+        "ok": False,
+        "problems": [],
+    }
     started = time.perf_counter()
     try:
         headers = {"Accept": tenant.fhir_version.json_media_type, **upstream_auth_headers(tenant)}
@@ -39,8 +44,9 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
         report["reachable"] = False
         report["problems"].append(str(failure))
         return report
-    report.update(reachable=True, status=answer.status_code,
-                  latency_ms=round((time.perf_counter() - started) * 1000, 1))
+    report.update(
+        reachable=True, status=answer.status_code, latency_ms=round((time.perf_counter() - started) * 1000, 1)
+    )
     try:
         statement = json.loads(answer.body)
     except ValueError:

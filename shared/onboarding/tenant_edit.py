@@ -45,11 +45,14 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
     tenant_id = tenant_id_of(args.tenant_id)
     existing = tenants.load_tenant(tenant_id)
     if existing is None:
-        missing = [flag for flag, value in (("--fhir-url", args.fhir_url), ("--fhir-version", args.fhir_version))
-                   if value is None]
+        missing = [
+            flag
+            for flag, value in (("--fhir-url", args.fhir_url), ("--fhir-version", args.fhir_version))
+            if value is None
+        ]
         if missing:
             raise TenantOptionError("a new tenant needs " + " and ".join(missing))
-    fhir_url = args.fhir_url if args.fhir_url is not None else existing.fhir_base_url  # type: ignore[union-attr]
+    fhir_url = args.fhir_url if args.fhir_url is not None else existing.fhir_base_url  # type: ignore[union-attr]  # a new tenant has both, checked above
     problem = url_problem(fhir_url)
     if problem:
         raise TenantOptionError(f"--fhir-url {problem}")
@@ -59,7 +62,7 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         if version is None:
             raise TenantOptionError("--fhir-version must be DSTU2, STU3 or R4 (R4B is served as R4)")
     else:
-        version = existing.fhir_version  # type: ignore[union-attr]
+        version = existing.fhir_version  # type: ignore[union-attr]  # existing is set when no version is given, checked above
     base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")
     method = args.auth or base_auth.method
     if method not in tenants.AUTH_METHODS:
@@ -87,10 +90,12 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         fhir_version=version,
         auth=auth,
         enabled=existing.enabled if existing and args.enabled is None else args.enabled is not False,
-        allowed_resource_types=tuple(t for t in types if t) if types else (
-            existing.allowed_resource_types if existing else tenants.DEFAULT_RESOURCE_TYPES),
-        compatibility=args.compatibility if args.compatibility is not None else (
-            existing.compatibility if existing else True),
+        allowed_resource_types=tuple(t for t in types if t)
+        if types
+        else (existing.allowed_resource_types if existing else tenants.DEFAULT_RESOURCE_TYPES),
+        compatibility=args.compatibility
+        if args.compatibility is not None
+        else (existing.compatibility if existing else True),
         etag=existing.etag if existing else None,
     )
     return cached.save_tenant(tenant)

@@ -22,11 +22,15 @@ from shared.registry.errors import MisconfiguredEntity, RegistryError
 log = logging.getLogger(__name__)
 
 ID = r"[A-Za-z0-9-]{1,64}"
-DONE_NOTICES = {"deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
-                "disabled": "The account is disabled.", "client-disabled": "The client is disabled.",
-                "client-enabled": "The client is enabled.",
-                "revoked": "The secret is revoked.", "saved": "The tenant is saved.",
-                "removed": "The tenant is removed."}
+DONE_NOTICES = {
+    "deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
+    "disabled": "The account is disabled.",
+    "client-disabled": "The client is disabled.",
+    "client-enabled": "The client is enabled.",
+    "revoked": "The secret is revoked.",
+    "saved": "The tenant is saved.",
+    "removed": "The tenant is removed.",
+}
 
 Handler = Callable[[Context, re.Match[str], dict[str, str]], PortalResponse]
 
@@ -37,7 +41,8 @@ def _done(ctx: Context) -> str | None:
 
 # (method, path pattern, needs a signed-in user, handler); paths are what follows /portal/, without slashes at the ends.
 ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
-    (method, re.compile(pattern + r"\Z"), signed_in, handler) for method, pattern, signed_in, handler in (
+    (method, re.compile(pattern + r"\Z"), signed_in, handler)
+    for method, pattern, signed_in, handler in (
         ("GET", r"auth/sign-in", False, lambda c, m, f: auth_pages.start(c)),
         ("GET", CALLBACK_PATH, False, lambda c, m, f: auth_pages.callback(c)),
         # Signing out works without a session too (it may have expired in the open tab).
@@ -46,8 +51,12 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("POST", r"accounts", True, lambda c, m, f: customer_pages.create_account(c, f)),
         ("GET", rf"accounts/({ID})", True, lambda c, m, f: customer_pages.account(c, m[1], _done(c))),
         ("POST", rf"accounts/({ID})/secrets", True, lambda c, m, f: customer_pages.add_secret(c, m[1], f)),
-        ("POST", rf"accounts/({ID})/secrets/({ID})/delete", True,
-         lambda c, m, f: customer_pages.revoke_secret(c, m[1], m[2])),
+        (
+            "POST",
+            rf"accounts/({ID})/secrets/({ID})/delete",
+            True,
+            lambda c, m, f: customer_pages.revoke_secret(c, m[1], m[2]),
+        ),
         ("POST", rf"accounts/({ID})/disable", True, lambda c, m, f: customer_pages.disable(c, m[1], f)),
         ("GET", r"operator", True, lambda c, m, f: operator_pages.tenants_page(c, _done(c))),
         ("GET", r"operator/tenants/new", True, lambda c, m, f: operator_pages.new_tenant(c)),
@@ -59,18 +68,27 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("GET", r"operator/clients", True, lambda c, m, f: operator_pages.clients_page(c)),
         ("GET", rf"operator/clients/({ID})", True, lambda c, m, f: operator_pages.client_page(c, m[1], _done(c))),
         ("POST", rf"operator/clients/({ID})/enable", True, lambda c, m, f: operator_pages.set_enabled(c, m[1], True)),
-        ("POST", rf"operator/clients/({ID})/disable", True,
-         lambda c, m, f: operator_pages.set_enabled(c, m[1], False)),
-        ("POST", rf"operator/clients/({ID})/secrets/({ID})/revoke", True,
-         lambda c, m, f: operator_pages.revoke(c, m[1], m[2])),
+        ("POST", rf"operator/clients/({ID})/disable", True, lambda c, m, f: operator_pages.set_enabled(c, m[1], False)),
+        (
+            "POST",
+            rf"operator/clients/({ID})/secrets/({ID})/revoke",
+            True,
+            lambda c, m, f: operator_pages.revoke(c, m[1], m[2]),
+        ),
     )
 )
 
 
 def _error_page(error: PageError, ctx: Context | None, support: str) -> PortalResponse:
     link = {"href": error.link[0], "text": error.link[1]} if error.link else None
-    html = pages.render("message.html", session=ctx.session if ctx else None, support_contact=support,
-                        title=error.title, paragraphs=list(error.paragraphs), link=link)
+    html = pages.render(
+        "message.html",
+        session=ctx.session if ctx else None,
+        support_contact=support,
+        title=error.title,
+        paragraphs=list(error.paragraphs),
+        link=link,
+    )
     return page_response(html, status=error.status)
 
 
@@ -88,9 +106,13 @@ def _check_csrf(ctx: Context, form: dict[str, str]) -> None:
     assert ctx.session is not None
     given = form.get("csrf", "")
     if not given or not hmac.compare_digest(given.encode(), ctx.session.csrf.encode()):
-        raise PageError(403, "Refused: the form is stale",
-                        "This form did not come from your current portal session. Go back, reload the page "
-                        "and try again.", reason="csrf", link=("/portal/", "Back to the portal"))
+        raise PageError(
+            403,
+            "Refused: the form is stale",
+            "This form did not come from your current portal session. Go back, reload the page and try again.",
+            reason="csrf",
+            link=("/portal/", "Back to the portal"),
+        )
 
 
 _UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; try again in a minute."
@@ -98,7 +120,8 @@ _UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; t
 PORTAL_ANSWERS: Table[PageError] = {
     RegistryError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
     MisconfiguredEntity: lambda _: PageError(
-        503, "Temporarily unavailable", "A registry entry is misconfigured; the gateway's operators have been told."),
+        503, "Temporarily unavailable", "A registry entry is misconfigured; the gateway's operators have been told."
+    ),
     settings.SettingError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
 }
 DOMAIN_ERRORS = handled(PORTAL_ANSWERS)
@@ -109,17 +132,23 @@ def handle(request: PortalRequest) -> PortalResponse:
     path = request.path.strip("/")
     method = request.method.upper()
     if method == "GET" and path.startswith("static/"):
-        body = pages.static_file(path[len("static/"):])
+        body = pages.static_file(path[len("static/") :])
         if body is None:
             return _error_page(PageError(404, "Not found", "There is no such page."), None, "the gateway's operators")
-        return static_response(body, pages.STATIC_FILES[path[len("static/"):]])
+        return static_response(body, pages.STATIC_FILES[path[len("static/") :]])
     try:
         config = load_config()
     except PortalNotConfigured as problem:
         log.error("portal not configured: %s", problem)
-        return _error_page(PageError(503, "The portal is not configured",
-                                     "The gateway's operators have not finished setting up this portal yet."),
-                           None, "the gateway's operators")
+        return _error_page(
+            PageError(
+                503,
+                "The portal is not configured",
+                "The gateway's operators have not finished setting up this portal yet.",
+            ),
+            None,
+            "the gateway's operators",
+        )
     ctx: Context | None = None
     try:
         session = read_session(config.session_keys, request.cookie(COOKIE_NAME), config.session_seconds)
@@ -149,9 +178,13 @@ def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
                 return ctx.page("home.html", title="Sign in")
             if method == "GET":
                 return redirect("/portal/auth/sign-in", status=303)
-            raise PageError(403, "Your sign-in has ended",
-                            "You are not signed in (any more), so nothing was changed. Sign in and try again.",
-                            reason="signed_out", link=("/portal/auth/sign-in", "Sign in"))
+            raise PageError(
+                403,
+                "Your sign-in has ended",
+                "You are not signed in (any more), so nothing was changed. Sign in and try again.",
+                reason="signed_out",
+                link=("/portal/auth/sign-in", "Sign in"),
+            )
         form: dict[str, str] = {}
         if method == "POST":
             _check_origin(ctx.request, ctx.config)
@@ -164,11 +197,19 @@ def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
         return handler(ctx, match, form)
     if allowed:
         raise PageError(405, "Not allowed", "This page cannot be used this way.", reason="method")
-    raise PageError(404, "Not found", "There is no such page.", reason="not_found",
-                    link=("/portal/", "The portal's home"))
+    raise PageError(
+        404, "Not found", "There is no such page.", reason="not_found", link=("/portal/", "The portal's home")
+    )
 
 
 def portal_endpoint(request: Request) -> Response:
     """GET, POST /portal/{*path}: the portal's view of the request, handled."""
-    return handle(PortalRequest(method=request.method, path=request.route_params.get("path", "") or "",
-                                query=request.query, headers=dict(request.headers), body=request.body))
+    return handle(
+        PortalRequest(
+            method=request.method,
+            path=request.route_params.get("path", "") or "",
+            query=request.query,
+            headers=dict(request.headers),
+            body=request.body,
+        )
+    )

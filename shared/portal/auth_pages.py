@@ -12,8 +12,9 @@ def start(ctx: Context) -> PortalResponse:
     try:
         flow = sign_in.begin(ctx.config)
     except sign_in.SignInFailed as failed:
-        raise PageError(503, "Sign-in is unavailable", str(failed), "Try again in a minute.",
-                        reason="identity_provider_unavailable") from None
+        raise PageError(
+            503, "Sign-in is unavailable", str(failed), "Try again in a minute.", reason="identity_provider_unavailable"
+        ) from None
     return redirect(flow["auth_uri"], cookies=(flow_cookie(ctx.config.session_keys, flow),), status=302)
 
 
@@ -22,26 +23,39 @@ def callback(ctx: Context) -> PortalResponse:
     retry = ("/portal/auth/sign-in", "Sign in again")
     if flow is None:
         ctx.audit("sign_in", "refused", reason="no_pending_sign_in")
-        raise PageError(400, "Sign-in expired", "This browser has no sign-in in progress, or it took too long.",
-                        reason="no_pending_sign_in", link=retry)
+        raise PageError(
+            400,
+            "Sign-in expired",
+            "This browser has no sign-in in progress, or it took too long.",
+            reason="no_pending_sign_in",
+            link=retry,
+        )
     try:
         user = sign_in.finish(ctx.config, flow, dict(ctx.request.query))
     except sign_in.SignInFailed as failed:
         ctx.audit("sign_in", "refused", reason="sign_in_failed", detail=str(failed))
         raise PageError(400, "Sign-in failed", str(failed), reason="sign_in_failed", link=retry) from None
-    session = Session.start(user.oid, user.tid, user.name, user.username, user.operator, user.customer_admin,
-                            ctx.config.session_seconds)
-    ctx.audit("sign_in", "succeeded", oid=user.oid, tid=user.tid, operator=user.operator,
-              customer_admin=user.customer_admin)
+    session = Session.start(
+        user.oid, user.tid, user.name, user.username, user.operator, user.customer_admin, ctx.config.session_seconds
+    )
+    ctx.audit(
+        "sign_in", "succeeded", oid=user.oid, tid=user.tid, operator=user.operator, customer_admin=user.customer_admin
+    )
     target = "/portal/operator/" if user.operator else "/portal/"
     return redirect(target, cookies=(session_cookie(ctx.config.session_keys, session),))
 
 
 def sign_out(ctx: Context) -> PortalResponse:
     ctx.audit("sign_out", "succeeded")
-    html = pages.render("message.html", session=None, support_contact=ctx.config.support_contact,
-                        title="Signed out",
-                        paragraphs=["You are signed out of the portal. To end your Microsoft sign-in as well, "
-                                    "sign out of your Microsoft account or close the browser."],
-                        link={"href": "/portal/auth/sign-in", "text": "Sign in again"})
+    html = pages.render(
+        "message.html",
+        session=None,
+        support_contact=ctx.config.support_contact,
+        title="Signed out",
+        paragraphs=[
+            "You are signed out of the portal. To end your Microsoft sign-in as well, "
+            "sign out of your Microsoft account or close the browser."
+        ],
+        link={"href": "/portal/auth/sign-in", "text": "Sign in again"},
+    )
     return page_response(html, cookies=(clear_cookie(),))

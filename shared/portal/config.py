@@ -55,7 +55,8 @@ def _session_keys(keys: tuple[str, ...]) -> MultiFernet:
         return MultiFernet([Fernet(k.encode()) for k in keys])
     except ValueError:
         raise PortalNotConfigured(
-            "app setting PORTAL_SESSION_KEY must hold Fernet keys (32 url-safe base64 bytes each)") from None
+            "app setting PORTAL_SESSION_KEY must hold Fernet keys (32 url-safe base64 bytes each)"
+        ) from None
 
 
 def load_config() -> PortalConfig:
@@ -86,8 +87,7 @@ def load_config() -> PortalConfig:
             session_seconds=min(minutes, 24 * 60) * 60,
             operator_tenant_id=operator_tenant,
             operator_role=configured.portal_operator_role,
-            operator_object_ids=frozenset(
-                o.lower() for o in configured.portal_operator_object_ids),
+            operator_object_ids=frozenset(o.lower() for o in configured.portal_operator_object_ids),
             customer_admin_role=configured.portal_customer_admin_role,
             support_contact=configured.portal_support_contact or "the gateway's operators",
         )

@@ -16,8 +16,9 @@ from shared.portal.web import PortalRequest, PortalResponse, page_response
 class PageError(Exception):
     """A refusal shown as a readable page with its status; `reason` goes into the audit record."""
 
-    def __init__(self, status: int, title: str, *paragraphs: str, reason: str = "refused",
-                 link: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, *paragraphs: str, reason: str = "refused", link: tuple[str, str] | None = None
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title

@@ -13,21 +13,32 @@ def _tenant(ctx: Context) -> tenants.Tenant:
     """The signed-in user's own tenant, once onboarded and enabled; a page saying whom to ask otherwise."""
     assert ctx.session is not None
     if not ctx.session.customer_admin:
-        raise PageError(403, "Administrators only",
-                        "Only administrators of your organisation can manage the Patients app's account.",
-                        f"Ask an administrator of tenant {ctx.session.tid} to sign in, or to assign you the "
-                        f"portal's {ctx.config.customer_admin_role} role.", reason="not_customer_admin")
+        raise PageError(
+            403,
+            "Administrators only",
+            "Only administrators of your organisation can manage the Patients app's account.",
+            f"Ask an administrator of tenant {ctx.session.tid} to sign in, or to assign you the "
+            f"portal's {ctx.config.customer_admin_role} role.",
+            reason="not_customer_admin",
+        )
     tenant = tenants.load_tenant(ctx.session.tid)
     if tenant is None:
-        raise PageError(403, "Your organisation is not onboarded yet",
-                        f"Your tenant {ctx.session.tid} is not connected to a FHIR server through this gateway yet, "
-                        "so there is no account to create.",
-                        f"Ask {ctx.config.support_contact} to onboard it, giving them this tenant ID.",
-                        reason="tenant_not_onboarded")
+        raise PageError(
+            403,
+            "Your organisation is not onboarded yet",
+            f"Your tenant {ctx.session.tid} is not connected to a FHIR server through this gateway yet, "
+            "so there is no account to create.",
+            f"Ask {ctx.config.support_contact} to onboard it, giving them this tenant ID.",
+            reason="tenant_not_onboarded",
+        )
     if not tenant.enabled:
-        raise PageError(403, "Your organisation is disabled",
-                        f"Tenant {ctx.session.tid} is onboarded but disabled by the gateway's operators.",
-                        f"Ask {ctx.config.support_contact} to enable it again.", reason="tenant_disabled")
+        raise PageError(
+            403,
+            "Your organisation is disabled",
+            f"Tenant {ctx.session.tid} is onboarded but disabled by the gateway's operators.",
+            f"Ask {ctx.config.support_contact} to enable it again.",
+            reason="tenant_disabled",
+        )
     return tenant
 
 
@@ -46,8 +57,13 @@ def _owned_state(ctx: Context, client_id: str) -> clients.ClientState:
     state = clients.load_client_state(client_id) if len(client_id) <= 64 else None
     if state is None or not owns(ctx.session.tid, state.client):
         ctx.audit("account.open", "refused", reason="not_found_or_other_tenant", client_id=client_id)
-        raise PageError(404, "No such account", "Your tenant has no account with this client ID.",
-                        reason="not_found_or_other_tenant", link=("/portal/", "Your tenant's accounts"))
+        raise PageError(
+            404,
+            "No such account",
+            "Your tenant has no account with this client ID.",
+            reason="not_found_or_other_tenant",
+            link=("/portal/", "Your tenant's accounts"),
+        )
     return state
 
 
@@ -56,9 +72,12 @@ def _expires_days(form: dict[str, str]) -> int | None:
     if not raw:
         return None
     if not raw.isdigit() or not 1 <= int(raw) <= secret_rules.MAX_EXPIRES_IN_DAYS:
-        raise PageError(400, "Invalid expiry",
-                        f"A secret expires after 1 to {secret_rules.MAX_EXPIRES_IN_DAYS} days, or never.",
-                        reason="invalid_expiry")
+        raise PageError(
+            400,
+            "Invalid expiry",
+            f"A secret expires after 1 to {secret_rules.MAX_EXPIRES_IN_DAYS} days, or never.",
+            reason="invalid_expiry",
+        )
     return int(raw)
 
 
@@ -72,18 +91,26 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
     name = " ".join(form.get("display_name", "").split())
     if not name or len(name) > MAX_NAME_LENGTH or not name.isprintable():
         ctx.audit("account.create", "refused", reason="invalid_name")
-        raise PageError(400, "Invalid account name",
-                        f"Give the account a name of 1 to {MAX_NAME_LENGTH} characters.", reason="invalid_name",
-                        link=("/portal/", "Back"))
+        raise PageError(
+            400,
+            "Invalid account name",
+            f"Give the account a name of 1 to {MAX_NAME_LENGTH} characters.",
+            reason="invalid_name",
+            link=("/portal/", "Back"),
+        )
     expires_days = _expires_days(form)
     existing = next((c for c in _accounts(tenant.tenant_id) if c.display_name.lower() == name.lower()), None)
     if existing is not None:
         # Also what a resubmitted form (reload, back button) meets: never a second account by accident.
         ctx.audit("account.create", "refused", reason="name_taken", client_id=existing.client_id)
-        raise PageError(409, "An account with this name exists",
-                        f"Your tenant already has the account {existing.display_name!r}; open it to create a new "
-                        "secret, or choose another name.", reason="name_taken",
-                        link=(f"/portal/accounts/{existing.client_id}", "Open the account"))
+        raise PageError(
+            409,
+            "An account with this name exists",
+            f"Your tenant already has the account {existing.display_name!r}; open it to create a new "
+            "secret, or choose another name.",
+            reason="name_taken",
+            link=(f"/portal/accounts/{existing.client_id}", "Open the account"),
+        )
     issued = cached.create_client(name, (tenant.tenant_id,), None, expires_days)
     ctx.audit("account.create", "succeeded", client_id=issued.client_id, secret_id=issued.secret_id)
     return _issued_page(ctx, issued, "Account created", 201)
@@ -91,20 +118,36 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
 
 def _issued_page(ctx: Context, issued: clients.IssuedSecret, title: str, status: int) -> PortalResponse:
     assert ctx.session is not None
-    return ctx.page("issued.html", status=status, title=title, issued=issued, fhir_url=ctx.config.fhir_base_url,
-                    token_url=ctx.config.token_url, tenant_id=ctx.session.tid)
+    return ctx.page(
+        "issued.html",
+        status=status,
+        title=title,
+        issued=issued,
+        fhir_url=ctx.config.fhir_base_url,
+        token_url=ctx.config.token_url,
+        tenant_id=ctx.session.tid,
+    )
 
 
 def account(ctx: Context, client_id: str, notice: str | None = None, status: int = 200) -> PortalResponse:
     _tenant(ctx)
     state = _owned_state(ctx, client_id)
-    return ctx.page("account.html", status=status, title=state.client.display_name, client=state.client,
-                    secrets=secret_rules.listed_secrets(state), max_active=secret_rules.max_active_secrets(),
-                    fhir_url=ctx.config.fhir_base_url, now=ctx.now, notice=notice)
+    return ctx.page(
+        "account.html",
+        status=status,
+        title=state.client.display_name,
+        client=state.client,
+        secrets=secret_rules.listed_secrets(state),
+        max_active=secret_rules.max_active_secrets(),
+        fhir_url=ctx.config.fhir_base_url,
+        now=ctx.now,
+        notice=notice,
+    )
 
 
-def _refused(ctx: Context, action: str, client_id: str, error: secret_rules.SecretRuleError,
-             secret_id: str | None = None) -> PortalResponse:
+def _refused(
+    ctx: Context, action: str, client_id: str, error: secret_rules.SecretRuleError, secret_id: str | None = None
+) -> PortalResponse:
     status = 404 if isinstance(error, secret_rules.SecretNotFound) else 409
     ctx.audit(action, "refused", reason=type(error).__name__, client_id=client_id, secret_id=secret_id)
     return account(ctx, client_id, notice=f"Not done: {error}", status=status)
@@ -115,8 +158,12 @@ def add_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResp
     state = _owned_state(ctx, client_id)
     if not state.client.enabled:
         ctx.audit("secret.create", "refused", reason="account_disabled", client_id=client_id)
-        raise PageError(409, "The account is disabled", f"Ask {ctx.config.support_contact} to enable it again.",
-                        reason="account_disabled")
+        raise PageError(
+            409,
+            "The account is disabled",
+            f"Ask {ctx.config.support_contact} to enable it again.",
+            reason="account_disabled",
+        )
     try:
         issued = secret_rules.add_secret(client_id, _expires_days(form), ctx.now)
     except secret_rules.SecretRuleError as error:

@@ -92,8 +92,14 @@ def validate_id_token(id_token: str, authority: str, client_id: str) -> dict[str
         raise IdTokenRejected("the ID token must be RS256 with a key id")
     key = _signing_key(str(metadata["jwks_uri"]), header["kid"])
     try:
-        claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=client_id, leeway=LEEWAY_SECONDS,
-                            options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+        claims = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS256"],
+            audience=client_id,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+        )
     except jwt.PyJWTError as error:
         raise IdTokenRejected(f"the ID token is not valid: {type(error).__name__}") from None
     tenant_id = normalise_tenant_id(str(claims.get("tid", "")))

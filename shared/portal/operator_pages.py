@@ -12,13 +12,31 @@ from shared.portal.web import PortalResponse, redirect
 from shared.registry import cached, clients, tenants
 from shared.registry.errors import EntityConflict
 
-TEXT_FIELDS = ("tenant_id", "name", "fhir_url", "fhir_version", "auth", "authority", "upstream_client_id", "scope",
-               "username", "secret_setting", "resource_types")
+TEXT_FIELDS = (
+    "tenant_id",
+    "name",
+    "fhir_url",
+    "fhir_version",
+    "auth",
+    "authority",
+    "upstream_client_id",
+    "scope",
+    "username",
+    "secret_setting",
+    "resource_types",
+)
 # What the check report's keys mean to a person; the report never holds a secret (only the setting's name).
 REPORT_LABELS = {
-    "tenant_id": "Tenant", "fhir_url": "FHIR URL", "configured_version": "Configured version",
-    "announced_version": "Announced fhirVersion", "auth": "Upstream auth", "upstream_auth": "Upstream credentials",
-    "reachable": "Reachable", "status": "HTTP status", "latency_ms": "Latency (ms)", "batch": "Batch supported",
+    "tenant_id": "Tenant",
+    "fhir_url": "FHIR URL",
+    "configured_version": "Configured version",
+    "announced_version": "Announced fhirVersion",
+    "auth": "Upstream auth",
+    "upstream_auth": "Upstream credentials",
+    "reachable": "Reachable",
+    "status": "HTTP status",
+    "latency_ms": "Latency (ms)",
+    "batch": "Batch supported",
     "not_served": "Allowed types the provider does not list",
 }
 
@@ -26,8 +44,13 @@ REPORT_LABELS = {
 def require_operator(ctx: Context) -> None:
     if ctx.session is None or not ctx.session.operator:
         ctx.audit("operator.refused", "refused", reason="not_operator", path=ctx.request.path)
-        raise PageError(403, "Operators only", "This page is for the gateway's operators.",
-                        reason="not_operator", link=("/portal/", "Your tenant"))
+        raise PageError(
+            403,
+            "Operators only",
+            "This page is for the gateway's operators.",
+            reason="not_operator",
+            link=("/portal/", "Your tenant"),
+        )
 
 
 def tenants_page(ctx: Context, notice: str | None = None) -> PortalResponse:
@@ -37,34 +60,75 @@ def tenants_page(ctx: Context, notice: str | None = None) -> PortalResponse:
 
 def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
     if tenant is None:
-        return {"tenant_id": "", "name": "", "fhir_url": "", "fhir_version": "STU3", "auth": "none", "authority": "",
-                "upstream_client_id": "", "scope": "", "username": "", "secret_setting": "", "resource_types": "",
-                "enabled": True, "compatibility": True}
+        return {
+            "tenant_id": "",
+            "name": "",
+            "fhir_url": "",
+            "fhir_version": "STU3",
+            "auth": "none",
+            "authority": "",
+            "upstream_client_id": "",
+            "scope": "",
+            "username": "",
+            "secret_setting": "",
+            "resource_types": "",
+            "enabled": True,
+            "compatibility": True,
+        }
     auth = tenant.auth
     default_scope = tenant.fhir_base_url + "/.default"
-    return {"tenant_id": tenant.tenant_id, "name": tenant.display_name, "fhir_url": tenant.fhir_base_url,
-            "fhir_version": tenant.fhir_version.name, "auth": auth.method, "authority": auth.authority,
-            "upstream_client_id": auth.client_id, "scope": "" if auth.scope == default_scope else auth.scope,
-            "username": auth.username, "secret_setting": auth.secret_setting,
-            "resource_types": ",".join(tenant.allowed_resource_types), "enabled": tenant.enabled,
-            "compatibility": tenant.compatibility}
+    return {
+        "tenant_id": tenant.tenant_id,
+        "name": tenant.display_name,
+        "fhir_url": tenant.fhir_base_url,
+        "fhir_version": tenant.fhir_version.name,
+        "auth": auth.method,
+        "authority": auth.authority,
+        "upstream_client_id": auth.client_id,
+        "scope": "" if auth.scope == default_scope else auth.scope,
+        "username": auth.username,
+        "secret_setting": auth.secret_setting,
+        "resource_types": ",".join(tenant.allowed_resource_types),
+        "enabled": tenant.enabled,
+        "compatibility": tenant.compatibility,
+    }
 
 
-def _tenant_page(ctx: Context, form: dict[str, Any], existing: bool, error: str | None = None,
-                 status: int = 200, notice: str | None = None) -> PortalResponse:
+def _tenant_page(
+    ctx: Context,
+    form: dict[str, Any],
+    existing: bool,
+    error: str | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> PortalResponse:
     title = f"Tenant {form['name'] or form['tenant_id']}" if existing else "Onboard a tenant"
     action = f"/portal/operator/tenants/{form['tenant_id']}" if existing else "/portal/operator/tenants"
-    return ctx.page("operator_tenant.html", status=status, title=title, form=form, existing=existing, error=error,
-                    action=action, versions=[v.name for v in FhirVersion], auth_methods=tenants.AUTH_METHODS,
-                    notice=notice)
+    return ctx.page(
+        "operator_tenant.html",
+        status=status,
+        title=title,
+        form=form,
+        existing=existing,
+        error=error,
+        action=action,
+        versions=[v.name for v in FhirVersion],
+        auth_methods=tenants.AUTH_METHODS,
+        notice=notice,
+    )
 
 
 def _load(ctx: Context, tenant_id: str) -> tenants.Tenant:
     normalised = tenant_id_of(tenant_id) if _is_guid(tenant_id) else None
     tenant = tenants.load_tenant(normalised) if normalised else None
     if tenant is None:
-        raise PageError(404, "No such tenant", f"No tenant {tenant_id!r} is onboarded.", reason="tenant_not_found",
-                        link=("/portal/operator/", "All tenants"))
+        raise PageError(
+            404,
+            "No such tenant",
+            f"No tenant {tenant_id!r} is onboarded.",
+            reason="tenant_not_found",
+            link=("/portal/operator/", "All tenants"),
+        )
     return tenant
 
 
@@ -97,10 +161,18 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
         values["tenant_id"] = _load(ctx, str(tenant_id)).tenant_id
     elif _is_guid(values["tenant_id"]) and tenants.load_tenant(tenant_id_of(values["tenant_id"])) is not None:
         ctx.audit("operator.tenant.save", "refused", reason="exists", tenant=values["tenant_id"])
-        return _tenant_page(ctx, values, existing=False, status=409,
-                            error="This tenant is onboarded already: open it from the tenants list to change it.")
-    options = TenantOptions(**{k: v for k, v in values.items() if k not in ("name", "resource_types")},
-                            name=values["name"] or None, resource_types=values["resource_types"] or None)
+        return _tenant_page(
+            ctx,
+            values,
+            existing=False,
+            status=409,
+            error="This tenant is onboarded already: open it from the tenants list to change it.",
+        )
+    options = TenantOptions(
+        **{k: v for k, v in values.items() if k not in ("name", "resource_types")},
+        name=values["name"] or None,
+        resource_types=values["resource_types"] or None,
+    )
     try:
         saved = set_tenant(options)
     except TenantOptionError as error:
@@ -108,18 +180,28 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
         return _tenant_page(ctx, values, existing=existing, status=400, error=_plain(str(error)))
     except EntityConflict:
         ctx.audit("operator.tenant.save", "refused", reason="conflict", tenant=values["tenant_id"])
-        return _tenant_page(ctx, values, existing=existing, status=409,
-                            error="Someone changed this tenant at the same time; check the values and save again.")
+        return _tenant_page(
+            ctx,
+            values,
+            existing=existing,
+            status=409,
+            error="Someone changed this tenant at the same time; check the values and save again.",
+        )
     ctx.audit("operator.tenant.save", "succeeded", tenant=saved.tenant_id, created=not existing)
     return redirect(f"/portal/operator/tenants/{saved.tenant_id}?done=saved")
 
 
 def _plain(message: str) -> str:
     """The CLI's messages name flags (--fhir-url); the form's labels are what the operator sees."""
-    for flag, label in (("--fhir-url", "FHIR base URL"), ("--fhir-version", "FHIR version"),
-                        ("--authority", "Authority"), ("--auth", "Upstream authentication"),
-                        ("--upstream-client-id", "Upstream client ID"), ("--secret-setting", "Secret setting"),
-                        ("--username", "User name")):
+    for flag, label in (
+        ("--fhir-url", "FHIR base URL"),
+        ("--fhir-version", "FHIR version"),
+        ("--authority", "Authority"),
+        ("--auth", "Upstream authentication"),
+        ("--upstream-client-id", "Upstream client ID"),
+        ("--secret-setting", "Secret setting"),
+        ("--username", "User name"),
+    ):
         message = message.replace(flag, label)
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
@@ -138,8 +220,9 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
     tenant = _load(ctx, tenant_id)
     if form.get("confirm") != "yes":
         ctx.audit("operator.tenant.remove", "refused", reason="not_confirmed", tenant=tenant.tenant_id)
-        return _tenant_page(ctx, _form_of(tenant), existing=True, status=400,
-                            error="Not removed: tick the box to confirm.")
+        return _tenant_page(
+            ctx, _form_of(tenant), existing=True, status=400, error="Not removed: tick the box to confirm."
+        )
     cached.remove_tenant(tenant.tenant_id)
     ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
     return redirect("/portal/operator/?done=removed")
@@ -158,11 +241,14 @@ def clients_page(ctx: Context) -> PortalResponse:
     selected = ctx.request.query.get("tenant", "").strip().lower()
     everyone = clients.list_clients()
     groups: list[dict[str, Any]] = []
-    for tenant_id in ([selected] if selected else [*names, clients.ANY_TENANT]):
+    for tenant_id in [selected] if selected else [*names, clients.ANY_TENANT]:
         members = [c for c in everyone if tenant_id in c.allowed_tenants]
         if members or selected:
-            title = "Any onboarded tenant (*)" if tenant_id == clients.ANY_TENANT else \
-                f"{names.get(tenant_id, 'not onboarded')} ({tenant_id})"
+            title = (
+                "Any onboarded tenant (*)"
+                if tenant_id == clients.ANY_TENANT
+                else f"{names.get(tenant_id, 'not onboarded')} ({tenant_id})"
+            )
             groups.append({"title": title, "clients": members})
     return ctx.page("operator_clients.html", title="Clients", tenants=all_tenants, groups=groups, selected=selected)
 
@@ -170,16 +256,27 @@ def clients_page(ctx: Context) -> PortalResponse:
 def _client_state(client_id: str) -> clients.ClientState:
     state = clients.load_client_state(client_id) if len(client_id) <= 64 else None
     if state is None:
-        raise PageError(404, "No such client", "No client has this id.", reason="client_not_found",
-                        link=("/portal/operator/clients", "All clients"))
+        raise PageError(
+            404,
+            "No such client",
+            "No client has this id.",
+            reason="client_not_found",
+            link=("/portal/operator/clients", "All clients"),
+        )
     return state
 
 
 def client_page(ctx: Context, client_id: str, notice: str | None = None) -> PortalResponse:
     require_operator(ctx)
     state = _client_state(client_id)
-    return ctx.page("operator_client.html", title=state.client.display_name, client=state.client,
-                    secrets=state.secrets, now=ctx.now, notice=notice)
+    return ctx.page(
+        "operator_client.html",
+        title=state.client.display_name,
+        client=state.client,
+        secrets=state.secrets,
+        now=ctx.now,
+        notice=notice,
+    )
 
 
 def set_enabled(ctx: Context, client_id: str, enabled: bool) -> PortalResponse:

@@ -20,8 +20,13 @@ def _when(moment: datetime | None) -> str:
 @cache
 def environment() -> Environment:
     # autoescape=True for every template: names and URLs typed by users end up in these pages.
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["when"] = _when
     return env
 

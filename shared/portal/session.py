@@ -30,10 +30,19 @@ class Session:
     expires: int
 
     @staticmethod
-    def start(oid: str, tid: str, name: str, username: str, operator: bool, customer_admin: bool,
-              lifetime_seconds: int) -> Session:
-        return Session(oid, tid, name, username, operator, customer_admin, secrets.token_urlsafe(32),
-                       int(time.time()) + lifetime_seconds)
+    def start(
+        oid: str, tid: str, name: str, username: str, operator: bool, customer_admin: bool, lifetime_seconds: int
+    ) -> Session:
+        return Session(
+            oid,
+            tid,
+            name,
+            username,
+            operator,
+            customer_admin,
+            secrets.token_urlsafe(32),
+            int(time.time()) + lifetime_seconds,
+        )
 
 
 def _cookie(value: str, max_age: int) -> str:
@@ -72,9 +81,13 @@ def read_session(keys: MultiFernet, cookie: str | None, lifetime_seconds: int) -
         return None
     try:
         return Session(
-            oid=str(payload["oid"]), tid=str(payload["tid"]), name=str(payload["name"]),
-            username=str(payload["username"]), operator=payload["operator"] is True,
-            customer_admin=payload["customer_admin"] is True, csrf=str(payload["csrf"]),
+            oid=str(payload["oid"]),
+            tid=str(payload["tid"]),
+            name=str(payload["name"]),
+            username=str(payload["username"]),
+            operator=payload["operator"] is True,
+            customer_admin=payload["customer_admin"] is True,
+            csrf=str(payload["csrf"]),
             expires=int(payload["expires"]),
         )
     except (KeyError, ValueError, TypeError):
@@ -82,8 +95,11 @@ def read_session(keys: MultiFernet, cookie: str | None, lifetime_seconds: int) -
 
 
 def flow_cookie(keys: MultiFernet, flow: dict[str, Any]) -> str:
-    payload = {"kind": "flow", "exp": int(time.time()) + SIGN_IN_SECONDS,
-               "flow": {k: flow[k] for k in FLOW_KEYS if k in flow}}
+    payload = {
+        "kind": "flow",
+        "exp": int(time.time()) + SIGN_IN_SECONDS,
+        "flow": {k: flow[k] for k in FLOW_KEYS if k in flow},
+    }
     return _cookie(_seal(keys, payload), SIGN_IN_SECONDS)
 
 

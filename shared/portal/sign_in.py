@@ -15,11 +15,13 @@ from shared.portal.id_token import DiscoveryFailed, IdTokenRejected, validate_id
 
 # Directory roles whose holders administer a customer's tenant (Global, Application, Cloud Application
 # Administrator); Entra sends them in `wids` when the app registration asks for directory roles.
-ADMIN_DIRECTORY_ROLES = frozenset({
-    "62e90394-69f5-4237-9190-012177145e10",
-    "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
-    "158c047a-c907-4556-b7ef-446551a6b5f7",
-})
+ADMIN_DIRECTORY_ROLES = frozenset(
+    {
+        "62e90394-69f5-4237-9190-012177145e10",
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+    }
+)
 
 
 class SignInFailed(Exception):
@@ -62,8 +64,12 @@ def _app(config: PortalConfig) -> msal.ConfidentialClientApplication:
     if app is None:
         try:
             app = msal.ConfidentialClientApplication(
-                config.client_id, client_credential=config.client_secret, authority=config.authority,
-                instance_discovery=False, token_cache=_NoTokenCache(), timeout=10,
+                config.client_id,
+                client_credential=config.client_secret,
+                authority=config.authority,
+                instance_discovery=False,
+                token_cache=_NoTokenCache(),
+                timeout=10,
             )
         except (OSError, ValueError) as error:
             raise SignInFailed(f"The identity provider is unreachable ({type(error).__name__}).") from None
@@ -83,7 +89,8 @@ def begin(config: PortalConfig) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended")
         flow: dict[str, Any] = _app(config).initiate_auth_code_flow(
-            scopes=[], redirect_uri=config.redirect_uri, prompt="select_account", response_mode="query")
+            scopes=[], redirect_uri=config.redirect_uri, prompt="select_account", response_mode="query"
+        )
         return flow
 
 
@@ -117,8 +124,10 @@ def identify(config: PortalConfig, claims: dict[str, Any]) -> SignedInUser:
     operator = in_operator_tenant and (config.operator_role in roles or oid in config.operator_object_ids)
     customer_admin = config.customer_admin_role in roles or bool(directory_roles & ADMIN_DIRECTORY_ROLES)
     return SignedInUser(
-        oid=oid, tid=tid,
+        oid=oid,
+        tid=tid,
         name=str(claims.get("name") or claims.get("preferred_username") or oid)[:200],
         username=str(claims.get("preferred_username") or "")[:200],
-        operator=operator, customer_admin=customer_admin,
+        operator=operator,
+        customer_admin=customer_admin,
     )

@@ -68,8 +68,9 @@ class AnswerBudget:
         return cls(settings.current().batch_max_answer_bytes)
 
     def _refusal(self) -> BatchAnswerTooLarge:
-        return BatchAnswerTooLarge(f"the batch's combined answer would exceed {self.limit} bytes; "
-                                                     "this entry was left out (send it on its own)")
+        return BatchAnswerTooLarge(
+            f"the batch's combined answer would exceed {self.limit} bytes; this entry was left out (send it on its own)"
+        )
 
     def before_send(self) -> None:
         if self._exhausted:
@@ -121,8 +122,13 @@ def _run_one(entry: BatchEntry, run_entry: RunEntry, version: FhirVersion) -> di
         return failed_entry(version, 500, operation_outcome(IssueType.EXCEPTION, "the gateway failed on this entry"))
 
 
-def run_batch(entries: Sequence[BatchEntry], run_entry: RunEntry, version: FhirVersion,
-              concurrency: int | None = None, deadline_seconds: float = DEADLINE_SECONDS) -> dict[str, Any]:
+def run_batch(
+    entries: Sequence[BatchEntry],
+    run_entry: RunEntry,
+    version: FhirVersion,
+    concurrency: int | None = None,
+    deadline_seconds: float = DEADLINE_SECONDS,
+) -> dict[str, Any]:
     """The batch-response Bundle: one entry per request, in request order, each with its own status."""
     if concurrency is None:
         concurrency = settings.current().batch_fanout_concurrency
@@ -133,8 +139,11 @@ def run_batch(entries: Sequence[BatchEntry], run_entry: RunEntry, version: FhirV
     while next_index < len(entries) or in_flight:
         while next_index < len(entries) and len(in_flight) < max(1, concurrency):
             if time.monotonic() - started > deadline_seconds:
-                answers[next_index] = failed_entry(version, 504, operation_outcome(
-                    IssueType.TIMEOUT, "not sent: the batch ran out of time before this entry"))
+                answers[next_index] = failed_entry(
+                    version,
+                    504,
+                    operation_outcome(IssueType.TIMEOUT, "not sent: the batch ran out of time before this entry"),
+                )
             else:
                 in_flight[pool().submit(_run_one, entries[next_index], run_entry, version)] = next_index
             next_index += 1

@@ -50,8 +50,10 @@ def _sort_fields(query: Query) -> list[tuple[str, bool]]:
 
 def _sort_is_valid(version: FhirVersion, pairs: Query) -> bool:
     if version is FhirVersion.DSTU2:
-        return all(name in _VALID_SORT_NAMES[version] and "," not in value and not value.startswith("-")
-                   for name, value in pairs)
+        return all(
+            name in _VALID_SORT_NAMES[version] and "," not in value and not value.startswith("-")
+            for name, value in pairs
+        )
     return all(name in _STU3_SORT_NAMES for name, _ in pairs)
 
 
@@ -108,8 +110,9 @@ def _names(query: Query) -> set[str]:
     return {match.group(1) for name, _ in query if (match := _NAME_PARTS.match(name))}
 
 
-def normalise_search(version: FhirVersion, resource_type: str | None, query: Query,
-                     capabilities: Capabilities) -> tuple[Query, list[QueryRewrite]]:
+def normalise_search(
+    version: FhirVersion, resource_type: str | None, query: Query, capabilities: Capabilities
+) -> tuple[Query, list[QueryRewrite]]:
     """The search's parameters as the provider's version spells them, and what was changed.
 
     `capabilities` is only called when a rule depends on the provider's own statement.
@@ -121,8 +124,12 @@ def normalise_search(version: FhirVersion, resource_type: str | None, query: Que
         query, renamed = _rename(query, "id", "_id", "id")
         rewrites += renamed
     # STU3 Coverage has `beneficiary`, not `patient` (R4 adds `patient`; DSTU2 has neither, so nothing to map).
-    if (version is FhirVersion.STU3 and resource_type == "Coverage" and "patient" in names
-            and not capabilities().supports_search_param("Coverage", "patient")):
+    if (
+        version is FhirVersion.STU3
+        and resource_type == "Coverage"
+        and "patient" in names
+        and not capabilities().supports_search_param("Coverage", "patient")
+    ):
         query, renamed = _rename(query, "patient", "beneficiary", "coverage-patient")
         rewrites += renamed
     return query, rewrites
@@ -130,8 +137,15 @@ def normalise_search(version: FhirVersion, resource_type: str | None, query: Que
 
 def _log(tenant: Tenant, where: str, rewrites: list[QueryRewrite]) -> None:
     for rewrite in rewrites:
-        log.debug("compatibility tenant=%s version=%s %s rule=%s: %s -> %s", tenant.tenant_id,
-                  tenant.fhir_version.name, where, rewrite.rule, rewrite.before, rewrite.after)
+        log.debug(
+            "compatibility tenant=%s version=%s %s rule=%s: %s -> %s",
+            tenant.tenant_id,
+            tenant.fhir_version.name,
+            where,
+            rewrite.rule,
+            rewrite.before,
+            rewrite.after,
+        )
 
 
 def adapt_request(tenant: Tenant, plan: PlannedRequest) -> PlannedRequest:

@@ -130,11 +130,12 @@ def split_fhir_url(url: str) -> tuple[str, str]:
         return "", parts.query
     if not path.lower().startswith(FHIR_PREFIX):
         raise NotFound("not a FHIR path of this gateway")
-    return path[len(FHIR_PREFIX):], parts.query
+    return path[len(FHIR_PREFIX) :], parts.query
 
 
-def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str],
-                   request_id: str) -> upstream_client.UpstreamResponse:
+def _upstream_call(
+    tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str
+) -> upstream_client.UpstreamResponse:
     media = tenant.fhir_version.json_media_type
     outgoing = upstream_request_headers(headers, media)
     outgoing[REQUEST_ID_HEADER] = request_id
@@ -158,16 +159,18 @@ def _upstream_call(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, s
         raise answered(failure) from None
 
 
-def _client_response(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
-                     rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+def _client_response(
+    tenant: Tenant, upstream: upstream_client.UpstreamResponse, rewriter: LinkRewriter
+) -> tuple[int, bytes, str, dict[str, str]]:
     try:
         return _relayed_answer(tenant, upstream, rewriter)
     except UpstreamFailure as failure:
         raise answered(failure) from None
 
 
-def _relayed_answer(tenant: Tenant, upstream: upstream_client.UpstreamResponse,
-                    rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+def _relayed_answer(
+    tenant: Tenant, upstream: upstream_client.UpstreamResponse, rewriter: LinkRewriter
+) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
     check_provider_status(tenant, status)
     headers = client_response_headers(upstream.headers, rewriter)
@@ -221,12 +224,14 @@ def _discard(pairs: object) -> None:
     return None
 
 
-def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str,
-                      rewriter: LinkRewriter) -> tuple[int, bytes, str, dict[str, str]]:
+def _fanned_out_batch(
+    tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str, rewriter: LinkRewriter
+) -> tuple[int, bytes, str, dict[str, str]]:
     """The batch answered by the gateway itself: each entry a separate read, through the same client and rewriter."""
     # The batch's own conditional headers do not apply to its entries.
-    entry_headers = {name: value for name, value in headers.items()
-                     if name.lower() not in ("if-none-match", "if-modified-since")}
+    entry_headers = {
+        name: value for name, value in headers.items() if name.lower() not in ("if-none-match", "if-modified-since")
+    }
 
     budget = AnswerBudget.from_settings()
 
@@ -239,16 +244,21 @@ def _fanned_out_batch(tenant: Tenant, plan: PlannedRequest, headers: Mapping[str
 
     version = announced_version() or tenant.fhir_version  # the entries are already in the announced version
     bundle = run_batch(plan.batch, run_entry, version)
-    log.debug("compatibility tenant=%s: batch of %d fanned out by the gateway: %s", tenant.tenant_id,
-              len(plan.batch), ", ".join(entry["response"]["status"].split()[0] for entry in bundle["entry"]))
+    log.debug(
+        "compatibility tenant=%s: batch of %d fanned out by the gateway: %s",
+        tenant.tenant_id,
+        len(plan.batch),
+        ", ".join(entry["response"]["status"].split()[0] for entry in bundle["entry"]),
+    )
     return 200, fhir_json.dumps(bundle), version.json_media_type, {}
 
 
 def _error_response(error: ProxyError, version: FhirVersion | None, extra: dict[str, str]) -> Response:
     mimetype = version.json_media_type if version else DEFAULT_MEDIA_TYPE
     body = json.dumps(operation_outcome(error.issue_type, error.message)).encode("utf-8")
-    return response(error.status_code, body, mimetype,
-                    {**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF})
+    return response(
+        error.status_code, body, mimetype, {**error.headers, **extra, "Cache-Control": "no-store", **NOSNIFF}
+    )
 
 
 def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -271,20 +281,21 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         rewriter = link_rewriter_for(tenant.fhir_base_url, settings.current().fhir_base_url)
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
-            status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id,
-                                                                            rewriter)
+            status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id, rewriter)
             outcome.upstream_ms = (time.perf_counter() - fanout_started) * 1000
         else:
             upstream = _upstream_call(tenant, plan, headers, request_id)
             outcome.upstream_ms = upstream.elapsed_ms
             status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter)
         total_ms = (time.perf_counter() - started) * 1000
-        response_headers.update({
-            REQUEST_ID_HEADER: request_id,
-            "Cache-Control": "no-store",
-            "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
-            **NOSNIFF,
-        })
+        response_headers.update(
+            {
+                REQUEST_ID_HEADER: request_id,
+                "Cache-Control": "no-store",
+                "Server-Timing": _server_timing(total_ms, outcome.upstream_ms),
+                **NOSNIFF,
+            }
+        )
         return response(status, payload, mimetype, response_headers)
     except ProxyError as error:
         status = error.status_code
@@ -298,10 +309,18 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         return _error_response(refusal, None, {REQUEST_ID_HEADER: request_id})
     finally:
         audit(
-            "fhir", request_id=request_id, client_id=outcome.client_id, tenant=outcome.tenant_id,
-            method=method.upper(), interaction=outcome.interaction, resource_types=list(outcome.resource_types),
-            parameters=list(outcome.parameter_names), status=status, reason=outcome.reason,
-            upstream_ms=round(outcome.upstream_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1),
+            "fhir",
+            request_id=request_id,
+            client_id=outcome.client_id,
+            tenant=outcome.tenant_id,
+            method=method.upper(),
+            interaction=outcome.interaction,
+            resource_types=list(outcome.resource_types),
+            parameters=list(outcome.parameter_names),
+            status=status,
+            reason=outcome.reason,
+            upstream_ms=round(outcome.upstream_ms, 1),
+            total_ms=round((time.perf_counter() - started) * 1000, 1),
         )
 
 

@@ -48,8 +48,10 @@ def upstream_request_headers(client_headers: Mapping[str, str], media_type: str)
 # Each forwarded response header passes only in its own syntax (RFC 9110), so nothing else rides in it.
 _ETAG = re.compile(r'^(?:W/)?"[\x21\x23-\x7E]{0,128}"$')
 _LANGUAGE_TAGS = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*(?:\s*,\s*[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*){0,7}$")
-_HTTP_DATE = re.compile(r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-                        r"\d{4} \d{2}:\d{2}:\d{2} GMT$")
+_HTTP_DATE = re.compile(
+    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"\d{4} \d{2}:\d{2}:\d{2} GMT$"
+)
 _DELTA_SECONDS = re.compile(r"^\d{1,5}$")
 MAX_RETRY_AFTER_SECONDS = 86_400
 _RELATIVE_FHIR_URL = re.compile(r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}(?:/_history/[A-Za-z0-9\-.]{1,64})?$")
@@ -87,8 +89,9 @@ def _url_into_gateway(value: str, rewriter: LinkRewriter) -> str | None:
     return None
 
 
-def client_response_headers(upstream_headers: Mapping[str, str],
-                            rewriter: LinkRewriter | None = None) -> dict[str, str]:
+def client_response_headers(
+    upstream_headers: Mapping[str, str], rewriter: LinkRewriter | None = None
+) -> dict[str, str]:
     """What the client receives from the provider's headers: the allow-list, each header in its own
     syntax and free of provider URLs; with `rewriter`, URL headers only when they point into the gateway
     (without it they are returned for the caller to rewrite)."""
@@ -99,7 +102,7 @@ def client_response_headers(upstream_headers: Mapping[str, str],
             continue
         if lowered in URL_RESPONSE_HEADERS:
             if rewriter is not None:
-                value = _url_into_gateway(value, rewriter)  # type: ignore[assignment]
+                value = _url_into_gateway(value, rewriter)  # type: ignore[assignment]  # None is skipped just below
                 if value is None:
                     continue
         elif not _SYNTAX[lowered](value) or (rewriter is not None and rewriter.might_contain_provider_urls(value)):

@@ -76,9 +76,11 @@ class LinkRewriter:
         # Bytes patterns for JSON text: each spelling also with JSON's optional escaped slashes (\/).
         spellings = _spellings(provider_base)
         exact = _exact_spellings(provider_base)
+
         def as_bytes(values: list[str]) -> bytes:
             both = {v.encode() for v in values} | {v.replace("/", "\\/").encode() for v in values}
             return b"|".join(re.escape(v) for v in sorted(both, key=len, reverse=True))
+
         boundary = _BOUNDARY.encode()
         self._exact_bytes = re.compile(b"(?:" + as_bytes(exact) + b")" + boundary)
         self._any_case_bytes = re.compile(b"(?:" + as_bytes(spellings) + b")" + boundary, re.IGNORECASE)
@@ -110,7 +112,7 @@ class LinkRewriter:
         assert self._host_search is not None
         reach = self._longest_spelling
         for match in self._host_search.finditer(body):
-            window = body[max(0, match.start() - 16):match.start() + reach]
+            window = body[max(0, match.start() - 16) : match.start() + reach]
             if self._any_case_bytes.search(window):
                 return True
         return False

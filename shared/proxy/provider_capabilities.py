@@ -43,8 +43,7 @@ class ProviderCapabilities:
 
 def parse_capabilities(statement: Any, version: FhirVersion) -> ProviderCapabilities:
     """The parts of a CapabilityStatement (STU3/R4) or Conformance (DSTU2) the compatibility layer uses."""
-    if not isinstance(statement, dict) or statement.get("resourceType") not in ("CapabilityStatement",
-                                                                                  "Conformance"):
+    if not isinstance(statement, dict) or statement.get("resourceType") not in ("CapabilityStatement", "Conformance"):
         raise ValueError("the metadata is not a CapabilityStatement or Conformance resource")
     servers = [rest for rest in statement.get("rest") or [] if isinstance(rest, dict) and rest.get("mode") == "server"]
     batch_codes = _BATCH_CODES.get(version, _DEFAULT_BATCH_CODES)
@@ -56,8 +55,11 @@ def parse_capabilities(statement: Any, version: FhirVersion) -> ProviderCapabili
         for resource in rest.get("resource") or []:
             if not isinstance(resource, dict) or not isinstance(resource.get("type"), str):
                 continue
-            names = {p["name"] for p in resource.get("searchParam") or []
-                     if isinstance(p, dict) and isinstance(p.get("name"), str)}
+            names = {
+                p["name"]
+                for p in resource.get("searchParam") or []
+                if isinstance(p, dict) and isinstance(p.get("name"), str)
+            }
             if names:  # a resource listed without search parameters says nothing about them
                 params[resource["type"]] = params.get(resource["type"], frozenset()) | names
     return ProviderCapabilities(from_metadata=True, batch=batch, search_params=params)
@@ -72,11 +74,19 @@ def _fetch(tenant: Tenant) -> ProviderCapabilities | None:
             raise ValueError(f"the provider answered HTTP {answer.status_code}")
         capabilities = parse_capabilities(json.loads(answer.body), tenant.fhir_version)
     except (UpstreamAuthError, upstream_client.UpstreamFailure, ValueError, RecursionError) as error:
-        log.warning("provider metadata unavailable for tenant %s: %s; asking again in %.0f s",
-                    tenant.tenant_id, error, RETRY_AFTER_FAILURE_SECONDS)
+        log.warning(
+            "provider metadata unavailable for tenant %s: %s; asking again in %.0f s",
+            tenant.tenant_id,
+            error,
+            RETRY_AFTER_FAILURE_SECONDS,
+        )
         return None
-    log.debug("provider metadata for tenant %s: batch=%s, search parameters for %d resource types",
-              tenant.tenant_id, capabilities.batch, len(capabilities.search_params))
+    log.debug(
+        "provider metadata for tenant %s: batch=%s, search parameters for %d resource types",
+        tenant.tenant_id,
+        capabilities.batch,
+        len(capabilities.search_params),
+    )
     return capabilities
 
 
@@ -110,8 +120,11 @@ def _load(tenant: Tenant) -> ProviderCapabilities:
         return fetched
     if known is not None:
         return known  # an older statement of this provider beats the version defaults
-    log.warning("tenant %s: using the %s defaults until the provider's metadata can be read",
-                tenant.tenant_id, tenant.fhir_version.name)
+    log.warning(
+        "tenant %s: using the %s defaults until the provider's metadata can be read",
+        tenant.tenant_id,
+        tenant.fhir_version.name,
+    )
     return ProviderCapabilities(from_metadata=False)
 
 

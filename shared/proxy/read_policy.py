@@ -118,8 +118,9 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
     return tuple(planned)
 
 
-def plan_request(tenant: Tenant, method: str, raw_path: str, raw_query: str,
-                 headers: Mapping[str, str], body: bytes) -> PlannedRequest:
+def plan_request(
+    tenant: Tenant, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes
+) -> PlannedRequest:
     """The checked request to forward; ProxyError for anything outside the read-only policy."""
     method = method.upper()
     if method not in ("GET", "HEAD", "POST"):

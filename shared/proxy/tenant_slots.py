@@ -23,8 +23,9 @@ class TenantBusy(Exception):
     """The tenant already has its maximum of upstream requests in flight on this instance."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the tenant's provider already has {limit} requests in flight on this gateway "
-                         "instance; retry shortly")
+        super().__init__(
+            f"the tenant's provider already has {limit} requests in flight on this gateway instance; retry shortly"
+        )
         self.limit = limit
 
 

@@ -70,8 +70,14 @@ def pool() -> urllib3.PoolManager:
             if manager is None:
                 import certifi
 
-                manager = urllib3.PoolManager(num_pools=32, maxsize=64, block=False, retries=False,
-                                              cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle or certifi.where())
+                manager = urllib3.PoolManager(
+                    num_pools=32,
+                    maxsize=64,
+                    block=False,
+                    retries=False,
+                    cert_reqs="CERT_REQUIRED",
+                    ca_certs=ca_bundle or certifi.where(),
+                )
                 manager.pool_classes_by_scheme = upstream_deadline.POOL_CLASSES
                 _pools[ca_bundle] = manager
     return manager
@@ -90,8 +96,9 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
-def send(method: str, url: str, headers: dict[str, str], body: bytes | None = None,
-         tenant_id: str | None = None) -> UpstreamResponse:
+def send(
+    method: str, url: str, headers: dict[str, str], body: bytes | None = None, tenant_id: str | None = None
+) -> UpstreamResponse:
     """The provider's answer; retries connection errors and 502/503/504 (reads only reach here).
 
     Everything - connecting, waiting, reading the body, retries and their pauses - ends within
@@ -106,8 +113,9 @@ def send(method: str, url: str, headers: dict[str, str], body: bytes | None = No
         raise ProviderBusy(str(busy), str(tenant_slots.RETRY_AFTER_SECONDS)) from None
 
 
-def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | None,
-                 seconds: float) -> UpstreamResponse:
+def _send_within(
+    method: str, url: str, headers: dict[str, str], body: bytes | None, seconds: float
+) -> UpstreamResponse:
     connect_timeout = settings.current().upstream_connect_timeout_seconds
     read_timeout = settings.current().upstream_read_timeout_seconds
     max_retries = settings.current().upstream_max_retries
@@ -122,8 +130,16 @@ def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | N
                 raise too_slow
             timeout = urllib3.Timeout(connect=min(connect_timeout, left), read=min(read_timeout, left))
             try:
-                response = pool().request(method, url, headers=headers, body=body, timeout=timeout,
-                                          retries=False, redirect=False, preload_content=False)
+                response = pool().request(
+                    method,
+                    url,
+                    headers=headers,
+                    body=body,
+                    timeout=timeout,
+                    retries=False,
+                    redirect=False,
+                    preload_content=False,
+                )
                 try:
                     payload = _read_capped(response, watch)
                 finally:
@@ -140,12 +156,21 @@ def _send_within(method: str, url: str, headers: dict[str, str], body: bytes | N
                     raise _final_failure(error) from None
             else:
                 wait = _retry_after_seconds(response.headers.get("Retry-After"))
-                retry = (response.status in RETRYABLE_STATUSES and attempt <= max_retries
-                         and wait is not None and wait <= MAX_RETRY_AFTER_SECONDS
-                         and wait < watch.remaining())
+                retry = (
+                    response.status in RETRYABLE_STATUSES
+                    and attempt <= max_retries
+                    and wait is not None
+                    and wait <= MAX_RETRY_AFTER_SECONDS
+                    and wait < watch.remaining()
+                )
                 if not retry:
-                    return UpstreamResponse(response.status, urllib3.HTTPHeaderDict(response.headers), payload,
-                                            (time.perf_counter() - started) * 1000, attempt)
+                    return UpstreamResponse(
+                        response.status,
+                        urllib3.HTTPHeaderDict(response.headers),
+                        payload,
+                        (time.perf_counter() - started) * 1000,
+                        attempt,
+                    )
                 time.sleep(wait or 0)
                 continue
             if attempt > max_retries or 0.2 * attempt >= watch.remaining():

@@ -30,5 +30,6 @@ def check_provider_status(tenant: Tenant, status: int) -> None:
         return
     if 300 <= status < 400:
         raise ProviderBrokenAnswer(
-            f"the provider answered a redirect (HTTP {status}), which the gateway does not follow")
+            f"the provider answered a redirect (HTTP {status}), which the gateway does not follow"
+        )
     raise ProviderBrokenAnswer(f"the provider answered HTTP {status}, which the gateway does not relay")

@@ -24,13 +24,16 @@ def _stale_grace() -> float:
 
 # While Table Storage is down, cached state keeps serving for a bounded grace period, then fails closed.
 _client_states: TTLCache[str, clients.ClientState | None] = TTLCache(
-    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
+    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,)
+)
 _tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
-    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,))
+    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,)
+)
 
 
-def client_state(client_id: str, loaded_since: float | None = None,
-                 allow_stale: bool = True) -> clients.ClientState | None:
+def client_state(
+    client_id: str, loaded_since: float | None = None, allow_stale: bool = True
+) -> clients.ClientState | None:
     """The client with its secrets, at most one TTL old (and loaded after `loaded_since`, a Unix
     time, when given); None when unknown. `allow_stale=False`: no stale state during an outage."""
     return _client_states.get(client_id, clients.load_client_state, loaded_since, allow_stale)
@@ -61,24 +64,29 @@ process_state.register("registry.cache", forget_all)
 
 # Writes: each goes to storage, then (once it succeeded) drops what this instance cached of the entity it changed.
 
-def create_client(display_name: str, allowed_tenants: tuple[str, ...], token_lifetime_seconds: int | None = None,
-                  expires_days: int | None = None) -> clients.IssuedSecret:
+
+def create_client(
+    display_name: str,
+    allowed_tenants: tuple[str, ...],
+    token_lifetime_seconds: int | None = None,
+    expires_days: int | None = None,
+) -> clients.IssuedSecret:
     """Registers a client with its first secret; returns the secret, shown once."""
     issued = clients.create_client(display_name, allowed_tenants, token_lifetime_seconds, expires_days)
     forget_client(issued.client_id)
     return issued
 
 
-def add_secret(state: clients.ClientState, expires_at: datetime | None = None,
-                  now: datetime | None = None) -> clients.IssuedSecret:
+def add_secret(
+    state: clients.ClientState, expires_at: datetime | None = None, now: datetime | None = None
+) -> clients.IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
     changed = clients.add_secret(state, expires_at, now)
     forget_client(state.client.client_id)
     return changed
 
 
-def revoke_secret(state: clients.ClientState, secret_id: str,
-                        now: datetime | None = None) -> clients.ClientSecret:
+def revoke_secret(state: clients.ClientState, secret_id: str, now: datetime | None = None) -> clients.ClientSecret:
     """Revokes one secret of the client as read in `state` (the row stays for the audit trail)."""
     changed = clients.revoke_secret(state, secret_id, now)
     forget_client(state.client.client_id)

@@ -165,8 +165,9 @@ def load_client_state(client_id: str) -> ClientState | None:
     client_rows = [row for row in rows if row.entity["RowKey"] == CLIENT_ROW]
     if not client_rows:
         return None
-    secrets_ = [parse_secret(row.entity, row.etag) for row in rows
-                if str(row.entity["RowKey"]).startswith(SECRET_ROW_PREFIX)]
+    secrets_ = [
+        parse_secret(row.entity, row.etag) for row in rows if str(row.entity["RowKey"]).startswith(SECRET_ROW_PREFIX)
+    ]
     secrets_.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC))
     return ClientState(client=parse_client(client_rows[0].entity, client_rows[0].etag), secrets=tuple(secrets_))
 
@@ -183,8 +184,9 @@ def list_clients() -> list[Client]:
     return sorted((parse_client(row.entity, row.etag) for row in rows), key=lambda c: c.display_name.lower())
 
 
-def _secret_entity(client_id: str, secret_id: str, secret: str, now: datetime,
-                   expires_at: datetime | None) -> dict[str, Any]:
+def _secret_entity(
+    client_id: str, secret_id: str, secret: str, now: datetime, expires_at: datetime | None
+) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": client_id,
         "RowKey": SECRET_ROW_PREFIX + secret_id,
@@ -197,9 +199,12 @@ def _secret_entity(client_id: str, secret_id: str, secret: str, now: datetime,
     return entity
 
 
-def create_client(display_name: str, allowed_tenants: tuple[str, ...],
-                  token_lifetime_seconds: int | None = None,
-                  expires_days: int | None = None) -> IssuedSecret:
+def create_client(
+    display_name: str,
+    allowed_tenants: tuple[str, ...],
+    token_lifetime_seconds: int | None = None,
+    expires_days: int | None = None,
+) -> IssuedSecret:
     """Registers a client with its first secret; returns the secret, shown once."""
     if not display_name.strip():
         raise RegistryError("a client needs a display name")
@@ -219,10 +224,13 @@ def create_client(display_name: str, allowed_tenants: tuple[str, ...],
     secret = generate_secret()
     secret_id = generate_secret_id()
     expires_at = now + timedelta(days=expires_days) if expires_days else None
-    store.active().commit(TABLE, [
-        Insert(entity),
-        Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)),
-    ])
+    store.active().commit(
+        TABLE,
+        [
+            Insert(entity),
+            Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)),
+        ],
+    )
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
@@ -236,13 +244,13 @@ def _guarded_secret_change(state: ClientState, now: datetime, change: Change) ->
     """
     if not state.client.etag:
         raise EntityConflict("the client row was read without its ETag; read it again")
-    guard = Merge({"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now},
-                  etag=state.client.etag)
+    guard = Merge(
+        {"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now}, etag=state.client.etag
+    )
     store.active().commit(TABLE, [guard, change])
 
 
-def add_secret(state: ClientState, expires_at: datetime | None = None,
-                  now: datetime | None = None) -> IssuedSecret:
+def add_secret(state: ClientState, expires_at: datetime | None = None, now: datetime | None = None) -> IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
     now = now or _utcnow()
     client_id = state.client.client_id
@@ -311,8 +319,9 @@ def record_secret_use(client_id: str, secret_id: str, today: date | None = None)
     try:
         store.active().commit(TABLE, [Merge(patch)])
     except Exception as error:  # bookkeeping must never fail a token request, whatever went wrong
-        log.warning("could not record the last use of secret %s of client %s: %s", secret_id, client_id,
-                    type(error).__name__)
+        log.warning(
+            "could not record the last use of secret %s of client %s: %s", secret_id, client_id, type(error).__name__
+        )
         return False
     with _last_use_lock:
         _last_use_recorded.pop(key, None)

@@ -83,4 +83,3 @@ class RegistryStorage(Protocol):
 
     def commit(self, table: str, changes: Sequence[Change]) -> None:
         """Applies changes to rows of one partition all together or not at all."""
-

@@ -67,7 +67,8 @@ class TableStorage:
             except TableTransactionError as error:
                 if error.status_code in (409, 412):
                     raise EntityConflict(
-                        "a row changed concurrently or already exists; read again and retry") from error
+                        "a row changed concurrently or already exists; read again and retry"
+                    ) from error
                 if error.status_code == 404:
                     failed = changes[min(getattr(error, "index", 0) or 0, len(changes) - 1)]
                     raise EntityNotFound(table, *change_keys(failed)) from error

@@ -38,8 +38,9 @@ def max_lifetime() -> int:
     return settings.current().token_max_lifetime_seconds
 
 
-def issue_access_token(client_id: str, tenant_id: str, secret_id: str, lifetime_seconds: int,
-                       now: float | None = None) -> IssuedToken:
+def issue_access_token(
+    client_id: str, tenant_id: str, secret_id: str, lifetime_seconds: int, now: float | None = None
+) -> IssuedToken:
     ring = key_ring()
     lifetime_seconds = min(lifetime_seconds, max_lifetime())
     issued_at = int(now if now is not None else time.time())
@@ -58,7 +59,9 @@ def issue_access_token(client_id: str, tenant_id: str, secret_id: str, lifetime_
         "secret_id": secret_id,
     }
     token = jwt.encode(
-        claims, ring.signing_key, algorithm=ALGORITHM,
+        claims,
+        ring.signing_key,
+        algorithm=ALGORITHM,
         headers={"kid": ring.signing_kid, "typ": TOKEN_TYPE_HEADER},
     )
     return IssuedToken(token, lifetime_seconds, tenant_id, jti)

@@ -92,8 +92,13 @@ process_state.register("tokens.verified", _forget_verified)
 def _decode_once(token: str) -> dict[str, Any]:
     ring, iss, aud = key_ring(), issuer(), audience()
     hit = _verified.get(token)
-    if hit is not None and hit[0] is ring and hit[1] == iss and hit[2] == aud \
-            and time.time() < hit[3]["exp"] + LEEWAY_SECONDS:
+    if (
+        hit is not None
+        and hit[0] is ring
+        and hit[1] == iss
+        and hit[2] == aud
+        and time.time() < hit[3]["exp"] + LEEWAY_SECONDS
+    ):
         return hit[3]
     claims = _decode(token)
     with _verified_lock:

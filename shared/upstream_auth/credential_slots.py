@@ -45,8 +45,12 @@ class AcquiredToken:
         if not result or "access_token" not in result:
             return None
         expires_in = int(result.get("expires_in") or 0)
-        return cls(access_token=result["access_token"], expires_on=time.time() + expires_in,
-                   expires_in=expires_in, from_identity_provider=result.get("token_source") == "identity_provider")
+        return cls(
+            access_token=result["access_token"],
+            expires_on=time.time() + expires_in,
+            expires_in=expires_in,
+            from_identity_provider=result.get("token_source") == "identity_provider",
+        )
 
 
 class _Slot:
@@ -92,8 +96,15 @@ class CredentialSlots:
                 slot = self._slots[family] = _Slot(variant)
             return slot
 
-    def token(self, family: Hashable, variant: Hashable, tenant_id: str, method: str,
-              build: Callable[[], Any], acquire: Callable[[Any], AcquiredToken]) -> str:
+    def token(
+        self,
+        family: Hashable,
+        variant: Hashable,
+        tenant_id: str,
+        method: str,
+        build: Callable[[], Any],
+        acquire: Callable[[Any], AcquiredToken],
+    ) -> str:
         """An access token: `acquire(client)` (which serves from the client's cache when it can)."""
         slot = self._slot(family, variant)
         with slot.lock:
@@ -109,23 +120,36 @@ class CredentialSlots:
             slot.failure = None
             slot.last_token = token
         if token.from_identity_provider:
-            logger.info("upstream token acquired from the identity provider: tenant=%s method=%s expires_in=%d",
-                        tenant_id, method, token.expires_in)
+            logger.info(
+                "upstream token acquired from the identity provider: tenant=%s method=%s expires_in=%d",
+                tenant_id,
+                method,
+                token.expires_in,
+            )
         return token.access_token
 
     @staticmethod
-    def _fallback_or_raise(slot: _Slot, error: UpstreamAuthError, tenant_id: str, method: str,
-                           fresh: bool) -> str:
+    def _fallback_or_raise(slot: _Slot, error: UpstreamAuthError, tenant_id: str, method: str, fresh: bool) -> str:
         last = slot.last_token
         if error.transient and last is not None and last.expires_on - time.time() >= FALLBACK_MIN_REMAINING_SECONDS:
             if fresh:
-                logger.warning("upstream token refresh failed, the previous token stays in use for %d s: "
-                               "tenant=%s method=%s problem=%s",
-                               last.expires_on - time.time(), tenant_id, method, error.problem)
+                logger.warning(
+                    "upstream token refresh failed, the previous token stays in use for %d s: "
+                    "tenant=%s method=%s problem=%s",
+                    last.expires_on - time.time(),
+                    tenant_id,
+                    method,
+                    error.problem,
+                )
             return last.access_token
         if fresh:
-            logger.warning("upstream authentication failed: tenant=%s method=%s transient=%s problem=%s",
-                           tenant_id, method, error.transient, error.problem)
+            logger.warning(
+                "upstream authentication failed: tenant=%s method=%s transient=%s problem=%s",
+                tenant_id,
+                method,
+                error.transient,
+                error.problem,
+            )
         raise error.for_tenant(tenant_id) from None
 
 

@@ -22,16 +22,18 @@ if TYPE_CHECKING:
 # against the authority. With `authority=` an unknown host would instead be sent to login.microsoftonline.com
 # for instance discovery (refused as invalid_instance) unless validation were switched off, and MSAL would
 # look for the Entra-only `/v2.0/.well-known/...` path.
-ENTRA_HOSTS = frozenset({
-    "login.microsoftonline.com",
-    "login.microsoft.com",
-    "login.windows.net",
-    "login.microsoftonline.us",
-    "login-us.microsoftonline.com",
-    "login.usgovcloudapi.net",
-    "login.chinacloudapi.cn",
-    "login.partner.microsoftonline.cn",
-})
+ENTRA_HOSTS = frozenset(
+    {
+        "login.microsoftonline.com",
+        "login.microsoft.com",
+        "login.windows.net",
+        "login.microsoftonline.us",
+        "login-us.microsoftonline.com",
+        "login.usgovcloudapi.net",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
 
 # OAuth2 error codes that mean "try again later" rather than "these credentials are wrong".
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
@@ -65,15 +67,19 @@ def entra_headers(tenant: Tenant) -> dict[str, str]:
     family = ("azure_ad", tenant_id, auth.authority, auth.client_id, auth.secret_setting, scope)
     host = urlsplit(auth.authority).hostname or "the authority"
     token = SLOTS.token(
-        family, fingerprint(secret), tenant_id, "azure_ad",
+        family,
+        fingerprint(secret),
+        tenant_id,
+        "azure_ad",
         build=lambda: _build_application(tenant_id, auth.authority, auth.client_id, secret, host),
         acquire=lambda app: _acquire(app, tenant_id, scope, auth.client_id, auth.secret_setting, host),
     )
     return {"Authorization": f"Bearer {token}"}
 
 
-def _build_application(tenant_id: str, authority: str, client_id: str, secret: str,
-                       host: str) -> msal.ConfidentialClientApplication:
+def _build_application(
+    tenant_id: str, authority: str, client_id: str, secret: str, host: str
+) -> msal.ConfidentialClientApplication:
     import msal
 
     try:
@@ -88,8 +94,9 @@ def _build_application(tenant_id: str, authority: str, client_id: str, secret: s
         raise identity_http.failure_from_exception(tenant_id, error, host) from None
 
 
-def _acquire(app: msal.ConfidentialClientApplication, tenant_id: str, scope: str, client_id: str,
-             secret_setting: str, host: str) -> AcquiredToken:
+def _acquire(
+    app: msal.ConfidentialClientApplication, tenant_id: str, scope: str, client_id: str, secret_setting: str, host: str
+) -> AcquiredToken:
     try:
         # Since MSAL 1.23 this looks in the app's token cache first and calls the authority only on a miss.
         result: dict[str, Any] | None = app.acquire_token_for_client(scopes=[scope])
@@ -107,6 +114,8 @@ def _acquire(app: msal.ConfidentialClientApplication, tenant_id: str, scope: str
         problem = f"{host} could not issue a token right now (error {detail})"
     else:
         error_class = UpstreamAuthError
-        problem = (f"{host} refused client {client_id} for scope {scope} (error {detail}); "
-                   f"check the client id and the secret in app setting {secret_setting}")
+        problem = (
+            f"{host} refused client {client_id} for scope {scope} (error {detail}); "
+            f"check the client id and the secret in app setting {secret_setting}"
+        )
     raise error_class(tenant_id, problem)

@@ -106,8 +106,9 @@ def failure_from_exception(tenant_id: str, error: BaseException, where: str) -> 
         return UpstreamAuthError(tenant_id, f"the TLS certificate of {where} is not trusted")
     if isinstance(error, requests.exceptions.Timeout):
         connect, read = timeouts()
-        return UpstreamAuthUnavailable(tenant_id, f"{where} did not answer in time (timeouts {connect:g} s to connect, "
-                                            f"{read:g} s to answer)")
+        return UpstreamAuthUnavailable(
+            tenant_id, f"{where} did not answer in time (timeouts {connect:g} s to connect, {read:g} s to answer)"
+        )
     if isinstance(error, requests.exceptions.ConnectionError):
         return UpstreamAuthUnavailable(tenant_id, f"{where} is unreachable")
     if isinstance(error, requests.exceptions.RequestException):
@@ -119,6 +120,9 @@ def failure_from_exception(tenant_id: str, error: BaseException, where: str) -> 
         return UpstreamAuthUnavailable(tenant_id, f"{where} answered {status}")
     if isinstance(error, ValueError):
         # Unparseable JSON, a 4xx OIDC discovery answer (wrong tenant in the authority), an issuer mismatch.
-        return UpstreamAuthError(tenant_id, f"{where} gave an answer that is not a usable OIDC discovery "
-                                            "document or token response (check the Authority)")
+        return UpstreamAuthError(
+            tenant_id,
+            f"{where} gave an answer that is not a usable OIDC discovery "
+            "document or token response (check the Authority)",
+        )
     return UpstreamAuthError(tenant_id, f"unexpected {type(error).__name__} while talking to {where}")

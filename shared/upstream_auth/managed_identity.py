@@ -50,7 +50,10 @@ def managed_identity_headers(tenant: Tenant) -> dict[str, str]:
     family = ("managed_identity", client_id or "system-assigned", resource)
     variant = os.environ.get("IDENTITY_ENDPOINT", "")
     token = SLOTS.token(
-        family, variant, tenant_id, "managed_identity",
+        family,
+        variant,
+        tenant_id,
+        "managed_identity",
         build=lambda: _build_client(client_id),
         acquire=lambda client: _acquire(client, tenant_id, resource),
     )
@@ -60,8 +63,9 @@ def managed_identity_headers(tenant: Tenant) -> dict[str, str]:
 def _build_client(client_id: str) -> msal.ManagedIdentityClient:
     import msal
 
-    identity: Any = (msal.UserAssignedManagedIdentity(client_id=client_id) if client_id
-                     else msal.SystemAssignedManagedIdentity())
+    identity: Any = (
+        msal.UserAssignedManagedIdentity(client_id=client_id) if client_id else msal.SystemAssignedManagedIdentity()
+    )
     return msal.ManagedIdentityClient(identity, http_client=identity_http.session())
 
 
@@ -83,5 +87,8 @@ def _acquire(client: msal.ManagedIdentityClient, tenant_id: str, resource: str) 
     if status is None or status == 429 or status >= 500:
         shown = f"HTTP {status}" if status else "a throttled error"
         raise UpstreamAuthUnavailable(tenant_id, f"{WHERE} answered {shown} for {resource}")
-    raise UpstreamAuthError(tenant_id, f"{WHERE} refused a token for {resource} (HTTP {status}, error {code}); "
-                                       "check the identity and its access to the FHIR server")
+    raise UpstreamAuthError(
+        tenant_id,
+        f"{WHERE} refused a token for {resource} (HTTP {status}, error {code}); "
+        "check the identity and its access to the FHIR server",
+    )

@@ -31,6 +31,8 @@ def bearer_headers(tenant: Tenant) -> dict[str, str]:
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     if not token or not token.isprintable() or any(c.isspace() for c in token):
-        raise UpstreamAuthError(tenant.tenant_id, f"app setting {name} does not hold a usable token "
-                                                  "(it is empty or contains spaces or control characters)")
+        raise UpstreamAuthError(
+            tenant.tenant_id,
+            f"app setting {name} does not hold a usable token (it is empty or contains spaces or control characters)",
+        )
     return {"Authorization": f"Bearer {token}"}

@@ -44,7 +44,7 @@ def to_pre_r4(system: str) -> str:
         return mapped
     for r4, old in PREFIXES:
         if system.startswith(r4):
-            return old + system[len(r4):]
+            return old + system[len(r4) :]
     return system
 
 
@@ -55,5 +55,5 @@ def to_r4(system: str) -> str:
         return mapped
     for r4, old in PREFIXES:
         if system.startswith(old):
-            return r4 + system[len(old):]
+            return r4 + system[len(old) :]
     return system

@@ -96,7 +96,7 @@ def _safety_net(resource: Node, step: Step) -> None:
         url = extension.get("url") if isinstance(extension, dict) else None
         if not isinstance(url, str) or not url.startswith(prefix):
             continue
-        name = url[len(prefix):]
+        name = url[len(prefix) :]
         if name in known:  # the original value wins over one a rule derived for the missing element
             values = [ext.decode(e) for e in ext.take(resource, url)]
             resource[name] = values if name in repeating else values[0]
@@ -135,8 +135,9 @@ def convert_resource(resource: Node, source: str, target: str) -> Node:
     try:
         contained = resource.get("contained")
         if isinstance(contained, list):
-            resource["contained"] = [convert_resource(item, source, target) for item in contained
-                                     if isinstance(item, dict)]
+            resource["contained"] = [
+                convert_resource(item, source, target) for item in contained if isinstance(item, dict)
+            ]
         for older_or_newer, other in _pairs(source, target):
             up = ORDER.index(other) > ORDER.index(older_or_newer)
             older, newer = (older_or_newer, other) if up else (other, older_or_newer)
@@ -146,14 +147,17 @@ def convert_resource(resource: Node, source: str, target: str) -> Node:
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
         # An element in a shape FHIR does not allow (a list where one value belongs, a number for a code...):
         # the provider's error, refused for this resource alone.
-        raise Malformed(f"the provider's {resource_type} is not valid FHIR {source}; it cannot be translated "
-                        f"to {target}") from None
+        raise Malformed(
+            f"the provider's {resource_type} is not valid FHIR {source}; it cannot be translated to {target}"
+        ) from None
     return resource
 
 
 def not_supported_outcome(message: str) -> Node:
-    return {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "not-supported", "diagnostics": message}]}
+    return {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "not-supported", "diagnostics": message}],
+    }
 
 
 _RESOURCE_BASE = ("id", "meta", "implicitRules", "language", "resourceType")
@@ -171,8 +175,8 @@ def _bundle_root(bundle: Node, source: str, target: str) -> None:
     prefix = ext.url_for(target, "Bundle.")
     for extension in list(meta.get("extension") or []):
         url = extension.get("url") if isinstance(extension, dict) else None
-        if isinstance(url, str) and url.startswith(prefix) and url[len(prefix):] in known:
-            name = url[len(prefix):]
+        if isinstance(url, str) and url.startswith(prefix) and url[len(prefix) :] in known:
+            name = url[len(prefix) :]
             bundle.setdefault(name, ext.decode(ext.take(meta, url)[0]))
     if meta:
         bundle["meta"] = meta
@@ -217,8 +221,12 @@ def _convert_entry(entry: Node, source: str, target: str, batch: bool, url_map: 
                 entry.setdefault("resource", outcome)
             else:
                 response["outcome"] = outcome
-        elif (source == "DSTU2" and _status_code(response) >= 400 and isinstance(entry.get("resource"), dict)
-              and entry["resource"].get("resourceType") == "OperationOutcome"):
+        elif (
+            source == "DSTU2"
+            and _status_code(response) >= 400
+            and isinstance(entry.get("resource"), dict)
+            and entry["resource"].get("resourceType") == "OperationOutcome"
+        ):
             response["outcome"] = entry.pop("resource")
         if url_map is not None and isinstance(response.get("location"), str):
             response["location"] = url_map(response["location"])

@@ -59,8 +59,12 @@ def encode(url: str, value: Any, data_type: str | None = None) -> list[dict[str,
     if kind is not None and kind != "BackboneElement":
         return [{"url": url, value_key(kind): value}]
     if isinstance(value, dict):
-        nested = [ext for key, item in value.items() if key not in ("id", "extension", "modifierExtension")
-                  for ext in encode(key, item)]
+        nested = [
+            ext
+            for key, item in value.items()
+            if key not in ("id", "extension", "modifierExtension")
+            for ext in encode(key, item)
+        ]
         nested += [ext for ext in value.get("extension") or [] if isinstance(ext, dict)]
         return [{"url": url, "extension": nested}]
     return [{"url": url, "valueString": str(value)}]

@@ -28,17 +28,17 @@ class _Reader:
         self.text, self.at = text, 0
 
     def skip(self) -> None:
-        self.at = _SPACE.match(self.text, self.at).end()  # type: ignore[union-attr]
+        self.at = _SPACE.match(self.text, self.at).end()  # type: ignore[union-attr]  # the pattern matches the empty string, so always matches
 
     def expect(self, char: str) -> None:
         self.skip()
-        if self.text[self.at:self.at + 1] != char:
+        if self.text[self.at : self.at + 1] != char:
             raise fhir_json.NotFhirJson(f"expected {char!r} at offset {self.at}")
         self.at += 1
 
     def peek(self) -> str:
         self.skip()
-        return self.text[self.at:self.at + 1]
+        return self.text[self.at : self.at + 1]
 
     def value(self) -> Any:
         self.skip()
@@ -93,8 +93,13 @@ def convert_streaming(body: bytes, entry_fn: EntryFn, root_fn: RootFn) -> tuple[
         if not isinstance(key, str):
             raise fhir_json.NotFhirJson("an object key is not a string")
         reader.expect(":")
-        if (key == "entry" and out is None and root.get("resourceType") == "Bundle" and "type" in root
-                and reader.peek() == "["):
+        if (
+            key == "entry"
+            and out is None
+            and root.get("resourceType") == "Bundle"
+            and "type" in root
+            and reader.peek() == "["
+        ):
             reader.at += 1
             out = io.BytesIO()
             out.write(b'{"resourceType":"Bundle","entry":[')

@@ -34,7 +34,7 @@ def get(node: Node, relative: list[str]) -> Any:
     for name in relative:
         if not isinstance(node, dict):
             return None
-        node = node.get(name)  # type: ignore[assignment]
+        node = node.get(name)  # type: ignore[assignment]  # a non-dict node ends the walk on the next step
     return node
 
 

@@ -61,8 +61,10 @@ def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
     if not path.resource_type:
         return path
     if not supported(path.resource_type, client):
-        raise NotImplementedInVersion(f"{path.resource_type} cannot be translated between FHIR {client}, which this "
-                                      f"gateway speaks, and {provider}, which this tenant's provider speaks")
+        raise NotImplementedInVersion(
+            f"{path.resource_type} cannot be translated between FHIR {client}, which this "
+            f"gateway speaks, and {provider}, which this tenant's provider speaks"
+        )
     return replace(path, resource_type=type_name(path.resource_type, client, provider))
 
 
@@ -90,8 +92,12 @@ def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedReq
         form = plan.form
         if form is not None:
             form = _query(resource_type, form, client, target, "search body")
-        translated = replace(plan, path=_path(plan.path, client, target),
-                             query=_query(resource_type, plan.query, client, target, "query"), form=form)
+        translated = replace(
+            plan,
+            path=_path(plan.path, client, target),
+            query=_query(resource_type, plan.query, client, target, "query"),
+            form=form,
+        )
     if log.isEnabledFor(logging.DEBUG) and translated != plan:
         log.debug("version bridge %s -> %s: %s -> %s", client, target, _names(plan), _names(translated))
     return translated
@@ -100,7 +106,8 @@ def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedReq
 def _names(plan: PlannedRequest) -> str:
     """Types and parameter names only (values may be PHI), for the debug log."""
     parts = [(e.path.resource_type or "", e.query) for e in plan.batch] or [
-        (plan.path.resource_type or "", [*plan.query, *(plan.form or [])])]
+        (plan.path.resource_type or "", [*plan.query, *(plan.form or [])])
+    ]
     return "; ".join(f"{kind}?{','.join(name for name, _ in query)}" for kind, query in parts)
 
 
@@ -112,7 +119,7 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
     def map_url(url: str) -> str:
         if not url.startswith(prefix):
             return url
-        relative, mark, raw_query = url[len(prefix):].partition("?")
+        relative, mark, raw_query = url[len(prefix) :].partition("?")
         segments = relative.split("/")
         if not segments[0][:1].isupper():
             return url
@@ -128,8 +135,7 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
     return map_url
 
 
-def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
-                     rewriter: LinkRewriter) -> tuple[bytes, str]:
+def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewriter: LinkRewriter) -> tuple[bytes, str]:
     """The provider's FHIR JSON answer with provider links rewritten to the gateway, in the announced version and
     its media type. Unbridged, links are rewritten in the bytes (nothing parsed); bridged, in the parsed document,
     so a large answer is never held as text twice besides the provider's own."""
@@ -157,8 +163,7 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
     except fhir_json.NotFhirJson:
         raise BadGateway("the provider's answer is not FHIR JSON") from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
-        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be "
-                         "translated") from None
+        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be translated") from None
     if not isinstance(document, dict):
         raise BadGateway("the provider's answer is not a FHIR resource")
     try:
@@ -171,8 +176,7 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str,
     except Unsupported as refused:
         raise NotImplementedInVersion(str(refused)) from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
-        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be "
-                         "translated") from None
+        raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be translated") from None
     written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
     return written, client_version.json_media_type
 

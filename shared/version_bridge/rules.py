@@ -198,7 +198,7 @@ class Codes:
         return set(value) == {"coding"} and len(codings) == 1 and set(codings[0]) <= {"system", "code"}
 
     def apply(self, resource: Node, step: Step) -> None:
-        source_shape, target_shape = ((self.older_shape, self.shape) if step.up else (self.shape, self.older_shape))
+        source_shape, target_shape = (self.older_shape, self.shape) if step.up else (self.shape, self.older_shape)
         mapping = self.up_map if step.up else self.down_map
         back = self.down_map if step.up else self.up_map
         allowed = self.newer_codes if step.up else self.older_codes
@@ -221,8 +221,12 @@ class Codes:
                 lossy = back.get(mapped, mapped) != code or not self._is_plain(value, source_shape)
             else:
                 if default is not None:
-                    _require(holder, relative, self._shaped(default, target_shape) if default != DATA_ABSENT
-                             else default, "code" if target_shape == "code" else target_shape)
+                    _require(
+                        holder,
+                        relative,
+                        self._shaped(default, target_shape) if default != DATA_ABSENT else default,
+                        "code" if target_shape == "code" else target_shape,
+                    )
                 lossy = True
             if lossy:
                 kind = {"code": "code", "Coding": "Coding", "CodeableConcept": "CodeableConcept"}[source_shape]

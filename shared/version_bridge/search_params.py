@@ -20,7 +20,10 @@ RENAMES: dict[str, tuple[tuple[str | None, str | None, str | None], ...]] = {
         ("deathdate", "death-date", "death-date"),
     ),
     "Practitioner": (
-        ("role", None, None), ("specialty", None, None), ("organization", None, None), ("location", None, None),
+        ("role", None, None),
+        ("specialty", None, None),
+        ("organization", None, None),
+        ("location", None, None),
     ),
     "Condition": (
         ("date-recorded", "asserted-date", "recorded-date"),
@@ -87,11 +90,14 @@ RENAMES: dict[str, tuple[tuple[str | None, str | None, str | None], ...]] = {
 }
 
 # DSTU2 AllergyIntolerance has one `status`; STU3 and R4 split it in two.
-STATUS_SPLIT = {"clinical-status": frozenset({"active", "inactive", "resolved"}),
-                "verification-status": frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})}
+STATUS_SPLIT = {
+    "clinical-status": frozenset({"active", "inactive", "resolved"}),
+    "verification-status": frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"}),
+}
 SORT_NAMES = frozenset({"_sort", "_sort:asc", "_sort:desc", "sort:asc", "sort:desc"})
-INCLUDE_NAMES = frozenset({"_include", "_revinclude", "_include:iterate", "_revinclude:iterate",
-                           "_include:recurse", "_revinclude:recurse"})
+INCLUDE_NAMES = frozenset(
+    {"_include", "_revinclude", "_include:iterate", "_revinclude:iterate", "_include:recurse", "_revinclude:recurse"}
+)
 _NAME_PARTS = re.compile(r"^([^:.]+)(.*)$")
 _TOKEN_SYSTEM = re.compile(r"^(https?://[^|,]+)\|")
 
@@ -106,8 +112,10 @@ class NoEquivalent(ValueError):
     hint: str = ""
 
     def __str__(self) -> str:
-        return (f"search parameter {self.parameter!r} of {self.resource_type} has no equivalent in FHIR "
-                f"{self.target}, which this tenant's provider speaks" + (f"; {self.hint}" if self.hint else ""))
+        return (
+            f"search parameter {self.parameter!r} of {self.resource_type} has no equivalent in FHIR "
+            f"{self.target}, which this tenant's provider speaks" + (f"; {self.hint}" if self.hint else "")
+        )
 
 
 def _stu3_type(resource_type: str, version: str) -> str:
@@ -138,7 +146,7 @@ def _token_systems(value: str, target: str) -> str:
     parts = []
     for part in value.split(","):
         match = _TOKEN_SYSTEM.match(part)
-        parts.append(rewrite(match.group(1)) + part[match.end(1):] if match else part)
+        parts.append(rewrite(match.group(1)) + part[match.end(1) :] if match else part)
     return ",".join(parts)
 
 
@@ -175,8 +183,12 @@ def _allergy_status(query: Query, source: str, target: str, strict: bool) -> Que
     if target == "DSTU2" and source != "DSTU2":
         split = [(n, v) for n, v in query if _name_part(n, 1) in STATUS_SPLIT]
         if len(split) > 1 and strict:
-            raise NoEquivalent(split[1][0], "AllergyIntolerance", target,
-                               "DSTU2 has one `status`: search clinical-status or verification-status, not both")
+            raise NoEquivalent(
+                split[1][0],
+                "AllergyIntolerance",
+                target,
+                "DSTU2 has one `status`: search clinical-status or verification-status, not both",
+            )
         return [("status" + _name_part(n, 2), v) if (n, v) in split else (n, v) for n, v in query]
     if source == "DSTU2" and target != "DSTU2":
         out = []
@@ -187,8 +199,9 @@ def _allergy_status(query: Query, source: str, target: str, strict: bool) -> Que
                 kinds = [kind for kind, allowed in STATUS_SPLIT.items() if codes <= allowed]
                 if not kinds:
                     if strict:
-                        raise NoEquivalent(name, "AllergyIntolerance", target,
-                                           "its values mix clinical and verification codes")
+                        raise NoEquivalent(
+                            name, "AllergyIntolerance", target, "its values mix clinical and verification codes"
+                        )
                     out.append((name, value))
                     continue
                 name = kinds[0] + match.group(2)
@@ -197,8 +210,7 @@ def _allergy_status(query: Query, source: str, target: str, strict: bool) -> Que
     return query
 
 
-def translate_query(resource_type: str | None, query: Query, source: str, target: str,
-                    strict: bool = True) -> Query:
+def translate_query(resource_type: str | None, query: Query, source: str, target: str, strict: bool = True) -> Query:
     """The search's parameters as `target` spells them. `resource_type` is the type as `source` names it.
     Strict (requests): a parameter with no equivalent raises NoEquivalent; not strict (links in answers): kept."""
     if source == target:

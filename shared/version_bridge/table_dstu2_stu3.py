@@ -25,33 +25,78 @@ _notes_up, _notes_down = t.notes_from_text("notes", "note")
 # ContactPoint.system: STU3 adds `url`, which DSTU2 lacks.
 _CONTACT_SYSTEM_DSTU2 = frozenset({"phone", "fax", "email", "pager", "other"})
 _TELECOM = (Codes("telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2, _CONTACT_SYSTEM_DSTU2 | {"url"}),)
-_CONTACT_TELECOM = (Codes("contact.telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2,
-                          _CONTACT_SYSTEM_DSTU2 | {"url"}),)
+_CONTACT_TELECOM = (
+    Codes("contact.telecom.system", {}, {"url": "other"}, _CONTACT_SYSTEM_DSTU2, _CONTACT_SYSTEM_DSTU2 | {"url"}),
+)
 _ENCOUNTER_STATUS_DSTU2 = frozenset({"planned", "arrived", "in-progress", "onleave", "finished", "cancelled"})
 _ENCOUNTER_STATUS_STU3 = _ENCOUNTER_STATUS_DSTU2 | {"triaged", "entered-in-error", "unknown"}
 # DSTU2 Encounter.class codes <-> v3 ActCode (STU3 Coding).
-_CLASS_UP = {"inpatient": "IMP", "outpatient": "AMB", "ambulatory": "AMB", "emergency": "EMER", "home": "HH",
-             "field": "FLD", "daytime": "SS", "virtual": "VR"}
-_CLASS_DOWN = {"IMP": "inpatient", "AMB": "ambulatory", "EMER": "emergency", "HH": "home", "FLD": "field",
-               "SS": "daytime", "VR": "virtual"}
+_CLASS_UP = {
+    "inpatient": "IMP",
+    "outpatient": "AMB",
+    "ambulatory": "AMB",
+    "emergency": "EMER",
+    "home": "HH",
+    "field": "FLD",
+    "daytime": "SS",
+    "virtual": "VR",
+}
+_CLASS_DOWN = {
+    "IMP": "inpatient",
+    "AMB": "ambulatory",
+    "EMER": "emergency",
+    "HH": "home",
+    "FLD": "field",
+    "SS": "daytime",
+    "VR": "virtual",
+}
 _CONDITION_CLINICAL_DSTU2 = frozenset({"active", "relapse", "remission", "resolved"})
 _CONDITION_CLINICAL_STU3 = frozenset({"active", "recurrence", "inactive", "remission", "resolved"})
-_CONDITION_VERIFICATION = frozenset({"provisional", "differential", "confirmed", "refuted", "entered-in-error",
-                                     "unknown"})
-_OBSERVATION_STATUS_DSTU2 = frozenset({"registered", "preliminary", "final", "amended", "cancelled",
-                                       "entered-in-error", "unknown"})
+_CONDITION_VERIFICATION = frozenset(
+    {"provisional", "differential", "confirmed", "refuted", "entered-in-error", "unknown"}
+)
+_OBSERVATION_STATUS_DSTU2 = frozenset(
+    {"registered", "preliminary", "final", "amended", "cancelled", "entered-in-error", "unknown"}
+)
 _MED_STATUS_DSTU2 = frozenset({"active", "on-hold", "completed", "entered-in-error", "stopped", "draft"})
 _MED_STATUS_STU3 = _MED_STATUS_DSTU2 | {"cancelled", "unknown"}
 _ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other"})
 _ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
 _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
 _LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
-_ISSUE_CODES = frozenset({
-    "invalid", "structure", "required", "value", "invariant", "security", "login", "unknown", "expired", "forbidden",
-    "suppressed", "processing", "not-supported", "duplicate", "not-found", "too-long", "code-invalid", "extension",
-    "too-costly", "business-rule", "conflict", "incomplete", "transient", "lock-error", "no-store", "exception",
-    "timeout", "throttled", "informational",
-})
+_ISSUE_CODES = frozenset(
+    {
+        "invalid",
+        "structure",
+        "required",
+        "value",
+        "invariant",
+        "security",
+        "login",
+        "unknown",
+        "expired",
+        "forbidden",
+        "suppressed",
+        "processing",
+        "not-supported",
+        "duplicate",
+        "not-found",
+        "too-long",
+        "code-invalid",
+        "extension",
+        "too-costly",
+        "business-rule",
+        "conflict",
+        "incomplete",
+        "transient",
+        "lock-error",
+        "no-store",
+        "exception",
+        "timeout",
+        "throttled",
+        "informational",
+    }
+)
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "Patient": (
@@ -60,9 +105,16 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Transform("contact HumanName.family", _contact_family_up, _contact_family_down),
         # DSTU2 `replace` points forward to the patient to use: STU3 `replaced-by`. STU3 `replaces` has no
         # DSTU2 code: `seealso` (link.type is required) with the original kept.
-        Codes("link.type", {"replace": "replaced-by"}, {"replaced-by": "replace"}, _LINK_TYPES_DSTU2,
-              _LINK_TYPES_STU3, down_default="seealso"),
-        *_TELECOM, *_CONTACT_TELECOM,
+        Codes(
+            "link.type",
+            {"replace": "replaced-by"},
+            {"replaced-by": "replace"},
+            _LINK_TYPES_DSTU2,
+            _LINK_TYPES_STU3,
+            down_default="seealso",
+        ),
+        *_TELECOM,
+        *_CONTACT_TELECOM,
     ),
     "Practitioner": (
         Cardinality("name", many_in_newer=True, data_type="HumanName"),
@@ -75,8 +127,9 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
         Renamed("comments", "comment"),
         Renamed("referenceRange.meaning", "referenceRange.type"),
-        Codes("status", {}, {"corrected": "amended"}, _OBSERVATION_STATUS_DSTU2, _OBSERVATION_STATUS_DSTU2
-              | {"corrected"}),
+        Codes(
+            "status", {}, {"corrected": "amended"}, _OBSERVATION_STATUS_DSTU2, _OBSERVATION_STATUS_DSTU2 | {"corrected"}
+        ),
         OnlyIn(True, "valueBoolean", "boolean"),
         OnlyIn(True, "basedOn", "Reference", repeating=True),
         OnlyIn(True, "referenceRange.appliesTo", "CodeableConcept", repeating=True),
@@ -87,8 +140,13 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("dateRecorded", "assertedDate"),
         Renamed("onsetQuantity", "onsetAge"),
         Renamed("abatementQuantity", "abatementAge"),
-        Codes("clinicalStatus", {"relapse": "recurrence"}, {"recurrence": "relapse"}, _CONDITION_CLINICAL_DSTU2,
-              _CONDITION_CLINICAL_STU3),
+        Codes(
+            "clinicalStatus",
+            {"relapse": "recurrence"},
+            {"recurrence": "relapse"},
+            _CONDITION_CLINICAL_DSTU2,
+            _CONDITION_CLINICAL_STU3,
+        ),
         # DSTU2 requires verificationStatus; STU3 may leave it out: DSTU2's own `unknown`.
         Required("verificationStatus", in_newer=False, derived="unknown"),
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
@@ -97,11 +155,24 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "Encounter": (
         Renamed("patient", "subject"),
-        Codes("class", _CLASS_UP, _CLASS_DOWN, frozenset({*_CLASS_UP, "other"}), frozenset(_CLASS_DOWN),
-              shape="Coding", system=PRE_R4 + "v3/ActCode"),
+        Codes(
+            "class",
+            _CLASS_UP,
+            _CLASS_DOWN,
+            frozenset({*_CLASS_UP, "other"}),
+            frozenset(_CLASS_DOWN),
+            shape="Coding",
+            system=PRE_R4 + "v3/ActCode",
+        ),
         # DSTU2 lacks triaged, entered-in-error, unknown (status is required there).
-        Codes("status", {}, {"triaged": "arrived", "entered-in-error": "cancelled"}, _ENCOUNTER_STATUS_DSTU2,
-              _ENCOUNTER_STATUS_STU3, down_default=DATA_ABSENT),
+        Codes(
+            "status",
+            {},
+            {"triaged": "arrived", "entered-in-error": "cancelled"},
+            _ENCOUNTER_STATUS_DSTU2,
+            _ENCOUNTER_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
         OnlyIn(False, "indication", "Reference", repeating=True),
         OnlyIn(True, "diagnosis", "BackboneElement", repeating=True),
         OnlyIn(True, "classHistory", "BackboneElement", repeating=True),
@@ -109,16 +180,19 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(True, "subjectStatus", "CodeableConcept"),
     ),
     "AllergyIntolerance": (
-        Transform("status <-> clinicalStatus + verificationStatus", t2.allergy_status_split,
-                  t2.allergy_status_join),
+        Transform("status <-> clinicalStatus + verificationStatus", t2.allergy_status_split, t2.allergy_status_join),
         Renamed("substance", "code"),
         Renamed("reporter", "asserter"),
         Renamed("onset", "onsetDateTime"),
         Renamed("lastOccurence", "lastOccurrence"),
         Renamed("recordedDate", "assertedDate"),
-        Codes("criticality", {"CRITL": "low", "CRITH": "high", "CRITU": "unable-to-assess"},
-              {"low": "CRITL", "high": "CRITH", "unable-to-assess": "CRITU"}, frozenset({"CRITL", "CRITH", "CRITU"}),
-              frozenset({"low", "high", "unable-to-assess"})),
+        Codes(
+            "criticality",
+            {"CRITL": "low", "CRITH": "high", "CRITU": "unable-to-assess"},
+            {"low": "CRITL", "high": "CRITH", "unable-to-assess": "CRITU"},
+            frozenset({"CRITL", "CRITH", "CRITU"}),
+            frozenset({"low", "high", "unable-to-assess"}),
+        ),
         Codes("category", {}, {}, _ALLERGY_CATEGORY_DSTU2, _ALLERGY_CATEGORY_STU3),
         Cardinality("category", many_in_newer=True, data_type="code"),
         Cardinality("note", many_in_newer=True, data_type="Annotation"),
@@ -151,12 +225,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(True, "dispenseRequest.performer", "Reference"),
         OnlyIn(True, "substitution", "BackboneElement"),
     ),
-    "Coverage": (
-        Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),
-    ),
-    "Location": (
-        *_TELECOM,
-    ),
+    "Coverage": (Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),),
+    "Location": (*_TELECOM,),
     # Mostly as contained in a MedicationOrder/MedicationRequest.
     "Medication": (
         Renamed("product.form", "form"),

@@ -22,18 +22,47 @@ _ALLERGY_CLINICAL = frozenset({"active", "inactive", "resolved"})
 _ALLERGY_VERIFICATION = frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})
 _CONDITION_CLINICAL_STU3 = frozenset({"active", "recurrence", "inactive", "remission", "resolved"})
 _CONDITION_CLINICAL_R4 = _CONDITION_CLINICAL_STU3 | {"relapse"}
-_CONDITION_VERIFICATION_STU3 = frozenset({"provisional", "differential", "confirmed", "refuted", "entered-in-error",
-                                          "unknown"})
-_CONDITION_VERIFICATION_R4 = frozenset({"unconfirmed", "provisional", "differential", "confirmed", "refuted",
-                                        "entered-in-error"})
+_CONDITION_VERIFICATION_STU3 = frozenset(
+    {"provisional", "differential", "confirmed", "refuted", "entered-in-error", "unknown"}
+)
+_CONDITION_VERIFICATION_R4 = frozenset(
+    {"unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"}
+)
 _INTENT_STU3 = frozenset({"proposal", "plan", "order", "instance-order"})
 _INTENT_R4 = _INTENT_STU3 | {"original-order", "reflex-order", "filler-order", "option"}
-_ISSUE_CODES_STU3 = frozenset({
-    "invalid", "structure", "required", "value", "invariant", "security", "login", "unknown", "expired", "forbidden",
-    "suppressed", "processing", "not-supported", "duplicate", "not-found", "too-long", "code-invalid", "extension",
-    "too-costly", "business-rule", "conflict", "incomplete", "transient", "lock-error", "no-store", "exception",
-    "timeout", "throttled", "informational",
-})
+_ISSUE_CODES_STU3 = frozenset(
+    {
+        "invalid",
+        "structure",
+        "required",
+        "value",
+        "invariant",
+        "security",
+        "login",
+        "unknown",
+        "expired",
+        "forbidden",
+        "suppressed",
+        "processing",
+        "not-supported",
+        "duplicate",
+        "not-found",
+        "too-long",
+        "code-invalid",
+        "extension",
+        "too-costly",
+        "business-rule",
+        "conflict",
+        "incomplete",
+        "transient",
+        "lock-error",
+        "no-store",
+        "exception",
+        "timeout",
+        "throttled",
+        "informational",
+    }
+)
 _ISSUE_CODES_R4 = _ISSUE_CODES_STU3 | {"multiple-matches", "deleted"}
 
 _notes_up, _notes_down = t.notes_from_text("comment", "note")
@@ -42,17 +71,21 @@ _IDENTIFIER_USE_STU3 = frozenset({"usual", "official", "temp", "secondary"})
 _CONTACT_SYSTEM_STU3 = frozenset({"phone", "fax", "email", "pager", "url", "other"})
 _IDENTIFIERS = (Codes("identifier.use", {}, {}, _IDENTIFIER_USE_STU3, _IDENTIFIER_USE_STU3 | {"old"}),)
 _TELECOM = (Codes("telecom.system", {}, {"sms": "other"}, _CONTACT_SYSTEM_STU3, _CONTACT_SYSTEM_STU3 | {"sms"}),)
-_CONTACT_TELECOM = (Codes("contact.telecom.system", {}, {"sms": "other"}, _CONTACT_SYSTEM_STU3,
-                          _CONTACT_SYSTEM_STU3 | {"sms"}),)
+_CONTACT_TELECOM = (
+    Codes("contact.telecom.system", {}, {"sms": "other"}, _CONTACT_SYSTEM_STU3, _CONTACT_SYSTEM_STU3 | {"sms"}),
+)
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "Patient": (
         # R4 `animal` is the patient-animal extension; STU3 has the element.
         OnlyIn(False, "animal", "BackboneElement"),
-        *_IDENTIFIERS, *_TELECOM, *_CONTACT_TELECOM,
+        *_IDENTIFIERS,
+        *_TELECOM,
+        *_CONTACT_TELECOM,
     ),
     "Practitioner": (
-        *_IDENTIFIERS, *_TELECOM,
+        *_IDENTIFIERS,
+        *_TELECOM,
     ),
     "Observation": (
         Renamed("context", "encounter"),
@@ -69,10 +102,24 @@ RULES: dict[str, tuple[Rule, ...]] = {
         *_IDENTIFIERS,
     ),
     "Condition": (
-        Codes("clinicalStatus", {}, {"relapse": "recurrence"}, _CONDITION_CLINICAL_STU3, _CONDITION_CLINICAL_R4,
-              shape="CodeableConcept", system=R4_TERMINOLOGY + "condition-clinical"),
-        Codes("verificationStatus", {}, {"unconfirmed": "provisional"}, _CONDITION_VERIFICATION_STU3,
-              _CONDITION_VERIFICATION_R4, shape="CodeableConcept", system=R4_TERMINOLOGY + "condition-ver-status"),
+        Codes(
+            "clinicalStatus",
+            {},
+            {"relapse": "recurrence"},
+            _CONDITION_CLINICAL_STU3,
+            _CONDITION_CLINICAL_R4,
+            shape="CodeableConcept",
+            system=R4_TERMINOLOGY + "condition-clinical",
+        ),
+        Codes(
+            "verificationStatus",
+            {},
+            {"unconfirmed": "provisional"},
+            _CONDITION_VERIFICATION_STU3,
+            _CONDITION_VERIFICATION_R4,
+            shape="CodeableConcept",
+            system=R4_TERMINOLOGY + "condition-ver-status",
+        ),
         Renamed("context", "encounter"),
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(False, "abatementBoolean", "boolean"),
@@ -93,13 +140,27 @@ RULES: dict[str, tuple[Rule, ...]] = {
         *_IDENTIFIERS,
     ),
     "AllergyIntolerance": (
-        Codes("clinicalStatus", {}, {}, _ALLERGY_CLINICAL, _ALLERGY_CLINICAL,
-              shape="CodeableConcept", system=R4_TERMINOLOGY + "allergyintolerance-clinical"),
+        Codes(
+            "clinicalStatus",
+            {},
+            {},
+            _ALLERGY_CLINICAL,
+            _ALLERGY_CLINICAL,
+            shape="CodeableConcept",
+            system=R4_TERMINOLOGY + "allergyintolerance-clinical",
+        ),
         # STU3 requires verificationStatus; an R4 allergy without one is taken as `unconfirmed` (nothing confirms it).
         # Listed first, so that going down it runs after the code is converted.
         Required("verificationStatus", in_newer=False, derived="unconfirmed"),
-        Codes("verificationStatus", {}, {}, _ALLERGY_VERIFICATION, _ALLERGY_VERIFICATION,
-              shape="CodeableConcept", system=R4_TERMINOLOGY + "allergyintolerance-verification"),
+        Codes(
+            "verificationStatus",
+            {},
+            {},
+            _ALLERGY_VERIFICATION,
+            _ALLERGY_VERIFICATION,
+            shape="CodeableConcept",
+            system=R4_TERMINOLOGY + "allergyintolerance-verification",
+        ),
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(True, "encounter", "Reference"),
         Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
@@ -111,8 +172,13 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("context", "encounter"),
         Renamed("definition", "instantiatesCanonical"),
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
-        Codes("intent", {}, {"original-order": "order", "reflex-order": "order", "filler-order": "order",
-                             "option": "proposal"}, _INTENT_STU3, _INTENT_R4),
+        Codes(
+            "intent",
+            {},
+            {"original-order": "order", "reflex-order": "order", "filler-order": "order", "option": "proposal"},
+            _INTENT_STU3,
+            _INTENT_R4,
+        ),
         Required("intent", in_newer=False, derived="order"),
         Renamed("substitution.allowed", "substitution.allowedBoolean"),
         Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(up=True), t.dose_and_rate(up=False)),
@@ -125,22 +191,35 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Required("status", in_newer=True, derived="active"),
         # R4 requires beneficiary and payor; STU3 may leave them out.
         Required("beneficiary", in_newer=True, derived=DATA_ABSENT, data_type="Reference"),
-        Required("payor", in_newer=True, derived=[{"extension": [{"url":
-                 "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}]}],
-                 data_type="Reference"),
+        Required(
+            "payor",
+            in_newer=True,
+            derived=[
+                {
+                    "extension": [
+                        {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "unknown"}
+                    ]
+                }
+            ],
+            data_type="Reference",
+        ),
         *_IDENTIFIERS,
     ),
     "Location": (
         Cardinality("type", many_in_newer=True, data_type="CodeableConcept"),
-        *_IDENTIFIERS, *_TELECOM,
+        *_IDENTIFIERS,
+        *_TELECOM,
     ),
     # Mostly as contained in a MedicationRequest. STU3 isBrand, isOverTheCounter, package, image and R4 amount,
     # batch, identifier are kept by the safety net as extensions.
-    "Medication": (
-        Renamed("ingredient.amount", "ingredient.strength"),
-    ),
+    "Medication": (Renamed("ingredient.amount", "ingredient.strength"),),
     "OperationOutcome": (
-        Codes("issue.code", {}, {"multiple-matches": "processing", "deleted": "not-found"}, _ISSUE_CODES_STU3,
-              _ISSUE_CODES_R4),
+        Codes(
+            "issue.code",
+            {},
+            {"multiple-matches": "processing", "deleted": "not-found"},
+            _ISSUE_CODES_STU3,
+            _ISSUE_CODES_R4,
+        ),
     ),
 }

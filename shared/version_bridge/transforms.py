@@ -33,15 +33,15 @@ def grouping_to_class(resource: Node, step: Step) -> None:
                 ext.add(resource, ext.encode(step.source_url(f"grouping.{display}"), name, "string"))
                 continue
             if value is not None:
-                item: dict[str, Any] = {"type": {"coding": [{"system": COVERAGE_CLASS, "code": code}]},
-                                        "value": value}
+                item: dict[str, Any] = {"type": {"coding": [{"system": COVERAGE_CLASS, "code": code}]}, "value": value}
                 if name is not None:
                     item["name"] = name
                 classes.append(item)
         ext.add(resource, [e for e in grouping.get("extension") or []])
     if resource.get("sequence") is not None:
-        classes.append({"type": {"coding": [{"system": COVERAGE_CLASS, "code": "sequence"}]},
-                        "value": resource.pop("sequence")})
+        classes.append(
+            {"type": {"coding": [{"system": COVERAGE_CLASS, "code": "sequence"}]}, "value": resource.pop("sequence")}
+        )
     saved = [ext.decode(e) for e in ext.take(resource, step.target_url("class"))]
     classes += saved
     if classes:
@@ -135,6 +135,7 @@ def dose_and_rate(up: bool) -> Any:
         for dosage in dosages if isinstance(dosages, list) else []:
             if isinstance(dosage, dict):
                 (_dose_and_rate_up if up else _dose_and_rate_down)(dosage, step)
+
     return apply
 
 
@@ -159,6 +160,7 @@ def notes_from_text(older: str, newer: str) -> tuple[Any, Any]:
             resource[older] = texts[0]
         if len(notes) > 1 or not texts or set(notes[0]) != {"text"}:
             ext.add(resource, ext.encode(step.source_url(newer), notes, "Annotation"))
+
     return up, down
 
 
@@ -193,4 +195,5 @@ def family_parts(path: str) -> tuple[Any, Any]:
                 name["family"] = saved
             elif isinstance(family, str):
                 name["family"] = [family]
+
     return up, down

@@ -70,8 +70,9 @@ def allergy_status_join(resource: Node, step: Step) -> None:
     status = ext.decode(saved[0]) if saved else joined_status(clinical, verification)
     if status is not None:
         resource["status"] = status
-    for element, value, derived in zip(("clinicalStatus", "verificationStatus"), (clinical, verification),
-                                       derived_pair(status), strict=True):
+    for element, value, derived in zip(
+        ("clinicalStatus", "verificationStatus"), (clinical, verification), derived_pair(status), strict=True
+    ):
         if value is not None and value != derived:
             ext.add(resource, ext.encode(step.source_url(element), value, "code"))
 
@@ -105,7 +106,7 @@ def _grouping_down(resource: Node, step: Step) -> None:
         if grouping.get(name) is not None:
             resource[name] = grouping.pop(name)
     for name, value in grouping.items():
-        if name.endswith("Display") and resource.get(name[:-len("Display")]) == value:
+        if name.endswith("Display") and resource.get(name[: -len("Display")]) == value:
             continue  # the display _grouping_up derives
         ext.add(resource, ext.encode(step.source_url(f"grouping.{name}"), value, "string"))
 

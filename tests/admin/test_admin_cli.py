@@ -70,13 +70,34 @@ def test_client_disable_and_enable(client_id: dict[str, Any]) -> None:
 
 
 def test_tenant_set_show_list_and_remove(tenant_id: str) -> None:
-    created = run_json("tenant", "set", tenant_id, "--fhir-url", "https://ehr.example.org/fhir/",
-                       "--fhir-version", "dstu2", "--auth", "none", "--name", "Contoso")
+    created = run_json(
+        "tenant",
+        "set",
+        tenant_id,
+        "--fhir-url",
+        "https://ehr.example.org/fhir/",
+        "--fhir-version",
+        "dstu2",
+        "--auth",
+        "none",
+        "--name",
+        "Contoso",
+    )
     assert created["fhir_url"] == "https://ehr.example.org/fhir" and created["fhir_version"] == "DSTU2"
     assert created["scope"] == "https://ehr.example.org/fhir/.default"
-    changed = run_json("tenant", "set", tenant_id, "--auth", "azure_ad", "--authority",
-                       "https://login.microsoftonline.com/contoso", "--upstream-client-id", "app-id",
-                       "--secret-setting", "UPSTREAM_SECRET_CONTOSO")
+    changed = run_json(
+        "tenant",
+        "set",
+        tenant_id,
+        "--auth",
+        "azure_ad",
+        "--authority",
+        "https://login.microsoftonline.com/contoso",
+        "--upstream-client-id",
+        "app-id",
+        "--secret-setting",
+        "UPSTREAM_SECRET_CONTOSO",
+    )
     assert changed["auth"] == "azure_ad" and changed["name"] == "Contoso" and changed["fhir_version"] == "DSTU2"
     assert run_json("tenant", "show", tenant_id)["secret_setting"] == "UPSTREAM_SECRET_CONTOSO"
     assert tenant_id in {t["tenant_id"] for t in run_json("tenant", "list")}
@@ -96,17 +117,54 @@ def test_client_restricted_to_listed_tenants(tenant_id: str) -> None:
 @pytest.mark.parametrize(
     ("argv", "status", "message"),
     [
-        (("tenant", "set", "not-a-guid", "--fhir-url", "https://x.example/fhir", "--fhir-version", "STU3"),
-         2, "not a tenant GUID"),
-        (("tenant", "set", str(uuid.uuid4()), "--fhir-url", "ftp://x.example/fhir", "--fhir-version", "STU3"),
-         2, "--fhir-url"),
-        (("tenant", "set", str(uuid.uuid4()), "--fhir-url", "https://x.example/fhir", "--fhir-version", "STU4"),
-         2, "--fhir-version"),
+        (
+            ("tenant", "set", "not-a-guid", "--fhir-url", "https://x.example/fhir", "--fhir-version", "STU3"),
+            2,
+            "not a tenant GUID",
+        ),
+        (
+            ("tenant", "set", str(uuid.uuid4()), "--fhir-url", "ftp://x.example/fhir", "--fhir-version", "STU3"),
+            2,
+            "--fhir-url",
+        ),
+        (
+            ("tenant", "set", str(uuid.uuid4()), "--fhir-url", "https://x.example/fhir", "--fhir-version", "STU4"),
+            2,
+            "--fhir-version",
+        ),
         (("tenant", "set", str(uuid.uuid4()), "--fhir-url", "https://x.example/fhir"), 2, "--fhir-version"),
-        (("tenant", "set", str(uuid.uuid4()), "--fhir-url", "https://x.example/fhir", "--fhir-version", "R4",
-          "--auth", "azure_ad"), 2, "--authority"),
-        (("tenant", "set", str(uuid.uuid4()), "--fhir-url", "https://x.example/fhir", "--fhir-version", "R4",
-          "--auth", "basic", "--username", "u"), 2, "--secret-setting"),
+        (
+            (
+                "tenant",
+                "set",
+                str(uuid.uuid4()),
+                "--fhir-url",
+                "https://x.example/fhir",
+                "--fhir-version",
+                "R4",
+                "--auth",
+                "azure_ad",
+            ),
+            2,
+            "--authority",
+        ),
+        (
+            (
+                "tenant",
+                "set",
+                str(uuid.uuid4()),
+                "--fhir-url",
+                "https://x.example/fhir",
+                "--fhir-version",
+                "R4",
+                "--auth",
+                "basic",
+                "--username",
+                "u",
+            ),
+            2,
+            "--secret-setting",
+        ),
         (("tenant", "show", str(uuid.uuid4())), 3, "does not exist"),
         (("client", "show", "no-such-client"), 3, "does not exist"),
         (("client", "secret", "revoke", "no-such-client", "abc"), 3, "does not exist"),
@@ -140,14 +198,23 @@ def test_missing_registry_settings_are_reported_by_name(monkeypatch: pytest.Monk
     assert code == 1 and "REGISTRY_TABLE_ENDPOINT" in err
 
 
-def test_tenant_set_states_whether_the_version_bridge_translates(tenant_id: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tenant_set_states_whether_the_version_bridge_translates(
+    tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "STU3")
-    r4 = run_json("tenant", "set", tenant_id, "--fhir-url", "https://ehr.example.org/r4", "--fhir-version", "R4B",
-                  "--auth", "none")
+    r4 = run_json(
+        "tenant",
+        "set",
+        tenant_id,
+        "--fhir-url",
+        "https://ehr.example.org/r4",
+        "--fhir-version",
+        "R4B",
+        "--auth",
+        "none",
+    )
     assert r4["fhir_version"] == "R4"
-    assert r4["version_bridge"] == ("translates: the provider speaks R4, clients receive STU3 "
-                                    "(GATEWAY_FHIR_VERSION)")
+    assert r4["version_bridge"] == ("translates: the provider speaks R4, clients receive STU3 (GATEWAY_FHIR_VERSION)")
     same = run_json("tenant", "set", tenant_id, "--fhir-version", "STU3")
     assert same["version_bridge"].startswith("none needed: the provider speaks STU3")
     run_json("tenant", "remove", tenant_id)

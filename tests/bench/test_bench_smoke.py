@@ -22,8 +22,15 @@ def tiny_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "result.json"
     # Its own process: the benchmark sets the gateway's settings in its environment and starts its own Azurite.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_TEST_")}
-    completed = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--out", str(out)], cwd=REPO, env=env,
-                               capture_output=True, text=True, timeout=600, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-2000:]
     assert "Budget" in completed.stdout
     return json.loads(out.read_text())
@@ -48,8 +55,11 @@ def test_no_request_failed(tiny_result: dict[str, Any]) -> None:
 
 
 def test_steady_state_makes_no_storage_or_identity_provider_call(tiny_result: dict[str, Any]) -> None:
-    measured = {method: state for method, state in tiny_result["steady_state"].items()
-                if isinstance(state, dict) and "skipped" not in state}
+    measured = {
+        method: state
+        for method, state in tiny_result["steady_state"].items()
+        if isinstance(state, dict) and "skipped" not in state
+    }
     assert "none" in measured
     for state in measured.values():
         assert state["proxied_requests"] > 0 and state["errors"] == 0

@@ -7,20 +7,24 @@ import pytest
 from shared.conformance.checks import DSTU2, FIELDS, STU3, check_fields, has_field, version_of_patient_shape
 
 BLOOD_PRESSURE = {
-    "resourceType": "Observation", "id": "bp",
+    "resourceType": "Observation",
+    "id": "bp",
     "component": [{"valueQuantity": {"value": 120}}, {"valueQuantity": {"value": 80}}],
 }
 
 
-@pytest.mark.parametrize(("path", "present"), [
-    ("valueQuantity.value", False),
-    ("component[].valueQuantity.value", True),
-    ("component.valueQuantity.value", True),
-    ("component[0].valueQuantity.value", True),
-    ("component[].valueQuantity.unit", False),
-    ("id=bp", True),
-    ("id=other", False),
-])
+@pytest.mark.parametrize(
+    ("path", "present"),
+    [
+        ("valueQuantity.value", False),
+        ("component[].valueQuantity.value", True),
+        ("component.valueQuantity.value", True),
+        ("component[0].valueQuantity.value", True),
+        ("component[].valueQuantity.unit", False),
+        ("id=bp", True),
+        ("id=other", False),
+    ],
+)
 def test_paths_resolve_as_documented(path: str, present: bool) -> None:
     assert has_field(BLOOD_PRESSURE, path) is present
 
@@ -56,8 +60,10 @@ def test_a_finding_names_the_count_and_the_first_resources() -> None:
     observations = [{"id": str(n), "valueQuantity": {"value": 1}} for n in range(3)]
     observations += [{"id": str(n), "valueString": "high"} for n in range(3, 10)]
     finding = next(f for f in check_fields(STU3, "Observation", observations) if f.rule.label == "valueQuantity.value")
-    assert finding.message == ("valueQuantity.value missing in 7 of 10 entries (Observation/3, Observation/4, "
-                               "Observation/5, Observation/6, Observation/7, ...)")
+    assert finding.message == (
+        "valueQuantity.value missing in 7 of 10 entries (Observation/3, Observation/4, "
+        "Observation/5, Observation/6, Observation/7, ...)"
+    )
 
 
 def test_a_finding_without_misses_says_so() -> None:

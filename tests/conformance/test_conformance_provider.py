@@ -21,23 +21,30 @@ def run_checker(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, st
     return code, capsys.readouterr().out
 
 
-STRICT_PROVIDERS = {"stu3": ("STU3", True), "dstu2": ("DSTU2", True), "stu3-no-batch": ("STU3", False),
-                    "dstu2-no-batch": ("DSTU2", False)}
+STRICT_PROVIDERS = {
+    "stu3": ("STU3", True),
+    "dstu2": ("DSTU2", True),
+    "stu3-no-batch": ("STU3", False),
+    "dstu2-no-batch": ("DSTU2", False),
+}
 
 
 @pytest.fixture(scope="module")
 def strict_providers() -> Iterator[dict[str, ServerHandle]]:
     """Every strict provider at once, stopped together at the end of the module (no server churn between tests)."""
-    handles = {key: serve_in_thread(create_app(flavour, base_path="/fhir", strict=True, batch_enabled=batch))
-               for key, (flavour, batch) in STRICT_PROVIDERS.items()}
+    handles = {
+        key: serve_in_thread(create_app(flavour, base_path="/fhir", strict=True, batch_enabled=batch))
+        for key, (flavour, batch) in STRICT_PROVIDERS.items()
+    }
     yield handles
     for handle in handles.values():
         handle.stop()
 
 
 @pytest.mark.parametrize("key", STRICT_PROVIDERS)
-def test_a_strict_sandbox_provider_passes(strict_providers: dict[str, ServerHandle], key: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_strict_sandbox_provider_passes(
+    strict_providers: dict[str, ServerHandle], key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     provider = strict_providers[key]
     code, out = run_checker(capsys, "--fhir-base", provider.base_url, "--patient-id", PATIENT)
     assert code == 0, out
@@ -72,7 +79,8 @@ def no_birthdate_provider() -> Iterator[ServerHandle]:
 
 
 def test_a_provider_without_birth_dates_fails_with_the_field_and_the_patient(
-        no_birthdate_provider: ServerHandle, capsys: pytest.CaptureFixture[str]) -> None:
+    no_birthdate_provider: ServerHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run_checker(capsys, "--fhir-base", no_birthdate_provider.base_url, "--patient-id", PATIENT)
     assert code == 1
     failures = [line for line in out.splitlines() if line.startswith("FAIL ")]
@@ -85,8 +93,9 @@ def test_a_provider_without_birth_dates_fails_with_the_field_and_the_patient(
     assert out.rstrip().splitlines()[-1].startswith("FAILED: ") and "4 failed" in out
 
 
-def test_json_report_lists_every_finding(no_birthdate_provider: ServerHandle,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_report_lists_every_finding(
+    no_birthdate_provider: ServerHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run_checker(capsys, "--fhir-base", no_birthdate_provider.base_url, "--patient-id", PATIENT, "--json")
     report = json.loads(out)
     assert code == 1 and report["passed"] is False
@@ -95,9 +104,13 @@ def test_json_report_lists_every_finding(no_birthdate_provider: ServerHandle,
     read = next(f for f in report["findings"] if f["subject"] == f"GET Patient/{PATIENT}")
     assert read["verdict"] == "PASS" and read["http_status"] == 200 and read["elapsed_ms"] >= 0
     birth = next(f for f in report["findings"] if f["message"].startswith("birthDate"))
-    assert birth == {"verdict": "FAIL", "subject": "Patient", "message":
-                     f"birthDate missing in 1 of 1 entries (Patient/{PATIENT})", "http_status": None,
-                     "elapsed_ms": None}
+    assert birth == {
+        "verdict": "FAIL",
+        "subject": "Patient",
+        "message": f"birthDate missing in 1 of 1 entries (Patient/{PATIENT})",
+        "http_status": None,
+        "elapsed_ms": None,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +119,9 @@ def bearer_provider() -> Iterator[ServerHandle]:
         yield handle
 
 
-def test_a_provider_behind_a_bearer_token_is_checked_with_it(bearer_provider: ServerHandle,
-                                                             capsys: pytest.CaptureFixture[str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_provider_behind_a_bearer_token_is_checked_with_it(
+    bearer_provider: ServerHandle, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CONFORMANCE_BEARER_TOKEN", "provider-token")
     code, out = run_checker(capsys, "--fhir-base", bearer_provider.base_url, "--patient-id", PATIENT)
     assert code == 0, out
@@ -139,8 +152,9 @@ def test_an_r4_server_fails_on_its_fhir_version(r4_provider: ServerHandle, capsy
     assert "fhirVersion 4.0.1: the Patients app reads only DSTU2 (1.0.x) or STU3 (3.0.x)" in out
 
 
-def test_without_a_patient_id_the_first_listed_patient_is_checked(strict_providers: dict[str, ServerHandle],
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_patient_id_the_first_listed_patient_is_checked(
+    strict_providers: dict[str, ServerHandle], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = run_checker(capsys, "--fhir-base", strict_providers["stu3"].base_url)
     assert code == 0, out
     assert "WARN  Patient: no --patient-id given: checking Patient/" in out

@@ -25,8 +25,15 @@ def test_r4_resources_fail_the_stu3_shapes() -> None:
 
 def test_each_version_passes_its_own_shapes() -> None:
     for version in (DSTU2, STU3):
-        for kind in ("Patient", "Condition", "Observation", "Encounter", "AllergyIntolerance", "Coverage",
-                     FLAVOURS[version].medication_type):
+        for kind in (
+            "Patient",
+            "Condition",
+            "Observation",
+            "Encounter",
+            "AllergyIntolerance",
+            "Coverage",
+            FLAVOURS[version].medication_type,
+        ):
             assert check_shapes(version, kind, built(version, kind)) == [], (version, kind)
 
 

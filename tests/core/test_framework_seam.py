@@ -36,8 +36,12 @@ def test_only_the_adapter_module_under_shared_imports_azure_functions() -> None:
 
 
 def test_the_scan_sees_each_way_of_importing_azure_functions(tmp_path: Path) -> None:
-    for source in ("import azure.functions as func\n", "from azure import functions\n",
-                   "from azure.functions import HttpResponse\n", "def f():\n    import azure.functions\n"):
+    for source in (
+        "import azure.functions as func\n",
+        "from azure import functions\n",
+        "from azure.functions import HttpResponse\n",
+        "def f():\n    import azure.functions\n",
+    ):
         module = tmp_path / "m.py"
         module.write_text(source)
         assert _imports_azure_functions(module), source
@@ -59,9 +63,14 @@ def test_every_function_folder_is_main_made_by_the_adapter() -> None:
 
 
 def test_the_adapter_converts_the_request_with_headers_found_in_any_case() -> None:
-    req = func.HttpRequest(method="POST", url="https://gw.example.test/fhir/Patient?a=%2F", body=b"x=1",
-                           headers={"Content-Type": "text/plain", "X-Thing": "v"}, params={"a": "/"},
-                           route_params={"path": "Patient"})
+    req = func.HttpRequest(
+        method="POST",
+        url="https://gw.example.test/fhir/Patient?a=%2F",
+        body=b"x=1",
+        headers={"Content-Type": "text/plain", "X-Thing": "v"},
+        params={"a": "/"},
+        route_params={"path": "Patient"},
+    )
     request = to_request(req)
     assert (request.method, request.url, request.body) == ("POST", "https://gw.example.test/fhir/Patient?a=%2F", b"x=1")
     assert request.headers["content-type"] == request.headers.get("Content-Type") == "text/plain"
@@ -70,8 +79,11 @@ def test_the_adapter_converts_the_request_with_headers_found_in_any_case() -> No
 
 
 def test_the_adapter_keeps_status_media_type_charset_and_repeated_headers() -> None:
-    answer = to_http_response(Response(201, b'{"a":1}', "application/fhir+json",
-                                       (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("ETag", 'W/"1"'))))
+    answer = to_http_response(
+        Response(
+            201, b'{"a":1}', "application/fhir+json", (("Set-Cookie", "a=1"), ("Set-Cookie", "b=2"), ("ETag", 'W/"1"'))
+        )
+    )
     assert (answer.status_code, answer.mimetype, answer.charset) == (201, "application/fhir+json", "utf-8")
     assert json.loads(answer.get_body()) == {"a": 1}
     assert answer.headers.get_all("Set-Cookie") == ["a=1", "b=2"] and answer.headers["ETag"] == 'W/"1"'

@@ -9,6 +9,8 @@ import pytest
 from e2e_gateway import Gateway, Onboarded
 from gateway_env import GATEWAY_PORT, REPO
 from gateway_testing import MakeClient, MakeTenant
+from portal_browser import browser  # noqa: F401 - fixture for the portal's browser tests
+from portal_env import portal, portal_setup  # noqa: F401 - fixtures for the portal's browser tests
 
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
@@ -61,16 +63,18 @@ def gateway(gateway_server: Any) -> Gateway:
 
 
 @pytest.fixture
-def stu3_tenant(gateway: Gateway, stu3_sandbox: SandboxHandle, make_tenant: MakeTenant,
-                make_client: MakeClient) -> Onboarded:
+def stu3_tenant(
+    gateway: Gateway, stu3_sandbox: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> Onboarded:
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     issued = make_client(tenant.tenant_id)
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
 
 
 @pytest.fixture
-def dstu2_tenant(gateway: Gateway, dstu2_sandbox: SandboxHandle, make_tenant: MakeTenant,
-                 make_client: MakeClient) -> Onboarded:
+def dstu2_tenant(
+    gateway: Gateway, dstu2_sandbox: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> Onboarded:
     tenant = make_tenant(dstu2_sandbox.base_url, "DSTU2")
     issued = make_client(tenant.tenant_id)
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))

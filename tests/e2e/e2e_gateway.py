@@ -19,9 +19,16 @@ class Gateway:
     token_url: str = PUBLIC_BASE + "/oauth2/token"
 
     def token(self, issued: clients.IssuedSecret, tenant_id: str) -> str:
-        response = requests.post(self.token_url, data={
-            "grant_type": "client_credentials", "client_id": issued.client_id,
-            "client_secret": issued.secret, "scope": tenant_id}, timeout=10)
+        response = requests.post(
+            self.token_url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": issued.client_id,
+                "client_secret": issued.secret,
+                "scope": tenant_id,
+            },
+            timeout=10,
+        )
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 

@@ -56,10 +56,14 @@ def gateway_cluster(log_dir: Path) -> Iterator[Cluster]:
     table_storage()  # the instances are other processes: they share Azurite, never this process's memory
     ports = [free_port() for _ in range(INSTANCES)]
     balancer = RoundRobinBalancer(ports)
-    env = dict(os.environ, GATEWAY_PUBLIC_BASE_URL=balancer.base_url,
-               REGISTRY_CACHE_TTL_SECONDS=str(CACHE_TTL_SECONDS),
-               THROTTLE_MAX_FAILURES_PER_CLIENT=str(FAILURES_PER_CLIENT),
-               THROTTLE_MAX_FAILURES_PER_ADDRESS="1000000", THROTTLE_MAX_FAILURES_CLIENT_WIDE="1000000")
+    env = dict(
+        os.environ,
+        GATEWAY_PUBLIC_BASE_URL=balancer.base_url,
+        REGISTRY_CACHE_TTL_SECONDS=str(CACHE_TTL_SECONDS),
+        THROTTLE_MAX_FAILURES_PER_CLIENT=str(FAILURES_PER_CLIENT),
+        THROTTLE_MAX_FAILURES_PER_ADDRESS="1000000",
+        THROTTLE_MAX_FAILURES_CLIENT_WIDE="1000000",
+    )
     env.pop("GATEWAY_PORT", None)
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
@@ -68,7 +72,11 @@ def gateway_cluster(log_dir: Path) -> Iterator[Cluster]:
             with log.open("wb") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "local_host", "--port", str(port), "--log-level", "DEBUG"],
-                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+                    cwd=REPO,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             processes.append((process, log))
         for (process, log), port in zip(processes, ports, strict=True):
             _wait_until_serving(f"http://127.0.0.1:{port}", process, log)

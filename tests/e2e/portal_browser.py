@@ -11,8 +11,15 @@ import pytest
 from gateway_env import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Git-ignored; `make test` leaves one PNG per page here for review (a few are copied into docs/portal/).
 SCREENSHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS", REPO / ".local" / "portal-screenshots"))
 
@@ -32,16 +39,19 @@ def browser() -> Iterator[Any]:
 def new_page(browser: Any, *, javascript: bool = True) -> Any:
     """A fresh browser profile: its own cookies; the clipboard may be used; the local authority's throwaway
     certificate is accepted (it is trusted by the gateway's process through REQUESTS_CA_BUNDLE)."""
-    context = browser.new_context(ignore_https_errors=True, java_script_enabled=javascript,
-                                  permissions=["clipboard-read", "clipboard-write"],
-                                  viewport={"width": 1100, "height": 760})
+    context = browser.new_context(
+        ignore_https_errors=True,
+        java_script_enabled=javascript,
+        permissions=["clipboard-read", "clipboard-write"],
+        viewport={"width": 1100, "height": 760},
+    )
     page = context.new_page()
     page.csp_violations = []
-    page.on("console", lambda message: page.csp_violations.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: page.csp_violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     return page
-
-
 
 
 # Run in the page: what a screen reader user would miss (one h1, a language, labelled fields and buttons).

@@ -26,9 +26,12 @@ def lenient_throttle(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_non_fhir_routes_conform_to_their_openapi_description(
     case: Any, gateway_server: Any, lenient_throttle: None
 ) -> None:

@@ -17,37 +17,111 @@ pytestmark = pytest.mark.table_storage
 
 # Each is sent as the raw request target, byte for byte, after /fhir/.
 HOSTILE_PATHS = [
-    "http://evil.example/Patient", "https:%2F%2Fevil.example/Patient", "//evil.example/Patient",
-    "/\\evil.example/Patient", "http:/evil.example", "HTTP://EVIL.EXAMPLE/", "ftp://evil.example/x",
-    "..", "../admin", "../../oauth2/token", "Patient/..", "Patient/../..", "Patient/../../admin",
-    "%2e%2e", "%2e%2e/admin", "%2E%2E/%2E%2E/admin", ".%2e/admin", "%2e./admin", "Patient/%2e%2e/%2e%2e/x",
-    "%252e%252e/admin", "Patient/%252e%252e", "%25%32%65%25%32%65/admin", "Patient%2F665677",
-    "Patient%2f665677", "Patient/1%2F..%2F..%2Fadmin", "%2F%2Fevil.example", "Patient%5C1", "Patient\\1",
-    "Patient/1\\..\\..\\admin", "..\\admin", "Patient%00", "Patient/1%00.json", "Patient/1%0d%0aX-Injected:%201",
-    "Patient/1%0aHost:evil", "Patient/%09", "Patient/1%7f", "Patient/" + "1" * 65, "Patient/" + "a" * 5000,
-    "P" + "a" * 300, "Patient//665677", "Patient///", "./Patient", "Patient/./665677", "Patient/.",
-    "Patient/%e2%80%a4%e2%80%a4", "%e2%80%a4%e2%80%a4/admin", "Patient/%c0%ae%c0%ae", "%c0%ae%c0%ae/admin",
-    "Patient/%ef%bc%8e%ef%bc%8e", "Patient/%ff%fe", "@evil.example/Patient", "Patient@evil.example",
-    "user:pass@evil.example/Patient", "Patient/1@evil.example", "patient", "Patient/1/Observation",
-    "Patient/1/_history", "Patient/$everything", "$export", "Patient;jsessionid=1", "Patient/1;x=y",
-    "Patient/%20", "Patient/1%20OR%201=1", "Patient/<script>", "Patient/1'--", "javascript:alert(1)",
-    "data:text/html,x", "Patient/1/_history/..", "~/Patient", "Patient/%u002e%u002e",
+    "http://evil.example/Patient",
+    "https:%2F%2Fevil.example/Patient",
+    "//evil.example/Patient",
+    "/\\evil.example/Patient",
+    "http:/evil.example",
+    "HTTP://EVIL.EXAMPLE/",
+    "ftp://evil.example/x",
+    "..",
+    "../admin",
+    "../../oauth2/token",
+    "Patient/..",
+    "Patient/../..",
+    "Patient/../../admin",
+    "%2e%2e",
+    "%2e%2e/admin",
+    "%2E%2E/%2E%2E/admin",
+    ".%2e/admin",
+    "%2e./admin",
+    "Patient/%2e%2e/%2e%2e/x",
+    "%252e%252e/admin",
+    "Patient/%252e%252e",
+    "%25%32%65%25%32%65/admin",
+    "Patient%2F665677",
+    "Patient%2f665677",
+    "Patient/1%2F..%2F..%2Fadmin",
+    "%2F%2Fevil.example",
+    "Patient%5C1",
+    "Patient\\1",
+    "Patient/1\\..\\..\\admin",
+    "..\\admin",
+    "Patient%00",
+    "Patient/1%00.json",
+    "Patient/1%0d%0aX-Injected:%201",
+    "Patient/1%0aHost:evil",
+    "Patient/%09",
+    "Patient/1%7f",
+    "Patient/" + "1" * 65,
+    "Patient/" + "a" * 5000,
+    "P" + "a" * 300,
+    "Patient//665677",
+    "Patient///",
+    "./Patient",
+    "Patient/./665677",
+    "Patient/.",
+    "Patient/%e2%80%a4%e2%80%a4",
+    "%e2%80%a4%e2%80%a4/admin",
+    "Patient/%c0%ae%c0%ae",
+    "%c0%ae%c0%ae/admin",
+    "Patient/%ef%bc%8e%ef%bc%8e",
+    "Patient/%ff%fe",
+    "@evil.example/Patient",
+    "Patient@evil.example",
+    "user:pass@evil.example/Patient",
+    "Patient/1@evil.example",
+    "patient",
+    "Patient/1/Observation",
+    "Patient/1/_history",
+    "Patient/$everything",
+    "$export",
+    "Patient;jsessionid=1",
+    "Patient/1;x=y",
+    "Patient/%20",
+    "Patient/1%20OR%201=1",
+    "Patient/<script>",
+    "Patient/1'--",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "Patient/1/_history/..",
+    "~/Patient",
+    "Patient/%u002e%u002e",
 ]
 
 HOSTILE_ENTRY_URLS = [
-    "http://evil.example/Patient", "https://127.0.0.1/Patient", "//evil.example/Patient", "/Patient/1",
-    "../admin", "Patient/../../admin", "Patient/%2e%2e/x", "Patient%2F1", "Patient\\1", "Patient%5c1",
-    "%252e%252e/x", "Patient/1%00", "Patient/1\r\nHost: evil", "Patient/1%0d%0a", "@evil.example/Patient",
-    "Patient/" + "1" * 65, "Patient//1", "Patient/./1", "Patient/$everything", "metadata",
-    "Patient?_format=xml&x=%0d%0a", "Patient?bad name=1", "Patient?" + "a=1&" * 70,
+    "http://evil.example/Patient",
+    "https://127.0.0.1/Patient",
+    "//evil.example/Patient",
+    "/Patient/1",
+    "../admin",
+    "Patient/../../admin",
+    "Patient/%2e%2e/x",
+    "Patient%2F1",
+    "Patient\\1",
+    "Patient%5c1",
+    "%252e%252e/x",
+    "Patient/1%00",
+    "Patient/1\r\nHost: evil",
+    "Patient/1%0d%0a",
+    "@evil.example/Patient",
+    "Patient/" + "1" * 65,
+    "Patient//1",
+    "Patient/./1",
+    "Patient/$everything",
+    "metadata",
+    "Patient?_format=xml&x=%0d%0a",
+    "Patient?bad name=1",
+    "Patient?" + "a=1&" * 70,
 ]
 
 
 def raw_get(target: str, token: str) -> tuple[int, bytes]:
     """One request with the target exactly as given (no client library normalises it)."""
     parts = urlsplit(PUBLIC_BASE)
-    request = (f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-               f"Connection: close\r\n\r\n").encode("latin-1", errors="replace")
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    ).encode("latin-1", errors="replace")
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
         sock.sendall(request)
         chunks = []
@@ -81,10 +155,14 @@ def test_hostile_request_paths_are_refused_and_reach_no_provider(
 def test_hostile_batch_entry_urls_are_400_and_reach_no_provider(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle, url: str
 ) -> None:
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Patient/665677"}}, {"request": {"method": "GET", "url": url}}]}
-    response = gateway.request("POST", "", stu3_tenant.token, data=json.dumps(bundle),
-                               headers={"Content-Type": "application/fhir+json"})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": "Patient/665677"}}, {"request": {"method": "GET", "url": url}}],
+    }
+    response = gateway.request(
+        "POST", "", stu3_tenant.token, data=json.dumps(bundle), headers={"Content-Type": "application/fhir+json"}
+    )
     diagnostics = operation_outcome_of(response, 400)
     assert "batch entry 1" in diagnostics and "evil" not in diagnostics
     assert stu3_sandbox.app.request_log.entries() == []

@@ -22,8 +22,11 @@ def test_a_search_is_audited_with_parameter_names_but_no_values(
     gateway: Gateway, stu3_tenant: Onboarded, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
-    response = gateway.get("Patient?family=Black&given=Ruth&birthdate=1951-08-23", stu3_tenant.token,
-                           headers={"X-Request-Id": "audit-test-0001"})
+    response = gateway.get(
+        "Patient?family=Black&given=Ruth&birthdate=1951-08-23",
+        stu3_tenant.token,
+        headers={"X-Request-Id": "audit-test-0001"},
+    )
     assert response.status_code == 200
     [record] = audit_records(caplog, "fhir")
     assert record["request_id"] == "audit-test-0001"
@@ -41,17 +44,23 @@ def test_a_batch_is_audited_with_every_type_and_parameter_name(
     gateway: Gateway, stu3_tenant: Onboarded, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Patient/665677"}},
-        {"request": {"method": "GET", "url": "Observation?patient=665677&category=vital-signs"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Patient/665677"}},
+            {"request": {"method": "GET", "url": "Observation?patient=665677&category=vital-signs"}},
+        ],
+    }
     gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"})
     [record] = audit_records(caplog, "fhir")
     assert record["interaction"] == "batch" and record["resource_types"] == ["Observation", "Patient"]
     assert record["parameters"] == ["category", "patient"] and "665677" not in json.dumps(record)
 
 
-def test_a_refusal_is_audited_with_its_reason(gateway: Gateway, stu3_tenant: Onboarded,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_refusal_is_audited_with_its_reason(
+    gateway: Gateway, stu3_tenant: Onboarded, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
     gateway.get("Patient/665677", "not-a-token")
     gateway.request("DELETE", "Patient/665677", stu3_tenant.token)

@@ -23,18 +23,25 @@ def no_batch() -> Iterator[ServerHandle]:
 
 
 def test_entries_past_the_combined_cap_are_left_out_with_an_outcome(
-    gateway: Gateway, no_batch: ServerHandle, make_tenant: MakeTenant, make_client: MakeClient,
-    monkeypatch: pytest.MonkeyPatch
+    gateway: Gateway,
+    no_batch: ServerHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BATCH_MAX_ANSWER_BYTES", "100000")
     monkeypatch.setenv("BATCH_FANOUT_CONCURRENCY", "1")
     tenant = make_tenant(no_batch.base_url, "STU3")
     client = make_client(tenant.tenant_id)
     token = gateway.token(client, tenant.tenant_id)
-    no_batch.app.faults.add(status=200, body=BIG_PATIENT, content_type="application/fhir+json", times=None,
-                            match="Patient/665677")
-    batch = {"resourceType": "Bundle", "type": "batch",
-             "entry": [{"request": {"method": "GET", "url": "Patient/665677"}} for _ in range(5)]}
+    no_batch.app.faults.add(
+        status=200, body=BIG_PATIENT, content_type="application/fhir+json", times=None, match="Patient/665677"
+    )
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": "Patient/665677"}} for _ in range(5)],
+    }
     response = gateway.request("POST", "", token, json=batch, headers={"Content-Type": "application/fhir+json"})
     assert response.status_code == 200
     assert len(response.content) < 100_000 + 10_000

@@ -88,12 +88,16 @@ def test_concurrent_deletes_of_two_secrets_leave_one_active(
     first = make_client()
     second = cached.add_secret_by_id(first.client_id)
     # Each secret deletes itself, so neither request loses its credentials to the other one.
-    responses = all_at_once([
-        lambda: requests.delete(secrets_url(first.client_id, first.secret_id),
-                                auth=(first.client_id, first.secret), timeout=30),
-        lambda: requests.delete(secrets_url(first.client_id, second.secret_id),
-                                auth=(first.client_id, second.secret), timeout=30),
-    ])
+    responses = all_at_once(
+        [
+            lambda: requests.delete(
+                secrets_url(first.client_id, first.secret_id), auth=(first.client_id, first.secret), timeout=30
+            ),
+            lambda: requests.delete(
+                secrets_url(first.client_id, second.secret_id), auth=(first.client_id, second.secret), timeout=30
+            ),
+        ]
+    )
     assert sorted(r.status_code for r in responses) == [204, 409], [r.text for r in responses]
     assert "last active secret" in next(r for r in responses if r.status_code == 409).json()["error_description"]
     [survivor] = active_secret_ids(first.client_id)
@@ -105,16 +109,19 @@ def test_rotations_racing_deletes_keep_between_one_and_the_cap(gateway: Gateway,
     first = make_client()
     second = cached.add_secret_by_id(first.client_id)
     calls = [create_call(first), create_call(second)] * 2 + [
-        lambda: requests.delete(secrets_url(first.client_id, first.secret_id),
-                                auth=(first.client_id, second.secret), timeout=30),
-        lambda: requests.delete(secrets_url(first.client_id, second.secret_id),
-                                auth=(first.client_id, first.secret), timeout=30),
+        lambda: requests.delete(
+            secrets_url(first.client_id, first.secret_id), auth=(first.client_id, second.secret), timeout=30
+        ),
+        lambda: requests.delete(
+            secrets_url(first.client_id, second.secret_id), auth=(first.client_id, first.secret), timeout=30
+        ),
     ]
     responses = all_at_once(calls)
     assert all(r.status_code in (201, 204, 401, 409) for r in responses), [r.text for r in responses]
     active = active_secret_ids(first.client_id)
     assert 1 <= len(active) <= 2
     created = {r.json()["secret_id"] for r in responses if r.status_code == 201}
-    deleted = {s for s, r in zip((first.secret_id, second.secret_id), responses[-2:], strict=True)
-               if r.status_code == 204}
+    deleted = {
+        s for s, r in zip((first.secret_id, second.secret_id), responses[-2:], strict=True) if r.status_code == 204
+    }
     assert active == ({first.secret_id, second.secret_id} | created) - deleted

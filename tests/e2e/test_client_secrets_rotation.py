@@ -48,8 +48,12 @@ def oauth_error_of(response: requests.Response, status: int) -> str:
 
 
 def token_status(client_id: str, secret: str, tenant_id: str) -> requests.Response:
-    return requests.post(f"{PUBLIC_BASE}/oauth2/token", auth=(client_id, secret), timeout=10,
-                         data={"grant_type": "client_credentials", "scope": tenant_id})
+    return requests.post(
+        f"{PUBLIC_BASE}/oauth2/token",
+        auth=(client_id, secret),
+        timeout=10,
+        data={"grant_type": "client_credentials", "scope": tenant_id},
+    )
 
 
 def issued_from(response: requests.Response) -> clients.IssuedSecret:
@@ -133,8 +137,10 @@ def test_cross_client_calls_are_403_access_denied_and_change_nothing(
     before = clients.get_client_state(victim.client_id).secrets
     assert oauth_error_of(api.list(intruder.secret, client_id=intruder.client_id), 403) == "access_denied"
     assert oauth_error_of(api.create(intruder.secret, client_id=intruder.client_id), 403) == "access_denied"
-    assert oauth_error_of(api.delete(intruder.secret, victim.secret_id, client_id=intruder.client_id),
-                          403) == "access_denied"
+    assert (
+        oauth_error_of(api.delete(intruder.secret, victim.secret_id, client_id=intruder.client_id), 403)
+        == "access_denied"
+    )
     assert clients.get_client_state(victim.client_id).secrets == before
     assert token_status(victim.client_id, victim.secret, stu3_tenant.tenant.tenant_id).status_code == 200
 

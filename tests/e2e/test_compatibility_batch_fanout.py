@@ -39,8 +39,14 @@ FANOUT_CONCURRENCY = 4  # BATCH_FANOUT_CONCURRENCY's default
 MAX_BATCH_ENTRIES = 50  # BATCH_MAX_ENTRIES's default
 
 
-def onboard(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, handle: SandboxHandle,
-            version: str, compatibility: bool = True) -> Onboarded:
+def onboard(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    handle: SandboxHandle,
+    version: str,
+    compatibility: bool = True,
+) -> Onboarded:
     handle.app.request_log.clear()
     handle.app.faults.clear()
     tenant = make_tenant(handle.base_url, version)
@@ -51,8 +57,11 @@ def onboard(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, 
 
 
 def batch_of(*urls: str) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "batch",
-            "entry": [{"request": {"method": "GET", "url": url}} for url in urls]}
+    return {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": url}} for url in urls],
+    }
 
 
 def post_batch(gateway: Gateway, token: str, bundle: dict[str, Any]) -> Any:
@@ -76,8 +85,13 @@ PATIENTS_APP_QUERIES = (
 
 
 def test_batch_is_fanned_out_and_answered_in_order_with_partial_failures(
-        gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, stu3_no_batch: SandboxHandle,
-        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    stu3_no_batch: SandboxHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger="shared.proxy.forward")
     onboarded = onboard(gateway, make_tenant, make_client, stu3_no_batch, "STU3")
     monkeypatch.setenv("UPSTREAM_READ_TIMEOUT_SECONDS", "1")
@@ -92,8 +106,16 @@ def test_batch_is_fanned_out_and_answered_in_order_with_partial_failures(
     assert response.headers["Content-Type"].startswith("application/fhir+json")
     answer = response.json()
     assert answer["resourceType"] == "Bundle" and answer["type"] == "batch-response"
-    assert statuses(answer) == ["200 OK", "200 OK", "404 Not Found", "502 Bad Gateway", "502 Bad Gateway",
-                                "504 Gateway Timeout", "200 OK", "200 OK"]
+    assert statuses(answer) == [
+        "200 OK",
+        "200 OK",
+        "404 Not Found",
+        "502 Bad Gateway",
+        "502 Bad Gateway",
+        "504 Gateway Timeout",
+        "200 OK",
+        "200 OK",
+    ]
     entries = answer["entry"]
     assert entries[0]["resource"]["id"] == "665677"
     assert entries[0]["response"]["etag"] == 'W/"1"'
@@ -117,16 +139,26 @@ def test_batch_is_fanned_out_and_answered_in_order_with_partial_failures(
     assert "batch of 8 fanned out by the gateway: 200, 200, 404, 502, 502, 504, 200, 200" in caplog.text
 
 
-def test_dstu2_failures_carry_the_outcome_as_the_entry_resource(gateway: Gateway, make_tenant: MakeTenant,
-                                                                make_client: MakeClient,
-                                                                dstu2_no_batch: SandboxHandle,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dstu2_failures_carry_the_outcome_as_the_entry_resource(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    dstu2_no_batch: SandboxHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")  # a DSTU2 client: no version bridge in between
     onboarded = onboard(gateway, make_tenant, make_client, dstu2_no_batch, "DSTU2")
     dstu2_no_batch.app.faults.add(status=500, match="/MedicationOrder")
-    response = post_batch(gateway, onboarded.token, batch_of(
-        "Patient/665677", "Patient/does-not-exist", "MedicationOrder?patient=665677&_count=10",
-        "Observation?patient=665677&category=vital-signs&_sort=-date"))
+    response = post_batch(
+        gateway,
+        onboarded.token,
+        batch_of(
+            "Patient/665677",
+            "Patient/does-not-exist",
+            "MedicationOrder?patient=665677&_count=10",
+            "Observation?patient=665677&category=vital-signs&_sort=-date",
+        ),
+    )
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/json+fhir")
     answer = response.json()
@@ -134,8 +166,9 @@ def test_dstu2_failures_carry_the_outcome_as_the_entry_resource(gateway: Gateway
     for failed in answer["entry"][1:3]:
         assert failed["resource"]["resourceType"] == "OperationOutcome"
         assert "outcome" not in failed["response"]
-    received = [e["query_string"] for e in dstu2_no_batch.app.request_log.entries()
-                if e["path"].endswith("/Observation")]
+    received = [
+        e["query_string"] for e in dstu2_no_batch.app.request_log.entries() if e["path"].endswith("/Observation")
+    ]
     assert received == ["patient=665677&category=vital-signs&_sort:desc=date"]
 
 
@@ -148,12 +181,14 @@ def _max_overlap(entries: list[dict[str, Any]]) -> int:
     return max(sum(1 for s, e in spans if s <= start < e) for start, _ in spans)
 
 
-def test_fan_out_concurrency_is_bounded(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient,
-                                        stu3_no_batch: SandboxHandle) -> None:
+def test_fan_out_concurrency_is_bounded(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, stu3_no_batch: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, stu3_no_batch, "STU3")
     stu3_no_batch.app.faults.add(delay_ms=300, match="/Condition", times=None)
-    response = post_batch(gateway, onboarded.token, batch_of(*[f"Condition?patient=665677&_count={n}"
-                                                               for n in range(1, 11)]))
+    response = post_batch(
+        gateway, onboarded.token, batch_of(*[f"Condition?patient=665677&_count={n}" for n in range(1, 11)])
+    )
     assert response.status_code == 200, response.text
     assert statuses(response.json()) == ["200 OK"] * 10
     assert [len(e["resource"].get("entry", [])) for e in response.json()["entry"]][:3] == [1, 2, 3]
@@ -162,8 +197,9 @@ def test_fan_out_concurrency_is_bounded(gateway: Gateway, make_tenant: MakeTenan
     assert _max_overlap(gets) == FANOUT_CONCURRENCY  # the BATCH_FANOUT_CONCURRENCY default
 
 
-def test_batch_above_the_cap_is_refused_with_the_limit(gateway: Gateway, make_tenant: MakeTenant,
-                                                       make_client: MakeClient, stu3_no_batch: SandboxHandle) -> None:
+def test_batch_above_the_cap_is_refused_with_the_limit(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, stu3_no_batch: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, stu3_no_batch, "STU3")
     too_many = batch_of(*["Patient/665677"] * (MAX_BATCH_ENTRIES + 1))
     diagnostics = operation_outcome_of(post_batch(gateway, onboarded.token, too_many), 413)
@@ -172,17 +208,18 @@ def test_batch_above_the_cap_is_refused_with_the_limit(gateway: Gateway, make_te
     assert stu3_no_batch.app.request_log.entries() == []
 
 
-def test_with_compatibility_off_the_provider_answers_the_batch_itself(gateway: Gateway, make_tenant: MakeTenant,
-                                                                      make_client: MakeClient,
-                                                                      stu3_no_batch: SandboxHandle) -> None:
+def test_with_compatibility_off_the_provider_answers_the_batch_itself(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, stu3_no_batch: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, stu3_no_batch, "STU3", compatibility=False)
     response = post_batch(gateway, onboarded.token, batch_of("Patient/665677"))
     assert "Batch is not enabled" in operation_outcome_of(response, 405)
     assert [e["interaction"] for e in stu3_no_batch.app.request_log.entries()] == ["batch"]
 
 
-def test_a_provider_with_batch_support_gets_the_batch_in_one_request(gateway: Gateway, stu3_tenant: Onboarded,
-                                                                     stu3_sandbox: SandboxHandle) -> None:
+def test_a_provider_with_batch_support_gets_the_batch_in_one_request(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
     response = post_batch(gateway, stu3_tenant.token, batch_of(*PATIENTS_APP_QUERIES))
     assert response.status_code == 200, response.text
     assert [e["interaction"] for e in stu3_sandbox.app.request_log.entries()] == ["capabilities", "batch"]

@@ -46,8 +46,14 @@ def coverage_patient_stu3() -> Iterator[SandboxHandle]:
         yield handle
 
 
-def onboard(gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, handle: SandboxHandle,
-            version: str, compatibility: bool = True) -> Onboarded:
+def onboard(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    handle: SandboxHandle,
+    version: str,
+    compatibility: bool = True,
+) -> Onboarded:
     handle.app.request_log.clear()
     handle.app.faults.clear()
     tenant = make_tenant(handle.base_url, version)
@@ -66,9 +72,13 @@ def effective_dates(bundle: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("spelling", ["_sort:desc=date", "sort:desc=date"])
-def test_newest_first_reaches_an_stu3_provider_as_minus_date(gateway: Gateway, stu3_tenant: Onboarded,
-                                                              stu3_sandbox: SandboxHandle, spelling: str,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_newest_first_reaches_an_stu3_provider_as_minus_date(
+    gateway: Gateway,
+    stu3_tenant: Onboarded,
+    stu3_sandbox: SandboxHandle,
+    spelling: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger=COMPAT_LOGGER)
     response = gateway.get(f"Observation?patient=665677&category=vital-signs&{spelling}", stu3_tenant.token)
     assert response.status_code == 200, response.text
@@ -81,10 +91,14 @@ def test_newest_first_reaches_an_stu3_provider_as_minus_date(gateway: Gateway, s
 
 
 @pytest.mark.parametrize("spelling", ["_sort=-date", "sort:desc=date"])
-def test_newest_first_reaches_a_dstu2_provider_as_sort_desc(gateway: Gateway, dstu2_tenant: Onboarded,
-                                                            dstu2_sandbox: SandboxHandle, spelling: str,
-                                                            caplog: pytest.LogCaptureFixture,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_newest_first_reaches_a_dstu2_provider_as_sort_desc(
+    gateway: Gateway,
+    dstu2_tenant: Onboarded,
+    dstu2_sandbox: SandboxHandle,
+    spelling: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The DSTU2 app's quirks (behind an STU3 gateway `_sort=-date` is the client's own spelling, which the
     # version bridge respells).
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")
@@ -97,9 +111,9 @@ def test_newest_first_reaches_a_dstu2_provider_as_sort_desc(gateway: Gateway, ds
     assert f"rule=newest-first: {spelling} -> _sort:desc=date" in caplog.text
 
 
-def test_a_spelling_the_version_defines_is_left_alone(gateway: Gateway, stu3_tenant: Onboarded,
-                                                      stu3_sandbox: SandboxHandle,
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_a_spelling_the_version_defines_is_left_alone(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger=COMPAT_LOGGER)
     assert gateway.get("Encounter?patient=665677&_sort=-date&_count=1", stu3_tenant.token).status_code == 200
     received = searches_received(stu3_sandbox, "/Encounter")[-1]
@@ -108,10 +122,13 @@ def test_a_spelling_the_version_defines_is_left_alone(gateway: Gateway, stu3_ten
     assert searches_received(stu3_sandbox, "/metadata") == [], "no rule needed the provider's statement"
 
 
-def test_coverage_patient_becomes_beneficiary_for_an_stu3_provider(gateway: Gateway, make_tenant: MakeTenant,
-                                                                   make_client: MakeClient,
-                                                                   strict_stu3: SandboxHandle,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_coverage_patient_becomes_beneficiary_for_an_stu3_provider(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    strict_stu3: SandboxHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger=COMPAT_LOGGER)
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
     response = gateway.get("Coverage?patient=665677", onboarded.token)
@@ -123,8 +140,8 @@ def test_coverage_patient_becomes_beneficiary_for_an_stu3_provider(gateway: Gate
 
 
 def test_coverage_patient_passes_through_where_the_provider_supports_it(
-        gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient,
-        coverage_patient_stu3: SandboxHandle) -> None:
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, coverage_patient_stu3: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, coverage_patient_stu3, "STU3")
     assert gateway.get("Coverage?patient=665677", onboarded.token).status_code == 200
     received = searches_received(coverage_patient_stu3, "/Coverage")[-1]
@@ -132,15 +149,20 @@ def test_coverage_patient_passes_through_where_the_provider_supports_it(
 
 
 def test_coverage_patient_passes_through_to_dstu2_which_has_no_standard_equivalent(
-        gateway: Gateway, dstu2_tenant: Onboarded, dstu2_sandbox: SandboxHandle) -> None:
+    gateway: Gateway, dstu2_tenant: Onboarded, dstu2_sandbox: SandboxHandle
+) -> None:
     response = gateway.get("Coverage?patient=665677", dstu2_tenant.token)
     assert [e["resource"]["id"] for e in response.json()["entry"]] == ["cov-665677"]
     assert searches_received(dstu2_sandbox, "/Coverage")[-1]["query"] == [["patient", "665677"]]
 
 
-def test_id_in_a_post_search_form_becomes_underscore_id(gateway: Gateway, make_tenant: MakeTenant,
-                                                        make_client: MakeClient, strict_stu3: SandboxHandle,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_id_in_a_post_search_form_becomes_underscore_id(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    strict_stu3: SandboxHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger=COMPAT_LOGGER)
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
     response = gateway.request("POST", "Patient/_search", onboarded.token, data={"id": "665677", "_count": "10"})
@@ -151,29 +173,39 @@ def test_id_in_a_post_search_form_becomes_underscore_id(gateway: Gateway, make_t
     assert "Patient _search form rule=id: id -> _id" in caplog.text
 
 
-def test_family_contains_reaches_stu3_unchanged_because_stu3_defines_it(gateway: Gateway,
-                                                                         make_tenant: MakeTenant,
-                                                                         make_client: MakeClient,
-                                                                         strict_stu3: SandboxHandle) -> None:
+def test_family_contains_reaches_stu3_unchanged_because_stu3_defines_it(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, strict_stu3: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
-    response = gateway.request("POST", "Patient/_search", onboarded.token,
-                               data={"family:contains": "lac", "given": "Ruth", "birthdate": "1951-08-23"})
+    response = gateway.request(
+        "POST",
+        "Patient/_search",
+        onboarded.token,
+        data={"family:contains": "lac", "given": "Ruth", "birthdate": "1951-08-23"},
+    )
     assert response.status_code == 200, response.text
     assert "665677" in [e["resource"]["id"] for e in response.json()["entry"]]
     assert searches_received(strict_stu3, "/Patient/_search")[-1]["body"] == (
-        "family:contains=lac&given=Ruth&birthdate=1951-08-23")
+        "family:contains=lac&given=Ruth&birthdate=1951-08-23"
+    )
 
 
-def test_batch_entries_are_normalised_one_by_one(gateway: Gateway, make_tenant: MakeTenant,
-                                                 make_client: MakeClient, strict_stu3: SandboxHandle) -> None:
+def test_batch_entries_are_normalised_one_by_one(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, strict_stu3: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Observation?patient=665677&category=vital-signs&_sort:desc=date"}},
-        {"request": {"method": "GET", "url": "Coverage?patient=665677"}},
-        {"request": {"method": "GET", "url": "Patient/665677"}},
-    ]}
-    response = gateway.request("POST", "", onboarded.token, json=bundle,
-                               headers={"Content-Type": "application/fhir+json"})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Observation?patient=665677&category=vital-signs&_sort:desc=date"}},
+            {"request": {"method": "GET", "url": "Coverage?patient=665677"}},
+            {"request": {"method": "GET", "url": "Patient/665677"}},
+        ],
+    }
+    response = gateway.request(
+        "POST", "", onboarded.token, json=bundle, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code == 200, response.text
     assert [e["response"]["status"] for e in response.json()["entry"]] == ["200 OK"] * 3
     posted = [e for e in strict_stu3.app.request_log.entries() if e["interaction"] == "batch"][-1]
@@ -184,10 +216,13 @@ def test_batch_entries_are_normalised_one_by_one(gateway: Gateway, make_tenant: 
     ]
 
 
-def test_compatibility_off_passes_every_quirk_through_unchanged(gateway: Gateway, make_tenant: MakeTenant,
-                                                                make_client: MakeClient,
-                                                                strict_stu3: SandboxHandle,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_compatibility_off_passes_every_quirk_through_unchanged(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    strict_stu3: SandboxHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG, logger=COMPAT_LOGGER)
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3", compatibility=False)
     coverage = gateway.get("Coverage?patient=665677", onboarded.token)
@@ -198,22 +233,29 @@ def test_compatibility_off_passes_every_quirk_through_unchanged(gateway: Gateway
     assert form.status_code == 400
     received = strict_stu3.app.request_log.entries()
     assert [e["query_string"] or e["body"] for e in received] == [
-        "patient=665677", "patient=665677&sort:desc=date", "id=665677"]
+        "patient=665677",
+        "patient=665677&sort:desc=date",
+        "id=665677",
+    ]
     assert "rule=" not in caplog.text
 
 
-def test_provider_metadata_is_read_once_per_tenant(gateway: Gateway, make_tenant: MakeTenant,
-                                                   make_client: MakeClient, strict_stu3: SandboxHandle) -> None:
+def test_provider_metadata_is_read_once_per_tenant(
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, strict_stu3: SandboxHandle
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
     for _ in range(5):
         assert gateway.get("Coverage?patient=665677", onboarded.token).status_code == 200
     assert len(searches_received(strict_stu3, "/metadata")) == 1
 
 
-def test_unreadable_metadata_falls_back_to_the_version_defaults(gateway: Gateway, make_tenant: MakeTenant,
-                                                                make_client: MakeClient,
-                                                                strict_stu3: SandboxHandle,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_metadata_falls_back_to_the_version_defaults(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    strict_stu3: SandboxHandle,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     onboarded = onboard(gateway, make_tenant, make_client, strict_stu3, "STU3")
     strict_stu3.app.faults.add(status=500, match="/metadata", times=None)
     response = gateway.get("Coverage?patient=665677", onboarded.token)

@@ -22,15 +22,26 @@ PATIENT = "1288992"
 
 
 def check_gateway(capsys: pytest.CaptureFixture[str], onboarded: Onboarded, *extra: str) -> tuple[int, str]:
-    code = main(["--gateway", FHIR_BASE, "--client-id", onboarded.client.client_id,
-                 f"--client-secret={onboarded.client.secret}", "--tenant", onboarded.tenant.tenant_id,
-                 "--patient-id", PATIENT, *extra])
+    code = main(
+        [
+            "--gateway",
+            FHIR_BASE,
+            "--client-id",
+            onboarded.client.client_id,
+            f"--client-secret={onboarded.client.secret}",
+            "--tenant",
+            onboarded.tenant.tenant_id,
+            "--patient-id",
+            PATIENT,
+            *extra,
+        ]
+    )
     return code, capsys.readouterr().out
 
 
 def test_checker_passes_against_the_gateway_in_front_of_an_stu3_provider(
-        gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = check_gateway(capsys, stu3_tenant)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - STU3 (3.0.2)" in out
@@ -51,8 +62,8 @@ def test_checker_passes_against_the_gateway_in_front_of_an_stu3_provider(
 
 
 def test_checker_passes_against_the_gateway_in_front_of_a_dstu2_provider(
-        gateway: Gateway, dstu2_tenant: Onboarded, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: Gateway, dstu2_tenant: Onboarded, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")  # the deployment the DSTU2 Patients app is given
     code, out = check_gateway(capsys, dstu2_tenant)
     assert code == 0, out
@@ -67,10 +78,13 @@ def stu3_without_batch() -> Iterator[SandboxHandle]:
         yield handle
 
 
-def test_checker_passes_when_the_gateway_fans_the_batch_out(gateway: Gateway, make_tenant: MakeTenant,
-                                                            make_client: MakeClient,
-                                                            stu3_without_batch: SandboxHandle,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_checker_passes_when_the_gateway_fans_the_batch_out(
+    gateway: Gateway,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    stu3_without_batch: SandboxHandle,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     tenant = make_tenant(stu3_without_batch.base_url, "STU3")
     issued = make_client(tenant.tenant_id)
     code, out = check_gateway(capsys, Onboarded(tenant, issued, ""), "--json")
@@ -82,18 +96,30 @@ def test_checker_passes_when_the_gateway_fans_the_batch_out(gateway: Gateway, ma
     assert f"beneficiary={PATIENT}" in [e["query_string"] for e in received]
 
 
-def test_checker_passes_a_dstu2_tenant_behind_a_gateway_announcing_stu3(gateway: Gateway, dstu2_tenant: Onboarded,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_checker_passes_a_dstu2_tenant_behind_a_gateway_announcing_stu3(
+    gateway: Gateway, dstu2_tenant: Onboarded, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = check_gateway(capsys, dstu2_tenant)
     assert code == 0, out
     assert "FAIL" not in out and "name.family is a list" not in out
     assert f"PASS  batch GET MedicationRequest?patient={PATIENT}&_count=10: 200 OK, 5 entries" in out
 
 
-def test_checker_fails_on_a_wrong_secret_without_showing_it(gateway: Gateway, stu3_tenant: Onboarded,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--gateway", FHIR_BASE, "--client-id", stu3_tenant.client.client_id,
-                 "--client-secret", "not-the-secret", "--tenant", stu3_tenant.tenant.tenant_id])
+def test_checker_fails_on_a_wrong_secret_without_showing_it(
+    gateway: Gateway, stu3_tenant: Onboarded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "--gateway",
+            FHIR_BASE,
+            "--client-id",
+            stu3_tenant.client.client_id,
+            "--client-secret",
+            "not-the-secret",
+            "--tenant",
+            stu3_tenant.tenant.tenant_id,
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert f"FAIL  POST {PUBLIC_BASE}/oauth2/token 401 " in out and "no token: invalid_client" in out

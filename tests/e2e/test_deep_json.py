@@ -32,9 +32,13 @@ def test_the_secrets_api_answers_deep_json_with_400(
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
     client = stu3_tenant.client
-    response = requests.post(f"{PUBLIC_BASE}/oauth2/clients/{client.client_id}/secrets", data=body,
-                             auth=(client.client_id, client.secret), timeout=10,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        f"{PUBLIC_BASE}/oauth2/clients/{client.client_id}/secrets",
+        data=body,
+        auth=(client.client_id, client.secret),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_request"
     assert audit_kinds(caplog) == ["client_secret.create"]
@@ -47,8 +51,9 @@ def test_the_proxy_answers_deep_json_with_400(
     gateway: Gateway, stu3_tenant: Onboarded, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
-    response = gateway.request("POST", "", stu3_tenant.token, data=body,
-                               headers={"Content-Type": "application/fhir+json"})
+    response = gateway.request(
+        "POST", "", stu3_tenant.token, data=body, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code == 400, response.text
     assert response.json()["resourceType"] == "OperationOutcome"
     assert audit_kinds(caplog) == ["fhir"]
@@ -56,6 +61,7 @@ def test_the_proxy_answers_deep_json_with_400(
 
 @pytest.mark.parametrize("body", NESTINGS.values(), ids=NESTINGS.keys())
 def test_the_token_endpoint_answers_deep_json_with_400(body: bytes) -> None:
-    response = requests.post(f"{PUBLIC_BASE}/oauth2/token", data=body, timeout=10,
-                             headers={"Content-Type": "application/json"})
+    response = requests.post(
+        f"{PUBLIC_BASE}/oauth2/token", data=body, timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"

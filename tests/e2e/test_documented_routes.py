@@ -56,8 +56,9 @@ def answering_function(gateway_server: Any, method: str, path: str) -> str | Non
 
 
 @pytest.mark.parametrize("route", DOCUMENTED, ids=lambda r: f"{r.method} {r.path}")
-def test_each_documented_route_reaches_its_function_under_the_hosts_rule(gateway_server: Any,
-                                                                         route: DocumentedRoute) -> None:
+def test_each_documented_route_reaches_its_function_under_the_hosts_rule(
+    gateway_server: Any, route: DocumentedRoute
+) -> None:
     assert answering_function(gateway_server, route.method, route.path) == route.function
 
 
@@ -119,8 +120,7 @@ def test_smart_configuration_answers_without_a_token() -> None:
     assert body["grant_types_supported"] == ["client_credentials"]
 
 
-def test_the_proxy_still_requires_a_token_next_to_the_open_documents(gateway: Gateway,
-                                                                     stu3_tenant: Onboarded) -> None:
+def test_the_proxy_still_requires_a_token_next_to_the_open_documents(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     refused = requests.get(f"{PUBLIC_BASE}/fhir/Patient/665677", timeout=10)
     assert refused.status_code == 401
     assert refused.json()["resourceType"] == "OperationOutcome"

@@ -38,8 +38,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def token_call(base: str, client_id: str, secret: str, tenant_id: str) -> requests.Response:
-    return requests.post(f"{base}/oauth2/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": tenant_id})
+    return requests.post(
+        f"{base}/oauth2/token",
+        timeout=10,
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": tenant_id},
+    )
 
 
 def token_of(base: str, client_id: str, secret: str, tenant_id: str) -> str:
@@ -51,8 +54,9 @@ def token_of(base: str, client_id: str, secret: str, tenant_id: str) -> str:
 
 
 def read(base: str, token: str) -> int:
-    return requests.get(f"{base}/fhir/Patient/665677", headers={"Authorization": f"Bearer {token}"},
-                        timeout=10).status_code
+    return requests.get(
+        f"{base}/fhir/Patient/665677", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).status_code
 
 
 def secrets_url(base: str, client_id: str, secret_id: str | None = None) -> str:
@@ -79,8 +83,9 @@ def seconds_until_every_instance(cluster: Cluster, refuses: Callable[[str], bool
 
 
 @pytest.fixture
-def onboarded(cluster: Cluster, stu3_sandbox: ServerHandle, make_tenant: MakeTenant,
-              make_client: MakeClient) -> tuple[tenants.Tenant, clients.IssuedSecret]:
+def onboarded(
+    cluster: Cluster, stu3_sandbox: ServerHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> tuple[tenants.Tenant, clients.IssuedSecret]:
     tenant = make_tenant(stu3_sandbox.base_url)
     return tenant, make_client(tenant.tenant_id)
 
@@ -103,12 +108,17 @@ def test_a_secret_revoked_through_one_instance_is_refused_by_every_instance_with
     for index in range(INSTANCES):  # every instance has the old secret cached as valid
         assert read(cluster.instance_url(index), token) == 200
         token_of(cluster.instance_url(index), old.client_id, old.secret, tenant.tenant_id)
-    deleted = requests.delete(secrets_url(cluster.base_url, old.client_id, old.secret_id),
-                              auth=(old.client_id, new_secret), timeout=10)
+    deleted = requests.delete(
+        secrets_url(cluster.base_url, old.client_id, old.secret_id), auth=(old.client_id, new_secret), timeout=10
+    )
     assert deleted.status_code == 204
-    elapsed = seconds_until_every_instance(cluster, lambda base: (
-        read(base, token) == 401
-        and token_call(base, old.client_id, old.secret, tenant.tenant_id).status_code == 401))
+    elapsed = seconds_until_every_instance(
+        cluster,
+        lambda base: (
+            read(base, token) == 401
+            and token_call(base, old.client_id, old.secret, tenant.tenant_id).status_code == 401
+        ),
+    )
     assert elapsed <= PROPAGATION_LIMIT
     token_of(cluster.base_url, old.client_id, new_secret, tenant.tenant_id)
 
@@ -120,11 +130,21 @@ def test_a_client_disabled_with_the_admin_cli_is_refused_by_every_instance_withi
     token = token_of(cluster.base_url, issued.client_id, issued.secret, tenant.tenant_id)
     for index in range(INSTANCES):
         assert read(cluster.instance_url(index), token) == 200
-    subprocess.run([sys.executable, "-m", "shared.admin", "client", "disable", issued.client_id], cwd=REPO,
-                   env=dict(os.environ), check=True, capture_output=True, timeout=60)
-    elapsed = seconds_until_every_instance(cluster, lambda base: (
-        read(base, token) == 401
-        and token_call(base, issued.client_id, issued.secret, tenant.tenant_id).status_code == 400))
+    subprocess.run(
+        [sys.executable, "-m", "shared.admin", "client", "disable", issued.client_id],
+        cwd=REPO,
+        env=dict(os.environ),
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    elapsed = seconds_until_every_instance(
+        cluster,
+        lambda base: (
+            read(base, token) == 401
+            and token_call(base, issued.client_id, issued.secret, tenant.tenant_id).status_code == 400
+        ),
+    )
     assert elapsed <= PROPAGATION_LIMIT
 
 
@@ -154,26 +174,47 @@ def test_rotations_racing_across_instances_lose_nothing_and_keep_the_cap(
     assert active_ids(issued.client_id) == {issued.secret_id, winner["secret_id"]}
     # Each secret deletes the other, three times over, on every instance at once: one deletion at most.
     deletes = all_at_once(
-        [lambda: requests.delete(secrets_url(cluster.base_url, issued.client_id, winner["secret_id"]),
-                                 auth=(issued.client_id, issued.secret), timeout=30)] * 3
-        + [lambda: requests.delete(secrets_url(cluster.base_url, issued.client_id, issued.secret_id),
-                                   auth=(issued.client_id, winner["client_secret"]), timeout=30)] * 3)
+        [
+            lambda: requests.delete(
+                secrets_url(cluster.base_url, issued.client_id, winner["secret_id"]),
+                auth=(issued.client_id, issued.secret),
+                timeout=30,
+            )
+        ]
+        * 3
+        + [
+            lambda: requests.delete(
+                secrets_url(cluster.base_url, issued.client_id, issued.secret_id),
+                auth=(issued.client_id, winner["client_secret"]),
+                timeout=30,
+            )
+        ]
+        * 3
+    )
     statuses = Counter(r.status_code for r in deletes)
     assert statuses[204] == 1 and statuses[500] == 0, statuses
     remaining = active_ids(issued.client_id)
     assert len(remaining) == 1
     survivor = issued.secret if issued.secret_id in remaining else winner["client_secret"]
     for index in range(INSTANCES):  # the survivor works everywhere, at once
-        assert requests.get(secrets_url(cluster.instance_url(index), issued.client_id),
-                            auth=(issued.client_id, survivor), timeout=10).status_code == 200
+        assert (
+            requests.get(
+                secrets_url(cluster.instance_url(index), issued.client_id),
+                auth=(issued.client_id, survivor),
+                timeout=10,
+            ).status_code
+            == 200
+        )
 
 
 def test_the_failed_authentication_limit_holds_per_instance(
     cluster: Cluster, onboarded: tuple[tenants.Tenant, clients.IssuedSecret]
 ) -> None:
     tenant, issued = onboarded
-    statuses = [token_call(cluster.base_url, issued.client_id, "guess", tenant.tenant_id).status_code
-                for _ in range(INSTANCES * FAILURES_PER_CLIENT * 3)]
+    statuses = [
+        token_call(cluster.base_url, issued.client_id, "guess", tenant.tenant_id).status_code
+        for _ in range(INSTANCES * FAILURES_PER_CLIENT * 3)
+    ]
     # Round robin: each instance counts its own failures, so the cluster allows exactly N x the limit.
     assert statuses.count(401) == INSTANCES * FAILURES_PER_CLIENT
-    assert statuses[INSTANCES * FAILURES_PER_CLIENT:] == [429] * (len(statuses) - INSTANCES * FAILURES_PER_CLIENT)
+    assert statuses[INSTANCES * FAILURES_PER_CLIENT :] == [429] * (len(statuses) - INSTANCES * FAILURES_PER_CLIENT)

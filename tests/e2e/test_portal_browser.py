@@ -10,8 +10,8 @@ import pytest
 import requests
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeTenant
-from portal_browser import browser, new_page, screenshot  # noqa: F401 - fixture
-from portal_env import SUPPORT_CONTACT, PortalSetup, portal, portal_setup  # noqa: F401 - fixtures
+from portal_browser import new_page, screenshot
+from portal_env import SUPPORT_CONTACT, PortalSetup
 
 from devtools.local_sign_in import LocalUser
 from sandbox.server import ServerHandle
@@ -37,8 +37,11 @@ def sign_in(page: Any, user: LocalUser, shot: str | None = None) -> None:
 
 
 def token(client_id: str, secret: str, tenant_id: str) -> requests.Response:
-    return requests.post(TOKEN_URL, data={"grant_type": "client_credentials", "client_id": client_id,
-                                          "client_secret": secret, "scope": tenant_id}, timeout=10)
+    return requests.post(
+        TOKEN_URL,
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret, "scope": tenant_id},
+        timeout=10,
+    )
 
 
 def copy(page: Any, element_id: str) -> str:
@@ -53,7 +56,7 @@ def owned_clients(tenant_id: str) -> list[clients.Client]:
 
 
 @pytest.fixture
-def stu3_customer(portal: PortalSetup, make_tenant: MakeTenant, stu3_sandbox: ServerHandle) -> Any:  # noqa: F811
+def stu3_customer(portal: PortalSetup, make_tenant: MakeTenant, stu3_sandbox: ServerHandle) -> Any:
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     yield tenant
     for client in owned_clients(tenant.tenant_id):
@@ -61,7 +64,9 @@ def stu3_customer(portal: PortalSetup, make_tenant: MakeTenant, stu3_sandbox: Se
 
 
 def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
-    browser: Any, portal: PortalSetup, stu3_customer: tenants.Tenant  # noqa: F811
+    browser: Any,
+    portal: PortalSetup,
+    stu3_customer: tenants.Tenant,
 ) -> None:
     tenant = stu3_customer
     admin = portal.user(tenant.tenant_id, description="customer admin")
@@ -88,8 +93,12 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     granted = token(client_id, first_secret, tenant.tenant_id)
     assert granted.status_code == 200, granted.text
     print(f"\nnothing to a working client_id and secret: {time.perf_counter() - started:.1f} s")
-    search = requests.get(fhir_url + "/Patient", params={"family": "black"}, timeout=10,
-                          headers={"Authorization": "Bearer " + granted.json()["access_token"]})
+    search = requests.get(
+        fhir_url + "/Patient",
+        params={"family": "black"},
+        timeout=10,
+        headers={"Authorization": "Bearer " + granted.json()["access_token"]},
+    )
     assert search.status_code == 200 and search.json()["resourceType"] == "Bundle"
 
     page.get_by_role("link", name="Go to the account").click()
@@ -122,8 +131,11 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     assert page.csp_violations == []
 
 
-def test_the_pages_work_without_javascript(browser: Any, portal: PortalSetup,  # noqa: F811
-                                           stu3_customer: tenants.Tenant) -> None:
+def test_the_pages_work_without_javascript(
+    browser: Any,
+    portal: PortalSetup,
+    stu3_customer: tenants.Tenant,
+) -> None:
     page = new_page(browser, javascript=False)
     sign_in(page, portal.user(stu3_customer.tenant_id))
     page.get_by_role("button", name="Create account").click()
@@ -135,7 +147,9 @@ def test_the_pages_work_without_javascript(browser: Any, portal: PortalSetup,  #
 
 
 def test_an_operator_onboards_a_tenant_and_runs_the_check(
-    browser: Any, portal: PortalSetup, stu3_sandbox: ServerHandle  # noqa: F811
+    browser: Any,
+    portal: PortalSetup,
+    stu3_sandbox: ServerHandle,
 ) -> None:
     import uuid
 
@@ -155,8 +169,10 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_role("button", name="Onboard tenant").click()
         page.get_by_text("The tenant is saved.").wait_for()
         saved = tenants.get_tenant(new_tenant_id)
-        assert saved.fhir_base_url == stu3_sandbox.base_url and saved.allowed_resource_types == ("Patient",
-                                                                                                 "Observation")
+        assert saved.fhir_base_url == stu3_sandbox.base_url and saved.allowed_resource_types == (
+            "Patient",
+            "Observation",
+        )
         page.get_by_role("button", name="Run tenant check").click()
         verdict = page.locator("#check-verdict")
         assert verdict.inner_text() == "The provider answers as configured."
@@ -188,7 +204,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
             cached.delete_client(client.client_id)
 
 
-def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: PortalSetup) -> None:  # noqa: F811
+def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: PortalSetup) -> None:
     import uuid
 
     page = new_page(browser)
@@ -199,7 +215,9 @@ def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: Portal
 
 
 def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
-    browser: Any, portal: PortalSetup, make_tenant: MakeTenant  # noqa: F811
+    browser: Any,
+    portal: PortalSetup,
+    make_tenant: MakeTenant,
 ) -> None:
     tenant_a, tenant_b = make_tenant(), make_tenant()
     b_account = cached.create_client("B's Patients app", (tenant_b.tenant_id,))
@@ -215,8 +233,10 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
         page.get_by_role("button", name="Create account").click()
         page.get_by_role("link", name="Go to the account").click()
         form = page.locator("form[action$='/delete']").first
-        form.evaluate("(f, target) => { f.action = target; }",
-                      f"/portal/accounts/{b_account.client_id}/secrets/{b_account.secret_id}/delete")
+        form.evaluate(
+            "(f, target) => { f.action = target; }",
+            f"/portal/accounts/{b_account.client_id}/secrets/{b_account.secret_id}/delete",
+        )
         with page.expect_navigation():
             form.locator("button").click()
         assert page.get_by_role("heading", name="No such account").is_visible()
@@ -235,8 +255,11 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
             cached.delete_client(client.client_id)
 
 
-def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSetup,  # noqa: F811
-                                                  make_tenant: MakeTenant) -> None:
+def test_posts_without_the_csrf_token_are_refused(
+    browser: Any,
+    portal: PortalSetup,
+    make_tenant: MakeTenant,
+) -> None:
     tenant = make_tenant()
     page = new_page(browser)
     sign_in(page, portal.user(tenant.tenant_id))
@@ -246,12 +269,13 @@ def test_posts_without_the_csrf_token_are_refused(browser: Any, portal: PortalSe
     screenshot(page, "15-csrf-refused")
     assert owned_clients(tenant.tenant_id) == []
     # Nor from another page in the same browser: a cross-site form carries no Lax cookie and no token.
-    answer = page.request.post(PUBLIC_BASE + "/portal/accounts", form={"display_name": "x"},
-                               headers={"Origin": "https://attacker.example"})
+    answer = page.request.post(
+        PUBLIC_BASE + "/portal/accounts", form={"display_name": "x"}, headers={"Origin": "https://attacker.example"}
+    )
     assert answer.status == 403 and owned_clients(tenant.tenant_id) == []
 
 
-def test_the_portal_answers_over_http_with_its_headers(portal: PortalSetup) -> None:  # noqa: F811
+def test_the_portal_answers_over_http_with_its_headers(portal: PortalSetup) -> None:
     for path in ("/portal", "/portal/"):
         answer = requests.get(PUBLIC_BASE + path, timeout=10)
         assert answer.status_code == 200 and answer.headers["Content-Type"] == "text/html; charset=utf-8"
@@ -264,10 +288,14 @@ def test_the_portal_answers_over_http_with_its_headers(portal: PortalSetup) -> N
     assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
 
 
-def test_the_accessibility_probe_finds_what_it_looks_for(browser: Any) -> None:  # noqa: F811
+def test_the_accessibility_probe_finds_what_it_looks_for(browser: Any) -> None:
     from portal_browser import _ACCESSIBILITY_PROBLEMS
 
     page = new_page(browser)
     page.set_content("<h1>a</h1><h1>b</h1><input name='x'><button></button>")
     assert page.evaluate(_ACCESSIBILITY_PROBLEMS) == [
-        "no lang on <html>", "not exactly one h1", "unlabelled field x", "button or link without a name"]
+        "no lang on <html>",
+        "not exactly one h1",
+        "unlabelled field x",
+        "button or link without a name",
+    ]

@@ -30,8 +30,9 @@ def test_provider_redirects_are_not_followed_or_relayed(
 
 
 @pytest.mark.parametrize("status", [199, 201, 202, 204, 206, 299, 418, 451, 499])
-def test_odd_statuses_become_502(gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle,
-                                 status: int) -> None:
+def test_odd_statuses_become_502(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle, status: int
+) -> None:
     outcome = '{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"processing"}]}'
     answer(stu3_sandbox, status=status, body=PATIENT if status < 400 else outcome)
     response = gateway.get("Patient/665677", stu3_tenant.token)
@@ -42,8 +43,12 @@ def test_odd_statuses_become_502(gateway: Gateway, stu3_tenant: Onboarded, stu3_
 def test_a_providers_own_outcome_for_ordinary_refusals_passes(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle, status: int
 ) -> None:
-    answer(stu3_sandbox, status=status, body='{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
-                                             '"code":"not-found","diagnostics":"no such thing"}]}')
+    answer(
+        stu3_sandbox,
+        status=status,
+        body='{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
+        '"code":"not-found","diagnostics":"no such thing"}]}',
+    )
     response = gateway.get("Patient/665677", stu3_tenant.token)
     assert operation_outcome_of(response, status) == "no such thing"
 
@@ -52,8 +57,12 @@ def test_location_headers_pass_only_when_they_point_into_the_gateway(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle
 ) -> None:
     base = stu3_sandbox.base_url
-    answer(stu3_sandbox, status=200, body=PATIENT,
-           headers={"Content-Location": f"{base}/Patient/665677/_history/2", "Location": "javascript:alert(1)"})
+    answer(
+        stu3_sandbox,
+        status=200,
+        body=PATIENT,
+        headers={"Content-Location": f"{base}/Patient/665677/_history/2", "Location": "javascript:alert(1)"},
+    )
     response = gateway.get("Patient/665677", stu3_tenant.token)
     assert response.status_code == 200
     assert response.headers["Content-Location"] == f"{gateway.fhir_base}/Patient/665677/_history/2"
@@ -63,18 +72,21 @@ def test_location_headers_pass_only_when_they_point_into_the_gateway(
     assert "Content-Location" not in gateway.get("Patient/665677", stu3_tenant.token).headers
 
 
-@pytest.mark.parametrize(("name", "value", "kept"), [
-    ("ETag", 'W/"3"', True),
-    ("ETag", '"abc-123"', True),
-    ("ETag", "{base}/Patient/1", False),
-    ("ETag", 'W/"{base}"', False),
-    ("ETag", "not quoted", False),
-    ("Content-Language", "en-US", True),
-    ("Content-Language", "de, en;q=0.5", False),
-    ("Content-Language", "{base}", False),
-    ("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT", True),
-    ("Last-Modified", "yesterday at {base}", False),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "kept"),
+    [
+        ("ETag", 'W/"3"', True),
+        ("ETag", '"abc-123"', True),
+        ("ETag", "{base}/Patient/1", False),
+        ("ETag", 'W/"{base}"', False),
+        ("ETag", "not quoted", False),
+        ("Content-Language", "en-US", True),
+        ("Content-Language", "de, en;q=0.5", False),
+        ("Content-Language", "{base}", False),
+        ("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT", True),
+        ("Last-Modified", "yesterday at {base}", False),
+    ],
+)
 def test_response_headers_pass_only_in_their_own_syntax(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle, name: str, value: str, kept: bool
 ) -> None:
@@ -87,8 +99,9 @@ def test_response_headers_pass_only_in_their_own_syntax(
 
 
 @pytest.mark.parametrize("junk", ["soon", "-5", "1e9", "99999999999", "<script>", "Tue, 99 Foo 2026"])
-def test_a_junk_retry_after_is_replaced(gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle,
-                                       junk: str) -> None:
+def test_a_junk_retry_after_is_replaced(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle, junk: str
+) -> None:
     answer(stu3_sandbox, status=503, body=PATIENT, retry_after=junk)
     response = gateway.get("Patient/665677", stu3_tenant.token)
     operation_outcome_of(response, 503)
@@ -100,8 +113,9 @@ def test_a_sane_retry_after_passes(gateway: Gateway, stu3_tenant: Onboarded, stu
     assert gateway.get("Patient/665677", stu3_tenant.token).headers["Retry-After"] == "30"
 
 
-def test_an_answer_over_one_mebibyte_must_be_json(gateway: Gateway, stu3_tenant: Onboarded,
-                                                 stu3_sandbox: ServerHandle) -> None:
+def test_an_answer_over_one_mebibyte_must_be_json(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle
+) -> None:
     filler = '{"resource":{"resourceType":"Patient","id":"x"}},' * 30_000
     broken = '{"resourceType":"Bundle","type":"searchset","entry":[' + filler + '{"resource": oops}]}'
     assert len(broken) > 1024 * 1024

@@ -24,8 +24,11 @@ def guarded_provider() -> Iterator[ServerHandle]:
 
 
 def test_a_wrong_upstream_token_is_a_502_naming_the_tenants_configuration(
-    gateway: Gateway, guarded_provider: ServerHandle, make_tenant: MakeTenant, make_client: MakeClient,
-    monkeypatch: pytest.MonkeyPatch
+    gateway: Gateway,
+    guarded_provider: ServerHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("H14_UPSTREAM_TOKEN", "a-stale-upstream-token")
     tenant = make_tenant(guarded_provider.base_url, method="bearer", secret_setting="H14_UPSTREAM_TOKEN")
@@ -43,10 +46,13 @@ def test_a_wrong_upstream_token_is_a_502_naming_the_tenants_configuration(
 def test_a_provider_401_or_403_never_reaches_the_client_as_such(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: ServerHandle, status: int
 ) -> None:
-    stu3_sandbox.app.faults.add(status=status, content_type="application/fhir+json",
-                                body='{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
-                                     '"code":"security","diagnostics":"Authorization failed."}]}',
-                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    stu3_sandbox.app.faults.add(
+        status=status,
+        content_type="application/fhir+json",
+        body='{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
+        '"code":"security","diagnostics":"Authorization failed."}]}',
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
     response = gateway.get("Patient/665677", stu3_tenant.token)
     diagnostics = operation_outcome_of(response, 502)
     assert f"HTTP {status}" in diagnostics and "configuration" in diagnostics

@@ -43,12 +43,20 @@ def protected_provider(authority: LocalAuthority) -> Iterator[SandboxHandle]:
 
 
 def test_azure_ad_tenant_reads_through_msal_with_one_identity_call_for_100_requests(
-    gateway: Gateway, authority: LocalAuthority, protected_provider: SandboxHandle,
-    make_tenant: MakeTenant, make_client: MakeClient,
+    gateway: Gateway,
+    authority: LocalAuthority,
+    protected_provider: SandboxHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
 ) -> None:
-    tenant = make_tenant(protected_provider.base_url, "STU3", method="azure_ad",
-                         authority=authority.url_for("provider-tenant"), client_id=UPSTREAM_APP_ID,
-                         secret_setting="UPSTREAM_SECRET_E2E")
+    tenant = make_tenant(
+        protected_provider.base_url,
+        "STU3",
+        method="azure_ad",
+        authority=authority.url_for("provider-tenant"),
+        client_id=UPSTREAM_APP_ID,
+        secret_setting="UPSTREAM_SECRET_E2E",
+    )
     client = make_client(tenant.tenant_id)
     token = gateway.token(client, tenant.tenant_id)
     statuses = {gateway.get("Patient/665677", token).status_code for _ in range(100)}
@@ -60,13 +68,22 @@ def test_azure_ad_tenant_reads_through_msal_with_one_identity_call_for_100_reque
 
 
 def test_wrong_upstream_secret_is_a_502_naming_the_setting_not_the_secret(
-    gateway: Gateway, authority: LocalAuthority, protected_provider: SandboxHandle,
-    make_tenant: MakeTenant, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch,
+    gateway: Gateway,
+    authority: LocalAuthority,
+    protected_provider: SandboxHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("UPSTREAM_SECRET_E2E", "not-what-the-authority-knows")
-    tenant = make_tenant(protected_provider.base_url, "STU3", method="azure_ad",
-                         authority=authority.url_for("provider-tenant"), client_id=UPSTREAM_APP_ID,
-                         secret_setting="UPSTREAM_SECRET_E2E")
+    tenant = make_tenant(
+        protected_provider.base_url,
+        "STU3",
+        method="azure_ad",
+        authority=authority.url_for("provider-tenant"),
+        client_id=UPSTREAM_APP_ID,
+        secret_setting="UPSTREAM_SECRET_E2E",
+    )
     client = make_client(tenant.tenant_id)
     response = gateway.get("Patient/665677", gateway.token(client, tenant.tenant_id))
     diagnostics = operation_outcome_of(response, 502)
@@ -75,7 +92,10 @@ def test_wrong_upstream_secret_is_a_502_naming_the_setting_not_the_secret(
 
 
 def test_missing_upstream_secret_setting_is_named(
-    gateway: Gateway, protected_provider: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient,
+    gateway: Gateway,
+    protected_provider: SandboxHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
 ) -> None:
     tenant = make_tenant(protected_provider.base_url, "STU3", method="bearer", secret_setting="NO_SUCH_SETTING")
     client = make_client(tenant.tenant_id)
@@ -84,12 +104,20 @@ def test_missing_upstream_secret_setting_is_named(
 
 
 def test_identity_provider_down_is_503(
-    gateway: Gateway, authority: LocalAuthority, protected_provider: SandboxHandle,
-    make_tenant: MakeTenant, make_client: MakeClient,
+    gateway: Gateway,
+    authority: LocalAuthority,
+    protected_provider: SandboxHandle,
+    make_tenant: MakeTenant,
+    make_client: MakeClient,
 ) -> None:
-    tenant = make_tenant(protected_provider.base_url, "STU3", method="azure_ad",
-                         authority=authority.url_for("provider-tenant"), client_id=UPSTREAM_APP_ID,
-                         secret_setting="UPSTREAM_SECRET_E2E")
+    tenant = make_tenant(
+        protected_provider.base_url,
+        "STU3",
+        method="azure_ad",
+        authority=authority.url_for("provider-tenant"),
+        client_id=UPSTREAM_APP_ID,
+        secret_setting="UPSTREAM_SECRET_E2E",
+    )
     client = make_client(tenant.tenant_id)
     token = gateway.token(client, tenant.tenant_id)
     authority.set_fault(status=503)

@@ -66,37 +66,64 @@ def test_writes_are_405(gateway: Gateway, stu3_tenant: Onboarded, method: str) -
 
 
 def test_create_by_post_to_a_type_is_405(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    response = gateway.request("POST", "Patient", stu3_tenant.token, json={"resourceType": "Patient"},
-                               headers={"Content-Type": "application/fhir+json"})
+    response = gateway.request(
+        "POST",
+        "Patient",
+        stu3_tenant.token,
+        json={"resourceType": "Patient"},
+        headers={"Content-Type": "application/fhir+json"},
+    )
     operation_outcome_of(response, 405)
 
 
 def test_transaction_bundle_is_405(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    bundle = {"resourceType": "Bundle", "type": "transaction",
-              "entry": [{"request": {"method": "GET", "url": "Patient/1"}}]}
-    operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                                         headers={"Content-Type": "application/fhir+json"}), 405)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "GET", "url": "Patient/1"}}],
+    }
+    operation_outcome_of(
+        gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}),
+        405,
+    )
 
 
 def test_batch_with_a_write_entry_is_405(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Patient/1"}},
-        {"request": {"method": "DELETE", "url": "Patient/1"}}]}
-    operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                                         headers={"Content-Type": "application/fhir+json"}), 405)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Patient/1"}},
+            {"request": {"method": "DELETE", "url": "Patient/1"}},
+        ],
+    }
+    operation_outcome_of(
+        gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}),
+        405,
+    )
 
 
-@pytest.mark.parametrize("url", ["http://evil.example/Patient", "../admin", "Patient%2F1", "Patient\\1",
-                                 "//evil.example/Patient"])
+@pytest.mark.parametrize(
+    "url", ["http://evil.example/Patient", "../admin", "Patient%2F1", "Patient\\1", "//evil.example/Patient"]
+)
 def test_batch_entry_with_a_hostile_url_is_400(gateway: Gateway, stu3_tenant: Onboarded, url: str) -> None:
     bundle = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": url}}]}
-    operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                                         headers={"Content-Type": "application/fhir+json"}), 400)
+    operation_outcome_of(
+        gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}),
+        400,
+    )
 
 
-@pytest.mark.parametrize("raw_path", ["/fhir/Patient%2F665677", "/fhir/Patient/..%2f..%2fadmin",
-                                      "/fhir/Patient/%2e%2e/%2e%2e/admin", "/fhir/Patient%5c1",
-                                      "/fhir/Patient/1%00"])
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        "/fhir/Patient%2F665677",
+        "/fhir/Patient/..%2f..%2fadmin",
+        "/fhir/Patient/%2e%2e/%2e%2e/admin",
+        "/fhir/Patient%5c1",
+        "/fhir/Patient/1%00",
+    ],
+)
 def test_hostile_request_paths_are_400(gateway: Gateway, stu3_tenant: Onboarded, raw_path: str) -> None:
     # Sent with a raw request line so no client library normalises the path first.
     import http.client
@@ -121,8 +148,9 @@ def test_system_level_search_is_400(gateway: Gateway, stu3_tenant: Onboarded) ->
 
 def test_xml_is_refused_with_406(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token, params={"_format": "xml"}), 406)
-    operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token,
-                                     headers={"Accept": "application/fhir+xml"}), 406)
+    operation_outcome_of(
+        gateway.get("Patient/665677", stu3_tenant.token, headers={"Accept": "application/fhir+xml"}), 406
+    )
 
 
 def test_search_post_without_a_form_is_415(gateway: Gateway, stu3_tenant: Onboarded) -> None:
@@ -131,16 +159,22 @@ def test_search_post_without_a_form_is_415(gateway: Gateway, stu3_tenant: Onboar
 
 
 def test_oversized_batch_is_413(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    bundle = {"resourceType": "Bundle", "type": "batch",
-              "entry": [{"request": {"method": "GET", "url": f"Patient/{i}"}} for i in range(51)]}
-    operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                                         headers={"Content-Type": "application/fhir+json"}), 413)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"Patient/{i}"}} for i in range(51)],
+    }
+    operation_outcome_of(
+        gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}),
+        413,
+    )
 
 
 def test_deeply_nested_batch_is_400_not_a_crash(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     body = '{"resourceType":"Bundle","type":"batch","entry":' + "[" * 100_000 + "]" * 100_000 + "}"
-    response = gateway.request("POST", "", stu3_tenant.token, data=body,
-                               headers={"Content-Type": "application/fhir+json"})
+    response = gateway.request(
+        "POST", "", stu3_tenant.token, data=body, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code in (400, 413)
     assert response.json()["resourceType"] == "OperationOutcome"
 
@@ -150,11 +184,17 @@ def test_the_gateways_own_routes_win_over_the_proxy(gateway: Gateway) -> None:
     assert metadata.status_code == 200 and metadata.json()["resourceType"] == "CapabilityStatement"
 
 
-def test_the_batch_cap_follows_its_setting(gateway: Gateway, stu3_tenant: Onboarded,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_batch_cap_follows_its_setting(
+    gateway: Gateway, stu3_tenant: Onboarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BATCH_MAX_ENTRIES", "2")
-    bundle = {"resourceType": "Bundle", "type": "batch",
-              "entry": [{"request": {"method": "GET", "url": f"Patient/{i}"}} for i in range(3)]}
-    diagnostics = operation_outcome_of(gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                                                       headers={"Content-Type": "application/fhir+json"}), 413)
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"Patient/{i}"}} for i in range(3)],
+    }
+    diagnostics = operation_outcome_of(
+        gateway.request("POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}),
+        413,
+    )
     assert "at most 2 entries" in diagnostics

@@ -21,8 +21,9 @@ def ids_of(bundle: dict[str, Any]) -> list[str]:
     return [entry["resource"]["id"] for entry in bundle.get("entry", [])]
 
 
-def test_patient_search_reaches_the_tenants_provider(gateway: Gateway, stu3_tenant: Onboarded,
-                                                     stu3_sandbox: SandboxHandle) -> None:
+def test_patient_search_reaches_the_tenants_provider(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
     response = gateway.get("Patient?given=ruth&family=black", stu3_tenant.token)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/fhir+json")
@@ -34,9 +35,13 @@ def test_patient_search_reaches_the_tenants_provider(gateway: Gateway, stu3_tena
     assert [e["path"] for e in received] == ["/fhir/Patient"]
 
 
-def test_tenant_a_never_reaches_tenant_bs_provider(gateway: Gateway, stu3_tenant: Onboarded,
-                                                   dstu2_tenant: Onboarded, stu3_sandbox: SandboxHandle,
-                                                   dstu2_sandbox: SandboxHandle) -> None:
+def test_tenant_a_never_reaches_tenant_bs_provider(
+    gateway: Gateway,
+    stu3_tenant: Onboarded,
+    dstu2_tenant: Onboarded,
+    stu3_sandbox: SandboxHandle,
+    dstu2_sandbox: SandboxHandle,
+) -> None:
     b = dstu2_tenant.tenant.tenant_id
     tricks: list[dict[str, Any]] = [
         {"headers": {"X-Tenant-Id": b, "X-Ms-Tenant-Id": b, "Tid": b}},
@@ -57,8 +62,9 @@ def test_tenant_a_never_reaches_tenant_bs_provider(gateway: Gateway, stu3_tenant
     assert len(dstu2_sandbox.app.request_log.entries()) == 1
 
 
-def test_paging_follows_next_links_through_the_gateway(gateway: Gateway, stu3_tenant: Onboarded,
-                                                       stu3_sandbox: SandboxHandle) -> None:
+def test_paging_follows_next_links_through_the_gateway(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
     direct = requests.get(stu3_sandbox.base_url + "/Patient", params={"_count": "500"}, timeout=10).json()
     expected = sorted(ids_of(direct))
     seen: list[str] = []
@@ -77,10 +83,10 @@ def test_paging_follows_next_links_through_the_gateway(gateway: Gateway, stu3_te
     assert sorted(seen) == expected and pages == -(-len(expected) // 7)
 
 
-def test_post_search_with_a_form_body(gateway: Gateway, stu3_tenant: Onboarded,
-                                      stu3_sandbox: SandboxHandle) -> None:
-    response = gateway.request("POST", "Patient/_search", stu3_tenant.token,
-                               data={"family": "Black", "given": "Ruth", "_count": "5"})
+def test_post_search_with_a_form_body(gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle) -> None:
+    response = gateway.request(
+        "POST", "Patient/_search", stu3_tenant.token, data={"family": "Black", "given": "Ruth", "_count": "5"}
+    )
     assert response.status_code == 200, response.text
     assert "665677" in ids_of(response.json())
     received = stu3_sandbox.app.request_log.entries()[-1]
@@ -89,13 +95,18 @@ def test_post_search_with_a_form_body(gateway: Gateway, stu3_tenant: Onboarded,
 
 
 def test_batch_of_reads_is_answered_in_order(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    bundle = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": "Patient/665677"}},
-        {"request": {"method": "GET", "url": "Condition?patient=665677&_count=10"}},
-        {"request": {"method": "GET", "url": "Patient/does-not-exist"}},
-    ]}
-    response = gateway.request("POST", "", stu3_tenant.token, json=bundle,
-                               headers={"Content-Type": "application/fhir+json"})
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": "Patient/665677"}},
+            {"request": {"method": "GET", "url": "Condition?patient=665677&_count=10"}},
+            {"request": {"method": "GET", "url": "Patient/does-not-exist"}},
+        ],
+    }
+    response = gateway.request(
+        "POST", "", stu3_tenant.token, json=bundle, headers={"Content-Type": "application/fhir+json"}
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["type"] == "batch-response" and len(answer["entry"]) == 3
@@ -110,8 +121,9 @@ def test_provider_404_operation_outcome_is_passed_through(gateway: Gateway, stu3
     assert "does-not-exist" in diagnostics
 
 
-def test_request_id_is_sent_upstream_and_back(gateway: Gateway, stu3_tenant: Onboarded,
-                                              stu3_sandbox: SandboxHandle) -> None:
+def test_request_id_is_sent_upstream_and_back(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
     response = gateway.get("Patient/665677", stu3_tenant.token, headers={"X-Request-Id": "trace-12345678"})
     assert response.headers["X-Request-Id"] == "trace-12345678"
     assert stu3_sandbox.app.request_log.entries()[-1]["headers"]["X-Request-Id"] == "trace-12345678"
@@ -119,11 +131,20 @@ def test_request_id_is_sent_upstream_and_back(gateway: Gateway, stu3_tenant: Onb
     assert generated.headers["X-Request-Id"] != "bad id\twith tab" and len(generated.headers["X-Request-Id"]) == 36
 
 
-def test_headers_are_forwarded_by_allow_list_only(gateway: Gateway, stu3_tenant: Onboarded,
-                                                  stu3_sandbox: SandboxHandle) -> None:
-    gateway.get("Patient/665677", stu3_tenant.token, headers={
-        "Cookie": "session=1", "X-Forwarded-For": "10.0.0.1", "X-Internal-Secret": "s",
-        "Accept-Language": "en-GB", "Prefer": "handling=lenient"})
+def test_headers_are_forwarded_by_allow_list_only(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
+    gateway.get(
+        "Patient/665677",
+        stu3_tenant.token,
+        headers={
+            "Cookie": "session=1",
+            "X-Forwarded-For": "10.0.0.1",
+            "X-Internal-Secret": "s",
+            "Accept-Language": "en-GB",
+            "Prefer": "handling=lenient",
+        },
+    )
     received = stu3_sandbox.app.request_log.entries()[-1]
     names = {name.lower() for name in received["headers"]}
     assert not names & {"cookie", "x-forwarded-for", "x-internal-secret"}
@@ -137,11 +158,14 @@ def test_server_timing_reports_gateway_and_upstream_time(gateway: Gateway, stu3_
     assert set(parts) == {"gateway", "upstream"} and float(parts["upstream"]) > 0
 
 
-def test_provider_json_reaches_the_client_unchanged_but_for_its_urls(gateway: Gateway, stu3_tenant: Onboarded,
-                                                                       stu3_sandbox: SandboxHandle) -> None:
+def test_provider_json_reaches_the_client_unchanged_but_for_its_urls(
+    gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle
+) -> None:
     base = stu3_sandbox.base_url
-    body = ('{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.50,"unit":"kg"},'
-            f'"subject":{{"reference":"{base}/Patient/665677"}},"note":[{{"text":"caf\\u00e9"}}]}}')
+    body = (
+        '{"resourceType":"Observation","id":"o1","valueQuantity":{"value":1.50,"unit":"kg"},'
+        f'"subject":{{"reference":"{base}/Patient/665677"}},"note":[{{"text":"caf\\u00e9"}}]}}'
+    )
     stu3_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json")
     response = gateway.get("Observation/o1", stu3_tenant.token)
     assert response.status_code == 200

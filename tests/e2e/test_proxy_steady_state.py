@@ -22,15 +22,18 @@ class CountingTable:
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)
         if callable(attribute):
+
             def counted(*args: Any, **kwargs: Any) -> Any:
                 self._counter.append(name)
                 return attribute(*args, **kwargs)
+
             return counted
         return attribute
 
 
-def test_hundred_proxied_requests_make_no_storage_call(gateway: Gateway, stu3_tenant: Onboarded,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hundred_proxied_requests_make_no_storage_call(
+    gateway: Gateway, stu3_tenant: Onboarded, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200  # warms the caches
     calls: list[str] = []
     real_table = connection.table

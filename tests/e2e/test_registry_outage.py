@@ -35,12 +35,19 @@ def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     holder[0].stop()
 
 
-def test_storage_outage_and_recovery(gateway: Gateway, stu3_sandbox: SandboxHandle,
-                                     own_registry: tuple[Azurite, Path]) -> None:
+def test_storage_outage_and_recovery(
+    gateway: Gateway, stu3_sandbox: SandboxHandle, own_registry: tuple[Azurite, Path]
+) -> None:
     azurite, location = own_registry
-    tenant = cached.save_tenant(tenants.Tenant(
-        tenant_id="6d3a3c2e-1f0b-4b7e-9c55-0a1b2c3d4e5f", display_name="outage", fhir_base_url=stu3_sandbox.base_url,
-        fhir_version=FhirVersion.STU3, auth=tenants.UpstreamAuth("none")))
+    tenant = cached.save_tenant(
+        tenants.Tenant(
+            tenant_id="6d3a3c2e-1f0b-4b7e-9c55-0a1b2c3d4e5f",
+            display_name="outage",
+            fhir_base_url=stu3_sandbox.base_url,
+            fhir_version=FhirVersion.STU3,
+            auth=tenants.UpstreamAuth("none"),
+        )
+    )
     issued = cached.create_client("outage client", (tenant.tenant_id,))
     token = gateway.token(issued, tenant.tenant_id)
     assert gateway.get("Patient/665677", token).status_code == 200
@@ -48,9 +55,16 @@ def test_storage_outage_and_recovery(gateway: Gateway, stu3_sandbox: SandboxHand
 
     azurite.stop()
     time.sleep(max(0.0, loaded_at + 1.1 - time.monotonic()))  # the token endpoint's cached state expires
-    refused = requests.post(gateway.token_url, data={
-        "grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": issued.secret,
-        "scope": tenant.tenant_id}, timeout=30)
+    refused = requests.post(
+        gateway.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": issued.client_id,
+            "client_secret": issued.secret,
+            "scope": tenant.tenant_id,
+        },
+        timeout=30,
+    )
     assert refused.status_code == 503 and refused.json()["error"] == "temporarily_unavailable"
     assert gateway.get("Patient/665677", token).status_code == 200, "cached state serves through the outage"
     health = requests.get(PUBLIC_BASE + "/health", timeout=30)

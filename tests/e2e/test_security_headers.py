@@ -21,14 +21,23 @@ def _secrets(method: str, auth: bool = True, secret_id: str = "") -> Call:
         client = onboarded.client
         url = f"{PUBLIC_BASE}/oauth2/clients/{client.client_id}/secrets" + (f"/{secret_id}" if secret_id else "")
         return requests.request(method, url, auth=(client.client_id, client.secret) if auth else None, timeout=10)
+
     return call
 
 
 def _token(good: bool) -> Call:
     def call(gateway: Gateway, onboarded: Onboarded) -> requests.Response:
-        return requests.post(gateway.token_url, timeout=10, data={
-            "grant_type": "client_credentials", "client_id": onboarded.client.client_id,
-            "client_secret": onboarded.client.secret if good else "wrong", "scope": onboarded.tenant.tenant_id})
+        return requests.post(
+            gateway.token_url,
+            timeout=10,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": onboarded.client.client_id,
+                "client_secret": onboarded.client.secret if good else "wrong",
+                "scope": onboarded.tenant.tenant_id,
+            },
+        )
+
     return call
 
 
@@ -49,9 +58,17 @@ FHIR_ROUTES: dict[str, Call] = {
     "search": lambda g, o: g.get("Patient?_count=1", o.token),
     "no token": lambda g, o: g.get("Patient/665677", None),
     "refused": lambda g, o: g.request("DELETE", "Patient/665677", o.token),
-    "batch": lambda g, o: g.request("POST", "", o.token, headers={"Content-Type": "application/fhir+json"},
-                                    json={"resourceType": "Bundle", "type": "batch",
-                                          "entry": [{"request": {"method": "GET", "url": "Patient/665677"}}]}),
+    "batch": lambda g, o: g.request(
+        "POST",
+        "",
+        o.token,
+        headers={"Content-Type": "application/fhir+json"},
+        json={
+            "resourceType": "Bundle",
+            "type": "batch",
+            "entry": [{"request": {"method": "GET", "url": "Patient/665677"}}],
+        },
+    ),
 }
 
 

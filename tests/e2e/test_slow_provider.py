@@ -47,8 +47,10 @@ class DrippingProvider:
             self.active += 1
         try:
             conn.recv(65536)
-            head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
-                    b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n")
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
+                b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n"
+            )
             fast, slow = (b"HTTP/1.1 ", head[9:] + BODY) if self.drip == "headers" else (head, BODY)
             conn.sendall(fast)
             for byte in slow:
@@ -108,8 +110,11 @@ def test_a_dripping_answer_ends_at_the_total_deadline_with_504(
 
 
 def test_one_slow_tenant_cannot_take_every_worker(
-    small_deadline: None, monkeypatch: pytest.MonkeyPatch, gateway: Gateway, body_dripper: Onboarded,
-    stu3_tenant: Onboarded
+    small_deadline: None,
+    monkeypatch: pytest.MonkeyPatch,
+    gateway: Gateway,
+    body_dripper: Onboarded,
+    stu3_tenant: Onboarded,
 ) -> None:
     monkeypatch.setenv("UPSTREAM_DEADLINE_SECONDS", "4")
     monkeypatch.setenv("UPSTREAM_MAX_CONCURRENT_PER_TENANT", "2")

@@ -45,28 +45,40 @@ def test_paging_links_of_allowed_types_still_work(gateway: Gateway, patients_onl
     assert {e["resource"]["resourceType"] for e in page.json()["entry"]} == {"Patient"}
 
 
-@pytest.mark.parametrize("query", [
-    "_revinclude=Observation:subject",
-    "_revinclude:iterate=Observation:subject",
-    "_include=Patient:general-practitioner:Practitioner",
-    "_include=Observation:subject",
-    "_has:Observation:patient:code=1234-5",
-    "_has:Observation:patient:_has:Condition:subject:code=x",
-    "general-practitioner:Practitioner.name=smith",
-    "_type=Patient,Observation",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "_revinclude=Observation:subject",
+        "_revinclude:iterate=Observation:subject",
+        "_include=Patient:general-practitioner:Practitioner",
+        "_include=Observation:subject",
+        "_has:Observation:patient:code=1234-5",
+        "_has:Observation:patient:_has:Condition:subject:code=x",
+        "general-practitioner:Practitioner.name=smith",
+        "_type=Patient,Observation",
+    ],
+)
 def test_includes_has_and_chains_to_other_types_are_refused_before_the_provider(
     gateway: Gateway, patients_only: Onboarded, stu3_sandbox: ServerHandle, query: str
 ) -> None:
     response = gateway.get(f"Patient?{query}", patients_only.token)
     assert "not available for this tenant" in operation_outcome_of(response, 403)
-    form = gateway.request("POST", "Patient/_search", patients_only.token, data=query,
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = gateway.request(
+        "POST",
+        "Patient/_search",
+        patients_only.token,
+        data=query,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert "not available for this tenant" in operation_outcome_of(form, 403)
-    batch = {"resourceType": "Bundle", "type": "batch",
-             "entry": [{"request": {"method": "GET", "url": f"Patient?{query}"}}]}
-    batched = gateway.request("POST", "", patients_only.token, json=batch,
-                              headers={"Content-Type": "application/fhir+json"})
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [{"request": {"method": "GET", "url": f"Patient?{query}"}}],
+    }
+    batched = gateway.request(
+        "POST", "", patients_only.token, json=batch, headers={"Content-Type": "application/fhir+json"}
+    )
     assert "not available for this tenant" in operation_outcome_of(batched, 403)
     assert len(stu3_sandbox.app.request_log) == 0
 

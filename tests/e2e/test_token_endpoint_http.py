@@ -16,12 +16,16 @@ pytestmark = pytest.mark.table_storage
 def form(make_tenant: MakeTenant, make_client: MakeClient) -> dict[str, str]:
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
-    return {"grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": issued.secret,
-            "scope": tenant.tenant_id}
+    return {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": issued.secret,
+        "scope": tenant.tenant_id,
+    }
 
 
 def post(gateway: Gateway, data: object, **kwargs: object) -> requests.Response:
-    return requests.post(gateway.token_url, data=data, timeout=10, **kwargs)  # type: ignore[arg-type]
+    return requests.post(gateway.token_url, data=data, timeout=10, **kwargs)  # type: ignore[arg-type]  # requests' stubs are narrower than what it accepts
 
 
 def assert_error(response: requests.Response, status: int, error: str) -> None:
@@ -54,8 +58,9 @@ def test_basic_credentials_over_http(gateway: Gateway, form: dict[str, str]) -> 
     ],
     ids=["wrong-secret", "unknown-client", "grant-type", "malformed-scope", "tenant-not-allowed", "no-grant-type"],
 )
-def test_errors_over_http(gateway: Gateway, form: dict[str, str], change: dict[str, str | None], status: int,
-                          error: str) -> None:
+def test_errors_over_http(
+    gateway: Gateway, form: dict[str, str], change: dict[str, str | None], status: int, error: str
+) -> None:
     data = {k: v for k, v in {**form, **change}.items() if v is not None}
     response = post(gateway, data)
     assert_error(response, status, error)

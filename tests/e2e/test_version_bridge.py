@@ -38,23 +38,34 @@ def r4_sandbox(r4_server: SandboxHandle) -> Iterator[SandboxHandle]:
 
 
 @pytest.fixture
-def r4_tenant(gateway: Gateway, r4_sandbox: SandboxHandle, make_tenant: MakeTenant,
-              make_client: MakeClient) -> Onboarded:
+def r4_tenant(
+    gateway: Gateway, r4_sandbox: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> Onboarded:
     tenant = make_tenant(r4_sandbox.base_url, "R4")
     issued = make_client(tenant.tenant_id)
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
 
 
 def check(capsys: pytest.CaptureFixture[str], onboarded: Onboarded) -> tuple[int, str]:
-    code = main(["--gateway", FHIR_BASE, "--client-id", onboarded.client.client_id,
-                 f"--client-secret={onboarded.client.secret}", "--tenant", onboarded.tenant.tenant_id,
-                 "--patient-id", PATIENT])
+    code = main(
+        [
+            "--gateway",
+            FHIR_BASE,
+            "--client-id",
+            onboarded.client.client_id,
+            f"--client-secret={onboarded.client.secret}",
+            "--tenant",
+            onboarded.tenant.tenant_id,
+            "--patient-id",
+            PATIENT,
+        ]
+    )
     return code, capsys.readouterr().out
 
 
 def test_an_r4_provider_passes_the_checker_behind_the_stu3_gateway(
-        gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = check(capsys, r4_tenant)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - STU3 (3.0.2)" in out
@@ -65,8 +76,14 @@ def test_an_r4_provider_passes_the_checker_behind_the_stu3_gateway(
 
 @pytest.mark.parametrize("provider", ["STU3", "R4"])
 def test_stu3_and_r4_providers_pass_the_checker_behind_a_dstu2_gateway(
-        gateway: Gateway, provider: str, stu3_tenant: Onboarded, r4_tenant: Onboarded,
-        stu3_sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: Gateway,
+    provider: str,
+    stu3_tenant: Onboarded,
+    r4_tenant: Onboarded,
+    stu3_sandbox: SandboxHandle,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")
     onboarded, sandbox = (stu3_tenant, stu3_sandbox) if provider == "STU3" else (r4_tenant, None)
     code, out = check(capsys, onboarded)
@@ -79,8 +96,9 @@ def test_stu3_and_r4_providers_pass_the_checker_behind_a_dstu2_gateway(
         assert f"MedicationRequest?patient={PATIENT}&_count=10" in [entry["url"] for entry in batch["batch"]]
 
 
-def test_answers_come_in_the_announced_version_with_its_media_type(gateway: Gateway, r4_tenant: Onboarded,
-                                                                    dstu2_tenant: Onboarded) -> None:
+def test_answers_come_in_the_announced_version_with_its_media_type(
+    gateway: Gateway, r4_tenant: Onboarded, dstu2_tenant: Onboarded
+) -> None:
     condition = gateway.get(f"Condition?patient={PATIENT}&_count=1", r4_tenant.token)
     assert condition.status_code == 200, condition.text
     assert condition.headers["Content-Type"].startswith("application/fhir+json")
@@ -94,12 +112,15 @@ def test_answers_come_in_the_announced_version_with_its_media_type(gateway: Gate
     assert entry["resource"]["requester"]["agent"]["display"].startswith("Dr. ")
 
 
-def test_decimals_keep_their_digits_through_the_bridge(gateway: Gateway, r4_tenant: Onboarded,
-                                                       r4_sandbox: SandboxHandle) -> None:
-    body = ('{"resourceType":"Observation","id":"w","status":"final","code":{"text":"Body weight"},'
-            '"subject":{"reference":"Patient/1"},"encounter":{"reference":"Encounter/e"},'
-            '"valueQuantity":{"value":72.50,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"},'
-            '"referenceRange":[{"low":{"value":0.0100},"high":{"value":1.0E+2}}]}')
+def test_decimals_keep_their_digits_through_the_bridge(
+    gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle
+) -> None:
+    body = (
+        '{"resourceType":"Observation","id":"w","status":"final","code":{"text":"Body weight"},'
+        '"subject":{"reference":"Patient/1"},"encounter":{"reference":"Encounter/e"},'
+        '"valueQuantity":{"value":72.50,"unit":"kg","system":"http://unitsofmeasure.org","code":"kg"},'
+        '"referenceRange":[{"low":{"value":0.0100},"high":{"value":1.0E+2}}]}'
+    )
     r4_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json", match="/Observation/w")
     response = gateway.get("Observation/w", r4_tenant.token)
     assert response.status_code == 200, response.text
@@ -107,10 +128,12 @@ def test_decimals_keep_their_digits_through_the_bridge(gateway: Gateway, r4_tena
     assert '"context":{"reference":"Encounter/e"}' in response.text  # R4 encounter is STU3 context
 
 
-def test_paging_through_a_bridged_tenant_reaches_every_page(gateway: Gateway, dstu2_tenant: Onboarded,
-                                                            dstu2_sandbox: SandboxHandle) -> None:
-    direct = requests.get(dstu2_sandbox.base_url + "/MedicationOrder", params={"patient": PATIENT, "_count": "100"},
-                          timeout=10).json()
+def test_paging_through_a_bridged_tenant_reaches_every_page(
+    gateway: Gateway, dstu2_tenant: Onboarded, dstu2_sandbox: SandboxHandle
+) -> None:
+    direct = requests.get(
+        dstu2_sandbox.base_url + "/MedicationOrder", params={"patient": PATIENT, "_count": "100"}, timeout=10
+    ).json()
     expected = sorted(e["resource"]["id"] for e in direct["entry"])
     seen: list[str] = []
     url: str | None = f"{FHIR_BASE}/MedicationRequest?patient={PATIENT}&_count=2"
@@ -127,17 +150,22 @@ def test_paging_through_a_bridged_tenant_reaches_every_page(gateway: Gateway, ds
     assert sorted(seen) == expected and pages > 1
 
 
-def test_a_parameter_without_equivalent_is_refused_and_named(gateway: Gateway, dstu2_tenant: Onboarded,
-                                                             dstu2_sandbox: SandboxHandle) -> None:
+def test_a_parameter_without_equivalent_is_refused_and_named(
+    gateway: Gateway, dstu2_tenant: Onboarded, dstu2_sandbox: SandboxHandle
+) -> None:
     response = gateway.get(f"Coverage?beneficiary={PATIENT}", dstu2_tenant.token)
     diagnostics = operation_outcome_of(response, 400)
     assert "'beneficiary'" in diagnostics and "DSTU2" in diagnostics
     assert dstu2_sandbox.app.request_log.entries() == [], "nothing is forwarded"
 
 
-def test_search_parameters_reach_the_provider_in_its_version(gateway: Gateway, r4_tenant: Onboarded,
-                                                             dstu2_tenant: Onboarded, r4_sandbox: SandboxHandle,
-                                                             dstu2_sandbox: SandboxHandle) -> None:
+def test_search_parameters_reach_the_provider_in_its_version(
+    gateway: Gateway,
+    r4_tenant: Onboarded,
+    dstu2_tenant: Onboarded,
+    r4_sandbox: SandboxHandle,
+    dstu2_sandbox: SandboxHandle,
+) -> None:
     assert gateway.get(f"Condition?patient={PATIENT}&asserted-date=ge2000", r4_tenant.token).status_code == 200
     assert r4_sandbox.app.request_log.entries()[-1]["query_string"] == f"patient={PATIENT}&recorded-date=ge2000"
     form = {"patient": PATIENT, "authoredon": "ge2000"}
@@ -154,15 +182,24 @@ def r4_without_batch() -> Iterator[SandboxHandle]:
 
 
 def test_the_gateways_own_fan_out_answers_in_the_announced_version(
-        gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient,
-        r4_without_batch: SandboxHandle) -> None:
+    gateway: Gateway, make_tenant: MakeTenant, make_client: MakeClient, r4_without_batch: SandboxHandle
+) -> None:
     tenant = make_tenant(r4_without_batch.base_url, "R4")
     issued = make_client(tenant.tenant_id)
     token = gateway.token(issued, tenant.tenant_id)
-    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": url}} for url in (
-            f"Patient/{PATIENT}", "Patient/does-not-exist", f"Condition?patient={PATIENT}&asserted-date=ge1990",
-            f"MedicationRequest?patient={PATIENT}&_count=2")]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": url}}
+            for url in (
+                f"Patient/{PATIENT}",
+                "Patient/does-not-exist",
+                f"Condition?patient={PATIENT}&asserted-date=ge1990",
+                f"MedicationRequest?patient={PATIENT}&_count=2",
+            )
+        ],
+    }
     response = gateway.request("POST", "", token, json=batch, headers={"Content-Type": "application/fhir+json"})
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/fhir+json")
@@ -177,8 +214,9 @@ def test_the_gateways_own_fan_out_answers_in_the_announced_version(
     assert f"patient={PATIENT}&recorded-date=ge1990" in received
 
 
-def test_a_type_without_converter_is_refused_before_it_is_forwarded(gateway: Gateway, r4_tenant: Onboarded,
-                                                                    r4_sandbox: SandboxHandle) -> None:
+def test_a_type_without_converter_is_refused_before_it_is_forwarded(
+    gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle
+) -> None:
     from dataclasses import replace
 
     from shared.registry import cached
@@ -190,19 +228,25 @@ def test_a_type_without_converter_is_refused_before_it_is_forwarded(gateway: Gat
     assert r4_sandbox.app.request_log.entries() == []
 
 
-def test_an_entry_without_converter_is_refused_and_the_others_arrive(gateway: Gateway, r4_sandbox: SandboxHandle,
-                                                                     make_tenant: MakeTenant,
-                                                                     make_client: MakeClient) -> None:
+def test_an_entry_without_converter_is_refused_and_the_others_arrive(
+    gateway: Gateway, r4_sandbox: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> None:
     # A tenant allowed a type the bridge has no converter for (the default allow-list holds only convertible ones).
-    tenant = cached.save_tenant(replace(make_tenant(r4_sandbox.base_url, "R4"), allowed_resource_types=(
-        *tenants.DEFAULT_RESOURCE_TYPES, "Provenance")))
+    tenant = cached.save_tenant(
+        replace(
+            make_tenant(r4_sandbox.base_url, "R4"),
+            allowed_resource_types=(*tenants.DEFAULT_RESOURCE_TYPES, "Provenance"),
+        )
+    )
     issued = make_client(tenant.tenant_id)
     r4_tenant = Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
-    body = ('{"resourceType":"Bundle","type":"searchset","total":1,"entry":['
-            '{"fullUrl":"' + r4_sandbox.base_url + '/Condition/c","resource":{"resourceType":"Condition","id":"c",'
-            '"subject":{"reference":"Patient/1"},"code":{"text":"x"},"recordedDate":"2020-01-01"},'
-            '"search":{"mode":"match"}},'
-            '{"resource":{"resourceType":"Provenance","id":"p"},"search":{"mode":"include"}}]}')
+    body = (
+        '{"resourceType":"Bundle","type":"searchset","total":1,"entry":['
+        '{"fullUrl":"' + r4_sandbox.base_url + '/Condition/c","resource":{"resourceType":"Condition","id":"c",'
+        '"subject":{"reference":"Patient/1"},"code":{"text":"x"},"recordedDate":"2020-01-01"},'
+        '"search":{"mode":"match"}},'
+        '{"resource":{"resourceType":"Provenance","id":"p"},"search":{"mode":"include"}}]}'
+    )
     r4_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json", match="/Condition")
     response = gateway.get(f"Condition?patient={PATIENT}&_revinclude=Provenance:target", r4_tenant.token)
     assert response.status_code == 200, response.text
@@ -219,15 +263,27 @@ def test_not_modified_passes_through(gateway: Gateway, r4_tenant: Onboarded, r4_
     assert response.status_code == 304 and response.content == b""
 
 
-APP_SEARCHES = (f"Patient?_id={PATIENT}", f"Observation?patient={PATIENT}&_count=20", f"Condition?patient={PATIENT}",
-                f"Encounter?patient={PATIENT}&_count=5", f"AllergyIntolerance?patient={PATIENT}",
-                f"Coverage?patient={PATIENT}", "Location", "Practitioner?_count=5")
+APP_SEARCHES = (
+    f"Patient?_id={PATIENT}",
+    f"Observation?patient={PATIENT}&_count=20",
+    f"Condition?patient={PATIENT}",
+    f"Encounter?patient={PATIENT}&_count=5",
+    f"AllergyIntolerance?patient={PATIENT}",
+    f"Coverage?patient={PATIENT}",
+    "Location",
+    "Practitioner?_count=5",
+)
 
 
 @pytest.mark.parametrize("announced", ["STU3", "DSTU2"])
 def test_what_the_client_receives_validates_as_the_announced_version(
-        gateway: Gateway, announced: str, r4_tenant: Onboarded, dstu2_tenant: Onboarded, stu3_tenant: Onboarded,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway: Gateway,
+    announced: str,
+    r4_tenant: Onboarded,
+    dstu2_tenant: Onboarded,
+    stu3_tenant: Onboarded,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import importlib
 
     from version_bridge.dstu2_definitions import problems

@@ -32,16 +32,25 @@ def assert_what_the_patients_app_reads(statement: dict[str, Any], medication_typ
     assert rest["mode"] == "server"
     assert {"code": "batch"} in rest["interaction"]
     types = {r["type"] for r in rest["resource"]}
-    assert {"Patient", "Observation", "Condition", "Encounter", "AllergyIntolerance", "Coverage",
-            medication_type} <= types
+    assert {
+        "Patient",
+        "Observation",
+        "Condition",
+        "Encounter",
+        "AllergyIntolerance",
+        "Coverage",
+        medication_type,
+    } <= types
     patient = next(r for r in rest["resource"] if r["type"] == "Patient")
     assert {i["code"] for i in patient["interaction"]} == {"read", "search-type"}
     searched = {p["name"] for p in patient["searchParam"]}
     assert {"family", "given", "birthdate", "identifier", "gender", "_id"} <= searched
     service = rest["security"]["service"][0]["coding"][0]
     assert service == {"system": SECURITY_SERVICE_SYSTEM, "code": "OAuth"}
-    assert oauth_uris(statement) == {"token": PUBLIC_BASE + "/oauth2/token",
-                                     "authorize": PUBLIC_BASE + "/oauth2/authorize"}
+    assert oauth_uris(statement) == {
+        "token": PUBLIC_BASE + "/oauth2/token",
+        "authorize": PUBLIC_BASE + "/oauth2/authorize",
+    }
 
 
 def test_stu3_capability_statement_is_valid_and_serves_the_patients_app(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,8 +112,9 @@ def test_smart_configuration_lists_only_client_credentials() -> None:
 def test_authorize_answers_an_oauth_error_without_redirecting() -> None:
     import authorize_fn
 
-    response = authorize_fn.main(function_request(
-        "GET", params={"response_type": "code", "redirect_uri": "https://evil.example/cb"}))
+    response = authorize_fn.main(
+        function_request("GET", params={"response_type": "code", "redirect_uri": "https://evil.example/cb"})
+    )
     body = json_body(response)
     assert response.status_code == 400 and body["error"] == "unsupported_response_type"
     assert "Location" not in response.headers

@@ -25,22 +25,36 @@ def test_healthy_when_every_setting_reads_and_the_registry_answers() -> None:
     assert body == {"status": "healthy", "checks": {"registry": "reachable", "settings": "valid"}}
 
 
-@pytest.mark.parametrize(("name", "value", "problem"), [
-    ("TOKEN_SIGNING_KEY", "", "app setting TOKEN_SIGNING_KEY is not set"),
-    ("TOKEN_SIGNING_KEY", UNRESOLVED, "app setting TOKEN_SIGNING_KEY is a Key Vault reference that did not resolve"),
-    ("TOKEN_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----",
-     "app setting TOKEN_SIGNING_KEY is not a readable PEM key"),
-    ("TOKEN_SIGNING_KEY_PREVIOUS", UNRESOLVED.replace("token-signing-key", "token-signing-key-previous"),
-     "app setting TOKEN_SIGNING_KEY_PREVIOUS is a Key Vault reference that did not resolve"),
-    ("GATEWAY_PUBLIC_BASE_URL", "", "app setting GATEWAY_PUBLIC_BASE_URL is not set"),
-    ("GATEWAY_PUBLIC_BASE_URL", "gateway.example.org", "app setting GATEWAY_PUBLIC_BASE_URL must be an absolute"),
-    ("GATEWAY_FHIR_VERSION", "STU4", "app setting GATEWAY_FHIR_VERSION must be DSTU2, STU3 or R4"),
-    ("TOKEN_LIFETIME_SECONDS", "an hour", "app setting TOKEN_LIFETIME_SECONDS must be a whole number"),
-    ("TOKEN_LIFETIME_SECONDS", "5", "app setting TOKEN_LIFETIME_SECONDS must be at least 60"),
-    ("UPSTREAM_READ_TIMEOUT_SECONDS", "0", "app setting UPSTREAM_READ_TIMEOUT_SECONDS must be at least 1"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("TOKEN_SIGNING_KEY", "", "app setting TOKEN_SIGNING_KEY is not set"),
+        (
+            "TOKEN_SIGNING_KEY",
+            UNRESOLVED,
+            "app setting TOKEN_SIGNING_KEY is a Key Vault reference that did not resolve",
+        ),
+        (
+            "TOKEN_SIGNING_KEY",
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----",
+            "app setting TOKEN_SIGNING_KEY is not a readable PEM key",
+        ),
+        (
+            "TOKEN_SIGNING_KEY_PREVIOUS",
+            UNRESOLVED.replace("token-signing-key", "token-signing-key-previous"),
+            "app setting TOKEN_SIGNING_KEY_PREVIOUS is a Key Vault reference that did not resolve",
+        ),
+        ("GATEWAY_PUBLIC_BASE_URL", "", "app setting GATEWAY_PUBLIC_BASE_URL is not set"),
+        ("GATEWAY_PUBLIC_BASE_URL", "gateway.example.org", "app setting GATEWAY_PUBLIC_BASE_URL must be an absolute"),
+        ("GATEWAY_FHIR_VERSION", "STU4", "app setting GATEWAY_FHIR_VERSION must be DSTU2, STU3 or R4"),
+        ("TOKEN_LIFETIME_SECONDS", "an hour", "app setting TOKEN_LIFETIME_SECONDS must be a whole number"),
+        ("TOKEN_LIFETIME_SECONDS", "5", "app setting TOKEN_LIFETIME_SECONDS must be at least 60"),
+        ("UPSTREAM_READ_TIMEOUT_SECONDS", "0", "app setting UPSTREAM_READ_TIMEOUT_SECONDS must be at least 1"),
+    ],
+)
 def test_a_broken_setting_makes_the_instance_unhealthy_naming_only_the_setting(
-        monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
     monkeypatch.setenv(name, value)
 
     status, body = health()

@@ -20,12 +20,15 @@ def deployed_modules() -> list[Path]:
 def setting_names_written(path: Path) -> list[str]:
     """'file:line NAME' for each string literal equal to a catalogued name; docstrings and comments don't count."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    docstrings = {id(node.value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
-    return [f"{path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path}:{node.lineno} "
-            f"{node.value}"
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and node.value in CATALOGUE and id(node) not in docstrings]
+    docstrings = {
+        id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else path}:{node.lineno} "
+        f"{node.value}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in CATALOGUE and id(node) not in docstrings
+    ]
 
 
 def test_no_deployed_module_names_a_setting_as_a_string() -> None:
@@ -42,5 +45,6 @@ def test_the_scan_finds_a_planted_name_and_ignores_docstrings_comments_and_messa
         "# BATCH_MAX_ENTRIES is read below\n"
         'MESSAGE = "app setting BATCH_MAX_ENTRIES must be a whole number"\n'
         'LIMIT = int(os.environ["BATCH_MAX_ENTRIES"])\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert setting_names_written(planted) == [f"{planted}:4 BATCH_MAX_ENTRIES"]

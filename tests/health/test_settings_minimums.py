@@ -18,7 +18,8 @@ def test_every_catalogued_number_has_a_numeric_default() -> None:
 
 @pytest.mark.parametrize("setting", WHOLE_NUMBERS, ids=lambda s: s.name)
 def test_a_number_below_the_catalogue_minimum_is_refused_where_it_is_read_and_on_health(
-        monkeypatch: pytest.MonkeyPatch, setting: Setting) -> None:
+    monkeypatch: pytest.MonkeyPatch, setting: Setting
+) -> None:
     assert setting.minimum is not None
     monkeypatch.setenv(setting.name, str(setting.minimum - 1))
     problem = f"app setting {setting.name} must be at least {setting.minimum}"

@@ -23,8 +23,13 @@ def test_every_catalogued_setting_is_a_typed_attribute_and_nothing_else_is() -> 
 
 
 def test_the_defaults_come_typed_from_the_catalogue() -> None:
-    configured = GatewaySettings({"GATEWAY_PUBLIC_BASE_URL": "https://gw.example/", "TOKEN_SIGNING_KEY": SIGNING_KEY,
-                                  "REGISTRY_TABLE_ENDPOINT": "https://acct.table.core.windows.net"})
+    configured = GatewaySettings(
+        {
+            "GATEWAY_PUBLIC_BASE_URL": "https://gw.example/",
+            "TOKEN_SIGNING_KEY": SIGNING_KEY,
+            "REGISTRY_TABLE_ENDPOINT": "https://acct.table.core.windows.net",
+        }
+    )
     assert configured.problems == ()
     assert configured.gateway_public_base_url == "https://gw.example"
     assert configured.fhir_base_url == "https://gw.example/fhir"
@@ -55,10 +60,16 @@ def test_the_settings_are_read_only() -> None:
 
 
 def test_every_problem_is_collected_by_name_and_only_its_readers_fail() -> None:
-    configured = GatewaySettings({"GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE, "TOKEN_SIGNING_KEY": SIGNING_KEY,
-                                  "REGISTRY_CONNECTION_STRING": "UseDevelopmentStorage=true",
-                                  "PORTAL_CLIENT_SECRET": UNRESOLVED, "GATEWAY_FHIR_VERSION": "STU4",
-                                  "UPSTREAM_MAX_RETRIES": "-1"})
+    configured = GatewaySettings(
+        {
+            "GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE,
+            "TOKEN_SIGNING_KEY": SIGNING_KEY,
+            "REGISTRY_CONNECTION_STRING": "UseDevelopmentStorage=true",
+            "PORTAL_CLIENT_SECRET": UNRESOLVED,
+            "GATEWAY_FHIR_VERSION": "STU4",
+            "UPSTREAM_MAX_RETRIES": "-1",
+        }
+    )
     assert configured.problems == (
         "app setting GATEWAY_FHIR_VERSION must be DSTU2, STU3 or R4",
         "app setting UPSTREAM_MAX_RETRIES must be at least 0",
@@ -72,13 +83,24 @@ def test_every_problem_is_collected_by_name_and_only_its_readers_fail() -> None:
 
 
 def test_secrets_stay_out_of_the_representation() -> None:
-    configured = GatewaySettings({"GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE, "TOKEN_SIGNING_KEY": SIGNING_KEY,
-                                  "REGISTRY_CONNECTION_STRING": "AccountKey=c2VjcmV0c2VjcmV0",
-                                  "PORTAL_CLIENT_SECRET": "portal-client-secret-value",
-                                  "PORTAL_SESSION_KEY": "fernet-key-value", "BATCH_MAX_ENTRIES": "twelve"})
+    configured = GatewaySettings(
+        {
+            "GATEWAY_PUBLIC_BASE_URL": PUBLIC_BASE,
+            "TOKEN_SIGNING_KEY": SIGNING_KEY,
+            "REGISTRY_CONNECTION_STRING": "AccountKey=c2VjcmV0c2VjcmV0",
+            "PORTAL_CLIENT_SECRET": "portal-client-secret-value",
+            "PORTAL_SESSION_KEY": "fernet-key-value",
+            "BATCH_MAX_ENTRIES": "twelve",
+        }
+    )
     shown = repr(configured)
     assert "batch_max_entries" not in shown and "BATCH_MAX_ENTRIES must be a whole number" in shown
     assert "gateway_public_base_url=" + repr(PUBLIC_BASE) in shown and "portal_client_secret=<secret>" in shown
-    for secret in ("c2VjcmV0c2VjcmV0", "portal-client-secret-value", "fernet-key-value", "twelve",
-                   *SIGNING_KEY.splitlines()[1:-1]):
+    for secret in (
+        "c2VjcmV0c2VjcmV0",
+        "portal-client-secret-value",
+        "fernet-key-value",
+        "twelve",
+        *SIGNING_KEY.splitlines()[1:-1],
+    ):
         assert secret not in shown

@@ -17,9 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_FOLDERS = sorted(p.parent.name for p in REPO_ROOT.glob("*_fn/function.json"))
 # Files that exist on every developer machine but are not in git, which the rules must still leave out.
 UNTRACKED_EXAMPLES = [
-    "__pycache__/x.cpython-311.pyc", "shared/__pycache__/settings.cpython-311.pyc",
-    "shared/proxy/__pycache__/forward.cpython-311.pyc", "token_fn/__pycache__/__init__.cpython-311.pyc",
-    "shared/proxy/stray.pyc", ".venv/bin/python", ".azure/prod/.env", "local.settings.json",
+    "__pycache__/x.cpython-311.pyc",
+    "shared/__pycache__/settings.cpython-311.pyc",
+    "shared/proxy/__pycache__/forward.cpython-311.pyc",
+    "token_fn/__pycache__/__init__.cpython-311.pyc",
+    "shared/proxy/stray.pyc",
+    ".venv/bin/python",
+    ".azure/prod/.env",
+    "local.settings.json",
 ]
 
 
@@ -29,8 +34,12 @@ def rules() -> pathspec.GitIgnoreSpec:
 
 
 def tracked_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=REPO_ROOT, capture_output=True, check=True).stdout.decode()
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return sorted(path for path in listed.split("\0") if path and (REPO_ROOT / path).is_file())
 
 
@@ -113,9 +122,11 @@ def test_a_function_importing_an_operator_tool_would_be_caught() -> None:
     lazy = "def main(req):\n    from shared.admin import cli\n    import shared.conformance.runner\n"
     assert import_problems({"token_fn/__init__.py": lazy}, package()) == [
         f"token_fn/__init__.py imports {module} ({target}), which .funcignore leaves out"
-        for module, target in [("shared.admin", "shared/admin/__init__.py"),
-                               ("shared.admin.cli", "shared/admin/cli.py"),
-                               ("shared.conformance.runner", "shared/conformance/runner.py")]
+        for module, target in [
+            ("shared.admin", "shared/admin/__init__.py"),
+            ("shared.admin.cli", "shared/admin/cli.py"),
+            ("shared.conformance.runner", "shared/conformance/runner.py"),
+        ]
     ]
 
 
@@ -126,16 +137,19 @@ def test_every_function_imports_from_the_package_alone(tmp_path: Path) -> None:
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO_ROOT / path, target)
-    script = ("import importlib, sys\n"
-              f"sys.path.insert(0, {str(tmp_path)!r})\n"
-              f"for name in {FUNCTION_FOLDERS!r}:\n"
-              "    module = importlib.import_module(name)\n"
-              "    assert callable(module.main), name\n"
-              "leaked = sorted(m for m in sys.modules if m.startswith(('shared.admin', 'shared.conformance',"
-              " 'tests', 'devtools', 'local_host', 'sandbox')))\n"
-              "assert not leaked, leaked\n"
-              "print('imported', len(sys.modules))\n")
-    completed = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                               timeout=120, check=False)
+    script = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        f"for name in {FUNCTION_FOLDERS!r}:\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert callable(module.main), name\n"
+        "leaked = sorted(m for m in sys.modules if m.startswith(('shared.admin', 'shared.conformance',"
+        " 'tests', 'devtools', 'local_host', 'sandbox')))\n"
+        "assert not leaked, leaked\n"
+        "print('imported', len(sys.modules))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.startswith("imported")

@@ -27,8 +27,9 @@ def test_traces_and_requests_are_excluded_from_adaptive_sampling() -> None:
 
 def level_for(log_levels: dict[str, str], category: str) -> str:
     """The level the host applies to a category: the longest configured prefix, else `default`."""
-    matches = [name for name in log_levels if name != "default"
-               and (category == name or category.startswith(name + "."))]
+    matches = [
+        name for name in log_levels if name != "default" and (category == name or category.startswith(name + "."))
+    ]
     return log_levels[max(matches, key=len)] if matches else log_levels.get("default", "Information")
 
 

@@ -36,7 +36,9 @@ RUNTIME_SETTING_NAMES = frozenset(
 RUNTIME_SETTING_PREFIXES = ("AzureWebJobsStorage__", "WEBSITE_")
 UPSTREAM_SECRET_NAMES_PARAM = "upstreamSecretNames"
 # Parentheses may appear inside Bicep interpolations such as ${toLower(...)}.
-KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\((?:SecretUri=https://\S+|VaultName=[^;\n]+;SecretName=[^;\n]+)\)$")
+KEY_VAULT_REFERENCE = re.compile(
+    r"^@Microsoft\.KeyVault\((?:SecretUri=https://\S+|VaultName=[^;\n]+;SecretName=[^;\n]+)\)$"
+)
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,7 @@ def test_every_app_setting_is_catalogued_or_belongs_to_the_runtime() -> None:
     unknown = sorted(
         name
         for name in named_settings()
-        if name not in catalogue
-        and name not in RUNTIME_SETTING_NAMES
-        and not name.startswith(RUNTIME_SETTING_PREFIXES)
+        if name not in catalogue and name not in RUNTIME_SETTING_NAMES and not name.startswith(RUNTIME_SETTING_PREFIXES)
     )
     assert not unknown, f"app settings neither in shared/settings.py nor known runtime settings: {unknown}"
 

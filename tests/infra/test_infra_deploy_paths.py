@@ -30,15 +30,18 @@ def azure_yaml() -> dict[str, Any]:
 
 
 def site_resource() -> dict[str, Any]:
-    (site,) = [r for r in parse(INFRA / "modules" / "function-app.bicep")["resources"].values()
-               if r["type"] == "Microsoft.Web/sites"]
+    (site,) = [
+        r
+        for r in parse(INFRA / "modules" / "function-app.bicep")["resources"].values()
+        if r["type"] == "Microsoft.Web/sites"
+    ]
     return site
 
 
 def test_azure_yaml_deploys_this_folder_as_a_python_function_app() -> None:
     project = azure_yaml()
     assert project["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
-    (name, service), = project["services"].items()
+    ((name, service),) = project["services"].items()
     assert service == {"project": ".", "language": "python", "host": "function"}
     # azd deploy finds the app by this tag; the Function App carries it.
     tags = site_resource()["config"]["tags"]["function"]
@@ -61,8 +64,15 @@ def test_azd_parameters_file_fills_every_required_parameter() -> None:
 
 def test_main_outputs_what_azd_and_the_docs_read() -> None:
     outputs = main_bicep()["outputs"]
-    azd = {"AZURE_LOCATION", "AZURE_TENANT_ID", "AZURE_RESOURCE_GROUP", "AZURE_FUNCTION_APP_NAME",
-           "AZURE_GATEWAY_BASE_URL", "AZURE_KEY_VAULT_NAME", "AZURE_REGISTRY_TABLE_ENDPOINT"}
+    azd = {
+        "AZURE_LOCATION",
+        "AZURE_TENANT_ID",
+        "AZURE_RESOURCE_GROUP",
+        "AZURE_FUNCTION_APP_NAME",
+        "AZURE_GATEWAY_BASE_URL",
+        "AZURE_KEY_VAULT_NAME",
+        "AZURE_REGISTRY_TABLE_ENDPOINT",
+    }
     assert azd <= set(outputs)
     assert outputs["AZURE_FUNCTION_APP_NAME"]["value"] == outputs["functionAppName"]["value"]
     assert outputs["AZURE_GATEWAY_BASE_URL"]["value"] == outputs["publicBaseUrl"]["value"]
@@ -92,8 +102,12 @@ def test_identity_client_and_principal_ids_are_outputs() -> None:
 
 def test_both_paths_are_documented() -> None:
     guide = DEPLOY_GUIDE.read_text(encoding="utf-8")
-    for command in ("az deployment group create", "func azure functionapp publish", "azd up",
-                    "python -m shared.conformance smoke"):
+    for command in (
+        "az deployment group create",
+        "func azure functionapp publish",
+        "azd up",
+        "python -m shared.conformance smoke",
+    ):
         assert command in guide, f"docs/deploy.md does not show {command!r}"
 
 
@@ -138,5 +152,6 @@ def test_the_python_worker_runs_the_deliberate_number_of_threads() -> None:
 def test_the_example_bicepparam_follows_the_azd_environment_name() -> None:
     # Whichever parameters file an azd release reads, the environment name is azd's.
     text = (INFRA / "main.bicepparam").read_text(encoding="utf-8")
-    assert re.search(r"^param environmentName = readEnvironmentVariable\('AZURE_ENV_NAME', '[a-z0-9-]{1,12}'\)$",
-                     text, re.MULTILINE)
+    assert re.search(
+        r"^param environmentName = readEnvironmentVariable\('AZURE_ENV_NAME', '[a-z0-9-]{1,12}'\)$", text, re.MULTILINE
+    )

@@ -188,8 +188,9 @@ def test_the_url_comes_from_the_hosts_address_never_from_the_host_header(app_roo
     app_root.add_function("proxy", route="fhir/{*path}")
     host = serve()
 
-    answer, _ = raw_exchange(host.port, b"GET /fhir/Patient/1 HTTP/1.1\r\nHost: evil.example:8443\r\n"
-                                        b"Connection: close\r\n\r\n")
+    answer, _ = raw_exchange(
+        host.port, b"GET /fhir/Patient/1 HTTP/1.1\r\nHost: evil.example:8443\r\nConnection: close\r\n\r\n"
+    )
 
     received = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert received["url"] == f"http://127.0.0.1:{host.port}/fhir/Patient/1"
@@ -229,8 +230,9 @@ def test_header_values_outside_visible_ascii_are_400_not_500(app_root: AppRoot, 
         assert closed
 
 
-def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(app_root: AppRoot,
-                                                                                 serve: Serve) -> None:
+def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
+    app_root: AppRoot, serve: Serve
+) -> None:
     app_root.add_function("echo", route="echo")
     host = serve()
     smuggled = b"GET /echo HTTP/1.1\r\nHost: local\r\n\r\n"
@@ -238,7 +240,8 @@ def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
 
     answer, closed = raw_exchange(
         host.port,
-        b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n", body,
+        b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n",
+        body,
     )
 
     assert answer.startswith(b"HTTP/1.1 400 ")
@@ -246,8 +249,9 @@ def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
     assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request inside the body was never served
 
 
-def test_the_body_limit_follows_the_hosts_app_setting(app_root: AppRoot, serve: Serve,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_body_limit_follows_the_hosts_app_setting(
+    app_root: AppRoot, serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app_root.add_function("echo", route="echo")
     monkeypatch.setenv("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "2048")
     host = serve()

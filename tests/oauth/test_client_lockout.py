@@ -25,18 +25,22 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THROTTLE_WINDOW_SECONDS", "120")
 
 
-def token_attempt(issued: clients.IssuedSecret, tenant: tenants.Tenant, secret: str,
-                  address: str) -> func.HttpResponse:
-    form = {"grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": secret,
-            "scope": tenant.tenant_id}
+def token_attempt(issued: clients.IssuedSecret, tenant: tenants.Tenant, secret: str, address: str) -> func.HttpResponse:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": secret,
+        "scope": tenant.tenant_id,
+    }
     return token_fn.main(token_request(form, {"X-Forwarded-For": f"{address}:40000"}))
 
 
 def list_secrets(issued: clients.IssuedSecret, secret: str, address: str) -> func.HttpResponse:
     headers = {**basic_auth(issued.client_id, secret), "X-Forwarded-For": address}
     url = f"https://gateway.example.test/oauth2/clients/{issued.client_id}/secrets"
-    return client_secrets_fn.main(function_request("GET", url, b"", headers,
-                                                   route_params={"client_id": issued.client_id}))
+    return client_secrets_fn.main(
+        function_request("GET", url, b"", headers, route_params={"client_id": issued.client_id})
+    )
 
 
 def test_wrong_secrets_from_one_address_do_not_lock_the_owner_out(

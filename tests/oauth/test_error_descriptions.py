@@ -32,7 +32,7 @@ def test_a_plain_parameter_name_is_still_named() -> None:
     assert "scope" in json_body(response)["error_description"]
 
 
-@pytest.mark.parametrize("error", [InvalidRequest("bad <b>\u202e\n" + "y" * 5000), SlowDown("\"quoted\" \\ x")])
+@pytest.mark.parametrize("error", [InvalidRequest("bad <b>\u202e\n" + "y" * 5000), SlowDown('"quoted" \\ x')])
 def test_every_description_is_cut_to_the_charset_and_bounded(error: OAuthError) -> None:
     description = error.body()["error_description"]
     assert RFC_6749_CHARSET.match(description) and len(description) <= 200

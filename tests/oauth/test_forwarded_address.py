@@ -13,13 +13,16 @@ FRONT_DOOR = {"x-forwarded-for": "6.6.6.6, 198.51.100.9, 147.243.12.4:443"}
 FRONT_DOOR_IPV6 = {"x-forwarded-for": "6.6.6.6, 2001:db8::9, [2a01:111:2050::1]:443"}
 
 
-@pytest.mark.parametrize(("hops", "headers", "address"), [
-    ("0", DIRECT, "203.0.113.7"),
-    ("0", FRONT_DOOR, "147.243.12.4"),  # misconfigured: every caller would share Front Door's address
-    ("1", FRONT_DOOR, "198.51.100.9"),
-    ("1", FRONT_DOOR_IPV6, "2001:db8::9"),
-    ("2", {"x-forwarded-for": "6.6.6.6, 192.0.2.1, 10.0.0.4, 147.243.12.4:443"}, "192.0.2.1"),
-])
+@pytest.mark.parametrize(
+    ("hops", "headers", "address"),
+    [
+        ("0", DIRECT, "203.0.113.7"),
+        ("0", FRONT_DOOR, "147.243.12.4"),  # misconfigured: every caller would share Front Door's address
+        ("1", FRONT_DOOR, "198.51.100.9"),
+        ("1", FRONT_DOOR_IPV6, "2001:db8::9"),
+        ("2", {"x-forwarded-for": "6.6.6.6, 192.0.2.1, 10.0.0.4, 147.243.12.4:443"}, "192.0.2.1"),
+    ],
+)
 def test_the_address_is_the_hop_before_the_trusted_proxies(
     monkeypatch: pytest.MonkeyPatch, hops: str, headers: dict[str, str], address: str
 ) -> None:

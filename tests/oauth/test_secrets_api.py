@@ -19,9 +19,14 @@ from shared.registry.errors import RegistryUnavailable
 BASE = "https://gateway.example.test/oauth2/clients"
 
 
-def secrets_call(method: str, client_id: str, credentials: clients.IssuedSecret | None,
-                 secret_id: str | None = None, body: bytes = b"",
-                 headers: dict[str, str] | None = None) -> func.HttpResponse:
+def secrets_call(
+    method: str,
+    client_id: str,
+    credentials: clients.IssuedSecret | None,
+    secret_id: str | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> func.HttpResponse:
     """Calls the function the way the host does for /oauth2/clients/{client_id}/secrets[/{secret_id}]."""
     all_headers = dict(headers or {})
     if credentials is not None:
@@ -43,8 +48,9 @@ def assert_oauth_error(response: func.HttpResponse, status: int, error: str) -> 
 
 def create(issued: clients.IssuedSecret, **options: Any) -> clients.IssuedSecret:
     body = json.dumps(options).encode() if options else b""
-    response = secrets_call("POST", issued.client_id, issued, body=body,
-                            headers={"Content-Type": "application/json"} if options else None)
+    response = secrets_call(
+        "POST", issued.client_id, issued, body=body, headers={"Content-Type": "application/json"} if options else None
+    )
     created = json_body(response)
     assert response.status_code == 201, created
     return clients.IssuedSecret(created["client_id"], created["secret_id"], created["client_secret"], None)
@@ -62,6 +68,7 @@ def active_ids(client_id: str) -> set[str]:
 
 
 # --- list ---------------------------------------------------------------------------------
+
 
 def test_list_shows_ids_and_dates_but_never_values_or_hashes(make_client: MakeClient) -> None:
     issued = make_client(expires_days=30)
@@ -97,6 +104,7 @@ def test_list_shows_the_day_a_secret_last_got_a_token(make_client: MakeClient, m
 
 # --- create -------------------------------------------------------------------------------
 
+
 def test_create_returns_the_new_secret_once_and_the_old_one_stays_valid(make_client: MakeClient) -> None:
     issued = make_client()
     response = secrets_call("POST", issued.client_id, issued)
@@ -112,8 +120,13 @@ def test_create_returns_the_new_secret_once_and_the_old_one_stays_valid(make_cli
 
 def test_create_with_expires_in_days_sets_the_expiry(make_client: MakeClient) -> None:
     issued = make_client()
-    response = secrets_call("POST", issued.client_id, issued, body=b'{"expires_in_days": 90}',
-                            headers={"Content-Type": "application/json; charset=utf-8"})
+    response = secrets_call(
+        "POST",
+        issued.client_id,
+        issued,
+        body=b'{"expires_in_days": 90}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     body = json_body(response)
     assert response.status_code == 201, body
     assert datetime.fromisoformat(body["expires"]) - datetime.fromisoformat(body["created"]) == timedelta(days=90)
@@ -170,6 +183,7 @@ def test_expired_secrets_do_not_count_toward_the_cap(make_client: MakeClient) ->
 
 # --- delete -------------------------------------------------------------------------------
 
+
 def test_delete_revokes_at_once_and_the_old_secret_gets_no_token(make_client: MakeClient) -> None:
     issued = make_client()
     new = create(issued)
@@ -192,16 +206,18 @@ def test_a_client_may_delete_the_secret_it_authenticated_with_while_another_is_a
 
 def test_deleting_the_last_active_secret_is_409_invalid_request(make_client: MakeClient) -> None:
     issued = make_client()
-    body = assert_oauth_error(secrets_call("DELETE", issued.client_id, issued, issued.secret_id),
-                              409, "invalid_request")
+    body = assert_oauth_error(
+        secrets_call("DELETE", issued.client_id, issued, issued.secret_id), 409, "invalid_request"
+    )
     assert "last active secret" in body["error_description"]
     assert gets_token(issued) == 400
 
 
 def test_the_last_active_secret_is_protected_even_beside_expired_ones(make_client: MakeClient) -> None:
     issued = make_client()
-    expired = cached.add_secret(clients.get_client_state(issued.client_id),
-                                    expires_at=datetime.now(UTC) - timedelta(days=1))
+    expired = cached.add_secret(
+        clients.get_client_state(issued.client_id), expires_at=datetime.now(UTC) - timedelta(days=1)
+    )
     assert_oauth_error(secrets_call("DELETE", issued.client_id, issued, issued.secret_id), 409, "invalid_request")
     assert secrets_call("DELETE", issued.client_id, issued, expired.secret_id).status_code == 204
 
@@ -217,6 +233,7 @@ def test_deleting_an_unknown_secret_is_404_invalid_request(make_client: MakeClie
 
 
 # --- who may call -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("method", "with_secret_id"), [("GET", False), ("POST", False), ("DELETE", True)])
 def test_another_client_is_refused_with_403_access_denied(
@@ -240,8 +257,9 @@ def test_a_client_id_that_does_not_exist_is_403_like_any_other_client(make_clien
     [{}, {"Authorization": "Bearer abc"}, {"Authorization": "Basic %%%"}],
     ids=["no-credentials", "bearer", "malformed-basic"],
 )
-def test_missing_or_unusable_credentials_are_401_invalid_client(make_client: MakeClient,
-                                                                headers: dict[str, str]) -> None:
+def test_missing_or_unusable_credentials_are_401_invalid_client(
+    make_client: MakeClient, headers: dict[str, str]
+) -> None:
     issued = make_client()
     response = secrets_call("GET", issued.client_id, None, headers=headers)
     assert_oauth_error(response, 401, "invalid_client")
@@ -311,6 +329,7 @@ def test_guesses_here_and_at_the_token_endpoint_share_one_budget(
 
 
 # --- audit --------------------------------------------------------------------------------
+
 
 def test_every_call_is_audited_without_secret_values_or_hashes(
     make_client: MakeClient, caplog: pytest.LogCaptureFixture

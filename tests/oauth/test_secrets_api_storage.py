@@ -77,8 +77,9 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
     other = clients.add_secret_by_id(issued.client_id)
     real_revoke = clients.revoke_secret
 
-    def revoke_after_a_concurrent_delete(state: clients.ClientState, secret_id: str,
-                                         now: datetime | None = None) -> clients.ClientSecret:
+    def revoke_after_a_concurrent_delete(
+        state: clients.ClientState, secret_id: str, now: datetime | None = None
+    ) -> clients.ClientSecret:
         if not state.secret(other.secret_id).revoked:
             real_revoke(clients.get_client_state(issued.client_id), other.secret_id)  # a concurrent delete
         return real_revoke(state, secret_id, now)
@@ -148,7 +149,10 @@ def test_a_last_used_write_for_a_vanished_secret_is_only_logged(make_client: Mak
 
 def test_an_odd_hand_edited_last_used_day_reads_as_unknown(make_client: MakeClient) -> None:
     issued = make_client()
-    patch = {"PartitionKey": issued.client_id, "RowKey": clients.SECRET_ROW_PREFIX + issued.secret_id,
-             "LastUsedDay": "last tuesday"}
+    patch = {
+        "PartitionKey": issued.client_id,
+        "RowKey": clients.SECRET_ROW_PREFIX + issued.secret_id,
+        "LastUsedDay": "last tuesday",
+    }
     connection.table(clients.TABLE).update_entity(patch)
     assert clients.get_client_state(issued.client_id).secret(issued.secret_id).last_used_day is None

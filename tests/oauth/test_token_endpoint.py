@@ -23,8 +23,13 @@ def onboarded(make_tenant: MakeTenant, make_client: MakeClient) -> Onboarded:
 
 
 def grant(issued: clients.IssuedSecret, tenant_id: str, **extra: str) -> dict[str, str]:
-    return {"grant_type": "client_credentials", "client_id": issued.client_id,
-            "client_secret": issued.secret, "scope": tenant_id, **extra}
+    return {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": issued.secret,
+        "scope": tenant_id,
+        **extra,
+    }
 
 
 def assert_oauth_error(response: func.HttpResponse, status: int, error: str) -> dict[str, str]:
@@ -191,10 +196,18 @@ def test_expired_secret_is_refused(onboarded: Onboarded, monkeypatch: pytest.Mon
     from shared.registry.storage import Merge
 
     tenant, issued = onboarded
-    store.active().commit("Clients", [Merge(
-        {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id,
-         "ExpiresAt": datetime.now(UTC) - timedelta(minutes=1)}
-    )])
+    store.active().commit(
+        "Clients",
+        [
+            Merge(
+                {
+                    "PartitionKey": issued.client_id,
+                    "RowKey": "secret-" + issued.secret_id,
+                    "ExpiresAt": datetime.now(UTC) - timedelta(minutes=1),
+                }
+            )
+        ],
+    )
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
 
 
@@ -235,8 +248,11 @@ def test_payload_too_large_for_an_oversized_body(onboarded: Onboarded) -> None:
 def test_invalid_request_for_a_body_that_is_not_utf8() -> None:
     from gateway_testing import function_request
 
-    request = function_request("POST", body=b"grant_type=client_credentials&scope=\xff\xfe",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    request = function_request(
+        "POST",
+        body=b"grant_type=client_credentials&scope=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert_oauth_error(token_fn.main(request), 400, "invalid_request")
 
 

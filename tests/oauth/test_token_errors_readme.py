@@ -13,17 +13,23 @@ from shared.settings import SettingError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Every error class of shared.oauth.errors but the authorize endpoint's one is the token endpoint's.
-TOKEN_ERRORS = [cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, OAuthError)
-                and cls not in (OAuthError, UnsupportedResponseType)]
+TOKEN_ERRORS = [
+    cls
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, OAuthError) and cls not in (OAuthError, UnsupportedResponseType)
+]
 # What the token endpoint's failure table answers the registry's and the settings' errors with.
-DOMAIN_EXAMPLES = [RegistryUnavailable("unreachable"), MisconfiguredEntity("Tenants", "t", "provider", "X", "is bad"),
-                   SettingError("app setting X is malformed")]
+DOMAIN_EXAMPLES = [
+    RegistryUnavailable("unreachable"),
+    MisconfiguredEntity("Tenants", "t", "provider", "X", "is bad"),
+    SettingError("app setting X is malformed"),
+]
 
 
 def _readme_rows() -> dict[str, str]:
     text = README.read_text()
     section = text.split("Errors follow RFC 6749 §5.2", 1)[1]
-    table = section[section.index("\n| error | status | when |") + 1:].split("\n\n", 1)[0]
+    table = section[section.index("\n| error | status | when |") + 1 :].split("\n\n", 1)[0]
     rows = {}
     for line in table.splitlines()[2:]:
         code, status, _ = (cell.strip() for cell in line.strip("|").split("|", 2))

@@ -21,10 +21,15 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THROTTLE_WINDOW_SECONDS", "120")
 
 
-def attempt(issued: clients.IssuedSecret, tenant: tenants.Tenant, secret: str,
-            address: str = "203.0.113.7") -> func.HttpResponse:
-    form = {"grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": secret,
-            "scope": tenant.tenant_id}
+def attempt(
+    issued: clients.IssuedSecret, tenant: tenants.Tenant, secret: str, address: str = "203.0.113.7"
+) -> func.HttpResponse:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": secret,
+        "scope": tenant.tenant_id,
+    }
     return token_fn.main(token_request(form, {"X-Forwarded-For": f"198.51.100.1, {address}:51234"}))
 
 

@@ -154,8 +154,11 @@ def test_the_error_schema_lists_every_oauth_error_code_the_gateway_answers() -> 
     [
         ("/oauth2/clients/{client_id}/secrets", "get", {"200", "401", "403", "429", "503"}),
         ("/oauth2/clients/{client_id}/secrets", "post", {"201", "400", "401", "403", "409", "413", "429", "503"}),
-        ("/oauth2/clients/{client_id}/secrets/{secret_id}", "delete",
-         {"204", "401", "403", "404", "409", "429", "503"}),
+        (
+            "/oauth2/clients/{client_id}/secrets/{secret_id}",
+            "delete",
+            {"204", "401", "403", "404", "409", "429", "503"},
+        ),
         ("/oauth2/token", "post", {"200", "400", "401", "413", "429", "503"}),
     ],
 )
@@ -177,4 +180,3 @@ def test_error_answers_use_the_oauth_error_schema_with_no_store() -> None:
                     continue
                 assert {"$ref": "#/components/schemas/OAuthError"} in schema["allOf"], (path, key, status)
                 assert "Cache-Control" in response["headers"], (path, key, status)
-

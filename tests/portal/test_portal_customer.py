@@ -23,7 +23,7 @@ def _issued(response_text: str) -> dict[str, str]:
 
 def _signed_in(portal: PortalSetup, tenant_id: str, **user: object) -> PortalDriver:
     driver = PortalDriver()
-    answer = driver.sign_in(portal.user(tenant_id, **user))  # type: ignore[arg-type]
+    answer = driver.sign_in(portal.user(tenant_id, **user))  # type: ignore[arg-type]  # the test's user fields are strings and lists as LocalUser takes them
     assert answer.status == 303 and answer.header("Location") == "/portal/"
     return driver
 
@@ -58,8 +58,9 @@ def test_a_customer_admin_creates_the_account_for_exactly_their_tenant(
         cached.delete_client(shown["client-id"])
 
 
-def test_resubmitting_the_create_form_never_makes_a_second_account(portal: PortalSetup,
-                                                                    make_tenant: MakeTenant) -> None:
+def test_resubmitting_the_create_form_never_makes_a_second_account(
+    portal: PortalSetup, make_tenant: MakeTenant
+) -> None:
     tenant = make_tenant()
     driver = _signed_in(portal, tenant.tenant_id)
     first = driver.post("accounts", {"display_name": "Patients app"})
@@ -96,8 +97,9 @@ def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant
         cached.delete_client(client_id)
 
 
-def test_disabling_needs_confirmation_and_is_final_for_the_customer(portal: PortalSetup,
-                                                                     make_tenant: MakeTenant) -> None:
+def test_disabling_needs_confirmation_and_is_final_for_the_customer(
+    portal: PortalSetup, make_tenant: MakeTenant
+) -> None:
     tenant = make_tenant()
     driver = _signed_in(portal, tenant.tenant_id)
     client_id = _issued(driver.post("accounts", {"display_name": "Patients app"}).body.decode())["client-id"]
@@ -151,8 +153,9 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
             assert a_driver.post(f"accounts/{client_id}/disable", {"confirm": "yes"}).status == 404
         assert a_driver.post(f"accounts/{b_account['client-id']}/secrets/{b_account['secret-id']}/delete").status == 404
         # A tenant field smuggled into the form changes nothing: the tenant is the ID token's tid.
-        mine = a_driver.post("accounts", {"display_name": "A's app", "tenant": tenant_b.tenant_id,
-                                          "tid": tenant_b.tenant_id})
+        mine = a_driver.post(
+            "accounts", {"display_name": "A's app", "tenant": tenant_b.tenant_id, "tid": tenant_b.tenant_id}
+        )
         a_client = clients.get_client_state(_issued(mine.body.decode())["client-id"]).client
         assert a_client.allowed_tenants == (tenant_a.tenant_id,)
         cached.delete_client(a_client.client_id)

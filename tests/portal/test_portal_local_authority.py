@@ -25,18 +25,36 @@ def _challenge(verifier: str) -> str:
 
 def _code(portal: PortalSetup, verifier: str, **overrides: str) -> requests.Response:
     user = portal.user(str(uuid.uuid4()))
-    params = {"client_id": portal.client_id, "redirect_uri": REDIRECT, "response_type": "code",
-              "scope": "openid profile", "state": "s", "nonce": "n", "code_challenge": _challenge(verifier),
-              "code_challenge_method": "S256", **overrides}
+    params = {
+        "client_id": portal.client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid profile",
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": _challenge(verifier),
+        "code_challenge_method": "S256",
+        **overrides,
+    }
     url = portal.authority.url_for("organizations") + "/oauth2/v2.0/authorize"
-    return requests.post(url, data={**params, "username": user.username, "action": "sign-in"},
-                         allow_redirects=False, timeout=10)
+    return requests.post(
+        url, data={**params, "username": user.username, "action": "sign-in"}, allow_redirects=False, timeout=10
+    )
 
 
 def _redeem(portal: PortalSetup, code: str, verifier: str, redirect_uri: str = REDIRECT) -> requests.Response:
-    return requests.post(portal.authority.url_for("organizations") + "/oauth2/v2.0/token", data={
-        "grant_type": "authorization_code", "client_id": portal.client_id, "client_secret": portal.client_secret,
-        "code": code, "code_verifier": verifier, "redirect_uri": redirect_uri}, timeout=10)
+    return requests.post(
+        portal.authority.url_for("organizations") + "/oauth2/v2.0/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": portal.client_id,
+            "client_secret": portal.client_secret,
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": redirect_uri,
+        },
+        timeout=10,
+    )
 
 
 def _code_of(response: requests.Response) -> str:
@@ -57,10 +75,18 @@ def test_a_code_is_bound_to_its_pkce_verifier_and_works_once(portal: PortalSetup
     assert _redeem(portal, code, "v" * 50).json()["error"] == "invalid_grant"
 
 
-@pytest.mark.parametrize("override", [{"redirect_uri": "https://attacker.example/cb"}, {"client_id": "unknown"},
-                                      {"code_challenge_method": "plain"}, {"response_type": "token"}])
-def test_the_authorization_endpoint_never_redirects_a_bad_request(portal: PortalSetup,
-                                                                  override: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"redirect_uri": "https://attacker.example/cb"},
+        {"client_id": "unknown"},
+        {"code_challenge_method": "plain"},
+        {"response_type": "token"},
+    ],
+)
+def test_the_authorization_endpoint_never_redirects_a_bad_request(
+    portal: PortalSetup, override: dict[str, str]
+) -> None:
     answer = _code(portal, "v" * 50, **override)
     assert answer.status_code == 400 and "Location" not in answer.headers
 
@@ -81,7 +107,8 @@ def test_the_portal_validates_signature_audience_and_issuer(portal: PortalSetup)
         validate_id_token(forged, authority, portal.client_id)
     # A token whose issuer names another tenant than its tid is not accepted either.
     signer = portal.authority.sign_in._key
-    other_issuer = jwt.encode({**body, "tid": str(uuid.uuid4())}, signer, algorithm="RS256",
-                              headers={"kid": header["kid"]})
+    other_issuer = jwt.encode(
+        {**body, "tid": str(uuid.uuid4())}, signer, algorithm="RS256", headers={"kid": header["kid"]}
+    )
     with pytest.raises(IdTokenRejected, match="issuer"):
         validate_id_token(other_issuer, authority, portal.client_id)

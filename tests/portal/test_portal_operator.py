@@ -20,8 +20,9 @@ def _operator(portal: PortalSetup) -> PortalDriver:
     return driver
 
 
-def test_the_operator_role_counts_only_in_the_partners_tenant(portal: PortalSetup, make_tenant: MakeTenant,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_operator_role_counts_only_in_the_partners_tenant(
+    portal: PortalSetup, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     customer_tenant = make_tenant()
     # A customer's admin can assign any of a multi-tenant app's roles in their own tenant.
     self_promoted = PortalDriver()
@@ -39,15 +40,24 @@ def test_the_operator_role_counts_only_in_the_partners_tenant(portal: PortalSetu
     assert allowed.get("operator").status == 200
 
 
-def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, caplog: pytest.LogCaptureFixture
-                                                        ) -> None:
+def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
     driver = _operator(portal)
     tenant_id = str(uuid.uuid4())
-    form = {"tenant_id": tenant_id.upper(), "name": "Contoso Clinic", "fhir_url": "https://127.0.0.1:9/fhir/",
-            "fhir_version": "DSTU2", "auth": "azure_ad", "authority": "https://login.example/contoso",
-            "upstream_client_id": "app-1", "scope": "", "username": "", "secret_setting": "UPSTREAM_SECRET_CONTOSO",
-            "resource_types": "Patient, Observation", "enabled": "yes"}
+    form = {
+        "tenant_id": tenant_id.upper(),
+        "name": "Contoso Clinic",
+        "fhir_url": "https://127.0.0.1:9/fhir/",
+        "fhir_version": "DSTU2",
+        "auth": "azure_ad",
+        "authority": "https://login.example/contoso",
+        "upstream_client_id": "app-1",
+        "scope": "",
+        "username": "",
+        "secret_setting": "UPSTREAM_SECRET_CONTOSO",
+        "resource_types": "Patient, Observation",
+        "enabled": "yes",
+    }
     try:
         driver.get("operator/tenants/new")
         assert driver.post("operator/tenants", form).status == 303
@@ -59,8 +69,15 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
         driver.get(f"operator/tenants/{tenant_id}")
         again = driver.post("operator/tenants", form)
         assert again.status == 409  # a second onboarding of the same tenant is not an edit
-        edit = {**form, "auth": "basic", "authority": "", "upstream_client_id": "", "username": "svc",
-                "compatibility": "yes", "enabled": ""}
+        edit = {
+            **form,
+            "auth": "basic",
+            "authority": "",
+            "upstream_client_id": "",
+            "username": "svc",
+            "compatibility": "yes",
+            "enabled": "",
+        }
         assert driver.post(f"operator/tenants/{tenant_id}", edit).status == 303
         edited = tenants.get_tenant(tenant_id)
         assert edited.auth.method == "basic" and edited.auth.username == "svc" and not edited.auth.authority
@@ -84,8 +101,9 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
             cached.remove_tenant(tenant_id)
 
 
-def test_an_operator_lists_disables_enables_and_revokes(portal: PortalSetup, make_tenant: MakeTenant,
-                                                        make_client: MakeClient) -> None:
+def test_an_operator_lists_disables_enables_and_revokes(
+    portal: PortalSetup, make_tenant: MakeTenant, make_client: MakeClient
+) -> None:
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
     driver = _operator(portal)

@@ -43,8 +43,9 @@ def test_every_page_has_a_strict_content_security_policy(portal: PortalSetup, ma
         assert response.header("Referrer-Policy") == "no-referrer"
 
 
-def test_posts_without_the_csrf_token_change_nothing(portal: PortalSetup, make_tenant: MakeTenant,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_posts_without_the_csrf_token_change_nothing(
+    portal: PortalSetup, make_tenant: MakeTenant, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="gateway.audit")
     tenant = make_tenant()
     driver = PortalDriver()
@@ -73,8 +74,10 @@ def test_a_tampered_or_foreign_cookie_is_no_session(portal: PortalSetup, make_te
     good = str(driver.cookie)
     flipped = good[:-6] + ("A" if good[-6] != "A" else "B") + good[-5:]
     keys = MultiFernet([Fernet(portal.session_key.encode())])
-    forged_elsewhere = session_cookie(MultiFernet([Fernet(Fernet.generate_key())]), Session.start(
-        "00000000-0000-4000-8000-000000000001", tenant_b.tenant_id, "x", "x", True, True, 600))
+    forged_elsewhere = session_cookie(
+        MultiFernet([Fernet(Fernet.generate_key())]),
+        Session.start("00000000-0000-4000-8000-000000000001", tenant_b.tenant_id, "x", "x", True, True, 600),
+    )
     for cookie in (flipped, forged_elsewhere.split(";")[0].split("=", 1)[1], "", "not-a-cookie"):
         driver.cookie = cookie
         assert driver.get("").status == 200 and "Sign in" in page_text(driver.get(""))  # the signed-out home
@@ -128,8 +131,9 @@ def test_static_files_and_unknown_pages(portal: PortalSetup) -> None:
     assert PortalDriver().get("no/such/page").status == 404
 
 
-def test_a_registry_outage_is_a_readable_page_and_changes_nothing(portal: PortalSetup, make_tenant: MakeTenant,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_registry_outage_is_a_readable_page_and_changes_nothing(
+    portal: PortalSetup, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from shared.registry import tenants
     from shared.registry.errors import RegistryError
 
@@ -147,8 +151,9 @@ def test_a_registry_outage_is_a_readable_page_and_changes_nothing(portal: Portal
     assert _accounts(tenant.tenant_id) == []
 
 
-def test_an_unreachable_identity_provider_is_a_readable_page(portal: PortalSetup,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreachable_identity_provider_is_a_readable_page(
+    portal: PortalSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from devtools.azurite import free_port
 
     monkeypatch.setenv("PORTAL_AUTHORITY", f"https://localhost:{free_port()}/organizations")

@@ -48,10 +48,18 @@ def test_bundle_links_full_urls_and_nested_batch_responses_are_rewritten() -> No
         "resourceType": "Bundle",
         "link": [{"relation": "next", "url": provider + "/Patient?page=2"}],
         "entry": [
-            {"fullUrl": provider + "/Patient/1", "resource": {"resourceType": "Patient", "id": "1"},
-             "response": {"status": "200 OK", "location": provider + "/Patient/1/_history/1"}},
-            {"resource": {"resourceType": "Bundle", "link": [{"relation": "self", "url": provider + "/Obs"}],
-                          "entry": [{"fullUrl": provider + "/Observation/9"}]}},
+            {
+                "fullUrl": provider + "/Patient/1",
+                "resource": {"resourceType": "Patient", "id": "1"},
+                "response": {"status": "200 OK", "location": provider + "/Patient/1/_history/1"},
+            },
+            {
+                "resource": {
+                    "resourceType": "Bundle",
+                    "link": [{"relation": "self", "url": provider + "/Obs"}],
+                    "entry": [{"fullUrl": provider + "/Observation/9"}],
+                }
+            },
         ],
     }
     rewritten = rewrite_structurally(LinkRewriter(provider, GATEWAY), bundle)
@@ -74,13 +82,19 @@ def test_urls_inside_narrative_are_rewritten() -> None:
     assert rewrite_structurally(rewriter, {"div": div})["div"] == f'<div><a href="{GATEWAY}/Patient/1">x</a></div>'
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-    | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/"]).map(
-        lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
-    max_leaves=20,
-))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=20)
+        | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/"]).map(
+            lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail
+        ),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+        max_leaves=20,
+    )
+)
 def test_no_provider_base_survives_rewriting(document: object) -> None:
     rewritten = rewrite_structurally(LinkRewriter("https://ehr.example.org/fhir", GATEWAY), document)
     assert "ehr.example.org" not in json.dumps(rewritten).lower()
@@ -88,8 +102,10 @@ def test_no_provider_base_survives_rewriting(document: object) -> None:
 
 def test_json_text_is_rewritten_byte_for_byte_keeping_decimal_precision() -> None:
     rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
-    body = (b'{"resourceType":"Observation","valueQuantity":{"value":1.50,"unit":"kg"},"x":1e2,'
-            b'"subject":{"reference":"https://ehr.example.org/fhir/Patient/1"}}')
+    body = (
+        b'{"resourceType":"Observation","valueQuantity":{"value":1.50,"unit":"kg"},"x":1e2,'
+        b'"subject":{"reference":"https://ehr.example.org/fhir/Patient/1"}}'
+    )
     assert rewriter.rewrite_json_bytes(body) == body.replace(b"https://ehr.example.org/fhir", GATEWAY.encode())
 
 
@@ -104,13 +120,20 @@ def test_json_text_without_the_provider_host_is_returned_as_is() -> None:
     assert LinkRewriter("https://ehr.example.org/fhir", GATEWAY).rewrite_json_bytes(body) is body
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=20)
-    | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/", "x"]).map(
-        lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
-    max_leaves=20,
-), st.booleans())
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=20)
+        | st.sampled_from(["/Patient/1", "?_getpages=x", "", "/", "x"]).map(
+            lambda tail: "HTTPS://EHR.example.org:443/fhir" + tail
+        ),
+        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+        max_leaves=20,
+    ),
+    st.booleans(),
+)
 def test_byte_rewriting_matches_structural_rewriting(document: object, ascii_only: bool) -> None:
     rewriter = LinkRewriter("https://ehr.example.org/fhir", GATEWAY)
     text = json.dumps(document, ensure_ascii=ascii_only).encode()

@@ -12,16 +12,19 @@ GATEWAY = "https://gateway.example.test/fhir"
 PROVIDER = "http://ehr.example.org:80/fhir"
 
 
-@pytest.mark.parametrize("spelled", [
-    b"https://ehr.example.org/fhir/Patient/1",
-    b"https://ehr.example.org:443/fhir/Patient/1",
-    b"http://EHR.EXAMPLE.ORG/fhir/Patient/1",
-    b"HTTPS://Ehr.Example.Org/FHIR/Patient/1",
-    b"http:\\/\\/ehr.example.org\\/fhir\\/Patient\\/1",
-    b"http:\\u002F\\u002Fehr.example.org\\u002Ffhir\\u002FPatient\\u002F1",
-    b"https:\\u002f\\u002fehr.example.org\\u002ffhir/Patient/1",
-    b"http\\u003a//ehr\\u002eexample\\u002eorg/fhir/Patient/1",
-])
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        b"https://ehr.example.org/fhir/Patient/1",
+        b"https://ehr.example.org:443/fhir/Patient/1",
+        b"http://EHR.EXAMPLE.ORG/fhir/Patient/1",
+        b"HTTPS://Ehr.Example.Org/FHIR/Patient/1",
+        b"http:\\/\\/ehr.example.org\\/fhir\\/Patient\\/1",
+        b"http:\\u002F\\u002Fehr.example.org\\u002Ffhir\\u002FPatient\\u002F1",
+        b"https:\\u002f\\u002fehr.example.org\\u002ffhir/Patient/1",
+        b"http\\u003a//ehr\\u002eexample\\u002eorg/fhir/Patient/1",
+    ],
+)
 def test_every_spelling_of_the_provider_base_in_json_is_rewritten(spelled: bytes) -> None:
     body = b'{"resourceType":"Patient","link":[{"other":{"reference":"' + spelled + b'"}}],"n":1.50}'
     rewritten = LinkRewriter(PROVIDER, GATEWAY).rewrite_json_bytes(body)

@@ -13,8 +13,10 @@ ALLOWED = ("Patient",)
 
 
 def entry(resource_type: str, **extra: object) -> dict[str, object]:
-    return {"fullUrl": f"https://p.test/fhir/{resource_type}/1", "resource": {"resourceType": resource_type,
-                                                                             "id": "1", **extra}}
+    return {
+        "fullUrl": f"https://p.test/fhir/{resource_type}/1",
+        "resource": {"resourceType": resource_type, "id": "1", **extra},
+    }
 
 
 def bundle(*entries: dict[str, object], kind: str = "searchset") -> dict[str, object]:
@@ -43,8 +45,10 @@ def test_bundles_inside_a_batch_response_are_filtered_too() -> None:
     outer = bundle({"resource": inner, "response": {"status": "200 OK"}}, entry("Practitioner"), kind="batch-response")
     document = json.loads(enforce_on_answer(ALLOWED, json.dumps(outer, indent=2).encode()))
     assert [e["resource"]["resourceType"] for e in document["entry"]] == ["Bundle", "OperationOutcome"]
-    assert [e["resource"]["resourceType"] for e in document["entry"][0]["resource"]["entry"]] == \
-        ["Patient", "OperationOutcome"]
+    assert [e["resource"]["resourceType"] for e in document["entry"][0]["resource"]["entry"]] == [
+        "Patient",
+        "OperationOutcome",
+    ]
 
 
 def test_a_type_spelled_with_json_escapes_is_still_found() -> None:
@@ -66,10 +70,16 @@ def test_outcomes_and_contained_resources_pass() -> None:
     assert json.loads(enforce_on_answer(ALLOWED, contained)) == json.loads(contained)
 
 
-@pytest.mark.parametrize("query", [
-    [("_revinclude", "Observation:subject")], [("_include", "Patient:link:Organization")],
-    [("_has:Observation:patient:code", "x")], [("subject:Group.name", "x")], [("_type", "Patient,Condition")],
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        [("_revinclude", "Observation:subject")],
+        [("_include", "Patient:link:Organization")],
+        [("_has:Observation:patient:code", "x")],
+        [("subject:Group.name", "x")],
+        [("_type", "Patient,Condition")],
+    ],
+)
 def test_search_parameters_naming_other_types_are_refused(query: list[tuple[str, str]]) -> None:
     with pytest.raises(ProxyError) as refused:
         check_query_types(ALLOWED, query)
@@ -77,5 +87,14 @@ def test_search_parameters_naming_other_types_are_refused(query: list[tuple[str,
 
 
 def test_ordinary_parameters_and_wildcards_pass() -> None:
-    check_query_types(ALLOWED, [("name:contains", "smi"), ("_sort:desc", "date"), ("_include", "*"),
-                                ("_include", "Patient:link"), ("_count", "5"), ("general-practitioner", "x")])
+    check_query_types(
+        ALLOWED,
+        [
+            ("name:contains", "smi"),
+            ("_sort:desc", "date"),
+            ("_include", "*"),
+            ("_include", "Patient:link"),
+            ("_count", "5"),
+            ("general-practitioner", "x"),
+        ],
+    )

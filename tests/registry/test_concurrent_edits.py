@@ -26,8 +26,14 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
     make_tenant: MakeTenant,
 ) -> None:
     tenant = make_tenant()
-    cached.save_tenant(replace(tenants.get_tenant(tenant.tenant_id), allowed_resource_types=("Patient",),
-                                display_name="gen-0", auth=replace(tenant.auth, scope="gen-0")))
+    cached.save_tenant(
+        replace(
+            tenants.get_tenant(tenant.tenant_id),
+            allowed_resource_types=("Patient",),
+            display_name="gen-0",
+            auth=replace(tenant.auth, scope="gen-0"),
+        )
+    )
     conflicts: list[int] = []
     torn: list[str] = []
     stop = threading.Event()
@@ -37,8 +43,12 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
             while True:
                 current = tenants.get_tenant(tenant.tenant_id)
                 generation = f"gen-{number}-{edit}"
-                changed = replace(current, display_name=generation, auth=replace(current.auth, scope=generation),
-                                  allowed_resource_types=(*current.allowed_resource_types, type_name(number, edit)))
+                changed = replace(
+                    current,
+                    display_name=generation,
+                    auth=replace(current.auth, scope=generation),
+                    allowed_resource_types=(*current.allowed_resource_types, type_name(number, edit)),
+                )
                 try:
                     cached.save_tenant(changed)
                     break

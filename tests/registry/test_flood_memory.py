@@ -47,8 +47,12 @@ def test_a_flood_of_random_client_ids_at_the_token_endpoint_stays_bounded(
     monkeypatch.setenv("THROTTLE_MAX_FAILURES_PER_ADDRESS", "1000000")
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
-    form = {"grant_type": "client_credentials", "client_id": issued.client_id, "client_secret": issued.secret,
-            "scope": tenant.tenant_id}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": issued.client_id,
+        "client_secret": issued.secret,
+        "scope": tenant.tenant_id,
+    }
     assert token_fn.main(token_request(form)).status_code == 200
     for n in range(300):
         guess = {**form, "client_id": str(uuid.uuid4()), "client_secret": "guess"}
@@ -69,11 +73,13 @@ def test_memory_is_flat_once_the_bounds_are_reached() -> None:
     cache: TTLCache[str, None] = TTLCache(lambda: 60, max_entries=5_000)
     tracemalloc.start()
     try:
+
         def flood(start: int, count: int) -> int:
             for n in range(start, start + count):
                 window.record(f"client:{uuid.UUID(int=n)}", window=300)
                 cache.get(str(uuid.UUID(int=n)), lambda key: None)
             return tracemalloc.get_traced_memory()[0]
+
         # Past the first wave of evictions (the tables have reached their final size) nothing grows.
         after_twice_the_bound = flood(0, 10_000)
         after_ten_times_the_bound = flood(10_000, 40_000)

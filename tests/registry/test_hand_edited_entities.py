@@ -16,8 +16,14 @@ pytestmark = pytest.mark.table_storage
 
 def write_tenant(**columns: Any) -> str:
     tenant_id = str(uuid.uuid4())
-    entity = {"PartitionKey": tenant_id, "RowKey": "provider", "FhirBaseUrl": "https://ehr.example.org/fhir",
-              "FhirVersion": "STU3", "AuthMethod": "none", **columns}
+    entity = {
+        "PartitionKey": tenant_id,
+        "RowKey": "provider",
+        "FhirBaseUrl": "https://ehr.example.org/fhir",
+        "FhirVersion": "STU3",
+        "AuthMethod": "none",
+        **columns,
+    }
     connection.table("Tenants").upsert_entity({k: v for k, v in entity.items() if v is not None})
     return tenant_id
 
@@ -60,14 +66,17 @@ def test_hand_typed_text_flags_are_read() -> None:
 
 def test_broken_client_columns_are_named(make_client: MakeClient) -> None:
     issued = make_client()
-    connection.table("Clients").update_entity({"PartitionKey": issued.client_id, "RowKey": "client",
-                                               "AllowedTenants": "contoso"})
+    connection.table("Clients").update_entity(
+        {"PartitionKey": issued.client_id, "RowKey": "client", "AllowedTenants": "contoso"}
+    )
     with pytest.raises(MisconfiguredEntity, match="AllowedTenants"):
         clients.load_client_state(issued.client_id)
-    connection.table("Clients").update_entity({"PartitionKey": issued.client_id,
-                                               "RowKey": "secret-" + issued.secret_id, "SecretSha256": "xyz"})
-    connection.table("Clients").update_entity({"PartitionKey": issued.client_id, "RowKey": "client",
-                                               "AllowedTenants": "*"})
+    connection.table("Clients").update_entity(
+        {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id, "SecretSha256": "xyz"}
+    )
+    connection.table("Clients").update_entity(
+        {"PartitionKey": issued.client_id, "RowKey": "client", "AllowedTenants": "*"}
+    )
     with pytest.raises(MisconfiguredEntity, match="SecretSha256"):
         clients.load_client_state(issued.client_id)
 

@@ -33,10 +33,14 @@ print("after table_storage():", len(starts))
 
 
 def test_importing_the_root_conftest_starts_no_azurite_until_table_storage_is_asked_for() -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("GATEWAY_TEST_AZURITE_CONNECTION_STRING", "REGISTRY_CONNECTION_STRING")}
-    completed = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, env=env,
-                               capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GATEWAY_TEST_AZURITE_CONNECTION_STRING", "REGISTRY_CONNECTION_STRING")
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "after import: 0 unset TableStorage" in completed.stdout
     assert "after table_storage(): 1" in completed.stdout

@@ -22,16 +22,26 @@ from shared.tokens import signing_keys
 
 def test_every_module_with_process_state_registers_it() -> None:
     assert set(process_state.registered()) == {
-        "portal.authority_documents", "portal.msal_apps",
-        "proxy.batch_fanout_pool", "proxy.provider_capabilities", "proxy.upstream_pools",
-        "registry.cache", "registry.secret_last_use", "registry.table_clients", "settings",
-        "throttle.failures", "tokens.key_ring", "tokens.verified",
-        "upstream_auth.credential_slots", "upstream_auth.identity_session",
+        "portal.authority_documents",
+        "portal.msal_apps",
+        "proxy.batch_fanout_pool",
+        "proxy.provider_capabilities",
+        "proxy.upstream_pools",
+        "registry.cache",
+        "registry.secret_last_use",
+        "registry.table_clients",
+        "settings",
+        "throttle.failures",
+        "tokens.key_ring",
+        "tokens.verified",
+        "upstream_auth.credential_slots",
+        "upstream_auth.identity_session",
     }
 
 
-def test_reset_drops_cached_registry_state_and_failure_counters(make_client: MakeClient,
-                                                                memory_registry: MemoryStorage) -> None:
+def test_reset_drops_cached_registry_state_and_failure_counters(
+    make_client: MakeClient, memory_registry: MemoryStorage
+) -> None:
     issued = make_client()
     assert cached.client_state(issued.client_id) is not None
     throttle.record_failure(issued.client_id, "192.0.2.1")

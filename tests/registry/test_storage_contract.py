@@ -17,10 +17,12 @@ from shared.registry.table_storage import TableStorage
 TABLE = CLIENTS_TABLE
 
 
-@pytest.fixture(params=[
-    pytest.param("table", marks=pytest.mark.table_storage),
-    pytest.param("memory"),
-])
+@pytest.fixture(
+    params=[
+        pytest.param("table", marks=pytest.mark.table_storage),
+        pytest.param("memory"),
+    ]
+)
 def storage(request: pytest.FixtureRequest) -> RegistryStorage:
     return TableStorage() if request.param == "table" else MemoryStorage()
 
@@ -52,11 +54,10 @@ def test_inserting_an_existing_row_is_a_conflict(storage: RegistryStorage, parti
     storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "A"})])
     with pytest.raises(EntityConflict):
         storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"})])
-    assert storage.row(TABLE, partition, "client").entity["DisplayName"] == "A"  # type: ignore[union-attr]
+    assert storage.row(TABLE, partition, "client").entity["DisplayName"] == "A"  # type: ignore[union-attr]  # the row was just written
 
 
-def test_every_write_changes_the_etag_and_a_stale_etag_is_a_conflict(storage: RegistryStorage,
-                                                                     partition: str) -> None:
+def test_every_write_changes_the_etag_and_a_stale_etag_is_a_conflict(storage: RegistryStorage, partition: str) -> None:
     storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "A"})])
     first = storage.row(TABLE, partition, "client")
     assert first is not None
@@ -64,17 +65,20 @@ def test_every_write_changes_the_etag_and_a_stale_etag_is_a_conflict(storage: Re
     second = storage.row(TABLE, partition, "client")
     assert second is not None and second.etag != first.etag
     assert second.entity["DisplayName"] == "A" and second.entity["Enabled"] is False  # merge keeps other columns
-    for stale in (Merge({"PartitionKey": partition, "RowKey": "client", "Enabled": True}, etag=first.etag),
-                  Replace({"PartitionKey": partition, "RowKey": "client", "DisplayName": "C"}, etag=first.etag),
-                  Delete(partition, "client", etag=first.etag)):
+    for stale in (
+        Merge({"PartitionKey": partition, "RowKey": "client", "Enabled": True}, etag=first.etag),
+        Replace({"PartitionKey": partition, "RowKey": "client", "DisplayName": "C"}, etag=first.etag),
+        Delete(partition, "client", etag=first.etag),
+    ):
         with pytest.raises(EntityConflict):
             storage.commit(TABLE, [stale])
-    assert storage.row(TABLE, partition, "client").etag == second.etag  # type: ignore[union-attr]
+    assert storage.row(TABLE, partition, "client").etag == second.etag  # type: ignore[union-attr]  # the row was just written
 
 
 def test_replace_drops_the_columns_it_does_not_name(storage: RegistryStorage, partition: str) -> None:
-    storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "A",
-                                   "Enabled": True})])
+    storage.commit(
+        TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "A", "Enabled": True})]
+    )
     row = storage.row(TABLE, partition, "client")
     assert row is not None
     storage.commit(TABLE, [Replace({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"}, etag=row.etag)])
@@ -96,17 +100,23 @@ def test_changes_commit_all_together_or_not_at_all(storage: RegistryStorage, par
     storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "A"})])
     stale = "W/\"datetime'2000-01-01T00%3A00%3A00.0000000Z'\""
     with pytest.raises(EntityConflict):
-        storage.commit(TABLE, [
-            Insert({"PartitionKey": partition, "RowKey": "secret-1", "SecretSha256": "0" * 64}),
-            Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"}, etag=stale),
-        ])
+        storage.commit(
+            TABLE,
+            [
+                Insert({"PartitionKey": partition, "RowKey": "secret-1", "SecretSha256": "0" * 64}),
+                Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"}, etag=stale),
+            ],
+        )
     assert [row.entity["RowKey"] for row in storage.partition(TABLE, partition)] == ["client"]
     row = storage.row(TABLE, partition, "client")
     assert row is not None
-    storage.commit(TABLE, [
-        Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"}, etag=row.etag),
-        Insert({"PartitionKey": partition, "RowKey": "secret-1", "SecretSha256": "0" * 64}),
-    ])
+    storage.commit(
+        TABLE,
+        [
+            Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": "B"}, etag=row.etag),
+            Insert({"PartitionKey": partition, "RowKey": "secret-1", "SecretSha256": "0" * 64}),
+        ],
+    )
     assert sorted(row.entity["RowKey"] for row in storage.partition(TABLE, partition)) == ["client", "secret-1"]
 
 
@@ -123,8 +133,7 @@ def test_rows_with_a_key_span_partitions(storage: RegistryStorage, partition: st
         storage.commit(TABLE, [Delete(other, "client"), Delete(other, "secret-1")])
 
 
-def test_of_concurrent_updates_from_the_same_read_exactly_one_commits(storage: RegistryStorage,
-                                                                    partition: str) -> None:
+def test_of_concurrent_updates_from_the_same_read_exactly_one_commits(storage: RegistryStorage, partition: str) -> None:
     storage.commit(TABLE, [Insert({"PartitionKey": partition, "RowKey": "client", "DisplayName": "start"})])
     read = storage.row(TABLE, partition, "client")
     assert read is not None
@@ -136,8 +145,9 @@ def test_of_concurrent_updates_from_the_same_read_exactly_one_commits(storage: R
     def write(n: int) -> None:
         start.wait()
         try:
-            storage.commit(TABLE, [Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": f"w{n}"},
-                                         etag=read.etag)])
+            storage.commit(
+                TABLE, [Merge({"PartitionKey": partition, "RowKey": "client", "DisplayName": f"w{n}"}, etag=read.etag)]
+            )
             result = f"w{n}"
         except EntityConflict:
             result = "conflict"
@@ -151,4 +161,4 @@ def test_of_concurrent_updates_from_the_same_read_exactly_one_commits(storage: R
         thread.join()
     winners = [outcome for outcome in outcomes if outcome != "conflict"]
     assert len(winners) == 1 and outcomes.count("conflict") == writers - 1
-    assert storage.row(TABLE, partition, "client").entity["DisplayName"] == winners[0]  # type: ignore[union-attr]
+    assert storage.row(TABLE, partition, "client").entity["DisplayName"] == winners[0]  # type: ignore[union-attr]  # the row was just written

@@ -21,7 +21,7 @@ class Clock:
 def test_loads_once_per_ttl() -> None:
     clock, loads = Clock(), []
     cache: TTLCache[str, int] = TTLCache(lambda: 60, clock=clock)
-    loader = lambda key: loads.append(key) or len(loads)  # noqa: E731
+    loader = lambda key: loads.append(key) or len(loads)  # noqa: E731  - a one-line counting loader
     assert [cache.get("a", loader) for _ in range(5)] == [1] * 5
     clock.now = 61
     assert cache.get("a", loader) == 2 and loads == ["a", "a"]
@@ -29,8 +29,9 @@ def test_loads_once_per_ttl() -> None:
 
 def test_serves_stale_state_within_the_grace_then_fails_closed() -> None:
     clock = Clock()
-    cache: TTLCache[str, str] = TTLCache(lambda: 60, clock=clock, stale_grace=lambda: 300,
-                                         stale_on=(RegistryUnavailable,))
+    cache: TTLCache[str, str] = TTLCache(
+        lambda: 60, clock=clock, stale_grace=lambda: 300, stale_on=(RegistryUnavailable,)
+    )
     assert cache.get("t", lambda _: "fresh") == "fresh"
     attempts: list[float] = []
 
@@ -51,8 +52,9 @@ def test_serves_stale_state_within_the_grace_then_fails_closed() -> None:
 
 def test_other_errors_are_never_hidden_by_stale_state() -> None:
     clock = Clock()
-    cache: TTLCache[str, str] = TTLCache(lambda: 60, clock=clock, stale_grace=lambda: 300,
-                                         stale_on=(RegistryUnavailable,))
+    cache: TTLCache[str, str] = TTLCache(
+        lambda: 60, clock=clock, stale_grace=lambda: 300, stale_on=(RegistryUnavailable,)
+    )
     cache.get("t", lambda _: "fresh")
     clock.now = 61
     with pytest.raises(ValueError):

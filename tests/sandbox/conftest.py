@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from sandbox import ServerHandle, create_app, serve_in_thread  # noqa: E402
+from sandbox import ServerHandle, create_app, serve_in_thread  # noqa: E402  - after the sys.path set-up
 
 TIMEOUT = 15
 

@@ -14,13 +14,16 @@ def batch(*requests: tuple[str, str]) -> dict:
 
 
 def test_batch_answers_every_get_in_order(stu3) -> None:
-    response = stu3.post("", json=batch(
-        ("GET", f"Patient/{RUTH}"),
-        ("GET", f"Observation?patient={RUTH}&category=vital-signs&_sort=-date&_count=3"),
-        ("GET", f"Condition?patient={RUTH}&_count=10"),
-        ("GET", "Patient/no-such-patient"),
-        ("GET", f"Coverage?beneficiary={RUTH}"),
-    ))
+    response = stu3.post(
+        "",
+        json=batch(
+            ("GET", f"Patient/{RUTH}"),
+            ("GET", f"Observation?patient={RUTH}&category=vital-signs&_sort=-date&_count=3"),
+            ("GET", f"Condition?patient={RUTH}&_count=10"),
+            ("GET", "Patient/no-such-patient"),
+            ("GET", f"Coverage?beneficiary={RUTH}"),
+        ),
+    )
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/fhir+json")
     result = response.json()

@@ -14,7 +14,7 @@ from sandbox.synthetic import mrn_for
 from sandbox.versions import DSTU2, STU3
 
 HEADER = "ID\tPID\tName\tSIG"
-ROWS = ["1\t42\t\"Estrogens, Conjugated 0.625 MG\"\t1 daily", "2\t42\tAspirin\t"]
+ROWS = ['1\t42\t"Estrogens, Conjugated 0.625 MG"\t1 daily', "2\t42\tAspirin\t"]
 
 
 @pytest.mark.parametrize("ending", ["\r", "\n", "\r\n"], ids=["CR", "LF", "CRLF"])

@@ -37,7 +37,9 @@ def test_dstu2_observation_has_single_category_and_encounter(dstu2) -> None:
     obs = first(dstu2, "Observation", patient=RUTH, category="vital-signs", code="85354-9")
     assert isinstance(obs["category"], dict)
     assert obs["category"]["coding"][0] == {
-        "system": "http://hl7.org/fhir/observation-category", "code": "vital-signs", "display": "Vital Signs"
+        "system": "http://hl7.org/fhir/observation-category",
+        "code": "vital-signs",
+        "display": "Vital Signs",
     }
     assert obs["encounter"]["reference"].startswith("Encounter/") and "context" not in obs
     assert [c["code"]["coding"][0]["code"] for c in obs["component"]] == ["8480-6", "8462-4"]

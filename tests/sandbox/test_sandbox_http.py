@@ -22,9 +22,17 @@ def test_read_answers_the_resource_with_fhir_json(stu3, dstu2) -> None:
 
 
 def test_every_served_type_can_be_read(stu3) -> None:
-    for ref in ("Practitioner/72080416", "Location/loc-1", "Encounter/enc-827", "Observation/vs-827-bp",
-                "Observation/lab-837", "Condition/cond-1", "MedicationRequest/med-12", f"Coverage/cov-{RUTH}",
-                "AllergyIntolerance/allergy-2"):
+    for ref in (
+        "Practitioner/72080416",
+        "Location/loc-1",
+        "Encounter/enc-827",
+        "Observation/vs-827-bp",
+        "Observation/lab-837",
+        "Condition/cond-1",
+        "MedicationRequest/med-12",
+        f"Coverage/cov-{RUTH}",
+        "AllergyIntolerance/allergy-2",
+    ):
         assert stu3.get(ref).status_code == 200, ref
 
 
@@ -77,8 +85,9 @@ def test_root_base_path(make_sandbox) -> None:
 
 def test_links_use_the_request_host_by_default(stu3) -> None:
     bundle = stu3.search("Patient", _count=1)
-    assert all(link["url"].startswith(stu3.base + "?") or link["url"].startswith(stu3.base + "/")
-               for link in bundle["link"])
+    assert all(
+        link["url"].startswith(stu3.base + "?") or link["url"].startswith(stu3.base + "/") for link in bundle["link"]
+    )
 
 
 def test_advertised_public_base_is_used_verbatim_for_links_and_full_urls(make_sandbox) -> None:
@@ -101,9 +110,25 @@ def test_info_reports_the_instance(make_sandbox) -> None:
 def test_cli_prints_where_it_serves_and_answers(tmp_path: Path) -> None:
     env = {**os.environ, "SANDBOX_TOKEN": "cli-token"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--flavour", "DSTU2", "--port", "0", "--base-path", "/baseDstu2",
-         "--require-bearer-token-env", "SANDBOX_TOKEN", "--no-batch"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--flavour",
+            "DSTU2",
+            "--port",
+            "0",
+            "--base-path",
+            "/baseDstu2",
+            "--require-bearer-token-env",
+            "SANDBOX_TOKEN",
+            "--no-batch",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline().strip()

@@ -36,10 +36,14 @@ def test_log_records_which_sort_spelling_and_which_parameters_were_ignored(make_
 def test_log_records_form_bodies_and_batch_entries(make_sandbox) -> None:
     client = make_sandbox()
     client.post("Patient/_search", data={"family:contains": "lac"})
-    batch = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"request": {"method": "GET", "url": f"Patient/{RUTH}"}},
-        {"request": {"method": "GET", "url": f"Encounter?patient={RUTH}&_sort:desc=date&_count=1"}},
-    ]}
+    batch = {
+        "resourceType": "Bundle",
+        "type": "batch",
+        "entry": [
+            {"request": {"method": "GET", "url": f"Patient/{RUTH}"}},
+            {"request": {"method": "GET", "url": f"Encounter?patient={RUTH}&_sort:desc=date&_count=1"}},
+        ],
+    }
     client.post("", json=batch)
     search_entry, batch_entry = client.handle.app.request_log.entries()
     assert search_entry["body"] == "family%3Acontains=lac"

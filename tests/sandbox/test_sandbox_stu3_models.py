@@ -85,7 +85,9 @@ def test_ruth_black_has_the_fields_the_patients_app_reads(stu3) -> None:
     assert (ruth["gender"], ruth["birthDate"]) == ("female", "1951-08-23")
     mrn = ruth["identifier"][0]
     assert mrn["type"]["coding"][0] == {
-        "system": "http://hl7.org/fhir/v2/0203", "code": "MR", "display": "Medical record number"
+        "system": "http://hl7.org/fhir/v2/0203",
+        "code": "MR",
+        "display": "Medical record number",
     }
     assert mrn["system"] == "http://sandbox.example.org/mrn" and mrn["value"]
     assert ruth["generalPractitioner"][0] == {"reference": "Practitioner/72080416", "display": "Dr. Joseph Nichols"}

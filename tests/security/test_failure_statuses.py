@@ -31,8 +31,12 @@ pytestmark = pytest.mark.table_storage
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 Breaker = Callable[[pytest.MonkeyPatch, clients.IssuedSecret, tenants.Tenant], None]
-ROOTS: tuple[type[Exception], ...] = (errors.RegistryError, SettingError, UpstreamAuthError,
-                                      upstream_errors.UpstreamFailure)
+ROOTS: tuple[type[Exception], ...] = (
+    errors.RegistryError,
+    SettingError,
+    UpstreamAuthError,
+    upstream_errors.UpstreamFailure,
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,9 @@ def test_every_domain_error_has_an_example_and_a_row() -> None:
     assert all(_nearest_row(cls) is not None for cls in _every_domain_error() - {upstream_errors.UpstreamFailure})
 
 
-@pytest.mark.parametrize("cls", sorted(_every_domain_error(), key=lambda c: c.__qualname__),
-                         ids=lambda c: c.__qualname__)
+@pytest.mark.parametrize(
+    "cls", sorted(_every_domain_error(), key=lambda c: c.__qualname__), ids=lambda c: c.__qualname__
+)
 def test_each_domain_error_gets_its_nearest_rows_answer_on_every_surface(cls: type[Exception]) -> None:
     row = _nearest_row(cls)
     for surface in Surface:
@@ -128,9 +133,11 @@ def test_the_portal_answers_each_registry_and_settings_error_with_its_rows_page(
 
 # --- each failure caused for real, each surface asked over its function folder ---
 
+
 def _storage_down(monkeypatch: pytest.MonkeyPatch, *_: object) -> None:
     def unreachable(operation: object) -> None:
         raise errors.RegistryUnavailable("Table Storage is unreachable")
+
     monkeypatch.setattr(connection, "call", unreachable)
 
 
@@ -147,8 +154,11 @@ def _repair_broken_entities() -> Iterator[None]:
 
 def _break_entity(table: str, partition_key: str, row_key: str, column: str, value: str) -> None:
     original = connection.table(table).get_entity(partition_key, row_key)
-    _REPAIRS.append(lambda: connection.table(table).update_entity(
-        {"PartitionKey": partition_key, "RowKey": row_key, column: original[column]}))
+    _REPAIRS.append(
+        lambda: connection.table(table).update_entity(
+            {"PartitionKey": partition_key, "RowKey": row_key, column: original[column]}
+        )
+    )
     connection.table(table).update_entity({"PartitionKey": partition_key, "RowKey": row_key, column: value})
 
 
@@ -174,6 +184,7 @@ def _upstream(raised: Exception | None = None, status: int | None = None, body: 
 
     def breaker(monkeypatch: pytest.MonkeyPatch, *_: object) -> None:
         monkeypatch.setattr(upstream_client, "send", send)
+
     return breaker
 
 
@@ -184,6 +195,7 @@ def _upstream_auth(error: type[UpstreamAuthError]) -> Breaker:
     def breaker(monkeypatch: pytest.MonkeyPatch, *_: object) -> None:
         monkeypatch.setattr(forward, "upstream_auth_headers", headers)
         monkeypatch.setattr(upstream_client, "send", _upstream(upstream_errors.ProviderUnreachable("x")))
+
     return breaker
 
 
@@ -195,18 +207,32 @@ CAUSES: dict[str, tuple[type[Exception], Breaker, tuple[Surface, ...]]] = {
     "setting_broken": (SettingError, _setting_broken, tuple(Surface)),
     "upstream_auth_configuration": (UpstreamAuthError, _upstream_auth(UpstreamAuthError), (Surface.PROXY,)),
     "upstream_auth_transient": (UpstreamAuthUnavailable, _upstream_auth(UpstreamAuthUnavailable), (Surface.PROXY,)),
-    "provider_refuses_credentials": (upstream_errors.ProviderRefusedCredentials, _upstream(status=401),
-                                     (Surface.PROXY,)),
-    "provider_unreachable": (upstream_errors.ProviderUnreachable,
-                             _upstream(upstream_errors.ProviderUnreachable("the provider is unreachable")),
-                             (Surface.PROXY,)),
-    "provider_broken_answer": (upstream_errors.ProviderBrokenAnswer,
-                               _upstream(status=200, body=b"<html>maintenance</html>"), (Surface.PROXY,)),
+    "provider_refuses_credentials": (
+        upstream_errors.ProviderRefusedCredentials,
+        _upstream(status=401),
+        (Surface.PROXY,),
+    ),
+    "provider_unreachable": (
+        upstream_errors.ProviderUnreachable,
+        _upstream(upstream_errors.ProviderUnreachable("the provider is unreachable")),
+        (Surface.PROXY,),
+    ),
+    "provider_broken_answer": (
+        upstream_errors.ProviderBrokenAnswer,
+        _upstream(status=200, body=b"<html>maintenance</html>"),
+        (Surface.PROXY,),
+    ),
     "provider_throttles": (upstream_errors.ProviderThrottles, _upstream(status=429), (Surface.PROXY,)),
-    "provider_too_slow": (upstream_errors.ProviderTooSlow, _upstream(upstream_errors.ProviderTooSlow("too slow")),
-                          (Surface.PROXY,)),
-    "provider_busy": (upstream_errors.ProviderBusy, _upstream(upstream_errors.ProviderBusy("busy", "2")),
-                      (Surface.PROXY,)),
+    "provider_too_slow": (
+        upstream_errors.ProviderTooSlow,
+        _upstream(upstream_errors.ProviderTooSlow("too slow")),
+        (Surface.PROXY,),
+    ),
+    "provider_busy": (
+        upstream_errors.ProviderBusy,
+        _upstream(upstream_errors.ProviderBusy("busy", "2")),
+        (Surface.PROXY,),
+    ),
 }
 
 
@@ -216,10 +242,18 @@ def _call(surface: Surface, issued: clients.IssuedSecret, tenant: tenants.Tenant
         return token_fn.main(token_request(form, basic_auth(issued.client_id, issued.secret)))
     if surface is Surface.SECRETS:
         url = f"{PUBLIC_BASE}/oauth2/clients/{issued.client_id}/secrets"
-        return client_secrets_fn.main(function_request("GET", url, b"", basic_auth(issued.client_id, issued.secret),
-                                                       route_params={"client_id": issued.client_id}))
-    return fhir_proxy_fn.main(function_request("GET", f"{PUBLIC_BASE}/fhir/Patient/1", b"",
-                                               {"Authorization": f"Bearer {token}"}))
+        return client_secrets_fn.main(
+            function_request(
+                "GET",
+                url,
+                b"",
+                basic_auth(issued.client_id, issued.secret),
+                route_params={"client_id": issued.client_id},
+            )
+        )
+    return fhir_proxy_fn.main(
+        function_request("GET", f"{PUBLIC_BASE}/fhir/Patient/1", b"", {"Authorization": f"Bearer {token}"})
+    )
 
 
 def _code(surface: Surface, response: func.HttpResponse) -> str:
@@ -229,7 +263,8 @@ def _code(surface: Surface, response: func.HttpResponse) -> str:
 
 def test_every_row_is_caused_here_and_every_cause_meets_each_surface_that_answers_it() -> None:
     assert {cls for cls, _, _ in CAUSES.values()} == set(FAILURES) - {errors.RegistryError} | {
-        errors.RegistryUnavailable}
+        errors.RegistryUnavailable
+    }
     for cls, _, surfaces in CAUSES.values():
         assert set(surfaces) <= {s for s in Surface if issubclass(cls, handled(SURFACES[s]))}
 
@@ -257,6 +292,7 @@ def test_each_failure_gets_its_one_answer_on_each_surface(
 
 # --- the README says what the tables say ---
 
+
 def _cell(answer: Answer | None) -> str:
     if answer is None:
         return "—"
@@ -266,12 +302,14 @@ def _cell(answer: Answer | None) -> str:
 def test_the_readme_table_is_the_mapping() -> None:
     text = README.read_text()
     section = text.split("### Failures, per surface", 1)[1]
-    table = section[section.index("\n| Failure |") + 1:].split("\n\n", 1)[0]
+    table = section[section.index("\n| Failure |") + 1 :].split("\n\n", 1)[0]
     header, _, *lines = table.splitlines()
     assert [cell.strip() for cell in header.strip("|").split("|")][2:] == [f"`{s.value}`" for s in Surface]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
-    expected = [[description, f"`{cls.__name__}`", *(_cell(_surface_answer(s, EXAMPLES[cls])) for s in Surface)]
-                for cls, description in FAILURES.items()]
+    expected = [
+        [description, f"`{cls.__name__}`", *(_cell(_surface_answer(s, EXAMPLES[cls])) for s in Surface)]
+        for cls, description in FAILURES.items()
+    ]
     assert rows == expected
 
 

@@ -15,6 +15,6 @@ def test_clean_lines_report_nothing() -> None:
     assert log_leak_scan.find_leaks(["a", "b c"], {"s3cr3t-value-that-must-not-leak"}) == []
 
 
-def test_secrets_made_during_the_run_are_remembered(make_client) -> None:  # type: ignore[no-untyped-def]
+def test_secrets_made_during_the_run_are_remembered(make_client) -> None:  # type: ignore[no-untyped-def]  # the fixture's factory type lives in gateway_testing
     issued = make_client()
     assert issued.secret in log_leak_scan.KNOWN_SECRETS

@@ -31,9 +31,17 @@ def issued(make_tenant: MakeTenant, make_client: MakeClient) -> Issued:
 def claims_for(tenant_id: str, issued: clients.IssuedSecret, **changes: object) -> dict[str, object]:
     now = int(time.time())
     claims: dict[str, object] = {
-        "iss": PUBLIC_BASE, "aud": PUBLIC_BASE + "/fhir", "sub": issued.client_id,
-        "client_id": issued.client_id, "scope": tenant_id, "tid": tenant_id, "iat": now, "nbf": now,
-        "exp": now + 600, "jti": "j1", "secret_id": issued.secret_id,
+        "iss": PUBLIC_BASE,
+        "aud": PUBLIC_BASE + "/fhir",
+        "sub": issued.client_id,
+        "client_id": issued.client_id,
+        "scope": tenant_id,
+        "tid": tenant_id,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j1",
+        "secret_id": issued.secret_id,
     }
     claims.update(changes)
     return {k: v for k, v in claims.items() if v is not None}
@@ -43,7 +51,7 @@ def sign(claims: dict[str, object], key_pem: str = SIGNING_KEY, **header: str) -
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     kid = header.pop("kid", key_ring().signing_kid)
     header.setdefault("typ", "at+jwt")
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, **header})  # type: ignore[arg-type]
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, **header})  # type: ignore[arg-type]  # forged headers pyjwt's stubs do not list
 
 
 def test_accepts_a_token_the_gateway_issued(issued: Issued) -> None:
@@ -62,10 +70,14 @@ def test_refuses_alg_none(issued: Issued) -> None:
 
 def test_refuses_hs256_signed_with_the_public_key(issued: Issued) -> None:
     tenant_id, client = issued
-    public_pem = key_ring().verification_keys[0].public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    header = base64.urlsafe_b64encode(json.dumps(
-        {"alg": "HS256", "typ": "JWT", "kid": key_ring().signing_kid}).encode()).rstrip(b"=")
+    public_pem = (
+        key_ring()
+        .verification_keys[0]
+        .public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    header = base64.urlsafe_b64encode(
+        json.dumps({"alg": "HS256", "typ": "JWT", "kid": key_ring().signing_kid}).encode()
+    ).rstrip(b"=")
     payload = base64.urlsafe_b64encode(json.dumps(claims_for(tenant_id, client)).encode()).rstrip(b"=")
     import hashlib
     import hmac
@@ -102,8 +114,18 @@ def test_refuses_a_token_signed_by_another_key_pair_under_our_kid(issued: Issued
         ({"scope": "not-a-guid"}, "disagree"),
         ({"tid": "11111111-1111-4111-8111-111111111111"}, "disagree"),
     ],
-    ids=["expired", "not-yet-valid", "wrong-iss", "wrong-aud", "no-jti", "no-secret-id", "no-scope", "no-tid",
-         "bad-scope", "tid-scope-mismatch"],
+    ids=[
+        "expired",
+        "not-yet-valid",
+        "wrong-iss",
+        "wrong-aud",
+        "no-jti",
+        "no-secret-id",
+        "no-scope",
+        "no-tid",
+        "bad-scope",
+        "tid-scope-mismatch",
+    ],
 )
 def test_refuses_bad_claims(issued: Issued, changes: dict[str, object], message: str) -> None:
     tenant_id, client = issued
@@ -141,8 +163,9 @@ def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued: Issue
 
 def revoke_elsewhere(client_id: str, secret_id: str) -> None:
     """A revocation made by another instance (or by hand): this instance's cache is not told."""
-    store.active().commit("Clients", [Merge({"PartitionKey": client_id, "RowKey": "secret-" + secret_id,
-                                             "Revoked": True})])
+    store.active().commit(
+        "Clients", [Merge({"PartitionKey": client_id, "RowKey": "secret-" + secret_id, "Revoked": True})]
+    )
 
 
 def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued) -> None:
@@ -220,8 +243,9 @@ def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
         verify_access_token(token)
 
 
-def test_verifying_a_token_in_steady_state_makes_no_storage_call(issued: Issued,
-                                                                 memory_registry: MemoryStorage) -> None:
+def test_verifying_a_token_in_steady_state_makes_no_storage_call(
+    issued: Issued, memory_registry: MemoryStorage
+) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)  # loads the client state once

@@ -35,8 +35,8 @@ def state(current: str, previous: str, following: str) -> State:
 DOCUMENTED = [
     state(A, OLDEST, A),  # steady state: NEXT holds the current key, so its Key Vault secret always exists
     state(A, OLDEST, B),  # 1. publish B for verification (secret token-signing-key-next), wait for every instance
-    state(A, A, B),       # 2. previous := A (secret token-signing-key-previous)
-    state(B, A, B),       # 3. current := B (secret token-signing-key): B signs, A still verifies
+    state(A, A, B),  # 2. previous := A (secret token-signing-key-previous)
+    state(B, A, B),  # 3. current := B (secret token-signing-key): B signs, A still verifies
 ]
 
 
@@ -70,35 +70,44 @@ def verifies_in(apply: Apply, values: State, token: str) -> bool:
     return True
 
 
-def windows_where_a_live_token_fails(apply: Apply, sequence: list[State],
-                                     issued: tuple[str, clients.IssuedSecret]) -> list[tuple[int, int]]:
+def windows_where_a_live_token_fails(
+    apply: Apply, sequence: list[State], issued: tuple[str, clients.IssuedSecret]
+) -> list[tuple[int, int]]:
     """(signed in state j, rejected in state i) for every i >= j - 1 where the token does not verify."""
     tokens = [sign_in(apply, values, issued) for values in sequence]
-    return [(j, i) for j, token in enumerate(tokens) for i in range(max(0, j - 1), len(sequence))
-            if not verifies_in(apply, sequence[i], token)]
+    return [
+        (j, i)
+        for j, token in enumerate(tokens)
+        for i in range(max(0, j - 1), len(sequence))
+        if not verifies_in(apply, sequence[i], token)
+    ]
 
 
-def test_the_documented_sequence_never_rejects_a_live_token(settings_state: Apply,
-                                                            issued: tuple[str, clients.IssuedSecret]) -> None:
+def test_the_documented_sequence_never_rejects_a_live_token(
+    settings_state: Apply, issued: tuple[str, clients.IssuedSecret]
+) -> None:
     assert windows_where_a_live_token_fails(settings_state, DOCUMENTED, issued) == []
 
 
 def test_switching_signing_before_keeping_the_previous_key_would_reject_tokens(
-        settings_state: Apply, issued: tuple[str, clients.IssuedSecret]) -> None:
+    settings_state: Apply, issued: tuple[str, clients.IssuedSecret]
+) -> None:
     # The check above can fail: moving B to current while previous still holds Z drops A at once.
     wrong = [state(A, OLDEST, A), state(A, OLDEST, B), state(B, OLDEST, B)]
     assert (1, 2) in windows_where_a_live_token_fails(settings_state, wrong, issued)
 
 
 def test_signing_with_a_key_no_instance_publishes_yet_would_reject_tokens(
-        settings_state: Apply, issued: tuple[str, clients.IssuedSecret]) -> None:
+    settings_state: Apply, issued: tuple[str, clients.IssuedSecret]
+) -> None:
     # The outage the NEXT setting removes: without step 1, an instance still on A rejects B's tokens.
     without_next = [state(A, OLDEST, A), state(B, A, B)]
     assert windows_where_a_live_token_fails(settings_state, without_next, issued) == [(1, 0)]
 
 
 def test_during_the_overlap_both_keys_verify_and_only_the_current_one_signs(
-        settings_state: Apply, issued: tuple[str, clients.IssuedSecret]) -> None:
+    settings_state: Apply, issued: tuple[str, clients.IssuedSecret]
+) -> None:
     before = sign_in(settings_state, state(A, OLDEST, A), issued)
     settings_state(state(A, OLDEST, B))
     ring = key_ring()

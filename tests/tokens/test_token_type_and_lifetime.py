@@ -28,8 +28,12 @@ def issued(make_tenant: MakeTenant, make_client: MakeClient) -> Issued:
 
 def signed_with_header(claims: dict[str, object], **header: object) -> str:
     key = serialization.load_pem_private_key(SIGNING_KEY.encode(), password=None)
-    return jwt.encode(claims, key, algorithm="RS256",  # type: ignore[arg-type]
-                      headers={"kid": key_ring().signing_kid, **header})
+    return jwt.encode(
+        claims,
+        key,
+        algorithm="RS256",  # type: ignore[arg-type]  # forged headers pyjwt's stubs do not list
+        headers={"kid": key_ring().signing_kid, **header},
+    )
 
 
 def test_issued_tokens_are_typed_at_jwt(issued: Issued) -> None:
@@ -60,8 +64,9 @@ def test_a_lifetime_over_the_maximum_is_refused(issued: Issued, monkeypatch: pyt
     now = int(time.time())
     ok = signed_with_header(claims_for(tenant_id, client, iat=now, nbf=now, exp=now + 3600), typ="at+jwt")
     verify_access_token(ok)
-    too_long = signed_with_header(claims_for(tenant_id, client, iat=now, nbf=now, exp=now + 3601, jti="j2"),
-                                  typ="at+jwt")
+    too_long = signed_with_header(
+        claims_for(tenant_id, client, iat=now, nbf=now, exp=now + 3601, jti="j2"), typ="at+jwt"
+    )
     with pytest.raises(InvalidAccessToken, match="lifetime"):
         verify_access_token(too_long)
 
@@ -72,8 +77,12 @@ def test_the_token_endpoint_never_issues_more_than_the_maximum(
     monkeypatch.setenv("TOKEN_MAX_LIFETIME_SECONDS", "900")
     tenant = make_tenant()
     client = make_client(tenant.tenant_id, token_lifetime=86_400)
-    form = {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": client.secret,
-            "scope": tenant.tenant_id}
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": client.secret,
+        "scope": tenant.tenant_id,
+    }
     answer = json_body(token_fn.main(token_request(form)))
     assert answer["expires_in"] == 900
     claims = jwt.decode(answer["access_token"], options={"verify_signature": False})

@@ -34,8 +34,7 @@ def no_failure_hold(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_upstream_tenant() -> MakeUpstreamTenant:
     """A Tenant built in memory (no storage), with the given `auth` fields."""
 
-    def make(method: str = "none", fhir_base_url: str = FHIR_BASE, tenant_id: str | None = None,
-             **auth: str) -> Tenant:
+    def make(method: str = "none", fhir_base_url: str = FHIR_BASE, tenant_id: str | None = None, **auth: str) -> Tenant:
         auth.setdefault("scope", fhir_base_url + "/.default")
         return Tenant(
             tenant_id=tenant_id or str(uuid.uuid4()),
@@ -57,15 +56,17 @@ def authority(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAuthority]:
 
 
 @pytest.fixture
-def entra(authority: LocalAuthority, make_upstream_tenant: MakeUpstreamTenant,
-          monkeypatch: pytest.MonkeyPatch) -> EntraSetup:
+def entra(
+    authority: LocalAuthority, make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> EntraSetup:
     client_id = str(uuid.uuid4())
     secret = "s3cret-" + secrets.token_urlsafe(16)
     setting = "UPSTREAM_SECRET_" + secrets.token_hex(4).upper()
     authority.register_client(client_id, secret)
     monkeypatch.setenv(setting, secret)
-    tenant = make_upstream_tenant("azure_ad", authority=authority.url_for("provider-tenant"),
-                                  client_id=client_id, secret_setting=setting)
+    tenant = make_upstream_tenant(
+        "azure_ad", authority=authority.url_for("provider-tenant"), client_id=client_id, secret_setting=setting
+    )
     return EntraSetup(tenant, client_id, secret, setting)
 
 

@@ -214,13 +214,16 @@ def test_rotated_secret_gets_a_new_msal_application(
 
 
 def test_tenants_with_different_clients_get_their_own_tokens(
-    entra: EntraSetup, authority: LocalAuthority, make_upstream_tenant: MakeUpstreamTenant,
+    entra: EntraSetup,
+    authority: LocalAuthority,
+    make_upstream_tenant: MakeUpstreamTenant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     authority.register_client("second-client", "second-secret")
     monkeypatch.setenv("SECOND_SECRET", "second-secret")
-    other = make_upstream_tenant("azure_ad", authority=authority.url_for("other"), client_id="second-client",
-                                 secret_setting="SECOND_SECRET")
+    other = make_upstream_tenant(
+        "azure_ad", authority=authority.url_for("other"), client_id="second-client", secret_setting="SECOND_SECRET"
+    )
 
     assert upstream_auth_headers(entra.tenant) != upstream_auth_headers(other)
     assert authority.token_requests == 2
@@ -242,8 +245,9 @@ def test_authority_whose_issuer_differs_is_a_502_without_the_raw_answer(
     entra: EntraSetup, authority: LocalAuthority
 ) -> None:
     # Same server, other host spelling: the discovery document's issuer says localhost, so MSAL refuses it.
-    tenant = replace(entra.tenant, auth=replace(entra.tenant.auth,
-                                                authority=f"https://127.0.0.1:{authority.port}/provider-tenant"))
+    tenant = replace(
+        entra.tenant, auth=replace(entra.tenant.auth, authority=f"https://127.0.0.1:{authority.port}/provider-tenant")
+    )
 
     with pytest.raises(UpstreamAuthError) as caught:
         upstream_auth_headers(tenant)
@@ -274,10 +278,14 @@ def test_one_info_line_per_token_from_the_authority_and_no_secrets_in_logs(
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [
-        ("https://login.microsoftonline.com/contoso.onmicrosoft.com",
-         {"authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com"}),
-        ("https://login.microsoftonline.com/7c1f3f5e-0000-4000-8000-000000000000/v2.0/",
-         {"authority": "https://login.microsoftonline.com/7c1f3f5e-0000-4000-8000-000000000000"}),
+        (
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com",
+            {"authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com"},
+        ),
+        (
+            "https://login.microsoftonline.com/7c1f3f5e-0000-4000-8000-000000000000/v2.0/",
+            {"authority": "https://login.microsoftonline.com/7c1f3f5e-0000-4000-8000-000000000000"},
+        ),
         ("https://LOGIN.microsoftonline.us/gov-tenant", {"authority": "https://LOGIN.microsoftonline.us/gov-tenant"}),
         ("https://login.chinacloudapi.cn/cn-tenant", {"authority": "https://login.chinacloudapi.cn/cn-tenant"}),
         ("https://localhost:8443/provider-tenant", {"oidc_authority": "https://localhost:8443/provider-tenant"}),

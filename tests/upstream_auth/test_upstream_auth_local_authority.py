@@ -13,8 +13,9 @@ from devtools.local_authority import LocalAuthority
 
 
 def _token(authority: LocalAuthority, **kwargs: Any) -> requests.Response:
-    return requests.post(authority.url_for("t") + "/oauth2/v2.0/token", verify=str(authority.ca_bundle_path),
-                         timeout=10, **kwargs)
+    return requests.post(
+        authority.url_for("t") + "/oauth2/v2.0/token", verify=str(authority.ca_bundle_path), timeout=10, **kwargs
+    )
 
 
 def test_discovery_issuer_is_exactly_the_authority_url(authority: LocalAuthority) -> None:
@@ -26,8 +27,11 @@ def test_discovery_issuer_is_exactly_the_authority_url(authority: LocalAuthority
 
 
 def test_certificate_is_valid_for_127_0_0_1_too(authority: LocalAuthority) -> None:
-    answer = requests.get(f"https://127.0.0.1:{authority.port}/t/.well-known/openid-configuration",
-                          verify=str(authority.ca_bundle_path), timeout=10)
+    answer = requests.get(
+        f"https://127.0.0.1:{authority.port}/t/.well-known/openid-configuration",
+        verify=str(authority.ca_bundle_path),
+        timeout=10,
+    )
 
     assert answer.status_code == 200
 

@@ -21,7 +21,8 @@ APP_IDENTITY = "9d0c0000-0000-4000-8000-0000000000aa"
 
 
 def test_the_apps_user_assigned_identity_is_the_default(
-    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    identity_endpoint: LocalManagedIdentityEndpoint,
+    make_upstream_tenant: MakeUpstreamTenant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The Bicep sets AZURE_CLIENT_ID to the app's only identity, a user-assigned one.
@@ -31,12 +32,16 @@ def test_the_apps_user_assigned_identity_is_the_default(
 
     assert headers == {"Authorization": f"Bearer {identity_endpoint.issued_tokens[0]}"}
     (request,) = identity_endpoint.requests
-    assert request.query == {"api-version": "2019-08-01", "resource": "https://provider.example.test/fhir",
-                             "client_id": APP_IDENTITY}
+    assert request.query == {
+        "api-version": "2019-08-01",
+        "resource": "https://provider.example.test/fhir",
+        "client_id": APP_IDENTITY,
+    }
 
 
 def test_a_tenants_own_identity_wins_over_the_apps(
-    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    identity_endpoint: LocalManagedIdentityEndpoint,
+    make_upstream_tenant: MakeUpstreamTenant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AZURE_CLIENT_ID", APP_IDENTITY)
@@ -50,7 +55,8 @@ def test_a_tenants_own_identity_wins_over_the_apps(
 
 
 def test_system_assigned_identity_only_when_no_user_assigned_one_is_configured(
-    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    identity_endpoint: LocalManagedIdentityEndpoint,
+    make_upstream_tenant: MakeUpstreamTenant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
@@ -119,7 +125,8 @@ def test_token_is_fetched_again_within_five_minutes_of_expiry(
 
 
 def test_refused_identity_is_a_502_without_the_identity_header_or_raw_message(
-    identity_endpoint: LocalManagedIdentityEndpoint, make_upstream_tenant: MakeUpstreamTenant,
+    identity_endpoint: LocalManagedIdentityEndpoint,
+    make_upstream_tenant: MakeUpstreamTenant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("IDENTITY_HEADER", "stale-identity-header-value")

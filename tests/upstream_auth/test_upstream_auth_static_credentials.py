@@ -102,12 +102,14 @@ def test_missing_setting_is_a_502_naming_the_setting_and_the_tenant(
         upstream_auth_headers(tenant)
 
     assert not caught.value.transient
-    assert str(caught.value) == (f"tenant {tenant.tenant_id}: upstream authentication failed: "
-                                 "app setting UNSET_PROVIDER_SECRET is not set")
+    assert str(caught.value) == (
+        f"tenant {tenant.tenant_id}: upstream authentication failed: app setting UNSET_PROVIDER_SECRET is not set"
+    )
 
 
-def test_blank_setting_counts_as_missing(make_upstream_tenant: MakeUpstreamTenant,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blank_setting_counts_as_missing(
+    make_upstream_tenant: MakeUpstreamTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BLANK_PROVIDER_SECRET", "   ")
     tenant = make_upstream_tenant("bearer", secret_setting="BLANK_PROVIDER_SECRET")
 

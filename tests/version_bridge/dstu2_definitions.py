@@ -13,9 +13,24 @@ from typing import Any
 from devtools.fhir_definitions import ensure_installed
 
 _PRIMITIVES: dict[str, type | tuple[type, ...]] = {
-    "string": str, "code": str, "id": str, "uri": str, "oid": str, "uuid": str, "markdown": str, "dateTime": str,
-    "date": str, "instant": str, "time": str, "base64Binary": str, "boolean": bool, "integer": int,
-    "positiveInt": int, "unsignedInt": int, "decimal": (int, float, Decimal), "xhtml": str,
+    "string": str,
+    "code": str,
+    "id": str,
+    "uri": str,
+    "oid": str,
+    "uuid": str,
+    "markdown": str,
+    "dateTime": str,
+    "date": str,
+    "instant": str,
+    "time": str,
+    "base64Binary": str,
+    "boolean": bool,
+    "integer": int,
+    "positiveInt": int,
+    "unsignedInt": int,
+    "decimal": (int, float, Decimal),
+    "xhtml": str,
 }
 _PROPERTY = re.compile(r"^\s{4}(\w+)(\??): (.+);$", re.MULTILINE)
 _ALIAS = re.compile(r"^export type (\w+) = (.+);$", re.MULTILINE)
@@ -67,8 +82,9 @@ def problems(resource: dict[str, Any]) -> list[str]:
     return found
 
 
-def _check(defs: Definitions, node: dict[str, Any], path: str, where: str, found: list[str],
-           resource_root: bool = False) -> None:
+def _check(
+    defs: Definitions, node: dict[str, Any], path: str, where: str, found: list[str], resource_root: bool = False
+) -> None:
     required, codes = defs.interface(_interface_name(path))
     for prop in required:
         if prop not in node and f"_{prop}" not in node and not prop.endswith("Resource"):

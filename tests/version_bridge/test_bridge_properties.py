@@ -21,78 +21,234 @@ from shared.version_bridge.search_params import RENAMES, NoEquivalent, translate
 _SAMPLES = {version: samples(version) for version in ("DSTU2", "STU3", "R4")}
 _DECIMAL_TEXT = re.compile(rb"(?<![\w\"])-?\d+\.\d+(?:[eE][-+]?\d+)?")
 
-decimals = st.builds(lambda whole, frac: Decimal(f"{whole}.{frac}"), st.integers(-999, 9999),
-                     st.from_regex(r"[0-9]{1,4}", fullmatch=True))
+decimals = st.builds(
+    lambda whole, frac: Decimal(f"{whole}.{frac}"),
+    st.integers(-999, 9999),
+    st.from_regex(r"[0-9]{1,4}", fullmatch=True),
+)
 ref = st.builds(lambda n: {"reference": f"Practitioner/p{n}", "display": f"Dr. {n}"}, st.integers(0, 99))
-concept = st.builds(lambda code, text: {"coding": [{"system": "http://snomed.info/sct", "code": code}], "text": text},
-                    st.from_regex(r"[0-9]{3,8}", fullmatch=True), st.text(min_size=1, max_size=20))
+concept = st.builds(
+    lambda code, text: {"coding": [{"system": "http://snomed.info/sct", "code": code}], "text": text},
+    st.from_regex(r"[0-9]{3,8}", fullmatch=True),
+    st.text(min_size=1, max_size=20),
+)
 note = st.builds(lambda text: {"text": text}, st.text(min_size=1, max_size=30))
 r4_terms = "http://terminology.hl7.org/CodeSystem/"
 
 # Elements (and codes) a version has that others may lack, per resource type: (element, strategy).
 EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
     "R4": {
-        "Observation": [("partOf", st.lists(ref, min_size=1, max_size=2)),
-                        ("focus", st.lists(ref, min_size=1, max_size=2)),
-                        ("interpretation", st.lists(concept, min_size=1, max_size=3)),
-                        ("note", st.lists(note, min_size=1, max_size=3)),
-                        ("hasMember", st.lists(ref, min_size=1, max_size=2)),
-                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
-        "AllergyIntolerance": [("encounter", ref),
-                               ("clinicalStatus", st.sampled_from(["active", "inactive", "resolved"]).map(
-                                   lambda c: {"coding": [{"system": r4_terms + "allergyintolerance-clinical",
-                                                          "code": c, "display": c.title()}]}))],
-        "Condition": [("clinicalStatus", st.sampled_from(["active", "recurrence", "relapse", "inactive", "remission",
-                                                          "resolved"]).map(
-            lambda c: {"coding": [{"system": r4_terms + "condition-clinical", "code": c}]})),
-                      ("recorder", ref), ("stage", st.lists(st.builds(lambda c: {"summary": c}, concept),
-                                                            min_size=1, max_size=2)),
-                      ("note", st.lists(note, min_size=1, max_size=2))],
-        "MedicationRequest": [("intent", st.sampled_from(["proposal", "plan", "order", "original-order",
-                                                          "reflex-order", "filler-order", "instance-order",
-                                                          "option"])),
-                              ("performer", ref), ("category", st.lists(concept, min_size=1, max_size=2))],
-        "Encounter": [("serviceType", concept), ("appointment", st.lists(ref, min_size=1, max_size=2)),
-                      ("status", st.sampled_from(["planned", "arrived", "triaged", "in-progress", "onleave",
-                                                  "finished", "cancelled", "entered-in-error", "unknown"]))],
-        "Coverage": [("class", st.lists(st.builds(lambda code, value: {
-            "type": {"coding": [{"system": r4_terms + "coverage-class", "code": code}]}, "value": value},
-            st.sampled_from(["group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "rxbin",
-                             "rxpcn"]), st.text(min_size=1, max_size=8)), min_size=1, max_size=4))],
+        "Observation": [
+            ("partOf", st.lists(ref, min_size=1, max_size=2)),
+            ("focus", st.lists(ref, min_size=1, max_size=2)),
+            ("interpretation", st.lists(concept, min_size=1, max_size=3)),
+            ("note", st.lists(note, min_size=1, max_size=3)),
+            ("hasMember", st.lists(ref, min_size=1, max_size=2)),
+            ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals)),
+        ],
+        "AllergyIntolerance": [
+            ("encounter", ref),
+            (
+                "clinicalStatus",
+                st.sampled_from(["active", "inactive", "resolved"]).map(
+                    lambda c: {
+                        "coding": [
+                            {"system": r4_terms + "allergyintolerance-clinical", "code": c, "display": c.title()}
+                        ]
+                    }
+                ),
+            ),
+        ],
+        "Condition": [
+            (
+                "clinicalStatus",
+                st.sampled_from(["active", "recurrence", "relapse", "inactive", "remission", "resolved"]).map(
+                    lambda c: {"coding": [{"system": r4_terms + "condition-clinical", "code": c}]}
+                ),
+            ),
+            ("recorder", ref),
+            ("stage", st.lists(st.builds(lambda c: {"summary": c}, concept), min_size=1, max_size=2)),
+            ("note", st.lists(note, min_size=1, max_size=2)),
+        ],
+        "MedicationRequest": [
+            (
+                "intent",
+                st.sampled_from(
+                    [
+                        "proposal",
+                        "plan",
+                        "order",
+                        "original-order",
+                        "reflex-order",
+                        "filler-order",
+                        "instance-order",
+                        "option",
+                    ]
+                ),
+            ),
+            ("performer", ref),
+            ("category", st.lists(concept, min_size=1, max_size=2)),
+        ],
+        "Encounter": [
+            ("serviceType", concept),
+            ("appointment", st.lists(ref, min_size=1, max_size=2)),
+            (
+                "status",
+                st.sampled_from(
+                    [
+                        "planned",
+                        "arrived",
+                        "triaged",
+                        "in-progress",
+                        "onleave",
+                        "finished",
+                        "cancelled",
+                        "entered-in-error",
+                        "unknown",
+                    ]
+                ),
+            ),
+        ],
+        "Coverage": [
+            (
+                "class",
+                st.lists(
+                    st.builds(
+                        lambda code, value: {
+                            "type": {"coding": [{"system": r4_terms + "coverage-class", "code": code}]},
+                            "value": value,
+                        },
+                        st.sampled_from(
+                            ["group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "rxbin", "rxpcn"]
+                        ),
+                        st.text(min_size=1, max_size=8),
+                    ),
+                    min_size=1,
+                    max_size=4,
+                ),
+            )
+        ],
         "Location": [("type", st.lists(concept, min_size=1, max_size=3))],
-        "Patient": [("link", st.lists(st.builds(lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
-                                                st.sampled_from(["replaced-by", "replaces", "refer", "seealso"]),
-                                                st.integers(0, 9)), min_size=1, max_size=3))],
-        "Practitioner": [("name", st.lists(st.builds(lambda f, g: {"family": f, "given": [g]},
-                                                     st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8)),
-                                           min_size=1, max_size=3))],
+        "Patient": [
+            (
+                "link",
+                st.lists(
+                    st.builds(
+                        lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
+                        st.sampled_from(["replaced-by", "replaces", "refer", "seealso"]),
+                        st.integers(0, 9),
+                    ),
+                    min_size=1,
+                    max_size=3,
+                ),
+            )
+        ],
+        "Practitioner": [
+            (
+                "name",
+                st.lists(
+                    st.builds(
+                        lambda f, g: {"family": f, "given": [g]},
+                        st.text(min_size=1, max_size=8),
+                        st.text(min_size=1, max_size=8),
+                    ),
+                    min_size=1,
+                    max_size=3,
+                ),
+            )
+        ],
     },
     "STU3": {
         "MedicationRequest": [("requester", st.builds(lambda a, b: {"agent": a, "onBehalfOf": b}, ref, ref))],
-        "Observation": [("comment", st.text(min_size=1, max_size=20)),
-                        ("related", st.lists(st.builds(lambda t, r: {"type": t, "target": r},
-                                                       st.sampled_from(["has-member", "derived-from", "sequel-to",
-                                                                        "replaces"]), ref), min_size=1, max_size=3)),
-                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
-        "Condition": [("abatementBoolean", st.booleans()),
-                      ("clinicalStatus", st.sampled_from(["active", "recurrence", "inactive", "remission",
-                                                          "resolved"]))],
-        "Encounter": [("status", st.sampled_from(["planned", "arrived", "triaged", "in-progress", "onleave",
-                                                  "finished", "cancelled", "entered-in-error", "unknown"]))],
+        "Observation": [
+            ("comment", st.text(min_size=1, max_size=20)),
+            (
+                "related",
+                st.lists(
+                    st.builds(
+                        lambda t, r: {"type": t, "target": r},
+                        st.sampled_from(["has-member", "derived-from", "sequel-to", "replaces"]),
+                        ref,
+                    ),
+                    min_size=1,
+                    max_size=3,
+                ),
+            ),
+            ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals)),
+        ],
+        "Condition": [
+            ("abatementBoolean", st.booleans()),
+            ("clinicalStatus", st.sampled_from(["active", "recurrence", "inactive", "remission", "resolved"])),
+        ],
+        "Encounter": [
+            (
+                "status",
+                st.sampled_from(
+                    [
+                        "planned",
+                        "arrived",
+                        "triaged",
+                        "in-progress",
+                        "onleave",
+                        "finished",
+                        "cancelled",
+                        "entered-in-error",
+                        "unknown",
+                    ]
+                ),
+            )
+        ],
         "AllergyIntolerance": [("verificationStatus", st.sampled_from(["unconfirmed", "confirmed", "refuted"]))],
     },
     "DSTU2": {
-        "Patient": [("link", st.lists(st.builds(lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
-                                                st.sampled_from(["replace", "refer", "seealso"]), st.integers(0, 9)),
-                                      min_size=1, max_size=3))],
-        "AllergyIntolerance": [("status", st.sampled_from(["active", "unconfirmed", "confirmed", "inactive",
-                                                           "resolved", "refuted", "entered-in-error"]))],
-        "Encounter": [("class", st.sampled_from(["inpatient", "outpatient", "ambulatory", "emergency", "home",
-                                                 "field", "daytime", "virtual", "other"]))],
-        "Condition": [("notes", st.text(min_size=1, max_size=20)),
-                      ("clinicalStatus", st.sampled_from(["active", "relapse", "remission", "resolved"]))],
-        "Observation": [("comments", st.text(min_size=1, max_size=20)),
-                        ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals))],
+        "Patient": [
+            (
+                "link",
+                st.lists(
+                    st.builds(
+                        lambda t, n: {"other": {"reference": f"Patient/{n}"}, "type": t},
+                        st.sampled_from(["replace", "refer", "seealso"]),
+                        st.integers(0, 9),
+                    ),
+                    min_size=1,
+                    max_size=3,
+                ),
+            )
+        ],
+        "AllergyIntolerance": [
+            (
+                "status",
+                st.sampled_from(
+                    ["active", "unconfirmed", "confirmed", "inactive", "resolved", "refuted", "entered-in-error"]
+                ),
+            )
+        ],
+        "Encounter": [
+            (
+                "class",
+                st.sampled_from(
+                    [
+                        "inpatient",
+                        "outpatient",
+                        "ambulatory",
+                        "emergency",
+                        "home",
+                        "field",
+                        "daytime",
+                        "virtual",
+                        "other",
+                    ]
+                ),
+            )
+        ],
+        "Condition": [
+            ("notes", st.text(min_size=1, max_size=20)),
+            ("clinicalStatus", st.sampled_from(["active", "relapse", "remission", "resolved"])),
+        ],
+        "Observation": [
+            ("comments", st.text(min_size=1, max_size=20)),
+            ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals)),
+        ],
     },
 }
 
@@ -148,8 +304,11 @@ def test_r4_to_stu3_and_back_keeps_every_element(resource: dict[str, Any]) -> No
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([("STU3", "DSTU2"), ("STU3", "R4"), ("DSTU2", "STU3")]).flatmap(
-    lambda pair: st.tuples(st.just(pair), resources(pair[0]))))
+@given(
+    st.sampled_from([("STU3", "DSTU2"), ("STU3", "R4"), ("DSTU2", "STU3")]).flatmap(
+        lambda pair: st.tuples(st.just(pair), resources(pair[0]))
+    )
+)
 def test_other_round_trips_keep_every_element(case: Any) -> None:
     (start, via), resource = case
     back = convert_resource(convert_resource(copy.deepcopy(resource), start, via), via, start)
@@ -161,10 +320,31 @@ def test_other_round_trips_keep_every_element(case: Any) -> None:
 
 junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5) | decimals,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["coding", "code", "system", "reference", "text", "value", "agent", "family", "type",
-                         "extension", "url", "display"]), inner, max_size=3),
-    max_leaves=8)
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "coding",
+                    "code",
+                    "system",
+                    "reference",
+                    "text",
+                    "value",
+                    "agent",
+                    "family",
+                    "type",
+                    "extension",
+                    "url",
+                    "display",
+                ]
+            ),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -184,13 +364,17 @@ def test_a_malformed_provider_resource_is_refused_never_a_crash(direction: Any, 
         assert entry["resource"]["resourceType"] != "OperationOutcome"
 
 
-QUERY_NAMES = sorted({name for rows in RENAMES.values() for row in rows for name in row if name}
-                     | {"patient", "_count", "code", "date"})
+QUERY_NAMES = sorted(
+    {name for rows in RENAMES.values() for row in rows for name in row if name} | {"patient", "_count", "code", "date"}
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.sampled_from(DIRECTIONS), st.sampled_from(sorted(RENAMES)),
-       st.lists(st.tuples(st.sampled_from(QUERY_NAMES), st.text(alphabet="abc019|:-", max_size=6)), max_size=5))
+@given(
+    st.sampled_from(DIRECTIONS),
+    st.sampled_from(sorted(RENAMES)),
+    st.lists(st.tuples(st.sampled_from(QUERY_NAMES), st.text(alphabet="abc019|:-", max_size=6)), max_size=5),
+)
 def test_query_translation_refuses_by_name_or_round_trips(direction: Any, stu3_type: str, query: Any) -> None:
     source, target = direction
     resource_type = type_name(stu3_type, "STU3", source)

@@ -17,8 +17,12 @@ def announced_stu3(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_search_and_its_form_reach_a_dstu2_provider_in_dstu2_words() -> None:
-    plan = PlannedRequest("POST", FhirPath(Interaction.SEARCH_POST, "MedicationRequest"), [("_count", "5")],
-                          form=[("patient", "1"), ("authoredon", "ge2020")])
+    plan = PlannedRequest(
+        "POST",
+        FhirPath(Interaction.SEARCH_POST, "MedicationRequest"),
+        [("_count", "5")],
+        form=[("patient", "1"), ("authoredon", "ge2020")],
+    )
     translated = translate_request(FhirVersion.DSTU2, plan)
     assert translated.path.relative() == "MedicationOrder/_search"
     assert translated.form == [("patient", "1"), ("datewritten", "ge2020")]
@@ -26,13 +30,17 @@ def test_a_search_and_its_form_reach_a_dstu2_provider_in_dstu2_words() -> None:
 
 
 def test_every_batch_entry_is_translated() -> None:
-    plan = PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=(
-        BatchEntry(FhirPath(Interaction.READ, "MedicationRequest", "m1"), []),
-        BatchEntry(FhirPath(Interaction.SEARCH, "Condition"), [("patient", "1"), ("asserted-date", "ge2000")]),
-    ))
+    plan = PlannedRequest(
+        "POST",
+        FhirPath(Interaction.BATCH),
+        [],
+        batch=(
+            BatchEntry(FhirPath(Interaction.READ, "MedicationRequest", "m1"), []),
+            BatchEntry(FhirPath(Interaction.SEARCH, "Condition"), [("patient", "1"), ("asserted-date", "ge2000")]),
+        ),
+    )
     translated = translate_request(FhirVersion.R4, plan)
-    assert [e.url() for e in translated.batch] == ["MedicationRequest/m1",
-                                                   "Condition?patient=1&recorded-date=ge2000"]
+    assert [e.url() for e in translated.batch] == ["MedicationRequest/m1", "Condition?patient=1&recorded-date=ge2000"]
     dstu2 = translate_request(FhirVersion.DSTU2, plan)
     assert [e.url() for e in dstu2.batch] == ["MedicationOrder/m1", "Condition?patient=1&date-recorded=ge2000"]
 
@@ -52,8 +60,12 @@ def test_a_type_without_converter_is_not_supported() -> None:
 
 
 def test_a_parameter_without_equivalent_is_a_400_naming_it() -> None:
-    plan = PlannedRequest("POST", FhirPath(Interaction.BATCH), [], batch=(
-        BatchEntry(FhirPath(Interaction.SEARCH, "Coverage"), [("beneficiary", "1")]),))
+    plan = PlannedRequest(
+        "POST",
+        FhirPath(Interaction.BATCH),
+        [],
+        batch=(BatchEntry(FhirPath(Interaction.SEARCH, "Coverage"), [("beneficiary", "1")]),),
+    )
     with pytest.raises(ProxyError) as refused:
         translate_request(FhirVersion.DSTU2, plan)
     assert refused.value.status_code == 400

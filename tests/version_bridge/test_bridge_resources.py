@@ -74,7 +74,10 @@ def test_r4_reads_as_the_stu3_values_the_patients_app_reads() -> None:
 
     patient = stu3("Patient")
     assert patient["identifier"][0]["type"]["coding"][0] == {
-        "system": "http://hl7.org/fhir/v2/0203", "code": "MR", "display": "Medical record number"}
+        "system": "http://hl7.org/fhir/v2/0203",
+        "code": "MR",
+        "display": "Medical record number",
+    }
     assert isinstance(patient["name"][0]["family"], str)
     condition = stu3("Condition")
     assert condition["clinicalStatus"] in ("active", "resolved")
@@ -82,8 +85,10 @@ def test_r4_reads_as_the_stu3_values_the_patients_app_reads() -> None:
     assert condition["assertedDate"] == first("R4", "Condition")["recordedDate"]
     assert condition["category"][0]["coding"][0]["system"] == "http://hl7.org/fhir/condition-category"
     allergy = stu3("AllergyIntolerance")
-    assert (allergy["clinicalStatus"], allergy["verificationStatus"]) in (("active", "confirmed"),
-                                                                          ("resolved", "confirmed"))
+    assert (allergy["clinicalStatus"], allergy["verificationStatus"]) in (
+        ("active", "confirmed"),
+        ("resolved", "confirmed"),
+    )
     assert allergy["code"]["text"] and allergy["code"]["coding"][0]["display"]
     medication = stu3("MedicationRequest")
     assert medication["requester"]["agent"]["display"].startswith("Dr. ")
@@ -91,8 +96,12 @@ def test_r4_reads_as_the_stu3_values_the_patients_app_reads() -> None:
     assert "doseQuantity" in medication["dosageInstruction"][0] or "doseAndRate" not in json.dumps(medication)
     coverage = stu3("Coverage")
     source = first("R4", "Coverage")
-    assert coverage["grouping"] == {"group": source["class"][0]["value"], "groupDisplay": source["class"][0]["name"],
-                                    "plan": source["class"][1]["value"], "planDisplay": source["class"][1]["name"]}
+    assert coverage["grouping"] == {
+        "group": source["class"][0]["value"],
+        "groupDisplay": source["class"][0]["name"],
+        "plan": source["class"][1]["value"],
+        "planDisplay": source["class"][1]["name"],
+    }
     assert coverage["relationship"]["coding"][0]["system"] == "http://hl7.org/fhir/policyholder-relationship"
     encounter = stu3("Encounter")
     assert encounter["class"]["system"] == "http://hl7.org/fhir/v3/ActCode"
@@ -103,6 +112,7 @@ def test_r4_reads_as_the_stu3_values_the_patients_app_reads() -> None:
 
 def test_stu3_and_r4_read_as_the_dstu2_values_the_patients_app_reads() -> None:
     for source in ("STU3", "R4"):
+
         def dstu2(kind: str, source: str = source) -> dict[str, Any]:
             return as_json(convert_resource(copy.deepcopy(first(source, kind)), source, "DSTU2"))
 
@@ -138,8 +148,10 @@ def test_dstu2_reads_as_the_stu3_values_the_patients_app_reads() -> None:
     assert medication["requester"]["agent"] == first("DSTU2", "MedicationOrder")["prescriber"]
 
 
-@pytest.mark.parametrize(("start", "via"), [("R4", "STU3"), ("R4", "DSTU2"), ("STU3", "DSTU2"), ("STU3", "R4"),
-                                            ("DSTU2", "STU3"), ("DSTU2", "R4")])
+@pytest.mark.parametrize(
+    ("start", "via"),
+    [("R4", "STU3"), ("R4", "DSTU2"), ("STU3", "DSTU2"), ("STU3", "R4"), ("DSTU2", "STU3"), ("DSTU2", "R4")],
+)
 def test_round_trips_keep_every_element(start: str, via: str) -> None:
     for resource in samples(start):
         back = convert_resource(convert_resource(copy.deepcopy(resource), start, via), via, start)
@@ -152,37 +164,77 @@ def test_round_trips_keep_every_element(start: str, via: str) -> None:
 
 
 def test_values_with_no_equivalent_become_cross_version_extensions() -> None:
-    r4 = {"resourceType": "AllergyIntolerance", "id": "a", "patient": {"reference": "Patient/1"},
-          "encounter": {"reference": "Encounter/9"},
-          "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                                         "code": "active", "display": "Active"}]}}
+    r4 = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a",
+        "patient": {"reference": "Patient/1"},
+        "encounter": {"reference": "Encounter/9"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "code": "active",
+                    "display": "Active",
+                }
+            ]
+        },
+    }
     stu3 = convert_resource(copy.deepcopy(r4), "R4", "STU3")
     urls = {e["url"]: e for e in stu3["extension"]}
     assert urls["http://hl7.org/fhir/4.0/StructureDefinition/extension-AllergyIntolerance.encounter"][
-        "valueReference"] == {"reference": "Encounter/9"}
+        "valueReference"
+    ] == {"reference": "Encounter/9"}
     assert stu3["clinicalStatus"] == "active" and stu3["verificationStatus"] == "unconfirmed"
     validate(stu3, "STU3")
-    assert as_json(convert_resource(stu3, "STU3", "R4")) == {**r4, "verificationStatus": {"coding": [{
-        "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification", "code": "unconfirmed"}]}}
+    assert as_json(convert_resource(stu3, "STU3", "R4")) == {
+        **r4,
+        "verificationStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                    "code": "unconfirmed",
+                }
+            ]
+        },
+    }
 
 
 def test_decimals_keep_their_digits() -> None:
-    body = (b'{"resourceType":"Observation","id":"o","status":"final","code":{"text":"w"},'
-            b'"valueQuantity":{"value":72.50,"unit":"kg"},"interpretation":[{"text":"a"},{"text":"b"}]}')
+    body = (
+        b'{"resourceType":"Observation","id":"o","status":"final","code":{"text":"w"},'
+        b'"valueQuantity":{"value":72.50,"unit":"kg"},"interpretation":[{"text":"a"},{"text":"b"}]}'
+    )
     stu3 = convert_resource(fhir_json.loads(body), "R4", "STU3")
     text = fhir_json.dumps(stu3)
     assert b'"value":72.50' in text
-    assert b'"interpretation":{"text":"a"}' in text and b'extension-Observation.interpretation' in text
+    assert b'"interpretation":{"text":"a"}' in text and b"extension-Observation.interpretation" in text
 
 
 def test_a_bundle_refuses_only_the_entries_it_cannot_convert() -> None:
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": 2, "timestamp": "2026-01-01T00:00:00Z",
-              "link": [{"relation": "self", "url": "https://gw/fhir/Condition?patient=1"}],
-              "entry": [{"fullUrl": "https://gw/fhir/Condition/c", "resource": {
-                  "resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/1"},
-                  "code": {"text": "x"}}, "search": {"mode": "match"}},
-                  {"fullUrl": "https://gw/fhir/Procedure/p",
-                   "resource": {"resourceType": "Procedure", "id": "p"}, "search": {"mode": "include"}}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 2,
+        "timestamp": "2026-01-01T00:00:00Z",
+        "link": [{"relation": "self", "url": "https://gw/fhir/Condition?patient=1"}],
+        "entry": [
+            {
+                "fullUrl": "https://gw/fhir/Condition/c",
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c",
+                    "subject": {"reference": "Patient/1"},
+                    "code": {"text": "x"},
+                },
+                "search": {"mode": "match"},
+            },
+            {
+                "fullUrl": "https://gw/fhir/Procedure/p",
+                "resource": {"resourceType": "Procedure", "id": "p"},
+                "search": {"mode": "include"},
+            },
+        ],
+    }
     stu3 = convert_bundle(copy.deepcopy(bundle), "R4", "STU3")
     validate(stu3, "STU3")
     refused = stu3["entry"][1]
@@ -195,17 +247,26 @@ def test_a_bundle_refuses_only_the_entries_it_cannot_convert() -> None:
 
 def test_batch_response_outcomes_move_to_where_each_version_keeps_them() -> None:
     outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "not-found"}]}
-    stu3 = {"resourceType": "Bundle", "type": "batch-response",
-            "entry": [{"response": {"status": "404 Not Found", "outcome": copy.deepcopy(outcome)}}]}
+    stu3 = {
+        "resourceType": "Bundle",
+        "type": "batch-response",
+        "entry": [{"response": {"status": "404 Not Found", "outcome": copy.deepcopy(outcome)}}],
+    }
     dstu2 = convert_bundle(copy.deepcopy(stu3), "STU3", "DSTU2")
     assert dstu2["entry"][0] == {"resource": outcome, "response": {"status": "404 Not Found"}}
     assert convert_bundle(dstu2, "DSTU2", "STU3") == stu3
 
 
 def test_a_large_bundle_is_written_entry_by_entry_with_the_same_content() -> None:
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": 3,
-              "entry": [{"resource": {"resourceType": "Patient", "id": str(n)}, "search": {"mode": "match"}}
-                        for n in range(3)], "link": [{"relation": "self", "url": "x"}]}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": 3,
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": str(n)}, "search": {"mode": "match"}} for n in range(3)
+        ],
+        "link": [{"relation": "self", "url": "x"}],
+    }
     expected = json.loads(fhir_json.dumps(bundle))
     written = fhir_json.dumps_releasing(copy.deepcopy(bundle))
     assert json.loads(written) == expected
@@ -216,14 +277,25 @@ def test_a_contained_medication_converts_with_its_order() -> None:
     request = copy.deepcopy(first("R4", "MedicationRequest"))
     request.pop("medicationCodeableConcept")
     request["medicationReference"] = {"reference": "#m1", "display": "Amoxicillin 250 mg"}
-    request["contained"] = [{
-        "resourceType": "Medication", "id": "m1", "status": "active",
-        "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "308182"}]},
-        "form": {"text": "capsule"}, "batch": {"lotNumber": "A1"},
-        "ingredient": [{"itemReference": {"reference": "Substance/s"},
-                        "strength": {"numerator": {"value": fhir_json.loads(b"250.0"), "unit": "mg"},
-                                     "denominator": {"value": 1}}}],
-    }]
+    request["contained"] = [
+        {
+            "resourceType": "Medication",
+            "id": "m1",
+            "status": "active",
+            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "308182"}]},
+            "form": {"text": "capsule"},
+            "batch": {"lotNumber": "A1"},
+            "ingredient": [
+                {
+                    "itemReference": {"reference": "Substance/s"},
+                    "strength": {
+                        "numerator": {"value": fhir_json.loads(b"250.0"), "unit": "mg"},
+                        "denominator": {"value": 1},
+                    },
+                }
+            ],
+        }
+    ]
     for target in ("STU3", "DSTU2"):
         converted = convert_resource(copy.deepcopy(request), "R4", target)
         validate(converted, target)
