@@ -15,6 +15,7 @@ from shared.version_bridge.rules import (
     Rule,
     Transform,
 )
+from shared.version_bridge.table_stu3_r4 import ISSUE_CODES_STU3
 
 OLDER, NEWER = "DSTU2", "STU3"
 TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
@@ -64,39 +65,7 @@ _ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other
 _ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
 _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
 _LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
-_ISSUE_CODES = frozenset(
-    {
-        "invalid",
-        "structure",
-        "required",
-        "value",
-        "invariant",
-        "security",
-        "login",
-        "unknown",
-        "expired",
-        "forbidden",
-        "suppressed",
-        "processing",
-        "not-supported",
-        "duplicate",
-        "not-found",
-        "too-long",
-        "code-invalid",
-        "extension",
-        "too-costly",
-        "business-rule",
-        "conflict",
-        "incomplete",
-        "transient",
-        "lock-error",
-        "no-store",
-        "exception",
-        "timeout",
-        "throttled",
-        "informational",
-    }
-)
+_ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
     "Patient": (

@@ -30,7 +30,7 @@ _CONDITION_VERIFICATION_R4 = frozenset(
 )
 _INTENT_STU3 = frozenset({"proposal", "plan", "order", "instance-order"})
 _INTENT_R4 = _INTENT_STU3 | {"original-order", "reflex-order", "filler-order", "option"}
-_ISSUE_CODES_STU3 = frozenset(
+ISSUE_CODES_STU3 = frozenset(
     {
         "invalid",
         "structure",
@@ -63,7 +63,7 @@ _ISSUE_CODES_STU3 = frozenset(
         "informational",
     }
 )
-_ISSUE_CODES_R4 = _ISSUE_CODES_STU3 | {"multiple-matches", "deleted"}
+_ISSUE_CODES_R4 = ISSUE_CODES_STU3 | {"multiple-matches", "deleted"}
 
 _notes_up, _notes_down = t.notes_from_text("comment", "note")
 # Data types inside many resources: R4 Identifier.use `old` and ContactPoint.system `sms` have no STU3 code.
@@ -218,7 +218,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
             "issue.code",
             {},
             {"multiple-matches": "processing", "deleted": "not-found"},
-            _ISSUE_CODES_STU3,
+            ISSUE_CODES_STU3,
             _ISSUE_CODES_R4,
         ),
     ),

@@ -26,13 +26,21 @@ decimals = st.builds(
     st.integers(-999, 9999),
     st.from_regex(r"[0-9]{1,4}", fullmatch=True),
 )
+_FHIR_STRING = re.compile(r"[ \r\n\t\S]+")
+
+
+def fhir_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text a FHIR `string` may hold (pattern `[ \\r\\n\\t\\S]+`): no other whitespace, such as U+0085."""
+    return st.text(min_size=1, max_size=max_size).filter(lambda text: _FHIR_STRING.fullmatch(text) is not None)
+
+
 ref = st.builds(lambda n: {"reference": f"Practitioner/p{n}", "display": f"Dr. {n}"}, st.integers(0, 99))
 concept = st.builds(
     lambda code, text: {"coding": [{"system": "http://snomed.info/sct", "code": code}], "text": text},
     st.from_regex(r"[0-9]{3,8}", fullmatch=True),
-    st.text(min_size=1, max_size=20),
+    fhir_text(max_size=20),
 )
-note = st.builds(lambda text: {"text": text}, st.text(min_size=1, max_size=30))
+note = st.builds(lambda text: {"text": text}, fhir_text(max_size=30))
 r4_terms = "http://terminology.hl7.org/CodeSystem/"
 
 # Elements (and codes) a version has that others may lack, per resource type: (element, strategy).
@@ -121,7 +129,7 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
                         st.sampled_from(
                             ["group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "rxbin", "rxpcn"]
                         ),
-                        st.text(min_size=1, max_size=8),
+                        fhir_text(max_size=8),
                     ),
                     min_size=1,
                     max_size=4,
@@ -149,8 +157,8 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
                 st.lists(
                     st.builds(
                         lambda f, g: {"family": f, "given": [g]},
-                        st.text(min_size=1, max_size=8),
-                        st.text(min_size=1, max_size=8),
+                        fhir_text(max_size=8),
+                        fhir_text(max_size=8),
                     ),
                     min_size=1,
                     max_size=3,
@@ -161,7 +169,7 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
     "STU3": {
         "MedicationRequest": [("requester", st.builds(lambda a, b: {"agent": a, "onBehalfOf": b}, ref, ref))],
         "Observation": [
-            ("comment", st.text(min_size=1, max_size=20)),
+            ("comment", fhir_text(max_size=20)),
             (
                 "related",
                 st.lists(
@@ -242,11 +250,11 @@ EXTRAS: dict[str, dict[str, list[tuple[str, Any]]]] = {
             )
         ],
         "Condition": [
-            ("notes", st.text(min_size=1, max_size=20)),
+            ("notes", fhir_text(max_size=20)),
             ("clinicalStatus", st.sampled_from(["active", "relapse", "remission", "resolved"])),
         ],
         "Observation": [
-            ("comments", st.text(min_size=1, max_size=20)),
+            ("comments", fhir_text(max_size=20)),
             ("valueQuantity", st.builds(lambda v: {"value": v, "unit": "kg"}, decimals)),
         ],
     },
