@@ -14,7 +14,8 @@ from typing import Any
 
 from devtools.azurite import REPO, start_azurite
 
-LOCAL = REPO / ".local"
+# Where a run keeps its state (Azurite's data, the signing key, demo.json); RUN_LOCAL_DIR moves it (tests).
+LOCAL = Path(os.environ.get("RUN_LOCAL_DIR") or REPO / ".local")
 DEMO_FILE = LOCAL / "demo.json"
 SIGNING_KEY_FILE = LOCAL / "signing-key.pem"
 SANDBOX_TOKEN_FILE = LOCAL / "sandbox-token"
@@ -157,7 +158,7 @@ def main() -> int:
     gateway_port = _port("GATEWAY_PORT", 7071)
     azurite_port = _port("AZURITE_PORT", 10002)
     sandbox_port = _port("SANDBOX_PORT", 7080)
-    LOCAL.mkdir(exist_ok=True)
+    LOCAL.mkdir(parents=True, exist_ok=True)
     print("Starting Azurite (Table Storage emulator, data in .local/azurite) ...", flush=True)
     try:
         azurite = start_azurite(port=azurite_port, location=LOCAL / "azurite")
@@ -197,8 +198,8 @@ def main() -> int:
         from shared import public_urls, settings
 
         demo = {
-            "gateway_base": settings.public_base_url(),
-            "fhir_base": settings.fhir_base_url(),
+            "gateway_base": settings.current().gateway_public_base_url,
+            "fhir_base": settings.current().fhir_base_url,
             "token_url": public_urls.token_url(),
             **client,
             "tenant_id": DEMO_TENANT_STU3,
