@@ -10,6 +10,8 @@ from gateway_env import PUBLIC_BASE
 
 from shared.registry import clients, tenants
 
+CHECKED_PATIENT = "1288992"  # a SMART sample patient with data of every type the app reads
+
 
 @dataclass
 class Gateway:
@@ -62,3 +64,24 @@ def operation_outcome_of(response: requests.Response, status: int) -> str:
     body = response.json()
     assert body["resourceType"] == "OperationOutcome"
     return body["issue"][0]["diagnostics"]
+
+
+def run_checker(capsys: Any, onboarded: Onboarded, *extra: str) -> tuple[int, str]:
+    """The conformance checker against the gateway, as the Patients app would call it: (exit code, report)."""
+    from shared.conformance.__main__ import main
+
+    code = main(
+        [
+            "--gateway",
+            PUBLIC_BASE + "/fhir",
+            "--client-id",
+            onboarded.client.client_id,
+            f"--client-secret={onboarded.client.secret}",
+            "--tenant",
+            onboarded.tenant.tenant_id,
+            "--patient-id",
+            CHECKED_PATIENT,
+            *extra,
+        ]
+    )
+    return code, capsys.readouterr().out

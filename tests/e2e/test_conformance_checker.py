@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from e2e_gateway import Gateway, Onboarded
+from e2e_gateway import Gateway, Onboarded, run_checker
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
@@ -21,28 +21,10 @@ FHIR_BASE = PUBLIC_BASE + "/fhir"
 PATIENT = "1288992"
 
 
-def check_gateway(capsys: pytest.CaptureFixture[str], onboarded: Onboarded, *extra: str) -> tuple[int, str]:
-    code = main(
-        [
-            "--gateway",
-            FHIR_BASE,
-            "--client-id",
-            onboarded.client.client_id,
-            f"--client-secret={onboarded.client.secret}",
-            "--tenant",
-            onboarded.tenant.tenant_id,
-            "--patient-id",
-            PATIENT,
-            *extra,
-        ]
-    )
-    return code, capsys.readouterr().out
-
-
 def test_checker_passes_against_the_gateway_in_front_of_an_stu3_provider(
     gateway: Gateway, stu3_tenant: Onboarded, stu3_sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = check_gateway(capsys, stu3_tenant)
+    code, out = run_checker(capsys, stu3_tenant)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - STU3 (3.0.2)" in out
     assert "PASS  metadata: oauth-uris token " + PUBLIC_BASE + "/oauth2/token" in out
@@ -65,7 +47,7 @@ def test_checker_passes_against_the_gateway_in_front_of_a_dstu2_provider(
     gateway: Gateway, dstu2_tenant: Onboarded, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")  # the deployment the DSTU2 Patients app is given
-    code, out = check_gateway(capsys, dstu2_tenant)
+    code, out = run_checker(capsys, dstu2_tenant)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - DSTU2 (1.0.2)" in out
     assert "PASS  POST Patient/_search family:contains=Adams&given=Daniel&birthdate=1925-12-23&_count=10 200 " in out
@@ -87,7 +69,7 @@ def test_checker_passes_when_the_gateway_fans_the_batch_out(
 ) -> None:
     tenant = make_tenant(stu3_without_batch.base_url, "STU3")
     issued = make_client(tenant.tenant_id)
-    code, out = check_gateway(capsys, Onboarded(tenant, issued, ""), "--json")
+    code, out = run_checker(capsys, Onboarded(tenant, issued, ""), "--json")
     report = json.loads(out)
     assert code == 0 and report["passed"], out
     assert report["summary"]["fail"] == 0 and report["summary"]["pass"] > 40
@@ -99,7 +81,7 @@ def test_checker_passes_when_the_gateway_fans_the_batch_out(
 def test_checker_passes_a_dstu2_tenant_behind_a_gateway_announcing_stu3(
     gateway: Gateway, dstu2_tenant: Onboarded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = check_gateway(capsys, dstu2_tenant)
+    code, out = run_checker(capsys, dstu2_tenant)
     assert code == 0, out
     assert "FAIL" not in out and "name.family is a list" not in out
     assert f"PASS  batch GET MedicationRequest?patient={PATIENT}&_count=10: 200 OK, 5 entries" in out

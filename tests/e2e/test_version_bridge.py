@@ -7,14 +7,13 @@ from dataclasses import replace
 
 import pytest
 import requests
-from e2e_gateway import Gateway, Onboarded, operation_outcome_of
+from e2e_gateway import Gateway, Onboarded, operation_outcome_of, run_checker
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.conformance.__main__ import main
 from shared.registry import cached, tenants
 
 pytestmark = pytest.mark.table_storage
@@ -46,27 +45,10 @@ def r4_tenant(
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
 
 
-def check(capsys: pytest.CaptureFixture[str], onboarded: Onboarded) -> tuple[int, str]:
-    code = main(
-        [
-            "--gateway",
-            FHIR_BASE,
-            "--client-id",
-            onboarded.client.client_id,
-            f"--client-secret={onboarded.client.secret}",
-            "--tenant",
-            onboarded.tenant.tenant_id,
-            "--patient-id",
-            PATIENT,
-        ]
-    )
-    return code, capsys.readouterr().out
-
-
 def test_an_r4_provider_passes_the_checker_behind_the_stu3_gateway(
     gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = check(capsys, r4_tenant)
+    code, out = run_checker(capsys, r4_tenant)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - STU3 (3.0.2)" in out
     assert "FAIL" not in out
@@ -86,7 +68,7 @@ def test_stu3_and_r4_providers_pass_the_checker_behind_a_dstu2_gateway(
 ) -> None:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", "DSTU2")
     onboarded, sandbox = (stu3_tenant, stu3_sandbox) if provider == "STU3" else (r4_tenant, None)
-    code, out = check(capsys, onboarded)
+    code, out = run_checker(capsys, onboarded)
     assert code == 0, out
     assert f"Patients app conformance of gateway {FHIR_BASE} - DSTU2 (1.0.2)" in out
     assert "FAIL" not in out
