@@ -47,6 +47,7 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
 
     LOCAL.mkdir(exist_ok=True)
     os.environ.setdefault("GATEWAY_PUBLIC_BASE_URL", f"http://localhost:{gateway_port}")
+    os.environ.setdefault("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "true")  # the sandbox providers are on loopback
     os.environ["REGISTRY_CONNECTION_STRING"] = azurite_connection
     # As in Azure (infra/): the host buffers no body larger than the largest one a route accepts (a batch Bundle).
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(1024 * 1024 + 64 * 1024))

@@ -60,6 +60,14 @@ def comma_list(name: str, value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def flag(name: str, value: str) -> bool:
+    """`true` or `false` (any case)."""
+    lowered = value.lower()
+    if lowered not in ("true", "false"):
+        raise SettingError(f"app setting {name} must be true or false")
+    return lowered == "true"
+
+
 def rsa_key(name: str, value: str) -> RsaKey | None:
     """A PEM RSA key of 2048 bits or more, private or public; None when empty."""
     if not value:

@@ -207,6 +207,13 @@ SETTINGS: tuple[Setting, ...] = (
         default="2",
         minimum=0,
     ),
+    Setting(
+        "OUTBOUND_ALLOW_PRIVATE_ADDRESSES",
+        "true only for local development and tests: provider, token and JWKS URLs may then name loopback and "
+        "private addresses. Link-local and cloud-metadata addresses are refused whatever it says.",
+        default="false",
+        kind=kinds.flag,
+    ),
     # The registration portal (shared/portal/); it answers "not configured" while PORTAL_CLIENT_ID is empty.
     Setting(
         "PORTAL_CLIENT_ID",
@@ -342,6 +349,7 @@ class GatewaySettings:
     upstream_deadline_seconds: _Value[int] = _Value("UPSTREAM_DEADLINE_SECONDS")
     upstream_max_concurrent_per_tenant: _Value[int] = _Value("UPSTREAM_MAX_CONCURRENT_PER_TENANT")
     upstream_max_retries: _Value[int] = _Value("UPSTREAM_MAX_RETRIES")
+    outbound_allow_private_addresses: _Value[bool] = _Value("OUTBOUND_ALLOW_PRIVATE_ADDRESSES")
     portal_client_id: _Value[str] = _Value("PORTAL_CLIENT_ID")
     portal_client_secret: _Value[str] = _Value("PORTAL_CLIENT_SECRET")
     portal_authority: _Value[str] = _Value("PORTAL_AUTHORITY")
