@@ -144,7 +144,9 @@ def test_removing_a_tenant_retires_its_accounts_so_onboarding_again_revives_noth
     assert not state.client.enabled and all(s.revoked for s in state.secrets)
     assert clients.get_client_state(shared_client.client_id).client.allowed_tenants == (other.tenant_id,)
     assert clients.get_client_state(everywhere.client_id).client.allowed_tenants == ("*",)
-    cached.save_tenant(tenants.Tenant(tenant.tenant_id, "again", tenant.fhir_base_url, tenant.fhir_version, tenant.auth))
+    cached.save_tenant(
+        tenants.Tenant(tenant.tenant_id, "again", tenant.fhir_base_url, tenant.fhir_version, tenant.auth)
+    )
     assert not clients.get_client_state(own.client_id).client.enabled  # onboarding again revives nothing
 
 

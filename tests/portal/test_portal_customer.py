@@ -151,9 +151,12 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
             assert a_driver.get(f"accounts/{client_id}").status == 404
             assert a_driver.post(f"accounts/{client_id}/secrets", {}).status == 404
             assert a_driver.post(f"accounts/{client_id}/disable", {"confirm": "yes"}).status == 404
-        assert a_driver.post(
-            f"accounts/{b_account['client-id']}/secrets/{b_account['secret-id']}/delete", {"confirm": "yes"}
-        ).status == 404
+        assert (
+            a_driver.post(
+                f"accounts/{b_account['client-id']}/secrets/{b_account['secret-id']}/delete", {"confirm": "yes"}
+            ).status
+            == 404
+        )
         # A tenant field smuggled into the form changes nothing: the tenant is the ID token's tid.
         mine = a_driver.post(
             "accounts", {"display_name": "A's app", "tenant": tenant_b.tenant_id, "tid": tenant_b.tenant_id}

@@ -115,6 +115,9 @@ def test_an_operator_lists_disables_enables_and_revokes(
     assert driver.post(f"operator/clients/{issued.client_id}/enable").status == 303
     assert clients.get_client_state(issued.client_id).client.enabled
     # Unlike a customer, an operator may revoke the last secret (as `client secret revoke` may).
-    assert driver.post(f"operator/clients/{issued.client_id}/secrets/{issued.secret_id}/revoke", {"confirm": "yes"}).status == 303
+    assert (
+        driver.post(f"operator/clients/{issued.client_id}/secrets/{issued.secret_id}/revoke", {"confirm": "yes"}).status
+        == 303
+    )
     assert clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
     assert driver.post("operator/clients/no-such-client/disable", {"confirm": "yes"}).status == 404

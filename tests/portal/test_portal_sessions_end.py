@@ -1,4 +1,4 @@
-"""Sessions end on the server: sign-out, an operator ending a tenant's sessions; cookies and links that must not end one."""
+"""Sessions end on the server (sign-out, an operator); cookies and links that must not end one."""
 
 from __future__ import annotations
 
@@ -77,7 +77,9 @@ def test_a_cross_site_link_to_sign_in_leaves_the_signed_in_session_alone(
     driver = PortalDriver()
     driver.sign_in(portal.user(make_tenant().tenant_id))
     before = driver.cookie
-    hop = driver.request("GET", "auth/sign-in", headers={"referer": "https://evil.example/", "sec-fetch-site": "cross-site"})
+    hop = driver.request(
+        "GET", "auth/sign-in", headers={"referer": "https://evil.example/", "sec-fetch-site": "cross-site"}
+    )
     assert hop.status == 303 and hop.header("Location") == "/portal/"
     assert hop.header("Set-Cookie") is None and driver.cookie == before
     assert "Sign out" in page_text(driver.get(""))
