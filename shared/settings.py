@@ -267,8 +267,27 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "PORTAL_SUPPORT_CONTACT",
-        "Whom customers ask to onboard their tenant or re-enable an account (shown on the portal's pages).",
+        "Whom customers ask to onboard their tenant or re-enable an account (shown on the portal's pages): "
+        "an e-mail address or an https URL becomes a link.",
         default="",
+    ),
+    Setting(
+        "PORTAL_MAX_SECRET_DAYS",
+        "Longest expiry a customer may choose for a secret in the portal (days; the choices offered stop there).",
+        default="365",
+        minimum=1,
+    ),
+    Setting(
+        "PORTAL_ALLOW_SECRETS_WITHOUT_EXPIRY",
+        "true lets customers create secrets that never expire in the portal; false (the default) offers none.",
+        default="false",
+        kind=kinds.flag,
+    ),
+    Setting(
+        "PORTAL_MAX_ACCOUNTS_PER_TENANT",
+        "App accounts a customer may create for one tenant in the portal (disabled ones count until deleted).",
+        default="10",
+        minimum=1,
     ),
 )
 
@@ -360,6 +379,9 @@ class GatewaySettings:
     portal_operator_object_ids: _Value[tuple[str, ...]] = _Value("PORTAL_OPERATOR_OBJECT_IDS")
     portal_customer_admin_role: _Value[str] = _Value("PORTAL_CUSTOMER_ADMIN_ROLE")
     portal_support_contact: _Value[str] = _Value("PORTAL_SUPPORT_CONTACT")
+    portal_max_secret_days: _Value[int] = _Value("PORTAL_MAX_SECRET_DAYS")
+    portal_allow_secrets_without_expiry: _Value[bool] = _Value("PORTAL_ALLOW_SECRETS_WITHOUT_EXPIRY")
+    portal_max_accounts_per_tenant: _Value[int] = _Value("PORTAL_MAX_ACCOUNTS_PER_TENANT")
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         values: dict[str, object] = {}

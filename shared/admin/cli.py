@@ -6,9 +6,11 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TextIO
 
+from shared.onboarding import tenant_removal
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
 from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
@@ -162,8 +164,8 @@ def cmd_tenant_list(args: argparse.Namespace) -> Any:
 
 def cmd_tenant_remove(args: argparse.Namespace) -> Any:
     tenant_id = _tenant_id(args.tenant_id)
-    cached.remove_tenant(tenant_id)
-    return {"tenant_id": tenant_id, "removed": True}
+    report = tenant_removal.remove_tenant(tenant_id)
+    return {"removed": True, **asdict(report)}
 
 
 def cmd_tenant_check(args: argparse.Namespace) -> Any:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from shared.fhir.versions import parse_fhir_version
 from shared.registry import cached, tenants
 from shared.registry.columns import url_problem
+from shared.registry.errors import MisconfiguredEntity
 from shared.registry.tenant_ids import normalise_tenant_id
 
 
@@ -98,4 +99,30 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         else (existing.compatibility if existing else True),
         etag=existing.etag if existing else None,
     )
+    _check_readable(tenant)
     return cached.save_tenant(tenant)
+
+
+# The option that sets each column, so a column the parser refuses is named as the operator typed it.
+COLUMN_OPTIONS = {
+    "DisplayName": "--name",
+    "FhirBaseUrl": "--fhir-url",
+    "FhirVersion": "--fhir-version",
+    "AuthMethod": "--auth",
+    "Authority": "--authority",
+    "UpstreamClientId": "--upstream-client-id",
+    "UpstreamScope": "--scope",
+    "Username": "--username",
+    "SecretSetting": "--secret-setting",
+    "AllowedResourceTypes": "--resource-types",
+}
+
+
+def _check_readable(tenant: tenants.Tenant) -> None:
+    """TenantOptionError naming the option when the gateway could not read the tenant back (one parser, one set
+    of rules for the command line, the portal and hand-edited rows)."""
+    try:
+        tenants.parse_tenant(tenants.tenant_entity(tenant))
+    except MisconfiguredEntity as problem:
+        option = COLUMN_OPTIONS.get(problem.column, problem.column)
+        raise TenantOptionError(f"{option} {problem.problem}") from None

@@ -17,6 +17,7 @@ from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigure
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, read_session
 from shared.portal.web import BadForm, PortalRequest, PortalResponse, page_response, redirect, static_response
+from shared.registry import portal_sessions
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("GET", CALLBACK_PATH, False, lambda c, m, f: auth_pages.callback(c)),
         # Signing out works without a session too (it may have expired in the open tab).
         ("POST", r"auth/sign-out", False, lambda c, m, f: auth_pages.sign_out(c)),
+        ("GET", r"developers", False, lambda c, m, f: c.page("developers.html", title="Calling the gateway")),
         ("GET", r"", True, lambda c, m, f: customer_pages.home(c)),
         ("POST", r"accounts", True, lambda c, m, f: customer_pages.create_account(c, f)),
         ("GET", rf"accounts/({ID})", True, lambda c, m, f: customer_pages.account(c, m[1], _done(c))),
@@ -55,8 +57,10 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
             "POST",
             rf"accounts/({ID})/secrets/({ID})/delete",
             True,
-            lambda c, m, f: customer_pages.revoke_secret(c, m[1], m[2]),
+            lambda c, m, f: customer_pages.revoke_secret(c, m[1], m[2], f),
         ),
+        ("POST", rf"accounts/({ID})/test", True, lambda c, m, f: customer_pages.test_secret(c, m[1], f)),
+        ("GET", r"history", True, lambda c, m, f: customer_pages.history(c)),
         ("POST", rf"accounts/({ID})/disable", True, lambda c, m, f: customer_pages.disable(c, m[1], f)),
         ("GET", r"operator", True, lambda c, m, f: operator_pages.tenants_page(c, _done(c))),
         ("GET", r"operator/tenants/new", True, lambda c, m, f: operator_pages.new_tenant(c)),
@@ -64,16 +68,33 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("GET", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.tenant_page(c, m[1], _done(c))),
         ("POST", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.save_tenant(c, f, m[1])),
         ("POST", rf"operator/tenants/({ID})/check", True, lambda c, m, f: operator_pages.check(c, m[1])),
+        ("GET", rf"operator/tenants/({ID})/history", True, lambda c, m, f: operator_pages.history(c, m[1])),
         ("POST", rf"operator/tenants/({ID})/remove", True, lambda c, m, f: operator_pages.remove(c, m[1], f)),
+        (
+            "POST",
+            rf"operator/tenants/({ID})/end-sessions",
+            True,
+            lambda c, m, f: operator_pages.end_sessions(c, m[1], f),
+        ),
         ("GET", r"operator/clients", True, lambda c, m, f: operator_pages.clients_page(c)),
         ("GET", rf"operator/clients/({ID})", True, lambda c, m, f: operator_pages.client_page(c, m[1], _done(c))),
-        ("POST", rf"operator/clients/({ID})/enable", True, lambda c, m, f: operator_pages.set_enabled(c, m[1], True)),
-        ("POST", rf"operator/clients/({ID})/disable", True, lambda c, m, f: operator_pages.set_enabled(c, m[1], False)),
+        (
+            "POST",
+            rf"operator/clients/({ID})/enable",
+            True,
+            lambda c, m, f: operator_pages.set_enabled(c, m[1], True, f),
+        ),
+        (
+            "POST",
+            rf"operator/clients/({ID})/disable",
+            True,
+            lambda c, m, f: operator_pages.set_enabled(c, m[1], False, f),
+        ),
         (
             "POST",
             rf"operator/clients/({ID})/secrets/({ID})/revoke",
             True,
-            lambda c, m, f: operator_pages.revoke(c, m[1], m[2]),
+            lambda c, m, f: operator_pages.revoke(c, m[1], m[2], f),
         ),
     )
 )
@@ -85,6 +106,8 @@ def _error_page(error: PageError, ctx: Context | None, support: str) -> PortalRe
         "message.html",
         session=ctx.session if ctx else None,
         support_contact=support,
+        portal=ctx.config if ctx else None,
+        refusal=error.status >= 400,
         title=error.title,
         paragraphs=list(error.paragraphs),
         link=link,
@@ -152,6 +175,8 @@ def handle(request: PortalRequest) -> PortalResponse:
     ctx: Context | None = None
     try:
         session = read_session(config.session_keys, request.cookie(COOKIE_NAME), config.session_seconds)
+        if session is not None and not portal_sessions.is_live(session.tid, session.sid):
+            session = None  # signed out, or ended by an operator: the cookie alone opens nothing
         ctx = Context(request, config, session, datetime.now(UTC))
         return _dispatch(ctx, path, method)
     except PageError as error:

@@ -6,9 +6,13 @@ from shared.portal import pages, sign_in
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, Session, clear_cookie, flow_cookie, read_flow, session_cookie
 from shared.portal.web import PortalResponse, page_response, redirect
+from shared.registry import portal_sessions
 
 
 def start(ctx: Context) -> PortalResponse:
+    if ctx.session is not None:
+        # A link from anywhere (another site included) must not end or replace a live sign-in.
+        return redirect("/portal/operator/" if ctx.session.operator else "/portal/", status=303)
     try:
         flow = sign_in.begin(ctx.config)
     except sign_in.SignInFailed as failed:
@@ -38,6 +42,7 @@ def callback(ctx: Context) -> PortalResponse:
     session = Session.start(
         user.oid, user.tid, user.name, user.username, user.operator, user.customer_admin, ctx.config.session_seconds
     )
+    portal_sessions.begin(session.tid, session.sid, session.oid, session.expires)
     ctx.audit(
         "sign_in", "succeeded", oid=user.oid, tid=user.tid, operator=user.operator, customer_admin=user.customer_admin
     )
@@ -46,6 +51,8 @@ def callback(ctx: Context) -> PortalResponse:
 
 
 def sign_out(ctx: Context) -> PortalResponse:
+    if ctx.session is not None:
+        portal_sessions.end(ctx.session.tid, ctx.session.sid)
     ctx.audit("sign_out", "succeeded")
     html = pages.render(
         "message.html",

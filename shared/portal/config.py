@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -11,6 +12,8 @@ from shared import settings
 from shared.registry.tenant_ids import normalise_tenant_id
 
 CALLBACK_PATH = "auth/callback"
+EXPIRY_DAYS = (30, 90, 180, 365, 730)  # what the expiry choice offers, cut at PORTAL_MAX_SECRET_DAYS
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 class PortalNotConfigured(Exception):
@@ -30,6 +33,31 @@ class PortalConfig:
     operator_object_ids: frozenset[str]
     customer_admin_role: str
     support_contact: str
+    max_secret_days: int = 365
+    allow_no_expiry: bool = False
+    max_accounts: int = 10
+
+    @property
+    def expiry_choices(self) -> tuple[int, ...]:
+        """The expiries (days) a customer may pick for a new secret, shortest first; 0 stands for never."""
+        days = tuple(d for d in EXPIRY_DAYS if d <= self.max_secret_days) or (self.max_secret_days,)
+        return ((0,) if self.allow_no_expiry else ()) + days
+
+    @property
+    def default_expiry(self) -> int:
+        """The choice selected first: 180 days, or the longest allowed when that is shorter."""
+        return min(180, max(self.expiry_choices))
+
+    @property
+    def support_link(self) -> str | None:
+        """Where the support contact can be reached: a mailto: or https link, when the contact is one."""
+        contact = self.support_contact.strip()
+        if EMAIL.fullmatch(contact):
+            return "mailto:" + contact
+        parts = urlsplit(contact)
+        if parts.scheme == "https" and parts.netloc and " " not in contact:
+            return contact
+        return None
 
     @property
     def portal_url(self) -> str:
@@ -90,6 +118,9 @@ def load_config() -> PortalConfig:
             operator_object_ids=frozenset(o.lower() for o in configured.portal_operator_object_ids),
             customer_admin_role=configured.portal_customer_admin_role,
             support_contact=configured.portal_support_contact or "the gateway's operators",
+            max_secret_days=min(configured.portal_max_secret_days, 730),
+            allow_no_expiry=configured.portal_allow_secrets_without_expiry,
+            max_accounts=configured.portal_max_accounts_per_tenant,
         )
     except settings.SettingError as error:
         raise PortalNotConfigured(str(error)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from shared.portal import pages
 from shared.portal.config import PortalConfig
 from shared.portal.session import Session
 from shared.portal.web import PortalRequest, PortalResponse, page_response
+from shared.registry import tenant_history
 
 
 class PageError(Exception):
@@ -35,8 +37,31 @@ class Context:
     now: datetime
 
     def page(self, template: str, status: int = 200, cookies: tuple[str, ...] = (), **values: Any) -> PortalResponse:
-        html = pages.render(template, session=self.session, support_contact=self.config.support_contact, **values)
+        html = pages.render(
+            template, session=self.session, support_contact=self.config.support_contact, portal=self.config, **values
+        )
         return page_response(html, status, cookies)
+
+    @property
+    def actor(self) -> str:
+        """Who acts, as the tenant's history shows it: name and user name, and whether an operator."""
+        if self.session is None:
+            return "someone signed out"
+        who = f"{self.session.name} ({self.session.username})" if self.session.username else self.session.name
+        return ("operator " if self.session.operator and not self.session.customer_admin else "") + who
+
+    def remember(
+        self, tenant_ids: Iterable[str], action: str, client_id: str = "", secret_id: str = "", detail: str = ""
+    ) -> None:
+        """Adds a succeeded change to the history of each tenant it concerns (never `*`)."""
+        tenant_history.record(
+            (t for t in tenant_ids if t != "*"),
+            action,
+            self.actor,
+            client_id=client_id,
+            secret_id=secret_id,
+            detail=detail,
+        )
 
     def audit(self, action: str, outcome: str, **fields: Any) -> None:
         """One record per portal action: who (oid and tenant), what, the outcome; never a secret."""

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+
+from shared.portal import credential_test
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import cached, clients, secret_rules, tenants
+from shared.registry import account_names, cached, clients, secret_rules, tenant_history, tenants
 
 MAX_NAME_LENGTH = 100
+EXPIRING_SOON_DAYS = 30  # the account page warns about active secrets expiring sooner
 
 
 def _tenant(ctx: Context) -> tenants.Tenant:
@@ -67,18 +72,39 @@ def _owned_state(ctx: Context, client_id: str) -> clients.ClientState:
     return state
 
 
-def _expires_days(form: dict[str, str]) -> int | None:
-    raw = form.get("expires_days", "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= secret_rules.MAX_EXPIRES_IN_DAYS:
+def _expires_days(ctx: Context, form: dict[str, str]) -> int | None:
+    """One of the expiries the form offers, compared as text (so "٣", "３０" and "²" are refused); None is never."""
+    if "expires_days" not in form:  # a form without the choice (scripts, older pages) gets the default
+        return ctx.config.default_expiry or None
+    raw = form["expires_days"]
+    offered = {("never" if days == 0 else str(days)): days for days in ctx.config.expiry_choices}
+    if raw not in offered:
+        choices = ", ".join(("never" if d == 0 else f"{d} days") for d in ctx.config.expiry_choices)
         raise PageError(
             400,
             "Invalid expiry",
-            f"A secret expires after 1 to {secret_rules.MAX_EXPIRES_IN_DAYS} days, or never.",
+            f"Choose one of the offered expiries: {choices}.",
             reason="invalid_expiry",
+            link=("/portal/", "Back to your tenant's accounts"),
         )
-    return int(raw)
+    return offered[raw] or None
+
+
+MAX_LABEL_LENGTH = 60
+
+
+def _label(form: dict[str, str]) -> str:
+    """The secret's label (where it is used, who holds it): optional, short, one line of printable text."""
+    label = " ".join(form.get("label", "").split())
+    if len(label) > MAX_LABEL_LENGTH or not label.isprintable():
+        raise PageError(
+            400,
+            "Invalid label",
+            f"A secret's label is optional and at most {MAX_LABEL_LENGTH} printable characters.",
+            reason="invalid_label",
+            link=("/portal/", "Back"),
+        )
+    return label
 
 
 def home(ctx: Context) -> PortalResponse:
@@ -98,25 +124,71 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
             reason="invalid_name",
             link=("/portal/", "Back"),
         )
-    expires_days = _expires_days(form)
-    existing = next((c for c in _accounts(tenant.tenant_id) if c.display_name.lower() == name.lower()), None)
-    if existing is not None:
+    expires_days = _expires_days(ctx, form)
+    label = _label(form)
+    accounts = _accounts(tenant.tenant_id)
+    existing = next(
+        (c for c in accounts if account_names.normalised(c.display_name) == account_names.normalised(name)), None
+    )
+    client_id = str(uuid.uuid4())
+    try:
+        if existing is not None:
+            raise account_names.NameTaken(existing.client_id)
+        claimed = account_names.claimed_client_ids(tenant.tenant_id)
+        account_names.claim(
+            tenant.tenant_id,
+            name,
+            client_id,
+            ctx.config.max_accounts,
+            unclaimed=sum(1 for c in accounts if c.client_id not in claimed),
+            exists=lambda other: any(c.client_id == other for c in _accounts(tenant.tenant_id)),
+        )
+    except account_names.NameTaken as taken:
         # Also what a resubmitted form (reload, back button) meets: never a second account by accident.
-        ctx.audit("account.create", "refused", reason="name_taken", client_id=existing.client_id)
+        ctx.audit("account.create", "refused", reason="name_taken", client_id=taken.client_id)
         raise PageError(
             409,
             "An account with this name exists",
-            f"Your tenant already has the account {existing.display_name!r}; open it to create a new "
-            "secret, or choose another name.",
+            f"Your tenant already has an account called {name!r}; open it to create a new secret, or choose "
+            "another name.",
             reason="name_taken",
-            link=(f"/portal/accounts/{existing.client_id}", "Open the account"),
-        )
-    issued = cached.create_client(name, (tenant.tenant_id,), None, expires_days)
+            link=(f"/portal/accounts/{taken.client_id}", "Open the account")
+            if taken.client_id
+            else ("/portal/", "Back"),
+        ) from None
+    except account_names.TooManyAccounts as full:
+        ctx.audit("account.create", "refused", reason="too_many_accounts")
+        raise PageError(
+            409,
+            "Your tenant has the most accounts allowed",
+            f"A tenant may have at most {full.cap} app accounts here (disabled ones count until they are deleted).",
+            f"Use an existing account, or ask {ctx.config.support_contact} to delete accounts you no longer need.",
+            reason="too_many_accounts",
+            link=("/portal/", "Your tenant's accounts"),
+        ) from None
+    except account_names.Contended:
+        raise PageError(
+            409, "Not created", "Other accounts were being created at the same moment; try again.", reason="contended"
+        ) from None
+    try:
+        issued = cached.create_client(name, (tenant.tenant_id,), None, expires_days, client_id=client_id, label=label)
+    except BaseException:
+        account_names.release(tenant.tenant_id, name, client_id)
+        raise
     ctx.audit("account.create", "succeeded", client_id=issued.client_id, secret_id=issued.secret_id)
-    return _issued_page(ctx, issued, "Account created", 201)
+    ctx.remember(
+        (tenant.tenant_id,),
+        f"created the account {name!r} with its first secret",
+        issued.client_id,
+        issued.secret_id,
+        label,
+    )
+    return _issued_page(ctx, issued, "Account created", 201, label)
 
 
-def _issued_page(ctx: Context, issued: clients.IssuedSecret, title: str, status: int) -> PortalResponse:
+def _issued_page(
+    ctx: Context, issued: clients.IssuedSecret, title: str, status: int, issued_label: str = ""
+) -> PortalResponse:
     assert ctx.session is not None
     return ctx.page(
         "issued.html",
@@ -126,18 +198,24 @@ def _issued_page(ctx: Context, issued: clients.IssuedSecret, title: str, status:
         fhir_url=ctx.config.fhir_base_url,
         token_url=ctx.config.token_url,
         tenant_id=ctx.session.tid,
+        label=issued_label,
     )
 
 
 def account(ctx: Context, client_id: str, notice: str | None = None, status: int = 200) -> PortalResponse:
     _tenant(ctx)
     state = _owned_state(ctx, client_id)
+    listed = secret_rules.listed_secrets(state)
+    soon = ctx.now + timedelta(days=EXPIRING_SOON_DAYS)
     return ctx.page(
         "account.html",
         status=status,
+        refusal=status >= 400,
+        expiring=[s for s in listed if s.is_active(ctx.now) and s.expires_at is not None and s.expires_at < soon],
+        soon_days=EXPIRING_SOON_DAYS,
         title=state.client.display_name,
         client=state.client,
-        secrets=secret_rules.listed_secrets(state),
+        secrets=listed,
         max_active=secret_rules.max_active_secrets(),
         fhir_url=ctx.config.fhir_base_url,
         now=ctx.now,
@@ -165,30 +243,54 @@ def add_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResp
             reason="account_disabled",
         )
     try:
-        issued = secret_rules.add_secret(client_id, _expires_days(form), ctx.now)
+        issued = secret_rules.add_secret(client_id, _expires_days(ctx, form), ctx.now, label=_label(form))
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.create", client_id, error)
     ctx.audit("secret.create", "succeeded", client_id=client_id, secret_id=issued.secret_id)
-    return _issued_page(ctx, issued, "New secret created", 201)
+    ctx.remember(state.client.allowed_tenants, "created a secret", client_id, issued.secret_id, _label(form))
+    return _issued_page(ctx, issued, "New secret created", 201, _label(form))
 
 
-def revoke_secret(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
+def revoke_secret(ctx: Context, client_id: str, secret_id: str, form: dict[str, str]) -> PortalResponse:
     _tenant(ctx)
-    _owned_state(ctx, client_id)
+    state = _owned_state(ctx, client_id)
+    if form.get("confirm") != "yes":
+        ctx.audit("secret.delete", "refused", reason="not_confirmed", client_id=client_id, secret_id=secret_id)
+        return account(ctx, client_id, notice="Not deleted: tick the box beside Delete to confirm.", status=400)
     try:
         secret_rules.revoke_secret(client_id, secret_id, ctx.now)
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.delete", client_id, error, secret_id)
     ctx.audit("secret.delete", "succeeded", client_id=client_id, secret_id=secret_id)
+    ctx.remember(state.client.allowed_tenants, "deleted a secret", client_id, secret_id)
     return redirect(f"/portal/accounts/{client_id}?done=deleted")
 
 
 def disable(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
     _tenant(ctx)
-    _owned_state(ctx, client_id)
+    state = _owned_state(ctx, client_id)
     if form.get("confirm") != "yes":
         ctx.audit("account.disable", "refused", reason="not_confirmed", client_id=client_id)
         return account(ctx, client_id, notice="Not done: tick the box to confirm.", status=400)
     cached.set_client_enabled(client_id, False)
     ctx.audit("account.disable", "succeeded", client_id=client_id)
+    ctx.remember(state.client.allowed_tenants, "disabled the account", client_id)
     return redirect(f"/portal/accounts/{client_id}?done=disabled")
+
+
+def history(ctx: Context) -> PortalResponse:
+    """The signed-in tenant's history of account and secret changes."""
+    tenant = _tenant(ctx)
+    return ctx.page("history.html", title="History", tenant=tenant, events=tenant_history.recent(tenant.tenant_id))
+
+
+def test_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
+    """Requests a token with a pasted secret and reads metadata with it, through the gateway; shows the outcome."""
+    _tenant(ctx)
+    state = _owned_state(ctx, client_id)
+    secret = form.get("secret", "").strip()
+    result = credential_test.run(
+        ctx.config.token_url, ctx.config.fhir_base_url, client_id, secret, state.client.allowed_tenants[0]
+    )
+    ctx.audit("secret.test", "succeeded" if result.ok else "problems", client_id=client_id, step=result.step)
+    return account(ctx, client_id, notice=result.message, status=200 if result.ok else 400)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.fhir.versions import FhirVersion
+from shared.onboarding import tenant_removal
 from shared.onboarding.tenant_check import check_tenant
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant, tenant_id_of
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import cached, clients, tenants
+from shared.registry import cached, clients, portal_sessions, tenant_history, tenants
 from shared.registry.errors import EntityConflict
 
 TEXT_FIELDS = (
@@ -188,6 +189,7 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
             error="Someone changed this tenant at the same time; check the values and save again.",
         )
     ctx.audit("operator.tenant.save", "succeeded", tenant=saved.tenant_id, created=not existing)
+    ctx.remember((saved.tenant_id,), "onboarded the tenant" if not existing else "changed the tenant's provider map")
     return redirect(f"/portal/operator/tenants/{saved.tenant_id}?done=saved")
 
 
@@ -201,6 +203,9 @@ def _plain(message: str) -> str:
         ("--upstream-client-id", "Upstream client ID"),
         ("--secret-setting", "Secret setting"),
         ("--username", "User name"),
+        ("--scope", "Upstream scope"),
+        ("--resource-types", "Allowed resource types"),
+        ("--name", "Display name"),
     ):
         message = message.replace(flag, label)
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
@@ -223,9 +228,64 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
         return _tenant_page(
             ctx, _form_of(tenant), existing=True, status=400, error="Not removed: tick the box to confirm."
         )
-    cached.remove_tenant(tenant.tenant_id)
-    ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
-    return redirect("/portal/operator/?done=removed")
+    report = tenant_removal.remove_tenant(tenant.tenant_id)
+    ctx.remember(
+        (tenant.tenant_id,),
+        "removed the tenant",
+        detail=f"{len(report.disabled_accounts)} account(s) disabled, {report.revoked_secrets} secret(s) revoked",
+    )
+    ctx.audit(
+        "operator.tenant.remove",
+        "succeeded",
+        tenant=tenant.tenant_id,
+        disabled_accounts=len(report.disabled_accounts),
+        revoked_secrets=report.revoked_secrets,
+        narrowed_accounts=len(report.narrowed_accounts),
+        ended_sessions=report.ended_sessions,
+    )
+    paragraphs = [
+        f"{tenant.display_name} ({tenant.tenant_id}) is removed: its FHIR requests are refused.",
+        f"{len(report.disabled_accounts)} account(s) that could use only this tenant are disabled, with "
+        f"{report.revoked_secrets} secret(s) revoked; {len(report.narrowed_accounts)} account(s) no longer list it; "
+        f"{report.ended_sessions} portal session(s) ended.",
+    ]
+    if report.any_tenant_accounts:
+        paragraphs.append(
+            f"{len(report.any_tenant_accounts)} account(s) allowed for every tenant (*) are unchanged: "
+            + ", ".join(report.any_tenant_accounts[:10])
+        )
+    return ctx.page(
+        "message.html",
+        title="Tenant removed",
+        paragraphs=paragraphs,
+        link={"href": "/portal/operator/", "text": "All tenants"},
+    )
+
+
+def end_sessions(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse:
+    require_operator(ctx)
+    normalised = tenant_id_of(tenant_id) if _is_guid(tenant_id) else None
+    if normalised is None:
+        raise PageError(404, "No such tenant", "This is not a tenant ID.", reason="tenant_not_found")
+    if form.get("confirm") != "yes":
+        ctx.audit("operator.sessions.end", "refused", reason="not_confirmed", tenant=normalised)
+        raise PageError(
+            400,
+            "Not done",
+            "Tick the box to confirm that every portal session of this tenant should end.",
+            reason="not_confirmed",
+            link=(f"/portal/operator/tenants/{normalised}", "Back to the tenant"),
+        )
+    ended = portal_sessions.end_all(normalised)
+    ctx.audit("operator.sessions.end", "succeeded", tenant=normalised, ended=ended)
+    if ctx.session is not None and ctx.session.tid == normalised:
+        return redirect("/portal/auth/sign-in")
+    return ctx.page(
+        "message.html",
+        title="Sessions ended",
+        paragraphs=[f"{ended} portal session(s) of tenant {normalised} ended; its users must sign in again."],
+        link={"href": f"/portal/operator/tenants/{normalised}", "text": "Back to the tenant"},
+    )
 
 
 def _shown(value: Any) -> str:
@@ -279,20 +339,54 @@ def client_page(ctx: Context, client_id: str, notice: str | None = None) -> Port
     )
 
 
-def set_enabled(ctx: Context, client_id: str, enabled: bool) -> PortalResponse:
+def _confirmed(ctx: Context, form: dict[str, str], action: str, client_id: str) -> None:
+    if form.get("confirm") != "yes":
+        ctx.audit(action, "refused", reason="not_confirmed", client_id=client_id)
+        raise PageError(
+            400,
+            "Not done",
+            "Tick the box beside the button to confirm.",
+            reason="not_confirmed",
+            link=(f"/portal/operator/clients/{client_id}", "Back to the client"),
+        )
+
+
+def set_enabled(ctx: Context, client_id: str, enabled: bool, form: dict[str, str]) -> PortalResponse:
     require_operator(ctx)
-    _client_state(client_id)
+    state = _client_state(client_id)
+    action = "operator.client." + ("enable" if enabled else "disable")
+    if not enabled:
+        _confirmed(ctx, form, action, client_id)
     cached.set_client_enabled(client_id, enabled)
-    ctx.audit("operator.client." + ("enable" if enabled else "disable"), "succeeded", client_id=client_id)
+    ctx.audit(action, "succeeded", client_id=client_id)
+    ctx.remember(state.client.allowed_tenants, ("enabled" if enabled else "disabled") + " the account", client_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=client-{'enabled' if enabled else 'disabled'}")
 
 
-def revoke(ctx: Context, client_id: str, secret_id: str) -> PortalResponse:
+def revoke(ctx: Context, client_id: str, secret_id: str, form: dict[str, str]) -> PortalResponse:
     """An operator may revoke any secret, the last one included, as `client secret revoke` may."""
     require_operator(ctx)
     state = _client_state(client_id)
     if state.secret(secret_id) is None:
         raise PageError(404, "No such secret", "The client has no secret with this id.", reason="secret_not_found")
+    _confirmed(ctx, form, "operator.secret.revoke", client_id)
     cached.revoke_secret_by_id(client_id, secret_id)
     ctx.audit("operator.secret.revoke", "succeeded", client_id=client_id, secret_id=secret_id)
+    ctx.remember(state.client.allowed_tenants, "revoked a secret", client_id, secret_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=revoked")
+
+
+def history(ctx: Context, tenant_id: str) -> PortalResponse:
+    """Any tenant's history of account and secret changes (removed tenants' too: the history outlives them)."""
+    require_operator(ctx)
+    normalised = tenant_id_of(tenant_id) if _is_guid(tenant_id) else None
+    if normalised is None:
+        raise PageError(404, "No such tenant", "This is not a tenant ID.", reason="tenant_not_found")
+    tenant = tenants.load_tenant(normalised)
+    return ctx.page(
+        "history.html",
+        title="History",
+        tenant=tenant,
+        tenant_id=normalised,
+        events=tenant_history.recent(normalised),
+    )

@@ -35,6 +35,8 @@ def render(template: str, **context: Any) -> str:
     context.setdefault("notice", None)
     context.setdefault("session", None)
     context.setdefault("support_contact", "the gateway's operators")
+    context.setdefault("portal", None)
+    context.setdefault("refusal", False)
     return environment().get_template(template).render(**context)
 
 

@@ -28,6 +28,7 @@ class Session:
     customer_admin: bool
     csrf: str
     expires: int
+    sid: str = ""  # the server-side session's id (shared/registry/portal_sessions.py)
 
     @staticmethod
     def start(
@@ -42,6 +43,7 @@ class Session:
             customer_admin,
             secrets.token_urlsafe(32),
             int(time.time()) + lifetime_seconds,
+            secrets.token_urlsafe(18),
         )
 
 
@@ -89,6 +91,7 @@ def read_session(keys: MultiFernet, cookie: str | None, lifetime_seconds: int) -
             customer_admin=payload["customer_admin"] is True,
             csrf=str(payload["csrf"]),
             expires=int(payload["expires"]),
+            sid=str(payload["sid"]),
         )
     except (KeyError, ValueError, TypeError):
         return None

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from shared.http_messages import Response
 
@@ -47,16 +46,19 @@ class PortalRequest:
         return self.headers.get(name.lower(), "")
 
     def cookie(self, name: str) -> str | None:
-        raw = self.header("cookie")
-        if not raw:
-            return None
-        jar = SimpleCookie()
-        try:
-            jar.load(raw)
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return morsel.value if morsel else None
+        """The first cookie called `name`, whatever else the header holds (RFC 6265 §5.4: `; `-separated pairs).
+
+        Other sites' and frameworks' cookies may break stricter parsers (`x[a]=1`); they are skipped, never
+        a reason to lose this one. Values are percent-decoded: the Functions host escapes what it sets.
+        """
+        for pair in self.header("cookie").split(";"):
+            key, sep, value = pair.strip().partition("=")
+            if sep and key == name:
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                return unquote(value) or None
+        return None
 
     def form(self) -> dict[str, str]:
         """The URL-encoded form; a repeated field, a wrong media type or an oversized body is BadForm."""

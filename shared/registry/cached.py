@@ -70,18 +70,23 @@ def create_client(
     allowed_tenants: tuple[str, ...],
     token_lifetime_seconds: int | None = None,
     expires_days: int | None = None,
+    *,
+    client_id: str | None = None,
+    label: str = "",
 ) -> clients.IssuedSecret:
     """Registers a client with its first secret; returns the secret, shown once."""
-    issued = clients.create_client(display_name, allowed_tenants, token_lifetime_seconds, expires_days)
+    issued = clients.create_client(
+        display_name, allowed_tenants, token_lifetime_seconds, expires_days, client_id=client_id, label=label
+    )
     forget_client(issued.client_id)
     return issued
 
 
 def add_secret(
-    state: clients.ClientState, expires_at: datetime | None = None, now: datetime | None = None
+    state: clients.ClientState, expires_at: datetime | None = None, now: datetime | None = None, label: str = ""
 ) -> clients.IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
-    changed = clients.add_secret(state, expires_at, now)
+    changed = clients.add_secret(state, expires_at, now, label)
     forget_client(state.client.client_id)
     return changed
 
@@ -109,6 +114,12 @@ def revoke_secret_by_id(client_id: str, secret_id: str) -> clients.ClientSecret:
 
 def set_client_enabled(client_id: str, enabled: bool) -> clients.Client:
     changed = clients.set_client_enabled(client_id, enabled)
+    forget_client(client_id)
+    return changed
+
+
+def set_allowed_tenants(client_id: str, allowed_tenants: tuple[str, ...]) -> clients.Client:
+    changed = clients.set_allowed_tenants(client_id, allowed_tenants)
     forget_client(client_id)
     return changed
 

@@ -49,6 +49,7 @@ class SecretEntity(TypedDict, total=False):
     Revoked: bool
     RevokedAt: datetime
     LastUsedDay: str  # "YYYY-MM-DD" (UTC) of the latest token issued with it; written at most daily
+    Label: str  # optional: where the secret is used or who holds it (shown wherever secrets are listed)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class ClientSecret:
     revoked_at: datetime | None
     etag: str | None = None
     last_used_day: date | None = None
+    label: str = ""
 
     def is_active(self, now: datetime) -> bool:
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
@@ -144,7 +146,13 @@ def parse_secret(entity: dict[str, Any], etag: str | None = None) -> ClientSecre
         revoked_at=reader.moment("RevokedAt"),
         etag=etag,
         last_used_day=_day_or_none(entity.get("LastUsedDay")),
+        label=_label_or_empty(entity.get("Label")),
     )
+
+
+def _label_or_empty(value: Any) -> str:
+    # Informational only, like LastUsedDay: an odd hand-edited label never locks the client out.
+    return " ".join(value.split())[:60] if isinstance(value, str) and value.isprintable() else ""
 
 
 def _day_or_none(value: Any) -> date | None:
@@ -185,7 +193,7 @@ def list_clients() -> list[Client]:
 
 
 def _secret_entity(
-    client_id: str, secret_id: str, secret: str, now: datetime, expires_at: datetime | None
+    client_id: str, secret_id: str, secret: str, now: datetime, expires_at: datetime | None, label: str = ""
 ) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": client_id,
@@ -196,6 +204,8 @@ def _secret_entity(
     }
     if expires_at is not None:
         entity["ExpiresAt"] = expires_at
+    if label:
+        entity["Label"] = label
     return entity
 
 
@@ -204,11 +214,14 @@ def create_client(
     allowed_tenants: tuple[str, ...],
     token_lifetime_seconds: int | None = None,
     expires_days: int | None = None,
+    *,
+    client_id: str | None = None,
+    label: str = "",
 ) -> IssuedSecret:
     """Registers a client with its first secret; returns the secret, shown once."""
     if not display_name.strip():
         raise RegistryError("a client needs a display name")
-    client_id = str(uuid.uuid4())
+    client_id = client_id or str(uuid.uuid4())
     now = _utcnow()
     entity: dict[str, Any] = {
         "PartitionKey": client_id,
@@ -228,7 +241,7 @@ def create_client(
         TABLE,
         [
             Insert(entity),
-            Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)),
+            Insert(_secret_entity(client_id, secret_id, secret, now, expires_at, label)),
         ],
     )
     return IssuedSecret(client_id, secret_id, secret, expires_at)
@@ -250,13 +263,15 @@ def _guarded_secret_change(state: ClientState, now: datetime, change: Change) ->
     store.active().commit(TABLE, [guard, change])
 
 
-def add_secret(state: ClientState, expires_at: datetime | None = None, now: datetime | None = None) -> IssuedSecret:
+def add_secret(
+    state: ClientState, expires_at: datetime | None = None, now: datetime | None = None, label: str = ""
+) -> IssuedSecret:
     """Adds a secret to the client as read in `state`; EntityConflict when the secrets changed since."""
     now = now or _utcnow()
     client_id = state.client.client_id
     secret = generate_secret()
     secret_id = generate_secret_id()
-    _guarded_secret_change(state, now, Insert(_secret_entity(client_id, secret_id, secret, now, expires_at)))
+    _guarded_secret_change(state, now, Insert(_secret_entity(client_id, secret_id, secret, now, expires_at, label)))
     return IssuedSecret(client_id, secret_id, secret, expires_at)
 
 
@@ -334,6 +349,14 @@ def record_secret_use(client_id: str, secret_id: str, today: date | None = None)
 def set_client_enabled(client_id: str, enabled: bool) -> Client:
     state = get_client_state(client_id)
     patch = {"PartitionKey": client_id, "RowKey": CLIENT_ROW, "Enabled": enabled}
+    store.active().commit(TABLE, [Merge(patch, etag=state.client.etag)])
+    return get_client_state(client_id).client
+
+
+def set_allowed_tenants(client_id: str, allowed_tenants: tuple[str, ...]) -> Client:
+    """Changes which tenants the client may use (under the client row's ETag)."""
+    state = get_client_state(client_id)
+    patch = {"PartitionKey": client_id, "RowKey": CLIENT_ROW, "AllowedTenants": ",".join(allowed_tenants)}
     store.active().commit(TABLE, [Merge(patch, etag=state.client.etag)])
     return get_client_state(client_id).client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -9,6 +10,8 @@ from urllib.parse import urlsplit
 
 from shared.registry.errors import MisconfiguredEntity
 
+MAX_TEXT_LENGTH = 1024  # any text column; names and URLs have their own, smaller limits
+MAX_URL_LENGTH = 2048
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -35,12 +38,16 @@ class EntityReader:
             return None
         return value
 
-    def text(self, column: str, required: bool = True, default: str = "") -> str:
+    def text(self, column: str, required: bool = True, default: str = "", max_length: int = MAX_TEXT_LENGTH) -> str:
         value = self._raw(column, required)
         if value is None:
             return default
         if not isinstance(value, str):
             raise self.problem(column, "must be text")
+        if len(value) > max_length:
+            raise self.problem(column, f"is longer than {max_length} characters")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            raise self.problem(column, "holds a control character (a line break, a tab, NUL, ...)")
         return value
 
     def flag(self, column: str, default: bool) -> bool:
@@ -84,8 +91,10 @@ class EntityReader:
             moment = moment.replace(tzinfo=UTC)
         return moment
 
-    def url(self, column: str) -> str:
-        value = self.text(column)
+    def url(self, column: str, required: bool = True) -> str:
+        value = self.text(column, required=required, max_length=MAX_URL_LENGTH)
+        if not value:
+            return value
         error = url_problem(value)
         if error:
             raise self.problem(column, error)

@@ -33,3 +33,4 @@ class MisconfiguredEntity(RegistryError):
         self.partition_key = partition_key
         self.row_key = row_key
         self.column = column
+        self.problem = problem

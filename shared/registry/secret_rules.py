@@ -73,7 +73,7 @@ def _with_retries(client_id: str, change: Callable[[clients.ClientState], T]) ->
     raise SecretConflict()
 
 
-def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
+def add_secret(client_id: str, expires_in_days: int | None, now: datetime, label: str = "") -> clients.IssuedSecret:
     """A new secret beside the active ones, unless the client already holds the maximum."""
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
         raise SecretRuleError(f"A secret expires after 1 to {MAX_EXPIRES_IN_DAYS} days, or never.")
@@ -87,7 +87,7 @@ def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> cl
                 f"The client already has {active} active secrets, the most allowed ({cap}); "
                 "delete one before creating another."
             )
-        return cached.add_secret(state, expires_at, now)
+        return cached.add_secret(state, expires_at, now, label)
 
     return _with_retries(client_id, create)
 

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 CLIENTS_TABLE = "Clients"
 TENANTS_TABLE = "Tenants"
-ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE)
+PORTAL_TABLE = "PortalState"  # the portal's sessions and account-name claims, partitioned by tenant
+ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE, PORTAL_TABLE)
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.registry import store
-from shared.registry.columns import EntityReader
+from shared.registry.columns import MAX_URL_LENGTH, EntityReader
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
 from shared.registry.storage import TENANTS_TABLE, Delete, Insert, Replace
 from shared.registry.tenant_ids import normalise_tenant_id
 
 TABLE = TENANTS_TABLE
+MAX_NAME_LENGTH = 200
+MAX_ID_LENGTH = 256  # user names, upstream client ids
+RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 PROVIDER_ROW = "provider"
 
 AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
@@ -88,23 +92,27 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
         raise reader.problem("AuthMethod", "must be one of " + ", ".join(AUTH_METHODS))
     auth = UpstreamAuth(
         method=method,
-        authority=reader.text("Authority", required=method == "azure_ad"),
-        client_id=reader.text("UpstreamClientId", required=method == "azure_ad"),
+        authority=reader.text("Authority", required=method == "azure_ad", max_length=MAX_URL_LENGTH),
+        client_id=reader.text("UpstreamClientId", required=method == "azure_ad", max_length=MAX_ID_LENGTH),
         scope=reader.text("UpstreamScope", required=False, default=fhir_base_url + "/.default"),
-        username=reader.text("Username", required=method == "basic"),
+        username=reader.text("Username", required=method == "basic", max_length=MAX_ID_LENGTH),
         secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
     )
     if auth.authority and not auth.authority.startswith("https://"):
         raise reader.problem("Authority", "must be an https URL")
     if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
         raise reader.problem("SecretSetting", "must be the name of an app setting (letters, digits, _)")
+    if ":" in auth.username:
+        raise reader.problem("Username", "must not contain a colon (HTTP Basic authentication cannot carry one)")
     types = reader.word_list("AllowedResourceTypes") or DEFAULT_RESOURCE_TYPES
     for resource_type in types:
-        if not (resource_type.isalpha() and resource_type[0].isupper()):
-            raise reader.problem("AllowedResourceTypes", f"has {resource_type!r}, which is not a resource type")
+        if not RESOURCE_TYPE.fullmatch(resource_type):
+            raise reader.problem(
+                "AllowedResourceTypes", f"has {resource_type[:40]!r}, which is not a resource type (like Patient)"
+            )
     return Tenant(
         tenant_id=tenant_id,
-        display_name=reader.text("DisplayName", required=False, default=tenant_id),
+        display_name=reader.text("DisplayName", required=False, default=tenant_id, max_length=MAX_NAME_LENGTH),
         fhir_base_url=fhir_base_url,
         fhir_version=version,
         auth=auth,

@@ -102,7 +102,9 @@ def test_tenant_set_show_list_and_remove(tenant_id: str) -> None:
     assert run_json("tenant", "show", tenant_id)["secret_setting"] == "UPSTREAM_SECRET_CONTOSO"
     assert tenant_id in {t["tenant_id"] for t in run_json("tenant", "list")}
     assert run_json("tenant", "disable", tenant_id)["enabled"] is False
-    assert run_json("tenant", "remove", tenant_id) == {"tenant_id": tenant_id, "removed": True}
+    removed = run_json("tenant", "remove", tenant_id)
+    assert removed["tenant_id"] == tenant_id and removed["removed"] is True
+    assert removed["disabled_accounts"] == [] and removed["revoked_secrets"] == 0
     assert tenants.load_tenant(tenant_id) is None
 
 

@@ -104,7 +104,8 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     page.get_by_role("link", name="Go to the account").click()
     page.locator(f"#secret-{first_secret_id}").wait_for()
     assert first_secret not in page.content()
-    page.get_by_label("The new secret expires").select_option("")
+    page.get_by_label("Label (optional").fill("Teams production")
+    page.get_by_label("The new secret expires").select_option("30")
     page.get_by_role("button", name="Create a new secret").click()
     page.get_by_role("heading", name="New secret created").wait_for()
     second_secret = copy(page, "client-secret")
@@ -115,6 +116,7 @@ def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
     screenshot(page, "05-account-two-secrets")
     assert page.locator("#secrets tbody tr").count() == 2
 
+    page.locator(f"#secret-{first_secret_id} input[name=confirm]").check()
     page.get_by_role("button", name=f"Delete secret {first_secret_id}").click()
     page.get_by_text("The secret is deleted").wait_for()
     screenshot(page, "06-old-secret-deleted")
@@ -186,11 +188,13 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_label("Tenant").select_option(new_tenant_id)
         page.get_by_role("button", name="Show").click()
         screenshot(page, "11-operator-clients")
+        page.locator(f"#client-{issued.client_id} input[name=confirm]").check()
         page.get_by_role("button", name="Disable Fabrikam's Patients app").click()
         page.get_by_text("The client is disabled.").wait_for()
         assert not clients.get_client_state(issued.client_id).client.enabled
         page.get_by_role("button", name="Enable Fabrikam's Patients app").click()
         page.get_by_text("The client is enabled.").wait_for()
+        page.locator(f"#secret-{issued.secret_id} input[name=confirm]").check()
         page.get_by_role("button", name=f"Revoke secret {issued.secret_id}").click()
         page.get_by_text("The secret is revoked.").wait_for()
         screenshot(page, "12-operator-client")
@@ -237,6 +241,7 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
             "(f, target) => { f.action = target; }",
             f"/portal/accounts/{b_account.client_id}/secrets/{b_account.secret_id}/delete",
         )
+        form.locator("input[name=confirm]").check()
         with page.expect_navigation():
             form.locator("button").click()
         assert page.get_by_role("heading", name="No such account").is_visible()
@@ -299,3 +304,84 @@ def test_the_accessibility_probe_finds_what_it_looks_for(browser: Any) -> None:
         "unlabelled field x",
         "button or link without a name",
     ]
+
+
+PHONE = {"width": 375, "height": 740}
+# Run in the page: how far it reaches past the viewport sideways (0 when nothing needs sideways scrolling).
+_OVERFLOW = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+def test_every_page_fits_a_phone_without_sideways_scrolling(
+    browser: Any, portal: PortalSetup, stu3_customer: tenants.Tenant
+) -> None:
+    page = new_page(browser)
+    page.set_viewport_size(PHONE)
+    sign_in(page, portal.user(stu3_customer.tenant_id))
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Account created").wait_for()
+    client_id = page.locator("#client-id").inner_text()
+    page.get_by_role("link", name="Go to the account").click()
+    page.get_by_label("Label (optional").fill("a label that is rather long for a phone screen")
+    page.get_by_role("button", name="Create a new secret").click()
+    page.get_by_role("heading", name="New secret created").wait_for()
+    visited = []
+    for path in ("", f"accounts/{client_id}", "history", "developers", "no/such/page"):
+        page.goto(PORTAL + path)
+        overflow = page.evaluate(_OVERFLOW)
+        visited.append((path, overflow))
+        screenshot(page, f"phone-{path.split('/')[0] or 'home'}")
+    assert all(overflow <= 0 for _, overflow in visited), visited
+    operator = new_page(browser)
+    operator.set_viewport_size(PHONE)
+    sign_in(operator, portal.operator())
+    for path in (
+        "operator/",
+        f"operator/tenants/{stu3_customer.tenant_id}",
+        "operator/clients",
+        f"operator/clients/{client_id}",
+    ):
+        operator.goto(PORTAL + path)
+        assert operator.evaluate(_OVERFLOW) <= 0, path
+
+
+def test_core_actions_work_without_javascript_confirmations_included(
+    browser: Any, portal: PortalSetup, stu3_customer: tenants.Tenant
+) -> None:
+    page = new_page(browser, javascript=False)
+    sign_in(page, portal.user(stu3_customer.tenant_id))
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Account created").wait_for()
+    client_id = page.locator("#client-id").inner_text()
+    first_secret_id = page.locator("#secret-id").inner_text()
+    page.get_by_role("link", name="Go to the account").click()
+    page.get_by_role("button", name="Create a new secret").click()
+    page.get_by_role("heading", name="New secret created").wait_for()
+    page.get_by_role("link", name="Go to the account").click()
+    page.locator(f"#secret-{first_secret_id} input[name=confirm]").check()
+    page.get_by_role("button", name=f"Delete secret {first_secret_id}").click()
+    page.get_by_text("The secret is deleted").wait_for()
+    assert clients.get_client_state(client_id).secret(first_secret_id).revoked  # type: ignore[union-attr]  # it exists
+    page.get_by_role("link", name="History of your tenant").click()
+    assert "deleted a secret" in page.locator("#history").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Signed out").wait_for()
+
+
+def test_an_admin_tests_a_secret_through_the_gateway_without_seeing_it_again(
+    browser: Any, portal: PortalSetup, stu3_customer: tenants.Tenant
+) -> None:
+    page = new_page(browser)
+    sign_in(page, portal.user(stu3_customer.tenant_id))
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Account created").wait_for()
+    secret = page.locator("#client-secret").inner_text()
+    page.get_by_role("link", name="Go to the account").click()
+    page.get_by_label("Client secret").fill(secret)
+    page.get_by_role("button", name="Test").click()
+    page.get_by_text("The secret works").wait_for()
+    assert "FHIR 3.0" in page.locator("p.notice").inner_text()
+    assert secret not in page.content()
+    page.get_by_label("Client secret").fill("not-the-secret")
+    page.get_by_role("button", name="Test").click()
+    page.get_by_text("No token: the secret is wrong").wait_for()
+    assert page.locator("p.error").is_visible()  # a failure is shown as one, not in the success style

@@ -79,18 +79,18 @@ def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant
     first = _issued(driver.post("accounts", {"display_name": "Patients app"}).body.decode())
     client_id = first["client-id"]
     try:
-        second = driver.post(f"accounts/{client_id}/secrets", {"expires_days": ""})
+        second = driver.post(f"accounts/{client_id}/secrets", {"expires_days": "90"})
         assert second.status == 201
         new = _issued(second.body.decode())
         driver.get(f"accounts/{client_id}")
         capped = driver.post(f"accounts/{client_id}/secrets", {"expires_days": "30"})
         assert capped.status == 409 and "most allowed (2)" in page_text(capped)
-        deleted = driver.post(f"accounts/{client_id}/secrets/{first['secret-id']}/delete")
+        deleted = driver.post(f"accounts/{client_id}/secrets/{first['secret-id']}/delete", {"confirm": "yes"})
         assert deleted.status == 303
         state = clients.get_client_state(client_id)
         assert state.secret(first["secret-id"]).revoked and not state.secret(new["secret-id"]).revoked
         driver.get(f"accounts/{client_id}")
-        last = driver.post(f"accounts/{client_id}/secrets/{new['secret-id']}/delete")
+        last = driver.post(f"accounts/{client_id}/secrets/{new['secret-id']}/delete", {"confirm": "yes"})
         assert last.status == 409 and "last active secret" in page_text(last)
         assert clients.get_client_state(client_id).secret(new["secret-id"]).is_active(datetime.now(UTC))
     finally:
@@ -151,7 +151,12 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
             assert a_driver.get(f"accounts/{client_id}").status == 404
             assert a_driver.post(f"accounts/{client_id}/secrets", {}).status == 404
             assert a_driver.post(f"accounts/{client_id}/disable", {"confirm": "yes"}).status == 404
-        assert a_driver.post(f"accounts/{b_account['client-id']}/secrets/{b_account['secret-id']}/delete").status == 404
+        assert (
+            a_driver.post(
+                f"accounts/{b_account['client-id']}/secrets/{b_account['secret-id']}/delete", {"confirm": "yes"}
+            ).status
+            == 404
+        )
         # A tenant field smuggled into the form changes nothing: the tenant is the ID token's tid.
         mine = a_driver.post(
             "accounts", {"display_name": "A's app", "tenant": tenant_b.tenant_id, "tid": tenant_b.tenant_id}

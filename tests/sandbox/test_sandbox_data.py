@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -90,11 +89,9 @@ def test_mrn_is_derived_from_the_pid_and_unique() -> None:
     assert mrn_for("665677") == mrn_for("665677") != "665677"
 
 
-def test_store_builds_well_under_a_second_from_cold() -> None:
+def test_store_builds_from_cold() -> None:
+    # How long this takes is a figure for a benchmark, not a test: on a loaded machine any bound is a coin toss.
     sample_data._load.cache_clear()
     store._store.cache_clear()
-    started = time.perf_counter()
     built = store.get_store(None, STU3)
-    elapsed = time.perf_counter() - started
     assert built.counts()["Patient"] == 67
-    assert elapsed < 2.0, f"cold start took {elapsed:.2f}s"
