@@ -21,8 +21,30 @@ from sandbox.server import ServerHandle
 from sandbox.server import serve_in_thread as serve_sandbox
 
 
-@pytest.fixture(scope="session")
-def runtime_host() -> Iterator[RuntimeHost]:
+@pytest.fixture(scope="module")
+def portal_configured() -> Iterator[None]:
+    """The registration portal switched on (a local https authority) for both hosts, for this module only."""
+    from portal_env import start_portal_setup
+
+    from shared import settings
+
+    setup_iterator = start_portal_setup()
+    setup = next(setup_iterator)
+    saved = {name: os.environ.get(name) for name in setup.settings()}
+    os.environ.update(setup.settings())
+    settings.reload()
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    settings.reload()
+    next(setup_iterator, None)
+
+
+@pytest.fixture(scope="module")
+def runtime_host(portal_configured: None) -> Iterator[RuntimeHost]:
     table_storage()  # REGISTRY_CONNECTION_STRING in the environment the runtime host inherits
     try:
         host = start_runtime_host(REPO, {**os.environ, "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": str(BODY_LIMIT)})
@@ -32,8 +54,8 @@ def runtime_host() -> Iterator[RuntimeHost]:
     host.stop()
 
 
-@pytest.fixture(scope="session")
-def local_host() -> Iterator[str]:
+@pytest.fixture(scope="module")
+def local_host(portal_configured: None) -> Iterator[str]:
     """The local host's URL: its own instance on a free port (the answers' URLs come from the public-base
     setting, not the port, so they match the end-to-end suite's instance and the runtime host's)."""
     from local_host.server import serve_in_thread

@@ -33,6 +33,8 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 FHIR_JSON = {"Accept": "application/fhir+json"}
 ISSUED_AT = r'"(iat|nbf|exp|jti|created|last_used|expires)"\s*:\s*("[^"]*"|\d+)'
 UUIDS = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Sealed cookie values, sign-in state and nonces: runs of token characters (an '=' padding or its escape stays).
+PAGE = (r"[A-Za-z0-9_-]{16,}",)
 PROXY = (UUIDS, r"dur=[0-9.]+", r'"lastUpdated"\s*:\s*"[^"]+"')  # request ids, Server-Timing, provider clocks
 
 
@@ -146,8 +148,9 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
             plain,
         ),
         (Case("health", "GET", "/health", 200), plain),
-        (Case("portal", "GET", "/portal/", 503), plain),
-        (Case("portal-account-post", "POST", "/portal/account", 503, FORM, b"x=1"), plain),
+        (Case("portal", "GET", "/portal/", 200, volatile=PAGE), plain),
+        (Case("portal-sign-in", "GET", "/portal/auth/sign-in", 302, volatile=PAGE), plain),
+        (Case("portal-sign-out", "POST", "/portal/auth/sign-out", 200, FORM, b"csrf=x", volatile=PAGE), plain),
         (Case("unknown-route", "GET", "/no/such/route", 404), plain),
         (Case("method-not-listed", "PUT", "/oauth2/token", 404, FORM, token_form), plain),
         (Case("token-over-body-limit", "POST", "/oauth2/token", 500, FORM, b"a=" + b"x" * BODY_LIMIT), plain),
