@@ -25,6 +25,7 @@ _COOKIE = (
     " token's '=' padding becomes %3D), lower-case attributes in its own order, and the worker's empty domain as"
     " 'domain='; the local host writes the function's Set-Cookie line as it is (azure-functions-python-worker#1794)"
 )
+_RAISES = "the host answers a failed invocation with an empty 500; the local host with a JSON error body"
 _EMPTY_PARAM = "req.params leaves out a query parameter whose value is empty (ToRpcHttp); the local host keeps it"
 _REPEATED_PARAM = "req.params joins a repeated query parameter with ',' (ToRpcHttp); the local host keeps the first"
 
@@ -42,6 +43,7 @@ EXPECTED_DIFFERENCES: dict[tuple[str, str], str] = {
     **_all("token-over-body-limit", _BODY_LIMIT, "status", "body", "header:content-type"),
     **_all("portal-sign-in", _COOKIE, "header:set-cookie"),
     **_all("portal-sign-out", _COOKIE, "header:set-cookie"),
+    **_all("function-raises", _RAISES, "body", "header:content-type"),
     **_all("format-empty", _EMPTY_PARAM, "status", "body", "header:cache-control"),
     **_all("format-repeated", _REPEATED_PARAM, "status", "body", "header:cache-control"),
 }
