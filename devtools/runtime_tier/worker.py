@@ -85,6 +85,10 @@ class Worker:
         handler_name, response_field = _HANDLERS[kind]
         properties = {"protos": self.protos, "host": self.host}
         response = await getattr(library, handler_name)(LibraryRequest(kind, message, properties))
+        if kind == "worker_init_request" and hasattr(library, "start_threadpool_executor"):
+            # As the proxy worker does after init: the pool that runs sync functions, sized by
+            # PYTHON_THREADPOOL_THREAD_COUNT (the library's default otherwise).
+            library.start_threadpool_executor()
         self.outgoing.put(self.protos.StreamingMessage(request_id=self.request_id, **{response_field: response}))
 
     def run(self) -> None:
