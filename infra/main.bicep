@@ -1,4 +1,5 @@
-// FHIR interop gateway: Linux Function App (Python 3.11, v1 model) with its registry tables, Key Vault and monitoring.
+// FHIR interop gateway: Linux Function App (Python 3.13, v1 model) on Flex Consumption (default) or a Dedicated plan,
+// with its registry tables, Key Vault and monitoring.
 // Deploy into an existing resource group; docs/deploy.md walks through the whole procedure.
 
 targetScope = 'resourceGroup'
@@ -16,7 +17,14 @@ param location string = resourceGroup().location
 @maxLength(60)
 param functionAppName string = 'func-${environmentName}-${toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))}'
 
-@description('Optional. App Service plan size. Standard scales out to 10 instances, Premium v3 to 30.')
+@description('Optional. FlexConsumption (serverless: scales per HTTP concurrency, always-ready instances, the default) or Dedicated (App Service plan of size planSku with autoscale). docs/deploy.md compares them.')
+@allowed([
+  'FlexConsumption'
+  'Dedicated'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Optional. Dedicated only: App Service plan size. Standard scales out to 10 instances, Premium v3 to 30.')
 @allowed([
   'S1'
   'S2'
@@ -28,17 +36,17 @@ param functionAppName string = 'func-${environmentName}-${toLower(uniqueString(s
 ])
 param planSku string = 'P0v3'
 
-@description('Optional. Instances that always run; 2 or more keeps the gateway answering while one restarts.')
+@description('Optional. Instances that always run (Flex Consumption: always-ready instances of the HTTP group; Dedicated: the plan\'s floor); 2 or more keeps the gateway answering while one restarts.')
 @minValue(1)
 @maxValue(30)
 param minimumInstances int = 2
 
-@description('Optional. Autoscale ceiling (at most 10 on Standard, 30 on Premium v3).')
+@description('Optional. Dedicated only: autoscale ceiling (at most 10 on Standard, 30 on Premium v3).')
 @minValue(1)
 @maxValue(30)
 param maximumInstances int = 10
 
-@description('Optional. Spread plan instances over availability zones (Premium v3 in a region with zones; needs 2 or more instances).')
+@description('Optional. Dedicated only: spread plan instances over availability zones (Premium v3 in a region with zones; needs 2 or more instances).')
 param zoneRedundant bool = false
 
 @description('Optional. Replication of the storage account that holds the registry tables.')
@@ -63,9 +71,22 @@ param publicBaseUrl string = 'https://${functionAppName}.${appServiceDomainSuffi
 @maxValue(64)
 param pythonThreadCount int = 32
 
-@description('Optional. Scale out by one instance when each instance takes more requests per minute than this, averaged over 5 minutes (or CPU stays above 70 %); scale in when below a third of it and CPU below 30 % for 10 minutes. Default: 32 threads, providers answering in about a second, at half the threads.')
+@description('Optional. Dedicated only: scale out by one instance when each instance takes more requests per minute than this, averaged over 5 minutes (or CPU stays above 70 %); scale in when below a third of it and CPU below 30 % for 10 minutes. Default: 32 threads, providers answering in about a second, at half the threads.')
 @minValue(60)
 param requestsPerInstanceScaleOut int = 900
+
+@description('Optional. Flex Consumption only: the most instances the app scales out to (40 to 1000).')
+@minValue(40)
+@maxValue(1000)
+param flexMaximumInstances int = 100
+
+@description('Optional. Flex Consumption only: memory per instance in MB (2048 fits 32 threads with their caches).')
+@allowed([
+  512
+  2048
+  4096
+])
+param flexInstanceMemoryMB int = 2048
 
 @description('Optional. FHIR version the gateway\'s metadata endpoint announces.')
 @allowed([
@@ -153,11 +174,12 @@ module roleAssignments 'modules/role-assignments.bicep' = {
   }
 }
 
-module hostingPlan 'modules/hosting-plan.bicep' = {
+module plan 'modules/hosting-plan.bicep' = {
   name: 'hosting-plan'
   params: {
     name: 'asp-${environmentName}-${resourceToken}'
     location: location
+    hostingPlan: hostingPlan
     planSku: planSku
     minimumInstances: minimumInstances
     zoneRedundant: zoneRedundant
@@ -170,7 +192,12 @@ module functionApp 'modules/function-app.bicep' = {
   params: {
     name: appName
     location: location
-    planId: hostingPlan.outputs.resourceId
+    planId: plan.outputs.resourceId
+    hostingPlan: hostingPlan
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    alwaysReadyInstances: minimumInstances
+    maximumInstanceCount: flexMaximumInstances
+    instanceMemoryMB: flexInstanceMemoryMB
     identityResourceId: identity.outputs.resourceId
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
@@ -192,13 +219,14 @@ module functionApp 'modules/function-app.bicep' = {
   ]
 }
 
-// After the app: one rule counts the app's requests, and autoscale checks that the metric's resource exists.
-module autoscale 'modules/autoscale.bicep' = {
+// Dedicated only (Flex Consumption scales itself). After the app: one rule counts the app's requests, and
+// autoscale checks that the metric's resource exists.
+module autoscale 'modules/autoscale.bicep' = if (hostingPlan == 'Dedicated') {
   name: 'autoscale'
   params: {
     name: 'asp-${environmentName}-${resourceToken}-autoscale'
     location: location
-    planId: hostingPlan.outputs.resourceId
+    planId: plan.outputs.resourceId
     siteId: functionApp.outputs.resourceId
     minimumInstances: minimumInstances
     maximumInstances: maximumInstances

@@ -3,6 +3,9 @@ using './main.bicep'
 
 // azd sets AZURE_ENV_NAME (and reads this file or main.parameters.json); `az deployment group create` gets 'prod'.
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'prod')
+// FlexConsumption (serverless, the default) or Dedicated; planSku, maximumInstances and the autoscale
+// parameters apply to Dedicated only, flexMaximumInstances and flexInstanceMemoryMB to Flex Consumption only.
+param hostingPlan = 'FlexConsumption'
 param planSku = 'P0v3'
 param minimumInstances = 2
 param maximumInstances = 10

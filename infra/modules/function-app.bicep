@@ -1,4 +1,5 @@
-// Linux Function App (Python 3.11, v1 programming model) and its app settings; secrets only as Key Vault references.
+// Linux Function App (Python 3.13, v1 programming model) on a Flex Consumption or a Dedicated plan, and its app
+// settings; secrets only as Key Vault references.
 
 @description('Required. Name of the Function App (also the first label of its default host name).')
 param name string
@@ -6,8 +7,42 @@ param name string
 @description('Optional. Azure region of the Function App.')
 param location string = resourceGroup().location
 
-@description('Required. Resource ID of the Linux App Service plan.')
+@description('Required. Resource ID of the plan (Flex Consumption or Linux App Service plan).')
 param planId string
+
+@description('Optional. The plan\'s kind: FlexConsumption (serverless, the default) or Dedicated (App Service plan).')
+@allowed([
+  'FlexConsumption'
+  'Dedicated'
+])
+param hostingPlan string = 'FlexConsumption'
+
+@description('Optional. Python version the app runs (docs/deploy.md, "Python version").')
+@allowed([
+  '3.13'
+])
+param pythonVersion string = '3.13'
+
+@description('Optional. Flex Consumption: URL of the blob container the deployment package is uploaded to and read from with the user-assigned identity.')
+param deploymentContainerUrl string = ''
+
+@description('Optional. Flex Consumption: always-ready instances of the HTTP group (every function here is HTTP).')
+@minValue(0)
+@maxValue(30)
+param alwaysReadyInstances int = 2
+
+@description('Optional. Flex Consumption: the most instances the app scales out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Optional. Flex Consumption: memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
 
 @description('Required. Resource ID of the user-assigned managed identity the app runs as.')
 param identityResourceId string
@@ -67,8 +102,11 @@ param portalSupportContact string = ''
 @description('Optional. Tags applied to the Function App.')
 param tags object = {}
 
-// Settings the Functions host, the Python worker, azure-identity and the remote build read.
-var runtimeSettings = [
+var isFlex = hostingPlan == 'FlexConsumption'
+
+// Dedicated only: Flex Consumption takes the runtime from functionAppConfig.runtime and builds through its own
+// deployment API, and deprecates these settings (docs/deploy.md).
+var dedicatedOnlySettings = [
   {
     name: 'FUNCTIONS_EXTENSION_VERSION'
     value: '~4'
@@ -77,6 +115,28 @@ var runtimeSettings = [
     name: 'FUNCTIONS_WORKER_RUNTIME'
     value: 'python'
   }
+  // The remote-build settings `func azure functionapp publish` sets on Linux Dedicated apps; declared here so a
+  // later template deployment does not remove them.
+  {
+    name: 'SCM_DO_BUILD_DURING_DEPLOYMENT'
+    value: '1'
+  }
+  {
+    name: 'ENABLE_ORYX_BUILD'
+    value: 'true'
+  }
+  {
+    name: 'BUILD_FLAGS'
+    value: 'UseExpressBuild'
+  }
+  {
+    name: 'XDG_CACHE_HOME'
+    value: '/tmp/.cache'
+  }
+]
+
+// Settings the Functions host, the Python worker and azure-identity read, on either plan.
+var runtimeSettings = [
   {
     name: 'AzureWebJobsStorage__accountName'
     value: storageAccountName
@@ -101,24 +161,6 @@ var runtimeSettings = [
   {
     name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
     value: 'ClientId=${identityClientId};Authorization=AAD'
-  }
-  // The remote-build settings `func azure functionapp publish` sets on Linux Dedicated apps; declared here so a
-  // later template deployment does not remove them.
-  {
-    name: 'SCM_DO_BUILD_DURING_DEPLOYMENT'
-    value: '1'
-  }
-  {
-    name: 'ENABLE_ORYX_BUILD'
-    value: 'true'
-  }
-  {
-    name: 'BUILD_FLAGS'
-    value: 'UseExpressBuild'
-  }
-  {
-    name: 'XDG_CACHE_HOME'
-    value: '/tmp/.cache'
   }
   {
     // The worker's default is min(32, CPUs + 4): 5 threads on a 1-vCPU P0v3, so 5 requests waiting on slow
@@ -202,6 +244,41 @@ var upstreamSecretSettings = [for settingName in upstreamSecretNames: {
   value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${toLower(replace(settingName, '_', '-'))})'
 }]
 
+// Flex Consumption: runtime, scaling and the deployment container live here instead of in siteConfig and settings.
+var flexConfig = {
+  deployment: {
+    storage: {
+      type: 'blobContainer'
+      value: deploymentContainerUrl
+      authentication: {
+        type: 'UserAssignedIdentity'
+        userAssignedIdentityResourceId: identityResourceId
+      }
+    }
+  }
+  scaleAndConcurrency: {
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    // Warm instances (and their caches) for the HTTP group, which holds every function of this app.
+    alwaysReady: [
+      {
+        name: 'http'
+        instanceCount: alwaysReadyInstances
+      }
+    ]
+    triggers: {
+      http: {
+        // As many requests per instance as the worker has threads; the Python default is 1 (docs/deploy.md).
+        perInstanceConcurrency: pythonThreadCount
+      }
+    }
+  }
+  runtime: {
+    name: 'python'
+    version: pythonVersion
+  }
+}
+
 resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
   // checkov:skip=CKV_AZURE_212:Instances are counted on the plan (capacity = minimumInstances, 2 by default, plus autoscale); numberOfWorkers only applies to per-app scaling.
   // checkov:skip=CKV_AZURE_17:Client certificates are not part of the SMART backend services flow the gateway implements.
@@ -225,15 +302,18 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
     clientAffinityEnabled: false
     publicNetworkAccess: 'Enabled'
     keyVaultReferenceIdentity: identityResourceId
+    functionAppConfig: isFlex ? flexConfig : null
     siteConfig: {
-      linuxFxVersion: 'Python|3.11'
-      alwaysOn: true
+      // Flex Consumption sets none of these three: its runtime is functionAppConfig.runtime, it has no Always On,
+      // and App Service's health check (an instance failing /health leaves the rotation) is a Dedicated feature.
+      linuxFxVersion: isFlex ? null : 'Python|${pythonVersion}'
+      alwaysOn: !isFlex
+      healthCheckPath: isFlex ? null : '/health'
       http20Enabled: true
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
       ftpsState: 'Disabled'
-      healthCheckPath: '/health'
-      appSettings: concat(runtimeSettings, gatewaySettings, portalSettings, upstreamSecretSettings)
+      appSettings: concat(isFlex ? [] : dedicatedOnlySettings, runtimeSettings, gatewaySettings, portalSettings, upstreamSecretSettings)
     }
   }
 }

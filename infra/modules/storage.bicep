@@ -26,6 +26,9 @@ param tableNames array = [
   'PortalState'
 ]
 
+@description('Optional. Blob container Flex Consumption deploys the app package to (read with the app\'s identity).')
+param deploymentContainerName string = 'app-package'
+
 @description('Optional. Tags applied to the storage account.')
 param tags object = {}
 
@@ -71,6 +74,15 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
   }
 }
 
+// Private, like every container here: the app reads its package with its identity (Storage Blob Data Owner).
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storageAccount
   name: 'default'
@@ -83,6 +95,9 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
 
 @description('Resource name of the storage account.')
 output name string = storageAccount.name
+
+@description('URL of the deployment package container (Flex Consumption).')
+output deploymentContainerUrl string = '${storageAccount.properties.primaryEndpoints.blob}${deploymentContainer.name}'
 
 @description('Table service endpoint (https://<account>.table.<suffix>/) without the trailing slash.')
 output tableEndpoint string = 'https://${storageAccount.name}.table.${environment().suffixes.storage}'

@@ -136,8 +136,11 @@ def test_the_plan_scales_out_on_requests_per_instance_as_well_as_cpu() -> None:
 
 def test_autoscale_targets_the_plan_and_counts_the_apps_requests() -> None:
     (module,) = [m for m in main_bicep()["modules"].values() if m["detail"]["path"] == "modules/autoscale.bicep"]
-    params = module["config"]["params"]
-    assert dotted(params["planId"]) == "hostingPlan.outputs.resourceId"
+    # Autoscale belongs to the Dedicated plan only; Flex Consumption scales itself.
+    condition = module["config"]["condition"]["operator"]["operands"]
+    assert condition == {"operand_1": "hostingPlan", "operand_2": "Dedicated"}
+    params = module["config"]["config"]["params"]
+    assert dotted(params["planId"]) == "plan.outputs.resourceId"
     assert dotted(params["siteId"]) == "functionApp.outputs.resourceId"
     assert main_bicep()["parameters"]["requestsPerInstanceScaleOut"]["default"] == 900
 
