@@ -21,7 +21,14 @@ from shared.http_responses import NOSNIFF, response
 from shared.proxy import upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
-from shared.proxy.errors import Forbidden, NotAuthenticated, NotFound, ProxyError, RefusedByProvider
+from shared.proxy.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    ProxyError,
+    RefusedByProvider,
+)
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
     URL_RESPONSE_HEADERS,
@@ -54,6 +61,7 @@ from shared.version_bridge.proxy_bridge import (
     translate_header_url,
     translate_request,
 )
+from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +281,8 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         claims = authenticate(headers)
         outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
         tenant = resolve_tenant(claims)
+        if method.upper() == "POST" and body_withheld_by_host(headers, body):
+            raise InvalidRequest(BODY_WITHHELD_MESSAGE)
         requested = plan_request(tenant, method, raw_path, raw_query, headers, body)
         outcome.interaction = requested.path.interaction.value
         outcome.resource_types = requested.resource_types

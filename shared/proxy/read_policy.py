@@ -62,7 +62,8 @@ def media_type(content_type: str | None) -> str:
 def check_json_wanted(headers: Mapping[str, str], query: Query) -> None:
     """JSON only: the gateway rewrites responses structurally, so XML is refused with 406."""
     for name, value in query:
-        if name == "_format" and value.lower() not in {"json", *JSON_MEDIA_TYPES}:
+        # An empty _format asks for nothing (as in `/fhir/metadata`, and as Azure's req.params drops it).
+        if name == "_format" and value.strip() and value.strip().lower() not in {"json", *JSON_MEDIA_TYPES}:
             raise NotAcceptable("this gateway serves FHIR JSON only (_format=json)")
     accept = headers.get("accept") or headers.get("Accept") or ""
     if accept:
