@@ -42,26 +42,25 @@ class PageTokenExpired(Exception):
 
 
 @functools.lru_cache(maxsize=4)
-def _derived_key(private_key_der: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(private_key_der)
+def _cipher(signing_key: rsa.RSAPrivateKey) -> AESGCM:
+    """The AES-256-GCM cipher for one signing key, derived once per key object (settings hold one per reload)."""
+    der = signing_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(der))
 
 
-process_state.register("page_tokens.derived_keys", _derived_key.cache_clear)
+process_state.register("page_tokens.ciphers", _cipher.cache_clear)
 
 
-def _der(key: rsa.RSAPrivateKey) -> bytes:
-    der = serialization.Encoding.DER
-    return key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-
-
-def _keys() -> list[bytes]:
-    """The sealing key first, then the previous signing key's (tokens sealed just before a rotation still open)."""
+def _ciphers() -> list[AESGCM]:
+    """The sealing cipher first, then the previous signing key's (tokens sealed just before a rotation still open)."""
     current = settings.current()
-    keys = [_derived_key(_der(current.token_signing_key))]
+    ciphers = [_cipher(current.token_signing_key)]
     previous = current.token_signing_key_previous
     if isinstance(previous, rsa.RSAPrivateKey):
-        keys.append(_derived_key(_der(previous)))
-    return keys
+        ciphers.append(_cipher(previous))
+    return ciphers
 
 
 def seal(link: str, tenant_id: str, now: float | None = None) -> str:
@@ -70,9 +69,9 @@ def seal(link: str, tenant_id: str, now: float | None = None) -> str:
     if len(raw) > MAX_LINK_BYTES:
         raise ValueError("the link is too long to seal")
     expires = int(now if now is not None else time.time()) + LIFETIME_SECONDS
-    plaintext = _HEADER.pack(_VERSION, expires) + zlib.compress(raw, 9)
+    plaintext = _HEADER.pack(_VERSION, expires) + zlib.compress(raw)
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = nonce + AESGCM(_keys()[0]).encrypt(nonce, plaintext, tenant_id.encode("utf-8"))
+    sealed = nonce + _ciphers()[0].encrypt(nonce, plaintext, tenant_id.encode("utf-8"))
     return base64.urlsafe_b64encode(sealed).decode("ascii").rstrip("=")
 
 
@@ -85,9 +84,9 @@ def open_token(token: str, tenant_id: str, now: float | None = None) -> str:
     if len(sealed) < _NONCE_BYTES + 16 + _HEADER.size:
         raise PageTokenInvalid("not a page token")
     nonce, ciphertext = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-    for key in _keys():
+    for cipher in _ciphers():
         try:
-            plaintext = AESGCM(key).decrypt(nonce, ciphertext, tenant_id.encode("utf-8"))
+            plaintext = cipher.decrypt(nonce, ciphertext, tenant_id.encode("utf-8"))
             break
         except InvalidTag:
             continue
