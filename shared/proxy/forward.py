@@ -286,6 +286,8 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         max_query = MAX_QUERY_LENGTH
         page = followed_page_link(raw_path, raw_query, tenant.tenant_id)
         if page is not None:  # a short page link: the sealed link, through every check a request gets
+            if method.upper() not in ("GET", "HEAD"):
+                raise InvalidRequest("a page link is followed with GET")
             (raw_path, raw_query), max_query = page, page_tokens.MAX_LINK_BYTES
         if method.upper() == "POST" and body_withheld_by_host(headers, body):
             raise InvalidRequest(BODY_WITHHELD_MESSAGE)

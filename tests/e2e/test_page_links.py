@@ -120,6 +120,9 @@ def test_changed_and_expired_page_links_are_refused(gateway: Gateway, long_links
     operation_outcome_of(gateway.get(f"?{PAGE_PARAMETER}={flipped}", long_links.token), 400)
     operation_outcome_of(gateway.get(f"?{PAGE_PARAMETER}={token}&_count=500", long_links.token), 400)
     operation_outcome_of(gateway.get(f"Patient?{PAGE_PARAMETER}={token}", long_links.token), 400)
+    batch = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient"}}]}
+    posted = gateway.request("POST", f"?{PAGE_PARAMETER}={token}", long_links.token, json=batch)
+    assert "followed with GET" in operation_outcome_of(posted, 400)
     old = page_tokens.seal("/Patient?_count=5", tenant_id, now=time.time() - page_tokens.LIFETIME_SECONDS - 1)
     assert "expired" in operation_outcome_of(gateway.get(f"?{PAGE_PARAMETER}={old}", long_links.token), 410)
 
