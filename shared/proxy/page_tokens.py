@@ -50,7 +50,7 @@ def _cipher(signing_key: rsa.RSAPrivateKey) -> AESGCM:
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(der))
 
 
-process_state.register("page_tokens.ciphers", _cipher.cache_clear)
+process_state.register("proxy.page_token_ciphers", _cipher.cache_clear)
 
 
 def _ciphers() -> list[AESGCM]:
