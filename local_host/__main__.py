@@ -48,7 +48,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--max-body-bytes",
         type=int,
         default=None,
-        help="request body cap, 413 above (default: $FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 100 MiB, as the host)",
+        help="request body cap, an empty 500 above, as on the host (default: $FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)",
     )
     parser.add_argument(
         "--method-mismatch-status",

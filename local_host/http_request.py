@@ -34,16 +34,22 @@ def host_body_limit() -> int:
 
 
 class BodyTooLarge(Exception):
-    """The request body is larger than the configured cap (answered with 413)."""
+    """The request body is larger than the host's limit (answered, as the host does, with an empty 500)."""
+
+
+def is_chunked(environ: WSGIEnvironment) -> bool:
+    """Whether the request came with `Transfer-Encoding: chunked` (kept for us by the strict parser)."""
+    return "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
 
 
 def request_headers(environ: WSGIEnvironment) -> dict[str, str]:
     """Request headers by lower-case name (repeated headers arrive comma-joined, as on the Functions host)."""
     headers: dict[str, str] = {}
+    chunked = is_chunked(environ)
     for key, value in environ.items():
         if key.startswith("HTTP_"):
             name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        elif key == "CONTENT_TYPE" or (key == "CONTENT_LENGTH" and not chunked):
             name = key
         else:
             continue
@@ -57,28 +63,46 @@ def request_headers(environ: WSGIEnvironment) -> dict[str, str]:
 
 
 def query_params(raw_query: str) -> dict[str, str]:
-    """Query parameters decoded ('+' is a space), the first value of each name."""
-    params: dict[str, str] = {}
+    """Query parameters as the host puts them in `RpcHttp.query` and `req.params` shows them.
+
+    ASP.NET Core parses the query ('+' is a space) into names compared case-insensitively, each with all its
+    values; the host sends `StringValues.ToString()` — the non-empty values joined with `,` (dotnet/runtime
+    `Microsoft.Extensions.Primitives` `StringValues.GetJoinedStringValueFromArray` skips null and empty ones) —
+    and leaves a name out when that is empty (`ToRpcHttp` in Azure/azure-functions-host
+    `src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs`). So `_format=` does not
+    reach the function and `_format=json&_format=xml` arrives as `json,xml`: code that needs the query as
+    sent reads the raw URL.
+    """
+    grouped: dict[str, tuple[str, list[str]]] = {}
     for name, value in parse_qsl(raw_query, keep_blank_values=True, encoding="utf-8", errors="replace"):
-        params.setdefault(name, value)
+        grouped.setdefault(name.lower(), (name, []))[1].append(value)
+    params: dict[str, str] = {}
+    for name, values in grouped.values():
+        joined = ",".join(value for value in values if value)
+        if joined:
+            params[name] = joined
     return params
 
 
 def read_body(environ: WSGIEnvironment, max_bytes: int) -> bytes:
-    """The whole request body, at most `max_bytes` long; raises BodyTooLarge beyond that."""
+    """The body the function receives: at most `max_bytes` long (BodyTooLarge beyond that), and only when the
+    request declared a Content-Length.
+
+    The host copies the body into the worker's message only `if (request.Body != null && request.ContentLength
+    > 0)` (`ToRpcHttp` in Azure/azure-functions-host
+    `src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs`; azure-functions-host#4926):
+    a chunked body (`Transfer-Encoding: chunked`, no length) never reaches the function, which sees an empty one.
+    """
     stream = environ["wsgi.input"]
     declared = environ.get("CONTENT_LENGTH", "")
-    if declared.strip():
-        try:
-            remaining = int(declared)
-        except ValueError:
-            remaining = 0
-        if remaining > max_bytes:
-            raise BodyTooLarge(remaining)
-    elif environ.get("wsgi.input_terminated"):
-        remaining = max_bytes + 1  # no length given, but the server tells us where the body ends
-    else:
-        return b""
+    if is_chunked(environ) or not declared.strip():
+        return b""  # chunked or no body: the host sends none (waitress has read and discarded it)
+    try:
+        remaining = int(declared)
+    except ValueError:
+        remaining = 0
+    if remaining > max_bytes:
+        raise BodyTooLarge(remaining)
     chunks: list[bytes] = []
     received = 0
     while remaining > 0:

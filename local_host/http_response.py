@@ -7,13 +7,14 @@ only the host's last step, from that message to the wire, is done here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import azure.functions as func
 from azure.functions.http import HttpResponseConverter
+
+from .host_cookies import CookieConversionError, set_cookie_lines
 
 # PEP 3333 forbids these from applications; the server owns the connection.
 HOP_BY_HOP = frozenset(
@@ -51,11 +52,13 @@ class WireResponse:
         return f"{self.status} {phrase}"
 
 
-def json_response(status: int, payload: dict[str, Any]) -> WireResponse:
-    """A small JSON response produced by the host itself (404, 413, 500)."""
-    body = json.dumps(payload).encode("utf-8")
-    headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))]
-    return WireResponse(status, headers, body)
+def empty_response(status: int, headers: tuple[tuple[str, str], ...] = ()) -> WireResponse:
+    """An answer of the host itself: the status and an empty body, as Kestrel writes it (`Content-Length: 0`).
+
+    The host answers no route (404), a failed function (500) and a body over its limit (500, host#10519)
+    this way; what went wrong is only in the host's log.
+    """
+    return WireResponse(status, [*headers, ("Content-Length", "0")], b"")
 
 
 def _check_header(name: str, value: str) -> None:
@@ -79,8 +82,10 @@ def _message(output: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     except ValueError:
         raise InvalidResponse(f"invalid status code {message['status_code'].value!r}") from None
     headers = [(str(name), str(value.value)) for name, value in message["headers"].items()]
-    for cookie in message.get("cookies") or []:
-        headers += [("Set-Cookie", morsel.OutputString()) for morsel in cookie.values()]
+    try:
+        headers += [("Set-Cookie", line) for line in set_cookie_lines(message.get("cookies"))]
+    except CookieConversionError as error:
+        raise InvalidResponse(str(error)) from None
     body = message["body"].value or b""
     return status, headers, body if isinstance(body, bytes) else str(body).encode("utf-8")
 
@@ -88,30 +93,26 @@ def _message(output: Any) -> tuple[int, list[tuple[str, str]], bytes]:
 def to_wire(output: Any, method: str) -> WireResponse:
     """func.HttpResponse (or str / None, as the Python worker accepts) to a WireResponse.
 
-    Every header the function set is sent, repeated Set-Cookie ones as separate lines. Content-Type is the
-    worker's (from the headers if set, else from mimetype, "; charset=" for text/*). Content-Length is computed
-    from the body. HEAD gets no body.
+    Every header the function set is sent, repeated Set-Cookie ones as separate lines (cookies written as the
+    host writes them: local_host/host_cookies.py). Content-Type is the worker's (from the headers if set, else
+    from mimetype, "; charset=" for text/*). Content-Length is computed from the body. HEAD gets neither a body
+    nor a Content-Length, as from the host (see strict_parser.HostTask).
     """
     status, encoded_headers, body = _message(output)
     if not 100 <= status <= 999:
         raise InvalidResponse(f"invalid status code {status}")
     headers: list[tuple[str, str]] = []
-    declared_length: str | None = None
     for name, value in encoded_headers:
         _check_header(name, value)
         lower = name.lower()
         if lower in HOP_BY_HOP:
             continue
         if lower == "content-length":
-            declared_length = value.strip()
             continue
         headers.append((name, value))
     if status < 200 or status in (204, 304):
         return WireResponse(status, headers, b"")  # these statuses never carry a body
     if method == "HEAD":
-        # A HEAD handler may announce the length of the GET body without producing it.
-        length = declared_length if (not body and declared_length and declared_length.isdigit()) else len(body)
-        headers.append(("Content-Length", str(length)))
         return WireResponse(status, headers, b"")
     headers.append(("Content-Length", str(len(body))))
     return WireResponse(status, headers, body)

@@ -34,8 +34,9 @@ def make_server(
 ) -> Any:
     """A bound (not yet running) waitress server for the app root; `.run()` serves, port 0 picks a free port.
 
-    The app enforces `max_body_bytes` exactly (413). waitress gets a slightly higher limit (it counts chunk
-    framing and refuses at ">=") and answers 413 by itself beyond that, so it never buffers much more.
+    The app enforces `max_body_bytes` exactly (an empty 500, as the host). waitress gets a slightly higher limit
+    (it counts chunk framing and refuses at ">=") and refuses beyond that by itself, with the same empty 500
+    (strict_parser.BodyOverHostLimit), so it never buffers much more.
     """
     if app is None:
         app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)

@@ -12,7 +12,7 @@ from .function_folders import discover_functions
 from .function_loader import load_function
 from .host_json import read_host_json, route_prefix
 from .http_request import BodyTooLarge, build_request, host_body_limit, read_body, server_address
-from .http_response import WireResponse, json_response, to_wire
+from .http_response import WireResponse, empty_response, to_wire
 from .request_path import RequestTarget, raw_target
 from .route_table import RouteTable
 
@@ -65,19 +65,20 @@ class FunctionsApp:
         return [response.body]
 
     def respond(self, environ: WSGIEnvironment, target: RequestTarget, method: str) -> WireResponse:
-        """Route, read the body, call the function, convert its output; host errors as small JSON bodies."""
+        """Route, read the body, call the function, convert its output; the host's own answers have empty bodies."""
         resolution = self.routes.resolve(target.segments, method)
         route = resolution.route
         if route is None:
             if resolution.allowed_methods is not None and self.method_mismatch_status == 405:
-                response = json_response(405, {"error": "method not allowed"})
-                allow = ", ".join(sorted(resolution.allowed_methods))
-                return WireResponse(response.status, [*response.headers, ("Allow", allow)], response.body)
-            return json_response(404, {"error": "not found"})
+                return empty_response(405, (("Allow", ", ".join(sorted(resolution.allowed_methods))),))
+            return empty_response(404)  # the host's 404: no body
         try:
             body = read_body(environ, self.max_body_bytes)
         except BodyTooLarge:
-            return json_response(413, {"error": "request body too large", "limit_bytes": self.max_body_bytes})
+            # Not 413: the host fails the invocation while reading the body and answers an empty 500
+            # (Azure/azure-functions-host#10519).
+            logger.error("Request body over the host's limit of %d bytes on %s", self.max_body_bytes, target.raw_path)
+            return empty_response(500)
         request = build_request(environ, self.address or server_address(environ), target, resolution.values, body)
         name = route.target.function.name
         try:
@@ -85,7 +86,7 @@ class FunctionsApp:
         except Exception:
             # The traceback goes to the host's log (stderr when run from the CLI), never into the response.
             logger.exception("Function %s failed on %s %s", name, method, target.raw_path)
-            return json_response(500, {"error": "internal server error"})
+            return empty_response(500)  # as the host: status only, the message and stack only in its log
 
 
 def make_app(

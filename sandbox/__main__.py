@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-batch", action="store_true", help="disable batch Bundles")
     parser.add_argument("--strict", action="store_true", help="400 for search parameters the flavour lacks")
     parser.add_argument("--paging", choices=["getpages", "offset"], default="getpages")
+    parser.add_argument(
+        "--continuation-bytes", type=int, default=0, help="with --paging offset: that much state (ct) in page links"
+    )
     return parser.parse_args(argv)
 
 
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         strict=args.strict,
         data_dir=args.data_dir,
         paging=args.paging,
+        continuation_bytes=args.continuation_bytes,
     )
     handle = serve_in_thread(app, host=args.host, port=args.port)
     print(f"Sandbox {app.flavour.name} FHIR server at {handle.base_url} ({app.patient_count} patients)", flush=True)

@@ -89,9 +89,12 @@ class SandboxApp:
         metadata_requires_auth: bool = False,
         paging: str = "getpages",
         request_log_size: int = 200,
+        continuation_bytes: int = 0,
     ) -> None:
         if paging not in ("getpages", "offset"):
             raise ValueError("paging must be 'getpages' or 'offset'")
+        if continuation_bytes and paging != "offset":
+            raise ValueError("continuation_bytes needs paging='offset'")
         self.flavour = get_flavour(flavour)
         stripped = base_path.strip("/")
         self.base_path = f"/{stripped}" if stripped else ""
@@ -100,6 +103,7 @@ class SandboxApp:
         self.batch_enabled = batch_enabled
         self.strict = strict
         self.paging = paging
+        self.continuation_bytes = continuation_bytes
         self.metadata_requires_auth = metadata_requires_auth
         self.store = get_store(data_dir, self.flavour)
         self.request_log = RequestLog(request_log_size)
@@ -280,7 +284,15 @@ class SandboxApp:
         rtype = segments[0]
         self._check_type(rtype)
         if len(segments) == 1 or segments[1:] == ["_search"]:
-            result = search(self.store, rtype, pairs, base, strict=self.strict, paging=self.paging)
+            result = search(
+                self.store,
+                rtype,
+                pairs,
+                base,
+                strict=self.strict,
+                paging=self.paging,
+                continuation_bytes=self.continuation_bytes,
+            )
             return 200, result.bundle, None, {"interaction": "search-type", "search": result.info}
         if len(segments) == 2:
             resource = self.store.read(rtype, segments[1])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
+from .continuation import CONTINUATION_PARAMETER, continuation_state
 from .mapping import Resource
 from .outcome import FhirError
 from .store import Store
@@ -426,25 +427,37 @@ def search(
     strict: bool,
     paging: str = "getpages",
     via_getpages: bool = False,
+    continuation_bytes: int = 0,
 ) -> SearchResult:
-    """Run a type-level search and wrap one page of it in a searchset Bundle with absolute links."""
+    """Run a type-level search and wrap one page of it in a searchset Bundle with absolute links.
+
+    With `continuation_bytes` (offset paging), page links carry that much continuation state (`ct`), which
+    must come back unchanged."""
+    state = next((v for k, v in pairs if k == CONTINUATION_PARAMETER), None)
+    pairs = [(k, v) for k, v in pairs if k != CONTINUATION_PARAMETER]
     query = parse_query(store.flavour, rtype, pairs, strict)
     matched = run(store, query)
     total, count, offset = len(matched), query.count, query.offset
     page = matched[offset : offset + count]
     canonical = query.applied + query.sort_pairs
+    if continuation_bytes and offset and state != continuation_state(rtype, canonical, offset, continuation_bytes):
+        raise FhirError(400, "Invalid or expired continuation state (ct)", "invalid")
 
     def page_link(at: int) -> str:
         if paging == "getpages":
             token = encode_page_token(rtype, canonical)
             return f"{base}?_getpages={token}&_getpagesoffset={at}&_count={count}&_bundletype=searchset"
         extra = [("_count", str(count))] + ([("_offset", str(at))] if at else [])
+        if continuation_bytes and at:
+            extra.append((CONTINUATION_PARAMETER, continuation_state(rtype, canonical, at, continuation_bytes)))
         return f"{base}/{rtype}?{urlencode(canonical + extra, safe=':|,/')}"
 
     if via_getpages:
         self_link = page_link(offset)
     else:
         extra = ([("_count", str(count))] if query.count_given else []) + ([("_offset", str(offset))] if offset else [])
+        if state is not None:
+            extra.append((CONTINUATION_PARAMETER, state))
         qs = urlencode(canonical + extra, safe=":|,/")
         self_link = f"{base}/{rtype}" + (f"?{qs}" if qs else "")
     links = [{"relation": "self", "url": self_link}]

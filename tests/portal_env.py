@@ -19,6 +19,8 @@ from gateway_env import PUBLIC_BASE
 
 from devtools.local_authority import LocalAuthority
 from devtools.local_sign_in import LocalUser
+from local_host.http_response import to_wire
+from shared.functions_adapter import to_http_response
 from shared.portal.session import COOKIE_NAME
 from shared.portal.web import PortalRequest, PortalResponse
 
@@ -101,7 +103,8 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 class PortalDriver:
-    """A browser stand-in for the portal's core: one cookie, forms posted with the page's CSRF token."""
+    """A browser stand-in for the portal's core: one cookie (as the Functions host writes it), forms posted with the
+    page's CSRF token."""
 
     def __init__(self) -> None:
         from shared.portal.app import handle
@@ -124,7 +127,9 @@ class PortalDriver:
         if body:
             all_headers.setdefault("content-type", "application/x-www-form-urlencoded")
         response = self._handle(PortalRequest(method, path, query or {}, all_headers, body))
-        for name, value in response.headers:
+        # The cookie as a browser on Azure gets it: written by the Functions host (value through
+        # Uri.EscapeDataString), which the local host reproduces, and sent back exactly so.
+        for name, value in to_wire(to_http_response(response), method).headers:
             if name == "Set-Cookie" and value.startswith(COOKIE_NAME + "="):
                 self.cookie = value.split(";", 1)[0].split("=", 1)[1] or None
                 if self.cookie:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlsplit
 
 from shared import public_urls, settings
 from shared.fhir.capability_statement import capability_statement
@@ -20,18 +20,27 @@ def configured_version() -> FhirVersion:
 
 def metadata_endpoint(request: Request) -> Response:
     """GET /fhir/metadata: the CapabilityStatement, cacheable for five minutes."""
-    return metadata_response(request.query)
+    return metadata_response(requested_formats(request.url))
 
 
-def metadata_response(params: Mapping[str, str]) -> Response:
+def requested_formats(url: str) -> list[str]:
+    """Every non-empty `_format` of the raw query, as the proxy reads it.
+
+    Not `req.params`: on Azure it joins a repeated name's values with `,` (`json,json` would be refused) and
+    drops empty ones (see local_host/http_request.py `query_params`). An empty `_format` asks for nothing.
+    """
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True, errors="replace")
+    return [value.strip() for name, value in pairs if name == "_format" and value.strip()]
+
+
+def metadata_response(formats: list[str]) -> Response:
     try:
         version = configured_version()
     except settings.SettingError as error:
         return json_response(
             operation_outcome(IssueType.EXCEPTION, str(error)), status=500, mimetype="application/fhir+json"
         )
-    requested = params.get("_format")
-    if requested is not None and requested.strip().lower() not in _JSON_FORMATS:
+    if any(requested.lower() not in _JSON_FORMATS for requested in formats):
         return json_response(
             operation_outcome(IssueType.NOT_SUPPORTED, "This server answers in JSON only (_format=json)."),
             status=406,

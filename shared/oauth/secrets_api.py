@@ -24,6 +24,7 @@ from shared.oauth.errors import (
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
+from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +228,8 @@ def secrets_response(
         if method == "GET":
             reply = json_response(list_secrets(client_id, now), headers=NO_STORE_HEADERS)
         elif method == "POST":
+            if body_withheld_by_host(headers, body):  # else the intended expiry would be lost: a never-expiring secret
+                raise InvalidRequest(BODY_WITHHELD_MESSAGE)
             issued = add_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
             record["secret_id"] = issued.secret_id
             reply = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)

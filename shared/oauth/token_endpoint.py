@@ -19,6 +19,7 @@ from shared.oauth.errors import (
     SlowDown,
 )
 from shared.oauth.token_request import parse_token_form
+from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ def token_endpoint(request: Request) -> Response:
     try:
         if method.upper() != "POST":
             raise InvalidRequest("The token endpoint accepts POST only.")
+        if body_withheld_by_host(headers, body):
+            raise InvalidRequest(BODY_WITHHELD_MESSAGE)
         form = parse_token_form(body, headers.get("content-type"))
         client_id = client_id_hint(form, headers)
         try:

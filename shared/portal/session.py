@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
@@ -56,7 +57,20 @@ def clear_cookie() -> str:
 
 
 def _seal(keys: MultiFernet, payload: dict[str, Any]) -> str:
-    return keys.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    """The Fernet token without its `=` padding: only [A-Za-z0-9_-], which no cookie escaping changes.
+
+    Azure's Functions host writes every cookie value through .NET `Uri.EscapeDataString` (see
+    local_host/host_cookies.py), which would send a padded token's `=` as `%3D`
+    (Azure/azure-functions-python-worker#1794).
+    """
+    return keys.encrypt(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _token(cookie: str) -> bytes:
+    """The Fernet token in a cookie value, as sealed or as any host or browser may have escaped it: percent-escapes
+    decoded, padding restored."""
+    value = unquote(cookie, errors="strict").strip().rstrip("=")
+    return (value + "=" * (-len(value) % 4)).encode("ascii")
 
 
 def _open(keys: MultiFernet, cookie: str | None, max_age: int) -> dict[str, Any] | None:
@@ -64,7 +78,7 @@ def _open(keys: MultiFernet, cookie: str | None, max_age: int) -> dict[str, Any]
     if not cookie:
         return None
     try:
-        payload = json.loads(keys.decrypt(cookie.encode(), ttl=max_age))
+        payload = json.loads(keys.decrypt(_token(cookie), ttl=max_age))
     except (InvalidToken, ValueError, TypeError):
         return None
     if not isinstance(payload, dict) or int(payload.get("exp", 0)) < time.time():

@@ -75,6 +75,13 @@ class NotFound(ProxyError):
     issue_type = IssueType.NOT_FOUND
 
 
+class PageLinkExpired(ProxyError):
+    """410: a page link (sealed page token) whose lifetime is over; the search must be run again."""
+
+    status_code = 410
+    issue_type = IssueType.NOT_FOUND
+
+
 class MethodNotAllowed(ProxyError):
     """405: the gateway is read-only; Allow names what it accepts."""
 

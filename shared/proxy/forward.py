@@ -18,10 +18,17 @@ from shared.fhir.operation_outcome import operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.http_messages import Response
 from shared.http_responses import NOSNIFF, response
-from shared.proxy import upstream_client
+from shared.proxy import page_tokens, upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
-from shared.proxy.errors import Forbidden, NotAuthenticated, NotFound, ProxyError, RefusedByProvider
+from shared.proxy.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotAuthenticated,
+    NotFound,
+    ProxyError,
+    RefusedByProvider,
+)
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
     URL_RESPONSE_HEADERS,
@@ -30,7 +37,8 @@ from shared.proxy.headers import (
     upstream_request_headers,
 )
 from shared.proxy.link_rewriter import LinkRewriter, link_rewriter_for
-from shared.proxy.query import encode_query
+from shared.proxy.page_links import followed_page_link, shorten_page_links
+from shared.proxy.query import MAX_QUERY_LENGTH, encode_query
 from shared.proxy.read_policy import (
     JSON_MEDIA_TYPES,
     BatchEntry,
@@ -54,6 +62,7 @@ from shared.version_bridge.proxy_bridge import (
     translate_header_url,
     translate_request,
 )
+from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +202,8 @@ def _relayed_answer(
     allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
     # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
     body, mimetype = translate_answer(tenant.fhir_version, allowed_only, upstream_type, rewriter)
-    return status, body, mimetype, headers
+    # Then the page links made short, sealed for this tenant (they fit Azure's URL limit whatever the provider wrote).
+    return status, shorten_page_links(body, rewriter.gateway_base, tenant.tenant_id), mimetype, headers
 
 
 # Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
@@ -273,7 +283,15 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         claims = authenticate(headers)
         outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
         tenant = resolve_tenant(claims)
-        requested = plan_request(tenant, method, raw_path, raw_query, headers, body)
+        max_query = MAX_QUERY_LENGTH
+        page = followed_page_link(raw_path, raw_query, tenant.tenant_id)
+        if page is not None:  # a short page link: the sealed link, through every check a request gets
+            if method.upper() not in ("GET", "HEAD"):
+                raise InvalidRequest("a page link is followed with GET")
+            (raw_path, raw_query), max_query = page, page_tokens.MAX_LINK_BYTES
+        if method.upper() == "POST" and body_withheld_by_host(headers, body):
+            raise InvalidRequest(BODY_WITHHELD_MESSAGE)
+        requested = plan_request(tenant, method, raw_path, raw_query, headers, body, max_query_length=max_query)
         outcome.interaction = requested.path.interaction.value
         outcome.resource_types = requested.resource_types
         outcome.parameter_names = parameter_names(requested)

@@ -14,11 +14,11 @@ MAX_PARAMETERS = 64
 Query = list[tuple[str, str]]
 
 
-def parse_query(raw: str, what: str = "query") -> Query:
+def parse_query(raw: str, what: str = "query", *, max_length: int = MAX_QUERY_LENGTH) -> Query:
     """Name/value pairs of a query string; MalformedRequest for anything malformed."""
     if not raw:
         return []
-    if len(raw) > MAX_QUERY_LENGTH:
+    if len(raw) > max_length:
         raise MalformedRequest(f"the {what} is too long")
     try:
         pairs = parse_qsl(raw, keep_blank_values=True, errors="strict")

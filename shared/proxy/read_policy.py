@@ -17,7 +17,7 @@ from shared.proxy.errors import (
     UnsupportedMediaType,
 )
 from shared.proxy.fhir_path import FhirPath, Interaction, MalformedRequest, parse_fhir_path
-from shared.proxy.query import Query, encode_query, parse_query
+from shared.proxy.query import MAX_QUERY_LENGTH, Query, encode_query, parse_query
 from shared.proxy.type_policy import check_query_types
 from shared.registry.tenants import Tenant
 
@@ -62,7 +62,8 @@ def media_type(content_type: str | None) -> str:
 def check_json_wanted(headers: Mapping[str, str], query: Query) -> None:
     """JSON only: the gateway rewrites responses structurally, so XML is refused with 406."""
     for name, value in query:
-        if name == "_format" and value.lower() not in {"json", *JSON_MEDIA_TYPES}:
+        # An empty _format asks for nothing (as in `/fhir/metadata`, and as Azure's req.params drops it).
+        if name == "_format" and value.strip() and value.strip().lower() not in {"json", *JSON_MEDIA_TYPES}:
             raise NotAcceptable("this gateway serves FHIR JSON only (_format=json)")
     accept = headers.get("accept") or headers.get("Accept") or ""
     if accept:
@@ -119,15 +120,24 @@ def _parse_batch(tenant: Tenant, body: bytes, content_type: str | None) -> tuple
 
 
 def plan_request(
-    tenant: Tenant, method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], body: bytes
+    tenant: Tenant,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    max_query_length: int = MAX_QUERY_LENGTH,
 ) -> PlannedRequest:
-    """The checked request to forward; ProxyError for anything outside the read-only policy."""
+    """The checked request to forward; ProxyError for anything outside the read-only policy.
+
+    `max_query_length` is raised only for a page link the gateway sealed (the provider's paging state)."""
     method = method.upper()
     if method not in ("GET", "HEAD", "POST"):
         raise MethodNotAllowed(f"{method} is not allowed: this gateway is read-only")
     try:
         path = parse_fhir_path(raw_path)
-        query = parse_query(raw_query)
+        query = parse_query(raw_query, max_length=max_query_length)
     except MalformedRequest as refused:
         raise InvalidRequest(str(refused)) from None
     check_json_wanted(headers, query)

@@ -15,9 +15,12 @@ import smart_config_fn
 from shared.fhir.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
 
 
-def metadata(monkeypatch: pytest.MonkeyPatch, version: str, **request: Any) -> tuple[int, str, dict[str, Any]]:
+def metadata(
+    monkeypatch: pytest.MonkeyPatch, version: str, query: str = "", **request: Any
+) -> tuple[int, str, dict[str, Any]]:
     monkeypatch.setenv("GATEWAY_FHIR_VERSION", version)
-    response = metadata_fn.main(function_request("GET", PUBLIC_BASE + "/fhir/metadata", **request))
+    url = PUBLIC_BASE + "/fhir/metadata" + (f"?{query}" if query else "")
+    response = metadata_fn.main(function_request("GET", url, **request))
     return response.status_code, response.mimetype, json_body(response)
 
 
@@ -88,8 +91,16 @@ def test_advertised_urls_ignore_the_host_header(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_xml_format_is_refused_with_406(monkeypatch: pytest.MonkeyPatch) -> None:
-    status, _, body = metadata(monkeypatch, "STU3", params={"_format": "xml"})
+    status, _, body = metadata(monkeypatch, "STU3", "_format=xml", params={"_format": "xml"})
     assert status == 406 and body["resourceType"] == "OperationOutcome"
+
+
+def test_format_is_read_from_the_raw_query_not_from_the_hosts_joined_params(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Azure's req.params: repeated values joined with "," and empty ones dropped; the URL keeps what was sent.
+    assert metadata(monkeypatch, "STU3", "_format=json&_format=json", params={"_format": "json,json"})[0] == 200
+    assert metadata(monkeypatch, "STU3", "_format=json&_format=xml", params={"_format": "json,xml"})[0] == 406
+    assert metadata(monkeypatch, "STU3", "_format=")[0] == 200
+    assert metadata(monkeypatch, "STU3", "_format=application%2Ffhir%2Bjson")[0] == 200
 
 
 def test_a_misconfigured_version_is_an_operation_outcome(monkeypatch: pytest.MonkeyPatch) -> None:

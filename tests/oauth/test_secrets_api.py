@@ -399,3 +399,21 @@ def test_storage_failing_after_authentication_is_503_and_audited(
     assert record["outcome"] == "refused" and record["reason"] == "unavailable" and record["authenticated"]
     monkeypatch.undo()
     assert active_ids(issued.client_id) == {issued.secret_id}
+
+
+def test_a_create_body_the_host_withheld_is_400_and_creates_nothing(make_client: MakeClient) -> None:
+    # Sent chunked, the body never reaches the function on Azure: creating a secret without the asked-for
+    # expiry would silently make one that never expires.
+    issued = make_client()
+    headers = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    response = secrets_call("POST", issued.client_id, issued, body=b"", headers=headers)
+    assert_oauth_error(response, 400, "invalid_request")
+    assert "Content-Length" in json_body(response)["error_description"]
+    assert active_ids(issued.client_id) == {issued.secret_id}
+
+
+def test_a_token_request_body_the_host_withheld_is_400_naming_content_length() -> None:
+    headers = {"Transfer-Encoding": "chunked"}
+    response = token_fn.main(function_request("POST", "https://gateway.example.test/oauth2/token", b"", headers))
+    assert_oauth_error(response, 400, "invalid_request")
+    assert "Content-Length" in json_body(response)["error_description"]

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, MultiFernet
 from gateway_testing import MakeTenant
 from portal_env import PortalDriver, PortalSetup, audit_records, page_text
 
+from local_host.host_cookies import escape_data_string
 from shared.portal.session import COOKIE_NAME, Session, read_session, session_cookie
 from shared.registry import clients
 
@@ -166,3 +167,18 @@ def test_signing_out_after_the_session_ended_still_clears_the_cookie(portal: Por
     driver.cookie = "expired-or-garbage"
     answer = driver.post("auth/sign-out", csrf=False)
     assert answer.status == 200 and "Max-Age=0" in str(answer.header("Set-Cookie"))
+
+
+def test_the_session_cookie_survives_the_hosts_escaping_for_every_token_length() -> None:
+    # Fernet tokens of every length mod 3 (padding "", "=" and "=="): Azure's host sends the cookie through
+    # Uri.EscapeDataString (Azure/azure-functions-python-worker#1794); nothing in the value may change.
+    keys = MultiFernet([Fernet(Fernet.generate_key())])
+    for name_length in range(1, 7):
+        session = Session("o", "t", "n" * name_length, "u", False, True, "csrf", int(time.time()) + 600)
+        value = session_cookie(keys, session).split(";")[0].split("=", 1)[1]
+        assert escape_data_string(value) == value and "=" not in value
+        assert read_session(keys, value, 1800) == session
+        # A value that did get escaped (a padded token through the host, or a client that escapes) still opens.
+        padded = value + "=" * (-len(value) % 4)
+        assert read_session(keys, escape_data_string(padded), 1800) == session
+        assert read_session(keys, value + "%ZZ", 1800) is None

@@ -10,6 +10,7 @@ from gateway_testing import MakeClient
 import shared.portal.id_token
 import shared.portal.sign_in
 import shared.proxy.batch_fanout
+import shared.proxy.page_tokens
 import shared.proxy.provider_capabilities
 import shared.proxy.upstream_client
 import shared.tokens.verifier
@@ -25,6 +26,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "portal.authority_documents",
         "portal.msal_apps",
         "proxy.batch_fanout_pool",
+        "proxy.page_token_ciphers",
         "proxy.provider_capabilities",
         "proxy.upstream_pools",
         "registry.cache",

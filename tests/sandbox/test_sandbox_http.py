@@ -144,3 +144,16 @@ def test_cli_prints_where_it_serves_and_answers(tmp_path: Path) -> None:
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_long_continuation_state_is_written_in_page_links_and_must_come_back_unchanged(make_sandbox) -> None:
+    client = make_sandbox(paging="offset", continuation_bytes=6144)
+    first = client.search("Patient", _count=3)
+    next_url = next(link["url"] for link in first["link"] if link["relation"] == "next")
+    assert len(next_url) > 6144 and "&ct=" in next_url
+    second = client.get(next_url)
+    assert second.status_code == 200 and second.json()["entry"][0]["resource"]["id"] not in {
+        entry["resource"]["id"] for entry in first["entry"]
+    }
+    assert client.get(next_url[:-10]).status_code == 400  # cut on the way
+    assert client.get(next_url.split("&ct=")[0]).status_code == 400  # dropped on the way
