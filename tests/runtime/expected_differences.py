@@ -7,6 +7,7 @@ differing fails the tier naming it ("no longer differs; delete ..."), and any di
 
 from __future__ import annotations
 
+
 def reasons_for(case: str, reason: str, *aspects: str) -> dict[tuple[str, str], str]:
     """Entries for one case's aspects that differ for one reason (how a new known difference is written down)."""
     return {(case, aspect): reason for aspect in aspects}
