@@ -50,6 +50,7 @@ def assert_what_the_patients_app_reads(statement: dict[str, Any], medication_typ
     assert oauth_uris(statement) == {
         "token": PUBLIC_BASE + "/oauth2/token",
         "authorize": PUBLIC_BASE + "/oauth2/authorize",
+        "introspect": PUBLIC_BASE + "/oauth2/introspect",
     }
 
 
