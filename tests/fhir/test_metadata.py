@@ -13,6 +13,7 @@ from gateway_testing import function_request, json_body
 import metadata_fn
 import smart_config_fn
 from shared.fhir.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
+from shared.oauth.client_auth import SUPPORTED_METHODS
 
 
 def metadata(monkeypatch: pytest.MonkeyPatch, version: str, **request: Any) -> tuple[int, str, dict[str, Any]]:
@@ -105,7 +106,10 @@ def test_smart_configuration_lists_only_client_credentials() -> None:
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert body["token_endpoint"] == PUBLIC_BASE + "/oauth2/token"
     assert body["grant_types_supported"] == ["client_credentials"]
-    assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert body["token_endpoint_auth_methods_supported"] == list(SUPPORTED_METHODS)
+    assert {"client_secret_basic", "client_secret_post"} <= set(SUPPORTED_METHODS)
+    assert body["introspection_endpoint"] == PUBLIC_BASE + "/oauth2/introspect"
+    assert {"permission-v1", "permission-v2"} <= set(body["capabilities"])
     assert "authorization_endpoint" not in body
     assert body["jwks_uri"] == PUBLIC_BASE + "/.well-known/jwks.json"
 
