@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import jwt
 import pytest
 import requests
 from e2e_gateway import CHECKED_PATIENT, Gateway, Onboarded, operation_outcome_of, run_checker
+from gateway_testing import MakeClient, MakeTenant
 
+from sandbox.app import create_app
 from sandbox.search import encode_page_token
-from sandbox.server import ServerHandle
+from sandbox.server import ServerHandle, serve_in_thread
 
 pytestmark = pytest.mark.table_storage
 
@@ -210,3 +213,38 @@ def test_a_tenant_guid_only_token_keeps_todays_meaning(
     assert gateway.get(f"Observation?patient={CHECKED_PATIENT}", stu3_tenant.token).status_code == 200
     code, out = run_checker(capsys, stu3_tenant)
     assert code == 0, out
+
+
+@pytest.fixture(scope="module")
+def dstu2_no_batch() -> Iterator[ServerHandle]:
+    with serve_in_thread(create_app("DSTU2", base_path="/scopes/dstu2", batch_enabled=False)) as handle:
+        yield handle
+
+
+def test_a_batch_the_gateway_fans_out_holds_each_entry_to_the_category(
+    gateway: Gateway, dstu2_no_batch: ServerHandle, make_tenant: MakeTenant, make_client: MakeClient
+) -> None:
+    # A DSTU2 provider without batch support: the gateway runs the entries itself, and DSTU2's
+    # Observation.category is one CodeableConcept, not a list.
+    tenant = make_tenant(dstu2_no_batch.base_url, "DSTU2")
+    issued = make_client(tenant.tenant_id)
+    onboarded = Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
+    labs = observation_ids(gateway, onboarded.token, "laboratory")
+    vitals = observation_ids(gateway, onboarded.token, "vital-signs")
+    assert labs and vitals
+    token = scoped_token(gateway, onboarded, "system/Patient.rs", LAB_SCOPE)
+    dstu2_no_batch.app.request_log.clear()
+    answer = post_batch(
+        gateway,
+        token,
+        f"Observation/{labs[0]}",
+        f"Observation/{vitals[0]}",
+        f"Observation?patient={CHECKED_PATIENT}&category={CATEGORY_SYSTEM}|laboratory",
+    )
+    assert answer.status_code == 200, answer.text
+    entries = answer.json()["entry"]
+    assert [entry["response"]["status"].split()[0] for entry in entries] == ["200", "403", "200"]
+    assert entries[0]["resource"]["id"] == labs[0]
+    assert "category" in entries[1]["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert categories_of(entries[2]["resource"]) == {"laboratory"}  # bridged to the gateway's STU3
+    assert all(entry.get("interaction") != "batch" for entry in dstu2_no_batch.app.request_log.entries())
