@@ -10,6 +10,7 @@ import jwt
 import pytest
 import requests
 from e2e_gateway import CHECKED_PATIENT, Gateway, Onboarded, operation_outcome_of, run_checker
+from forged_tokens import claims_for, signed
 from gateway_testing import MakeClient, MakeTenant
 
 from sandbox.app import create_app
@@ -248,3 +249,14 @@ def test_a_batch_the_gateway_fans_out_holds_each_entry_to_the_category(
     assert "category" in entries[1]["response"]["outcome"]["issue"][0]["diagnostics"]
     assert categories_of(entries[2]["resource"]) == {"laboratory"}  # bridged to the gateway's STU3
     assert all(entry.get("interaction") != "batch" for entry in dstu2_no_batch.app.request_log.entries())
+
+
+@pytest.mark.parametrize("smart", ["system/Patient.write", "patient/Patient.rs", "system/Patient.rs  system/*.rs", "x"])
+def test_a_signed_token_whose_scope_claim_the_gateway_never_issues_is_refused(
+    gateway: Gateway, stu3_tenant: Onboarded, smart: str
+) -> None:
+    tid = stu3_tenant.tenant.tenant_id
+    honest = signed(claims_for(tid, stu3_tenant.client, scope=f"{tid} system/Patient.rs"))
+    assert gateway.get(f"Patient/{CHECKED_PATIENT}", honest).status_code == 200  # the same construction
+    odd = signed(claims_for(tid, stu3_tenant.client, scope=f"{tid} {smart}"))
+    assert "scope claim" in operation_outcome_of(gateway.get(f"Patient/{CHECKED_PATIENT}", odd), 401)
