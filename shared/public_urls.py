@@ -15,3 +15,7 @@ def authorize_url() -> str:
 
 def jwks_url() -> str:
     return settings.current().gateway_public_base_url + "/.well-known/jwks.json"
+
+
+def introspection_url() -> str:
+    return settings.current().gateway_public_base_url + "/oauth2/introspect"

@@ -1,4 +1,4 @@
-"""SMART discovery document: only what the gateway really implements (app-level client credentials)."""
+"""SMART discovery document: only what the gateway really implements (app-level client credentials, system scopes)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,36 @@ from shared.oauth.client_auth import SUPPORTED_METHODS
 from shared.tokens.access_token import issuer
 from shared.tokens.signing_keys import ALGORITHM
 
+ASYMMETRIC_METHOD = "private_key_jwt"
+# The algorithms a private_key_jwt client assertion may be signed with (SMART Backend Services: RS384, ES384).
+ASSERTION_ALGORITHMS = ("RS384", "ES384")
+# Requested beside the tenant GUID (`scope=<tenant> system/Patient.rs`); any single type works as well,
+# and `system/Observation.rs?category=system|code` narrows a type to a category (README "Scopes").
+SCOPES_SUPPORTED = ("system/*.rs", "system/*.r", "system/*.s", "system/*.read")
+
+
+def capabilities() -> list[str]:
+    """SMART capabilities this gateway honours: confidential clients, v1 and v2 scopes (read-only)."""
+    supported = ["client-confidential-symmetric"]
+    if ASYMMETRIC_METHOD in SUPPORTED_METHODS:
+        supported.append("client-confidential-asymmetric")
+    return [*supported, "permission-v1", "permission-v2"]
+
 
 def smart_configuration() -> dict[str, Any]:
+    asymmetric = ASYMMETRIC_METHOD in SUPPORTED_METHODS
     return {
         "issuer": issuer(),
         "jwks_uri": public_urls.jwks_url(),
         "token_endpoint": public_urls.token_url(),
         "token_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS) if asymmetric else [],
+        "introspection_endpoint": public_urls.introspection_url(),
+        "introspection_endpoint_auth_methods_supported": list(SUPPORTED_METHODS),
         "grant_types_supported": ["client_credentials"],
-        "scopes_supported": [],
+        "scopes_supported": list(SCOPES_SUPPORTED),
         "response_types_supported": [],
-        "capabilities": ["client-confidential-symmetric"],
-        "token_endpoint_auth_signing_alg_values_supported": [],
+        "capabilities": capabilities(),
         "access_token_signing_alg_values_supported": [ALGORITHM],
     }
 

@@ -40,6 +40,7 @@ class Smoke:
         self.session = session
         self.report = Report(self.base, "gateway", title="Smoke test of gateway")
         self.jwks: dict[str, Any] = {}
+        self.access_token: str | None = None
 
     # -- HTTP ---------------------------------------------------------------------------------------
     def _send(self, method: str, path: str, subject: str, **kwargs: Any) -> tuple[requests.Response | None, float]:
@@ -96,6 +97,7 @@ class Smoke:
         self.jwks_document()
         self.refused_token()
         self.token()
+        self.introspection()
         self.client_secrets()
         self.unauthenticated_fhir()
         self.authorize()
@@ -152,6 +154,8 @@ class Smoke:
         else:
             self._expect("token_endpoint", document.get("token_endpoint"), "/oauth2/token", problems)
             self._expect("jwks_uri", document.get("jwks_uri"), "/.well-known/jwks.json", problems)
+            introspection = document.get("introspection_endpoint")
+            self._expect("introspection_endpoint", introspection, "/oauth2/introspect", problems)
             if "client_credentials" not in (document.get("grant_types_supported") or []):
                 problems.append("grant_types_supported does not list client_credentials")
         self._record(subject, response, elapsed, problems, "token_endpoint and jwks_uri are this gateway's")
@@ -211,12 +215,32 @@ class Smoke:
             error = answer.get("error") if isinstance(answer, dict) else None
             problems.append(f"no token: {error or 'HTTP ' + str(response.status_code)}")
         else:
+            self.access_token = token
             problems.extend(self._token_problems(token))
             if "no-store" not in response.headers.get("Cache-Control", "").lower():
                 problems.append("the token response lacks Cache-Control: no-store")
         self._record(
             subject, response, elapsed, problems, "a token this gateway's JWKS verifies, iss and aud this gateway's"
         )
+
+    def introspection(self) -> None:
+        """RFC 7662: the client introspects the token it just got (client_secret_basic) and finds it active."""
+        if self.access_token is None:
+            return
+        subject = "POST /oauth2/introspect"
+        credentials = (quote_plus(self.target.client_id), quote_plus(self.target.client_secret))
+        response, elapsed = self._send(
+            "POST", "/oauth2/introspect", subject, auth=credentials, data={"token": self.access_token}
+        )
+        if response is None:
+            return
+        answer = self._json(response)
+        problems: list[str] = []
+        if response.status_code != 200 or not isinstance(answer, dict):
+            problems.append(f"no introspection answer (HTTP {response.status_code})")
+        elif answer.get("active") is not True or answer.get("client_id") != self.target.client_id:
+            problems.append("the token just issued is not active for its own client")
+        self._record(subject, response, elapsed, problems, "the token just issued is active")
 
     def client_secrets(self) -> None:
         """The self-service secret list (read only): the client's own secrets, never a secret or its hash."""

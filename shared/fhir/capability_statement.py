@@ -50,7 +50,7 @@ def _resource(resource_type: str) -> dict[str, Any]:
 
 
 def capability_statement(
-    version: FhirVersion, fhir_base_url: str, token_url: str, authorize_url: str
+    version: FhirVersion, fhir_base_url: str, token_url: str, authorize_url: str, introspect_url: str | None = None
 ) -> dict[str, Any]:
     """What the gateway serves, in the shape of the requested FHIR version."""
     security = {
@@ -60,6 +60,7 @@ def capability_statement(
                 "extension": [
                     {"url": "token", "valueUri": token_url},
                     {"url": "authorize", "valueUri": authorize_url},
+                    *([{"url": "introspect", "valueUri": introspect_url}] if introspect_url else []),
                 ],
             }
         ],
@@ -70,7 +71,7 @@ def capability_statement(
             }
         ],
         "description": "Obtain a token at the token URL with the client credentials grant; "
-        "scope is the Azure AD tenant ID.",
+        "scope is the Azure AD tenant ID, optionally with SMART system scopes beside it.",
     }
     rest = {
         "mode": "server",

@@ -47,6 +47,10 @@ def metadata_response(formats: list[str]) -> Response:
             mimetype=version.json_media_type,
         )
     statement = capability_statement(
-        version, settings.current().fhir_base_url, public_urls.token_url(), public_urls.authorize_url()
+        version,
+        settings.current().fhir_base_url,
+        public_urls.token_url(),
+        public_urls.authorize_url(),
+        public_urls.introspection_url(),
     )
     return json_response(statement, mimetype=version.json_media_type, headers={"Cache-Control": "public, max-age=300"})

@@ -10,8 +10,9 @@ from typing import Any
 from shared import settings
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
 from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
+from shared.oauth.requested_scope import parse_requested_scope
 from shared.registry import cached, clients
-from shared.registry.tenant_ids import normalise_tenant_id
+from shared.smart_scopes import ScopeGrant
 from shared.tokens.access_token import issue_access_token
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ GRANT_TYPE = "client_credentials"
 class ValidatedTokenRequest:
     client: AuthenticatedClient
     tenant_id: str
+    grant: ScopeGrant | None = None  # SMART scopes named beside the tenant, narrowed; None: the tenant alone
 
 
 def grant_type_of(form: Mapping[str, str]) -> str:
@@ -43,27 +45,24 @@ def validate_token_request(
         raise UnsupportedGrantType()
     credentials = read_credentials(form, headers)
     client = authenticate_client(credentials, flooded=flooded)
-    scopes = form.get("scope", "").split()
-    if not scopes:
-        raise InvalidScope("The scope parameter must name the Azure AD tenant ID (a GUID).")
-    if len(scopes) > 1:
-        raise InvalidScope("The scope parameter must name exactly one tenant ID.")
-    tenant_id = normalise_tenant_id(scopes[0])
-    if tenant_id is None:
-        raise InvalidScope("The scope must be an Azure AD tenant ID (a GUID).")
+    requested = parse_requested_scope(form.get("scope", ""))
+    tenant_id = requested.tenant_id
     if not client.client.may_use_tenant(tenant_id):
         raise InvalidScope("The client is not allowed to use this tenant.")
     # A RegistryError (storage down, an entity broken by hand) is answered by the token endpoint's boundary.
     tenant = cached.tenant(tenant_id, allow_stale=False)
     if tenant is None or not tenant.enabled:
         raise InvalidScope("The tenant is not onboarded or is disabled.")
-    return ValidatedTokenRequest(client, tenant_id)
+    return ValidatedTokenRequest(client, tenant_id, requested.grant_for(tenant.allowed_resource_types))
 
 
 def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
     client = request.client.client
     lifetime = client.token_lifetime_seconds or settings.current().token_lifetime_seconds
-    token = issue_access_token(client.client_id, request.tenant_id, request.client.secret_id, lifetime)
+    smart_scope = request.grant.text() if request.grant else ""
+    token = issue_access_token(
+        client.client_id, request.tenant_id, request.client.secret_id, lifetime, smart_scope=smart_scope
+    )
     clients.record_secret_use(client.client_id, request.client.secret_id)
     return {
         "access_token": token.access_token,

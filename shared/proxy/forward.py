@@ -18,7 +18,7 @@ from shared.fhir.operation_outcome import operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.http_messages import Response
 from shared.http_responses import NOSNIFF, response
-from shared.proxy import page_tokens, upstream_client
+from shared.proxy import page_tokens, scope_policy, upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import (
@@ -53,6 +53,7 @@ from shared.proxy.upstream_status import check_provider_status
 from shared.registry import cached
 from shared.registry.errors import RegistryError
 from shared.registry.tenants import Tenant
+from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
 from shared.version_bridge import fhir_json
@@ -169,16 +170,22 @@ def _upstream_call(
 
 
 def _client_response(
-    tenant: Tenant, upstream: upstream_client.UpstreamResponse, rewriter: LinkRewriter
+    tenant: Tenant,
+    upstream: upstream_client.UpstreamResponse,
+    rewriter: LinkRewriter,
+    admits: scope_policy.AnswerCheck | None = None,
 ) -> tuple[int, bytes, str, dict[str, str]]:
     try:
-        return _relayed_answer(tenant, upstream, rewriter)
+        return _relayed_answer(tenant, upstream, rewriter, admits)
     except UpstreamFailure as failure:
         raise answered(failure) from None
 
 
 def _relayed_answer(
-    tenant: Tenant, upstream: upstream_client.UpstreamResponse, rewriter: LinkRewriter
+    tenant: Tenant,
+    upstream: upstream_client.UpstreamResponse,
+    rewriter: LinkRewriter,
+    admits: scope_policy.AnswerCheck | None = None,
 ) -> tuple[int, bytes, str, dict[str, str]]:
     status = upstream.status_code
     check_provider_status(tenant, status)
@@ -199,7 +206,7 @@ def _relayed_answer(
         if status >= 400:
             raise RefusedByProvider(f"the provider refused the request (HTTP {status})", status)
         raise ProviderBrokenAnswer("the provider's answer is not FHIR JSON")
-    allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body)
+    allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body, admits)
     # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
     body, mimetype = translate_answer(tenant.fhir_version, allowed_only, upstream_type, rewriter)
     # Then the page links made short, sealed for this tenant (they fit Azure's URL limit whatever the provider wrote).
@@ -235,7 +242,12 @@ def _discard(pairs: object) -> None:
 
 
 def _fanned_out_batch(
-    tenant: Tenant, plan: PlannedRequest, headers: Mapping[str, str], request_id: str, rewriter: LinkRewriter
+    tenant: Tenant,
+    plan: PlannedRequest,
+    headers: Mapping[str, str],
+    request_id: str,
+    rewriter: LinkRewriter,
+    grant: ScopeGrant | None = None,
 ) -> tuple[int, bytes, str, dict[str, str]]:
     """The batch answered by the gateway itself: each entry a separate read, through the same client and rewriter."""
     # The batch's own conditional headers do not apply to its entries.
@@ -248,7 +260,8 @@ def _fanned_out_batch(
     def run_entry(entry: BatchEntry) -> tuple[int, Any, dict[str, str]]:
         budget.before_send()
         upstream = _upstream_call(tenant, PlannedRequest("GET", entry.path, entry.query), entry_headers, request_id)
-        status, payload, _, response_headers = _client_response(tenant, upstream, rewriter)
+        admits = scope_policy.answer_check(grant, entry.path.interaction, tenant.allowed_resource_types)
+        status, payload, _, response_headers = _client_response(tenant, upstream, rewriter, admits)
         budget.spend(len(payload))
         return status, fhir_json.loads(payload) if payload else None, response_headers
 
@@ -282,7 +295,8 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         raw_path, raw_query = split_fhir_url(url)
         claims = authenticate(headers)
         outcome.client_id, outcome.tenant_id = claims.client_id, claims.tenant_id
-        tenant = resolve_tenant(claims)
+        # The token's SMART scopes narrow the tenant's types before every check (scope_policy).
+        tenant = scope_policy.narrow_tenant(resolve_tenant(claims), claims.grant)
         max_query = MAX_QUERY_LENGTH
         page = followed_page_link(raw_path, raw_query, tenant.tenant_id)
         if page is not None:  # a short page link: the sealed link, through every check a request gets
@@ -292,6 +306,7 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         if method.upper() == "POST" and body_withheld_by_host(headers, body):
             raise InvalidRequest(BODY_WITHHELD_MESSAGE)
         requested = plan_request(tenant, method, raw_path, raw_query, headers, body, max_query_length=max_query)
+        scope_policy.check_plan(claims.grant, requested)
         outcome.interaction = requested.path.interaction.value
         outcome.resource_types = requested.resource_types
         outcome.parameter_names = parameter_names(requested)
@@ -299,12 +314,15 @@ def proxy_request(method: str, url: str, headers: Mapping[str, str], body: bytes
         rewriter = link_rewriter_for(tenant.fhir_base_url, settings.current().fhir_base_url)
         if gateway_runs_batch(tenant, plan):
             fanout_started = time.perf_counter()
-            status, payload, mimetype, response_headers = _fanned_out_batch(tenant, plan, headers, request_id, rewriter)
+            status, payload, mimetype, response_headers = _fanned_out_batch(
+                tenant, plan, headers, request_id, rewriter, claims.grant
+            )
             outcome.upstream_ms = (time.perf_counter() - fanout_started) * 1000
         else:
             upstream = _upstream_call(tenant, plan, headers, request_id)
             outcome.upstream_ms = upstream.elapsed_ms
-            status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter)
+            admits = scope_policy.answer_check(claims.grant, plan.path.interaction, tenant.allowed_resource_types)
+            status, payload, mimetype, response_headers = _client_response(tenant, upstream, rewriter, admits)
         total_ms = (time.perf_counter() - started) * 1000
         response_headers.update(
             {

@@ -12,7 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Collection, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from shared.fhir.operation_outcome import IssueSeverity, IssueType, operation_outcome
 from shared.proxy.errors import BadGateway, Forbidden
@@ -22,6 +22,15 @@ from shared.proxy.link_rewriter import unescape_printable_ascii
 ALWAYS_ALLOWED = frozenset({"Bundle", "OperationOutcome"})
 INCLUDE_PARAMETERS = ("_include", "_revinclude")
 _TYPE_TOKEN = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+class ResourceCheck(Protocol):
+    """A further decision per resource of some types (the token's categories, `scope_policy.AnswerCheck`)."""
+
+    @property
+    def types(self) -> tuple[str, ...]: ...
+
+    def __call__(self, resource: dict[str, Any], /) -> bool: ...
 
 
 def _refuse(resource_type: str) -> None:
@@ -62,10 +71,12 @@ def _needs_filtering(allowed: Collection[str], body: bytes) -> bool:
     return _other_type_pattern(tuple(allowed)).search(unescape_printable_ascii(body)) is not None
 
 
-def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
+def enforce_on_answer(allowed: Collection[str], body: bytes, admits: ResourceCheck | None = None) -> bytes:
     """The answer with every resource of a type outside `allowed` removed; the bytes of what stays are
-    unchanged (FHIR decimals keep their spelling). Contained resources belong to their container."""
-    if not _needs_filtering(allowed, body):
+    unchanged (FHIR decimals keep their spelling). Contained resources belong to their container.
+    `admits` (the token's category constraints, `scope_policy`) also decides each resource of its types."""
+    watched = admits.types if admits is not None else ()
+    if not _needs_filtering([name for name in allowed if name not in watched], body):
         return body
     try:
         text = body.decode("utf-8")
@@ -78,8 +89,10 @@ def enforce_on_answer(allowed: Collection[str], body: bytes) -> bytes:
     if resource_type != "Bundle":
         if resource_type not in allowed and resource_type not in ALWAYS_ALLOWED:
             _refuse(str(resource_type))
+        if admits is not None and not admits(document):
+            raise Forbidden(f"this {resource_type} is not of a category within the access token's scopes")
         return body
-    filtered, changed = _filter_bundle(set(allowed) | ALWAYS_ALLOWED, text, 0)
+    filtered, changed = _filter_bundle(set(allowed) | ALWAYS_ALLOWED, text, 0, admits)
     return filtered.encode("utf-8") if changed else body
 
 
@@ -125,7 +138,9 @@ def _elements(text: str, start: int) -> list[tuple[int, int]]:
         at = _skip(text, at + 1)
 
 
-def _filter_bundle(allowed: Collection[str], text: str, start: int) -> tuple[str, bool]:
+def _filter_bundle(
+    allowed: Collection[str], text: str, start: int, admits: ResourceCheck | None = None
+) -> tuple[str, bool]:
     """The Bundle object at `start` as text, without entries of other types (recursing into Bundles
     inside entries, as in a batch-response), and whether anything was removed."""
     members, end = _members(text, start)
@@ -148,8 +163,12 @@ def _filter_bundle(allowed: Collection[str], text: str, start: int) -> tuple[str
             if resource_type not in allowed:
                 removed[resource_type] = removed.get(resource_type, 0) + 1
                 continue
+            if admits is not None and isinstance(resource, dict) and not admits(resource):
+                what = f"{resource_type} of other categories"
+                removed[what] = removed.get(what, 0) + 1
+                continue
             if resource_type == "Bundle":
-                inner, inner_changed = _filter_bundle(allowed, entry_text, resource_span[0])
+                inner, inner_changed = _filter_bundle(allowed, entry_text, resource_span[0], admits)
                 if inner_changed:
                     entry_text = entry_text[: resource_span[0]] + inner + entry_text[resource_span[1] :]
                     changed = True

@@ -1,4 +1,4 @@
-"""Issues signed JWT access tokens carrying the customer's tenant in `scope`."""
+"""Issues signed JWT access tokens carrying the customer's tenant (and any SMART scopes) in `scope`."""
 
 from __future__ import annotations
 
@@ -39,18 +39,25 @@ def max_lifetime() -> int:
 
 
 def issue_access_token(
-    client_id: str, tenant_id: str, secret_id: str, lifetime_seconds: int, now: float | None = None
+    client_id: str,
+    tenant_id: str,
+    secret_id: str,
+    lifetime_seconds: int,
+    now: float | None = None,
+    smart_scope: str = "",
 ) -> IssuedToken:
+    """A signed token; `scope` is the tenant GUID, then the granted SMART scopes (if any) after a space."""
     ring = key_ring()
     lifetime_seconds = min(lifetime_seconds, max_lifetime())
     issued_at = int(now if now is not None else time.time())
     jti = str(uuid.uuid4())
+    scope = f"{tenant_id} {smart_scope}" if smart_scope else tenant_id
     claims = {
         "iss": issuer(),
         "aud": audience(),
         "sub": client_id,
         "client_id": client_id,
-        "scope": tenant_id,
+        "scope": scope,
         "tid": tenant_id,
         "iat": issued_at,
         "nbf": issued_at,
@@ -64,4 +71,4 @@ def issue_access_token(
         algorithm=ALGORITHM,
         headers={"kid": ring.signing_kid, "typ": TOKEN_TYPE_HEADER},
     )
-    return IssuedToken(token, lifetime_seconds, tenant_id, jti)
+    return IssuedToken(token, lifetime_seconds, scope, jti)

@@ -13,6 +13,7 @@ import jwt
 from shared import process_state
 from shared.registry import cached
 from shared.registry.tenant_ids import normalise_tenant_id
+from shared.smart_scopes import MalformedScope, ScopeGrant, grant_from_claim
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
 from shared.tokens.signing_keys import ALGORITHM, key_ring
 
@@ -31,6 +32,9 @@ class AccessTokenClaims:
     secret_id: str
     jti: str
     expires_at: int
+    scope: str = ""  # the `scope` claim as issued: the tenant GUID, then any SMART scopes
+    grant: ScopeGrant | None = None  # the SMART scopes; None: the tenant GUID alone (every allowed type)
+    issued_at: int = 0
 
 
 def _decode(token: str) -> dict[str, Any]:
@@ -118,7 +122,12 @@ def verify_access_token(token: str) -> AccessTokenClaims:
     secret_id, jti = claims["secret_id"], claims["jti"]
     if not all(isinstance(v, str) for v in (client_id, scope, tid, secret_id, jti)):
         raise InvalidAccessToken("the access token's claims have the wrong types")
-    tenant_id = normalise_tenant_id(scope)
+    tenant_word, _, smart_scope = scope.partition(" ")
+    tenant_id = normalise_tenant_id(tenant_word)
+    try:
+        grant = grant_from_claim(tuple(smart_scope.split(" "))) if smart_scope else None
+    except MalformedScope:
+        raise InvalidAccessToken("the access token's scope claim is not one this gateway issues") from None
     if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
         raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
     state = cached.client_state(client_id)
@@ -134,4 +143,4 @@ def verify_access_token(token: str) -> AccessTokenClaims:
         raise InvalidAccessToken("the client secret behind this access token was revoked")
     if not state.client.may_use_tenant(tenant_id):
         raise InvalidAccessToken("the client may no longer use this tenant")
-    return AccessTokenClaims(client_id, tenant_id, secret_id, jti, int(claims["exp"]))
+    return AccessTokenClaims(client_id, tenant_id, secret_id, jti, int(claims["exp"]), scope, grant, int(claims["iat"]))

@@ -36,6 +36,7 @@ DOCUMENTED = [
     DocumentedRoute("GET", "/fhir/.well-known/smart-configuration", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/.well-known/jwks.json", "jwks_fn"),
     DocumentedRoute("POST", "/oauth2/token", "token_fn"),
+    DocumentedRoute("POST", "/oauth2/introspect", "introspect_fn"),
     DocumentedRoute("GET", "/oauth2/authorize", "authorize_fn"),
     DocumentedRoute("GET", "/oauth2/clients/some-client/secrets", "client_secrets_fn"),
     DocumentedRoute("POST", "/oauth2/clients/some-client/secrets", "client_secrets_fn"),

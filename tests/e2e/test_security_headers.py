@@ -41,9 +41,16 @@ def _token(good: bool) -> Call:
     return call
 
 
+def _introspect(onboarded: Onboarded, secret: str) -> requests.Response:
+    auth = (onboarded.client.client_id, secret)
+    return requests.post(f"{PUBLIC_BASE}/oauth2/introspect", auth=auth, data={"token": onboarded.token}, timeout=10)
+
+
 API_ROUTES: dict[str, Call] = {
     "token granted": _token(True),
     "token refused": _token(False),
+    "introspect answered": lambda g, o: _introspect(o, o.client.secret),
+    "introspect refused": lambda g, o: _introspect(o, "wrong"),
     "authorize": lambda g, o: requests.get(f"{PUBLIC_BASE}/oauth2/authorize", timeout=10),
     "jwks": lambda g, o: requests.get(f"{PUBLIC_BASE}/.well-known/jwks.json", timeout=10),
     "smart configuration": lambda g, o: requests.get(f"{g.fhir_base}/.well-known/smart-configuration", timeout=10),

@@ -20,6 +20,7 @@ PUBLIC_ROUTES = [
     "GET /.well-known/jwks.json 200",
     "POST /oauth2/token with a wrong secret 401",
     "POST /oauth2/token 200",
+    "POST /oauth2/introspect 200",
     "GET /oauth2/clients/{client_id}/secrets 200",
     "GET /fhir/Patient without a token 401",
     "GET /oauth2/authorize 400",

@@ -13,6 +13,7 @@ from gateway_testing import function_request, json_body
 import metadata_fn
 import smart_config_fn
 from shared.fhir.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
+from shared.oauth.client_auth import SUPPORTED_METHODS
 
 
 def metadata(
@@ -53,6 +54,7 @@ def assert_what_the_patients_app_reads(statement: dict[str, Any], medication_typ
     assert oauth_uris(statement) == {
         "token": PUBLIC_BASE + "/oauth2/token",
         "authorize": PUBLIC_BASE + "/oauth2/authorize",
+        "introspect": PUBLIC_BASE + "/oauth2/introspect",
     }
 
 
@@ -115,7 +117,10 @@ def test_smart_configuration_lists_only_client_credentials() -> None:
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert body["token_endpoint"] == PUBLIC_BASE + "/oauth2/token"
     assert body["grant_types_supported"] == ["client_credentials"]
-    assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert body["token_endpoint_auth_methods_supported"] == list(SUPPORTED_METHODS)
+    assert {"client_secret_basic", "client_secret_post"} <= set(SUPPORTED_METHODS)
+    assert body["introspection_endpoint"] == PUBLIC_BASE + "/oauth2/introspect"
+    assert {"permission-v1", "permission-v2"} <= set(body["capabilities"])
     assert "authorization_endpoint" not in body
     assert body["jwks_uri"] == PUBLIC_BASE + "/.well-known/jwks.json"
 

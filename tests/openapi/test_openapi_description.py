@@ -160,6 +160,7 @@ def test_the_error_schema_lists_every_oauth_error_code_the_gateway_answers() -> 
             {"204", "401", "403", "404", "409", "429", "503"},
         ),
         ("/oauth2/token", "post", {"200", "400", "401", "413", "429", "503"}),
+        ("/oauth2/introspect", "post", {"200", "400", "401", "413", "429", "503"}),
     ],
 )
 def test_authenticated_routes_describe_each_answer(path: str, method: str, statuses: set[str]) -> None:

@@ -2,7 +2,8 @@
 
 Each entry is (case id, aspect) -> why it differs. The local host now reproduces the Functions host's cookies,
 HEAD answers, empty 404s and 500s, withheld chunked bodies and `req.params` (issue 19); an entry that stops
-differing fails the tier naming it ("no longer differs; delete ..."), and any difference not listed fails it. Aspects: "status", "body", "header:<lower-case name>", "head:content-length".
+differing fails the tier naming it ("no longer differs; delete ..."), and any difference not listed fails it.
+Aspects: "status", "body", "header:<lower-case name>", "head:content-length".
 """
 
 from __future__ import annotations
