@@ -100,6 +100,17 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
             plain,
         ),
         (Case("token-wrong-secret", "POST", "/oauth2/token", 401, FORM, wrong_form), plain),
+        (
+            Case(
+                "introspect",
+                "POST",
+                "/oauth2/introspect",
+                200,
+                {**FORM, **client_auth},
+                urlencode({"token": world.token}).encode(),
+            ),
+            plain,
+        ),
         (Case("token-chunked", "POST", "/oauth2/token", 400, FORM, token_form, chunked=True), plain),
         (Case("authorize", "GET", "/oauth2/authorize?response_type=code", 400), plain),
         (Case("secrets-list", "GET", secrets_path, 200, client_auth, volatile=(ISSUED_AT,)), plain),
