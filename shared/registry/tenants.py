@@ -7,7 +7,7 @@ from typing import Any, TypedDict
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.registry import store
-from shared.registry.columns import EntityReader
+from shared.registry.columns import EntityReader, url_problem
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
 from shared.registry.storage import TENANTS_TABLE, Delete, Insert, Replace
 from shared.registry.tenant_ids import normalise_tenant_id
@@ -15,7 +15,9 @@ from shared.registry.tenant_ids import normalise_tenant_id
 TABLE = TENANTS_TABLE
 PROVIDER_ROW = "provider"
 
-AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
+AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "smart_backend")
+# SMART Backend Services: v2 read and search of every type the provider lets the gateway's client have.
+DEFAULT_SMART_SCOPE = "system/*.rs"
 
 # What the Patients app reads; a tenant entity may narrow or widen it.
 DEFAULT_RESOURCE_TYPES = (
@@ -42,8 +44,9 @@ class TenantEntity(TypedDict, total=False):
     FhirVersion: str  # DSTU2 | STU3 | R4
     AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity
     Authority: str  # azure_ad: https://login.microsoftonline.com/<tenant>
-    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional)
-    UpstreamScope: str  # azure_ad / managed_identity; default <FhirBaseUrl>/.default
+    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional); smart_backend (the EHR's id)
+    UpstreamScope: str  # azure_ad / managed_identity: default <FhirBaseUrl>/.default; smart_backend: system/*.rs
+    TokenUrl: str  # smart_backend: the EHR's token endpoint; empty: from <FhirBaseUrl>/.well-known/smart-configuration
     Username: str  # basic
     SecretSetting: str  # NAME of the app setting holding the upstream secret
     Enabled: bool
@@ -59,6 +62,7 @@ class UpstreamAuth:
     scope: str = ""
     username: str = ""
     secret_setting: str = ""
+    token_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class Tenant:
     allowed_resource_types: tuple[str, ...] = DEFAULT_RESOURCE_TYPES
     compatibility: bool = True
     etag: str | None = field(default=None, compare=False)
+
+
+def _default_scope(method: str, fhir_base_url: str) -> str:
+    return DEFAULT_SMART_SCOPE if method == "smart_backend" else fhir_base_url + "/.default"
 
 
 def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
@@ -89,11 +97,15 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     auth = UpstreamAuth(
         method=method,
         authority=reader.text("Authority", required=method == "azure_ad"),
-        client_id=reader.text("UpstreamClientId", required=method == "azure_ad"),
-        scope=reader.text("UpstreamScope", required=False, default=fhir_base_url + "/.default"),
+        client_id=reader.text("UpstreamClientId", required=method in ("azure_ad", "smart_backend")),
+        scope=reader.text("UpstreamScope", required=False, default=_default_scope(method, fhir_base_url)),
         username=reader.text("Username", required=method == "basic"),
         secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
+        token_url=reader.text("TokenUrl", required=False, default="").rstrip("/"),
     )
+    token_url_problem = url_problem(auth.token_url) if auth.token_url else None
+    if token_url_problem:
+        raise reader.problem("TokenUrl", token_url_problem)
     if auth.authority and not auth.authority.startswith("https://"):
         raise reader.problem("Authority", "must be an https URL")
     if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
@@ -133,6 +145,8 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
         "AllowedResourceTypes": ",".join(tenant.allowed_resource_types),
         "Compatibility": tenant.compatibility,
     }
+    if auth.token_url:
+        entity["TokenUrl"] = auth.token_url  # only when set: other tenants' rows keep their columns
     return entity
 
 
@@ -175,6 +189,7 @@ def remove_tenant(tenant_id: str) -> None:
 __all__ = [
     "AUTH_METHODS",
     "DEFAULT_RESOURCE_TYPES",
+    "DEFAULT_SMART_SCOPE",
     "MisconfiguredEntity",
     "Tenant",
     "UpstreamAuth",
