@@ -110,6 +110,7 @@ class BackendServicesEhr:
         self.seen_jti: dict[str, float] = {}
         self.events: list[EhrEvent] = []
         self.jwks_fetches = 0
+        self.issued_tokens: list[str] = []  # every access token issued (tests keep them out of logs)
         self._lock = threading.Lock()
 
     # -- administration -------------------------------------------------------------------
@@ -198,7 +199,8 @@ class BackendServicesEhr:
         with self._lock:
             self.grants = {k: g for k, g in self.grants.items() if g.expires_at > now}
             self.grants[access_token] = Grant(client.client_id, granted, now + self.token_lifetime)
-        detail = {"scope": sorted(granted), "jti": claims["jti"]}
+            self.issued_tokens.append(access_token)
+        detail = {"scope": sorted(granted), "jti": claims["jti"], "kid": claims["kid"]}
         self._event(EhrEvent("token", "granted", "", client.client_id, detail))
         return self._answer(
             start_response,
@@ -238,6 +240,7 @@ class BackendServicesEhr:
             )
         except jwt.PyJWTError as error:
             raise AssertionRefused("invalid_client", f"assertion refused: {type(error).__name__}", 401) from None
+        claims["kid"] = header["kid"]
         if claims["sub"] != client.client_id:
             raise AssertionRefused("invalid_client", "sub differs from iss", 401)
         if claims["exp"] > time.time() + MAX_ASSERTION_LIFETIME + CLOCK_SKEW:
