@@ -3,6 +3,7 @@ the gateway's own JWKS URL; refusals are 502s naming the configuration; a client
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -242,3 +243,20 @@ def test_client_key_rotation_publish_then_sign_then_retire_has_no_outage(
         for generator in (ehrs, late):
             for _ in generator:
                 pass
+
+
+def test_tenant_check_authenticates_at_the_ehr_and_reports_a_refusal_as_a_category(
+    gateway: Gateway, ehr: tuple[BackendServicesEhr, ServerHandle], make_tenant: MakeTenant
+) -> None:
+    """`tenant check` (admin CLI and portal) with a smart_backend tenant; the EHR reads the gateway's JWKS URL."""
+    from shared.onboarding.tenant_check import check_tenant
+
+    _, handle = ehr
+    good = make_tenant(handle.base_url, "R4", method="smart_backend", client_id=CLIENT_ID, scope="system/*.rs")
+    report = check_tenant(good)
+    assert report["upstream_auth"] == "ok" and report["status"] == 200, report["problems"]
+    assert report["ok"], report["problems"]
+    bad = make_tenant(handle.base_url, "R4", method="smart_backend", client_id="not-registered", scope="system/*.rs")
+    report = check_tenant(bad)
+    assert not report["ok"] and report["upstream_auth"] == "failed", report
+    assert "EHR internal detail" not in json.dumps(report)
