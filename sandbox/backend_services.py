@@ -110,6 +110,7 @@ class BackendServicesEhr:
         self.seen_jti: dict[str, float] = {}
         self.events: list[EhrEvent] = []
         self.jwks_fetches = 0
+        self.discovery_reads = 0
         self.issued_tokens: list[str] = []  # every access token issued (tests keep them out of logs)
         self._lock = threading.Lock()
 
@@ -139,6 +140,7 @@ class BackendServicesEhr:
         if path == CONTROL or path.startswith(CONTROL + "/"):
             return self.fhir(environ, start_response)
         if path == self.fhir.base_path + DISCOVERY:
+            self.discovery_reads += 1
             return self._answer(start_response, 200, self.discovery(environ))
         if path == TOKEN_PATH:
             return self._token(environ, start_response)

@@ -326,3 +326,74 @@ def test_no_key_assertion_or_token_reaches_a_log_line(
     assert assertions and pem_lines
     for secret in [token, *assertions, *pem_lines]:
         assert secret not in text
+
+
+def test_discovery_is_read_once_for_tenants_of_one_provider(ehr: Ehr, make_upstream_tenant: MakeUpstreamTenant) -> None:
+    for _ in range(3):
+        _token_of(upstream_auth_headers(_tenant(make_upstream_tenant, ehr)))
+    assert len(ehr.grants()) == 3, "one token per tenant"
+    assert ehr.ehr.discovery_reads == 1, "the discovery document is cached per URL"
+    assert len(smart_backend._DISCOVERY) == 1
+
+
+@pytest.fixture
+def token_endpoint() -> Iterator[dict[str, Any]]:
+    """A token endpoint that answers whatever the test puts in `answer` (status, headers, body)."""
+    answer: dict[str, Any] = {"status": "200 OK", "headers": [("Content-Type", "application/json")], "body": b"{}"}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(answer["status"], [*answer["headers"], ("Content-Length", str(len(answer["body"])))])
+        return [answer["body"]]
+
+    from waitress.server import create_server
+
+    from local_host.server import run_until_stopped, stop_background_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_until_stopped, args=(server, stop), daemon=True)
+    thread.start()
+    answer["url"] = f"http://127.0.0.1:{server.effective_port}/token"
+    yield answer
+    stop_background_server(server, thread, stop, 5.0)
+
+
+@pytest.mark.usefixtures("no_failure_hold")
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "transient", "expected"),
+    [
+        ("200 OK", [], b"<html>not json</html>", False, "HTTP 200 to the token request"),
+        ("200 OK", [], b'{"access_token": "a b", "token_type": "bearer"}', False, "without a usable access_token"),
+        ("200 OK", [], b'{"access_token": "abc", "token_type": "mac"}', False, "not a Bearer token"),
+        ("302 Found", [("Location", "http://169.254.169.254/")], b"", False, "HTTP 302 to the token request"),
+        ("500 Internal Server Error", [], b"stack trace here", True, "could not issue a token right now (HTTP 500)"),
+        ("429 Too Many Requests", [("Retry-After", "9")], b"", True, "HTTP 429"),
+        ("400 Bad Request", [], b'{"error": "temporarily_unavailable"}', True, "could not issue a token right now"),
+        (
+            "400 Bad Request",
+            [],
+            b'{"error": "<script>", "error_description": "secret internals"}',
+            False,
+            "error unknown",
+        ),
+    ],
+    ids=["html", "spaces-in-token", "not-bearer", "redirect", "500", "429", "temporarily-unavailable", "odd-error"],
+)
+def test_odd_token_answers_are_named_without_the_providers_text(
+    token_endpoint: dict[str, Any],
+    make_upstream_tenant: MakeUpstreamTenant,
+    client_key: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    transient: bool,
+    expected: str,
+) -> None:
+    token_endpoint.update(status=status, headers=[("Content-Type", "application/json"), *headers], body=body)
+    tenant = make_upstream_tenant("smart_backend", client_id=CLIENT_ID, token_url=token_endpoint["url"])
+    with pytest.raises(UpstreamAuthError) as raised:
+        upstream_auth_headers(tenant)
+    assert raised.value.transient is transient
+    assert expected in str(raised.value)
+    for raw in ("not json", "stack trace", "secret internals", "<script>"):
+        assert raw not in str(raised.value)
