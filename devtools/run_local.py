@@ -1,4 +1,5 @@
-"""`make run`: Azurite, sandbox providers (DSTU2, STU3, R4), the gateway on the local host, demo client and tenants."""
+"""`make run`: Azurite, sandbox providers (DSTU2, STU3, R4, an R4 EHR with SMART Backend Services), the gateway on the
+local host, demo client and tenants."""
 
 from __future__ import annotations
 
@@ -19,10 +20,14 @@ LOCAL = Path(os.environ.get("RUN_LOCAL_DIR") or REPO / ".local")
 DEMO_FILE = LOCAL / "demo.json"
 SIGNING_KEY_FILE = LOCAL / "signing-key.pem"
 SANDBOX_TOKEN_FILE = LOCAL / "sandbox-token"
+UPSTREAM_CLIENT_KEY_FILE = LOCAL / "upstream-client-key.pem"
 # Fixed, obviously-demo tenant GUIDs, so reruns find the same tenants.
 DEMO_TENANT_STU3 = "00000000-0000-4000-8000-000000005703"
 DEMO_TENANT_DSTU2 = "00000000-0000-4000-8000-000000000102"
 DEMO_TENANT_R4 = "00000000-0000-4000-8000-000000000401"
+DEMO_TENANT_SMART = "00000000-0000-4000-8000-0000000004b5"
+# The client id the sandbox EHR "assigned" the gateway (an EHR administrator's registration, done in code here).
+DEMO_EHR_CLIENT_ID = "fhir-gateway-demo"
 SANDBOX_TOKEN_SETTING = "DEMO_SANDBOX_BEARER_TOKEN"  # noqa: S105 - the name of a setting
 
 
@@ -54,6 +59,19 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
     if not os.environ.get("TOKEN_SIGNING_KEY"):
         os.environ["TOKEN_SIGNING_KEY"] = _read_or_create(SIGNING_KEY_FILE, generate_private_key_pem)
     os.environ[SANDBOX_TOKEN_SETTING] = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
+    if not os.environ.get("UPSTREAM_CLIENT_KEY"):
+        os.environ["UPSTREAM_CLIENT_KEY"] = _read_or_create(UPSTREAM_CLIENT_KEY_FILE, _new_client_key_pem)
+
+
+def _new_client_key_pem() -> str:
+    """An EC P-384 key for the gateway's client assertions to the sandbox EHR (Azure: Key Vault, docs/deploy.md)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
 
 
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
@@ -85,7 +103,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
-def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
+def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
@@ -106,7 +124,18 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
         )
         existing = tenants.load_tenant(tenant_id)
         cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
-    return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4])
+    smart = tenants.Tenant(
+        tenant_id=DEMO_TENANT_SMART,
+        display_name="Demo EHR (R4, SMART Backend Services)",
+        fhir_base_url=ehr_base,
+        fhir_version=FhirVersion.R4,
+        auth=tenants.UpstreamAuth(
+            method="smart_backend", client_id=DEMO_EHR_CLIENT_ID, scope=tenants.DEFAULT_SMART_SCOPE
+        ),
+    )
+    existing = tenants.load_tenant(DEMO_TENANT_SMART)
+    cached.save_tenant(replace(smart, etag=existing.etag) if existing else smart)
+    return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4, DEMO_TENANT_SMART])
 
 
 def _print_examples(demo: dict[str, Any]) -> None:
@@ -118,6 +147,7 @@ def _print_examples(demo: dict[str, Any]) -> None:
             ("tenant_id", "STU3 provider"),
             ("tenant_id_dstu2", "DSTU2 provider"),
             ("tenant_id_r4", "R4 provider"),
+            ("tenant_id_smart", "R4 EHR, SMART Backend Services"),
         )
     )
     print(
@@ -127,7 +157,9 @@ FHIR gateway running at {demo["gateway_base"]}   (Ctrl-C stops everything)
   token      {token_url}
   demo client_id {demo["client_id"]}  (secret in .local/demo.json)
   tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox,
-             {DEMO_TENANT_R4} -> R4 sandbox; all read as {demo["fhir_version"]} (version bridge)
+             {DEMO_TENANT_R4} -> R4 sandbox, {DEMO_TENANT_SMART} -> R4 EHR (smart_backend);
+             all read as {demo["fhir_version"]} (version bridge)
+  client JWKS {demo["gateway_base"]}/.well-known/smart-client-jwks.json (registered at the sandbox EHR)
 
 Get a token:
   curl -s -X POST {token_url} \\
@@ -188,8 +220,16 @@ def main() -> int:
         handles.append(dstu2)
         r4 = serve_sandbox(create_app("R4", base_path="/r4", required_bearer_token=token), port=sandbox_port + 2)
         handles.append(r4)
+        from sandbox.backend_services import create_backend_services_ehr, serve_ehr_in_thread
+
+        ehr = create_backend_services_ehr("R4", base_path="/ehr/r4")
+        jwks_url = os.environ["GATEWAY_PUBLIC_BASE_URL"] + "/.well-known/smart-client-jwks.json"
+        ehr.register_client(DEMO_EHR_CLIENT_ID, jwks_url, ["system/*.rs", "system/*.read"])
+        ehr_handle = serve_ehr_in_thread(ehr, port=sandbox_port + 3)
+        handles.append(ehr_handle)
         print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2), {r4.base_url} (R4)", flush=True)
-        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url)
+        print(f"Sandbox EHR (SMART Backend Services, R4): {ehr_handle.base_url}", flush=True)
+        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url, ehr_handle.base_url)
         from devtools.local_portal import start_local_portal
 
         portal = start_local_portal(os.environ["GATEWAY_PUBLIC_BASE_URL"], DEMO_TENANT_STU3, LOCAL)
@@ -206,6 +246,7 @@ def main() -> int:
             "tenant_id": DEMO_TENANT_STU3,
             "tenant_id_dstu2": DEMO_TENANT_DSTU2,
             "tenant_id_r4": DEMO_TENANT_R4,
+            "tenant_id_smart": DEMO_TENANT_SMART,
             "fhir_version": os.environ.get("GATEWAY_FHIR_VERSION", "STU3"),
         }
         DEMO_FILE.write_text(json.dumps(demo, indent=2) + "\n")

@@ -250,7 +250,7 @@ output metadataUrl string = '${functionApp.outputs.gatewayBaseUrl}/fhir/metadata
 @description('OAuth 2.0 token endpoint URL.')
 output tokenUrl string = '${functionApp.outputs.gatewayBaseUrl}/oauth2/token'
 
-@description('Name of the Key Vault that holds token-signing-key, token-signing-key-previous, token-signing-key-next and the upstream secrets.')
+@description('Name of the Key Vault that holds token-signing-key, token-signing-key-previous, token-signing-key-next, upstream-client-key, upstream-client-key-next, upstream-client-key-previous and the upstream secrets.')
 output keyVaultName string = keyVault.outputs.name
 
 @description('Client (application) ID of the app\'s user-assigned identity: the default identity of managed_identity tenants.')

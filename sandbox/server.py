@@ -52,10 +52,13 @@ class ServerHandle:
         self.stop()
 
 
-def serve_in_thread(app: SandboxApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> ServerHandle:
-    """Start waitress for `app` on host:port (0 = any free port) in a daemon thread."""
+def serve_in_thread(
+    app: SandboxApp, host: str = "127.0.0.1", port: int = 0, threads: int = 8, wsgi: Any = None
+) -> ServerHandle:
+    """Start waitress for `app` on host:port (0 = any free port) in a daemon thread; `wsgi` (default: `app`)
+    is what answers, e.g. an authorization server in front of `app`."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    server = create_server(app, host=host, port=port, threads=threads, ident="sandbox")
+    server = create_server(wsgi or app, host=host, port=port, threads=threads, ident="sandbox")
     stop_event = threading.Event()
     thread = threading.Thread(
         target=run_until_stopped, args=(server, stop_event), name=f"sandbox-{server.effective_port}", daemon=True

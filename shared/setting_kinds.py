@@ -7,13 +7,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 
 # A kind turns a setting's stripped text (its default when unset) into its value: kind(name, text).
 Kind = Callable[[str, str], object]
 RsaKey = rsa.RSAPrivateKey | rsa.RSAPublicKey
+ClientKey = rsa.RSAPrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey
 
 
 class SettingError(Exception):
@@ -92,5 +93,37 @@ def rsa_private_key(name: str, value: str) -> rsa.RSAPrivateKey:
     """A PEM RSA private key of 2048 bits or more."""
     key = rsa_key(name, value)
     if not isinstance(key, rsa.RSAPrivateKey):
+        raise SettingError(f"app setting {name} must hold a private key")
+    return key
+
+
+def client_key(name: str, value: str) -> ClientKey | None:
+    """A PEM key the gateway signs client assertions with: RSA of 2048 bits or more, or EC P-384; private or
+    public (a public key is only published); None when empty."""
+    if not value:
+        return None
+    data = value.replace("\\n", "\n").encode("ascii", errors="replace")
+    try:
+        if b"PRIVATE KEY" in data:
+            key: Any = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError):
+        raise SettingError(f"app setting {name} is not a readable PEM key") from None
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if key.key_size < 2048:
+            raise SettingError(f"app setting {name} must hold an RSA key of 2048 bits or more")
+        return key
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if not isinstance(key.curve, ec.SECP384R1):
+            raise SettingError(f"app setting {name} must hold an EC key on the P-384 curve")
+        return key
+    raise SettingError(f"app setting {name} must hold an RSA or EC P-384 key")
+
+
+def client_private_key(name: str, value: str) -> ClientKey | None:
+    """Like client_key, but a private key (it signs); None when empty."""
+    key = client_key(name, value)
+    if key is not None and not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise SettingError(f"app setting {name} must hold a private key")
     return key

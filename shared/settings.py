@@ -90,6 +90,29 @@ SETTINGS: tuple[Setting, ...] = (
         kind=kinds.rsa_key,
     ),
     Setting(
+        "UPSTREAM_CLIENT_KEY",
+        "PEM private key (RSA 2048+ or EC P-384) that signs the gateway's client assertions to SMART Backend "
+        "Services providers (smart_backend tenants); its own key, not TOKEN_SIGNING_KEY (a Key Vault reference).",
+        default="",
+        secret=True,
+        kind=kinds.client_private_key,
+    ),
+    Setting(
+        "UPSTREAM_CLIENT_KEY_NEXT",
+        "PEM key (private or public) of the next client-assertion key: published in the client JWKS, never used "
+        "to sign, so providers know it before the gateway signs with it (the first step of a rotation).",
+        default="",
+        secret=True,
+        kind=kinds.client_key,
+    ),
+    Setting(
+        "UPSTREAM_CLIENT_KEY_PREVIOUS",
+        "PEM key (private or public) of the previous client-assertion key, still published during a rotation.",
+        default="",
+        secret=True,
+        kind=kinds.client_key,
+    ),
+    Setting(
         "TOKEN_LIFETIME_SECONDS",
         "Default access token lifetime; a client entity's TokenLifetimeSeconds overrides it.",
         default="3600",
@@ -350,6 +373,9 @@ class GatewaySettings:
     token_signing_key: _Value[rsa.RSAPrivateKey] = _Value("TOKEN_SIGNING_KEY")
     token_signing_key_previous: _Value[kinds.RsaKey | None] = _Value("TOKEN_SIGNING_KEY_PREVIOUS")
     token_signing_key_next: _Value[kinds.RsaKey | None] = _Value("TOKEN_SIGNING_KEY_NEXT")
+    upstream_client_key: _Value[kinds.ClientKey | None] = _Value("UPSTREAM_CLIENT_KEY")
+    upstream_client_key_next: _Value[kinds.ClientKey | None] = _Value("UPSTREAM_CLIENT_KEY_NEXT")
+    upstream_client_key_previous: _Value[kinds.ClientKey | None] = _Value("UPSTREAM_CLIENT_KEY_PREVIOUS")
     token_lifetime_seconds: _Value[int] = _Value("TOKEN_LIFETIME_SECONDS")
     token_max_lifetime_seconds: _Value[int] = _Value("TOKEN_MAX_LIFETIME_SECONDS")
     throttle_max_failures_per_client: _Value[int] = _Value("THROTTLE_MAX_FAILURES_PER_CLIENT")

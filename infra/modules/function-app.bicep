@@ -205,6 +205,22 @@ var gatewaySettings = [
     name: 'TOKEN_SIGNING_KEY_NEXT'
     value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=token-signing-key-next)'
   }
+  {
+    // The gateway's own client-assertion key towards SMART Backend Services providers (smart_backend tenants),
+    // never the token signing key. Its public JWKS is /.well-known/smart-client-jwks.json.
+    name: 'UPSTREAM_CLIENT_KEY'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=upstream-client-key)'
+  }
+  {
+    // Published, never signs: the first step of a client-key rotation. Holds the current key otherwise.
+    name: 'UPSTREAM_CLIENT_KEY_NEXT'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=upstream-client-key-next)'
+  }
+  {
+    // Still published after a rotation until retired. Holds the current key otherwise.
+    name: 'UPSTREAM_CLIENT_KEY_PREVIOUS'
+    value: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=upstream-client-key-previous)'
+  }
 ]
 
 // The registration portal (docs/portal.md); the two secrets live in Key Vault.

@@ -100,6 +100,7 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         ("scope", auth.scope),
         ("username", auth.username),
         ("secret_setting", auth.secret_setting),
+        ("token_url", auth.token_url),
     ):
         if value:
             view[key] = value
@@ -246,7 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="upstream_client_id",
         help="azure_ad: the gateway's app registration in the provider's tenant",
     )
-    p.add_argument("--scope", help="azure_ad/managed_identity: default <fhir-url>/.default")
+    p.add_argument(
+        "--scope", help="azure_ad/managed_identity: default <fhir-url>/.default; smart_backend: default system/*.rs"
+    )
+    p.add_argument(
+        "--token-url",
+        help="smart_backend: the EHR's token endpoint (default: from <fhir-url>/.well-known/smart-configuration)",
+    )
     p.add_argument("--username", help="basic: the user name")
     p.add_argument("--secret-setting", help="NAME of the app setting that holds the upstream secret")
     p.add_argument("--name", help="display name")

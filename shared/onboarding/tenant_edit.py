@@ -28,6 +28,7 @@ class TenantOptions:
     scope: str | None = None
     username: str | None = None
     secret_setting: str | None = None
+    token_url: str | None = None
     name: str | None = None
     resource_types: str | None = None
     enabled: bool | None = None
@@ -39,6 +40,17 @@ def tenant_id_of(value: str) -> str:
     if tenant_id is None:
         raise TenantOptionError(f"{value!r} is not a tenant GUID (like 72f988bf-86f1-41af-91ab-2d7cd011db47)")
     return tenant_id
+
+
+def _kept_scope(existing: tenants.Tenant | None, method: str, fhir_url: str) -> str:
+    """The existing tenant's scope when it was chosen for this method, else the method's default scope."""
+    default = tenants.DEFAULT_SMART_SCOPE if method == "smart_backend" else fhir_url + "/.default"
+    if existing is None:
+        return default
+    if (existing.auth.method == "smart_backend") != (method == "smart_backend"):
+        return default  # a scope of the other kind means nothing to this method
+    custom = existing.auth.scope not in (existing.fhir_base_url + "/.default", tenants.DEFAULT_SMART_SCOPE)
+    return existing.auth.scope if custom else default
 
 
 def set_tenant(args: TenantOptions) -> tenants.Tenant:
@@ -68,15 +80,19 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
     method = args.auth or base_auth.method
     if method not in tenants.AUTH_METHODS:
         raise TenantOptionError("--auth must be one of " + ", ".join(tenants.AUTH_METHODS))
-    custom_scope = existing and base_auth.scope != existing.fhir_base_url + "/.default"
     auth = tenants.UpstreamAuth(
         method=method,
         authority=args.authority if args.authority is not None else base_auth.authority,
         client_id=args.upstream_client_id if args.upstream_client_id is not None else base_auth.client_id,
-        scope=args.scope or (base_auth.scope if custom_scope else fhir_url + "/.default"),
+        scope=args.scope or _kept_scope(existing, method, fhir_url),
         username=args.username if args.username is not None else base_auth.username,
         secret_setting=args.secret_setting if args.secret_setting is not None else base_auth.secret_setting,
+        token_url=(args.token_url if args.token_url is not None else base_auth.token_url).strip().rstrip("/"),
     )
+    if auth.token_url and url_problem(auth.token_url):
+        raise TenantOptionError(f"--token-url {url_problem(auth.token_url)}")
+    if method == "smart_backend" and not auth.client_id:
+        raise TenantOptionError("--auth smart_backend needs --upstream-client-id (the client id the EHR assigned)")
     if method == "azure_ad" and not (auth.authority and auth.client_id and auth.secret_setting):
         raise TenantOptionError("--auth azure_ad needs --authority, --upstream-client-id and --secret-setting")
     if method == "basic" and not (auth.username and auth.secret_setting):
@@ -115,6 +131,7 @@ COLUMN_OPTIONS = {
     "Username": "--username",
     "SecretSetting": "--secret-setting",
     "AllowedResourceTypes": "--resource-types",
+    "TokenUrl": "--token-url",
 }
 
 

@@ -24,6 +24,7 @@ TEXT_FIELDS = (
     "scope",
     "username",
     "secret_setting",
+    "token_url",
     "resource_types",
 )
 # What the check report's keys mean to a person; the report never holds a secret (only the setting's name).
@@ -72,6 +73,7 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
             "scope": "",
             "username": "",
             "secret_setting": "",
+            "token_url": "",
             "resource_types": "",
             "enabled": True,
             "compatibility": True,
@@ -89,6 +91,7 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
         "scope": "" if auth.scope == default_scope else auth.scope,
         "username": auth.username,
         "secret_setting": auth.secret_setting,
+        "token_url": auth.token_url,
         "resource_types": ",".join(tenant.allowed_resource_types),
         "enabled": tenant.enabled,
         "compatibility": tenant.compatibility,
@@ -202,6 +205,7 @@ def _plain(message: str) -> str:
         ("--auth", "Upstream authentication"),
         ("--upstream-client-id", "Upstream client ID"),
         ("--secret-setting", "Secret setting"),
+        ("--token-url", "Token URL"),
         ("--username", "User name"),
         ("--scope", "Upstream scope"),
         ("--resource-types", "Allowed resource types"),

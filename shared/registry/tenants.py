@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.registry import store
-from shared.registry.columns import MAX_URL_LENGTH, EntityReader
+from shared.registry.columns import MAX_URL_LENGTH, EntityReader, url_problem
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
 from shared.registry.storage import TENANTS_TABLE, Delete, Insert, Replace
 from shared.registry.tenant_ids import normalise_tenant_id
@@ -19,7 +19,9 @@ MAX_ID_LENGTH = 256  # user names, upstream client ids
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 PROVIDER_ROW = "provider"
 
-AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
+AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "smart_backend")
+# SMART Backend Services: v2 read and search of every type the provider lets the gateway's client have.
+DEFAULT_SMART_SCOPE = "system/*.rs"
 
 # What the Patients app reads; a tenant entity may narrow or widen it.
 DEFAULT_RESOURCE_TYPES = (
@@ -46,8 +48,9 @@ class TenantEntity(TypedDict, total=False):
     FhirVersion: str  # DSTU2 | STU3 | R4
     AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity
     Authority: str  # azure_ad: https://login.microsoftonline.com/<tenant>
-    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional)
-    UpstreamScope: str  # azure_ad / managed_identity; default <FhirBaseUrl>/.default
+    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional); smart_backend (the EHR's id)
+    UpstreamScope: str  # azure_ad / managed_identity: default <FhirBaseUrl>/.default; smart_backend: system/*.rs
+    TokenUrl: str  # smart_backend: the EHR's token endpoint; empty: from <FhirBaseUrl>/.well-known/smart-configuration
     Username: str  # basic
     SecretSetting: str  # NAME of the app setting holding the upstream secret
     Enabled: bool
@@ -63,6 +66,7 @@ class UpstreamAuth:
     scope: str = ""
     username: str = ""
     secret_setting: str = ""
+    token_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ class Tenant:
     allowed_resource_types: tuple[str, ...] = DEFAULT_RESOURCE_TYPES
     compatibility: bool = True
     etag: str | None = field(default=None, compare=False)
+
+
+def _default_scope(method: str, fhir_base_url: str) -> str:
+    return DEFAULT_SMART_SCOPE if method == "smart_backend" else fhir_base_url + "/.default"
 
 
 def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
@@ -93,11 +101,17 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     auth = UpstreamAuth(
         method=method,
         authority=reader.text("Authority", required=method == "azure_ad", max_length=MAX_URL_LENGTH),
-        client_id=reader.text("UpstreamClientId", required=method == "azure_ad", max_length=MAX_ID_LENGTH),
-        scope=reader.text("UpstreamScope", required=False, default=fhir_base_url + "/.default"),
+        client_id=reader.text(
+            "UpstreamClientId", required=method in ("azure_ad", "smart_backend"), max_length=MAX_ID_LENGTH
+        ),
+        scope=reader.text("UpstreamScope", required=False, default=_default_scope(method, fhir_base_url)),
         username=reader.text("Username", required=method == "basic", max_length=MAX_ID_LENGTH),
         secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
+        token_url=reader.text("TokenUrl", required=False, default="", max_length=MAX_URL_LENGTH).rstrip("/"),
     )
+    token_url_problem = url_problem(auth.token_url) if auth.token_url else None
+    if token_url_problem:
+        raise reader.problem("TokenUrl", token_url_problem)
     if auth.authority and not auth.authority.startswith("https://"):
         raise reader.problem("Authority", "must be an https URL")
     if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
@@ -141,6 +155,8 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
         "AllowedResourceTypes": ",".join(tenant.allowed_resource_types),
         "Compatibility": tenant.compatibility,
     }
+    if auth.token_url:
+        entity["TokenUrl"] = auth.token_url  # only when set: other tenants' rows keep their columns
     return entity
 
 
@@ -183,6 +199,7 @@ def remove_tenant(tenant_id: str) -> None:
 __all__ = [
     "AUTH_METHODS",
     "DEFAULT_RESOURCE_TYPES",
+    "DEFAULT_SMART_SCOPE",
     "MisconfiguredEntity",
     "Tenant",
     "UpstreamAuth",

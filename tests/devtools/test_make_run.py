@@ -1,5 +1,6 @@
 """`make run`'s program, as a user starts it: Azurite, three sandboxes, the gateway and the portal come up, the
-demo client reads every demo tenant through the gateway, and SIGTERM stops everything."""
+demo client reads every demo tenant through the gateway (the SMART Backend Services one passes the conformance
+checker), and SIGTERM stops everything."""
 
 from __future__ import annotations
 
@@ -20,13 +21,13 @@ READY = "FHIR gateway running at "
 OWN_SETTINGS = ("GATEWAY_", "REGISTRY_", "TOKEN_", "PORTAL_", "FUNCTIONS_", "RUN_LOCAL_DIR")
 
 
-def three_free_ports() -> int:
-    """A port with the two after it free too (the STU3, DSTU2 and R4 sandboxes)."""
+def four_free_ports() -> int:
+    """A port with the three after it free too (the STU3, DSTU2 and R4 sandboxes and the R4 EHR)."""
     for _ in range(50):
         first = free_port()
-        if first + 2 < 65536 and all(_is_free(first + offset) for offset in (1, 2)):
+        if first + 3 < 65536 and all(_is_free(first + offset) for offset in (1, 2, 3)):
             return first
-    raise RuntimeError("no three consecutive free ports")
+    raise RuntimeError("no four consecutive free ports")
 
 
 def _is_free(port: int) -> bool:
@@ -47,7 +48,7 @@ def test_make_run_serves_every_demo_tenant_and_stops_on_sigterm(tmp_path: Path) 
         RUN_LOCAL_DIR=str(tmp_path / "state"),
         GATEWAY_PORT=str(free_port()),
         AZURITE_PORT=str(free_port()),
-        SANDBOX_PORT=str(three_free_ports()),
+        SANDBOX_PORT=str(four_free_ports()),
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "devtools.run_local"],
@@ -71,7 +72,7 @@ def test_make_run_serves_every_demo_tenant_and_stops_on_sigterm(tmp_path: Path) 
         assert any(line.startswith(READY) for line in output), "".join(output)[-3000:]
         demo = json.loads((tmp_path / "state" / "demo.json").read_text())
         tenant_ids = [value for key, value in demo.items() if key.startswith("tenant_id")]
-        assert len(tenant_ids) == 3
+        assert len(tenant_ids) == 4 and "tenant_id_smart" in demo
         metadata = requests.get(demo["fhir_base"] + "/metadata", timeout=10)
         assert metadata.status_code == 200 and metadata.json()["fhirVersion"] == "3.0.2"
         for tenant_id in tenant_ids:
@@ -93,6 +94,29 @@ def test_make_run_serves_every_demo_tenant_and_stops_on_sigterm(tmp_path: Path) 
             )
             assert patient.status_code == 200, patient.text
             assert isinstance(patient.json()["name"][0]["family"], str)  # STU3's shape, whatever the provider
+        checker = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shared.conformance",
+                "--gateway",
+                demo["fhir_base"],
+                "--client-id",
+                demo["client_id"],
+                f"--client-secret={demo['client_secret']}",
+                "--tenant",
+                demo["tenant_id_smart"],
+                "--patient-id",
+                "1288992",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert checker.returncode == 0 and "FAIL" not in checker.stdout, checker.stdout[-3000:] + checker.stderr[-2000:]
+        assert demo["client_secret"] not in checker.stdout
         portal = requests.get(demo["gateway_base"] + "/portal/", timeout=10, allow_redirects=False)
         assert portal.status_code in (200, 302, 303)
     finally:

@@ -35,6 +35,7 @@ DOCUMENTED = [
     DocumentedRoute("HEAD", "/fhir/metadata", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/fhir/.well-known/smart-configuration", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/.well-known/jwks.json", "jwks_fn"),
+    DocumentedRoute("GET", "/.well-known/smart-client-jwks.json", "client_jwks_fn"),
     DocumentedRoute("POST", "/oauth2/token", "token_fn"),
     DocumentedRoute("POST", "/oauth2/introspect", "introspect_fn"),
     DocumentedRoute("GET", "/oauth2/authorize", "authorize_fn"),

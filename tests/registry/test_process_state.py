@@ -37,7 +37,9 @@ def test_every_module_with_process_state_registers_it() -> None:
         "tokens.key_ring",
         "tokens.verified",
         "upstream_auth.credential_slots",
+        "upstream_auth.client_keys",
         "upstream_auth.identity_session",
+        "upstream_auth.smart_discovery",
     }
 
 

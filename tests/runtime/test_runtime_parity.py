@@ -95,6 +95,7 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
         (Case("metadata-head", "HEAD", "/fhir/metadata", 200, FHIR_JSON), plain),
         (Case("smart-configuration", "GET", "/fhir/.well-known/smart-configuration", 200), plain),
         (Case("jwks", "GET", "/.well-known/jwks.json", 200), plain),
+        (Case("client-jwks", "GET", "/.well-known/smart-client-jwks.json", 200), plain),
         (
             Case("token", "POST", "/oauth2/token", 200, FORM, token_form, volatile=(r'"access_token"\s*:\s*"[^"]+"',)),
             plain,

@@ -1,0 +1,104 @@
+"""The gateway's own client-assertion keys (UPSTREAM_CLIENT_KEY*): the current one signs, all are published."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from shared import process_state, settings
+from shared.setting_kinds import ClientKey
+
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# SMART Backend Services asks servers to support RS384 and ES384; the key's type chooses between them.
+RSA_ALGORITHM = "RS384"
+EC_ALGORITHM = "ES384"
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    kid: str
+    alg: str
+    jwk: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClientKeyRing:
+    """The signing key (None when UPSTREAM_CLIENT_KEY is unset) and every key the client JWKS publishes."""
+
+    signing_key: SigningKey | None
+    signing: PublishedKey | None
+    published: tuple[PublishedKey, ...]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.jwk for k in self.published]}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _public(key: ClientKey) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        return key.public_key()
+    return key
+
+
+def published_key(key: ClientKey) -> PublishedKey:
+    """The public JWK of a key, with `kid` = its RFC 7638 thumbprint (SHA-256) and its `alg`."""
+    public = _public(key)
+    if isinstance(public, rsa.RSAPublicKey):
+        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(public))
+        members = {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}
+        alg = RSA_ALGORITHM
+    else:
+        jwk = json.loads(ECAlgorithm.to_jwk(public))
+        members = {"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
+        alg = EC_ALGORITHM
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    kid = _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    jwk.update({"kid": kid, "use": "sig", "alg": alg})
+    return PublishedKey(kid, alg, jwk)
+
+
+_lock = threading.Lock()
+_cached: tuple[settings.GatewaySettings, ClientKeyRing] | None = None
+
+
+def _forget() -> None:
+    global _cached
+    with _lock:
+        _cached = None
+
+
+process_state.register("upstream_auth.client_keys", _forget)
+
+
+def client_key_ring() -> ClientKeyRing:
+    """The ring for the current settings, built once per settings (SettingError when a key setting is broken)."""
+    global _cached
+    configured = settings.current()
+    cached = _cached
+    if cached is not None and cached[0] is configured:
+        return cached[1]
+    with _lock:
+        current = configured.upstream_client_key
+        signing_key = current if isinstance(current, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
+        published: list[PublishedKey] = []
+        # Current first, then next (published before it signs), then previous (kept until retired).
+        for key in (current, configured.upstream_client_key_next, configured.upstream_client_key_previous):
+            if key is None:
+                continue
+            entry = published_key(key)
+            if all(entry.kid != known.kid for known in published):
+                published.append(entry)
+        signing = published[0] if signing_key is not None else None
+        ring = ClientKeyRing(signing_key, signing, tuple(published))
+        _cached = (configured, ring)
+        return ring
