@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.fhir.versions import FhirVersion
+from shared.onboarding import provider_secret_edit
 from shared.onboarding.tenant_check import check_tenant
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant, tenant_id_of
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
+from shared.provider_secrets.errors import ProviderSecretError
 from shared.registry import cached, clients, tenants
 from shared.registry.errors import EntityConflict
 
@@ -23,6 +25,8 @@ TEXT_FIELDS = (
     "scope",
     "username",
     "secret_setting",
+    "token_url",
+    "client_auth",
     "resource_types",
 )
 # What the check report's keys mean to a person; the report never holds a secret (only the setting's name).
@@ -71,6 +75,9 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
             "scope": "",
             "username": "",
             "secret_setting": "",
+            "token_url": "",
+            "client_auth": "client_secret_basic",
+            "provider_secret": "",
             "resource_types": "",
             "enabled": True,
             "compatibility": True,
@@ -88,6 +95,9 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
         "scope": "" if auth.scope == default_scope else auth.scope,
         "username": auth.username,
         "secret_setting": auth.secret_setting,
+        "token_url": auth.token_url,
+        "client_auth": auth.client_auth,
+        "provider_secret": auth.provider_secret,
         "resource_types": ",".join(tenant.allowed_resource_types),
         "enabled": tenant.enabled,
         "compatibility": tenant.compatibility,
@@ -114,6 +124,7 @@ def _tenant_page(
         action=action,
         versions=[v.name for v in FhirVersion],
         auth_methods=tenants.AUTH_METHODS,
+        client_auth_methods=tenants.CLIENT_AUTH_METHODS,
         notice=notice,
     )
 
@@ -157,8 +168,10 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
     values["enabled"] = form.get("enabled") == "yes"
     values["compatibility"] = form.get("compatibility") == "yes"
     existing = tenant_id is not None
+    values["provider_secret"] = ""
     if existing:
-        values["tenant_id"] = _load(ctx, str(tenant_id)).tenant_id
+        loaded = _load(ctx, str(tenant_id))
+        values["tenant_id"], values["provider_secret"] = loaded.tenant_id, loaded.auth.provider_secret
     elif _is_guid(values["tenant_id"]) and tenants.load_tenant(tenant_id_of(values["tenant_id"])) is not None:
         ctx.audit("operator.tenant.save", "refused", reason="exists", tenant=values["tenant_id"])
         return _tenant_page(
@@ -169,7 +182,7 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
             error="This tenant is onboarded already: open it from the tenants list to change it.",
         )
     options = TenantOptions(
-        **{k: v for k, v in values.items() if k not in ("name", "resource_types")},
+        **{k: v for k, v in values.items() if k not in ("name", "resource_types", "provider_secret")},
         name=values["name"] or None,
         resource_types=values["resource_types"] or None,
     )
@@ -200,6 +213,8 @@ def _plain(message: str) -> str:
         ("--auth", "Upstream authentication"),
         ("--upstream-client-id", "Upstream client ID"),
         ("--secret-setting", "Secret setting"),
+        ("--token-url", "Token URL"),
+        ("--client-auth", "Client authentication"),
         ("--username", "User name"),
     ):
         message = message.replace(flag, label)
@@ -223,9 +238,34 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
         return _tenant_page(
             ctx, _form_of(tenant), existing=True, status=400, error="Not removed: tick the box to confirm."
         )
-    cached.remove_tenant(tenant.tenant_id)
+    provider_secret_edit.remove_tenant(tenant.tenant_id)
     ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
     return redirect("/portal/operator/?done=removed")
+
+
+def provider_secret(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse:
+    """Stores, replaces (`action=set`, the value in `secret`) or removes (`action=remove`) the tenant's provider
+    secret. The value goes to the vault only: never into the page, the audit record or a log line."""
+    require_operator(ctx)
+    tenant = _load(ctx, tenant_id)
+    removing = form.get("action") == "remove"
+    try:
+        if removing:
+            provider_secret_edit.remove_provider_secret(tenant.tenant_id)
+        else:
+            provider_secret_edit.store_provider_secret(tenant.tenant_id, form.get("secret", ""))
+    except ProviderSecretError as error:
+        ctx.audit("operator.tenant.secret", "refused", tenant=tenant.tenant_id, remove=removing, detail=str(error))
+        return _tenant_page(
+            ctx,
+            _form_of(tenant),
+            existing=True,
+            status=400,
+            error=_plain("The provider secret was not saved: " + str(error)),
+        )
+    ctx.audit("operator.tenant.secret", "succeeded", tenant=tenant.tenant_id, remove=removing)
+    done = "secret-removed" if removing else "secret-stored"
+    return redirect(f"/portal/operator/tenants/{tenant.tenant_id}?done={done}")
 
 
 def _shown(value: Any) -> str:

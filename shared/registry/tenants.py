@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
+from shared import settings
 from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.outbound_address import literal_address_refusal
+from shared.provider_secrets.names import legacy_setting_problem, provider_secret_problem
 from shared.registry import store
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
@@ -15,7 +18,10 @@ from shared.registry.tenant_ids import normalise_tenant_id
 TABLE = TENANTS_TABLE
 PROVIDER_ROW = "provider"
 
-AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity")
+AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "oauth_client_credentials")
+# The methods that need a provider secret (ProviderSecret, or a legacy SecretSetting).
+SECRET_METHODS = ("basic", "bearer", "azure_ad", "oauth_client_credentials")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 # What the Patients app reads; a tenant entity may narrow or widen it.
 DEFAULT_RESOURCE_TYPES = (
@@ -45,7 +51,10 @@ class TenantEntity(TypedDict, total=False):
     UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional)
     UpstreamScope: str  # azure_ad / managed_identity; default <FhirBaseUrl>/.default
     Username: str  # basic
-    SecretSetting: str  # NAME of the app setting holding the upstream secret
+    SecretSetting: str  # legacy: NAME of an UPSTREAM_SECRET_* app setting holding the upstream secret
+    ProviderSecret: str  # provider-<tenant>-upstream: the vault secret the gateway derived (never the value)
+    TokenUrl: str  # oauth_client_credentials: the provider's token endpoint
+    ClientAuthMethod: str  # oauth_client_credentials: client_secret_basic (default) | client_secret_post
     Enabled: bool
     AllowedResourceTypes: str  # comma-separated; empty means the Patients app set
     Compatibility: bool  # Patients app quirk normalisation (default true)
@@ -59,6 +68,9 @@ class UpstreamAuth:
     scope: str = ""
     username: str = ""
     secret_setting: str = ""
+    provider_secret: str = ""
+    token_url: str = ""
+    client_auth: str = "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -89,15 +101,31 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     auth = UpstreamAuth(
         method=method,
         authority=reader.text("Authority", required=method == "azure_ad"),
-        client_id=reader.text("UpstreamClientId", required=method == "azure_ad"),
+        client_id=reader.text("UpstreamClientId", required=method in ("azure_ad", "oauth_client_credentials")),
         scope=reader.text("UpstreamScope", required=False, default=fhir_base_url + "/.default"),
         username=reader.text("Username", required=method == "basic"),
-        secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
+        secret_setting=reader.text("SecretSetting", required=False),
+        provider_secret=reader.text("ProviderSecret", required=False),
+        token_url=reader.text("TokenUrl", required=method == "oauth_client_credentials"),
+        client_auth=reader.text("ClientAuthMethod", required=False, default="client_secret_basic").lower(),
     )
+    if auth.provider_secret:
+        problem = provider_secret_problem(tenant_id, auth.provider_secret)
+        if problem:
+            raise reader.problem("ProviderSecret", problem)
+    if auth.secret_setting:
+        problem = legacy_setting_problem(auth.secret_setting)
+        if problem:
+            raise reader.problem("SecretSetting", problem)
+    if auth.client_auth not in CLIENT_AUTH_METHODS:
+        raise reader.problem("ClientAuthMethod", "must be " + " or ".join(CLIENT_AUTH_METHODS))
+    allow_private = settings.current().outbound_allow_private_addresses
+    for column, url in (("FhirBaseUrl", fhir_base_url), ("Authority", auth.authority), ("TokenUrl", auth.token_url)):
+        refusal = literal_address_refusal(url, allow_private=allow_private) if url else None
+        if refusal:
+            raise reader.problem(column, refusal)
     if auth.authority and not auth.authority.startswith("https://"):
         raise reader.problem("Authority", "must be an https URL")
-    if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
-        raise reader.problem("SecretSetting", "must be the name of an app setting (letters, digits, _)")
     types = reader.word_list("AllowedResourceTypes") or DEFAULT_RESOURCE_TYPES
     for resource_type in types:
         if not (resource_type.isalpha() and resource_type[0].isupper()):
@@ -129,6 +157,9 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
         "UpstreamScope": auth.scope,
         "Username": auth.username,
         "SecretSetting": auth.secret_setting,
+        "ProviderSecret": auth.provider_secret,
+        "TokenUrl": auth.token_url,
+        "ClientAuthMethod": auth.client_auth,
         "Enabled": tenant.enabled,
         "AllowedResourceTypes": ",".join(tenant.allowed_resource_types),
         "Compatibility": tenant.compatibility,
@@ -174,7 +205,9 @@ def remove_tenant(tenant_id: str) -> None:
 
 __all__ = [
     "AUTH_METHODS",
+    "CLIENT_AUTH_METHODS",
     "DEFAULT_RESOURCE_TYPES",
+    "SECRET_METHODS",
     "MisconfiguredEntity",
     "Tenant",
     "UpstreamAuth",

@@ -220,9 +220,12 @@ def test_tenants_with_different_clients_get_their_own_tokens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     authority.register_client("second-client", "second-secret")
-    monkeypatch.setenv("SECOND_SECRET", "second-secret")
+    monkeypatch.setenv("UPSTREAM_SECRET_SECOND", "second-secret")
     other = make_upstream_tenant(
-        "azure_ad", authority=authority.url_for("other"), client_id="second-client", secret_setting="SECOND_SECRET"
+        "azure_ad",
+        authority=authority.url_for("other"),
+        client_id="second-client",
+        secret_setting="UPSTREAM_SECRET_SECOND",
     )
 
     assert upstream_auth_headers(entra.tenant) != upstream_auth_headers(other)
