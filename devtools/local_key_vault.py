@@ -190,3 +190,30 @@ class LocalKeyVault(_LoopbackServer):
             scheduledPurgeDate=deleted + 90 * 86_400,
         )
         return bundle
+
+
+LOCAL_VAULT_TENANT = "local-vault-tenant"
+LOCAL_VAULT_CLIENT_ID = "00000000-0000-4000-8000-0000000090b1"
+
+
+def start_local_vault(authority: LocalAuthority) -> LocalKeyVault:
+    """`make run`'s provider-secret vault: the stand-in, and a service principal of `authority` that the gateway's
+    DefaultAzureCredential uses (azure-identity's environment variables), announced in PROVIDER_SECRETS_VAULT_URL."""
+    import os
+
+    from shared import settings
+
+    vault = LocalKeyVault(authority, LOCAL_VAULT_TENANT).start()
+    client_secret = secrets.token_urlsafe(32)
+    authority.register_client(LOCAL_VAULT_CLIENT_ID, client_secret)
+    os.environ.update(
+        {
+            "AZURE_TENANT_ID": LOCAL_VAULT_TENANT,
+            "AZURE_CLIENT_ID": LOCAL_VAULT_CLIENT_ID,
+            "AZURE_CLIENT_SECRET": client_secret,
+            "AZURE_AUTHORITY_HOST": f"https://localhost:{authority.port}",
+            "PROVIDER_SECRETS_VAULT_URL": vault.vault_url,
+        }
+    )
+    settings.reload()
+    return vault

@@ -23,7 +23,6 @@ SANDBOX_TOKEN_FILE = LOCAL / "sandbox-token"
 DEMO_TENANT_STU3 = "00000000-0000-4000-8000-000000005703"
 DEMO_TENANT_DSTU2 = "00000000-0000-4000-8000-000000000102"
 DEMO_TENANT_R4 = "00000000-0000-4000-8000-000000000401"
-SANDBOX_TOKEN_SETTING = "UPSTREAM_SECRET_DEMO_SANDBOX"  # noqa: S105 - the name of a setting
 
 
 def _port(name: str, default: int) -> int:
@@ -53,7 +52,6 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(1024 * 1024 + 64 * 1024))
     if not os.environ.get("TOKEN_SIGNING_KEY"):
         os.environ["TOKEN_SIGNING_KEY"] = _read_or_create(SIGNING_KEY_FILE, generate_private_key_pem)
-    os.environ[SANDBOX_TOKEN_SETTING] = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
 
 
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
@@ -85,10 +83,12 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
-def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
+def _seed(stu3_base: str, dstu2_base: str, r4_base: str, sandbox_token: str) -> dict[str, Any]:
+    """The demo tenants read their sandbox with a bearer token kept in the provider-secret vault (the stand-in)."""
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
+    from shared.onboarding.provider_secret_edit import store_provider_secret
     from shared.registry import cached, connection, tenants
 
     connection.ensure_tables()
@@ -102,11 +102,21 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str) -> dict[str, Any]:
             display_name=name,
             fhir_base_url=base,
             fhir_version=version,
-            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default", secret_setting=SANDBOX_TOKEN_SETTING),
+            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default"),
         )
-        existing = tenants.load_tenant(tenant_id)
-        cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
+        existing = _existing_tenant(tenant_id)
+        cached.save_tenant(replace(wanted, etag=existing) if existing else wanted)
+        store_provider_secret(tenant_id, sandbox_token)
     return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4])
+
+
+def _existing_tenant(tenant_id: str) -> str | None:
+    """The ETag of the demo tenant's row, if an earlier run left one (even one the gateway now refuses to read,
+    such as a row of a run before provider secrets, which named an app setting)."""
+    from shared.registry import store, tenants
+
+    row = store.active().row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
+    return row.etag if row is not None else None
 
 
 def _print_examples(demo: dict[str, Any]) -> None:
@@ -174,7 +184,7 @@ def main() -> int:
         from sandbox.sample_data import SampleDataError, load_sample_data
         from sandbox.server import serve_in_thread as serve_sandbox
 
-        token = os.environ[SANDBOX_TOKEN_SETTING]
+        token = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
         try:
             load_sample_data()
         except SampleDataError as error:
@@ -189,11 +199,15 @@ def main() -> int:
         r4 = serve_sandbox(create_app("R4", base_path="/r4", required_bearer_token=token), port=sandbox_port + 2)
         handles.append(r4)
         print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2), {r4.base_url} (R4)", flush=True)
-        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url)
+        from devtools.local_key_vault import start_local_vault
         from devtools.local_portal import start_local_portal
 
         portal = start_local_portal(os.environ["GATEWAY_PUBLIC_BASE_URL"], DEMO_TENANT_STU3, LOCAL)
         handles.append(portal)
+        vault = start_local_vault(portal.authority)
+        handles.append(vault)
+        print(f"Provider-secret vault (Key Vault stand-in): {vault.vault_url}", flush=True)
+        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url, token)
         gateway = serve_gateway(REPO, host="127.0.0.1", port=gateway_port)
         handles.append(gateway)
         from shared import public_urls, settings
