@@ -38,7 +38,7 @@ REPORT_LABELS = {
     "auth": "Upstream auth",
     "upstream_auth": "Upstream credentials",
     "reachable": "Reachable",
-    "status": "HTTP status",
+    "category": "Failure category",
     "latency_ms": "Latency (ms)",
     "batch": "Batch supported",
     "not_served": "Allowed types the provider does not list",

@@ -11,12 +11,10 @@ class _Recorder(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:
-        self.server.owner.record(self.path, self.headers.get("Authorization"))
-        body = (
-            b'{"resourceType": "CapabilityStatement", "fhirVersion": "3.0.2", '
-            b'"rest": [{"resource": [{"type": "Patient"}]}]}'
-        )
-        self.send_response(200)
+        owner = self.server.owner
+        owner.record(self.path, self.headers.get("Authorization"))
+        body = owner.body
+        self.send_response(owner.status)
         self.send_header("Content-Type", "application/fhir+json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -34,7 +32,13 @@ class _Server(ThreadingHTTPServer):
 class Listener:
     """An operator's own server: answers like a FHIR server and keeps what it was sent."""
 
-    def __init__(self) -> None:
+    CAPABILITY_STATEMENT = (
+        b'{"resourceType": "CapabilityStatement", "fhirVersion": "3.0.2", '
+        b'"rest": [{"resource": [{"type": "Patient"}]}]}'
+    )
+
+    def __init__(self, status: int = 200, body: bytes = CAPABILITY_STATEMENT) -> None:
+        self.status, self.body = status, body
         self.received: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Recorder)
