@@ -37,7 +37,13 @@ def remove_tenant(tenant_id: str) -> None:
     tenant = tenants.get_tenant(tenant_id)
     cached.remove_tenant(tenant.tenant_id)
     if tenant.auth.provider_secret:
-        STORE.remove(tenant.tenant_id)
+        try:
+            STORE.remove(tenant.tenant_id)
+        except ProviderSecretError as error:
+            raise ProviderSecretError(
+                f"the tenant is removed, but its provider secret is not ({error}); "
+                f"delete {tenant.auth.provider_secret} from the provider-secret vault"
+            ) from None
 
 
 def migrate_secret_setting(tenant_id: str, value: str | None) -> tenants.Tenant:

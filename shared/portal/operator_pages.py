@@ -238,7 +238,13 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
         return _tenant_page(
             ctx, _form_of(tenant), existing=True, status=400, error="Not removed: tick the box to confirm."
         )
-    provider_secret_edit.remove_tenant(tenant.tenant_id)
+    try:
+        provider_secret_edit.remove_tenant(tenant.tenant_id)
+    except ProviderSecretError as error:
+        ctx.audit("operator.tenant.remove", "partial", tenant=tenant.tenant_id, detail=str(error))
+        raise PageError(
+            502, "Provider secret not removed", _plain(str(error)), link=("/portal/operator/", "All tenants")
+        ) from None
     ctx.audit("operator.tenant.remove", "succeeded", tenant=tenant.tenant_id)
     return redirect("/portal/operator/?done=removed")
 

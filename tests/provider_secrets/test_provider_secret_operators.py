@@ -176,3 +176,35 @@ def test_an_operator_stores_replaces_and_removes_a_secret_in_the_portal(
         "succeeded",
     ]
     assert value not in json.dumps(records)
+
+
+def test_an_operator_onboards_an_oauth_client_credentials_tenant_and_bad_token_urls_are_refused(
+    portal: PortalSetup,  # noqa: F811 - fixture
+    tenant_id: str,
+) -> None:
+    driver = PortalDriver()
+    driver.sign_in(portal.operator())
+    driver.get("operator/tenants/new")
+    form = {
+        "tenant_id": tenant_id,
+        "fhir_url": "https://localhost:9/fhir",
+        "fhir_version": "R4",
+        "auth": "oauth_client_credentials",
+        "upstream_client_id": "gateway-at-ehr",
+        "token_url": "http://169.254.169.254/oauth2/token",
+        "client_auth": "client_secret_post",
+        "scope": "system/*.read",
+        "enabled": "yes",
+    }
+    refused = driver.post("operator/tenants", form)
+    assert refused.status == 400 and "Token URL is refused: link-local and cloud-metadata" in refused.body.decode()
+    assert tenants.load_tenant(tenant_id) is None
+    driver.get("operator/tenants/new")
+    assert driver.post("operator/tenants", form | {"token_url": "https://localhost:9/oauth2/token"}).status == 303
+    saved = tenants.get_tenant(tenant_id).auth
+    assert (saved.method, saved.token_url, saved.client_auth, saved.scope) == (
+        "oauth_client_credentials",
+        "https://localhost:9/oauth2/token",
+        "client_secret_post",
+        "system/*.read",
+    )
