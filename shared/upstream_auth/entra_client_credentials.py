@@ -88,7 +88,7 @@ def _build_application(
         return msal.ConfidentialClientApplication(
             client_id=client_id,
             client_credential=secret,
-            http_client=identity_http.session(),
+            http_client=identity_http.guarded_session(),
             **msal_authority_arguments(authority),
         )
     except Exception as error:

@@ -11,16 +11,14 @@ tenant's configuration problem and the OAuth error code, never the provider's ow
 from __future__ import annotations
 
 import base64
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from shared import process_state, settings
+from shared import settings
 from shared.outbound_address import OutboundAddressRefused, check_outbound_url
 from shared.proxy import guarded_connections
 from shared.upstream_auth import identity_http
@@ -45,40 +43,6 @@ class _TokenHolder:
     """The slot's "client": the token it last got from the token endpoint."""
 
     token: AcquiredToken | None = None
-
-
-class _TokenSession(identity_http.IdentitySession):
-    """The identity session's timeouts and deadline, over connections that check the address they reach."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        adapter = HTTPAdapter(max_retries=1)
-        adapter.poolmanager.pool_classes_by_scheme = guarded_connections.POOL_CLASSES
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
-
-
-_session: _TokenSession | None = None
-_session_lock = threading.Lock()
-
-
-def _token_session() -> _TokenSession:
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = _TokenSession()
-        return _session
-
-
-def _drop_session() -> None:
-    global _session
-    with _session_lock:
-        old, _session = _session, None
-    if old is not None:
-        old.close()
-
-
-process_state.register("upstream_auth.oauth_token_session", _drop_session)
 
 
 def requested_scope(tenant: Tenant) -> str:
@@ -137,7 +101,9 @@ class _TokenRequest:
             pair = f"{quote_plus(self.client_id)}:{quote_plus(self.secret)}"
             headers["Authorization"] = "Basic " + _b64(pair)
         try:
-            response = _token_session().post(self.token_url, data=form, headers=headers, allow_redirects=False)
+            response = identity_http.guarded_session().post(
+                self.token_url, data=form, headers=headers, allow_redirects=False
+            )
         except guarded_connections.PeerAddressRefused as refused:
             raise UpstreamAuthError(self.tenant_id, f"the token URL is refused: {refused}") from None
         except requests.exceptions.RequestException as error:

@@ -37,7 +37,6 @@ def test_every_module_with_process_state_registers_it() -> None:
         "tokens.verified",
         "upstream_auth.credential_slots",
         "upstream_auth.identity_session",
-        "upstream_auth.oauth_token_session",
     }
 
 
