@@ -25,7 +25,7 @@ from devtools.azurite import REPO, Azurite, connection_string, ensure_installed,
 # Fixed, obviously-benchmark tenant GUIDs.
 TENANT_NONE = "00000000-0000-4000-8000-00000000be01"
 TENANT_AZURE_AD = "00000000-0000-4000-8000-00000000be02"
-UPSTREAM_SECRET_SETTING = "BENCH_UPSTREAM_CLIENT_SECRET"  # noqa: S105 - the name of a setting
+UPSTREAM_SECRET_SETTING = "UPSTREAM_SECRET_BENCH_CLIENT"  # noqa: S105 - the name of a setting
 UPSTREAM_CLIENT_ID = "bench-upstream-client"
 GATEWAY_THREADS = 8
 # One line per request in Azurite's console access log: 127.0.0.1 - - [date] "GET /devstoreaccount1/... HTTP/1.1"

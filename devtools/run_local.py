@@ -28,7 +28,6 @@ DEMO_TENANT_R4 = "00000000-0000-4000-8000-000000000401"
 DEMO_TENANT_SMART = "00000000-0000-4000-8000-0000000004b5"
 # The client id the sandbox EHR "assigned" the gateway (an EHR administrator's registration, done in code here).
 DEMO_EHR_CLIENT_ID = "fhir-gateway-demo"
-SANDBOX_TOKEN_SETTING = "DEMO_SANDBOX_BEARER_TOKEN"  # noqa: S105 - the name of a setting
 
 
 def _port(name: str, default: int) -> int:
@@ -58,7 +57,6 @@ def _configure(gateway_port: int, azurite_connection: str) -> None:
     os.environ.setdefault("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", str(1024 * 1024 + 64 * 1024))
     if not os.environ.get("TOKEN_SIGNING_KEY"):
         os.environ["TOKEN_SIGNING_KEY"] = _read_or_create(SIGNING_KEY_FILE, generate_private_key_pem)
-    os.environ[SANDBOX_TOKEN_SETTING] = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
     if not os.environ.get("UPSTREAM_CLIENT_KEY"):
         os.environ["UPSTREAM_CLIENT_KEY"] = _read_or_create(UPSTREAM_CLIENT_KEY_FILE, _new_client_key_pem)
 
@@ -103,10 +101,13 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
-def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str) -> dict[str, Any]:
+def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str, sandbox_token: str) -> dict[str, Any]:
+    """The demo tenants read their sandbox with a bearer token kept in the provider-secret vault (the stand-in);
+    the SMART tenant reads the sandbox EHR with the gateway's own client key."""
     from dataclasses import replace
 
     from shared.fhir.versions import FhirVersion
+    from shared.onboarding.provider_secret_edit import store_provider_secret
     from shared.registry import cached, connection, tenants
 
     connection.ensure_tables()
@@ -120,10 +121,11 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str) -> dict[
             display_name=name,
             fhir_base_url=base,
             fhir_version=version,
-            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default", secret_setting=SANDBOX_TOKEN_SETTING),
+            auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default"),
         )
-        existing = tenants.load_tenant(tenant_id)
-        cached.save_tenant(replace(wanted, etag=existing.etag) if existing else wanted)
+        existing = _existing_tenant(tenant_id)
+        cached.save_tenant(replace(wanted, etag=existing) if existing else wanted)
+        store_provider_secret(tenant_id, sandbox_token)
     smart = tenants.Tenant(
         tenant_id=DEMO_TENANT_SMART,
         display_name="Demo EHR (R4, SMART Backend Services)",
@@ -133,9 +135,18 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str) -> dict[
             method="smart_backend", client_id=DEMO_EHR_CLIENT_ID, scope=tenants.DEFAULT_SMART_SCOPE
         ),
     )
-    existing = tenants.load_tenant(DEMO_TENANT_SMART)
-    cached.save_tenant(replace(smart, etag=existing.etag) if existing else smart)
+    existing = _existing_tenant(DEMO_TENANT_SMART)
+    cached.save_tenant(replace(smart, etag=existing) if existing else smart)
     return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4, DEMO_TENANT_SMART])
+
+
+def _existing_tenant(tenant_id: str) -> str | None:
+    """The ETag of the demo tenant's row, if an earlier run left one (even one the gateway now refuses to read,
+    such as a row of a run before provider secrets, which named an app setting)."""
+    from shared.registry import store, tenants
+
+    row = store.active().row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
+    return row.etag if row is not None else None
 
 
 def _print_examples(demo: dict[str, Any]) -> None:
@@ -206,7 +217,7 @@ def main() -> int:
         from sandbox.sample_data import SampleDataError, load_sample_data
         from sandbox.server import serve_in_thread as serve_sandbox
 
-        token = os.environ[SANDBOX_TOKEN_SETTING]
+        token = _read_or_create(SANDBOX_TOKEN_FILE, lambda: secrets.token_urlsafe(32))
         try:
             load_sample_data()
         except SampleDataError as error:
@@ -229,11 +240,15 @@ def main() -> int:
         handles.append(ehr_handle)
         print(f"Sandbox providers: {stu3.base_url} (STU3), {dstu2.base_url} (DSTU2), {r4.base_url} (R4)", flush=True)
         print(f"Sandbox EHR (SMART Backend Services, R4): {ehr_handle.base_url}", flush=True)
-        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url, ehr_handle.base_url)
+        from devtools.local_key_vault import start_local_vault
         from devtools.local_portal import start_local_portal
 
         portal = start_local_portal(os.environ["GATEWAY_PUBLIC_BASE_URL"], DEMO_TENANT_STU3, LOCAL)
         handles.append(portal)
+        vault = start_local_vault(portal.authority)
+        handles.append(vault)
+        print(f"Provider-secret vault (Key Vault stand-in): {vault.vault_url}", flush=True)
+        client = _seed(stu3.base_url, dstu2.base_url, r4.base_url, ehr_handle.base_url, token)
         gateway = serve_gateway(REPO, host="127.0.0.1", port=gateway_port)
         handles.append(gateway)
         from shared import public_urls, settings

@@ -164,12 +164,24 @@ module keyVault 'modules/key-vault.bicep' = {
   }
 }
 
+// Tenants' provider credentials (passwords, tokens, client secrets an EHR issued), apart from the gateway's own
+// secrets: the app may write and delete here (operators enter provider secrets through it) and only read there.
+module providerSecretsVault 'modules/key-vault.bicep' = {
+  name: 'provider-secrets-vault'
+  params: {
+    name: 'kvp-${resourceToken}'
+    location: location
+    tags: allTags
+  }
+}
+
 module roleAssignments 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   params: {
     principalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     keyVaultName: keyVault.outputs.name
+    providerSecretsVaultName: providerSecretsVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
   }
 }
@@ -203,6 +215,7 @@ module functionApp 'modules/function-app.bicep' = {
     storageAccountName: storage.outputs.name
     tableEndpoint: storage.outputs.tableEndpoint
     keyVaultName: keyVault.outputs.name
+    providerSecretsVaultUri: providerSecretsVault.outputs.uri
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     publicBaseUrl: gatewayBaseUrl
     fhirVersion: fhirVersion
@@ -252,6 +265,9 @@ output tokenUrl string = '${functionApp.outputs.gatewayBaseUrl}/oauth2/token'
 
 @description('Name of the Key Vault that holds token-signing-key, token-signing-key-previous, token-signing-key-next, upstream-client-key, upstream-client-key-next, upstream-client-key-previous and the upstream secrets.')
 output keyVaultName string = keyVault.outputs.name
+
+@description('Name of the Key Vault that holds tenants\' provider secrets (written through the portal or `tenant secret set`).')
+output providerSecretsVaultName string = providerSecretsVault.outputs.name
 
 @description('Client (application) ID of the app\'s user-assigned identity: the default identity of managed_identity tenants.')
 output identityClientId string = identity.outputs.clientId

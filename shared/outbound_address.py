@@ -82,3 +82,17 @@ def check_outbound_url(url: str, *, allow_private: bool, resolve: Resolver = _re
         refusal = address_refusal(ipaddress.ip_address(text.split("%", 1)[0]), allow_private=allow_private)
         if refusal:
             raise OutboundAddressRefused(refusal)
+
+
+# Stands in for what a host name resolves to when only the URL's literal parts are judged: any global address.
+_SOME_GLOBAL_ADDRESS = "1.1.1.1"
+
+
+def literal_address_refusal(url: str, *, allow_private: bool) -> str | None:
+    """Why `url` may not be called, judged without DNS (a stored entity is parsed on every cache load): the scheme,
+    and the host when it is a literal IP address; None when nothing is wrong that far."""
+    try:
+        check_outbound_url(url, allow_private=allow_private, resolve=lambda host, port: [_SOME_GLOBAL_ADDRESS])
+    except OutboundAddressRefused as refused:
+        return str(refused)
+    return None

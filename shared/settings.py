@@ -237,6 +237,19 @@ SETTINGS: tuple[Setting, ...] = (
         default="false",
         kind=kinds.flag,
     ),
+    Setting(
+        "PROVIDER_SECRETS_VAULT_URL",
+        "https URL of the Key Vault that holds tenants' provider credentials (and nothing of the gateway's own); "
+        "the app may set and delete secrets there. Empty: no tenant can use a stored provider secret.",
+        default="",
+    ),
+    Setting(
+        "PROVIDER_SECRETS_CACHE_TTL_SECONDS",
+        "How long a provider secret read from the vault is kept per instance (a replaced secret reaches the "
+        "other instances within this).",
+        default="300",
+        minimum=0,
+    ),
     # The registration portal (shared/portal/); it answers "not configured" while PORTAL_CLIENT_ID is empty.
     Setting(
         "PORTAL_CLIENT_ID",
@@ -395,6 +408,8 @@ class GatewaySettings:
     upstream_max_concurrent_per_tenant: _Value[int] = _Value("UPSTREAM_MAX_CONCURRENT_PER_TENANT")
     upstream_max_retries: _Value[int] = _Value("UPSTREAM_MAX_RETRIES")
     outbound_allow_private_addresses: _Value[bool] = _Value("OUTBOUND_ALLOW_PRIVATE_ADDRESSES")
+    provider_secrets_vault_url: _Value[str] = _Value("PROVIDER_SECRETS_VAULT_URL")
+    provider_secrets_cache_ttl_seconds: _Value[int] = _Value("PROVIDER_SECRETS_CACHE_TTL_SECONDS")
     portal_client_id: _Value[str] = _Value("PORTAL_CLIENT_ID")
     portal_client_secret: _Value[str] = _Value("PORTAL_CLIENT_SECRET")
     portal_authority: _Value[str] = _Value("PORTAL_AUTHORITY")

@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,12 @@ def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
             cached.delete_client(client_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass
+
+
+@pytest.fixture
+def provider_vault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The provider-secret vault: a Key Vault stand-in on loopback https, reached through the real SDK."""
+    from vault_testing import running_vault
+
+    with running_vault(monkeypatch) as setup:
+        yield setup

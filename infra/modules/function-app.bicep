@@ -59,6 +59,9 @@ param tableEndpoint string
 @description('Required. Name of the Key Vault the app settings reference.')
 param keyVaultName string
 
+@description('Required. URI of the Key Vault holding tenants\' provider secrets (PROVIDER_SECRETS_VAULT_URL).')
+param providerSecretsVaultUri string
+
 @description('Required. Application Insights connection string.')
 param applicationInsightsConnectionString string
 
@@ -190,6 +193,11 @@ var gatewaySettings = [
   {
     name: 'REGISTRY_TABLE_ENDPOINT'
     value: tableEndpoint
+  }
+  {
+    // Read and written with the app's managed identity (AZURE_CLIENT_ID) through DefaultAzureCredential.
+    name: 'PROVIDER_SECRETS_VAULT_URL'
+    value: providerSecretsVaultUri
   }
   {
     name: 'TOKEN_SIGNING_KEY'

@@ -1,4 +1,6 @@
-// Key Vault (RBAC authorization) holding the token signing keys and the upstream secrets; operators set the values.
+// A Key Vault (RBAC authorization, soft delete and purge protection). main.bicep deploys two: the gateway's own
+// secrets (signing keys, portal secrets, legacy UPSTREAM_SECRET_* values; the app only reads them) and the
+// tenants' provider secrets (the app writes them as operators enter them).
 
 @description('Required. Name of the Key Vault (3-24 letters, digits and dashes).')
 @minLength(3)

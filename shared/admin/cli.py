@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -10,8 +11,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TextIO
 
-from shared.onboarding import tenant_removal
+from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
+from shared.provider_secrets.errors import ProviderSecretError
 from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.tenant_ids import normalise_tenant_id
@@ -100,7 +102,9 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         ("scope", auth.scope),
         ("username", auth.username),
         ("secret_setting", auth.secret_setting),
+        ("provider_secret", auth.provider_secret),
         ("token_url", auth.token_url),
+        ("client_auth", auth.client_auth if auth.method == "oauth_client_credentials" else ""),
     ):
         if value:
             view[key] = value
@@ -167,6 +171,38 @@ def cmd_tenant_remove(args: argparse.Namespace) -> Any:
     tenant_id = _tenant_id(args.tenant_id)
     report = tenant_removal.remove_tenant(tenant_id)
     return {"removed": True, **asdict(report)}
+
+
+def _secret_from_stdin(args: argparse.Namespace) -> str:
+    """The provider's secret, typed at a prompt (not echoed) or piped in; never an argument (argv is visible)."""
+    stdin: TextIO = args.stdin
+    value = getpass.getpass("provider secret (not shown): ") if stdin.isatty() else stdin.read()
+    if not value.strip():
+        raise UsageError("no secret on standard input (type it at the prompt or pipe it in)")
+    return value
+
+
+def _provider_secret_view(tenant: tenants.Tenant, done: str) -> dict[str, Any]:
+    return {"tenant_id": tenant.tenant_id, "provider_secret": tenant.auth.provider_secret or None, "done": done}
+
+
+def cmd_tenant_secret_set(args: argparse.Namespace) -> Any:
+    tenant_id = _tenant_id(args.tenant_id)
+    tenants.get_tenant(tenant_id)  # an unknown tenant fails before the secret is asked for
+    tenant = provider_secret_edit.store_provider_secret(tenant_id, _secret_from_stdin(args))
+    return _provider_secret_view(tenant, "stored in the provider-secret vault; it is never shown again")
+
+
+def cmd_tenant_secret_remove(args: argparse.Namespace) -> Any:
+    tenant = provider_secret_edit.remove_provider_secret(_tenant_id(args.tenant_id))
+    return _provider_secret_view(tenant, "removed from the provider-secret vault")
+
+
+def cmd_tenant_secret_migrate(args: argparse.Namespace) -> Any:
+    tenant_id = _tenant_id(args.tenant_id)
+    value = None if args.from_environment else _secret_from_stdin(args)
+    tenant = provider_secret_edit.migrate_secret_setting(tenant_id, value)
+    return _provider_secret_view(tenant, "moved into the provider-secret vault; SecretSetting cleared")
 
 
 def cmd_tenant_check(args: argparse.Namespace) -> Any:
@@ -252,10 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--token-url",
-        help="smart_backend: the EHR's token endpoint (default: from <fhir-url>/.well-known/smart-configuration)",
+        help="oauth_client_credentials: the provider's token endpoint; smart_backend: the EHR's token endpoint "
+        "(default: from <fhir-url>/.well-known/smart-configuration)",
     )
     p.add_argument("--username", help="basic: the user name")
-    p.add_argument("--secret-setting", help="NAME of the app setting that holds the upstream secret")
+    p.add_argument(
+        "--secret-setting",
+        help="legacy: NAME of an UPSTREAM_SECRET_* app setting holding the upstream secret "
+        "(prefer `tenant secret set`)",
+    )
+    p.add_argument(
+        "--client-auth", help="oauth_client_credentials: client_secret_basic (default) or client_secret_post"
+    )
     p.add_argument("--name", help="display name")
     p.add_argument("--resource-types", help="comma-separated resource types the tenant may read")
     p.add_argument("--enabled", dest="enabled", action="store_true", default=None)
@@ -280,6 +324,22 @@ def build_parser() -> argparse.ArgumentParser:
         p = tenant.add_parser(name)
         p.add_argument("tenant_id")
         p.set_defaults(run=run)
+    secret = tenant.add_parser("secret", help="the tenant's provider secret (read from standard input, never argv)")
+    secret_commands = secret.add_subparsers(dest="secret_command", required=True)
+    for name, run, help_text in (
+        ("set", cmd_tenant_secret_set, "store or replace the provider's secret (prompted, or piped on stdin)"),
+        ("remove", cmd_tenant_secret_remove, "delete the provider's secret"),
+        ("migrate", cmd_tenant_secret_migrate, "move a legacy SecretSetting's value into the vault"),
+    ):
+        p = secret_commands.add_parser(name, help=help_text)
+        p.add_argument("tenant_id")
+        if name == "migrate":
+            p.add_argument(
+                "--from-environment",
+                action="store_true",
+                help="read the value from the UPSTREAM_SECRET_* setting the tenant names, in this environment",
+            )
+        p.set_defaults(run=run)
     return parser
 
 
@@ -300,9 +360,10 @@ def _print_human(result: Any, out: TextIO) -> None:
                 print(f"{key}: {shown}", file=out)
 
 
-def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr, stdin: TextIO | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        args.stdin = stdin if stdin is not None else sys.stdin
         run: Callable[[argparse.Namespace], Any] = args.run
         connection.ensure_tables()
         result = run(args)
@@ -319,7 +380,7 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
     except EntityConflict as error:
         print(f"error: {error}", file=err)
         return 4
-    except (RegistryError, SettingError) as error:
+    except (RegistryError, SettingError, ProviderSecretError) as error:
         print(f"error: {error}", file=err)
         return 1
     _print_result(result, args.json, out)

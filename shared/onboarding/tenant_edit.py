@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared import settings
 from shared.fhir.versions import parse_fhir_version
+from shared.outbound_address import OutboundAddressRefused, check_outbound_url
+from shared.provider_secrets.names import legacy_setting_problem
 from shared.registry import cached, tenants
 from shared.registry.columns import url_problem
 from shared.registry.errors import MisconfiguredEntity
@@ -29,6 +32,7 @@ class TenantOptions:
     username: str | None = None
     secret_setting: str | None = None
     token_url: str | None = None
+    client_auth: str | None = None
     name: str | None = None
     resource_types: str | None = None
     enabled: bool | None = None
@@ -87,18 +91,11 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         scope=args.scope or _kept_scope(existing, method, fhir_url),
         username=args.username if args.username is not None else base_auth.username,
         secret_setting=args.secret_setting if args.secret_setting is not None else base_auth.secret_setting,
+        provider_secret=base_auth.provider_secret,
         token_url=(args.token_url if args.token_url is not None else base_auth.token_url).strip().rstrip("/"),
+        client_auth=(args.client_auth or base_auth.client_auth).strip().lower(),
     )
-    if auth.token_url and url_problem(auth.token_url):
-        raise TenantOptionError(f"--token-url {url_problem(auth.token_url)}")
-    if method == "smart_backend" and not auth.client_id:
-        raise TenantOptionError("--auth smart_backend needs --upstream-client-id (the client id the EHR assigned)")
-    if method == "azure_ad" and not (auth.authority and auth.client_id and auth.secret_setting):
-        raise TenantOptionError("--auth azure_ad needs --authority, --upstream-client-id and --secret-setting")
-    if method == "basic" and not (auth.username and auth.secret_setting):
-        raise TenantOptionError("--auth basic needs --username and --secret-setting")
-    if method == "bearer" and not auth.secret_setting:
-        raise TenantOptionError("--auth bearer needs --secret-setting (the NAME of the app setting holding the token)")
+    _check_auth(auth)
     types = tuple(args.resource_types.replace(" ", ",").split(",")) if args.resource_types else None
     tenant = tenants.Tenant(
         tenant_id=tenant_id,
@@ -116,6 +113,7 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         etag=existing.etag if existing else None,
     )
     _check_readable(tenant)
+    _check_addresses(fhir_url, auth)  # after the rules that need no name look-up
     return cached.save_tenant(tenant)
 
 
@@ -130,8 +128,10 @@ COLUMN_OPTIONS = {
     "UpstreamScope": "--scope",
     "Username": "--username",
     "SecretSetting": "--secret-setting",
+    "ProviderSecret": "tenant secret set",
     "AllowedResourceTypes": "--resource-types",
     "TokenUrl": "--token-url",
+    "ClientAuthMethod": "--client-auth",
 }
 
 
@@ -143,3 +143,34 @@ def _check_readable(tenant: tenants.Tenant) -> None:
     except MisconfiguredEntity as problem:
         option = COLUMN_OPTIONS.get(problem.column, problem.column)
         raise TenantOptionError(f"{option} {problem.problem}") from None
+
+
+def _check_auth(auth: tenants.UpstreamAuth) -> None:
+    """What each method needs; a SecretSetting outside the provider namespace is refused (never a gateway setting)."""
+    if auth.secret_setting:
+        problem = legacy_setting_problem(auth.secret_setting)
+        if problem:
+            raise TenantOptionError(f"--secret-setting {problem}")
+    if auth.method == "azure_ad" and not (auth.authority and auth.client_id):
+        raise TenantOptionError("--auth azure_ad needs --authority and --upstream-client-id")
+    if auth.method == "basic" and not auth.username:
+        raise TenantOptionError("--auth basic needs --username")
+    if auth.method == "smart_backend" and not auth.client_id:
+        raise TenantOptionError("--auth smart_backend needs --upstream-client-id (the client id the EHR assigned)")
+    if auth.method == "oauth_client_credentials" and not (auth.token_url and auth.client_id):
+        raise TenantOptionError("--auth oauth_client_credentials needs --token-url and --upstream-client-id")
+    if auth.client_auth not in tenants.CLIENT_AUTH_METHODS:
+        raise TenantOptionError("--client-auth must be " + " or ".join(tenants.CLIENT_AUTH_METHODS))
+
+
+def _check_addresses(fhir_url: str, auth: tenants.UpstreamAuth) -> None:
+    """Every URL the gateway will call for this tenant, under the outbound address policy (resolved now; the
+    upstream connections check the address they actually reach again)."""
+    allow_private = settings.current().outbound_allow_private_addresses
+    for flag, url in (("--fhir-url", fhir_url), ("--authority", auth.authority), ("--token-url", auth.token_url)):
+        if not url:
+            continue
+        try:
+            check_outbound_url(url, allow_private=allow_private)
+        except OutboundAddressRefused as refused:
+            raise TenantOptionError(f"{flag} is refused: {refused}") from None

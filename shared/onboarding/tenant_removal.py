@@ -5,7 +5,8 @@ again later would silently let them read the (possibly new) provider. So removal
 - disables every account that may use only this tenant and revokes its active secrets (their tokens end);
 - takes the tenant out of the allowed tenants of accounts that may use others too;
 - leaves accounts allowed for any tenant (`*`) alone: operators manage those, and they are listed;
-- ends the portal sessions of the tenant's users.
+- ends the portal sessions of the tenant's users;
+- deletes its provider secret from the provider-secret vault.
 The accounts stay (disabled) for the audit trail; operators may delete them.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.onboarding import provider_secret_edit
+from shared.provider_secrets.errors import ProviderSecretError
 from shared.registry import cached, clients, portal_sessions
 from shared.registry.errors import EntityNotFound
 
@@ -47,7 +50,11 @@ def _retire(client_id: str, report: RemovalReport) -> None:
 
 def remove_tenant(tenant_id: str) -> RemovalReport:
     """Removes the tenant's provider map and retires what could use it (see the module's docstring)."""
-    cached.remove_tenant(tenant_id)
+    try:
+        provider_secret_edit.remove_tenant(tenant_id)  # the row, then its provider secret in the vault
+        secret_problem = None
+    except ProviderSecretError as problem:  # the row is gone; retire the accounts all the same, then say so
+        secret_problem = problem
     report = RemovalReport(tenant_id)
     report.ended_sessions = portal_sessions.end_all(tenant_id)
     for client in clients.list_clients():
@@ -59,4 +66,6 @@ def remove_tenant(tenant_id: str) -> RemovalReport:
             others = tuple(t for t in client.allowed_tenants if t != tenant_id)
             cached.set_allowed_tenants(client.client_id, others)
             report.narrowed_accounts.append(client.client_id)
+    if secret_problem is not None:
+        raise secret_problem
     return report

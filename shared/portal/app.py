@@ -30,6 +30,8 @@ DONE_NOTICES = {
     "client-enabled": "The client is enabled.",
     "revoked": "The secret is revoked.",
     "saved": "The tenant is saved.",
+    "secret-stored": "The provider secret is stored in the provider-secret vault. It is never shown again.",
+    "secret-removed": "The provider secret is removed.",
     "removed": "The tenant is removed.",
 }
 
@@ -69,6 +71,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ("POST", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.save_tenant(c, f, m[1])),
         ("POST", rf"operator/tenants/({ID})/check", True, lambda c, m, f: operator_pages.check(c, m[1])),
         ("GET", rf"operator/tenants/({ID})/history", True, lambda c, m, f: operator_pages.history(c, m[1])),
+        ("POST", rf"operator/tenants/({ID})/secret", True, lambda c, m, f: operator_pages.provider_secret(c, m[1], f)),
         ("POST", rf"operator/tenants/({ID})/remove", True, lambda c, m, f: operator_pages.remove(c, m[1], f)),
         (
             "POST",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.fhir.versions import FhirVersion
-from shared.onboarding import tenant_removal
+from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_check import check_tenant
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant, tenant_id_of
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
+from shared.provider_secrets.errors import ProviderSecretError
 from shared.registry import cached, clients, portal_sessions, tenant_history, tenants
 from shared.registry.errors import EntityConflict
 
@@ -25,6 +26,7 @@ TEXT_FIELDS = (
     "username",
     "secret_setting",
     "token_url",
+    "client_auth",
     "resource_types",
 )
 # What the check report's keys mean to a person; the report never holds a secret (only the setting's name).
@@ -36,7 +38,7 @@ REPORT_LABELS = {
     "auth": "Upstream auth",
     "upstream_auth": "Upstream credentials",
     "reachable": "Reachable",
-    "status": "HTTP status",
+    "category": "Failure category",
     "latency_ms": "Latency (ms)",
     "batch": "Batch supported",
     "not_served": "Allowed types the provider does not list",
@@ -74,6 +76,8 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
             "username": "",
             "secret_setting": "",
             "token_url": "",
+            "client_auth": "client_secret_basic",
+            "provider_secret": "",
             "resource_types": "",
             "enabled": True,
             "compatibility": True,
@@ -92,6 +96,8 @@ def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
         "username": auth.username,
         "secret_setting": auth.secret_setting,
         "token_url": auth.token_url,
+        "client_auth": auth.client_auth,
+        "provider_secret": auth.provider_secret,
         "resource_types": ",".join(tenant.allowed_resource_types),
         "enabled": tenant.enabled,
         "compatibility": tenant.compatibility,
@@ -118,6 +124,7 @@ def _tenant_page(
         action=action,
         versions=[v.name for v in FhirVersion],
         auth_methods=tenants.AUTH_METHODS,
+        client_auth_methods=tenants.CLIENT_AUTH_METHODS,
         notice=notice,
     )
 
@@ -161,8 +168,10 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
     values["enabled"] = form.get("enabled") == "yes"
     values["compatibility"] = form.get("compatibility") == "yes"
     existing = tenant_id is not None
+    values["provider_secret"] = ""
     if existing:
-        values["tenant_id"] = _load(ctx, str(tenant_id)).tenant_id
+        loaded = _load(ctx, str(tenant_id))
+        values["tenant_id"], values["provider_secret"] = loaded.tenant_id, loaded.auth.provider_secret
     elif _is_guid(values["tenant_id"]) and tenants.load_tenant(tenant_id_of(values["tenant_id"])) is not None:
         ctx.audit("operator.tenant.save", "refused", reason="exists", tenant=values["tenant_id"])
         return _tenant_page(
@@ -173,7 +182,7 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
             error="This tenant is onboarded already: open it from the tenants list to change it.",
         )
     options = TenantOptions(
-        **{k: v for k, v in values.items() if k not in ("name", "resource_types")},
+        **{k: v for k, v in values.items() if k not in ("name", "resource_types", "provider_secret")},
         name=values["name"] or None,
         resource_types=values["resource_types"] or None,
     )
@@ -206,6 +215,7 @@ def _plain(message: str) -> str:
         ("--upstream-client-id", "Upstream client ID"),
         ("--secret-setting", "Secret setting"),
         ("--token-url", "Token URL"),
+        ("--client-auth", "Client authentication"),
         ("--username", "User name"),
         ("--scope", "Upstream scope"),
         ("--resource-types", "Allowed resource types"),
@@ -232,7 +242,13 @@ def remove(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse
         return _tenant_page(
             ctx, _form_of(tenant), existing=True, status=400, error="Not removed: tick the box to confirm."
         )
-    report = tenant_removal.remove_tenant(tenant.tenant_id)
+    try:
+        report = tenant_removal.remove_tenant(tenant.tenant_id)
+    except ProviderSecretError as error:
+        ctx.audit("operator.tenant.remove", "partial", tenant=tenant.tenant_id, detail=str(error))
+        raise PageError(
+            502, "Provider secret not removed", _plain(str(error)), link=("/portal/operator/", "All tenants")
+        ) from None
     ctx.remember(
         (tenant.tenant_id,),
         "removed the tenant",
@@ -290,6 +306,31 @@ def end_sessions(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalRe
         paragraphs=[f"{ended} portal session(s) of tenant {normalised} ended; its users must sign in again."],
         link={"href": f"/portal/operator/tenants/{normalised}", "text": "Back to the tenant"},
     )
+
+
+def provider_secret(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalResponse:
+    """Stores, replaces (`action=set`, the value in `secret`) or removes (`action=remove`) the tenant's provider
+    secret. The value goes to the vault only: never into the page, the audit record or a log line."""
+    require_operator(ctx)
+    tenant = _load(ctx, tenant_id)
+    removing = form.get("action") == "remove"
+    try:
+        if removing:
+            provider_secret_edit.remove_provider_secret(tenant.tenant_id)
+        else:
+            provider_secret_edit.store_provider_secret(tenant.tenant_id, form.get("secret", ""))
+    except ProviderSecretError as error:
+        ctx.audit("operator.tenant.secret", "refused", tenant=tenant.tenant_id, remove=removing, detail=str(error))
+        return _tenant_page(
+            ctx,
+            _form_of(tenant),
+            existing=True,
+            status=400,
+            error=_plain("The provider secret was not saved: " + str(error)),
+        )
+    ctx.audit("operator.tenant.secret", "succeeded", tenant=tenant.tenant_id, remove=removing)
+    done = "secret-removed" if removing else "secret-stored"
+    return redirect(f"/portal/operator/tenants/{tenant.tenant_id}?done={done}")
 
 
 def _shown(value: Any) -> str:

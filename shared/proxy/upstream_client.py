@@ -20,7 +20,7 @@ from urllib3.exceptions import (
 )
 
 from shared import process_state, settings
-from shared.proxy import tenant_slots, upstream_deadline
+from shared.proxy import guarded_connections, tenant_slots, upstream_deadline
 from shared.proxy.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
 from shared.proxy.upstream_errors import UpstreamFailure as UpstreamFailure  # raised here: callers catch it from here
 
@@ -78,7 +78,7 @@ def pool() -> urllib3.PoolManager:
                     cert_reqs="CERT_REQUIRED",
                     ca_certs=ca_bundle or certifi.where(),
                 )
-                manager.pool_classes_by_scheme = upstream_deadline.POOL_CLASSES
+                manager.pool_classes_by_scheme = guarded_connections.POOL_CLASSES
                 _pools[ca_bundle] = manager
     return manager
 
@@ -148,6 +148,8 @@ def _send_within(
                     raise too_slow
             except UpstreamFailure:
                 raise
+            except guarded_connections.PeerAddressRefused as refused:
+                raise ProviderUnreachable(f"the provider's address is refused: {refused}") from None
             except HTTPError as error:
                 if watch.expired or watch.remaining() <= 0:
                     raise too_slow from None

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
+from shared import settings
 from shared.fhir.versions import FhirVersion, parse_fhir_version
+from shared.outbound_address import literal_address_refusal
+from shared.provider_secrets.names import legacy_setting_problem, provider_secret_problem
 from shared.registry import store
 from shared.registry.columns import MAX_URL_LENGTH, EntityReader, url_problem
 from shared.registry.errors import EntityNotFound, MisconfiguredEntity
@@ -19,7 +22,10 @@ MAX_ID_LENGTH = 256  # user names, upstream client ids
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 PROVIDER_ROW = "provider"
 
-AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "smart_backend")
+AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "oauth_client_credentials", "smart_backend")
+# The methods that need a provider secret (ProviderSecret, or a legacy SecretSetting).
+SECRET_METHODS = ("basic", "bearer", "azure_ad", "oauth_client_credentials")
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # SMART Backend Services: v2 read and search of every type the provider lets the gateway's client have.
 DEFAULT_SMART_SCOPE = "system/*.rs"
 
@@ -46,13 +52,17 @@ class TenantEntity(TypedDict, total=False):
     DisplayName: str
     FhirBaseUrl: str
     FhirVersion: str  # DSTU2 | STU3 | R4
-    AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity
+    AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity | oauth_client_credentials | smart_backend
     Authority: str  # azure_ad: https://login.microsoftonline.com/<tenant>
     UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional); smart_backend (the EHR's id)
     UpstreamScope: str  # azure_ad / managed_identity: default <FhirBaseUrl>/.default; smart_backend: system/*.rs
-    TokenUrl: str  # smart_backend: the EHR's token endpoint; empty: from <FhirBaseUrl>/.well-known/smart-configuration
+    TokenUrl: (
+        str  # oauth_client_credentials: required; smart_backend: optional (else from .well-known/smart-configuration)
+    )
     Username: str  # basic
-    SecretSetting: str  # NAME of the app setting holding the upstream secret
+    SecretSetting: str  # legacy: NAME of an UPSTREAM_SECRET_* app setting holding the upstream secret
+    ProviderSecret: str  # provider-<tenant>-upstream: the vault secret the gateway derived (never the value)
+    ClientAuthMethod: str  # oauth_client_credentials: client_secret_basic (default) | client_secret_post
     Enabled: bool
     AllowedResourceTypes: str  # comma-separated; empty means the Patients app set
     Compatibility: bool  # Patients app quirk normalisation (default true)
@@ -66,7 +76,9 @@ class UpstreamAuth:
     scope: str = ""
     username: str = ""
     secret_setting: str = ""
+    provider_secret: str = ""
     token_url: str = ""
+    client_auth: str = "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,32 @@ def _default_scope(method: str, fhir_base_url: str) -> str:
     return DEFAULT_SMART_SCOPE if method == "smart_backend" else fhir_base_url + "/.default"
 
 
+def _check_auth_columns(reader: EntityReader, tenant_id: str, fhir_base_url: str, auth: UpstreamAuth) -> None:
+    """The upstream-auth columns' own rules: URLs, the provider-secret names, the client authentication."""
+    token_url_problem = url_problem(auth.token_url) if auth.token_url else None
+    if token_url_problem:
+        raise reader.problem("TokenUrl", token_url_problem)
+    if auth.provider_secret:
+        problem = provider_secret_problem(tenant_id, auth.provider_secret)
+        if problem:
+            raise reader.problem("ProviderSecret", problem)
+    if auth.secret_setting:
+        problem = legacy_setting_problem(auth.secret_setting)
+        if problem:
+            raise reader.problem("SecretSetting", problem)
+    if auth.client_auth not in CLIENT_AUTH_METHODS:
+        raise reader.problem("ClientAuthMethod", "must be " + " or ".join(CLIENT_AUTH_METHODS))
+    allow_private = settings.current().outbound_allow_private_addresses
+    for column, url in (("FhirBaseUrl", fhir_base_url), ("Authority", auth.authority), ("TokenUrl", auth.token_url)):
+        refusal = literal_address_refusal(url, allow_private=allow_private) if url else None
+        if refusal:
+            raise reader.problem(column, refusal)
+    if auth.authority and not auth.authority.startswith("https://"):
+        raise reader.problem("Authority", "must be an https URL")
+    if ":" in auth.username:
+        raise reader.problem("Username", "must not contain a colon (HTTP Basic authentication cannot carry one)")
+
+
 def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     reader = EntityReader(TABLE, entity)
     tenant_id = normalise_tenant_id(reader.partition_key)
@@ -102,22 +140,20 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
         method=method,
         authority=reader.text("Authority", required=method == "azure_ad", max_length=MAX_URL_LENGTH),
         client_id=reader.text(
-            "UpstreamClientId", required=method in ("azure_ad", "smart_backend"), max_length=MAX_ID_LENGTH
+            "UpstreamClientId",
+            required=method in ("azure_ad", "oauth_client_credentials", "smart_backend"),
+            max_length=MAX_ID_LENGTH,
         ),
         scope=reader.text("UpstreamScope", required=False, default=_default_scope(method, fhir_base_url)),
         username=reader.text("Username", required=method == "basic", max_length=MAX_ID_LENGTH),
-        secret_setting=reader.text("SecretSetting", required=method in ("basic", "bearer", "azure_ad")),
-        token_url=reader.text("TokenUrl", required=False, default="", max_length=MAX_URL_LENGTH).rstrip("/"),
+        secret_setting=reader.text("SecretSetting", required=False),
+        provider_secret=reader.text("ProviderSecret", required=False),
+        token_url=reader.text(
+            "TokenUrl", required=method == "oauth_client_credentials", max_length=MAX_URL_LENGTH
+        ).rstrip("/"),
+        client_auth=reader.text("ClientAuthMethod", required=False, default="client_secret_basic").lower(),
     )
-    token_url_problem = url_problem(auth.token_url) if auth.token_url else None
-    if token_url_problem:
-        raise reader.problem("TokenUrl", token_url_problem)
-    if auth.authority and not auth.authority.startswith("https://"):
-        raise reader.problem("Authority", "must be an https URL")
-    if auth.secret_setting and not auth.secret_setting.replace("_", "").isalnum():
-        raise reader.problem("SecretSetting", "must be the name of an app setting (letters, digits, _)")
-    if ":" in auth.username:
-        raise reader.problem("Username", "must not contain a colon (HTTP Basic authentication cannot carry one)")
+    _check_auth_columns(reader, tenant_id, fhir_base_url, auth)
     types = reader.word_list("AllowedResourceTypes") or DEFAULT_RESOURCE_TYPES
     for resource_type in types:
         if not RESOURCE_TYPE.fullmatch(resource_type):
@@ -151,12 +187,13 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
         "UpstreamScope": auth.scope,
         "Username": auth.username,
         "SecretSetting": auth.secret_setting,
+        "ProviderSecret": auth.provider_secret,
+        "TokenUrl": auth.token_url,
+        "ClientAuthMethod": auth.client_auth,
         "Enabled": tenant.enabled,
         "AllowedResourceTypes": ",".join(tenant.allowed_resource_types),
         "Compatibility": tenant.compatibility,
     }
-    if auth.token_url:
-        entity["TokenUrl"] = auth.token_url  # only when set: other tenants' rows keep their columns
     return entity
 
 
@@ -198,8 +235,10 @@ def remove_tenant(tenant_id: str) -> None:
 
 __all__ = [
     "AUTH_METHODS",
+    "CLIENT_AUTH_METHODS",
     "DEFAULT_RESOURCE_TYPES",
     "DEFAULT_SMART_SCOPE",
+    "SECRET_METHODS",
     "MisconfiguredEntity",
     "Tenant",
     "UpstreamAuth",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from shared.upstream_auth.entra_client_credentials import entra_headers
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.managed_identity import managed_identity_headers
+from shared.upstream_auth.oauth_client_credentials import oauth_client_credentials_headers
 from shared.upstream_auth.smart_backend import smart_backend_headers
 from shared.upstream_auth.static_credentials import basic_headers, bearer_headers
 
@@ -26,6 +27,7 @@ _METHODS: dict[str, Callable[[Tenant], dict[str, str]]] = {
     "azure_ad": entra_headers,
     "managed_identity": managed_identity_headers,
     "smart_backend": smart_backend_headers,
+    "oauth_client_credentials": oauth_client_credentials_headers,
 }
 
 

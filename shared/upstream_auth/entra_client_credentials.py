@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken, fingerprint
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
-from shared.upstream_auth.secret_settings import read_secret_setting
+from shared.upstream_auth.secret_settings import read_upstream_secret
 
 if TYPE_CHECKING:
     import msal
@@ -62,9 +62,10 @@ def entra_headers(tenant: Tenant) -> dict[str, str]:
         raise UpstreamAuthError(tenant_id, "the azure_ad method needs Authority and UpstreamClientId")
     if not auth.authority.startswith("https://"):
         raise UpstreamAuthError(tenant_id, "the azure_ad Authority must be an https URL")
-    secret = read_secret_setting(tenant_id, "azure_ad", auth.secret_setting)
+    secret = read_upstream_secret(tenant, "azure_ad")
+    secret_name = auth.provider_secret or auth.secret_setting
     scope = auth.scope or tenant.fhir_base_url + "/.default"
-    family = ("azure_ad", tenant_id, auth.authority, auth.client_id, auth.secret_setting, scope)
+    family = ("azure_ad", tenant_id, auth.authority, auth.client_id, secret_name, scope)
     host = urlsplit(auth.authority).hostname or "the authority"
     token = SLOTS.token(
         family,
@@ -72,7 +73,7 @@ def entra_headers(tenant: Tenant) -> dict[str, str]:
         tenant_id,
         "azure_ad",
         build=lambda: _build_application(tenant_id, auth.authority, auth.client_id, secret, host),
-        acquire=lambda app: _acquire(app, tenant_id, scope, auth.client_id, auth.secret_setting, host),
+        acquire=lambda app: _acquire(app, tenant_id, scope, auth.client_id, secret_name, host),
     )
     return {"Authorization": f"Bearer {token}"}
 
@@ -87,7 +88,7 @@ def _build_application(
         return msal.ConfidentialClientApplication(
             client_id=client_id,
             client_credential=secret,
-            http_client=identity_http.session(),
+            http_client=identity_http.guarded_session(),
             **msal_authority_arguments(authority),
         )
     except Exception as error:
@@ -116,6 +117,6 @@ def _acquire(
         error_class = UpstreamAuthError
         problem = (
             f"{host} refused client {client_id} for scope {scope} (error {detail}); "
-            f"check the client id and the secret in app setting {secret_setting}"
+            f"check the client id and the provider secret {secret_setting}"
         )
     raise error_class(tenant_id, problem)

@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from shared import process_state
-from shared.proxy import upstream_deadline
+from shared.proxy import guarded_connections, upstream_deadline
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
 # Bounds on one identity provider call (read at call time, so tests may lower them). A token request that
@@ -65,7 +65,21 @@ class IdentitySession(requests.Session):
         return getattr(self._local, "status", None)
 
 
+class GuardedIdentitySession(IdentitySession):
+    """For hosts an operator named (an azure_ad authority, a token URL): every connection checks the address it
+    reached against the outbound address policy (`guarded_connections`). The managed identity endpoint, on
+    loopback in App Service, uses the plain session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        adapter = HTTPAdapter(max_retries=1)
+        adapter.poolmanager.pool_classes_by_scheme = guarded_connections.POOL_CLASSES
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+
 _session: IdentitySession | None = None
+_guarded: GuardedIdentitySession | None = None
 _session_lock = threading.Lock()
 
 
@@ -77,13 +91,23 @@ def session() -> IdentitySession:
         return _session
 
 
+def guarded_session() -> GuardedIdentitySession:
+    global _guarded
+    with _session_lock:
+        if _guarded is None:
+            _guarded = GuardedIdentitySession()
+        return _guarded
+
+
 def _drop_session() -> None:
-    """Drops the shared session and its pooled connections."""
-    global _session
+    """Drops the shared sessions and their pooled connections."""
+    global _session, _guarded
     with _session_lock:
         old, _session = _session, None
-    if old is not None:
-        old.close()
+        guarded, _guarded = _guarded, None
+    for each in (old, guarded):
+        if each is not None:
+            each.close()
 
 
 process_state.register("upstream_auth.identity_session", _drop_session)
@@ -102,6 +126,8 @@ def failure_from_exception(tenant_id: str, error: BaseException, where: str) -> 
     """Maps what MSAL or requests raised while talking to `where` onto 502/503 with a message free of raw bodies."""
     from msal.exceptions import MsalServiceError
 
+    if isinstance(error, guarded_connections.PeerAddressRefused):
+        return UpstreamAuthError(tenant_id, f"the address of {where} is refused: {error}")
     if isinstance(error, requests.exceptions.SSLError):
         return UpstreamAuthError(tenant_id, f"the TLS certificate of {where} is not trusted")
     if isinstance(error, requests.exceptions.Timeout):

@@ -43,9 +43,11 @@ def test_an_unreachable_provider_fails(make_tenant: MakeTenant) -> None:
 def test_a_missing_upstream_secret_fails_naming_the_setting(
     stu3_sandbox: SandboxHandle, make_tenant: MakeTenant
 ) -> None:
-    tenant = make_tenant(stu3_sandbox.base_url, "STU3", method="bearer", secret_setting="NOT_SET_ANYWHERE")
+    tenant = make_tenant(
+        stu3_sandbox.base_url, "STU3", method="bearer", secret_setting="UPSTREAM_SECRET_NOT_SET_ANYWHERE"
+    )
     status, report, err = check(tenant.tenant_id)
-    assert status == 5 and report["upstream_auth"] == "failed" and "NOT_SET_ANYWHERE" in err
+    assert status == 5 and report["upstream_auth"] == "failed" and "UPSTREAM_SECRET_NOT_SET_ANYWHERE" in err
 
 
 def test_a_bridged_provider_is_reported_with_the_translation(

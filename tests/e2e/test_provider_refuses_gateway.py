@@ -30,15 +30,15 @@ def test_a_wrong_upstream_token_is_a_502_naming_the_tenants_configuration(
     make_client: MakeClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("H14_UPSTREAM_TOKEN", "a-stale-upstream-token")
-    tenant = make_tenant(guarded_provider.base_url, method="bearer", secret_setting="H14_UPSTREAM_TOKEN")
+    monkeypatch.setenv("UPSTREAM_SECRET_H14_TOKEN", "a-stale-upstream-token")
+    tenant = make_tenant(guarded_provider.base_url, method="bearer", secret_setting="UPSTREAM_SECRET_H14_TOKEN")
     client = make_client(tenant.tenant_id)
     response = gateway.get("Patient/665677", gateway.token(client, tenant.tenant_id))
     diagnostics = operation_outcome_of(response, 502)
     assert "gateway's credentials" in diagnostics and "bearer" in diagnostics and "HTTP 401" in diagnostics
     assert "WWW-Authenticate" not in response.headers
     assert "a-stale-upstream-token" not in response.text
-    monkeypatch.setenv("H14_UPSTREAM_TOKEN", UPSTREAM_TOKEN)
+    monkeypatch.setenv("UPSTREAM_SECRET_H14_TOKEN", UPSTREAM_TOKEN)
     assert gateway.get("Patient/665677", gateway.token(client, tenant.tenant_id)).status_code == 200
 
 

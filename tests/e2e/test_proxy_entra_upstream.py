@@ -97,10 +97,12 @@ def test_missing_upstream_secret_setting_is_named(
     make_tenant: MakeTenant,
     make_client: MakeClient,
 ) -> None:
-    tenant = make_tenant(protected_provider.base_url, "STU3", method="bearer", secret_setting="NO_SUCH_SETTING")
+    tenant = make_tenant(
+        protected_provider.base_url, "STU3", method="bearer", secret_setting="UPSTREAM_SECRET_NO_SUCH_SETTING"
+    )
     client = make_client(tenant.tenant_id)
     diagnostics = operation_outcome_of(gateway.get("Patient/665677", gateway.token(client, tenant.tenant_id)), 502)
-    assert "NO_SUCH_SETTING" in diagnostics
+    assert "UPSTREAM_SECRET_NO_SUCH_SETTING" in diagnostics
 
 
 def test_identity_provider_down_is_503(

@@ -28,6 +28,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "proxy.batch_fanout_pool",
         "proxy.page_token_ciphers",
         "proxy.provider_capabilities",
+        "provider_secrets.vault_store",
         "proxy.upstream_pools",
         "registry.cache",
         "registry.secret_last_use",

@@ -220,9 +220,12 @@ def test_tenants_with_different_clients_get_their_own_tokens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     authority.register_client("second-client", "second-secret")
-    monkeypatch.setenv("SECOND_SECRET", "second-secret")
+    monkeypatch.setenv("UPSTREAM_SECRET_SECOND", "second-secret")
     other = make_upstream_tenant(
-        "azure_ad", authority=authority.url_for("other"), client_id="second-client", secret_setting="SECOND_SECRET"
+        "azure_ad",
+        authority=authority.url_for("other"),
+        client_id="second-client",
+        secret_setting="UPSTREAM_SECRET_SECOND",
     )
 
     assert upstream_auth_headers(entra.tenant) != upstream_auth_headers(other)
@@ -296,3 +299,14 @@ def test_entra_hosts_go_to_msal_as_authority_and_others_as_oidc_authority(
     configured: str, expected: dict[str, str]
 ) -> None:
     assert msal_authority_arguments(configured) == expected
+
+
+def test_an_authority_whose_name_now_leads_to_a_refused_address_is_never_sent_the_secret(
+    entra: EntraSetup, authority: LocalAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The authority passed the address policy when the tenant was saved; now (DNS rebinding, or a deployment that
+    refuses loopback) its connection is checked where it lands, before TLS or any byte of the request."""
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "false")
+    with pytest.raises(UpstreamAuthError, match="the address of localhost is refused: loopback and private"):
+        upstream_auth_headers(entra.tenant)
+    assert authority.requests == []
