@@ -117,7 +117,7 @@ def _check_auth_columns(reader: EntityReader, tenant_id: str, fhir_base_url: str
     for column, url in (("FhirBaseUrl", fhir_base_url), ("Authority", auth.authority), ("TokenUrl", auth.token_url)):
         refusal = literal_address_refusal(url, allow_private=allow_private) if url else None
         if refusal:
-            raise reader.problem(column, refusal)
+            raise reader.problem(column, "is refused: " + refusal)
     if auth.authority and not auth.authority.startswith("https://"):
         raise reader.problem("Authority", "must be an https URL")
     if ":" in auth.username:

@@ -16,7 +16,7 @@ from shared.registry.errors import MisconfiguredEntity
 
 pytestmark = pytest.mark.table_storage
 
-FHIR = "https://ehr.example.org/api/FHIR/R4"
+FHIR = "https://localhost/api/FHIR/R4"
 
 
 def run(*argv: str) -> tuple[int, Any, str]:
@@ -50,12 +50,12 @@ def test_smart_backend_defaults_to_v2_system_scopes_and_discovery(tenant_id: str
     assert created["auth"] == "smart_backend" and created["upstream_client_id"] == "epic-client-1"
     assert created["scope"] == "system/*.rs" and "token_url" not in created
     status, changed, err = run(
-        "tenant", "set", tenant_id, "--scope", "system/*.read", "--token-url", "https://ehr.example.org/oauth2/token/"
+        "tenant", "set", tenant_id, "--scope", "system/*.read", "--token-url", "https://localhost/oauth2/token/"
     )
     assert status == 0, err
-    assert changed["scope"] == "system/*.read" and changed["token_url"] == "https://ehr.example.org/oauth2/token"
+    assert changed["scope"] == "system/*.read" and changed["token_url"] == "https://localhost/oauth2/token"
     stored = tenants.get_tenant(tenant_id).auth
-    assert (stored.scope, stored.token_url) == ("system/*.read", "https://ehr.example.org/oauth2/token")
+    assert (stored.scope, stored.token_url) == ("system/*.read", "https://localhost/oauth2/token")
     status, kept, _ = run("tenant", "set", tenant_id, "--name", "Renamed")
     assert status == 0 and kept["scope"] == "system/*.read", "a custom scope survives other changes"
 

@@ -79,7 +79,7 @@ def test_an_operator_typo_is_a_400_naming_the_field_and_nothing_is_stored(
         "authority": "https://login.example/tenant",
         "upstream_client_id": "abc",
         "username": "svc",
-        "secret_setting": "UPSTREAM_SECRET",
+        "secret_setting": "",
         "resource_types": "Patient",
         "enabled": "yes",
         field: value,
