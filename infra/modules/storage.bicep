@@ -23,6 +23,7 @@ param storageSku string = 'Standard_GRS'
 param tableNames array = [
   'Clients'
   'Tenants'
+  'UsedAssertions'
 ]
 
 @description('Optional. Tags applied to the storage account.')

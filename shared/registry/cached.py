@@ -10,6 +10,7 @@ from datetime import datetime
 
 from shared import process_state, settings
 from shared.registry import clients, tenants
+from shared.registry.client_keys import ClientKey, JwksUrl
 from shared.registry.errors import RegistryUnavailable
 from shared.ttl_cache import TTLCache
 
@@ -23,8 +24,9 @@ def _stale_grace() -> float:
 
 
 # While Table Storage is down, cached state keeps serving for a bounded grace period, then fails closed.
+# "No such client" is not cached: a flood of made-up client_ids must leave no per-id state behind.
 _client_states: TTLCache[str, clients.ClientState | None] = TTLCache(
-    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,)
+    _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,), keep=lambda state: state is not None
 )
 _tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
     _ttl, stale_grace=_stale_grace, stale_on=(RegistryUnavailable,)
@@ -105,6 +107,33 @@ def revoke_secret_by_id(client_id: str, secret_id: str) -> clients.ClientSecret:
     changed = clients.revoke_secret_by_id(client_id, secret_id)
     forget_client(client_id)
     return changed
+
+
+def add_keys(state: clients.ClientState, keys: tuple[ClientKey, ...]) -> tuple[ClientKey, ...]:
+    """Registers public keys (validated by client_keys.parse_jwks) for private_key_jwt."""
+    changed = clients.add_keys(state, keys)
+    forget_client(state.client.client_id)
+    return changed
+
+
+def remove_key(state: clients.ClientState, thumbprint_or_kid: str) -> ClientKey:
+    """Removes one public key; the tokens it authenticated end with it."""
+    changed = clients.remove_key(state, thumbprint_or_kid)
+    forget_client(state.client.client_id)
+    return changed
+
+
+def set_jwks_url(state: clients.ClientState, url: str) -> JwksUrl:
+    """Registers or replaces the client's JWKS URL (the caller checked it with check_outbound_url)."""
+    changed = clients.set_jwks_url(state, url)
+    forget_client(state.client.client_id)
+    return changed
+
+
+def remove_jwks_url(state: clients.ClientState) -> None:
+    """Removes the client's JWKS URL; the tokens its keys authenticated end with it."""
+    clients.remove_jwks_url(state)
+    forget_client(state.client.client_id)
 
 
 def set_client_enabled(client_id: str, enabled: bool) -> clients.Client:

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 CLIENTS_TABLE = "Clients"
 TENANTS_TABLE = "Tenants"
-ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE)
+USED_ASSERTIONS_TABLE = "UsedAssertions"  # the jti of every accepted client assertion, until it expires
+ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE, USED_ASSERTIONS_TABLE)
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,7 @@ def test_registry_is_reached_with_managed_identity_not_a_connection_string() -> 
 
 def test_registry_tables_are_created_by_the_template() -> None:
     storage = parsed_bicep()[INFRA / "modules" / "storage.bicep"]
-    assert set(storage["parameters"]["tableNames"]["default"]) == {"Clients", "Tenants"}
+    assert set(storage["parameters"]["tableNames"]["default"]) == {"Clients", "Tenants", "UsedAssertions"}
     tables = [r for r in storage["resources"].values() if r["type"].endswith("/tableServices/tables")]
     assert tables and tables[0]["config"]["loop_type"]["detail"]["array_name"] == "tableNames"
 
