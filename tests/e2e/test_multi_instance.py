@@ -248,7 +248,7 @@ def test_every_instance_shares_the_replay_protection_of_client_assertions(
     for _ in range(3):
         same = sign_assertion(pair, issued.client_id, token_url)
         with ThreadPoolExecutor(INSTANCES) as pool:
-            statuses = sorted(pool.map(lambda index: send(index, same), range(INSTANCES)))
+            statuses = sorted(pool.map(send, range(INSTANCES), [same] * INSTANCES))
         # Exactly one accepted; the copies refused - 401, or 429 once this client's failures from this address
         # reach an instance's FAILURES_PER_CLIENT (replays count as failed authentications, as wrong secrets do).
         assert statuses[0] == 200 and all(status in (401, 429) for status in statuses[1:]), statuses
