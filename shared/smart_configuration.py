@@ -8,6 +8,7 @@ from shared import public_urls
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response
 from shared.oauth.client_auth import SUPPORTED_METHODS
+from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS
 from shared.tokens.access_token import issuer
 from shared.tokens.signing_keys import ALGORITHM
 
@@ -21,8 +22,8 @@ def smart_configuration() -> dict[str, Any]:
         "grant_types_supported": ["client_credentials"],
         "scopes_supported": [],
         "response_types_supported": [],
-        "capabilities": ["client-confidential-symmetric"],
-        "token_endpoint_auth_signing_alg_values_supported": [],
+        "capabilities": ["client-confidential-symmetric", "client-confidential-asymmetric"],
+        "token_endpoint_auth_signing_alg_values_supported": list(SUPPORTED_SIGNING_ALGS),
         "access_token_signing_alg_values_supported": [ALGORITHM],
     }
 

@@ -104,7 +104,13 @@ def test_smart_configuration_lists_only_client_credentials() -> None:
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert body["token_endpoint"] == PUBLIC_BASE + "/oauth2/token"
     assert body["grant_types_supported"] == ["client_credentials"]
-    assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert body["token_endpoint_auth_methods_supported"] == [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384", "RS256", "ES256"]
+    assert "client-confidential-asymmetric" in body["capabilities"]
     assert "authorization_endpoint" not in body
     assert body["jwks_uri"] == PUBLIC_BASE + "/.well-known/jwks.json"
 
