@@ -43,6 +43,7 @@ class AssertionRefused(InvalidClient):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+        self.client_known = False  # set once the assertion's client was found registered
 
 
 class UnknownClient(AssertionRefused):
@@ -159,6 +160,16 @@ def verify_assertion(assertion: Assertion, now: float | None = None) -> Verified
     state = cached.client_state(assertion.client_id, allow_stale=False)
     if state is None:
         raise UnknownClient("unknown client")
+    try:
+        return _verify_for(state, assertion, alg, kid, now)
+    except AssertionRefused as refused:
+        refused.client_known = not isinstance(refused, UnknownClient)
+        raise
+
+
+def _verify_for(
+    state: clients.ClientState, assertion: Assertion, alg: str, kid: str | None, now: float
+) -> VerifiedAssertion:
     candidates = _candidates(state, alg, kid)
     if not candidates:
         # A key registered on another instance moments ago: one fresh read, coalesced per interval.

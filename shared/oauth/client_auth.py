@@ -134,7 +134,7 @@ def authenticate_client(
     if state is None:
         raise UnknownClient("unknown client")
     if matched is None:
-        raise InvalidClient()
+        raise WrongSecret()
     if not state.client.enabled:
         raise UnauthorizedClient("The client is disabled.")
     return AuthenticatedClient(state.client, matched, credentials.method)
@@ -147,9 +147,17 @@ def _authenticate_assertion(assertion: Assertion) -> AuthenticatedClient:
     return AuthenticatedClient(verified.state.client, verified.credential_id, assertion.method)
 
 
+class WrongSecret(InvalidClient):
+    """A registered client presented a secret that matches none of its active ones (answered as any invalid_client)."""
+
+
 def is_unknown_client(error: InvalidClient) -> bool:
-    """Whether the failure named a client that does not exist: throttles keep no per-id state for it."""
-    return isinstance(error, UnknownClient)
+    """Whether the failure may have named a client that does not exist, so throttles keep no per-id state for
+    it: true unless a registered client's own credential was checked and refused (a wrong secret, a refused
+    assertion of a known client). A malformed request naming any client_id counts against its address only."""
+    if isinstance(error, WrongSecret):
+        return False
+    return not (isinstance(error, AssertionRefused) and error.client_known)
 
 
 def refusal_reason(error: InvalidClient) -> str | None:

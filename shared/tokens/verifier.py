@@ -13,6 +13,7 @@ import jwt
 from shared import process_state
 from shared.oauth import client_jwks
 from shared.registry import cached, clients
+from shared.registry.client_keys import JWKS_URL_CREDENTIAL_PREFIX
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
 from shared.tokens.signing_keys import ALGORITHM, key_ring
@@ -140,7 +141,7 @@ def verify_access_token(token: str) -> AccessTokenClaims:
 def _fetched_key_still_published(state: clients.ClientState, credential_id: str) -> bool:
     """For a key fetched from the client's JWKS URL: False once this instance's last fetch of that URL no
     longer holds it (the client removed it). Never fetches on the hot path; unknown counts as published."""
-    if state.jwks_url is None or "." not in credential_id:
+    if state.jwks_url is None or not credential_id.startswith(JWKS_URL_CREDENTIAL_PREFIX):
         return True
     published = client_jwks.cached_thumbprints(state.jwks_url.url)
     return published is None or credential_id.split(".", 1)[1] in published

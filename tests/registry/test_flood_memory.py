@@ -93,14 +93,19 @@ def test_memory_is_flat_once_the_bounds_are_reached() -> None:
 
 
 def _random_id_flood(count: int, tenant_id: str, assertion_signer: Any) -> None:
-    """`count` failed token requests from one address, each naming a fresh random client_id: half with a
-    secret, half with a client assertion signed by a real key."""
+    """`count` failed token requests from one address, each naming a fresh random client_id: a wrong secret,
+    an assertion signed by a real key, an empty secret, or an unreadable assertion, in turn."""
     for n in range(count):
         client_id = str(uuid.uuid4())
-        if n % 2:
+        kind = n % 4
+        if kind == 0:
             form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "guess"}
-        else:
+        elif kind == 1:
             form = assertion_form(assertion_signer(client_id), tenant_id)
+        elif kind == 2:  # refused before any lookup
+            form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": ""}
+        else:
+            form = {**assertion_form("not-a-jwt", tenant_id), "client_id": client_id}
         form["scope"] = tenant_id
         response = token_fn.main(token_request(form, {"X-Forwarded-For": "203.0.113.9"}))
         assert response.status_code == 401
@@ -127,14 +132,14 @@ def test_failures_naming_unknown_client_ids_leave_no_per_id_state(
     def signer(client_id: str) -> str:
         return sign_assertion(pair, client_id, token_url)
 
-    # Warm up past MAX_FAILURES_KEPT_PER_KEY, so the one address counter has reached its bounded size.
-    _random_id_flood(throttle.MAX_FAILURES_KEPT_PER_KEY + 50, tenant.tenant_id, signer)
-    keys_before, cached_before = throttle.tracked_keys(), len(cached._client_states)
     # Measured with tracemalloc over what the gateway's own code holds (pytest's log capture keeps every
     # audit line of the test in memory, which is not the gateway's).
     gateway_code = tracemalloc.Filter(True, str(REPO / "shared" / "*"))
     tracemalloc.start()
     try:
+        # Warm up past MAX_FAILURES_KEPT_PER_KEY (traced too), so the one address counter reaches its bounded size.
+        _random_id_flood(throttle.MAX_FAILURES_KEPT_PER_KEY + 50, tenant.tenant_id, signer)
+        keys_before, cached_before = throttle.tracked_keys(), len(cached._client_states)
         _random_id_flood(200, tenant.tenant_id, signer)
         after_200 = tracemalloc.take_snapshot().filter_traces([gateway_code])
         _random_id_flood(1_000, tenant.tenant_id, signer)
