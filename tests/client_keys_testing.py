@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -13,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
@@ -77,6 +81,33 @@ def sign_assertion(
     body.update(claims)
     body = {name: value for name, value in body.items() if value is not None}
     return jwt.encode(body, pair.private, algorithm=pair.alg, headers={"kid": pair.kid, **(headers or {})})
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _claims(client_id: str, token_url: str) -> dict[str, Any]:
+    now = int(time.time())
+    return {"iss": client_id, "sub": client_id, "aud": token_url, "exp": now + 200, "jti": str(uuid.uuid4())}
+
+
+def unsigned_assertion(client_id: str, token_url: str, kid: str) -> str:
+    """An `alg: none` assertion (no signature at all)."""
+    header = _b64(json.dumps({"alg": "none", "kid": kid}).encode())
+    return f"{header}.{_b64(json.dumps(_claims(client_id, token_url)).encode())}."
+
+
+def hs256_with_public_key(pair: KeyPair, client_id: str, token_url: str) -> str:
+    """The algorithm-confusion forgery: HS256 with the client's public key (PEM) as the HMAC secret.
+    pyjwt refuses to do this, so it is signed by hand."""
+    pem = pair.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "kid": pair.kid, "typ": "JWT"}).encode())
+    body = _b64(json.dumps(_claims(client_id, token_url)).encode())
+    signature = hmac.new(pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
 
 
 def assertion_form(assertion: str, scope: str, **extra: str) -> dict[str, str]:

@@ -11,7 +11,17 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from client_keys_testing import KeyPair, assertion_form, ec_pair, jwks, jwks_server, rsa_pair, sign_assertion
+from client_keys_testing import (
+    KeyPair,
+    assertion_form,
+    ec_pair,
+    hs256_with_public_key,
+    jwks,
+    jwks_server,
+    rsa_pair,
+    sign_assertion,
+    unsigned_assertion,
+)
 from cryptography.hazmat.primitives import serialization
 from e2e_gateway import Gateway
 from gateway_testing import MakeClient, MakeTenant
@@ -115,6 +125,8 @@ def test_refusals_over_http_are_alike(gateway: Gateway, backend: tuple[str, str]
         sign_assertion(RSA, client_id, url, lifetime=1800),
         sign_assertion(rsa_pair(kid="unknown"), client_id, url),
         sign_assertion(RSA, "no-such-client", url),
+        unsigned_assertion(client_id, url, RSA.kid),
+        hs256_with_public_key(RSA, client_id, url),
     ):
         assert_invalid_client(post_assertion(gateway, assertion, tenant_id))
     replayed = sign_assertion(EC, client_id, url)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -17,12 +14,13 @@ from client_keys_testing import (
     KeyPair,
     assertion_form,
     ec_pair,
+    hs256_with_public_key,
     jwks,
     jwks_server,
     rsa_pair,
     sign_assertion,
+    unsigned_assertion,
 )
-from cryptography.hazmat.primitives import serialization
 from gateway_testing import MakeClient, MakeTenant, basic_auth, json_body, token_request
 
 import token_fn
@@ -83,47 +81,12 @@ def test_removing_a_key_ends_the_tokens_it_authenticated(keyed: tuple[str, str])
     refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
 
 
-def _alg_none(client_id: str) -> str:
-    header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"rsa-1"}').rstrip(b"=").decode()
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": public_urls.token_url(),
-        "exp": int(time.time()) + 200,
-        "jti": str(uuid.uuid4()),
-    }
-    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{payload}."
-
-
-def _hs256_with_public_key(client_id: str) -> str:
-    pem = RSA.private.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": public_urls.token_url(),
-        "exp": int(time.time()) + 200,
-        "jti": str(uuid.uuid4()),
-    }
-
-    # pyjwt refuses to HMAC with a PEM key, so the attacker's token is signed by hand.
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    head = b64(json.dumps({"alg": "HS256", "kid": "rsa-1", "typ": "JWT"}).encode())
-    body = b64(json.dumps(claims).encode())
-    signature = hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
-    return f"{head}.{body}.{b64(signature)}"
-
-
 FORGERIES: dict[str, Callable[[str], str]] = {
     "wrong aud": lambda c: assertion(RSA, c, aud="https://elsewhere.example/oauth2/token"),
     "expired": lambda c: assertion(RSA, c, exp=int(time.time()) - 120, iat=int(time.time()) - 400),
     "exp far in the future": lambda c: assertion(RSA, c, lifetime=3600),
-    "alg none": _alg_none,
-    "HS256 signed with the public key": _hs256_with_public_key,
+    "alg none": lambda c: unsigned_assertion(c, public_urls.token_url(), RSA.kid),
+    "HS256 signed with the public key": lambda c: hs256_with_public_key(RSA, c, public_urls.token_url()),
     "unknown kid": lambda c: sign_assertion(rsa_pair(kid="nobody"), c, public_urls.token_url()),
     "another key under a known kid": lambda c: assertion(OTHER, c),
     "sub differs from iss": lambda c: assertion(RSA, c, sub="someone-else"),
@@ -251,8 +214,12 @@ def test_keys_come_from_the_registered_jwks_url_and_a_new_kid_is_fetched_at_a_bo
         refused_alike(*post(assertion_form(assertion(rotated, client_id), tenant_id)))
         with pytest.raises(InvalidAccessToken, match="revoked"):
             verify_access_token(token)
+        by_url = post(assertion_form(assertion(RSA, client_id), tenant_id))[1]
+        assert verify_access_token(by_url["access_token"]).client_id == client_id
         key_rules.remove_jwks_url(client_id)
         refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
+        with pytest.raises(InvalidAccessToken, match="revoked"):
+            verify_access_token(by_url["access_token"])  # removing the URL ends its keys' tokens
 
 
 def test_a_jwks_url_that_fails_or_is_too_large_is_invalid_client(url_client: tuple[str, str]) -> None:
