@@ -6,6 +6,9 @@ writes go to `clients` and `tenants`, which map rows over the store in use and k
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime
 
 from shared import process_state, settings
@@ -33,12 +36,33 @@ _tenants: TTLCache[str, tenants.Tenant | None] = TTLCache(
 )
 
 
+# Clients found missing while verifying an access token this gateway signed (a deleted client): remembered
+# for one TTL, so such a token costs no storage read per request. Keyed only by ids from signed tokens,
+# never by what a caller names, so a flood of made-up client_ids cannot fill it.
+_MAX_REMEMBERED_MISSING = 1_000
+_missing_lock = threading.Lock()
+_missing: OrderedDict[str, float] = OrderedDict()
+
+
 def client_state(
-    client_id: str, loaded_since: float | None = None, allow_stale: bool = True
+    client_id: str, loaded_since: float | None = None, allow_stale: bool = True, remember_missing: bool = False
 ) -> clients.ClientState | None:
     """The client with its secrets, at most one TTL old (and loaded after `loaded_since`, a Unix
-    time, when given); None when unknown. `allow_stale=False`: no stale state during an outage."""
-    return _client_states.get(client_id, clients.load_client_state, loaded_since, allow_stale)
+    time, when given); None when unknown. `allow_stale=False`: no stale state during an outage.
+    `remember_missing` (token verification only): a client found missing stays missing for one TTL."""
+    if remember_missing and loaded_since is None:
+        with _missing_lock:
+            until = _missing.get(client_id)
+        if until is not None and time.monotonic() < until:
+            return None
+    state = _client_states.get(client_id, clients.load_client_state, loaded_since, allow_stale)
+    if state is None and remember_missing:
+        with _missing_lock:
+            _missing.pop(client_id, None)
+            while len(_missing) >= _MAX_REMEMBERED_MISSING:
+                _missing.popitem(last=False)
+            _missing[client_id] = time.monotonic() + _ttl()
+    return state
 
 
 def tenant(tenant_id: str, allow_stale: bool = True) -> tenants.Tenant | None:
@@ -49,6 +73,8 @@ def tenant(tenant_id: str, allow_stale: bool = True) -> tenants.Tenant | None:
 def forget_client(client_id: str) -> None:
     """Drops one client's cached state: this instance sees a change it made at once."""
     _client_states.invalidate(client_id)
+    with _missing_lock:
+        _missing.pop(client_id, None)
 
 
 def forget_tenant(tenant_id: str) -> None:
@@ -59,6 +85,8 @@ def forget_all() -> None:
     """Drops every cached entry, as if the TTL had passed (tests; part of process_state.reset)."""
     _client_states.invalidate()
     _tenants.invalidate()
+    with _missing_lock:
+        _missing.clear()
 
 
 process_state.register("registry.cache", forget_all)

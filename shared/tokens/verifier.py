@@ -123,7 +123,7 @@ def verify_access_token(token: str) -> AccessTokenClaims:
     tenant_id = normalise_tenant_id(scope)
     if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
         raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
-    state = cached.client_state(client_id)
+    state = cached.client_state(client_id, remember_missing=True)
     if state is not None and not state.knows_credential(secret_id):
         # A secret created after the cached state was loaded: reload, unless the state was loaded after
         # the token was issued (give or take clock skew between instances) - so a token whose secret
