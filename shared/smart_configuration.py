@@ -8,12 +8,13 @@ from shared import public_urls
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response
 from shared.oauth.client_auth import SUPPORTED_METHODS
+from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS
 from shared.tokens.access_token import issuer
 from shared.tokens.signing_keys import ALGORITHM
 
 ASYMMETRIC_METHOD = "private_key_jwt"
 # The algorithms a private_key_jwt client assertion may be signed with (SMART Backend Services: RS384, ES384).
-ASSERTION_ALGORITHMS = ("RS384", "ES384")
+ASSERTION_ALGORITHMS = SUPPORTED_SIGNING_ALGS
 # Requested beside the tenant GUID (`scope=<tenant> system/Patient.rs`); any single type works as well,
 # and `system/Observation.rs?category=system|code` narrows a type to a category (README "Scopes").
 SCOPES_SUPPORTED = ("system/*.rs", "system/*.r", "system/*.s", "system/*.read")

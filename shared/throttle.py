@@ -150,13 +150,18 @@ def client_wide_retry_after(client_id: str | None) -> int | None:
     return _WINDOW.retry_after(_client_key(client_id), limit, _window())
 
 
-def record_failure(client_id: str | None, address: str) -> None:
-    """Counts one failed authentication against the pair, the address and the client_id."""
+def record_failure(client_id: str | None, address: str, known_client: bool = True) -> None:
+    """Counts one failed authentication against the pair, the address and the client_id.
+
+    `known_client=False` (the client_id names no registered client) counts it against the address only:
+    a flood of made-up client_ids then leaves no per-id state behind, and the address limit still bounds it.
+    """
     window = _window()
-    for key, _ in _keys(client_id, address):
+    claimed = client_id if known_client else None
+    for key, _ in _keys(claimed, address):
         _WINDOW.record(key, window)
-    if client_id:
-        _WINDOW.record(_client_key(client_id), window)
+    if claimed:
+        _WINDOW.record(_client_key(claimed), window)
 
 
 def tracked_keys() -> int:

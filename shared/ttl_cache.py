@@ -46,8 +46,10 @@ class TTLCache(Generic[K, V]):
         clock: Callable[[], float] = time.monotonic,
         stale_grace: Callable[[], float] = lambda: 0.0,
         stale_on: tuple[type[BaseException], ...] = (),
+        keep: Callable[[V], bool] = lambda value: True,
     ) -> None:
         self._ttl = ttl
+        self._keep = keep
         self._max_entries = max_entries
         self._clock = clock
         self._stale_grace = stale_grace
@@ -109,6 +111,8 @@ class TTLCache(Generic[K, V]):
         now = self._clock()
         with self._lock:
             self._entries.pop(key, None)
+            if not self._keep(value):  # e.g. "no such client": a flood of made-up keys leaves nothing behind
+                return value
             while len(self._entries) >= self._max_entries:
                 self._entries.popitem(last=False)
             self._entries[key] = _Entry(value, now, now + self._ttl(), time.time())

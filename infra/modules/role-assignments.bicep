@@ -51,7 +51,7 @@ resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The registry tables (Clients, Tenants) live in this account.
+// The registry tables (Clients, Tenants, UsedAssertions) live in this account.
 resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storageAccount.id, principalId, roleIds.storageTableDataContributor)
   scope: storageAccount

@@ -24,6 +24,7 @@ param tableNames array = [
   'Clients'
   'Tenants'
   'PortalState'
+  'UsedAssertions'
 ]
 
 @description('Optional. Blob container Flex Consumption deploys the app package to (read with the app\'s identity).')

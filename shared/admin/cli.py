@@ -1,4 +1,4 @@
-"""Admin commands for clients, secrets and tenants; clear errors and non-zero exits for bad input."""
+"""Admin commands for clients, secrets, client keys and tenants; clear errors and non-zero exits for bad input."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from typing import Any, TextIO
 from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
 from shared.provider_secrets.errors import ProviderSecretError
-from shared.registry import cached, clients, connection, tenants
+from shared.registry import cached, clients, connection, key_rules, tenants
+from shared.registry.client_keys import ClientKey, KeyRefused
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
+from shared.registry.secret_rules import SecretRuleError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
 from shared.version_bridge.proxy_bridge import bridge_summary
@@ -74,6 +76,19 @@ def _secret_view(secret: clients.ClientSecret) -> dict[str, Any]:
     }
 
 
+def _key_view(key: ClientKey) -> dict[str, Any]:
+    """What an operator sees of a public key: its ids, never its material."""
+    return {"kid": key.kid, "alg": key.alg or key.kty, "thumbprint": key.thumbprint, "created": _when(key.created_at)}
+
+
+def _keys_view(state: clients.ClientState) -> dict[str, Any]:
+    return {
+        "client_id": state.client.client_id,
+        "jwks_url": state.jwks_url.url if state.jwks_url else None,
+        "keys": [_key_view(k) for k in state.keys],
+    }
+
+
 def _issued_view(issued: clients.IssuedSecret) -> dict[str, Any]:
     return {
         "client_id": issued.client_id,
@@ -125,7 +140,11 @@ def cmd_client_list(args: argparse.Namespace) -> Any:
 
 def cmd_client_show(args: argparse.Namespace) -> Any:
     state = clients.get_client_state(args.client_id)
-    return _client_view(state.client) | {"secrets": [_secret_view(s) for s in state.secrets]}
+    return (
+        _client_view(state.client)
+        | {"secrets": [_secret_view(s) for s in state.secrets]}
+        | {"jwks_url": state.jwks_url.url if state.jwks_url else None, "keys": [_key_view(k) for k in state.keys]}
+    )
 
 
 def cmd_client_enable(args: argparse.Namespace) -> Any:
@@ -149,6 +168,44 @@ def cmd_secret_list(args: argparse.Namespace) -> Any:
 
 def cmd_secret_revoke(args: argparse.Namespace) -> Any:
     return _secret_view(cached.revoke_secret_by_id(args.client_id, args.secret_id))
+
+
+def _jwks_text(args: argparse.Namespace) -> str:
+    if (args.jwks is None) == (args.jwks_file is None):
+        raise UsageError("give the public JWKS with exactly one of --jwks or --jwks-file")
+    if args.jwks is not None:
+        return str(args.jwks)
+    try:
+        with open(args.jwks_file, encoding="utf-8") as file:
+            return file.read(1024 * 1024)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {args.jwks_file}: {type(error).__name__}") from None
+
+
+def cmd_key_add(args: argparse.Namespace) -> Any:
+    key_rules.add_jwks(args.client_id, _jwks_text(args))
+    return _keys_view(clients.get_client_state(args.client_id))
+
+
+def cmd_key_list(args: argparse.Namespace) -> Any:
+    return _keys_view(clients.get_client_state(args.client_id))
+
+
+def cmd_key_remove(args: argparse.Namespace) -> Any:
+    removed = key_rules.remove_key(args.client_id, args.key)
+    return _key_view(removed) | {"removed": True, "note": "Tokens this key authenticated no longer work."}
+
+
+def cmd_jwks_url_set(args: argparse.Namespace) -> Any:
+    key_rules.set_jwks_url(args.client_id, args.url)
+    return _keys_view(clients.get_client_state(args.client_id))
+
+
+def cmd_jwks_url_remove(args: argparse.Namespace) -> Any:
+    key_rules.remove_jwks_url(args.client_id)
+    return _keys_view(clients.get_client_state(args.client_id)) | {
+        "note": "Tokens the URL's keys authenticated no longer work."
+    }
 
 
 def cmd_tenant_set(args: argparse.Namespace) -> Any:
@@ -270,6 +327,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("secret_id")
     p.set_defaults(run=cmd_secret_revoke)
 
+    key = client.add_parser("key", help="public keys for private_key_jwt").add_subparsers(
+        dest="key_command", required=True
+    )
+    p = key.add_parser("add", help="register the public keys of a JWKS (never a private key)")
+    p.add_argument("client_id")
+    p.add_argument("--jwks", help="the public JWKS (or one JWK) as JSON text")
+    p.add_argument("--jwks-file", help="a file holding the public JWKS")
+    p.set_defaults(run=cmd_key_add)
+    p = key.add_parser("list", help="key ids, algorithms and thumbprints (never key material)")
+    p.add_argument("client_id")
+    p.set_defaults(run=cmd_key_list)
+    p = key.add_parser("remove", help="remove a key; the tokens it authenticated stop working")
+    p.add_argument("client_id")
+    p.add_argument("key", help="the key's kid or thumbprint")
+    p.set_defaults(run=cmd_key_remove)
+    jwks_url = client.add_parser("jwks-url", help="the URL where the client publishes its JWKS").add_subparsers(
+        dest="jwks_url_command", required=True
+    )
+    p = jwks_url.add_parser("set", help="register or replace the client's JWKS URL (https)")
+    p.add_argument("client_id")
+    p.add_argument("url")
+    p.set_defaults(run=cmd_jwks_url_set)
+    p = jwks_url.add_parser("remove", help="remove the JWKS URL; the tokens its keys authenticated stop working")
+    p.add_argument("client_id")
+    p.set_defaults(run=cmd_jwks_url_remove)
+
     tenant = groups.add_parser("tenant", help="tenant-to-provider maps").add_subparsers(dest="command", required=True)
     p = tenant.add_parser("set", help="onboard a tenant or change its provider map")
     p.add_argument("tenant_id")
@@ -371,9 +454,15 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
         _print_result(failed.report, args.json, out)
         print(f"error: {failed}", file=err)
         return 5
-    except UsageError as error:
+    except (UsageError, KeyRefused) as error:
+        if isinstance(error, key_rules.KeyNotFound):
+            print(f"error: {error}", file=err)
+            return 3
         print(f"error: {error}", file=err)
         return 2
+    except SecretRuleError as error:
+        print(f"error: {error}", file=err)
+        return 4
     except EntityNotFound as error:
         print(f"error: {error}", file=err)
         return 3

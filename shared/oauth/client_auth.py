@@ -1,4 +1,4 @@
-"""Client authentication methods (RFC 7591 names): client_secret_basic and client_secret_post."""
+"""Client authentication methods (RFC 7591 names): client_secret_basic, client_secret_post and private_key_jwt."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ import binascii
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
-from shared.oauth.errors import InvalidClient, InvalidRequest, UnauthorizedClient
+from shared import throttle
+from shared.oauth import client_assertion
+from shared.oauth.client_assertion import Assertion, AssertionRefused, UnknownClient
+from shared.oauth.errors import InvalidClient, InvalidRequest, SlowDown, UnauthorizedClient
 from shared.registry import cached, clients
 from shared.secret_values import hash_secret
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post")
+SUPPORTED_METHODS = ("client_secret_basic", "client_secret_post", client_assertion.METHOD)
 MAX_CLIENT_ID_LENGTH = 128
 MAX_SECRET_LENGTH = 512
 # Compared against when the client is unknown, so both failures cost the same work.
@@ -38,7 +41,7 @@ class Credentials:
 @dataclass(frozen=True)
 class AuthenticatedClient:
     client: clients.Client
-    secret_id: str
+    secret_id: str  # the credential: a secret's id, or a key's credential id (private_key_jwt)
     method: str
 
 
@@ -73,18 +76,32 @@ def client_id_hint(form: Mapping[str, str], headers: Mapping[str, str]) -> str |
         basic = client_secret_basic(headers)
     except InvalidClient:
         basic = None
-    return (basic.client_id if basic else form.get("client_id")) or None
+    if basic:
+        return basic.client_id or None
+    if form.get("client_id"):
+        return form["client_id"]
+    assertion = form.get("client_assertion")
+    return client_assertion.claimed_client_id(assertion) if assertion else None
 
 
-def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Credentials:
+def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Credentials | Assertion:
     """The one set of credentials the request carries; two methods at once is invalid_request."""
+    has_assertion = "client_assertion" in form or "client_assertion_type" in form
     basic = client_secret_basic(headers)
     post = client_secret_post(form)
     if basic and post:
         raise InvalidRequest("Use one client authentication method, not both Basic and the form body.")
+    if has_assertion and (basic or post):
+        raise InvalidRequest("Use one client authentication method, not a client secret and a client assertion.")
+    if has_assertion:
+        assertion = client_assertion.read_assertion(form)
+        if assertion is not None:
+            return assertion
     credentials = basic or post
     if credentials is None:
-        raise InvalidClient("No client authentication was included (client_secret_basic or client_secret_post).")
+        raise InvalidClient(
+            "No client authentication was included (client_secret_basic, client_secret_post or private_key_jwt)."
+        )
     if basic and form.get("client_id") not in (None, basic.client_id):
         raise InvalidRequest("The client_id in the body differs from the Basic credentials.")
     if not credentials.client_id or not credentials.client_secret:
@@ -95,10 +112,14 @@ def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Cre
 
 
 def authenticate_client(
-    credentials: Credentials, now: datetime | None = None, flooded: bool = False
+    credentials: Credentials | Assertion, now: datetime | None = None, flooded: bool = False
 ) -> AuthenticatedClient:
-    """The registered client whose active secret matches; invalid_client otherwise, alike for every cause.
-    `flooded`: the client_id is past its client-wide failure limit, so fresh reads are coalesced."""
+    """The registered client whose active secret (or registered key) matches; invalid_client otherwise,
+    alike for every cause. `flooded`: the client_id is past its client-wide failure limit, so fresh reads
+    are coalesced. An unknown client_id raises UnknownClient (an InvalidClient answered the same way), so
+    callers keep no per-client state for it."""
+    if isinstance(credentials, Assertion):
+        return _authenticate_assertion(credentials)
     now = now or datetime.now(UTC)
     presented = hash_secret(credentials.client_secret)
     # Cached like the verifier's view (revocation reaches every instance within the cache TTL, at once on
@@ -106,15 +127,42 @@ def authenticate_client(
     # new secret works at once - and guessing is bounded by the throttle.
     state = _client_state(credentials.client_id, None)
     matched = _matching_secret(state, presented, now)
-    if matched is None:
+    if matched is None and state is not None:  # "no such client" is never cached: that read was fresh
         fresh_since = time.time() - (FLOOD_FRESH_READ_INTERVAL_SECONDS if flooded else 0.0)
         state = _client_state(credentials.client_id, fresh_since)
         matched = _matching_secret(state, presented, now)
-    if state is None or matched is None:
-        raise InvalidClient()
+    if state is None:
+        raise UnknownClient("unknown client")
+    if matched is None:
+        raise WrongSecret()
     if not state.client.enabled:
         raise UnauthorizedClient("The client is disabled.")
     return AuthenticatedClient(state.client, matched, credentials.method)
+
+
+def _authenticate_assertion(assertion: Assertion) -> AuthenticatedClient:
+    verified = client_assertion.verify_assertion(assertion)
+    if not verified.state.client.enabled:
+        raise UnauthorizedClient("The client is disabled.")
+    return AuthenticatedClient(verified.state.client, verified.credential_id, assertion.method)
+
+
+class WrongSecret(InvalidClient):
+    """A registered client presented a secret that matches none of its active ones (answered as any invalid_client)."""
+
+
+def is_unknown_client(error: InvalidClient) -> bool:
+    """Whether the failure may have named a client that does not exist, so throttles keep no per-id state for
+    it: true unless a registered client's own credential was checked and refused (a wrong secret, a refused
+    assertion of a known client). A malformed request naming any client_id counts against its address only."""
+    if isinstance(error, WrongSecret):
+        return False
+    return not (isinstance(error, AssertionRefused) and error.client_known)
+
+
+def refusal_reason(error: InvalidClient) -> str | None:
+    """The audit-only reason of a refused assertion (never shown to the caller)."""
+    return error.reason if isinstance(error, AssertionRefused) else None
 
 
 def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
@@ -136,3 +184,29 @@ def _matching_secret(state: clients.ClientState | None, presented: str, now: dat
 
 def _constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
+
+
+def authenticate_request(
+    form: Mapping[str, str], headers: Mapping[str, str], address: str, before: Callable[[], None] = lambda: None
+) -> AuthenticatedClient:
+    """The client behind a request, by any supported method, throttled as at the token endpoint.
+
+    Every surface that authenticates clients calls this (or, at the token endpoint, the same steps around
+    its grant checks): the per-pair and per-address limits refuse before credentials are checked; past the
+    client-wide limit a failure answers slow_down; a failure naming an unknown client_id counts against the
+    address only. `before` runs after throttling and before authentication (a surface's own checks).
+    """
+    claimed = client_id_hint(form, headers)
+    try:
+        throttle.check(claimed, address)
+    except throttle.Throttled as throttled:
+        raise SlowDown(retry_after=throttled.retry_after) from None
+    client_wide_wait = throttle.client_wide_retry_after(claimed)
+    try:
+        before()
+        return authenticate_client(read_credentials(form, headers), flooded=client_wide_wait is not None)
+    except InvalidClient as error:
+        throttle.record_failure(claimed, address, known_client=not is_unknown_client(error))
+        if client_wide_wait is not None:
+            raise SlowDown(retry_after=client_wide_wait) from None
+        raise

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import settings
+from shared.oauth.client_assertion import METHOD as METHOD_PRIVATE_KEY_JWT
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
 from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from shared.oauth.requested_scope import parse_requested_scope
@@ -63,7 +64,8 @@ def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
     token = issue_access_token(
         client.client_id, request.tenant_id, request.client.secret_id, lifetime, smart_scope=smart_scope
     )
-    clients.record_secret_use(client.client_id, request.client.secret_id)
+    if request.client.method != METHOD_PRIVATE_KEY_JWT:
+        clients.record_secret_use(client.client_id, request.client.secret_id)
     return {
         "access_token": token.access_token,
         "token_type": "Bearer",

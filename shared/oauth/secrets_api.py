@@ -13,14 +13,13 @@ from shared.failure_statuses import SECRETS_ANSWERS, Table, answer, audit_reason
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
-from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
+from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
 from shared.oauth.errors import (
     NO_STORE_HEADERS,
     InvalidClient,
     InvalidRequest,
     OAuthError,
     PayloadTooLarge,
-    SlowDown,
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
@@ -86,21 +85,13 @@ def check_method(method: str, secret_id: str | None) -> None:
 
 def authenticate_basic(headers: Mapping[str, str], address: str) -> AuthenticatedClient:
     """The client behind `client_secret_basic` (the only method here), throttled like the token endpoint."""
-    claimed = client_id_hint({}, headers)
-    try:
-        throttle.check(claimed, address)
-    except throttle.Throttled as throttled:
-        raise SlowDown(retry_after=throttled.retry_after) from None
-    client_wide_wait = throttle.client_wide_retry_after(claimed)
-    try:
+
+    def basic_required() -> None:
         if not (headers.get("authorization") or headers.get("Authorization")):
             raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
-        return authenticate_client(read_credentials({}, headers), flooded=client_wide_wait is not None)
-    except InvalidClient:
-        throttle.record_failure(claimed, address)
-        if client_wide_wait is not None:
-            raise SlowDown(retry_after=client_wide_wait) from None
-        raise
+
+    try:
+        return authenticate_request({}, headers, address, before=basic_required)
     except UnauthorizedClient:
         raise AccessDenied("The client is disabled.") from None
 

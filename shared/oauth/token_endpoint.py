@@ -9,7 +9,7 @@ from shared.audit import audit
 from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response
-from shared.oauth.client_auth import client_id_hint
+from shared.oauth.client_auth import client_id_hint, is_unknown_client, refusal_reason
 from shared.oauth.client_credentials import create_token_response, validate_token_request
 from shared.oauth.errors import (
     NO_STORE_HEADERS,
@@ -31,6 +31,7 @@ def token_endpoint(request: Request) -> Response:
     method, body, headers = request.method, request.body, request.headers
     address = throttle.source_address(headers)
     client_id: str | None = None
+    refusal: str | None = None  # why a client assertion was refused: audited, never answered
     try:
         if method.upper() != "POST":
             raise InvalidRequest("The token endpoint accepts POST only.")
@@ -46,14 +47,15 @@ def token_endpoint(request: Request) -> Response:
         client_wide_wait = throttle.client_wide_retry_after(client_id)
         try:
             validated = validate_token_request(form, headers, flooded=client_wide_wait is not None)
-        except InvalidClient:
-            throttle.record_failure(client_id, address)
+        except InvalidClient as error:
+            throttle.record_failure(client_id, address, known_client=not is_unknown_client(error))
+            refusal = refusal_reason(error)
             if client_wide_wait is not None:
                 raise SlowDown(retry_after=client_wide_wait) from None
             raise
         payload = create_token_response(validated)
     except OAuthError as error:
-        audit("token", outcome="refused", reason=error.error, client_id=client_id, address=address)
+        audit("token", outcome="refused", reason=error.error, detail=refusal, client_id=client_id, address=address)
         return oauth_error_response(error)
     except DOMAIN_ERRORS as error:
         log.error("token endpoint: %s: %s", type(error).__name__, error)

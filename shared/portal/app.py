@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from shared import settings
 from shared.failure_statuses import Table, answer, handled
 from shared.http_messages import Request, Response
-from shared.portal import auth_pages, customer_pages, operator_pages, pages
+from shared.portal import auth_pages, customer_pages, key_pages, operator_pages, pages
 from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigured, load_config
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, read_session
@@ -23,6 +23,7 @@ from shared.registry.errors import MisconfiguredEntity, RegistryError
 log = logging.getLogger(__name__)
 
 ID = r"[A-Za-z0-9-]{1,64}"
+THUMBPRINT = r"[A-Za-z0-9_-]{43}"  # an RFC 7638 SHA-256 thumbprint, base64url
 DONE_NOTICES = {
     "deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
     "disabled": "The account is disabled.",
@@ -32,6 +33,10 @@ DONE_NOTICES = {
     "saved": "The tenant is saved.",
     "secret-stored": "The provider secret is stored in the provider-secret vault. It is never shown again.",
     "secret-removed": "The provider secret is removed.",
+    "keys-added": "The public keys are registered: the app can sign its client assertions with them.",
+    "key-deleted": "The key is removed: it gets no more tokens, and the tokens it got stop working.",
+    "jwks-url-saved": "The JWKS URL is saved: the gateway fetches the app's public keys from it.",
+    "jwks-url-removed": "The JWKS URL is removed: its keys get no more tokens, and their tokens stop working.",
     "removed": "The tenant is removed.",
 }
 
@@ -63,6 +68,15 @@ ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
         ),
         ("POST", rf"accounts/({ID})/test", True, lambda c, m, f: customer_pages.test_secret(c, m[1], f)),
         ("GET", r"history", True, lambda c, m, f: customer_pages.history(c)),
+        ("POST", rf"accounts/({ID})/keys", True, lambda c, m, f: key_pages.add_jwks(c, m[1], f)),
+        (
+            "POST",
+            rf"accounts/({ID})/keys/({THUMBPRINT})/delete",
+            True,
+            lambda c, m, f: key_pages.remove_key(c, m[1], m[2]),
+        ),
+        ("POST", rf"accounts/({ID})/jwks-url", True, lambda c, m, f: key_pages.set_jwks_url(c, m[1], f)),
+        ("POST", rf"accounts/({ID})/jwks-url/delete", True, lambda c, m, f: key_pages.remove_jwks_url(c, m[1])),
         ("POST", rf"accounts/({ID})/disable", True, lambda c, m, f: customer_pages.disable(c, m[1], f)),
         ("GET", r"operator", True, lambda c, m, f: operator_pages.tenants_page(c, _done(c))),
         ("GET", r"operator/tenants/new", True, lambda c, m, f: operator_pages.new_tenant(c)),

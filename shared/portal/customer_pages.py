@@ -1,4 +1,4 @@
-"""A customer admin's pages: the tenant's app accounts, creating one, its secrets, disabling it."""
+"""A customer admin's pages: the tenant's app accounts, creating one, its secrets and keys, disabling it."""
 
 from __future__ import annotations
 
@@ -70,6 +70,12 @@ def _owned_state(ctx: Context, client_id: str) -> clients.ClientState:
             link=("/portal/", "Your tenant's accounts"),
         )
     return state
+
+
+def owned_account(ctx: Context, client_id: str) -> clients.ClientState:
+    """The signed-in customer admin's account `client_id` (a page saying why not otherwise)."""
+    _tenant(ctx)
+    return _owned_state(ctx, client_id)
 
 
 def _expires_days(ctx: Context, form: dict[str, str]) -> int | None:
@@ -216,6 +222,9 @@ def account(ctx: Context, client_id: str, notice: str | None = None, status: int
         title=state.client.display_name,
         client=state.client,
         secrets=listed,
+        keys=state.keys,
+        jwks_url=state.jwks_url,
+        token_url=ctx.config.token_url,
         max_active=secret_rules.max_active_secrets(),
         fhir_url=ctx.config.fhir_base_url,
         now=ctx.now,

@@ -379,6 +379,8 @@ def client_page(ctx: Context, client_id: str, notice: str | None = None) -> Port
         title=state.client.display_name,
         client=state.client,
         secrets=state.secrets,
+        keys=state.keys,
+        jwks_url=state.jwks_url,
         now=ctx.now,
         notice=notice,
     )

@@ -1,4 +1,4 @@
-"""Client registrations: the `client` row and its `secret-<id>` rows in the Clients table."""
+"""Client registrations: the `client` row, its `secret-<id>` rows and its public keys in the Clients table."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypedDict
 
 from shared import process_state
-from shared.registry import store
+from shared.registry import client_keys, store
+from shared.registry.client_keys import ClientKey, JwksUrl
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
-from shared.registry.storage import CLIENTS_TABLE, Change, Delete, Insert, Merge
+from shared.registry.storage import CLIENTS_TABLE, Change, Delete, Insert, Merge, Replace
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.secret_values import generate_secret, generate_secret_id, hash_secret
 
@@ -88,9 +89,31 @@ class ClientState:
 
     client: Client
     secrets: tuple[ClientSecret, ...]
+    keys: tuple[ClientKey, ...] = ()  # public keys registered inline (private_key_jwt)
+    jwks_url: JwksUrl | None = None  # where the client publishes its public keys (private_key_jwt)
 
     def secret(self, secret_id: str) -> ClientSecret | None:
         return next((s for s in self.secrets if s.secret_id == secret_id), None)
+
+    def key(self, thumbprint: str) -> ClientKey | None:
+        return next((k for k in self.keys if k.thumbprint == thumbprint), None)
+
+    def knows_credential(self, credential_id: str) -> bool:
+        """Whether the credential a token records (a secret id or a key's credential id) is registered at all."""
+        if credential_id.startswith(client_keys.KEY_ROW_PREFIX):
+            return self.key(credential_id[len(client_keys.KEY_ROW_PREFIX) :]) is not None
+        if credential_id.startswith(client_keys.JWKS_URL_CREDENTIAL_PREFIX):
+            # "jwks-<url hash>.<key thumbprint>": the URL must still be the registered one.
+            return self.jwks_url is not None and credential_id.split(".", 1)[0] == self.jwks_url.credential_id
+        return self.secret(credential_id) is not None
+
+    def credential_live(self, credential_id: str) -> bool:
+        """Whether tokens authenticated with this credential are still good: a removed key or JWKS URL,
+        like a revoked secret, ends them."""
+        if not self.knows_credential(credential_id):
+            return False
+        secret = self.secret(credential_id)
+        return secret is None or not secret.revoked
 
 
 @dataclass(frozen=True)
@@ -177,7 +200,20 @@ def load_client_state(client_id: str) -> ClientState | None:
         parse_secret(row.entity, row.etag) for row in rows if str(row.entity["RowKey"]).startswith(SECRET_ROW_PREFIX)
     ]
     secrets_.sort(key=lambda s: s.created_at or datetime.min.replace(tzinfo=UTC))
-    return ClientState(client=parse_client(client_rows[0].entity, client_rows[0].etag), secrets=tuple(secrets_))
+    keys = [
+        client_keys.parse_key_row(row.entity)
+        for row in rows
+        if str(row.entity["RowKey"]).startswith(client_keys.KEY_ROW_PREFIX)
+    ]
+    keys.sort(key=lambda k: (k.created_at or datetime.min.replace(tzinfo=UTC), k.kid))
+    url_rows = [row for row in rows if row.entity["RowKey"] == client_keys.JWKS_URL_ROW]
+    jwks_url = client_keys.parse_jwks_url_row(url_rows[0].entity) if url_rows else None
+    return ClientState(
+        client=parse_client(client_rows[0].entity, client_rows[0].etag),
+        secrets=tuple(secrets_),
+        keys=tuple(keys),
+        jwks_url=jwks_url,
+    )
 
 
 def get_client_state(client_id: str) -> ClientState:
@@ -362,11 +398,65 @@ def set_allowed_tenants(client_id: str, allowed_tenants: tuple[str, ...]) -> Cli
 
 
 def delete_client(client_id: str) -> None:
-    """Removes the client and every secret row of it."""
+    """Removes the client and every secret and key row of it."""
     state = get_client_state(client_id)
     keys = [CLIENT_ROW] + [SECRET_ROW_PREFIX + s.secret_id for s in state.secrets]
+    keys += [client_keys.KEY_ROW_PREFIX + k.thumbprint for k in state.keys]
+    keys += [client_keys.JWKS_URL_ROW] if state.jwks_url else []
     for row_key in keys:
         try:
             store.active().commit(TABLE, [Delete(client_id, row_key)])
         except EntityNotFound:
             pass
+
+
+def add_keys(state: ClientState, keys: tuple[ClientKey, ...], now: datetime | None = None) -> tuple[ClientKey, ...]:
+    """Registers public keys beside the client's others; a key already registered (same thumbprint) is
+    refused, as is a kid another key of the client already has (the assertion's kid picks the key)."""
+    now = now or _utcnow()
+    known_kids = {k.kid for k in state.keys}
+    for key in keys:
+        if state.key(key.thumbprint) is not None:
+            raise client_keys.KeyRefused(f"the key {key.kid} is already registered")
+        if key.kid in known_kids:
+            raise client_keys.KeyRefused(f"another key of this client already has the kid {key.kid}")
+        known_kids.add(key.kid)
+    if len(state.keys) + len(keys) > client_keys.MAX_KEYS:
+        raise client_keys.KeyRefused(f"a client may have at most {client_keys.MAX_KEYS} keys registered")
+    if not keys:
+        raise client_keys.KeyRefused("the JWKS has no keys")
+    if not state.client.etag:
+        raise EntityConflict("the client row was read without its ETag; read it again")
+    guard = Merge(
+        {"PartitionKey": state.client.client_id, "RowKey": CLIENT_ROW, "SecretsChangedAt": now}, etag=state.client.etag
+    )
+    inserts: list[Change] = [Insert(client_keys.key_entity(state.client.client_id, key, now)) for key in keys]
+    store.active().commit(TABLE, [guard, *inserts])
+    return keys
+
+
+def remove_key(state: ClientState, thumbprint_or_kid: str, now: datetime | None = None) -> ClientKey:
+    """Removes one key (named by thumbprint or kid): the tokens it authenticated end with it."""
+    key = state.key(thumbprint_or_kid) or next((k for k in state.keys if k.kid == thumbprint_or_kid), None)
+    if key is None:
+        raise EntityNotFound(TABLE, state.client.client_id, client_keys.KEY_ROW_PREFIX + "?")
+    _guarded_secret_change(state, now or _utcnow(), Delete(state.client.client_id, key.credential_id))
+    return key
+
+
+def set_jwks_url(state: ClientState, url: str, now: datetime | None = None) -> JwksUrl:
+    """Registers (or replaces) the URL where the client publishes its JWKS; the caller checked the address."""
+    now = now or _utcnow()
+    url = client_keys.check_jwks_url_text(url)
+    change: Change = Replace(client_keys.jwks_url_entity(state.client.client_id, url, now))
+    if state.jwks_url is None:
+        change = Insert(client_keys.jwks_url_entity(state.client.client_id, url, now))
+    _guarded_secret_change(state, now, change)
+    return JwksUrl(url, now)
+
+
+def remove_jwks_url(state: ClientState, now: datetime | None = None) -> None:
+    """Removes the client's JWKS URL: the tokens its keys authenticated end with it."""
+    if state.jwks_url is None:
+        raise EntityNotFound(TABLE, state.client.client_id, client_keys.JWKS_URL_ROW)
+    _guarded_secret_change(state, now or _utcnow(), Delete(state.client.client_id, client_keys.JWKS_URL_ROW))

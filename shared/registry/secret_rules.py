@@ -100,7 +100,8 @@ def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
         if target is None or target.revoked:
             raise SecretNotFound()
         others = [s for s in state.secrets if s.secret_id != secret_id and s.is_active(now)]
-        if target.is_active(now) and not others:
+        has_keys = bool(state.keys or state.jwks_url)  # private_key_jwt can still authenticate the client
+        if target.is_active(now) and not others and not has_keys:
             raise SecretConflict("This is the client's last active secret; create a new one before deleting it.")
         try:
             cached.revoke_secret(state, secret_id, now)

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 CLIENTS_TABLE = "Clients"
 TENANTS_TABLE = "Tenants"
 PORTAL_TABLE = "PortalState"  # the portal's sessions and account-name claims, partitioned by tenant
-ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE, PORTAL_TABLE)
+USED_ASSERTIONS_TABLE = "UsedAssertions"  # the jti of every accepted client assertion, until it expires
+ALL_TABLES = (CLIENTS_TABLE, TENANTS_TABLE, PORTAL_TABLE, USED_ASSERTIONS_TABLE)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from typing import Any
 import jwt
 
 from shared import process_state
-from shared.registry import cached
+from shared.oauth import client_jwks
+from shared.registry import cached, clients
+from shared.registry.client_keys import JWKS_URL_CREDENTIAL_PREFIX
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.smart_scopes import MalformedScope, ScopeGrant, grant_from_claim
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
@@ -130,17 +132,25 @@ def verify_access_token(token: str) -> AccessTokenClaims:
         raise InvalidAccessToken("the access token's scope claim is not one this gateway issues") from None
     if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
         raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
-    state = cached.client_state(client_id)
-    if state is not None and state.secret(secret_id) is None:
+    state = cached.client_state(client_id, remember_missing=True)
+    if state is not None and not state.knows_credential(secret_id):
         # A secret created after the cached state was loaded: reload, unless the state was loaded after
         # the token was issued (give or take clock skew between instances) - so a token whose secret
         # row was deleted cannot force a storage call per request beyond its first minute.
         state = cached.client_state(client_id, loaded_since=float(claims["iat"]) + LEEWAY_SECONDS)
     if state is None or not state.client.enabled:
         raise InvalidAccessToken("the client of this access token is unknown or disabled")
-    secret = state.secret(secret_id)
-    if secret is None or secret.revoked:
-        raise InvalidAccessToken("the client secret behind this access token was revoked")
+    if not state.credential_live(secret_id) or not _fetched_key_still_published(state, secret_id):
+        raise InvalidAccessToken("the client secret or key behind this access token was revoked")
     if not state.client.may_use_tenant(tenant_id):
         raise InvalidAccessToken("the client may no longer use this tenant")
     return AccessTokenClaims(client_id, tenant_id, secret_id, jti, int(claims["exp"]), scope, grant, int(claims["iat"]))
+
+
+def _fetched_key_still_published(state: clients.ClientState, credential_id: str) -> bool:
+    """For a key fetched from the client's JWKS URL: False once this instance's last fetch of that URL no
+    longer holds it (the client removed it). Never fetches on the hot path; unknown counts as published."""
+    if state.jwks_url is None or not credential_id.startswith(JWKS_URL_CREDENTIAL_PREFIX):
+        return True
+    published = client_jwks.cached_thumbprints(state.jwks_url.url)
+    return published is None or credential_id.split(".", 1)[1] in published

@@ -1,9 +1,11 @@
 """Across instances: three gateways behind a round-robin balancer, one Azurite. Revocation and disabling
 reach every instance within REGISTRY_CACHE_TTL_SECONDS, racing rotations lose nothing and keep the cap,
-and the failed-authentication limit holds per instance: N instances allow at most N times it."""
+the failed-authentication limit holds per instance: N instances allow at most N times it, and a client
+assertion's jti is accepted once across all of them."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,12 +20,13 @@ from pathlib import Path
 import log_leak_scan
 import pytest
 import requests
+from client_keys_testing import assertion_form, jwks, rsa_pair, sign_assertion
 from gateway_cluster import CACHE_TTL_SECONDS, FAILURES_PER_CLIENT, INSTANCES, Cluster, gateway_cluster
 from gateway_env import REPO
 from gateway_testing import MakeClient, MakeTenant
 
 from sandbox.server import ServerHandle
-from shared.registry import clients, tenants
+from shared.registry import clients, key_rules, tenants
 
 pytestmark = pytest.mark.table_storage
 
@@ -218,3 +221,34 @@ def test_the_failed_authentication_limit_holds_per_instance(
     # Round robin: each instance counts its own failures, so the cluster allows exactly N x the limit.
     assert statuses.count(401) == INSTANCES * FAILURES_PER_CLIENT
     assert statuses[INSTANCES * FAILURES_PER_CLIENT :] == [429] * (len(statuses) - INSTANCES * FAILURES_PER_CLIENT)
+
+
+def test_every_instance_shares_the_replay_protection_of_client_assertions(
+    cluster: Cluster, onboarded: tuple[tenants.Tenant, clients.IssuedSecret]
+) -> None:
+    """private_key_jwt: a jti accepted by one instance is refused by the others (the UsedAssertions table),
+    whether the copies arrive one after another or at the same moment."""
+    tenant, issued = onboarded
+    pair = rsa_pair(kid="cluster")
+    key_rules.add_jwks(issued.client_id, json.dumps(jwks(pair)))
+    token_url = cluster.base_url + "/oauth2/token"  # the instances' public token URL: the balancer's
+
+    def send(index: int, assertion: str) -> int:
+        data = assertion_form(assertion, tenant.tenant_id)
+        return requests.post(cluster.instance_url(index) + "/oauth2/token", data=data, timeout=10).status_code
+
+    # Through the balancer as a client sees it: a fresh assertion each time works on every instance.
+    for _ in range(INSTANCES):
+        fresh = sign_assertion(pair, issued.client_id, token_url)
+        response = requests.post(token_url, data=assertion_form(fresh, tenant.tenant_id), timeout=10)
+        assert response.status_code == 200, response.text
+        log_leak_scan.remember_secret(response.json()["access_token"])
+    one = sign_assertion(pair, issued.client_id, token_url)
+    assert [send(0, one), send(1, one), send(2, one)] == [200, 401, 401]
+    for _ in range(3):
+        same = sign_assertion(pair, issued.client_id, token_url)
+        with ThreadPoolExecutor(INSTANCES) as pool:
+            statuses = sorted(pool.map(send, range(INSTANCES), [same] * INSTANCES))
+        # Exactly one accepted; the copies refused - 401, or 429 once this client's failures from this address
+        # reach an instance's FAILURES_PER_CLIENT (replays count as failed authentications, as wrong secrets do).
+        assert statuses[0] == 200 and all(status in (401, 429) for status in statuses[1:]), statuses

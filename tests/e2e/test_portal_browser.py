@@ -3,11 +3,13 @@ through MSAL's real auth-code flow at the local https authority."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 import requests
+from client_keys_testing import assertion_form, ec_pair, jwks, sign_assertion
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeTenant
 from portal_browser import new_page, screenshot
@@ -385,3 +387,50 @@ def test_an_admin_tests_a_secret_through_the_gateway_without_seeing_it_again(
     page.get_by_role("button", name="Test").click()
     page.get_by_text("No token: the secret is wrong").wait_for()
     assert page.locator("p.error").is_visible()  # a failure is shown as one, not in the success style
+
+
+def test_a_customer_admin_registers_public_keys_and_a_backend_client_authenticates_with_them(
+    browser: Any, portal: PortalSetup, stu3_customer: tenants.Tenant
+) -> None:
+    """private_key_jwt from the portal: paste a public JWKS, the app signs an assertion (ES384) and reads FHIR;
+    the secret can go; removing the key ends the app's access."""
+    tenant = stu3_customer
+    pair = ec_pair(kid="browser-ec")
+    page = new_page(browser)
+    sign_in(page, portal.user(tenant.tenant_id, description="customer admin"))
+    page.get_by_label("Account name").fill("Backend service")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Account created").wait_for()
+    client_id = owned_clients(tenant.tenant_id)[0].client_id
+    page.get_by_role("link", name="Go to the account").click()
+    page.get_by_label("Public JWKS (or one public JWK)").fill(json.dumps(jwks(pair)))
+    page.get_by_role("button", name="Add the public keys").click()
+    page.get_by_text("The public keys are registered").wait_for()
+    screenshot(page, "08-account-public-key")
+    assert page.locator("#keys tbody tr").count() == 1 and "browser-ec" in page.locator("#keys").inner_text()
+
+    def assertion_token() -> requests.Response:
+        signed = sign_assertion(pair, client_id, TOKEN_URL)
+        return requests.post(TOKEN_URL, data=assertion_form(signed, tenant.tenant_id), timeout=10)
+
+    granted = assertion_token()
+    assert granted.status_code == 200, granted.text
+    read = requests.get(
+        PUBLIC_BASE + "/fhir/Patient/665677",
+        headers={"Authorization": "Bearer " + granted.json()["access_token"]},
+        timeout=10,
+    )
+    assert read.status_code == 200
+    secret_id = clients.get_client_state(client_id).secrets[0].secret_id
+    page.locator(f"#secret-{secret_id} input[name=confirm]").check()
+    page.get_by_role("button", name=f"Delete secret {secret_id}").click()  # the key replaces the secret
+    page.get_by_text("The secret is deleted").wait_for()
+    assert assertion_token().status_code == 200
+    page.get_by_label("Public JWKS (or one public JWK)").fill(json.dumps(jwks(ec_pair(kid="browser-next"))))
+    page.get_by_role("button", name="Add the public keys").click()
+    page.get_by_text("The public keys are registered").wait_for()
+    page.get_by_role("button", name="Remove key browser-ec").click()
+    page.get_by_text("The key is removed").wait_for()
+    refused = assertion_token()
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    assert page.csp_violations == []

@@ -118,9 +118,10 @@ def test_smart_configuration_lists_only_client_credentials() -> None:
     assert body["token_endpoint"] == PUBLIC_BASE + "/oauth2/token"
     assert body["grant_types_supported"] == ["client_credentials"]
     assert body["token_endpoint_auth_methods_supported"] == list(SUPPORTED_METHODS)
-    assert {"client_secret_basic", "client_secret_post"} <= set(SUPPORTED_METHODS)
+    assert set(SUPPORTED_METHODS) == {"client_secret_basic", "client_secret_post", "private_key_jwt"}
+    assert body["token_endpoint_auth_signing_alg_values_supported"] == ["RS384", "ES384", "RS256", "ES256"]
     assert body["introspection_endpoint"] == PUBLIC_BASE + "/oauth2/introspect"
-    assert {"permission-v1", "permission-v2"} <= set(body["capabilities"])
+    assert {"permission-v1", "permission-v2", "client-confidential-asymmetric"} <= set(body["capabilities"])
     assert "authorization_endpoint" not in body
     assert body["jwks_uri"] == PUBLIC_BASE + "/.well-known/jwks.json"
 

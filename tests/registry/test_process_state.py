@@ -23,6 +23,8 @@ from shared.tokens import signing_keys
 
 def test_every_module_with_process_state_registers_it() -> None:
     assert set(process_state.registered()) == {
+        "oauth.client_jwks",
+        "oauth.replay_guard_cleanup",
         "portal.authority_documents",
         "portal.msal_apps",
         "proxy.batch_fanout_pool",

@@ -225,6 +225,30 @@ def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_o
     assert len(calls) == 1
 
 
+def test_a_token_of_a_deleted_client_costs_one_registry_read_per_ttl_not_one_per_request(
+    issued: Issued, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "No such client" is not cached for authentication (a flood of made-up ids must leave nothing), so the
+    verifier remembers a client missing behind a token it signed for one TTL."""
+    tenant_id, client = issued
+    token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
+    assert verify_access_token(token).client_id == client.client_id
+    for row_key in ("secret-" + client.secret_id, "client"):  # deleted behind this instance's back
+        store.active().commit("Clients", [Delete(client.client_id, row_key)])
+    cached._client_states.invalidate()  # as when the TTL has passed
+    calls: list[str] = []
+    original = clients.load_client_state
+    monkeypatch.setattr(clients, "load_client_state", lambda cid: calls.append(cid) or original(cid))
+    for _ in range(5):
+        with pytest.raises(InvalidAccessToken, match="unknown or disabled"):
+            verify_access_token(token)
+    assert len(calls) == 1
+    monkeypatch.setattr(cached, "_missing", type(cached._missing)())  # the TTL passes: read again
+    with pytest.raises(InvalidAccessToken):
+        verify_access_token(token)
+    assert len(calls) == 2
+
+
 def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
     issued: Issued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
