@@ -24,6 +24,7 @@ MIN_RSA_BITS = 2048
 MAX_KEYS = 10
 MAX_JWKS_BYTES = 64 * 1024
 MAX_KID_LENGTH = 128
+MAX_JWK_LENGTH = 16 * 1024  # one public JWK as a row holds it (an RSA-8192 key is about 2.8 KB)
 MAX_URL_LENGTH = 2048
 _CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1}
 _ALG_KEY = {"RS384": ("RSA", None), "RS256": ("RSA", None), "ES384": ("EC", "P-384"), "ES256": ("EC", "P-256")}
@@ -194,7 +195,7 @@ def key_entity(client_id: str, key: ClientKey, now: datetime) -> dict[str, Any]:
 def parse_key_row(entity: dict[str, Any]) -> ClientKey:
     """A key row back into a key, validated as at registration (a row edited by hand gets the same checks)."""
     reader = EntityReader(CLIENTS_TABLE, entity)
-    text = reader.text("Jwk")
+    text = reader.text("Jwk", max_length=MAX_JWK_LENGTH)
     try:
         jwk = json.loads(text)
     except ValueError:

@@ -12,6 +12,7 @@ from fhirclient import server as smart_server
 from gateway_env import PUBLIC_BASE
 
 from shared.oauth.client_auth import SUPPORTED_METHODS
+from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS
 
 pytestmark = pytest.mark.table_storage
 
@@ -68,7 +69,9 @@ def test_the_document_has_the_fields_smart_requires_and_nothing_it_cannot_honour
     assert config["introspection_endpoint_auth_methods_supported"] == list(SUPPORTED_METHODS)
     asymmetric = "private_key_jwt" in SUPPORTED_METHODS
     assert ("client-confidential-asymmetric" in config["capabilities"]) is asymmetric
-    assert config["token_endpoint_auth_signing_alg_values_supported"] == (["RS384", "ES384"] if asymmetric else [])
+    assert config["token_endpoint_auth_signing_alg_values_supported"] == (
+        list(SUPPORTED_SIGNING_ALGS) if asymmetric else []
+    )
 
 
 def test_every_advertised_scope_and_secret_method_is_granted(gateway: Gateway, stu3_tenant: Onboarded) -> None:

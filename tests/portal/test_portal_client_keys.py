@@ -100,7 +100,7 @@ def test_keys_can_replace_the_secret_but_not_leave_the_account_without_a_credent
     driver, _, client_id = account
     secret_id = clients.get_client_state(client_id).secrets[0].secret_id
     assert driver.post(f"accounts/{client_id}/keys", {"jwks": json.dumps(jwks(EC))}).status == 303
-    assert driver.post(f"accounts/{client_id}/secrets/{secret_id}/delete", {}).status == 303
+    assert driver.post(f"accounts/{client_id}/secrets/{secret_id}/delete", {"confirm": "yes"}).status == 303
     thumbprint = clients.get_client_state(client_id).keys[0].thumbprint
     last = driver.post(f"accounts/{client_id}/keys/{thumbprint}/delete", {})
     assert last.status == 409 and "last credential" in page_text(last)
