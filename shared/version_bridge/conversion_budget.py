@@ -38,6 +38,10 @@ class OverBudget(Exception):
     """The conversion would exceed one of its caps; the message names which, safe to show."""
 
 
+class ConversionsBusy(Exception):
+    """Another large answer is being translated on this instance and did not finish in time: retry shortly."""
+
+
 @dataclass
 class Budget:
     """The caps of one answer's conversion and what it has used so far."""
@@ -115,7 +119,7 @@ def current() -> Budget | None:
 def spending(input_bytes: int, large: bool) -> Iterator[Budget]:
     """A budget for one answer's conversion; a large answer also waits for the process's conversion slot."""
     if large and not _LARGE_CONVERSIONS.acquire(timeout=LARGE_WAIT_SECONDS):
-        raise OverBudget("the gateway is translating another large answer; retry shortly")
+        raise ConversionsBusy("the gateway is translating other large answers; retry shortly")
     budget = Budget(input_bytes)
     token = _current.set(budget)
     try:

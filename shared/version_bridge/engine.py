@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from shared.version_bridge import code_systems, conversion_budget, table_dstu2_stu3, table_stu3_r4
+from shared.version_bridge import code_systems, table_dstu2_stu3, table_stu3_r4
 from shared.version_bridge import extensions as ext
 from shared.version_bridge.elements import BASE, ELEMENTS, REPEATING
 from shared.version_bridge.paths import Node
@@ -84,15 +84,12 @@ def _safety_net(resource: Node, step: Step) -> None:
     target element kept that way on an earlier pass comes back."""
     known = ELEMENTS[step.target][step.target_type]
     repeating = REPEATING[step.target][step.target_type]
-    budget = conversion_budget.current()
     for key in [k for k in resource if k not in known and k not in BASE and k != "resourceType"]:
         if key.startswith("_") and key[1:] in known:  # a primitive's extensions (data-absent-reason ...)
             continue
         value = resource.pop(key)
         if key.startswith("_"):  # the extensions of a primitive that is itself moved out
             continue
-        if budget is not None:
-            budget.move_to_extensions(value)
         ext.add(resource, ext.encode(step.source_url(key), value))
     prefix = ext.url_for(step.target, step.target_type + ".")
     for extension in list(resource.get("extension") or []):
@@ -173,10 +170,7 @@ def _bundle_root(bundle: Node, source: str, target: str) -> None:
     known = ELEMENTS[target]["Bundle"]
     found = bundle.get("meta")
     meta: Node = found if isinstance(found, dict) else {}
-    budget = conversion_budget.current()
     for key in [k for k in bundle if k not in known and k not in _RESOURCE_BASE]:
-        if budget is not None:
-            budget.move_to_extensions(bundle[key])
         ext.add(meta, ext.encode(ext.url_for(source, f"Bundle.{key}"), bundle.pop(key)))
     prefix = ext.url_for(target, "Bundle.")
     for extension in list(meta.get("extension") or []):

@@ -98,3 +98,15 @@ def test_the_large_conversion_slot_is_released_after_a_refusal() -> None:
         translate(amplifying_patient(1_000_000))
     assert conversion_budget._LARGE_CONVERSIONS.acquire(timeout=0)
     conversion_budget._LARGE_CONVERSIONS.release()
+
+
+def test_a_large_answer_waits_for_the_one_running_then_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conversion_budget, "LARGE_WAIT_SECONDS", 0.01)
+    assert conversion_budget._LARGE_CONVERSIONS.acquire(timeout=0)  # another large translation under way
+    try:
+        with pytest.raises(ProxyError) as refused:
+            translate(amplifying_patient(200_000))
+    finally:
+        conversion_budget._LARGE_CONVERSIONS.release()
+    assert refused.value.status_code == 503 and refused.value.headers["Retry-After"]
+    assert translate(amplifying_patient(100))  # small answers never wait
