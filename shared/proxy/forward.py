@@ -20,7 +20,15 @@ from shared.http_responses import NOSNIFF, response
 from shared.proxy import provider_json, upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
-from shared.proxy.errors import BadGateway, Forbidden, NotAuthenticated, NotFound, ProxyError, RefusedByProvider
+from shared.proxy.errors import (
+    BadGateway,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    ProxyError,
+    RefusedByProvider,
+    ServiceUnavailable,
+)
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
     URL_RESPONSE_HEADERS,
@@ -46,7 +54,7 @@ from shared.registry.errors import RegistryError
 from shared.registry.tenants import Tenant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
-from shared.version_bridge import fhir_json
+from shared.version_bridge import conversion_budget, fhir_json
 from shared.version_bridge.proxy_bridge import (
     announced_version,
     translate_answer,
@@ -162,7 +170,10 @@ def _client_response(
     tenant: Tenant, upstream: upstream_client.UpstreamResponse, rewriter: LinkRewriter
 ) -> tuple[int, bytes, str, dict[str, str]]:
     try:
-        return _relayed_answer(tenant, upstream, rewriter)
+        with conversion_budget.large_answer_slot(len(upstream.body)):
+            return _relayed_answer(tenant, upstream, rewriter)
+    except conversion_budget.ConversionsBusy as busy:
+        raise ServiceUnavailable(str(busy)) from None
     except UpstreamFailure as failure:
         raise answered(failure) from None
     except ProxyError:

@@ -27,8 +27,9 @@ MAX_EXTENSION_VALUES = 10_000
 EXTENSION_VALUE_BYTES = 64
 # Wall time one answer's conversion may take (the 4.8 MB Bundle takes about 0.15 s).
 TIME_BUDGET_SECONDS = 5.0
-# Large answers are converted one at a time per process, and each gives up the interpreter between entries,
-# so a hostile provider's answer cannot take the CPU from other tenants' requests.
+# Large answers are read, filtered and translated one at a time per process, and a translation gives up the
+# interpreter between entries, so a hostile provider's answers cannot take the CPU from other tenants' requests.
+LARGE_ANSWER_BYTES = 256 * 1024
 _LARGE_CONVERSIONS = threading.BoundedSemaphore(1)
 LARGE_WAIT_SECONDS = TIME_BUDGET_SECONDS
 YIELD_EVERY_ENTRIES = 32
@@ -116,15 +117,26 @@ def current() -> Budget | None:
 
 
 @contextmanager
-def spending(input_bytes: int, large: bool) -> Iterator[Budget]:
-    """A budget for one answer's conversion; a large answer also waits for the process's conversion slot."""
-    if large and not _LARGE_CONVERSIONS.acquire(timeout=LARGE_WAIT_SECONDS):
-        raise ConversionsBusy("the gateway is translating other large answers; retry shortly")
+def spending(input_bytes: int) -> Iterator[Budget]:
+    """A budget for one answer's conversion, current in this context while it runs."""
     budget = Budget(input_bytes)
     token = _current.set(budget)
     try:
         yield budget
     finally:
         _current.reset(token)
-        if large:
-            _LARGE_CONVERSIONS.release()
+
+
+@contextmanager
+def large_answer_slot(body_bytes: int) -> Iterator[None]:
+    """Holds the instance's one slot for reading, filtering and translating a large answer (LARGE_ANSWER_BYTES
+    or more); smaller answers pass at once. ConversionsBusy when the slot stays taken LARGE_WAIT_SECONDS."""
+    if body_bytes < LARGE_ANSWER_BYTES:
+        yield
+        return
+    if not _LARGE_CONVERSIONS.acquire(timeout=LARGE_WAIT_SECONDS):
+        raise ConversionsBusy("the gateway is processing other large answers; retry shortly")
+    try:
+        yield
+    finally:
+        _LARGE_CONVERSIONS.release()

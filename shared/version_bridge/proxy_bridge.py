@@ -10,13 +10,7 @@ from urllib.parse import parse_qsl
 
 from shared import settings
 from shared.fhir.versions import FhirVersion
-from shared.proxy.errors import (
-    BadGateway,
-    NoEquivalentInVersion,
-    NotImplementedInVersion,
-    ServiceUnavailable,
-    reflected,
-)
+from shared.proxy.errors import BadGateway, NoEquivalentInVersion, NotImplementedInVersion, reflected
 from shared.proxy.fhir_path import FhirPath
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.proxy.query import encode_query
@@ -152,13 +146,11 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewrit
     if client_version is None or not body:
         return rewriter.rewrite_json_bytes(body), media_type
     try:
-        with conversion_budget.spending(len(body), large=len(body) >= STREAM_FROM_BYTES) as budget:
+        with conversion_budget.spending(len(body)) as budget:
             written = _translated(client_version, provider, body, rewriter, budget)
     except conversion_budget.OverBudget as refused:
         log.warning("version bridge: an answer was refused: %s", refused)
         raise BadGateway(str(refused)) from None
-    except conversion_budget.ConversionsBusy as busy:
-        raise ServiceUnavailable(str(busy)) from None
     except (RecursionError, UnicodeError):  # the provider's answer was checked; this is the last line of defence
         raise BadGateway("the provider's answer cannot be translated") from None
     return written, client_version.json_media_type

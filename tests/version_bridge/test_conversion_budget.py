@@ -93,20 +93,14 @@ def test_a_large_answer_checks_its_time_between_entries(monkeypatch: pytest.Monk
     assert refused.value.status_code == 502 and "would take more than" in refused.value.message
 
 
-def test_the_large_conversion_slot_is_released_after_a_refusal() -> None:
-    with pytest.raises(ProxyError):
-        translate(amplifying_patient(1_000_000))
-    assert conversion_budget._LARGE_CONVERSIONS.acquire(timeout=0)
-    conversion_budget._LARGE_CONVERSIONS.release()
-
-
-def test_a_large_answer_waits_for_the_one_running_then_is_503(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_answers_take_turns_and_the_slot_is_released_after_a_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(conversion_budget, "LARGE_WAIT_SECONDS", 0.01)
-    assert conversion_budget._LARGE_CONVERSIONS.acquire(timeout=0)  # another large translation under way
-    try:
-        with pytest.raises(ProxyError) as refused:
-            translate(amplifying_patient(200_000))
-    finally:
-        conversion_budget._LARGE_CONVERSIONS.release()
-    assert refused.value.status_code == 503 and refused.value.headers["Retry-After"]
-    assert translate(amplifying_patient(100))  # small answers never wait
+    large = conversion_budget.LARGE_ANSWER_BYTES
+    with pytest.raises(RuntimeError), conversion_budget.large_answer_slot(large):
+        raise RuntimeError("the answer failed")
+    with conversion_budget.large_answer_slot(large):  # released above, so taken at once
+        with pytest.raises(conversion_budget.ConversionsBusy):
+            with conversion_budget.large_answer_slot(large):
+                pass
+        with conversion_budget.large_answer_slot(large - 1):  # smaller answers never wait
+            pass
