@@ -18,7 +18,7 @@ MAX_REFLECTED_LENGTH = 40
 
 
 # Narrower than the token endpoint's (RFC 6749 §5.2) set: no quotes, angle brackets, ampersands or backslashes.
-_NOT_REFLECTED = re.compile(r"[^A-Za-z0-9 _.,:;|*=/()+'-]")
+_NOT_REFLECTED = re.compile(r"[^A-Za-z0-9 _.,:;|*=/()+'`-]")
 
 
 def reflected(value: str, limit: int = MAX_REFLECTED_LENGTH) -> str:
