@@ -192,7 +192,7 @@ class SandboxApp:
         if fault.invalid_json:
             body, ctype = INVALID_JSON.encode(), fault.content_type or self.media_type
         elif fault.body is not None:
-            body, ctype = fault.body.encode("utf-8"), fault.content_type or "text/html; charset=utf-8"
+            body, ctype = fault.body.encode(fault.body_encoding), fault.content_type or "text/html; charset=utf-8"
         else:
             message = f"Injected fault: HTTP {fault.status}"
             return json_response(fault.status or 500, operation_outcome(message, "transient"), self.media_type, headers)

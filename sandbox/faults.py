@@ -22,6 +22,7 @@ class Fault:
     retry_after: int | str | None = None
     delay_ms: int = 0
     body: str | None = None
+    body_encoding: str = "utf-8"  # e.g. "utf-16", for a provider that answers JSON in another encoding
     content_type: str | None = None
     invalid_json: bool = False
     reset: bool = False

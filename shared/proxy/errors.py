@@ -7,10 +7,25 @@ authentication and the provider are mapped to these classes by one table (shared
 
 from __future__ import annotations
 
+import re
+
 from shared.fhir.operation_outcome import IssueType
 from shared.oauth.errors import safe_description
 
 RETRY_AFTER_SECONDS = "5"
+# What of a client's request an OperationOutcome may repeat: this many characters, in the token endpoint's set.
+MAX_REFLECTED_LENGTH = 40
+
+
+# Narrower than the token endpoint's (RFC 6749 §5.2) set: no quotes, angle brackets, ampersands or backslashes.
+_NOT_REFLECTED = re.compile(r"[^A-Za-z0-9 _.,:;|*=/()+'`-]")
+
+
+def reflected(value: str, limit: int = MAX_REFLECTED_LENGTH) -> str:
+    """A value from the request as an error message may repeat it: letters, digits and a few punctuation
+    marks (anything else becomes ?), at most `limit` characters, so an answer never carries markup or a long echo."""
+    cleaned = _NOT_REFLECTED.sub("?", value[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
 
 
 class ProxyError(Exception):

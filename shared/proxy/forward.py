@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,16 +17,18 @@ from shared.fhir.operation_outcome import operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.http_messages import Response
 from shared.http_responses import NOSNIFF, response
-from shared.proxy import page_tokens, scope_policy, upstream_client
+from shared.proxy import page_tokens, provider_json, scope_policy, upstream_client
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import (
+    BadGateway,
     Forbidden,
     InvalidRequest,
     NotAuthenticated,
     NotFound,
     ProxyError,
     RefusedByProvider,
+    ServiceUnavailable,
 )
 from shared.proxy.headers import (
     REQUEST_ID_HEADER,
@@ -56,7 +57,7 @@ from shared.registry.tenants import Tenant
 from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
-from shared.version_bridge import fhir_json
+from shared.version_bridge import conversion_budget, fhir_json
 from shared.version_bridge.proxy_bridge import (
     announced_version,
     translate_answer,
@@ -176,9 +177,17 @@ def _client_response(
     admits: scope_policy.AnswerCheck | None = None,
 ) -> tuple[int, bytes, str, dict[str, str]]:
     try:
-        return _relayed_answer(tenant, upstream, rewriter, admits)
+        with conversion_budget.large_answer_slot(len(upstream.body)):
+            return _relayed_answer(tenant, upstream, rewriter, admits)
+    except conversion_budget.ConversionsBusy as busy:
+        raise ServiceUnavailable(str(busy)) from None
     except UpstreamFailure as failure:
         raise answered(failure) from None
+    except ProxyError:
+        raise
+    except Exception as error:  # whatever a provider sends gets a FHIR answer, never a 500
+        log.error("proxy: a provider's answer could not be processed: %s", type(error).__name__)
+        raise BadGateway("the provider's answer could not be processed") from None
 
 
 def _relayed_answer(
@@ -196,49 +205,34 @@ def _relayed_answer(
     upstream_type = media_type(upstream.headers.get("Content-Type"))
     if status == 304 or (not upstream.body and status < 400):
         return status, b"", upstream_type or tenant.fhir_version.json_media_type, headers
-    is_fhir = upstream_type in JSON_MEDIA_TYPES and is_fhir_json(upstream.body)
     if status in (429, 503):
         busy = ProviderThrottles if status == 429 else ProviderBusy
         raise busy(f"the provider is busy (HTTP {status}); retry later", headers.get("Retry-After", "5"))
     if status >= 500:
         raise ProviderBrokenAnswer(f"the provider failed (HTTP {status})")
-    if not is_fhir:
+    try:
+        if upstream_type not in JSON_MEDIA_TYPES:
+            raise provider_json.NotFhirJson("its media type is not a FHIR JSON one")
+        checked = provider_json.check(upstream.body, rewriter.leads_here)
+    except provider_json.NotFhirJson as refused:
         if status >= 400:
-            raise RefusedByProvider(f"the provider refused the request (HTTP {status})", status)
-        raise ProviderBrokenAnswer("the provider's answer is not FHIR JSON")
-    allowed_only = enforce_on_answer(tenant.allowed_resource_types, upstream.body, admits)
+            raise RefusedByProvider(f"the provider refused the request (HTTP {status})", status) from None
+        raise ProviderBrokenAnswer(str(refused)) from None
+    body = _without_foreign_links(checked.body, rewriter) if checked.foreign_links else checked.body
+    allowed_only = enforce_on_answer(tenant.allowed_resource_types, body, admits)
     # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
     body, mimetype = translate_answer(tenant.fhir_version, allowed_only, upstream_type, rewriter)
     # Then the page links made short, sealed for this tenant (they fit Azure's URL limit whatever the provider wrote).
     return status, shorten_page_links(body, rewriter.gateway_base, tenant.tenant_id), mimetype, headers
 
 
-# Answers up to this size are fully parsed to prove they are JSON; larger ones (big search pages) are
-# validated by a parse that keeps nothing, so the gateway never holds a parsed copy of several megabytes.
-FULL_PARSE_LIMIT = 1024 * 1024
-_RESOURCE_TYPE = re.compile(rb'"resourceType"\s*:\s*"[A-Z][A-Za-z]+"')
-
-
-def is_fhir_json(body: bytes) -> bool:
-    """Whether the provider's answer is a FHIR resource in JSON."""
-    if len(body) <= FULL_PARSE_LIMIT:
-        try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):
-            return False
-        return isinstance(document, dict) and isinstance(document.get("resourceType"), str)
-    text = body.strip()
-    if not (text.startswith(b"{") and text.endswith(b"}") and _RESOURCE_TYPE.search(text, 0, 65536) is not None):
-        return False
-    try:  # a full, validating parse that keeps no tree: each object is dropped as soon as it is read
-        json.loads(text, object_pairs_hook=_discard)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
-def _discard(pairs: object) -> None:
-    return None
+def _without_foreign_links(body: bytes, rewriter: LinkRewriter) -> bytes:
+    """The answer without the links that lead neither to the provider nor to the gateway (rare: parsed and
+    written again, decimals kept as written)."""
+    document = fhir_json.loads(body)
+    removed = provider_json.drop_links(document, rewriter.leads_here)
+    log.info("proxy: %d links leading outside the provider were removed from an answer", removed)
+    return fhir_json.dumps(document)
 
 
 def _fanned_out_batch(

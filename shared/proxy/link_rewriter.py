@@ -88,6 +88,7 @@ class LinkRewriter:
         self._host_search = re.compile(re.escape(self._host_bytes), re.IGNORECASE) if host else None
         self._host_text = re.compile(re.escape(host), re.IGNORECASE) if host else None
         self._longest_spelling = max(len(v) for v in exact) * 2  # escaped slashes double it at most
+        self._gateway_url = re.compile(rf"{re.escape(self.gateway_base)}{_BOUNDARY}", re.IGNORECASE)
         self._gateway_bytes = self.gateway_base.encode()
         self._gateway_escaped = self.gateway_base.replace("/", "\\/").encode()
 
@@ -116,6 +117,11 @@ class LinkRewriter:
             if self._any_case_bytes.search(window):
                 return True
         return False
+
+    def leads_here(self, url: str) -> bool:
+        """Whether a link's URL is under the provider's base (rewritten to the gateway) or the gateway's own:
+        the only links an answer may carry to the client."""
+        return self._pattern.match(url) is not None or self._gateway_url.match(url) is not None
 
     def rewrite_url(self, value: str) -> str:
         return self._pattern.sub(self.gateway_base, value)

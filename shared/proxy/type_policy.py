@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from shared.fhir.operation_outcome import IssueSeverity, IssueType, operation_outcome
-from shared.proxy.errors import BadGateway, Forbidden
+from shared.proxy.errors import BadGateway, Forbidden, reflected
 from shared.proxy.link_rewriter import unescape_printable_ascii
 
 # Types every answer may carry whatever the tenant's list: containers and outcomes, never data.
@@ -34,7 +34,7 @@ class ResourceCheck(Protocol):
 
 
 def _refuse(resource_type: str) -> None:
-    raise Forbidden(f"{resource_type} is not available for this tenant")
+    raise Forbidden(f"{reflected(resource_type)} is not available for this tenant")
 
 
 def check_query_types(allowed: Collection[str], query: Iterable[tuple[str, str]]) -> None:
@@ -74,7 +74,11 @@ def _needs_filtering(allowed: Collection[str], body: bytes) -> bool:
 def enforce_on_answer(allowed: Collection[str], body: bytes, admits: ResourceCheck | None = None) -> bytes:
     """The answer with every resource of a type outside `allowed` removed; the bytes of what stays are
     unchanged (FHIR decimals keep their spelling). Contained resources belong to their container.
-    `admits` (the token's category constraints, `scope_policy`) also decides each resource of its types."""
+    `admits` (the token's category constraints, `scope_policy`) also decides each resource of its types.
+
+    `body` has passed `provider_json.check` (UTF-8, unique keys), so the parse here is the one every client
+    performs. Fail closed: an entry goes when a resource of another type is anywhere in it (its resource, its
+    `response.outcome`, wherever else); an entry or Bundle not in its FHIR shape makes the answer a 502."""
     watched = admits.types if admits is not None else ()
     if not _needs_filtering([name for name in allowed if name not in watched], body):
         return body
@@ -83,17 +87,49 @@ def enforce_on_answer(allowed: Collection[str], body: bytes, admits: ResourceChe
         document = json.loads(text)
     except (ValueError, RecursionError):
         raise BadGateway("the provider's answer is not FHIR JSON") from None
+    permitted = set(allowed) | ALWAYS_ALLOWED
     if not isinstance(document, dict):
-        return body
+        raise BadGateway("the provider's answer is not a FHIR resource")
     resource_type = document.get("resourceType")
     if resource_type != "Bundle":
-        if resource_type not in allowed and resource_type not in ALWAYS_ALLOWED:
+        if resource_type not in permitted:
             _refuse(str(resource_type))
+        if _types_in(document, None) - permitted:
+            raise BadGateway("the provider's answer holds a resource of a type not available for this tenant")
         if admits is not None and not admits(document):
             raise Forbidden(f"this {resource_type} is not of a category within the access token's scopes")
         return body
-    filtered, changed = _filter_bundle(set(allowed) | ALWAYS_ALLOWED, text, 0, admits)
+    filtered, changed = _filter_bundle(permitted, text, 0, document, admits)
     return filtered.encode("utf-8") if changed else body
+
+
+def _types_in(node: Any, nested_bundle: Any) -> set[str]:
+    """Every resource type in `node` (any `resourceType` member; one that is not a string counts as a type no
+    tenant has), except inside `contained` (it belongs to its container) and the entries of `nested_bundle`
+    (filtered on their own)."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(value for value in item if isinstance(value, dict | list))
+            continue
+        if not isinstance(item, dict):
+            continue
+        is_resource = "resourceType" in item
+        if is_resource:
+            kind = item["resourceType"]
+            found.add(kind if isinstance(kind, str) else "(a resourceType that is not a string)")
+        for key, value in item.items():
+            if (is_resource and key == "contained") or (item is nested_bundle and key == "entry"):
+                continue
+            if isinstance(value, dict | list):
+                stack.append(value)
+    return found
+
+
+def _shape_error(what: str) -> BadGateway:
+    return BadGateway(f"the provider's Bundle is not FHIR: {what}")
 
 
 # --- exact filtering over the JSON text, so kept entries are copied byte for byte -------------------
@@ -138,45 +174,62 @@ def _elements(text: str, start: int) -> list[tuple[int, int]]:
         at = _skip(text, at + 1)
 
 
+def _dropped_as(
+    entry: dict[str, Any], resource: Any, nested: Any, allowed: Collection[str], admits: ResourceCheck | None
+) -> list[str]:
+    """Why an entry goes, as the kinds it is counted under (none when it stays): resources of other types
+    anywhere in it, or a resource of a category the token's scopes leave out."""
+    others = sorted(_types_in(entry, nested) - set(allowed))
+    if others:
+        return others
+    if admits is not None and isinstance(resource, dict) and not admits(resource):
+        return [f"{resource.get('resourceType')} of other categories"]
+    return []
+
+
 def _filter_bundle(
-    allowed: Collection[str], text: str, start: int, admits: ResourceCheck | None = None
+    allowed: Collection[str], text: str, start: int, bundle: dict[str, Any], admits: ResourceCheck | None = None
 ) -> tuple[str, bool]:
-    """The Bundle object at `start` as text, without entries of other types (recursing into Bundles
-    inside entries, as in a batch-response), and whether anything was removed."""
+    """The Bundle object at `start` (parsed: `bundle`) as text, without entries that hold resources of other
+    types (recursing into Bundles inside entries, as in a batch-response), and whether anything was removed."""
+    entries = bundle.get("entry")
+    if entries is not None and not isinstance(entries, list):
+        raise _shape_error("entry is not an array")
+    if _types_in({key: value for key, value in bundle.items() if key != "entry"}, None) - set(allowed):
+        raise BadGateway("the provider's Bundle holds a resource of a type not available for this tenant")
     members, end = _members(text, start)
-    entry_span = next(((s, e) for key, s, e in members if key == "entry" and text[s] == "["), None)
-    if entry_span is None:
+    if not entries:
         return text[start:end], False
+    entry_span = next((s, e) for key, s, e in members if key == "entry")
     kept: list[str] = []
     removed: dict[str, int] = {}
     changed = False
-    for element_start, element_end in _elements(text, entry_span[0]):
+    for entry, (element_start, element_end) in zip(entries, _elements(text, entry_span[0]), strict=True):
+        if not isinstance(entry, dict):
+            raise _shape_error("an entry is not an object")
+        resource, response = entry.get("resource"), entry.get("response")
+        if resource is not None and not isinstance(resource, dict):
+            raise _shape_error("an entry's resource is not an object")
+        if response is not None and not isinstance(response, dict):
+            raise _shape_error("an entry's response is not an object")
+        nested = resource if isinstance(resource, dict) and resource.get("resourceType") == "Bundle" else None
+        dropped = _dropped_as(entry, resource, nested, allowed, admits)
+        if dropped:
+            for kind in dropped:
+                removed[kind] = removed.get(kind, 0) + 1
+            continue
         entry_text = text[element_start:element_end]
-        resource_span = None
-        if entry_text.startswith("{"):
-            resource_span = next(
-                ((s, e) for key, s, e in _members(entry_text, 0)[0] if key == "resource" and entry_text[s] == "{"), None
-            )
-        if resource_span is not None:
-            resource: Any = json.loads(entry_text[resource_span[0] : resource_span[1]])
-            resource_type = str(resource.get("resourceType"))
-            if resource_type not in allowed:
-                removed[resource_type] = removed.get(resource_type, 0) + 1
-                continue
-            if admits is not None and isinstance(resource, dict) and not admits(resource):
-                what = f"{resource_type} of other categories"
-                removed[what] = removed.get(what, 0) + 1
-                continue
-            if resource_type == "Bundle":
-                inner, inner_changed = _filter_bundle(allowed, entry_text, resource_span[0], admits)
-                if inner_changed:
-                    entry_text = entry_text[: resource_span[0]] + inner + entry_text[resource_span[1] :]
-                    changed = True
+        if nested is not None:
+            resource_span = next(s_e for key, *s_e in _members(entry_text, 0)[0] if key == "resource")
+            inner, inner_changed = _filter_bundle(allowed, entry_text, resource_span[0], nested, admits)
+            if inner_changed:
+                entry_text = entry_text[: resource_span[0]] + inner + entry_text[resource_span[1] :]
+                changed = True
         kept.append(entry_text)
     if not removed and not changed:
         return text[start:end], False
     if removed:
-        count = sum(removed.values())
+        count = len(entries) - len(kept)
         what = ", ".join(sorted(removed))
         notice = operation_outcome(
             IssueType.FORBIDDEN,

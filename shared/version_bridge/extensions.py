@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from shared.version_bridge import conversion_budget
+
 # R4 versions.html: http://hl7.org/fhir/[version]/StructureDefinition/extension-[Path], Path in the source version.
 _VERSION_CODES = {"DSTU2": "1.0", "STU3": "3.0", "R4": "4.0"}
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
@@ -52,9 +54,17 @@ def value_key(data_type: str) -> str:
 
 
 def encode(url: str, value: Any, data_type: str | None = None) -> list[dict[str, Any]]:
-    """The extensions that carry `value` (one per item of a list; nested extensions for a structure)."""
+    """The extensions that carry `value` (one per item of a list; nested extensions for a structure); its values
+    are counted against the running conversion's budget first (OverBudget past it, before any is made)."""
+    budget = conversion_budget.current()
+    if budget is not None:
+        budget.move_to_extensions(value)
+    return _encode(url, value, data_type)
+
+
+def _encode(url: str, value: Any, data_type: str | None = None) -> list[dict[str, Any]]:
     if isinstance(value, list):
-        return [ext for item in value for ext in encode(url, item, data_type)]
+        return [ext for item in value for ext in _encode(url, item, data_type)]
     kind = data_type or _infer_type(value)
     if kind is not None and kind != "BackboneElement":
         return [{"url": url, value_key(kind): value}]
@@ -63,7 +73,7 @@ def encode(url: str, value: Any, data_type: str | None = None) -> list[dict[str,
             ext
             for key, item in value.items()
             if key not in ("id", "extension", "modifierExtension")
-            for ext in encode(key, item)
+            for ext in _encode(key, item)
         ]
         nested += [ext for ext in value.get("extension") or [] if isinstance(ext, dict)]
         return [{"url": url, "extension": nested}]
@@ -76,6 +86,7 @@ def decode(extension: dict[str, Any]) -> Any:
         if key.startswith("value") and key != "value":
             return value
     out: dict[str, Any] = {}
+    repeated: set[str] = set()  # names whose value is a list made here, so growing it is linear
     for child in extension.get("extension") or []:
         if not isinstance(child, dict) or not isinstance(child.get("url"), str):
             continue
@@ -83,7 +94,11 @@ def decode(extension: dict[str, Any]) -> Any:
         if "://" in name:  # an extension the element itself carried
             out.setdefault("extension", []).append(child)
         elif name in out:
-            out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
+            if name not in repeated:
+                first = out[name]
+                out[name] = [*first] if isinstance(first, list) else [first]
+                repeated.add(name)
+            out[name].append(value)
         else:
             out[name] = value
     return out
@@ -92,7 +107,10 @@ def decode(extension: dict[str, Any]) -> Any:
 def add(holder: dict[str, Any], extensions: list[dict[str, Any]]) -> None:
     if extensions:
         current = holder.get("extension")
-        holder["extension"] = [*(current if isinstance(current, list) else []), *extensions]
+        if isinstance(current, list):
+            current.extend(extensions)  # in place: a resource with many moved elements costs linear time
+        else:
+            holder["extension"] = list(extensions)
 
 
 def take(holder: dict[str, Any], url: str) -> list[dict[str, Any]]:

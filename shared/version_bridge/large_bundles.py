@@ -51,10 +51,14 @@ class _Reader:
 
 EntryFn = Callable[[Any, dict[str, Any]], Any]
 RootFn = Callable[[dict[str, Any]], dict[str, Any]]
+WrittenFn = Callable[[int], None]
 
 
-def _write_entries(reader: _Reader, out: io.BytesIO, entry_fn: EntryFn, root: dict[str, Any]) -> None:
-    """The entry array after its '[': each entry read, converted and written before the next is read."""
+def _write_entries(
+    reader: _Reader, out: io.BytesIO, entry_fn: EntryFn, root: dict[str, Any], written_fn: WrittenFn | None
+) -> None:
+    """The entry array after its '[': each entry read, converted and written before the next is read;
+    `written_fn` is told the bytes written so far after each."""
     if reader.peek() == "]":
         reader.at += 1
         return
@@ -63,6 +67,8 @@ def _write_entries(reader: _Reader, out: io.BytesIO, entry_fn: EntryFn, root: di
         entry = entry_fn(reader.value(), root)
         out.write(fhir_json.dumps(entry) if first else b"," + fhir_json.dumps(entry))
         first = False
+        if written_fn is not None:
+            written_fn(out.tell())
         following = reader.peek()
         reader.at += 1
         if following == "]":
@@ -71,7 +77,9 @@ def _write_entries(reader: _Reader, out: io.BytesIO, entry_fn: EntryFn, root: di
             raise fhir_json.NotFhirJson("the entry array is not well formed")
 
 
-def convert_streaming(body: bytes, entry_fn: EntryFn, root_fn: RootFn) -> tuple[Any, bytes | None]:
+def convert_streaming(
+    body: bytes, entry_fn: EntryFn, root_fn: RootFn, written_fn: WrittenFn | None = None
+) -> tuple[Any, bytes | None]:
     """(None, the converted Bundle's JSON) when `body` is a Bundle whose `resourceType` and `type` come before
     its `entry` array: each entry is parsed, passed to `entry_fn` (with the Bundle's elements read so far) and
     written before the next is read; `root_fn` converts the Bundle's own elements last. Otherwise (document,
@@ -92,6 +100,8 @@ def convert_streaming(body: bytes, entry_fn: EntryFn, root_fn: RootFn) -> tuple[
         key = reader.value()
         if not isinstance(key, str):
             raise fhir_json.NotFhirJson("an object key is not a string")
+        if key in root or (key == "entry" and out is not None):
+            raise fhir_json.NotFhirJson("the Bundle repeats a key")
         reader.expect(":")
         if (
             key == "entry"
@@ -103,7 +113,7 @@ def convert_streaming(body: bytes, entry_fn: EntryFn, root_fn: RootFn) -> tuple[
             reader.at += 1
             out = io.BytesIO()
             out.write(b'{"resourceType":"Bundle","entry":[')
-            _write_entries(reader, out, entry_fn, root)
+            _write_entries(reader, out, entry_fn, root, written_fn)
             out.write(b"]")
         else:
             root[key] = reader.value()

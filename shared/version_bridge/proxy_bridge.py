@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl
 
 from shared import settings
 from shared.fhir.versions import FhirVersion
-from shared.proxy.errors import BadGateway, NoEquivalentInVersion, NotImplementedInVersion
+from shared.proxy.errors import BadGateway, NoEquivalentInVersion, NotImplementedInVersion, reflected
 from shared.proxy.fhir_path import FhirPath
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.proxy.query import encode_query
 from shared.proxy.read_policy import BatchEntry, PlannedRequest
-from shared.version_bridge import fhir_json
+from shared.version_bridge import conversion_budget, fhir_json
+from shared.version_bridge.conversion_budget import Budget
 from shared.version_bridge.engine import (
     Malformed,
     Unsupported,
@@ -31,6 +32,7 @@ from shared.version_bridge.large_bundles import STREAM_FROM_BYTES, convert_strea
 from shared.version_bridge.search_params import NoEquivalent, Query, translate_query
 
 log = logging.getLogger(__name__)
+MAX_NO_EQUIVALENT_LENGTH = 200  # the message names the client's parameter
 
 
 def announced_version() -> FhirVersion | None:
@@ -72,7 +74,7 @@ def _query(resource_type: str | None, query: Query, client: str, provider: str, 
     try:
         return translate_query(resource_type, query, client, provider)
     except NoEquivalent as missing:
-        raise NoEquivalentInVersion(f"{where}: {missing}") from None
+        raise NoEquivalentInVersion(f"{where}: {reflected(str(missing), MAX_NO_EQUIVALENT_LENGTH)}") from None
 
 
 def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
@@ -138,10 +140,25 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
 def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewriter: LinkRewriter) -> tuple[bytes, str]:
     """The provider's FHIR JSON answer with provider links rewritten to the gateway, in the announced version and
     its media type. Unbridged, links are rewritten in the bytes (nothing parsed); bridged, in the parsed document,
-    so a large answer is never held as text twice besides the provider's own."""
+    so a large answer is never held as text twice besides the provider's own. A translation past its budget
+    (conversion_budget: bytes, extensions, time) is refused with a 502."""
     client_version = bridged(provider)
     if client_version is None or not body:
         return rewriter.rewrite_json_bytes(body), media_type
+    try:
+        with conversion_budget.spending(len(body)) as budget:
+            written = _translated(client_version, provider, body, rewriter, budget)
+    except conversion_budget.OverBudget as refused:
+        log.warning("version bridge: an answer was refused: %s", refused)
+        raise BadGateway(str(refused)) from None
+    except (RecursionError, UnicodeError):  # the provider's answer was checked; this is the last line of defence
+        raise BadGateway("the provider's answer cannot be translated") from None
+    return written, client_version.json_media_type
+
+
+def _translated(
+    client_version: FhirVersion, provider: FhirVersion, body: bytes, rewriter: LinkRewriter, budget: Budget
+) -> bytes:
     client, source = client_version.name, provider.name
     mapper = link_mapper(settings.current().fhir_base_url, source, client)
 
@@ -155,9 +172,11 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewrit
 
     try:
         if len(body) >= STREAM_FROM_BYTES:  # a large Bundle: converted entry by entry as it is read
-            document, written = convert_streaming(body, entry_fn, root_fn)
+            document, written = convert_streaming(body, entry_fn, root_fn, budget.entry_done)
             if written is not None:
-                return written, client_version.json_media_type
+                budget.check_written(len(written))
+                return written
+            rewriter.rewrite_in_place(document)
         else:  # small: links rewritten in the bytes (fast), then parsed
             document = fhir_json.loads(rewriter.rewrite_json_bytes(body))
     except fhir_json.NotFhirJson:
@@ -177,8 +196,10 @@ def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewrit
         raise NotImplementedInVersion(str(refused)) from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError):
         raise BadGateway("the provider's Bundle is not valid FHIR; it cannot be translated") from None
+    budget.check_time()
     written = fhir_json.dumps_releasing(document) if len(body) >= STREAM_FROM_BYTES else fhir_json.dumps(document)
-    return written, client_version.json_media_type
+    budget.check_written(len(written))
+    return written
 
 
 def translate_header_url(provider: FhirVersion, url: str) -> str:

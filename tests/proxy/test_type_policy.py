@@ -98,3 +98,31 @@ def test_ordinary_parameters_and_wildcards_pass() -> None:
             ("general-practitioner", "x"),
         ],
     )
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"resourceType": "Bundle", "entry": {"resource": {"resourceType": "Observation"}}},
+        {"resourceType": "Bundle", "entry": [{"resource": [{"resourceType": "Observation"}]}]},
+        {"resourceType": "Bundle", "entry": [[{"resource": {"resourceType": "Observation"}}]]},
+        {"resourceType": "Bundle", "entry": [{"response": [{"outcome": {"resourceType": "Observation"}}]}]},
+        {"resourceType": "Bundle", "issues": {"resourceType": "Observation"}, "entry": []},
+        {"resourceType": "Patient", "extension": [{"url": "x", "valueReference": {"resourceType": "Observation"}}]},
+    ],
+)
+def test_shapes_that_are_not_fhir_fail_closed_with_502(shape: dict[str, object]) -> None:
+    with pytest.raises(ProxyError) as refused:
+        enforce_on_answer(ALLOWED, json.dumps(shape).encode())
+    assert refused.value.status_code == 502
+
+
+def test_an_entry_holding_another_type_anywhere_is_removed_whole() -> None:
+    entries = [
+        entry("Patient"),
+        {"response": {"status": "200 OK", "outcome": {"resourceType": "Observation", "id": "o"}}},
+        {"resource": {"resourceType": "Patient", "id": "2", "x": {"resourceType": ["Observation"]}}},
+    ]
+    document = json.loads(enforce_on_answer(ALLOWED, json.dumps(bundle(*entries)).encode()))
+    assert [e["resource"].get("id") for e in document["entry"]] == ["1", None]
+    assert document["entry"][1]["resource"]["issue"][0]["diagnostics"].startswith("2 entries")
