@@ -50,6 +50,7 @@ ROOTS = (
     "PractitionerRole",
     "Procedure",
     "Provenance",
+    "Substance",
 )
 _PROPERTY = re.compile(r"^\s{4}(\w+)(\??): (\w+)(?:<\w+>)?;$", re.MULTILINE)
 _UNION = re.compile(r"^export type (\w+) = ((?:'[^']*'(?: \| )?)+);$", re.MULTILINE)

@@ -18,10 +18,13 @@ _COMMON = (
     "Encounter",
     "Location",
     "Medication",
+    "MedicationStatement",
     "Observation",
     "OperationOutcome",
+    "Organization",
     "Patient",
     "Practitioner",
+    "Substance",
 )
 BRIDGED: dict[str, tuple[str, ...]] = {
     "DSTU2": (*_COMMON, "MedicationOrder"),

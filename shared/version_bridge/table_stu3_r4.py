@@ -125,7 +125,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(False, "abatementBoolean", "boolean"),
         Cardinality("stage", many_in_newer=True, data_type="BackboneElement"),
         OnlyIn(True, "recorder", "Reference"),
-        Cardinality("evidence.code", many_in_newer=True, data_type="CodeableConcept"),
         *_IDENTIFIERS,
     ),
     "Encounter": (
@@ -163,14 +162,16 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(True, "encounter", "Reference"),
-        Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
         *_IDENTIFIERS,
     ),
     "MedicationRequest": (
         OnlyIn(False, "requester.onBehalfOf", "Reference"),
         Renamed("requester.agent", "requester"),
         Renamed("context", "encounter"),
-        Renamed("definition", "instantiatesCanonical"),
+        # STU3 `definition` references an ActivityDefinition/PlanDefinition; R4 `instantiatesCanonical` holds its
+        # canonical URL, which a reference does not give: each is kept as an extension on the other side.
+        OnlyIn(False, "definition", "Reference", repeating=True),
+        OnlyIn(True, "instantiatesCanonical", "canonical", repeating=True),
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
         Codes(
             "intent",
@@ -181,9 +182,22 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Required("intent", in_newer=False, derived="order"),
         Renamed("substitution.allowed", "substitution.allowedBoolean"),
+        Transform("substitution.allowed <- allowedCodeableConcept", t.allowed_concept_up, t.allowed_concept_down),
         Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(up=True), t.dose_and_rate(up=False)),
         *_IDENTIFIERS,
     ),
+    "Organization": (
+        *_IDENTIFIERS,
+        *_TELECOM,
+        *_CONTACT_TELECOM,
+    ),
+    "MedicationStatement": (
+        Renamed("reasonNotTaken", "statusReason"),
+        Transform("taken <-> status not-taken", t.taken_up, t.taken_down),
+        Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(True, "dosage"), t.dose_and_rate(False, "dosage")),
+        *_IDENTIFIERS,
+    ),
+    "Substance": (*_IDENTIFIERS,),
     "Coverage": (
         Transform("grouping <-> class[]", t.grouping_to_class, t.class_to_grouping),
         # R4 requires status, the record's own status (not the period's): a coverage record sent without one is

@@ -127,11 +127,11 @@ def _dose_and_rate_up(dosage: Node, step: Step) -> None:
         dosage["doseAndRate"] = [item]
 
 
-def dose_and_rate(up: bool) -> Any:
-    """STU3 Dosage `dose[x]`/`rate[x]` <-> R4 `doseAndRate[]` in every `dosageInstruction`."""
+def dose_and_rate(up: bool, element: str = "dosageInstruction") -> Any:
+    """STU3 Dosage `dose[x]`/`rate[x]` <-> R4 `doseAndRate[]` in every Dosage of `element`."""
 
     def apply(resource: Node, step: Step) -> None:
-        dosages = resource.get("dosageInstruction")
+        dosages = resource.get(element)
         for dosage in dosages if isinstance(dosages, list) else []:
             if isinstance(dosage, dict):
                 (_dose_and_rate_up if up else _dose_and_rate_down)(dosage, step)
@@ -184,7 +184,7 @@ def family_parts(path: str) -> tuple[Any, Any]:
                     name["family"] = " ".join(parts)
                 else:
                     del name["family"]
-                if len(parts) > 1 or any(" " in p for p in parts):
+                if len(parts) > 1:  # one part comes back as it was; several are joined with spaces
                     ext.add(name, ext.encode(ext.url_for(step.source, "HumanName.family"), parts, "string"))
 
     def down(resource: Node, step: Step) -> None:
@@ -195,5 +195,99 @@ def family_parts(path: str) -> tuple[Any, Any]:
                 name["family"] = saved
             elif isinstance(family, str):
                 name["family"] = [family]
+
+    return up, down
+
+
+_NO_SUBSTITUTION = "N"  # v3 ActSubstanceAdminSubstitutionCode `N` (none): substitution not allowed
+
+
+def allowed_concept_down(resource: Node, step: Step) -> None:
+    """R4 `substitution.allowedCodeableConcept` -> STU3 `substitution.allowed` (a required boolean): false for the
+    code N (none), true for any other substitution code; the concept itself is kept as an extension."""
+    substitution = resource.get("substitution")
+    if not isinstance(substitution, dict) or "allowedCodeableConcept" not in substitution:
+        return
+    concept = substitution.pop("allowedCodeableConcept")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    codes = {c.get("code") for c in codings or [] if isinstance(c, dict)}
+    substitution["allowedBoolean"] = _NO_SUBSTITUTION not in codes
+    ext.add(
+        substitution, ext.encode(step.source_url("substitution.allowedCodeableConcept"), concept, "CodeableConcept")
+    )
+
+
+def allowed_concept_up(resource: Node, step: Step) -> None:
+    """The way back: the kept concept replaces the boolean derived from it."""
+    substitution = resource.get("substitution")
+    if not isinstance(substitution, dict):
+        return
+    saved = ext.take(substitution, step.target_url("substitution.allowedCodeableConcept"))
+    if saved:
+        substitution.pop("allowedBoolean", None)
+        substitution["allowedCodeableConcept"] = ext.decode(saved[0])
+
+
+# MedicationStatement: STU3 `taken` (y | n | unk | na, required) has no R4 element; R4 says `not-taken` in `status`.
+_TAKEN_FOR_STATUS = {"not-taken": "n", "intended": "unk", "unknown": "unk", "entered-in-error": "unk"}
+_STU3_STATEMENT_STATUS = frozenset({"active", "completed", "entered-in-error", "intended", "stopped", "on-hold"})
+
+
+def taken_up(resource: Node, step: Step) -> None:
+    """STU3 -> R4: `taken` n gives status `not-taken` (the STU3 status kept as an extension); a `taken` that the R4
+    status does not imply (as `taken_down` derives it) is kept as an extension."""
+    taken = resource.pop("taken", None)
+    status = resource.get("status")
+    if taken == "n" and status != "not-taken":
+        if status is not None:
+            ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+        resource["status"] = status = "not-taken"
+    if taken is not None and taken != _TAKEN_FOR_STATUS.get(str(status), "y"):
+        ext.add(resource, ext.encode(step.source_url("taken"), taken, "code"))
+
+
+def taken_down(resource: Node, step: Step) -> None:
+    """R4 -> STU3: `taken` derived from the status (not-taken: n; intended, unknown, entered-in-error: unk; else y);
+    an R4-only status (not-taken, unknown) becomes the STU3 status kept on the way up, or stopped / active, with
+    the R4 code kept as an extension."""
+    status = resource.get("status")
+    resource["taken"] = _TAKEN_FOR_STATUS.get(str(status), "y")
+    saved = ext.take(resource, step.target_url("status"))
+    if saved:
+        resource["status"] = ext.decode(saved[0])
+    elif isinstance(status, str) and status not in _STU3_STATEMENT_STATUS:
+        resource["status"] = "stopped" if status == "not-taken" else "active"
+        ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+
+
+def _concept_display(concept: Any) -> Node:
+    """A Reference that names a CodeableConcept by its text (or first coding's display or code)."""
+    if isinstance(concept, dict):
+        texts = [concept.get("text")] + [
+            c.get("display") or c.get("code") for c in concept.get("coding") or [] if isinstance(c, dict)
+        ]
+        for text in texts:
+            if isinstance(text, str) and text:
+                return {"display": text}
+    return {"extension": [ext.data_absent()]}
+
+
+def concept_as_reference(path: str) -> tuple[Any, Any]:
+    """`<path>.itemCodeableConcept` (STU3) where DSTU2 requires `<path>.item` (a Reference): down, a reference that
+    displays the concept stands in for it (the concept itself is kept by the OnlyIn rule); up, that stand-in goes."""
+    segments = path.split(".")
+
+    def up(resource: Node, step: Step) -> None:
+        for holder, relative in list(paths.holders(resource, [*segments, "itemReference"])):
+            concept = paths.get(holder, [*relative[:-1], "itemCodeableConcept"])
+            if concept is not None and paths.get(holder, relative) == _concept_display(concept):
+                paths.pop(holder, relative)
+
+    def down(resource: Node, step: Step) -> None:
+        for holder, relative in list(paths.holders(resource, [*segments, "itemCodeableConcept"])):
+            concept = paths.get(holder, relative)
+            reference = [*relative[:-1], "itemReference"]
+            if concept is not None and paths.get(holder, reference) is None:
+                paths.put(holder, reference, _concept_display(concept))
 
     return up, down
