@@ -33,6 +33,14 @@ class Catalogue:
         self.version = version
         self.spec = spec
         self.elements = elements
+        self._children: dict[str, dict[str, Element]] = {}
+
+    def children_of(self, parent: str) -> dict[str, Element]:
+        """name -> element of everything defined under `parent` (cached: the bridge asks on every node)."""
+        found = self._children.get(parent)
+        if found is None:
+            found = self._children[parent] = {name: self.elements[f"{parent}.{name}"] for name in self.names(parent)}
+        return found
 
     def child(self, parent: str, name: str) -> Element | None:
         return self.elements.get(f"{parent}.{name}")
@@ -71,3 +79,29 @@ def catalogue(version: str) -> Catalogue:
     known_types = {path.split(".", 1)[0] for path in raw}
     elements = {path: _element(path, entry, known_types) for path, entry in raw.items()}
     return Catalogue(version, elements, str(document["header"]["spec"]))
+
+
+def _signature(found: Catalogue, parent: str, seen: frozenset[str]) -> object:
+    if parent in seen:
+        return parent  # a recursive structure (Extension, Identifier.assigner ...): compared by name
+    inner = seen | {parent}
+    return tuple(
+        (name, e.type, e.repeating, e.required, e.codes, _signature(found, e.children, inner) if e.children else None)
+        for name, e in sorted(found.children_of(parent).items())
+        if name not in ("id", "extension", "modifierExtension")  # Element's own, typed differently per version
+    )
+
+
+@functools.cache
+def same_in_every_version() -> frozenset[str]:
+    """The data types defined alike, at every depth, in DSTU2, STU3 and R4 (Coding, Period ...): nothing inside one
+    ever needs converting, so the safety net need not look (except for DSTU2's comments)."""
+    versions = [catalogue(v) for v in ("DSTU2", "STU3", "R4")]
+    names = {path.split(".", 1)[0] for path in versions[0].elements if path[0].isupper()}
+    return frozenset(
+        name
+        for name in names
+        if all(v.defines(name) for v in versions)
+        and len({_signature(v, name, frozenset()) for v in versions}) == 1
+        and name not in ("Extension", "Reference", "Resource")
+    )

@@ -8,21 +8,15 @@ element by its path from the resource (`MedicationRequest.dosageInstruction.sequ
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from shared.version_bridge import extensions as ext
-from shared.version_bridge.catalogue import Catalogue, Element, catalogue
+from shared.version_bridge.catalogue import Catalogue, Element, catalogue, same_in_every_version
 from shared.version_bridge.paths import Node
 from shared.version_bridge.rules import Step
 
 _SKIPPED = frozenset({"resourceType", "extension", "modifierExtension", "contained", "id"})
 _COMMENTS = "fhir_comments"  # DSTU2 JSON comments: no place for them in later versions
-
-
-@functools.lru_cache(maxsize=4096)
-def _children(found: Catalogue, parent: str) -> dict[str, Element]:
-    return {name: element for name in found.names(parent) if (element := found.child(parent, name)) is not None}
 
 
 def _restore(node: Node, children: dict[str, Element], prefixes: tuple[str, ...]) -> None:
@@ -77,75 +71,130 @@ def _move_out(node: Node, key: str, value: Any, url: str, data_type: str | None)
     ext.add(node, ext.encode(url, value, data_type))
 
 
-def _walk(node: Node, parent: str, path: str, source_path: str, step: Step, found: Catalogue) -> None:
+def _walk(
+    node: Node, parent: str, path: str, source_path: str, step: Step, found: Catalogue, stable: frozenset[str]
+) -> None:
     """`parent` is where the node's elements are defined (a backbone element's path, or a data type's name), `path`
     the node's path from the resource in the target version, `source_path` the same in the source version. An
     element of a data type is named by the data type (`Reference.identifier`, as the spec names cross-version
-    extensions), one of a resource or backbone element by its path from the resource."""
-    children = _children(found, parent)
+    extensions), one of a resource or backbone element by its path from the resource. On the hot path: the common
+    case (a known element of the right shape) costs a dict look-up and type checks."""
+    children = found._children.get(parent) or found.children_of(parent)
     in_data_type = parent != step.target_type and not parent.startswith(step.target_type + ".")
-    if "extension" in node and type(node["extension"]) is list:
-        prefixes: tuple[str, ...] = (ext.url_for(step.target, path + "."),)
-        if in_data_type or parent != path:
-            prefixes += (ext.url_for(step.target, parent + "."),)
-        _restore(node, children, prefixes)
+    if type(node.get("extension")) is list:
+        _extensions_here(node, children, parent, path, in_data_type, step, found, stable)
     base = parent if in_data_type else source_path
-    if "extension" in node and type(node["extension"]) is list:
-        _walk_extensions(node["extension"], step, found)
-    for key in [k for k in node if k not in _SKIPPED]:
-        if key == _COMMENTS:
-            del node[key]
+    for key in list(node):
+        if key in _SKIPPED:
             continue
-        name = key[1:] if key[0] == "_" else key
-        element = children.get(name)
-        url = ext.url_for(step.source, f"{base}.{key}")
+        element = children.get(key)
         if element is None:
-            if key[0] != "_" or name not in node:
-                value = node.pop(key)
-                if key[0] != "_":
-                    _move_out(node, key, value, url, _source_type(step, parent, path, key))
+            _unknown(node, key, children, parent, path, base, step)
             continue
-        if key[0] == "_":
+        value = _with_cardinality(node, key, element, base, step)
+        if value is None:
             continue
-        value = node[key]
-        if type(value) is list:
-            if not element.repeating:
-                if not value:
-                    del node[key]
-                    continue
-                node[key], rest = value[0], value[1:]
-                ext.add(node, ext.encode(url, rest))
-        elif element.repeating:
-            node[key] = [value]
-        _check_values(node, key, element, url, path, source_path, step, found)
+        sub = element.children
+        if sub is None:
+            if not _primitive_ok(element, value):
+                _check_primitive(node, key, element, ext.url_for(step.source, f"{base}.{key}"))
+        elif sub in stable:
+            continue  # defined alike in every version: nothing inside needs converting
+        elif type(value) is dict:
+            _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", step, found, stable)
+        elif type(value) is list:
+            inner, source_inner = f"{path}.{key}", f"{source_path}.{key}"
+            for item in value:
+                if type(item) is dict:
+                    _walk(item, sub, inner, source_inner, step, found, stable)
 
 
-def _check_values(
-    node: Node, key: str, element: Element, url: str, path: str, source_path: str, step: Step, found: Catalogue
+def _extensions_here(
+    node: Node,
+    children: dict[str, Element],
+    parent: str,
+    path: str,
+    in_data_type: bool,
+    step: Step,
+    found: Catalogue,
+    stable: frozenset[str],
 ) -> None:
+    """Elements kept as extensions on this node come back; the values of the others are checked as data types."""
+    prefixes: tuple[str, ...] = (ext.url_for(step.target, path + "."),)
+    if in_data_type or parent != path:
+        prefixes += (ext.url_for(step.target, parent + "."),)
+    _restore(node, children, prefixes)
+    if type(node.get("extension")) is list:
+        _walk_extensions(node["extension"], step, found, stable)
+
+
+def _with_cardinality(node: Node, key: str, element: Element, base: str, step: Step) -> Any:
+    """The element's value as a list where it repeats and as one value where it does not (None when none is left)."""
+    value = node[key]
+    if type(value) is list:
+        if not element.repeating:
+            _shorten(node, key, value, ext.url_for(step.source, f"{base}.{key}"))
+            return node.get(key)
+    elif element.repeating:
+        node[key] = value = [value]
+    return value
+
+
+def _primitive_ok(element: Element, value: Any) -> bool:
+    kind = type(value)
+    if element.codes is None:
+        return kind is not dict and (kind is not list or not any(type(i) in _STRUCTURES for i in value))
+    return kind is str and value in element.codes
+
+
+_STRUCTURES = (dict, list)
+
+
+def _unknown(node: Node, key: str, children: dict[str, Element], parent: str, path: str, base: str, step: Step) -> None:
+    """A key the target does not define here: DSTU2 comments go; a primitive's `_name` stays with its element;
+    anything else becomes a cross-version extension."""
+    if key == _COMMENTS:
+        del node[key]
+        return
+    if key[0] == "_":
+        if key[1:] not in children:
+            del node[key]  # the extensions of a primitive the target lacks (its value became an extension)
+        return
+    value = node.pop(key)
+    _move_out(node, key, value, ext.url_for(step.source, f"{base}.{key}"), _source_type(step, parent, path, key))
+
+
+def _shorten(node: Node, key: str, value: list[Any], url: str) -> None:
+    """A list where the target has one value: the first item stays, the others are kept as extensions."""
+    if not value:
+        del node[key]
+        return
+    node[key] = value[0]
+    ext.add(node, ext.encode(url, value[1:]))
+
+
+def _check_primitive(node: Node, key: str, element: Element, url: str) -> None:
+    """A primitive element: a structure there is not one, a code must be in the target's required binding; what
+    fails is kept as an extension (a required code that fails leaves data-absent-reason in its place)."""
     value = node[key]
     items = value if type(value) is list else [value]
-    if element.children is None:  # a primitive: a structure here is not one, a code must be in the binding
-        wrong: list[Any] = [i for i in items if type(i) is dict or type(i) is list]
-        if element.codes is not None:
-            wrong += [i for i in items if type(i) is str and i not in element.codes]
-        if wrong:
-            kept = [i for i in items if not any(i is w for w in wrong)]
-            if kept:
-                node[key] = kept if type(value) is list else kept[0]
-            else:
-                del node[key]
-            node.pop("_" + key, None)
-            ext.add(node, ext.encode(url, wrong, "code" if element.codes is not None else None))
-            if not kept and element.required:
-                node["_" + key] = {"extension": [ext.data_absent()]}
+    wrong: list[Any] = [i for i in items if type(i) in _STRUCTURES]
+    if element.codes is not None:
+        wrong += [i for i in items if type(i) is str and i not in element.codes]
+    if not wrong:
         return
-    for item in items:
-        if type(item) is dict:
-            _walk(item, element.children, f"{path}.{key}", f"{source_path}.{key}", step, found)
+    kept = [i for i in items if not any(i is w for w in wrong)]
+    if kept:
+        node[key] = kept if type(value) is list else kept[0]
+    else:
+        del node[key]
+    node.pop("_" + key, None)
+    ext.add(node, ext.encode(url, wrong, "code" if element.codes is not None else None))
+    if not kept and element.required:
+        node["_" + key] = {"extension": [ext.data_absent()]}
 
 
-def _walk_extensions(extensions: list[Any], step: Step, found: Catalogue) -> None:
+def _walk_extensions(extensions: list[Any], step: Step, found: Catalogue, stable: frozenset[str]) -> None:
     """The values of extensions are data types of the target version too (a Reference in one has no identifier in
     DSTU2)."""
     for extension in extensions:
@@ -153,11 +202,12 @@ def _walk_extensions(extensions: list[Any], step: Step, found: Catalogue) -> Non
             continue
         for key, value in extension.items():
             if key == "extension" and type(value) is list:
-                _walk_extensions(value, step, found)
+                _walk_extensions(value, step, found, stable)
             elif key.startswith("value") and type(value) is dict and found.defines(key[5:]):
-                _walk(value, key[5:], key[5:], key[5:], step, found)
+                _walk(value, key[5:], key[5:], key[5:], step, found, stable)
 
 
 def apply(resource: Node, step: Step) -> None:
     """The net over one resource after the rules of `step` ran (contained resources are converted on their own)."""
-    _walk(resource, step.target_type, step.target_type, step.source_type, step, catalogue(step.target))
+    stable = same_in_every_version() if step.source != "DSTU2" else frozenset()  # DSTU2 comments are anywhere
+    _walk(resource, step.target_type, step.target_type, step.source_type, step, catalogue(step.target), stable)
