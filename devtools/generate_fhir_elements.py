@@ -25,6 +25,7 @@ _TS_DIR = {"DSTU2": "FHIR-DSTU2", "STU3": "FHIR-DSTU3", "R4": "FHIR-R4"}
 # The roots: every type the bridge converts or US Core 6.1 reads (as each version names it), and Bundle.
 ROOTS = (
     "AllergyIntolerance",
+    "Binary",
     "Bundle",
     "CarePlan",
     "CareTeam",

@@ -12,6 +12,7 @@ BASE = frozenset({"id", "meta", "implicitRules", "language", "text", "contained"
 # The resource types the bridge converts, as each version names them.
 _COMMON = (
     "AllergyIntolerance",
+    "Binary",
     "Bundle",
     "Condition",
     "Coverage",
@@ -26,10 +27,23 @@ _COMMON = (
     "Practitioner",
     "Substance",
 )
+# US Core 6.1's other types, in every version that has them.
+_US_CORE = (
+    "CarePlan",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Device",
+    "Goal",
+    "Immunization",
+    "MedicationAdministration",
+    "Procedure",
+    "Provenance",
+)
+_SINCE_STU3 = ("CareTeam", "PractitionerRole")  # no DSTU2 counterpart: refused with an OperationOutcome
 BRIDGED: dict[str, tuple[str, ...]] = {
-    "DSTU2": (*_COMMON, "MedicationOrder"),
-    "STU3": (*_COMMON, "MedicationRequest"),
-    "R4": (*_COMMON, "MedicationRequest"),
+    "DSTU2": (*_COMMON, "MedicationOrder"),  # US Core's other types: no DSTU2 rules yet (refused, not-supported)
+    "STU3": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
+    "R4": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
 }
 
 

@@ -87,6 +87,10 @@ def _convert_one_step(resource: Node, older: str, newer: str, up: bool) -> Node:
     newer_type: str = table.TYPE_NAMES.get(older_type, older_type)
     target_type = newer_type if up else older_type
     if older_type not in table.RULES:
+        if newer_type in getattr(table, "NEWER_ONLY", ()):
+            raise Unsupported(
+                f"{source_type} cannot be translated from {source} to {target}: {target} has no {source_type}"
+            )
         raise Unsupported(f"{source_type} cannot be translated from {source} to {target}")
     step = Step(source, target, source_type, target_type, up)
     resource["resourceType"] = target_type

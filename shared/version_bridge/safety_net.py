@@ -98,8 +98,10 @@ def _walk(
         if sub is None:
             if not _primitive_ok(element, value):
                 _check_primitive(node, key, element, ext.url_for(step.source, f"{base}.{key}"))
-        elif sub in stable:
-            continue  # defined alike in every version: nothing inside needs converting
+        elif sub in stable and key in _same_type_keys(step, parent):
+            continue  # the same data type in both versions, defined alike in every version: nothing to convert
+        elif type(value) is str or type(value) is bool or type(value) is int:  # a primitive where a structure belongs
+            _move_out(node, key, node.pop(key), ext.url_for(step.source, f"{base}.{key}"), None)
         elif type(value) is dict:
             _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", step, found, stable)
         elif type(value) is list:
@@ -192,6 +194,27 @@ def _check_primitive(node: Node, key: str, element: Element, url: str) -> None:
     ext.add(node, ext.encode(url, wrong, "code" if element.codes is not None else None))
     if not kept and element.required:
         node["_" + key] = {"extension": [ext.data_absent()]}
+
+
+_SAME_TYPE_KEYS: dict[tuple[str, str, str, str], frozenset[str]] = {}
+
+
+def _same_type_keys(step: Step, parent: str) -> frozenset[str]:
+    """The elements under `parent` whose data type is the same in the source version as in the target."""
+    key = (step.source, step.target, step.source_type, parent)
+    found = _SAME_TYPE_KEYS.get(key)
+    if found is None:
+        source, target = catalogue(step.source), catalogue(step.target)
+        source_parent = parent
+        if parent == step.target_type or parent.startswith(step.target_type + "."):
+            source_parent = step.source_type + parent[len(step.target_type) :]
+        mine = source.children_of(source_parent) if source.defines(source_parent.split(".", 1)[0]) else {}
+        found = _SAME_TYPE_KEYS[key] = frozenset(
+            name
+            for name, element in target.children_of(parent).items()
+            if name in mine and mine[name].type == element.type
+        )
+    return found
 
 
 def _walk_extensions(extensions: list[Any], step: Step, found: Catalogue, stable: frozenset[str]) -> None:

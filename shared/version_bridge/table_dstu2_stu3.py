@@ -19,6 +19,8 @@ from shared.version_bridge.table_stu3_r4 import ISSUE_CODES_STU3
 
 OLDER, NEWER = "DSTU2", "STU3"
 TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
+# STU3 types with no DSTU2 counterpart: refused with an OperationOutcome that says so.
+NEWER_ONLY = frozenset({"CareTeam", "PractitionerRole"})
 
 _family_up, _family_down = t.family_parts("name")
 _contact_family_up, _contact_family_down = t.family_parts("contact.name")
@@ -222,6 +224,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     # Mostly as contained in a Medication (an ingredient); the elements that differ are kept by the safety net.
     "Substance": (),
+    "Binary": (),
     "Coverage": (Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),),
     "Location": (*_TELECOM,),
     # Mostly as contained in a MedicationOrder/MedicationRequest.

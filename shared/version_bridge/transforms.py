@@ -291,3 +291,229 @@ def concept_as_reference(path: str) -> tuple[Any, Any]:
                 paths.put(holder, reference, _concept_display(concept))
 
     return up, down
+
+
+def _nothing(resource: Node, step: Step) -> None:
+    """The half of a rule that does nothing in one direction."""
+
+
+def status_flag(
+    flag: str, newer_code: str, older_default: str, required: bool, codes_rule: bool = False
+) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """An older boolean `flag` (Immunization.notGiven, required; Procedure.notDone) that R4 says as the status
+    `newer_code`: up, a true flag gives that status (the older status kept as an extension, unless it was only
+    derived on the way down); down, the status gives the flag and the kept status (or `older_default`, the R4 code
+    then kept as an extension) comes back; with `codes_rule`, a Codes rule on `status` runs next and restores the
+    kept status itself."""
+
+    def up(resource: Node, step: Step) -> None:
+        value = resource.pop(flag, None)
+        derived = ext.take(resource, step.target_url("status"))  # the R4 code kept when the status was derived
+        if value is True:
+            status = resource.get("status")
+            if status is not None and not derived:
+                ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+            resource["status"] = newer_code
+        elif value is False and not required:
+            ext.add(resource, ext.encode(step.source_url(flag), False, "boolean"))
+
+    def down(resource: Node, step: Step) -> None:
+        status = resource.get("status")
+        explicit = ext.take(resource, step.target_url(flag))
+        if status == newer_code:
+            resource[flag] = True
+            if codes_rule and any(
+                isinstance(e, dict) and e.get("url") == step.target_url("status")
+                for e in resource.get("extension") or []
+            ):
+                return  # the Codes rule puts the kept status back
+            saved = ext.take(resource, step.target_url("status"))
+            resource["status"] = ext.decode(saved[0]) if saved else older_default
+            if not saved:
+                ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+        elif required or explicit:
+            resource[flag] = False
+
+    # Two halves: the table lists the first before a Codes rule on `status` and the second after it, so that the
+    # flag is read before the codes are mapped on the way up and written before they are on the way down.
+    return (up, _nothing), (_nothing, down)
+
+
+def uri_or_reference(holder: str, name: str) -> tuple[Any, Any]:
+    """STU3 `<holder>.<name>Uri` / `<name>Identifier` / `<name>Reference` <-> R4 `<holder>.<name>` (a Reference,
+    required): a URI becomes an absolute reference and an identifier a logical one; how STU3 had it is kept as an
+    extension on the holder."""
+
+    def holders(resource: Node) -> list[Node]:
+        value = resource.get(holder)
+        items = value if isinstance(value, list) else [value]
+        return [item for item in items if isinstance(item, dict)]
+
+    def up(resource: Node, step: Step) -> None:
+        for item in holders(resource):
+            if name + "Uri" in item:
+                uri = item.pop(name + "Uri")
+                item[name] = {"reference": uri}
+                ext.add(item, ext.encode(step.source_url(f"{holder}.{name}Uri"), uri, "uri"))
+            elif name + "Identifier" in item:
+                identifier = item.pop(name + "Identifier")
+                item[name] = {"identifier": identifier}
+                ext.add(item, ext.encode(step.source_url(f"{holder}.{name}Identifier"), identifier, "Identifier"))
+            elif name + "Reference" in item:
+                item[name] = item.pop(name + "Reference")
+
+    def down(resource: Node, step: Step) -> None:
+        for item in holders(resource):
+            value = item.pop(name, None)
+            uri = ext.take(item, step.target_url(f"{holder}.{name}Uri"))
+            identifier = ext.take(item, step.target_url(f"{holder}.{name}Identifier"))
+            if uri:
+                item[name + "Uri"] = ext.decode(uri[0])
+            elif identifier:
+                item[name + "Identifier"] = ext.decode(identifier[0])
+            elif value is not None:
+                item[name + "Reference"] = value
+
+    return up, down
+
+
+def coding_to_concept(path: str) -> tuple[Any, Any]:
+    """STU3 `path` as Codings <-> R4 as CodeableConcepts: up, each Coding is a concept's one coding; down, a concept
+    that is more than one coding keeps its first and is kept whole as an extension."""
+
+    def up(resource: Node, step: Step) -> None:
+        items = resource.get(path)
+        saved = [ext.decode(e) for e in ext.take(resource, step.target_url(path))]
+        if isinstance(items, dict):
+            resource[path] = saved[0] if saved else {"coding": [items]}
+        elif isinstance(items, list) or saved:
+            resource[path] = saved or [{"coding": [c]} for c in items or [] if isinstance(c, dict)]
+
+    def down(resource: Node, step: Step) -> None:
+        items = resource.get(path)
+        if isinstance(items, dict):
+            codings = items.get("coding") or []
+            if codings and isinstance(codings[0], dict):
+                resource[path] = codings[0]
+            else:
+                del resource[path]
+            if set(items) != {"coding"} or len(codings) != 1:
+                ext.add(resource, ext.encode(step.source_url(path), items, "CodeableConcept"))
+            return
+        if not isinstance(items, list):
+            return
+        codings = [c["coding"][0] for c in items if isinstance(c, dict) and c.get("coding")]
+        plain = all(isinstance(c, dict) and set(c) == {"coding"} and len(c["coding"]) == 1 for c in items)
+        if codings:
+            resource[path] = codings
+        else:
+            del resource[path]
+        if not plain or len(codings) != len(items):
+            ext.add(resource, ext.encode(step.source_url(path), items, "CodeableConcept"))
+
+    return up, down
+
+
+def related_references(resource: Node, step: Step, up: bool) -> None:
+    """DocumentReference `context.related`: STU3 {identifier, ref} <-> R4 Reference (with its identifier)."""
+    context = resource.get("context")
+    related = context.get("related") if isinstance(context, dict) else None
+    if not isinstance(related, list) or not isinstance(context, dict):
+        return
+    out = []
+    for item in related:
+        if not isinstance(item, dict):
+            continue
+        if up:
+            reference = dict(item.get("ref") or {})
+            if "identifier" in item:
+                reference["identifier"] = item["identifier"]
+            out.append(reference)
+        else:
+            reference = {k: v for k, v in item.items() if k != "identifier"}
+            entry: Node = {"identifier": item["identifier"]} if "identifier" in item else {}
+            if reference:
+                entry["ref"] = reference
+            out.append(entry)
+    context["related"] = out
+
+
+# Goal: STU3 `status` <-> R4 `lifecycleStatus` (+ `achievementStatus` for the progress codes STU3 folds in).
+_GOAL_UP = {
+    "in-progress": "active",
+    "on-target": "active",
+    "ahead-of-target": "active",
+    "behind-target": "active",
+    "sustaining": "active",
+    "achieved": "completed",
+}
+_GOAL_DOWN = {"active": "in-progress", "completed": "achieved"}
+_ACHIEVEMENT = R4_TERMINOLOGY + "goal-achievement"
+
+
+def goal_status_up(resource: Node, step: Step) -> None:
+    """STU3 Goal `status` -> R4 `lifecycleStatus` (progress codes -> active, achieved -> completed); a status the
+    way back would not give is kept as an extension."""
+    status = resource.pop("status", None)
+    saved = ext.take(resource, step.target_url("lifecycleStatus"))
+    if saved:
+        resource["lifecycleStatus"] = ext.decode(saved[0])
+    elif isinstance(status, str):
+        resource["lifecycleStatus"] = _GOAL_UP.get(status, status)
+    if (
+        isinstance(status, str)
+        and _GOAL_DOWN.get(str(resource.get("lifecycleStatus")), resource.get("lifecycleStatus")) != status
+    ):
+        ext.add(resource, ext.encode(step.source_url("status"), status, "code"))
+
+
+def goal_status_down(resource: Node, step: Step) -> None:
+    """R4 `lifecycleStatus` -> STU3 `status` (active -> in-progress, completed -> achieved); the STU3 code kept on
+    the way up wins, and a lifecycle code the way up would not give back is kept as an extension."""
+    lifecycle = resource.pop("lifecycleStatus", None)
+    saved = ext.take(resource, step.target_url("status"))
+    if saved:
+        resource["status"] = ext.decode(saved[0])
+    elif isinstance(lifecycle, str):
+        resource["status"] = _GOAL_DOWN.get(lifecycle, lifecycle)
+    status = resource.get("status")
+    if isinstance(lifecycle, str) and _GOAL_UP.get(str(status), status) != lifecycle:
+        ext.add(resource, ext.encode(step.source_url("lifecycleStatus"), lifecycle, "code"))
+
+
+def performer_actors(path: str) -> tuple[Any, Any]:
+    """STU3 `<path>[].actor` (with an optional role) <-> R4 `<path>[]` (References): a role is kept as an
+    extension on the reference."""
+
+    def up(resource: Node, step: Step) -> None:
+        items = resource.get(path)
+        if not isinstance(items, list):
+            return
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            found = item.get("actor")
+            actor: Node = dict(found) if isinstance(found, dict) else {}
+            rest = {k: v for k, v in item.items() if k != "actor"}
+            if rest:
+                ext.add(actor, ext.encode(step.source_url(path), rest, "BackboneElement"))
+            out.append(actor)
+        resource[path] = out
+
+    def down(resource: Node, step: Step) -> None:
+        items = resource.get(path)
+        if not isinstance(items, list):
+            return
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            reference = {**item}
+            saved = ext.take(reference, step.target_url(path))
+            performer: Node = ext.decode(saved[0]) if saved else {}
+            performer["actor"] = reference
+            out.append(performer)
+        resource[path] = out
+
+    return up, down

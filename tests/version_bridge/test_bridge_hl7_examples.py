@@ -16,9 +16,12 @@ from shared.version_bridge.engine import convert_resource
 DIRECTIONS = [(s, t) for s in ("DSTU2", "STU3", "R4") for t in ("DSTU2", "STU3", "R4") if s != t]
 
 # Conversions known to be wrong, each named for its defect. A fix that makes one right must remove it here (the tests
-# below fail on a listed conversion that has become right, so the lists only shrink). Empty: every example converts
-# valid and round trips.
-KNOWN_INVALID: set[str] = set()
+# below fail on a listed conversion that has become right, so the lists only shrink).
+KNOWN_INVALID: set[str] = {
+    # Not the bridge's: fhirclient 1.0.6 refuses a primitive that has only extensions (`_active` without `active`,
+    # data-absent-reason on a null), which DSTU2's JSON format allows and the STU3 source holds.
+    "STU3>DSTU2 Patient-null.json",
+}
 KNOWN_NOT_ROUND_TRIP: set[str] = set()
 
 
