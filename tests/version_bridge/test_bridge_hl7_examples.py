@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import copy
 from functools import cache
+from pathlib import Path
 
 import pytest
 
 from devtools import fhirclient_models
-from devtools.bridge_fidelity import Outcome, as_json, dstu2_examples, examples, run
+from devtools.bridge_fidelity import Outcome, as_json, dstu2_examples, examples, report, run
 from shared.version_bridge.engine import convert_resource
 
 DIRECTIONS = [(s, t) for s in ("DSTU2", "STU3", "R4") for t in ("DSTU2", "STU3", "R4") if s != t]
@@ -91,3 +92,9 @@ def test_conversion_does_not_change_the_input() -> None:
             except ValueError:
                 pass
             assert resource == before
+
+
+def test_the_published_fidelity_report_is_the_current_one() -> None:
+    """docs/version-bridge.md carries the output of `python -m devtools.bridge_fidelity` on the vendored examples."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "version-bridge.md").read_text()
+    assert report(list(outcomes())) in docs, "rerun python -m devtools.bridge_fidelity and paste its output"
