@@ -81,34 +81,55 @@ def _walk(
     case (a known element of the right shape) costs a dict look-up and type checks."""
     children = found._children.get(parent) or found.children_of(parent)
     in_data_type = parent != step.target_type and not parent.startswith(step.target_type + ".")
-    if type(node.get("extension")) is list:
+    if "extension" in node and type(node["extension"]) is list:
         _extensions_here(node, children, parent, path, in_data_type, step, found, stable)
     base = parent if in_data_type else source_path
     for key in list(node):
-        if key in _SKIPPED:
-            continue
         element = children.get(key)
-        if element is None:
-            _unknown(node, key, children, parent, path, base, step)
+        if element is None or key in _SKIPPED:
+            if key not in _SKIPPED:
+                _unknown(node, key, children, parent, path, base, step)
             continue
-        value = _with_cardinality(node, key, element, base, step)
-        if value is None:
-            continue
+        value = node[key]
+        kind = type(value)
+        if element.repeating:
+            if kind is not list:
+                node[key] = value = [value]
+                kind = list
+        elif kind is list:
+            value = _with_cardinality(node, key, element, base, step)
+            if value is None:
+                continue
+            kind = type(value)
         sub = element.children
         if sub is None:
-            if not _primitive_ok(element, value):
+            if not _primitive_ok(element, value, kind):
                 _check_primitive(node, key, element, ext.url_for(step.source, f"{base}.{key}"))
-        elif sub in stable and key in _same_type_keys(step, parent):
-            continue  # the same data type in both versions, defined alike in every version: nothing to convert
-        elif type(value) is str or type(value) is bool or type(value) is int:  # a primitive where a structure belongs
-            _move_out(node, key, node.pop(key), ext.url_for(step.source, f"{base}.{key}"), None)
-        elif type(value) is dict:
-            _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", step, found, stable)
-        elif type(value) is list:
-            inner, source_inner = f"{path}.{key}", f"{source_path}.{key}"
-            for item in value:
-                if type(item) is dict:
-                    _walk(item, sub, inner, source_inner, step, found, stable)
+        elif sub not in stable or key not in _same_type_keys(step, parent):  # else defined alike: nothing to do
+            _into(node, key, sub, (path, source_path, base), step, found, stable)
+
+
+def _into(
+    node: Node,
+    key: str,
+    sub: str,
+    paths_here: tuple[str, str, str],
+    step: Step,
+    found: Catalogue,
+    stable: frozenset[str],
+) -> None:
+    """The safety net over a structure's value (each item of a list); a primitive where it belongs is moved out."""
+    path, source_path, base = paths_here
+    value = node[key]
+    if type(value) is dict:
+        _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", step, found, stable)
+    elif type(value) is list:
+        inner, source_inner = f"{path}.{key}", f"{source_path}.{key}"
+        for item in value:
+            if type(item) is dict:
+                _walk(item, sub, inner, source_inner, step, found, stable)
+    else:
+        _move_out(node, key, node.pop(key), ext.url_for(step.source, f"{base}.{key}"), None)
 
 
 def _extensions_here(
@@ -131,22 +152,22 @@ def _extensions_here(
 
 
 def _with_cardinality(node: Node, key: str, element: Element, base: str, step: Step) -> Any:
-    """The element's value as a list where it repeats and as one value where it does not (None when none is left)."""
-    value = node[key]
-    if type(value) is list:
-        if not element.repeating:
-            _shorten(node, key, value, ext.url_for(step.source, f"{base}.{key}"))
-            return node.get(key)
-    elif element.repeating:
-        node[key] = value = [value]
-    return value
+    """A list where the target has one value: its first item (None when the list was empty)."""
+    _shorten(node, key, node[key], ext.url_for(step.source, f"{base}.{key}"))
+    return node.get(key)
 
 
-def _primitive_ok(element: Element, value: Any) -> bool:
-    kind = type(value)
-    if element.codes is None:
-        return kind is not dict and (kind is not list or not any(type(i) in _STRUCTURES for i in value))
-    return kind is str and value in element.codes
+def _primitive_ok(element: Element, value: Any, kind: type) -> bool:
+    codes = element.codes
+    if codes is None:
+        if kind is dict:
+            return False
+        if kind is list:
+            for item in value:
+                if type(item) is dict or type(item) is list:
+                    return False
+        return True
+    return kind is str and value in codes
 
 
 _STRUCTURES = (dict, list)
