@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from shared.version_bridge import code_systems, table_dstu2_stu3, table_stu3_r4
+from shared.version_bridge import code_systems, safety_net, table_dstu2_stu3, table_stu3_r4
 from shared.version_bridge import extensions as ext
-from shared.version_bridge.elements import BASE, ELEMENTS, REPEATING
+from shared.version_bridge.elements import ELEMENTS
 from shared.version_bridge.paths import Node
 from shared.version_bridge.rules import Rule, Step
 
@@ -79,30 +79,6 @@ def _rewrite_systems(node: Any, to_r4: bool) -> None:
                 push(value)
 
 
-def _safety_net(resource: Node, step: Step) -> None:
-    """Whatever top-level element the target version does not define becomes a cross-version extension; and a
-    target element kept that way on an earlier pass comes back."""
-    known = ELEMENTS[step.target][step.target_type]
-    repeating = REPEATING[step.target][step.target_type]
-    for key in [k for k in resource if k not in known and k not in BASE and k != "resourceType"]:
-        if key.startswith("_") and key[1:] in known:  # a primitive's extensions (data-absent-reason ...)
-            continue
-        value = resource.pop(key)
-        if key.startswith("_"):  # the extensions of a primitive that is itself moved out
-            continue
-        ext.add(resource, ext.encode(step.source_url(key), value))
-    prefix = ext.url_for(step.target, step.target_type + ".")
-    for extension in list(resource.get("extension") or []):
-        url = extension.get("url") if isinstance(extension, dict) else None
-        if not isinstance(url, str) or not url.startswith(prefix):
-            continue
-        name = url[len(prefix) :]
-        if name in known:  # the original value wins over one a rule derived for the missing element
-            values = [ext.decode(e) for e in ext.take(resource, url)]
-            resource[name] = values if name in repeating else values[0]
-            resource.pop("_" + name, None)
-
-
 def _convert_one_step(resource: Node, older: str, newer: str, up: bool) -> Node:
     table = _TABLES[(older, newer)]
     source, target = (older, newer) if up else (newer, older)
@@ -111,13 +87,17 @@ def _convert_one_step(resource: Node, older: str, newer: str, up: bool) -> Node:
     newer_type: str = table.TYPE_NAMES.get(older_type, older_type)
     target_type = newer_type if up else older_type
     if older_type not in table.RULES:
+        if newer_type in getattr(table, "NEWER_ONLY", ()):
+            raise Unsupported(
+                f"{source_type} cannot be translated from {source} to {target}: {target} has no {source_type}"
+            )
         raise Unsupported(f"{source_type} cannot be translated from {source} to {target}")
     step = Step(source, target, source_type, target_type, up)
     resource["resourceType"] = target_type
     rules: tuple[Rule, ...] = table.RULES[older_type]
     for rule in rules if up else reversed(rules):
         rule.apply(resource, step)
-    _safety_net(resource, step)
+    safety_net.apply(resource, step)
     if "R4" in (source, target):
         _rewrite_systems(resource, to_r4=target == "R4")
     return resource

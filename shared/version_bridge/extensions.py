@@ -40,7 +40,11 @@ def _infer_type(value: Any) -> str | None:
         return "CodeableConcept"
     if "code" in keys and keys <= {"system", "version", "code", "display", "userSelected"}:
         return "Coding"
-    if "value" in keys and keys <= {"value", "comparator", "unit", "system", "code"}:
+    if (
+        "value" in keys
+        and keys <= {"value", "comparator", "unit", "system", "code"}
+        and type(value["value"]) is not str
+    ):
         return "Quantity"
     if keys and keys <= {"start", "end"}:
         return "Period"

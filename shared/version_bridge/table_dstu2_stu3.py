@@ -19,6 +19,8 @@ from shared.version_bridge.table_stu3_r4 import ISSUE_CODES_STU3
 
 OLDER, NEWER = "DSTU2", "STU3"
 TYPE_NAMES = {"MedicationOrder": "MedicationRequest"}  # DSTU2 name -> STU3 name
+# STU3 types with no DSTU2 counterpart: refused with an OperationOutcome that says so.
+NEWER_ONLY = frozenset({"CareTeam", "PractitionerRole"})
 
 _family_up, _family_down = t.family_parts("name")
 _contact_family_up, _contact_family_down = t.family_parts("contact.name")
@@ -61,6 +63,8 @@ _OBSERVATION_STATUS_DSTU2 = frozenset(
 )
 _MED_STATUS_DSTU2 = frozenset({"active", "on-hold", "completed", "entered-in-error", "stopped", "draft"})
 _MED_STATUS_STU3 = _MED_STATUS_DSTU2 | {"cancelled", "unknown"}
+_STATEMENT_STATUS_DSTU2 = frozenset({"active", "completed", "entered-in-error", "intended"})
+_STATEMENT_STATUS_STU3 = _STATEMENT_STATUS_DSTU2 | {"stopped", "on-hold"}
 _ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other"})
 _ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
 _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
@@ -134,13 +138,16 @@ RULES: dict[str, tuple[Rule, ...]] = {
             system=PRE_R4 + "v3/ActCode",
         ),
         # DSTU2 lacks triaged, entered-in-error, unknown (status is required there).
-        Codes(
-            "status",
-            {},
-            {"triaged": "arrived", "entered-in-error": "cancelled"},
-            _ENCOUNTER_STATUS_DSTU2,
-            _ENCOUNTER_STATUS_STU3,
-            down_default=DATA_ABSENT,
+        *(
+            Codes(
+                path,
+                {},
+                {"triaged": "arrived", "entered-in-error": "cancelled"},
+                _ENCOUNTER_STATUS_DSTU2,
+                _ENCOUNTER_STATUS_STU3,
+                down_default=DATA_ABSENT,
+            )
+            for path in ("status", "statusHistory.status")
         ),
         OnlyIn(False, "indication", "Reference", repeating=True),
         OnlyIn(True, "diagnosis", "BackboneElement", repeating=True),
@@ -167,7 +174,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Cardinality("note", many_in_newer=True, data_type="Annotation"),
         OnlyIn(False, "reaction.certainty", "code"),
         Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
-        OnlyIn(True, "reaction.onset", "dateTime"),
     ),
     "MedicationOrder": (
         Renamed("patient", "subject"),
@@ -194,6 +200,31 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(True, "dispenseRequest.performer", "Reference"),
         OnlyIn(True, "substitution", "BackboneElement"),
     ),
+    "Organization": (
+        Cardinality("type", many_in_newer=True, data_type="CodeableConcept"),
+        *_TELECOM,
+        *_CONTACT_TELECOM,
+    ),
+    "MedicationStatement": (
+        Renamed("patient", "subject"),
+        Transform("wasNotTaken <-> taken", t2.was_not_taken_up, t2.was_not_taken_down),
+        Renamed("reasonForUseCodeableConcept", "reasonCode"),
+        Cardinality("reasonCode", many_in_newer=True, data_type="CodeableConcept"),
+        Renamed("reasonForUseReference", "reasonReference"),
+        Cardinality("reasonReference", many_in_newer=True, data_type="Reference"),
+        Renamed("supportingInformation", "derivedFrom"),
+        Transform("note string <-> Annotation", *t.notes_from_text("note", "note")),
+        Codes(
+            "status", {}, {"stopped": "completed", "on-hold": "active"}, _STATEMENT_STATUS_DSTU2, _STATEMENT_STATUS_STU3
+        ),
+        Renamed("dosage.quantityQuantity", "dosage.doseQuantity"),
+        Renamed("dosage.quantityRange", "dosage.doseRange"),
+        Renamed("dosage.siteCodeableConcept", "dosage.site"),
+        OnlyIn(False, "dosage.siteReference", "Reference"),
+    ),
+    # Mostly as contained in a Medication (an ingredient); the elements that differ are kept by the safety net.
+    "Substance": (),
+    "Binary": (),
     "Coverage": (Transform("issuer/type/identifiers/plan -> payor/grouping", t2.coverage_up, t2.coverage_down),),
     "Location": (*_TELECOM,),
     # Mostly as contained in a MedicationOrder/MedicationRequest.
@@ -202,10 +233,12 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("product.ingredient", "ingredient"),
         Renamed("ingredient.item", "ingredient.itemReference"),
         OnlyIn(True, "ingredient.itemCodeableConcept", "CodeableConcept"),
+        Transform("ingredient item concept -> required reference", *t.concept_as_reference("ingredient")),
         OnlyIn(True, "ingredient.isActive", "boolean"),
         Renamed("product.batch", "package.batch"),
         Renamed("package.content.item", "package.content.itemReference"),
         OnlyIn(True, "package.content.itemCodeableConcept", "CodeableConcept"),
+        Transform("package item concept -> required reference", *t.concept_as_reference("package.content")),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

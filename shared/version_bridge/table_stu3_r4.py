@@ -65,6 +65,14 @@ ISSUE_CODES_STU3 = frozenset(
 )
 _ISSUE_CODES_R4 = ISSUE_CODES_STU3 | {"multiple-matches", "deleted"}
 
+_PROCEDURE_STATUS_STU3 = frozenset(
+    {"preparation", "in-progress", "suspended", "aborted", "completed", "entered-in-error", "unknown"}
+)
+_PROCEDURE_STATUS_R4 = frozenset(
+    {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
+)
+
+_PROCEDURE_FLAG = t.status_flag("notDone", "not-done", "suspended", required=False, codes_rule=True)
 _notes_up, _notes_down = t.notes_from_text("comment", "note")
 # Data types inside many resources: R4 Identifier.use `old` and ContactPoint.system `sms` have no STU3 code.
 _IDENTIFIER_USE_STU3 = frozenset({"usual", "official", "temp", "secondary"})
@@ -125,7 +133,6 @@ RULES: dict[str, tuple[Rule, ...]] = {
         OnlyIn(False, "abatementBoolean", "boolean"),
         Cardinality("stage", many_in_newer=True, data_type="BackboneElement"),
         OnlyIn(True, "recorder", "Reference"),
-        Cardinality("evidence.code", many_in_newer=True, data_type="CodeableConcept"),
         *_IDENTIFIERS,
     ),
     "Encounter": (
@@ -163,14 +170,16 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Renamed("assertedDate", "recordedDate"),
         OnlyIn(True, "encounter", "Reference"),
-        Cardinality("reaction.note", many_in_newer=True, data_type="Annotation"),
         *_IDENTIFIERS,
     ),
     "MedicationRequest": (
         OnlyIn(False, "requester.onBehalfOf", "Reference"),
         Renamed("requester.agent", "requester"),
         Renamed("context", "encounter"),
-        Renamed("definition", "instantiatesCanonical"),
+        # STU3 `definition` references an ActivityDefinition/PlanDefinition; R4 `instantiatesCanonical` holds its
+        # canonical URL, which a reference does not give: each is kept as an extension on the other side.
+        OnlyIn(False, "definition", "Reference", repeating=True),
+        OnlyIn(True, "instantiatesCanonical", "canonical", repeating=True),
         Cardinality("category", many_in_newer=True, data_type="CodeableConcept"),
         Codes(
             "intent",
@@ -181,9 +190,24 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         Required("intent", in_newer=False, derived="order"),
         Renamed("substitution.allowed", "substitution.allowedBoolean"),
+        Transform("substitution.allowed <- allowedCodeableConcept", t.allowed_concept_up, t.allowed_concept_down),
         Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(up=True), t.dose_and_rate(up=False)),
         *_IDENTIFIERS,
     ),
+    "Organization": (
+        *_IDENTIFIERS,
+        *_TELECOM,
+        *_CONTACT_TELECOM,
+    ),
+    "MedicationStatement": (
+        Renamed("reasonNotTaken", "statusReason"),
+        Transform("taken <-> status not-taken", t.taken_up, t.taken_down),
+        Transform("dose[x]/rate[x] <-> doseAndRate", t.dose_and_rate(True, "dosage"), t.dose_and_rate(False, "dosage")),
+        *_IDENTIFIERS,
+    ),
+    "Substance": (*_IDENTIFIERS,),
+    # Mostly contained (a photo, a scanned document): STU3 `content` is R4 `data`.
+    "Binary": (Renamed("content", "data"),),
     "Coverage": (
         Transform("grouping <-> class[]", t.grouping_to_class, t.class_to_grouping),
         # R4 requires status, the record's own status (not the period's): a coverage record sent without one is
@@ -222,4 +246,73 @@ RULES: dict[str, tuple[Rule, ...]] = {
             _ISSUE_CODES_R4,
         ),
     ),
+    "CarePlan": (
+        Renamed("context", "encounter"),
+        OnlyIn(False, "definition", "Reference", repeating=True),
+        OnlyIn(True, "instantiatesCanonical", "canonical", repeating=True),
+        *_IDENTIFIERS,
+    ),
+    "DiagnosticReport": (
+        Renamed("context", "encounter"),
+        Renamed("codedDiagnosis", "conclusionCode"),
+        Renamed("image", "media"),
+        Transform("performer.actor <-> performer", *t.performer_actors("performer")),
+        *_IDENTIFIERS,
+    ),
+    "DocumentReference": (
+        # STU3 `indexed` (required) is when the reference was made: R4 `date`. STU3 `created` is the document's
+        # own date, which R4 keeps in `context` no more: the safety net keeps it.
+        Renamed("indexed", "date"),
+        Required("date", in_newer=False, derived=DATA_ABSENT, data_type="instant"),
+        Cardinality("context.encounter", many_in_newer=True, data_type="Reference"),
+        Transform(
+            "context.related {identifier, ref} <-> Reference",
+            lambda r, s: t.related_references(r, s, up=True),
+            lambda r, s: t.related_references(r, s, up=False),
+        ),
+        *_IDENTIFIERS,
+    ),
+    "Device": (),
+    "Goal": (
+        Transform("status <-> lifecycleStatus", t.goal_status_up, t.goal_status_down),
+        *_IDENTIFIERS,
+    ),
+    "Immunization": (
+        *(
+            Transform("notGiven <-> status not-done", *half)
+            for half in t.status_flag("notGiven", "not-done", "completed", required=True)
+        ),
+        Renamed("date", "occurrenceDateTime"),
+        Renamed("practitioner", "performer"),
+        Renamed("performer.role", "performer.function"),
+        *_IDENTIFIERS,
+    ),
+    "MedicationAdministration": (),
+    "Procedure": (
+        Transform("notDone -> status not-done", *_PROCEDURE_FLAG[0]),
+        Renamed("notDoneReason", "statusReason"),
+        Codes(
+            "status",
+            {"suspended": "on-hold", "aborted": "stopped"},
+            {"on-hold": "suspended", "stopped": "aborted"},
+            _PROCEDURE_STATUS_STU3,
+            _PROCEDURE_STATUS_R4,
+        ),
+        Transform("status not-done -> notDone", *_PROCEDURE_FLAG[1]),
+        Renamed("context", "encounter"),
+        Renamed("performer.role", "performer.function"),
+        *_IDENTIFIERS,
+    ),
+    "Provenance": (
+        Renamed("period", "occurredPeriod"),
+        Transform("agent.who[x] <-> who", *t.uri_or_reference("agent", "who")),
+        Transform("agent.onBehalfOf[x] <-> onBehalfOf", *t.uri_or_reference("agent", "onBehalfOf")),
+        Transform("signature.who[x] <-> who", *t.uri_or_reference("signature", "who")),
+        Transform("signature.onBehalfOf[x] <-> onBehalfOf", *t.uri_or_reference("signature", "onBehalfOf")),
+        Transform("entity.what[x] <-> what", *t.uri_or_reference("entity", "what")),
+        Transform("reason Coding <-> CodeableConcept", *t.coding_to_concept("reason")),
+        Transform("activity Coding <-> CodeableConcept", *t.coding_to_concept("activity")),
+    ),
+    "CareTeam": (),
+    "PractitionerRole": (),
 }

@@ -81,34 +81,38 @@ def _identifier_value(value: Any) -> Any:
     return value.get("value") if isinstance(value, dict) else value
 
 
+def _derived_grouping(group: Any, plan: Any, sub_plan: Any) -> Node:
+    """STU3 `grouping` from DSTU2's three elements. DSTU2 names a group and plan by their identifier only; STU3
+    readers (the Patients app) show the display: the identifier stands in for a display DSTU2 does not have."""
+    grouping: Node = {}
+    for name, value in (("group", group), ("plan", plan), ("subPlan", sub_plan)):
+        if value is not None:
+            grouping[name] = value
+            grouping[name + "Display"] = value
+    return grouping
+
+
 def _grouping_up(resource: Node, step: Step) -> None:
-    """DSTU2 `group`/`plan`/`subPlan` into STU3 `grouping`, with the displays kept in extensions on the way down."""
-    grouping = {name: resource.pop(name) for name in ("group", "plan", "subPlan") if resource.get(name) is not None}
-    for display in ("groupDisplay", "planDisplay", "subPlanDisplay"):
-        saved = ext.take(resource, step.target_url(f"grouping.{display}"))
-        if saved:
-            grouping[display] = ext.decode(saved[0])
-    # DSTU2 names a group and plan by their identifier only; STU3 readers (the Patients app) show the display:
-    # the identifier stands in for a display DSTU2 does not have.
-    for name in ("group", "plan", "subPlan"):
-        if name in grouping:
-            grouping.setdefault(name + "Display", grouping[name])
+    """DSTU2 `group`/`plan`/`subPlan` into STU3 `grouping`; a grouping kept whole on the way down comes back."""
+    values = [resource.pop(name, None) for name in ("group", "plan", "subPlan")]
+    saved = ext.take(resource, step.target_url("grouping"))
+    grouping = ext.decode(saved[0]) if saved else _derived_grouping(*values)
     if grouping:
         resource["grouping"] = grouping
 
 
 def _grouping_down(resource: Node, step: Step) -> None:
-    """STU3 `grouping` back to DSTU2's three elements; displays other than the derived ones become extensions."""
+    """STU3 `grouping` back to DSTU2's three elements; a grouping they do not give back exactly (its sub-groups and
+    classes, a display other than the identifier) is kept whole as an extension."""
     grouping = resource.pop("grouping", None)
     if not isinstance(grouping, dict):
         return
-    for name in ("group", "plan", "subPlan"):
-        if grouping.get(name) is not None:
-            resource[name] = grouping.pop(name)
-    for name, value in grouping.items():
-        if name.endswith("Display") and resource.get(name[: -len("Display")]) == value:
-            continue  # the display _grouping_up derives
-        ext.add(resource, ext.encode(step.source_url(f"grouping.{name}"), value, "string"))
+    values = [grouping.get(name) for name in ("group", "plan", "subPlan")]
+    for name, value in zip(("group", "plan", "subPlan"), values, strict=True):
+        if value is not None:
+            resource[name] = value
+    if _derived_grouping(*values) != grouping:
+        ext.add(resource, ext.encode(step.source_url("grouping"), grouping, "BackboneElement"))
 
 
 def coverage_up(resource: Node, step: Step) -> None:
@@ -169,3 +173,24 @@ def coverage_down(resource: Node, step: Step) -> None:
             else:
                 del resource[element]
                 ext.add(resource, ext.encode(step.source_url(element), value, "string"))
+
+
+def was_not_taken_up(resource: Node, step: Step) -> None:
+    """DSTU2 `wasNotTaken` (default false) -> STU3 `taken` (required): true gives n, otherwise y; an explicit false is
+    kept as an extension so the way back writes it again."""
+    was_not_taken = resource.pop("wasNotTaken", None)
+    resource.setdefault("taken", "n" if was_not_taken is True else "y")
+    if was_not_taken is False:
+        ext.add(resource, ext.encode(step.source_url("wasNotTaken"), False, "boolean"))
+
+
+def was_not_taken_down(resource: Node, step: Step) -> None:
+    """STU3 `taken` -> DSTU2 `wasNotTaken`: n gives true, y nothing; unk and na are kept as an extension."""
+    taken = resource.pop("taken", None)
+    saved = ext.take(resource, step.target_url("wasNotTaken"))
+    if saved:
+        resource["wasNotTaken"] = ext.decode(saved[0])
+    elif taken == "n":
+        resource["wasNotTaken"] = True
+    if taken is not None and taken not in ("y", "n"):
+        ext.add(resource, ext.encode(step.source_url("taken"), taken, "code"))

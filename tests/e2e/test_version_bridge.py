@@ -203,10 +203,10 @@ def test_a_type_without_converter_is_refused_before_it_is_forwarded(
 
     from shared.registry import cached
 
-    cached.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Procedure")))
+    cached.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Appointment")))
     cached.forget_all()
-    diagnostics = operation_outcome_of(gateway.get(f"Procedure?patient={PATIENT}", r4_tenant.token), 501)
-    assert "Procedure cannot be translated" in diagnostics
+    diagnostics = operation_outcome_of(gateway.get(f"Appointment?patient={PATIENT}", r4_tenant.token), 501)
+    assert "Appointment cannot be translated" in diagnostics
     assert r4_sandbox.app.request_log.entries() == []
 
 
@@ -217,7 +217,7 @@ def test_an_entry_without_converter_is_refused_and_the_others_arrive(
     tenant = cached.save_tenant(
         replace(
             make_tenant(r4_sandbox.base_url, "R4"),
-            allowed_resource_types=(*tenants.DEFAULT_RESOURCE_TYPES, "Provenance"),
+            allowed_resource_types=(*tenants.DEFAULT_RESOURCE_TYPES, "AuditEvent"),
         )
     )
     issued = make_client(tenant.tenant_id)
@@ -227,16 +227,16 @@ def test_an_entry_without_converter_is_refused_and_the_others_arrive(
         '{"fullUrl":"' + r4_sandbox.base_url + '/Condition/c","resource":{"resourceType":"Condition","id":"c",'
         '"subject":{"reference":"Patient/1"},"code":{"text":"x"},"recordedDate":"2020-01-01"},'
         '"search":{"mode":"match"}},'
-        '{"resource":{"resourceType":"Provenance","id":"p"},"search":{"mode":"include"}}]}'
+        '{"resource":{"resourceType":"AuditEvent","id":"p"},"search":{"mode":"include"}}]}'
     )
     r4_sandbox.app.faults.add(status=200, body=body, content_type="application/fhir+json", match="/Condition")
-    response = gateway.get(f"Condition?patient={PATIENT}&_revinclude=Provenance:target", r4_tenant.token)
+    response = gateway.get(f"Condition?patient={PATIENT}&_revinclude=AuditEvent:entity", r4_tenant.token)
     assert response.status_code == 200, response.text
     kept, refused = response.json()["entry"]
     assert kept["fullUrl"] == FHIR_BASE + "/Condition/c" and kept["resource"]["assertedDate"] == "2020-01-01"
     assert refused["search"] == {"mode": "outcome"}
     assert refused["resource"]["issue"][0]["code"] == "not-supported"
-    assert "Provenance" in refused["resource"]["issue"][0]["diagnostics"]
+    assert "AuditEvent" in refused["resource"]["issue"][0]["diagnostics"]
 
 
 def test_not_modified_passes_through(gateway: Gateway, r4_tenant: Onboarded, r4_sandbox: SandboxHandle) -> None:

@@ -52,11 +52,11 @@ def test_same_version_is_left_alone() -> None:
 
 
 def test_a_type_without_converter_is_not_supported() -> None:
-    plan = PlannedRequest("GET", FhirPath(Interaction.SEARCH, "Procedure"), [("patient", "1")])
+    plan = PlannedRequest("GET", FhirPath(Interaction.SEARCH, "Appointment"), [("patient", "1")])
     with pytest.raises(ProxyError) as refused:
         translate_request(FhirVersion.R4, plan)
     assert refused.value.status_code == 501 and refused.value.issue_type.value == "not-supported"
-    assert "Procedure" in refused.value.message
+    assert "Appointment" in refused.value.message
 
 
 def test_a_parameter_without_equivalent_is_a_400_naming_it() -> None:

@@ -229,8 +229,8 @@ def test_a_bundle_refuses_only_the_entries_it_cannot_convert() -> None:
                 "search": {"mode": "match"},
             },
             {
-                "fullUrl": "https://gw/fhir/Procedure/p",
-                "resource": {"resourceType": "Procedure", "id": "p"},
+                "fullUrl": "https://gw/fhir/Appointment/p",
+                "resource": {"resourceType": "Appointment", "id": "p"},
                 "search": {"mode": "include"},
             },
         ],
@@ -240,7 +240,7 @@ def test_a_bundle_refuses_only_the_entries_it_cannot_convert() -> None:
     refused = stu3["entry"][1]
     assert refused["search"] == {"mode": "outcome"}
     assert refused["resource"]["issue"][0]["code"] == "not-supported"
-    assert "Procedure" in refused["resource"]["issue"][0]["diagnostics"]
+    assert "Appointment" in refused["resource"]["issue"][0]["diagnostics"]
     assert stu3["meta"]["extension"][0]["valueString"] == "2026-01-01T00:00:00Z"  # Bundle.timestamp kept
     assert convert_bundle(stu3, "STU3", "R4")["timestamp"] == "2026-01-01T00:00:00Z"
 

@@ -1,0 +1,68 @@
+"""The US Core 6.1 types a Patients-app-like client reads: bridged between STU3 and R4 (judged on HL7's examples in
+test_bridge_hl7_examples), refused with an OperationOutcome that says why where the bridge cannot convert them."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from devtools.bridge_fidelity import Outcome, run
+from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource
+
+US_CORE = {
+    "AllergyIntolerance",
+    "CarePlan",
+    "CareTeam",
+    "Condition",
+    "Coverage",
+    "Device",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Encounter",
+    "Goal",
+    "Immunization",
+    "Location",
+    "Medication",
+    "MedicationAdministration",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Observation",
+    "Organization",
+    "Patient",
+    "Practitioner",
+    "PractitionerRole",
+    "Procedure",
+    "Provenance",
+}
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> list[Outcome]:
+    return run()
+
+
+@pytest.mark.parametrize(("source", "target"), [("R4", "STU3"), ("STU3", "R4")])
+def test_every_us_core_type_converts_between_stu3_and_r4(outcomes: list[Outcome], source: str, target: str) -> None:
+    converted = {o.kind for o in outcomes if (o.source, o.target) == (source, target) and not o.refused}
+    example_types = {o.kind for o in outcomes if o.source == source}
+    assert US_CORE & example_types <= converted, (US_CORE & example_types) - converted
+    assert len(US_CORE & example_types) >= 20
+
+
+def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
+    role = {"resourceType": "PractitionerRole", "id": "r", "practitioner": {"reference": "Practitioner/1"}}
+    for source in ("R4", "STU3"):
+        with pytest.raises(Unsupported, match="DSTU2 has no PractitionerRole"):
+            convert_resource(copy.deepcopy(role), source, "DSTU2")
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": role}]}
+    answer = convert_bundle(copy.deepcopy(bundle), "R4", "DSTU2")
+    outcome = answer["entry"][0]["resource"]
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "DSTU2 has no PractitionerRole" in outcome["issue"][0]["diagnostics"]
+
+
+def test_a_us_core_type_without_dstu2_rules_is_refused_not_dropped() -> None:
+    immunization = {"resourceType": "Immunization", "id": "i", "status": "completed"}
+    with pytest.raises(Unsupported, match="Immunization cannot be translated"):
+        convert_resource(copy.deepcopy(immunization), "R4", "DSTU2")
