@@ -88,6 +88,27 @@ def test_authlib_gets_a_token_and_reads_fhir_through_the_gateway(
     assert response.json()["resourceType"] == "Patient"
 
 
+def test_a_backend_services_client_with_v2_scopes_reads_only_what_they_allow(
+    gateway: Gateway, backend: tuple[str, str]
+) -> None:
+    """Issue 18's "done when": Authlib signs the assertion (ES384), asks for `system/Patient.rs` beside the
+    tenant, and the token reads Patient but neither Observation nor an Observation through `_revinclude`."""
+    tenant_id, client_id = backend
+    session = authlib_session(client_id, EC, authlib_auth(gateway, EC))
+    token: dict[str, Any] = session.fetch_token(
+        gateway.token_url, grant_type="client_credentials", scope=f"{tenant_id} system/Patient.rs"
+    )
+    log_leak_scan.remember_secret(token["access_token"])
+    assert token["scope"].split() == [tenant_id, "system/Patient.rs"]
+    assert session.get(gateway.fhir_base + "/Patient/665677", timeout=10).status_code == 200
+    observation = session.get(gateway.fhir_base + "/Observation", params={"subject": "Patient/665677"}, timeout=10)
+    assert observation.status_code == 403 and observation.json()["resourceType"] == "OperationOutcome"
+    included = session.get(
+        gateway.fhir_base + "/Patient", params={"_id": "665677", "_revinclude": "Observation:subject"}, timeout=10
+    )
+    assert included.status_code == 403
+
+
 def test_authlib_reusing_its_assertion_is_refused_as_a_replay(gateway: Gateway, backend: tuple[str, str]) -> None:
     """Authlib writes the jti into the claims it was given, so a PrivateKeyJWT reused for a second token
     request sends the same jti again: the gateway accepts it once."""
