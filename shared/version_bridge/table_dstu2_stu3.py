@@ -69,6 +69,8 @@ _ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other
 _ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
 _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
 _LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
+_IMMUNIZATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
+_IMMUNIZATION_STATUS_STU3 = frozenset({"completed", "entered-in-error"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -239,6 +241,24 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("package.content.item", "package.content.itemReference"),
         OnlyIn(True, "package.content.itemCodeableConcept", "CodeableConcept"),
         Transform("package item concept -> required reference", *t.concept_as_reference("package.content")),
+    ),
+    "Immunization": (
+        Renamed("wasNotGiven", "notGiven"),
+        Transform("reported <-> primarySource (negated)", *t2.negated("reported", "primarySource")),
+        Transform(
+            "requester/performer <-> practitioner roles OP/AP",
+            t2.immunization_practitioners_up,
+            t2.immunization_practitioners_down,
+        ),
+        # STU3 records only given (completed) or erroneous immunizations; DSTU2's in-progress, on-hold and stopped
+        # become completed, the DSTU2 code kept as an extension.
+        Codes(
+            "status",
+            {"in-progress": "completed", "on-hold": "completed", "stopped": "completed"},
+            {},
+            _IMMUNIZATION_STATUS_DSTU2,
+            _IMMUNIZATION_STATUS_STU3,
+        ),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

@@ -194,3 +194,68 @@ def was_not_taken_down(resource: Node, step: Step) -> None:
         resource["wasNotTaken"] = True
     if taken is not None and taken not in ("y", "n"):
         ext.add(resource, ext.encode(step.source_url("taken"), taken, "code"))
+
+
+def negated(older: str, newer: str) -> tuple[Any, Any]:
+    """A boolean that the newer version says the other way round (DSTU2 Immunization `reported`: the record comes
+    from a report, STU3 `primarySource`: it does not): each side's value is the other's negation."""
+
+    def up(resource: Node, step: Step) -> None:
+        value = resource.pop(older, None)
+        if isinstance(value, bool):
+            resource[newer] = not value
+
+    def down(resource: Node, step: Step) -> None:
+        value = resource.pop(newer, None)
+        if isinstance(value, bool):
+            resource[older] = not value
+
+    return up, down
+
+
+# DSTU2 Immunization `requester` / `performer` are STU3 `practitioner[]` entries with the v2-0443 role OP (ordering
+# provider) / AP (administering provider), in that order.
+_PROVIDER_ROLES = (("requester", "OP"), ("performer", "AP"))
+_ROLE_SYSTEM = "http://hl7.org/fhir/v2/0443"
+
+
+def _practitioners(resource: Node) -> list[Node]:
+    return [
+        {"role": {"coding": [{"system": _ROLE_SYSTEM, "code": code}]}, "actor": resource[name]}
+        for name, code in _PROVIDER_ROLES
+        if isinstance(resource.get(name), dict)
+    ]
+
+
+def immunization_practitioners_up(resource: Node, step: Step) -> None:
+    """DSTU2 `requester` and `performer` -> STU3 `practitioner[]` with roles OP and AP. A practitioner list kept on
+    the way down (one these two references do not say exactly) comes back instead."""
+    made = _practitioners(resource)
+    for name, _ in _PROVIDER_ROLES:
+        resource.pop(name, None)
+    saved = ext.take(resource, step.target_url("practitioner"))
+    practitioners = [ext.decode(e) for e in saved] if saved else made
+    if practitioners:
+        resource["practitioner"] = practitioners
+
+
+def immunization_practitioners_down(resource: Node, step: Step) -> None:
+    """STU3 `practitioner[]` -> DSTU2 `requester` (the first actor with role OP) and `performer` (the first with role
+    AP); when those two do not give the same list back (other roles, no role, more entries), the list is kept as an
+    extension too."""
+    practitioners = resource.pop("practitioner", None)
+    if not isinstance(practitioners, list) or not practitioners:
+        return
+    for name, code in _PROVIDER_ROLES:
+        for item in practitioners:
+            role = item.get("role") if isinstance(item, dict) else None
+            codings = role.get("coding") if isinstance(role, dict) else None
+            if isinstance(codings, list) and any(
+                isinstance(c, dict) and c.get("system") == _ROLE_SYSTEM and c.get("code") == code for c in codings
+            ):
+                if isinstance(item.get("actor"), dict):
+                    resource[name] = item["actor"]
+                    break
+    if _practitioners(resource) != practitioners:
+        for item in practitioners:
+            ext.add(resource, ext.encode(step.source_url("practitioner"), item, "BackboneElement"))
