@@ -71,6 +71,8 @@ _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
 _LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
 _IMMUNIZATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
 _IMMUNIZATION_STATUS_STU3 = frozenset({"completed", "entered-in-error"})
+_PROCEDURE_STATUS_DSTU2 = frozenset({"in-progress", "aborted", "completed", "entered-in-error"})
+_PROCEDURE_STATUS_STU3 = _PROCEDURE_STATUS_DSTU2 | {"preparation", "suspended", "unknown"}
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -259,6 +261,31 @@ RULES: dict[str, tuple[Rule, ...]] = {
             _IMMUNIZATION_STATUS_DSTU2,
             _IMMUNIZATION_STATUS_STU3,
         ),
+    ),
+    "Procedure": (
+        Renamed("notPerformed", "notDone"),
+        Renamed("reasonNotPerformed", "notDoneReason"),
+        Cardinality("notDoneReason", many_in_newer=False, data_type="CodeableConcept"),
+        Renamed("encounter", "context"),
+        Renamed("reasonCodeableConcept", "reasonCode"),
+        Cardinality("reasonCode", many_in_newer=True, data_type="CodeableConcept"),
+        Cardinality("reasonReference", many_in_newer=True, data_type="Reference"),
+        Renamed("request", "basedOn"),
+        Cardinality("basedOn", many_in_newer=True, data_type="Reference"),
+        Renamed("notes", "note"),
+        Renamed("used", "usedReference"),
+        # DSTU2 status is required and lacks preparation, suspended (both still under way: in-progress) and unknown
+        # (data-absent-reason); the STU3 code is kept as an extension.
+        Codes(
+            "status",
+            {},
+            {"preparation": "in-progress", "suspended": "in-progress"},
+            _PROCEDURE_STATUS_DSTU2,
+            _PROCEDURE_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+        # DSTU2 requires `code`; STU3 may leave it out (a narrative-only procedure).
+        Required("code", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

@@ -71,7 +71,6 @@ WITHOUT_DSTU2_RULES = {
     "Device",
     "Goal",
     "MedicationAdministration",
-    "Procedure",
     "Provenance",
 }
 
@@ -105,4 +104,29 @@ def test_a_dstu2_immunization_reads_as_r4_and_comes_back() -> None:
     roles = {p["function"]["coding"][0]["code"]: p["actor"]["reference"] for p in r4["performer"]}
     assert roles == {"AP": "Practitioner/a", "OP": "Practitioner/b"}
     assert "wasNotGiven" not in r4 and "reported" not in r4
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def test_a_dstu2_procedure_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "Procedure",
+        "id": "p",
+        "subject": {"reference": "Patient/1"},
+        "status": "aborted",
+        "code": {"text": "appendectomy"},
+        "notPerformed": True,
+        "reasonNotPerformed": [{"text": "refused"}, {"text": "unwell"}],
+        "reasonCodeableConcept": {"text": "pain"},
+        "encounter": {"reference": "Encounter/1"},
+        "request": {"reference": "ProcedureRequest/1"},
+        "notes": [{"text": "n"}],
+        "used": [{"reference": "Device/1"}],
+    }
+    r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
+    assert r4["status"] == "not-done"
+    assert r4["statusReason"] == {"text": "refused"}
+    assert r4["reasonCode"] == [{"text": "pain"}]
+    assert r4["encounter"] == {"reference": "Encounter/1"}
+    assert r4["basedOn"] == [{"reference": "ProcedureRequest/1"}]
+    assert r4["note"] == [{"text": "n"}] and r4["usedReference"] == [{"reference": "Device/1"}]
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
