@@ -73,6 +73,12 @@ _IMMUNIZATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "
 _IMMUNIZATION_STATUS_STU3 = frozenset({"completed", "entered-in-error"})
 _PROCEDURE_STATUS_DSTU2 = frozenset({"in-progress", "aborted", "completed", "entered-in-error"})
 _PROCEDURE_STATUS_STU3 = _PROCEDURE_STATUS_DSTU2 | {"preparation", "suspended", "unknown"}
+_REPORT_STATUS_DSTU2 = frozenset(
+    {"registered", "partial", "final", "corrected", "appended", "cancelled", "entered-in-error"}
+)
+_REPORT_STATUS_STU3 = _REPORT_STATUS_DSTU2 | {"preliminary", "amended", "unknown"}
+_DOC_STATUS_DSTU2 = frozenset({"preliminary", "final", "appended", "amended", "entered-in-error"})
+_DOC_STATUS_STU3 = frozenset({"preliminary", "final", "amended", "entered-in-error"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -286,6 +292,35 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         # DSTU2 requires `code`; STU3 may leave it out (a narrative-only procedure).
         Required("code", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
+    ),
+    "DiagnosticReport": (
+        Renamed("encounter", "context"),
+        Renamed("request", "basedOn"),
+        Transform("performer Reference <-> performer[].actor", *t2.actor_list("performer")),
+        # DSTU2 `partial` covers preliminary reports, `corrected` any change after final; `unknown` has no DSTU2
+        # code (status is required there): data-absent-reason. The STU3 code is kept as an extension.
+        Codes(
+            "status",
+            {},
+            {"preliminary": "partial", "amended": "corrected"},
+            _REPORT_STATUS_DSTU2,
+            _REPORT_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+    ),
+    "DocumentReference": (
+        Cardinality("content.format", many_in_newer=False, data_type="Coding"),
+        # DSTU2 docStatus is a CodeableConcept (composition-status), STU3 a code; DSTU2 `appended` is STU3 `amended`.
+        Codes(
+            "docStatus",
+            {"appended": "amended"},
+            {},
+            _DOC_STATUS_DSTU2,
+            _DOC_STATUS_STU3,
+            shape="code",
+            system=PRE_R4 + "composition-status",
+            older_shape="CodeableConcept",
+        ),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

@@ -259,3 +259,29 @@ def immunization_practitioners_down(resource: Node, step: Step) -> None:
     if _practitioners(resource) != practitioners:
         for item in practitioners:
             ext.add(resource, ext.encode(step.source_url("practitioner"), item, "BackboneElement"))
+
+
+def actor_list(path: str) -> tuple[Any, Any]:
+    """DSTU2 `<path>` (one Reference) <-> STU3 `<path>[]` (BackboneElements with an `actor` and an optional `role`,
+    DiagnosticReport.performer): up, the reference is the one entry's actor; down, the first entry's actor, and a
+    list that one reference does not say (roles, more entries) is kept whole as an extension that comes back."""
+
+    def up(resource: Node, step: Step) -> None:
+        value = resource.pop(path, None)
+        saved = ext.take(resource, step.target_url(path))
+        if saved:
+            resource[path] = [ext.decode(e) for e in saved]
+        elif isinstance(value, dict):
+            resource[path] = [{"actor": value}]
+
+    def down(resource: Node, step: Step) -> None:
+        entries = resource.pop(path, None)
+        if not isinstance(entries, list) or not entries:
+            return
+        first = entries[0]
+        if isinstance(first, dict) and isinstance(first.get("actor"), dict):
+            resource[path] = first["actor"]
+        if entries != [{"actor": resource.get(path)}]:
+            ext.add(resource, ext.encode(step.source_url(path), entries, "BackboneElement"))
+
+    return up, down

@@ -66,8 +66,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
 # test_bridge_hl7_examples); this set only shrinks.
 WITHOUT_DSTU2_RULES = {
     "CarePlan",
-    "DiagnosticReport",
-    "DocumentReference",
     "Device",
     "Goal",
     "MedicationAdministration",
@@ -129,4 +127,52 @@ def test_a_dstu2_procedure_reads_as_r4_and_comes_back() -> None:
     assert r4["encounter"] == {"reference": "Encounter/1"}
     assert r4["basedOn"] == [{"reference": "ProcedureRequest/1"}]
     assert r4["note"] == [{"text": "n"}] and r4["usedReference"] == [{"reference": "Device/1"}]
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def test_a_dstu2_diagnostic_report_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "DiagnosticReport",
+        "id": "d",
+        "status": "partial",
+        "code": {"text": "CBC"},
+        "subject": {"reference": "Patient/1"},
+        "encounter": {"reference": "Encounter/1"},
+        "effectiveDateTime": "2016-01-01",
+        "issued": "2016-01-01T10:00:00Z",
+        "performer": {"reference": "Organization/lab"},
+        "request": [{"reference": "DiagnosticOrder/1"}],
+    }
+    r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
+    assert r4["performer"] == [{"reference": "Organization/lab"}]
+    assert r4["encounter"] == {"reference": "Encounter/1"}
+    assert r4["basedOn"] == [{"reference": "DiagnosticOrder/1"}]
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+    # R4's preliminary is DSTU2's partial; the R4 code comes back.
+    r4["status"] = "preliminary"
+    down = convert_resource(copy.deepcopy(r4), "R4", "DSTU2")
+    assert down["status"] == "partial"
+    assert convert_resource(down, "DSTU2", "R4")["status"] == "preliminary"
+
+
+def test_a_dstu2_document_reference_reads_as_r4_and_comes_back() -> None:
+    system = "http://hl7.org/fhir/composition-status"
+    dstu2 = {
+        "resourceType": "DocumentReference",
+        "id": "r",
+        "subject": {"reference": "Patient/1"},
+        "type": {"text": "note"},
+        "indexed": "2016-01-01T10:00:00Z",
+        "status": "current",
+        "docStatus": {"coding": [{"system": system, "code": "appended"}]},
+        "content": [
+            {
+                "attachment": {"contentType": "text/plain", "url": "Binary/1"},
+                "format": [{"code": "urn:a"}, {"code": "urn:b"}],
+            }
+        ],
+    }
+    r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
+    assert r4["docStatus"] == "amended"
+    assert r4["content"][0]["format"] == {"code": "urn:a"}
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
