@@ -79,6 +79,10 @@ _REPORT_STATUS_DSTU2 = frozenset(
 _REPORT_STATUS_STU3 = _REPORT_STATUS_DSTU2 | {"preliminary", "amended", "unknown"}
 _DOC_STATUS_DSTU2 = frozenset({"preliminary", "final", "appended", "amended", "entered-in-error"})
 _DOC_STATUS_STU3 = frozenset({"preliminary", "final", "amended", "entered-in-error"})
+_GOAL_STATUS_DSTU2 = frozenset(
+    {"proposed", "planned", "accepted", "rejected", "in-progress", "achieved", "sustaining", "on-hold", "cancelled"}
+)
+_GOAL_STATUS_STU3 = _GOAL_STATUS_DSTU2 | {"on-target", "ahead-of-target", "behind-target", "entered-in-error"}
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -320,6 +324,26 @@ RULES: dict[str, tuple[Rule, ...]] = {
             shape="code",
             system=PRE_R4 + "composition-status",
             older_shape="CodeableConcept",
+        ),
+    ),
+    "Goal": (
+        Transform("description string <-> CodeableConcept", *t2.string_and_concept("description", True)),
+        Transform("statusReason CodeableConcept <-> string", *t2.string_and_concept("statusReason", False)),
+        Renamed("author", "expressedBy"),
+        Transform("targetDate/targetQuantity <-> target", t2.goal_target_up, t2.goal_target_down),
+        Transform("outcome[] <-> outcomeCode/outcomeReference", t2.goal_outcome_up, t2.goal_outcome_down),
+        # The progress codes STU3 adds are DSTU2 `in-progress`; entered-in-error is `cancelled` (STU3 code kept).
+        Codes(
+            "status",
+            {},
+            {
+                "on-target": "in-progress",
+                "ahead-of-target": "in-progress",
+                "behind-target": "in-progress",
+                "entered-in-error": "cancelled",
+            },
+            _GOAL_STATUS_DSTU2,
+            _GOAL_STATUS_STU3,
         ),
     ),
     "OperationOutcome": (

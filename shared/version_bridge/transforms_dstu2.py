@@ -285,3 +285,105 @@ def actor_list(path: str) -> tuple[Any, Any]:
             ext.add(resource, ext.encode(step.source_url(path), entries, "BackboneElement"))
 
     return up, down
+
+
+def _text_of(concept: Any) -> str | None:
+    """A CodeableConcept's text, else its first coding's display or code."""
+    if not isinstance(concept, dict):
+        return None
+    if isinstance(concept.get("text"), str):
+        return str(concept["text"])
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict):
+            for key in ("display", "code"):
+                if isinstance(coding.get(key), str):
+                    return str(coding[key])
+    return None
+
+
+def string_and_concept(path: str, concept_in_newer: bool) -> tuple[Any, Any]:
+    """A top-level string on one side, a CodeableConcept on the other (Goal `description`: DSTU2 string, STU3
+    concept; Goal `statusReason` the other way round). Into the concept, the string is its text; into the string,
+    the concept's text (or first coding's display or code), the concept kept as an extension unless it is that text
+    alone."""
+
+    def to_concept(resource: Node, step: Step) -> None:
+        value = resource.get(path)
+        saved = ext.take(resource, step.target_url(path))
+        if saved:
+            resource[path] = ext.decode(saved[0])
+        elif isinstance(value, str):
+            resource[path] = {"text": value}
+
+    def to_string(resource: Node, step: Step) -> None:
+        concept = resource.get(path)
+        if not isinstance(concept, dict):
+            return
+        text = _text_of(concept)
+        if text is None:
+            del resource[path]
+        else:
+            resource[path] = text
+        if concept != {"text": text}:
+            ext.add(resource, ext.encode(step.source_url(path), concept, "CodeableConcept"))
+
+    return (to_concept, to_string) if concept_in_newer else (to_string, to_concept)
+
+
+_GOAL_TARGET = (("targetDate", "dueDate"), ("targetQuantity", "detailQuantity"))
+
+
+def goal_target_up(resource: Node, step: Step) -> None:
+    """DSTU2 Goal `targetDate` / `targetQuantity` -> STU3 `target.dueDate` / `target.detailQuantity`, joined with the
+    rest of an STU3 target kept on the way down (measure, other detail[x])."""
+    saved = ext.take(resource, step.target_url("target"))
+    target: Node = ext.decode(saved[0]) if saved else {}
+    for older, newer in _GOAL_TARGET:
+        if older in resource:
+            target[newer] = resource.pop(older)
+    if target:
+        resource["target"] = target
+
+
+def goal_target_down(resource: Node, step: Step) -> None:
+    """STU3 Goal `target` -> DSTU2 `targetDate` / `targetQuantity`; whatever else the target holds is kept as an
+    extension."""
+    target = resource.pop("target", None)
+    if not isinstance(target, dict):
+        return
+    rest = dict(target)
+    for older, newer in _GOAL_TARGET:
+        if newer in rest:
+            resource[older] = rest.pop(newer)
+    if rest:
+        ext.add(resource, ext.encode(step.source_url("target"), rest, "BackboneElement"))
+
+
+def _outcome_entries(codes: Any, references: Any) -> list[Node]:
+    return [{"resultCodeableConcept": c} for c in codes or []] + [{"resultReference": r} for r in references or []]
+
+
+def goal_outcome_up(resource: Node, step: Step) -> None:
+    """DSTU2 Goal `outcome[]` (resultCodeableConcept | resultReference) -> STU3 `outcomeCode[]` and
+    `outcomeReference[]`; when the STU3 lists would not give the same outcome list back (order, other elements), the
+    DSTU2 list is kept as an extension too."""
+    outcomes = resource.pop("outcome", None)
+    if not isinstance(outcomes, list):
+        return
+    codes = [o["resultCodeableConcept"] for o in outcomes if isinstance(o, dict) and "resultCodeableConcept" in o]
+    references = [o["resultReference"] for o in outcomes if isinstance(o, dict) and "resultReference" in o]
+    if codes:
+        resource["outcomeCode"] = codes
+    if references:
+        resource["outcomeReference"] = references
+    if _outcome_entries(codes, references) != outcomes:
+        ext.add(resource, ext.encode(step.source_url("outcome"), outcomes, "BackboneElement"))
+
+
+def goal_outcome_down(resource: Node, step: Step) -> None:
+    """STU3 Goal `outcomeCode[]` / `outcomeReference[]` -> DSTU2 `outcome[]` (codes first); a kept DSTU2 list wins."""
+    made = _outcome_entries(resource.pop("outcomeCode", None), resource.pop("outcomeReference", None))
+    saved = ext.take(resource, step.target_url("outcome"))
+    outcomes = [ext.decode(e) for e in saved] if saved else made
+    if outcomes:
+        resource["outcome"] = outcomes

@@ -67,7 +67,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
 WITHOUT_DSTU2_RULES = {
     "CarePlan",
     "Device",
-    "Goal",
     "MedicationAdministration",
     "Provenance",
 }
@@ -175,4 +174,26 @@ def test_a_dstu2_document_reference_reads_as_r4_and_comes_back() -> None:
     r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
     assert r4["docStatus"] == "amended"
     assert r4["content"][0]["format"] == {"code": "urn:a"}
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def test_a_dstu2_goal_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "Goal",
+        "id": "g",
+        "subject": {"reference": "Patient/1"},
+        "description": "lose weight",
+        "status": "in-progress",
+        "statusReason": {"coding": [{"system": "http://example.org", "code": "x", "display": "on track"}]},
+        "author": {"reference": "Patient/1"},
+        "targetDate": "2017-01-01",
+        "outcome": [{"resultReference": {"reference": "Observation/1"}}, {"resultCodeableConcept": {"text": "done"}}],
+    }
+    r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
+    assert r4["description"] == {"text": "lose weight"}
+    assert r4["expressedBy"] == {"reference": "Patient/1"}
+    assert r4["target"] == [{"dueDate": "2017-01-01"}]
+    assert r4["outcomeReference"] == [{"reference": "Observation/1"}]
+    assert r4["outcomeCode"] == [{"text": "done"}]
+    assert r4["statusReason"] == "on track"
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
