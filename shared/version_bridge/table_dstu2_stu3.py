@@ -83,6 +83,11 @@ _GOAL_STATUS_DSTU2 = frozenset(
     {"proposed", "planned", "accepted", "rejected", "in-progress", "achieved", "sustaining", "on-hold", "cancelled"}
 )
 _GOAL_STATUS_STU3 = _GOAL_STATUS_DSTU2 | {"on-target", "ahead-of-target", "behind-target", "entered-in-error"}
+_CARE_PLAN_STATUS_DSTU2 = frozenset({"proposed", "draft", "active", "completed", "cancelled"})
+_CARE_PLAN_STATUS_STU3 = frozenset(
+    {"draft", "active", "suspended", "completed", "entered-in-error", "cancelled", "unknown"}
+)
+_ACTIVITY_STATUS_DSTU2 = frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -345,6 +350,27 @@ RULES: dict[str, tuple[Rule, ...]] = {
             _GOAL_STATUS_DSTU2,
             _GOAL_STATUS_STU3,
         ),
+    ),
+    "CarePlan": (
+        Renamed("support", "supportingInfo"),
+        Renamed("activity.actionResulting", "activity.outcomeReference"),
+        Cardinality("note", many_in_newer=True, data_type="Annotation"),
+        # A DSTU2 care plan is a plan: STU3 `intent` (required) is derived as `plan`.
+        Required("intent", in_newer=True, derived="plan"),
+        # DSTU2 `proposed` is an STU3 draft; STU3 `entered-in-error` a DSTU2 `cancelled`; `suspended` and `unknown`
+        # have no DSTU2 code (status is required there): data-absent-reason. The other side's code is kept.
+        Codes(
+            "status",
+            {"proposed": "draft"},
+            {"entered-in-error": "cancelled"},
+            _CARE_PLAN_STATUS_DSTU2,
+            _CARE_PLAN_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+        # Before the transform going up (which derives `unknown` for a missing status), after it going down (which
+        # takes `unknown` away again).
+        Codes("activity.detail.status", {}, {}, _ACTIVITY_STATUS_DSTU2, _ACTIVITY_STATUS_DSTU2 | {"unknown"}),
+        Transform("activity.detail status/prohibited/statusReason", t2.care_plan_details_up, t2.care_plan_details_down),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

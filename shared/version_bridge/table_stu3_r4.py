@@ -248,6 +248,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "CarePlan": (
         Renamed("context", "encounter"),
+        Renamed("activity.detail.prohibited", "activity.detail.doNotPerform"),
         OnlyIn(False, "definition", "Reference", repeating=True),
         OnlyIn(True, "instantiatesCanonical", "canonical", repeating=True),
         *_IDENTIFIERS,

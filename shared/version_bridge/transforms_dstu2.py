@@ -387,3 +387,59 @@ def goal_outcome_down(resource: Node, step: Step) -> None:
     outcomes = [ext.decode(e) for e in saved] if saved else made
     if outcomes:
         resource["outcome"] = outcomes
+
+
+def _details(resource: Node) -> list[tuple[Node, Node]]:
+    """(activity, detail) for each CarePlan activity with a detail."""
+    activities = resource.get("activity")
+    return [
+        (activity, activity["detail"])
+        for activity in (activities if isinstance(activities, list) else [])
+        if isinstance(activity, dict) and isinstance(activity.get("detail"), dict)
+    ]
+
+
+_ABSENT = {"extension": [ext.data_absent()]}
+
+
+def care_plan_details_up(resource: Node, step: Step) -> None:
+    """DSTU2 CarePlan `activity.detail` -> STU3: `statusReason` CodeableConcept -> string (its text, the concept
+    kept on the activity); `status` (required in STU3) `unknown` when DSTU2 has none; a `prohibited` marked
+    data-absent on the way down was not in STU3 and goes."""
+    for activity, detail in _details(resource):
+        if "status" not in detail and "_status" not in detail:
+            detail["status"] = "unknown"
+        if detail.get("_prohibited") == _ABSENT:
+            del detail["_prohibited"]
+            detail.pop("prohibited", None)
+        reason = detail.get("statusReason")
+        saved = ext.take(activity, step.target_url("activity.detail.statusReason"))
+        if saved:
+            detail["statusReason"] = ext.decode(saved[0])
+        elif isinstance(reason, dict):
+            text = _text_of(reason)
+            if text is None:
+                del detail["statusReason"]
+            else:
+                detail["statusReason"] = text
+            if reason != {"text": text}:
+                kept = ext.encode(step.source_url("activity.detail.statusReason"), reason, "CodeableConcept")
+                ext.add(activity, kept)
+
+
+def care_plan_details_down(resource: Node, step: Step) -> None:
+    """STU3 CarePlan `activity.detail` -> DSTU2: the reverse of `care_plan_details_up`; `unknown` status is no
+    status (DSTU2 has no such code and does not require one); `prohibited`, required in DSTU2, is false with a
+    data-absent-reason when STU3 leaves it out."""
+    for activity, detail in _details(resource):
+        if detail.get("status") == "unknown":
+            del detail["status"]
+        if "prohibited" not in detail and "_prohibited" not in detail:
+            detail["prohibited"] = False
+            detail["_prohibited"] = {"extension": [ext.data_absent()]}
+        reason = detail.get("statusReason")
+        saved = ext.take(activity, step.target_url("activity.detail.statusReason"))
+        if saved:
+            detail["statusReason"] = ext.decode(saved[0])
+        elif isinstance(reason, str):
+            detail["statusReason"] = {"text": reason}

@@ -4,10 +4,11 @@ test_bridge_hl7_examples), refused with an OperationOutcome that says why where 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
-from devtools.bridge_fidelity import Outcome, run
+from devtools.bridge_fidelity import Outcome, examples, run
 from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource
 
 US_CORE = {
@@ -65,7 +66,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
 # US Core types DSTU2 has but the bridge has no DSTU2 rules for yet (the others convert in all six directions,
 # test_bridge_hl7_examples); this set only shrinks.
 WITHOUT_DSTU2_RULES = {
-    "CarePlan",
     "Device",
     "MedicationAdministration",
     "Provenance",
@@ -197,3 +197,56 @@ def test_a_dstu2_goal_reads_as_r4_and_comes_back() -> None:
     assert r4["outcomeCode"] == [{"text": "done"}]
     assert r4["statusReason"] == "on track"
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def _without_contained_care_teams(version: str) -> list[tuple[str, dict[str, Any]]]:
+    made = []
+    for name, resource in examples(version):
+        if resource["resourceType"] == "CarePlan":
+            resource["contained"] = [c for c in resource.get("contained", []) if c["resourceType"] != "CareTeam"]
+            made.append((name, resource))
+    return made
+
+
+def test_care_plan_examples_without_their_care_team_convert_in_all_six_directions() -> None:
+    """Most of HL7's CarePlan examples contain a CareTeam, which DSTU2 lacks (so they are refused into DSTU2, as they
+    must be); without it, each of them exercises the CarePlan rules in every direction."""
+    stu3 = _without_contained_care_teams("STU3")
+    dstu2 = [(name, convert_resource(copy.deepcopy(r), "STU3", "DSTU2")) for name, r in stu3]
+    results = run({"STU3": stu3, "R4": _without_contained_care_teams("R4"), "DSTU2": dstu2})
+    assert len(results) == 6 * 8
+    assert [(o.name, o.source, o.target, o.refused, o.problem) for o in results if o.refused or o.problem] == []
+    assert [(o.name, o.source, o.target) for o in results if not o.round_trip] == []
+
+
+def test_a_dstu2_care_plan_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "CarePlan",
+        "id": "c",
+        "subject": {"reference": "Patient/1"},
+        "status": "proposed",
+        "modified": "2016-01-01",
+        "support": [{"reference": "Observation/1"}],
+        "note": {"text": "n"},
+        "participant": [{"member": {"reference": "Practitioner/1"}}],
+        "activity": [
+            {
+                "actionResulting": [{"reference": "Appointment/1"}],
+                "detail": {"prohibited": True, "statusReason": {"text": "patient away"}},
+            }
+        ],
+    }
+    stu3 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "STU3")
+    assert stu3["status"] == "draft" and stu3["intent"] == "plan"
+    assert stu3["supportingInfo"] == [{"reference": "Observation/1"}] and stu3["note"] == [{"text": "n"}]
+    activity = stu3["activity"][0]
+    assert activity["outcomeReference"] == [{"reference": "Appointment/1"}]
+    assert activity["detail"] == {"prohibited": True, "statusReason": "patient away", "status": "unknown"}
+    r4 = convert_resource(copy.deepcopy(stu3), "STU3", "R4")
+    assert r4["activity"][0]["detail"]["doNotPerform"] is True
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+    # STU3 leaves `prohibited` out; DSTU2 requires it: false, marked data-absent, and gone again on the way back.
+    del stu3["activity"][0]["detail"]["prohibited"]
+    down = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
+    assert down["activity"][0]["detail"]["prohibited"] is False
+    assert convert_resource(down, "DSTU2", "STU3") == stu3
