@@ -88,6 +88,8 @@ _CARE_PLAN_STATUS_STU3 = frozenset(
     {"draft", "active", "suspended", "completed", "entered-in-error", "cancelled", "unknown"}
 )
 _ACTIVITY_STATUS_DSTU2 = frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled"})
+_DEVICE_STATUS_DSTU2 = frozenset({"available", "not-available", "entered-in-error"})
+_DEVICE_STATUS_STU3 = frozenset({"active", "inactive", "entered-in-error", "unknown"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -371,6 +373,19 @@ RULES: dict[str, tuple[Rule, ...]] = {
         # takes `unknown` away again).
         Codes("activity.detail.status", {}, {}, _ACTIVITY_STATUS_DSTU2, _ACTIVITY_STATUS_DSTU2 | {"unknown"}),
         Transform("activity.detail status/prohibited/statusReason", t2.care_plan_details_up, t2.care_plan_details_down),
+    ),
+    "Device": (
+        Renamed("expiry", "expirationDate"),
+        Transform("udi string <-> udi.deviceIdentifier", *t2.value_in_backbone("udi", "udi", "deviceIdentifier")),
+        Codes(
+            "status",
+            {"available": "active", "not-available": "inactive"},
+            {"active": "available", "inactive": "not-available"},
+            _DEVICE_STATUS_DSTU2,
+            _DEVICE_STATUS_STU3,
+        ),
+        # DSTU2 requires `type`; STU3 may leave it out.
+        Required("type", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

@@ -443,3 +443,30 @@ def care_plan_details_down(resource: Node, step: Step) -> None:
             detail["statusReason"] = ext.decode(saved[0])
         elif isinstance(reason, str):
             detail["statusReason"] = {"text": reason}
+
+
+def value_in_backbone(older: str, newer: str, child: str) -> tuple[Any, Any]:
+    """A DSTU2 primitive `older` that STU3 holds as `<newer>.<child>` of a backbone element (Device `udi`, a string,
+    is STU3 `udi.deviceIdentifier`): up, the value goes into the element, joined with the rest of an STU3 element
+    kept on the way down; down, the child's value comes out and the rest is kept as an extension."""
+
+    def up(resource: Node, step: Step) -> None:
+        value = resource.pop(older, None)
+        saved = ext.take(resource, step.target_url(newer))
+        element: Node = ext.decode(saved[0]) if saved else {}
+        if value is not None:
+            element[child] = value
+        if element:
+            resource[newer] = element
+
+    def down(resource: Node, step: Step) -> None:
+        element = resource.pop(newer, None)
+        if not isinstance(element, dict):
+            return
+        rest = dict(element)
+        if child in rest:
+            resource[older] = rest.pop(child)
+        if rest:
+            ext.add(resource, ext.encode(step.source_url(newer), rest, "BackboneElement"))
+
+    return up, down

@@ -26,7 +26,15 @@ KNOWN_INVALID: set[str] = {
 KNOWN_NOT_ROUND_TRIP: set[str] = set()
 # US Core types DSTU2 also has, given DSTU2 <-> STU3 rules one at a time: their examples must convert in all six
 # directions (valid and round-tripping like every other conversion here), none refused.
-IN_ALL_SIX_DIRECTIONS = ("Immunization", "Procedure", "DiagnosticReport", "DocumentReference", "Goal", "CarePlan")
+IN_ALL_SIX_DIRECTIONS = (
+    "Immunization",
+    "Procedure",
+    "DiagnosticReport",
+    "DocumentReference",
+    "Goal",
+    "CarePlan",
+    "Device",
+)
 
 
 @cache

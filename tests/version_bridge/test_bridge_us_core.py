@@ -10,6 +10,7 @@ import pytest
 
 from devtools.bridge_fidelity import Outcome, examples, run
 from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource
+from shared.version_bridge.extensions import DATA_ABSENT_REASON
 
 US_CORE = {
     "AllergyIntolerance",
@@ -66,7 +67,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
 # US Core types DSTU2 has but the bridge has no DSTU2 rules for yet (the others convert in all six directions,
 # test_bridge_hl7_examples); this set only shrinks.
 WITHOUT_DSTU2_RULES = {
-    "Device",
     "MedicationAdministration",
     "Provenance",
 }
@@ -249,4 +249,25 @@ def test_a_dstu2_care_plan_reads_as_r4_and_comes_back() -> None:
     del stu3["activity"][0]["detail"]["prohibited"]
     down = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
     assert down["activity"][0]["detail"]["prohibited"] is False
+    assert convert_resource(down, "DSTU2", "STU3") == stu3
+
+
+def test_a_dstu2_device_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "Device",
+        "id": "d",
+        "type": {"text": "pump"},
+        "status": "not-available",
+        "expiry": "2020-01-01",
+        "udi": "(01)00000000000000",
+    }
+    stu3 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "STU3")
+    assert stu3["status"] == "inactive" and stu3["expirationDate"] == "2020-01-01"
+    assert stu3["udi"] == {"deviceIdentifier": "(01)00000000000000"}
+    r4 = convert_resource(copy.deepcopy(stu3), "STU3", "R4")
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+    # An STU3 Device without a type (DSTU2 requires one) and with more UDI than DSTU2 holds.
+    stu3 = {"resourceType": "Device", "id": "e", "udi": {"deviceIdentifier": "x", "name": "pump", "issuer": "urn:a"}}
+    down = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
+    assert down["udi"] == "x" and down["type"] == {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
     assert convert_resource(down, "DSTU2", "STU3") == stu3
