@@ -90,6 +90,7 @@ _CARE_PLAN_STATUS_STU3 = frozenset(
 _ACTIVITY_STATUS_DSTU2 = frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled"})
 _DEVICE_STATUS_DSTU2 = frozenset({"available", "not-available", "entered-in-error"})
 _DEVICE_STATUS_STU3 = frozenset({"active", "inactive", "entered-in-error", "unknown"})
+_ADMINISTRATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -386,6 +387,29 @@ RULES: dict[str, tuple[Rule, ...]] = {
         ),
         # DSTU2 requires `type`; STU3 may leave it out.
         Required("type", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
+    ),
+    "MedicationAdministration": (
+        Renamed("patient", "subject"),
+        Renamed("encounter", "context"),
+        Renamed("practitioner", "performer"),
+        Transform("performer Reference <-> performer[].actor", *t2.actor_list("performer")),
+        Renamed("wasNotGiven", "notGiven"),
+        Renamed("reasonGiven", "reasonCode"),
+        Renamed("effectiveTimeDateTime", "effectiveDateTime"),
+        Renamed("effectiveTimePeriod", "effectivePeriod"),
+        Transform("note string <-> Annotation", *t.notes_from_text("note", "note")),
+        Renamed("dosage.quantity", "dosage.dose"),
+        Renamed("dosage.siteCodeableConcept", "dosage.site"),
+        OnlyIn(False, "dosage.siteReference", "Reference"),
+        # STU3 `unknown` has no DSTU2 code (status is required there): data-absent-reason, the STU3 code kept.
+        Codes(
+            "status",
+            {},
+            {},
+            _ADMINISTRATION_STATUS_DSTU2,
+            _ADMINISTRATION_STATUS_DSTU2 | {"unknown"},
+            down_default=DATA_ABSENT,
+        ),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

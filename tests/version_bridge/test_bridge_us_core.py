@@ -67,7 +67,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
 # US Core types DSTU2 has but the bridge has no DSTU2 rules for yet (the others convert in all six directions,
 # test_bridge_hl7_examples); this set only shrinks.
 WITHOUT_DSTU2_RULES = {
-    "MedicationAdministration",
     "Provenance",
 }
 
@@ -271,3 +270,31 @@ def test_a_dstu2_device_reads_as_r4_and_comes_back() -> None:
     down = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
     assert down["udi"] == "x" and down["type"] == {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
     assert convert_resource(down, "DSTU2", "STU3") == stu3
+
+
+def test_a_dstu2_medication_administration_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "MedicationAdministration",
+        "id": "m",
+        "status": "completed",
+        "patient": {"reference": "Patient/1"},
+        "encounter": {"reference": "Encounter/1"},
+        "practitioner": {"reference": "Practitioner/1"},
+        "wasNotGiven": False,
+        "reasonGiven": [{"text": "pain"}],
+        "effectiveTimeDateTime": "2016-01-01T10:00:00Z",
+        "medicationCodeableConcept": {"text": "paracetamol"},
+        "note": "given with water",
+        "dosage": {
+            "quantity": {"value": 500, "unit": "mg"},
+            "siteCodeableConcept": {"text": "mouth"},
+            "rateRatio": {"numerator": {"value": 1}, "denominator": {"value": 1}},
+        },
+    }
+    r4 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "R4")
+    assert r4["subject"] == {"reference": "Patient/1"} and r4["context"] == {"reference": "Encounter/1"}
+    assert r4["performer"] == [{"actor": {"reference": "Practitioner/1"}}]
+    assert r4["reasonCode"] == [{"text": "pain"}] and r4["effectiveDateTime"] == "2016-01-01T10:00:00Z"
+    assert r4["note"] == [{"text": "given with water"}]
+    assert r4["dosage"]["dose"] == {"value": 500, "unit": "mg"} and r4["dosage"]["site"] == {"text": "mouth"}
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
