@@ -39,20 +39,9 @@ _US_CORE = (
     "Procedure",
     "Provenance",
 )
-# Those of them with DSTU2 rules so far (table_dstu2_stu3.py); the others are refused from and to DSTU2.
-_US_CORE_IN_DSTU2 = (
-    "Immunization",
-    "Procedure",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Goal",
-    "CarePlan",
-    "Device",
-    "MedicationAdministration",
-)
 _SINCE_STU3 = ("CareTeam", "PractitionerRole")  # no DSTU2 counterpart: refused with an OperationOutcome
 BRIDGED: dict[str, tuple[str, ...]] = {
-    "DSTU2": (*_COMMON, *_US_CORE_IN_DSTU2, "MedicationOrder"),
+    "DSTU2": (*_COMMON, *_US_CORE, "MedicationOrder"),
     "STU3": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
     "R4": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
 }

@@ -91,6 +91,7 @@ _ACTIVITY_STATUS_DSTU2 = frozenset({"not-started", "scheduled", "in-progress", "
 _DEVICE_STATUS_DSTU2 = frozenset({"available", "not-available", "entered-in-error"})
 _DEVICE_STATUS_STU3 = frozenset({"active", "inactive", "entered-in-error", "unknown"})
 _ADMINISTRATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
+_ENTITY_ROLES_DSTU2 = frozenset({"derivation", "revision", "quotation", "source"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -408,6 +409,23 @@ RULES: dict[str, tuple[Rule, ...]] = {
             {},
             _ADMINISTRATION_STATUS_DSTU2,
             _ADMINISTRATION_STATUS_DSTU2 | {"unknown"},
+            down_default=DATA_ABSENT,
+        ),
+    ),
+    "Provenance": (
+        # DSTU2 `reason` / `activity` are CodeableConcepts, STU3 Codings (a concept beyond one coding is kept).
+        Transform("reason CodeableConcept <-> Coding", *reversed(t.coding_to_concept("reason"))),
+        Transform("activity CodeableConcept <-> Coding", *reversed(t.coding_to_concept("activity"))),
+        Transform("agent role/actor <-> role[]/who[x]", t2.provenance_agents_up, t2.provenance_agents_down),
+        Transform("entity reference/type <-> what[x]", t2.provenance_entities_up, t2.provenance_entities_down),
+        Transform("signature contentType/blob required", t2.signature_required_up, t2.signature_required_down),
+        # STU3 `removal` has no DSTU2 code (role is required there): data-absent-reason, the STU3 code kept.
+        Codes(
+            "entity.role",
+            {},
+            {},
+            _ENTITY_ROLES_DSTU2,
+            _ENTITY_ROLES_DSTU2 | {"removal"},
             down_default=DATA_ABSENT,
         ),
     ),

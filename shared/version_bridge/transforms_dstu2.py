@@ -470,3 +470,156 @@ def value_in_backbone(older: str, newer: str, child: str) -> tuple[Any, Any]:
             ext.add(resource, ext.encode(step.source_url(newer), rest, "BackboneElement"))
 
     return up, down
+
+
+def _items(resource: Node, name: str) -> list[Node]:
+    found = resource.get(name)
+    return [item for item in (found if isinstance(found, list) else []) if isinstance(item, dict)]
+
+
+def _is_absent(value: Any) -> bool:
+    return bool(value == _ABSENT)
+
+
+def provenance_agents_up(resource: Node, step: Step) -> None:
+    """DSTU2 Provenance `agent[]` -> STU3: `role` (one Coding, required) becomes the one concept of `role[]`, `actor`
+    becomes `whoReference` (STU3 requires a who[x]: data-absent-reason when DSTU2 names none). A role list or who
+    kept on the way down comes back instead."""
+    who_url = step.target_url("agent.who")
+    for agent in _items(resource, "agent"):
+        role = agent.pop("role", None)
+        saved_roles = [ext.decode(e) for e in ext.take(agent, step.target_url("agent.role"))]
+        if saved_roles:
+            agent["role"] = saved_roles
+        elif isinstance(role, dict) and not _is_absent(role):
+            agent["role"] = [{"coding": [role]}]
+        actor = agent.pop("actor", None)
+        saved_who = ext.take(agent, who_url)
+        if saved_who:
+            kept = ext.decode(saved_who[0])
+            if isinstance(kept, dict):
+                agent.update(kept)
+        elif isinstance(actor, dict):
+            agent["whoReference"] = actor
+        else:
+            agent["whoReference"] = dict(_ABSENT)
+
+
+def provenance_agents_down(resource: Node, step: Step) -> None:
+    """STU3 Provenance `agent[]` -> DSTU2: the first role's first coding is the `role` (required in DSTU2:
+    data-absent-reason when STU3 has none), `whoReference` the `actor`; a role list that is more than that one coding,
+    and a `whoUri` (DSTU2 has no place for it), are kept as extensions."""
+    who_url = step.source_url("agent.who")
+    for agent in _items(resource, "agent"):
+        roles = agent.pop("role", None)
+        first = roles[0] if isinstance(roles, list) and roles and isinstance(roles[0], dict) else None
+        codings = first.get("coding") if first is not None else None
+        coding = codings[0] if isinstance(codings, list) and codings and isinstance(codings[0], dict) else None
+        agent["role"] = coding if coding is not None else dict(_ABSENT)
+        if roles and roles != [{"coding": [coding]}]:
+            ext.add(agent, ext.encode(step.source_url("agent.role"), roles, "CodeableConcept"))
+        reference = agent.pop("whoReference", None)
+        uri = agent.pop("whoUri", None)
+        if isinstance(reference, dict) and not _is_absent(reference):
+            agent["actor"] = reference
+        elif uri is not None:
+            ext.add(agent, ext.encode(who_url, {"whoUri": uri}, "BackboneElement"))
+        elif reference is None:  # no who at all (STU3 requires one): nothing made on the way up either
+            ext.add(agent, ext.encode(who_url, {}, "BackboneElement"))
+
+
+_RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"
+_WHAT = ("whatUri", "whatReference", "whatIdentifier")
+
+
+def _entity_up_what(entity: Node) -> Node:
+    """The STU3 what[x] a DSTU2 entity's `reference` (and `display`) give: a relative `Type/id` reference is a
+    whatReference, any other URI a whatUri."""
+    reference, display = entity.get("reference"), entity.get("display")
+    if not isinstance(reference, str):
+        return {}
+    head, _, tail = reference.partition("/")
+    if head[:1].isupper() and head.isalpha() and tail and "/" not in tail:
+        made: Node = {"reference": reference}
+        if isinstance(display, str):
+            made["display"] = display
+        return {"whatReference": made}
+    return {"whatUri": reference}
+
+
+def provenance_entities_up(resource: Node, step: Step) -> None:
+    """DSTU2 Provenance `entity[]` -> STU3: `reference` (a URI) and `display` become `whatReference` (for a `Type/id`
+    reference) or `whatUri`; the `type` derived on the way down goes (another type stays, kept by the safety net); an
+    STU3 what[x] kept on the way down comes back instead."""
+    for entity in _items(resource, "entity"):
+        saved = ext.take(entity, step.target_url("entity.what"))
+        what = ext.decode(saved[0]) if saved else _entity_up_what(entity)
+        if not saved or (isinstance(entity.get("display"), str) and "whatReference" in what):
+            entity.pop("display", None)
+        entity.pop("reference", None)
+        entity.pop("_reference", None)
+        if isinstance(what, dict):
+            entity.update(what)
+        kind = entity.get("type")
+        derived = _entity_type(what if isinstance(what, dict) else {})
+        if _is_absent(kind) or kind == derived:
+            del entity["type"]
+
+
+def _entity_type(what: Node) -> Node:
+    """The DSTU2 entity `type` (required) an STU3 what[x] gives: the referenced resource type, else data-absent."""
+    reference = what.get("whatReference")
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    head = target.partition("/")[0] if isinstance(target, str) else ""
+    if head[:1].isupper() and head.isalpha():
+        return {"system": _RESOURCE_TYPES, "code": head}
+    return dict(_ABSENT)
+
+
+def provenance_entities_down(resource: Node, step: Step) -> None:
+    """STU3 Provenance `entity[]` -> DSTU2 `reference` (required URI: the whatUri, the whatReference's reference, or
+    the whatIdentifier's value) and `display`; `type` (required in DSTU2) is the referenced resource type or a
+    data-absent-reason. When the DSTU2 form would not give the same what[x] back, the STU3 one is kept."""
+    for entity in _items(resource, "entity"):
+        what = {name: entity.pop(name) for name in _WHAT if name in entity}
+        uri = what.get("whatUri")
+        reference = what.get("whatReference")
+        identifier = what.get("whatIdentifier")
+        if isinstance(uri, str):
+            entity["reference"] = uri
+        elif isinstance(reference, dict):
+            logical = reference.get("identifier")
+            if isinstance(reference.get("reference"), str):
+                entity["reference"] = reference["reference"]
+            elif isinstance(logical, dict) and isinstance(logical.get("value"), str):
+                entity["reference"] = logical["value"]  # a logical reference: its identifier's value
+            if isinstance(reference.get("display"), str):
+                entity["display"] = reference["display"]
+        elif isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+            entity["reference"] = identifier["value"]
+        if "reference" not in entity:
+            entity["_reference"] = dict(_ABSENT)
+        if "type" not in entity:
+            entity["type"] = _entity_type(what)
+        if _entity_up_what(entity) != what:
+            ext.add(entity, ext.encode(step.source_url("entity.what"), what, "BackboneElement"))
+
+
+_SIGNATURE_REQUIRED_IN_DSTU2 = ("contentType", "blob")
+
+
+def signature_required_up(resource: Node, step: Step) -> None:
+    """The data-absent-reasons `signature_required_down` put in place go again (STU3 does not require the values)."""
+    for signature in _items(resource, "signature"):
+        for name in _SIGNATURE_REQUIRED_IN_DSTU2:
+            if name not in signature and _is_absent(signature.get("_" + name)):
+                del signature["_" + name]
+
+
+def signature_required_down(resource: Node, step: Step) -> None:
+    """DSTU2 requires a Signature's `contentType` and `blob`, which STU3 may leave out: a data-absent-reason on the
+    primitive in their place."""
+    for signature in _items(resource, "signature"):
+        for name in _SIGNATURE_REQUIRED_IN_DSTU2:
+            if name not in signature and "_" + name not in signature:
+                signature["_" + name] = dict(_ABSENT)

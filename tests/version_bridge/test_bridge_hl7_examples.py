@@ -34,6 +34,8 @@ IN_ALL_SIX_DIRECTIONS = (
     "Goal",
     "CarePlan",
     "Device",
+    "MedicationAdministration",
+    "Provenance",
 )
 
 

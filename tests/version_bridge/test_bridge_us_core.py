@@ -1,5 +1,6 @@
-"""The US Core 6.1 types a Patients-app-like client reads: bridged between STU3 and R4 (judged on HL7's examples in
-test_bridge_hl7_examples), refused with an OperationOutcome that says why where the bridge cannot convert them."""
+"""The US Core 6.1 types a Patients-app-like client reads: bridged in every direction both versions have them (judged
+on HL7's examples in test_bridge_hl7_examples), refused with an OperationOutcome that says why where DSTU2 lacks them;
+DSTU2 elements the STU3-derived DSTU2 examples cannot show, on hand-written DSTU2 resources."""
 
 from __future__ import annotations
 
@@ -44,12 +45,18 @@ def outcomes() -> list[Outcome]:
     return run()
 
 
-@pytest.mark.parametrize(("source", "target"), [("R4", "STU3"), ("STU3", "R4")])
-def test_every_us_core_type_converts_between_stu3_and_r4(outcomes: list[Outcome], source: str, target: str) -> None:
+DSTU2_LACKS = {"CareTeam", "PractitionerRole"}
+DIRECTIONS = [(s, t) for s in ("DSTU2", "STU3", "R4") for t in ("DSTU2", "STU3", "R4") if s != t]
+
+
+@pytest.mark.parametrize(("source", "target"), DIRECTIONS)
+def test_every_us_core_type_converts_in_every_direction(outcomes: list[Outcome], source: str, target: str) -> None:
+    """Every US Core type both versions have (all but CareTeam and PractitionerRole with DSTU2)."""
     converted = {o.kind for o in outcomes if (o.source, o.target) == (source, target) and not o.refused}
+    expected = US_CORE - (DSTU2_LACKS if "DSTU2" in (source, target) else set())
     example_types = {o.kind for o in outcomes if o.source == source}
-    assert US_CORE & example_types <= converted, (US_CORE & example_types) - converted
-    assert len(US_CORE & example_types) >= 20
+    assert expected & example_types <= converted, (expected & example_types) - converted
+    assert len(expected & example_types) >= 19  # DSTU2 names MedicationRequest MedicationOrder
 
 
 def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
@@ -62,21 +69,6 @@ def test_a_type_dstu2_lacks_is_refused_with_an_outcome_that_says_so() -> None:
     outcome = answer["entry"][0]["resource"]
     assert outcome["resourceType"] == "OperationOutcome"
     assert "DSTU2 has no PractitionerRole" in outcome["issue"][0]["diagnostics"]
-
-
-# US Core types DSTU2 has but the bridge has no DSTU2 rules for yet (the others convert in all six directions,
-# test_bridge_hl7_examples); this set only shrinks.
-WITHOUT_DSTU2_RULES = {
-    "Provenance",
-}
-
-
-@pytest.mark.parametrize("kind", sorted(WITHOUT_DSTU2_RULES))
-def test_a_us_core_type_without_dstu2_rules_is_refused_not_dropped(kind: str) -> None:
-    resource = {"resourceType": kind, "id": "i", "status": "completed"}
-    for source in ("R4", "STU3"):
-        with pytest.raises(Unsupported, match=f"{kind} cannot be translated"):
-            convert_resource(copy.deepcopy(resource), source, "DSTU2")
 
 
 def test_a_dstu2_immunization_reads_as_r4_and_comes_back() -> None:
@@ -297,4 +289,41 @@ def test_a_dstu2_medication_administration_reads_as_r4_and_comes_back() -> None:
     assert r4["reasonCode"] == [{"text": "pain"}] and r4["effectiveDateTime"] == "2016-01-01T10:00:00Z"
     assert r4["note"] == [{"text": "given with water"}]
     assert r4["dosage"]["dose"] == {"value": 500, "unit": "mg"} and r4["dosage"]["site"] == {"text": "mouth"}
+    assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def test_a_dstu2_provenance_reads_as_r4_and_comes_back() -> None:
+    dstu2 = {
+        "resourceType": "Provenance",
+        "id": "p",
+        "target": [{"reference": "Patient/1"}],
+        "recorded": "2016-01-01T10:00:00Z",
+        "reason": [{"coding": [{"system": "http://hl7.org/fhir/v3/ActReason", "code": "TREAT"}]}],
+        "activity": {"coding": [{"system": "http://hl7.org/fhir/v3/DataOperation", "code": "CREATE"}]},
+        "agent": [
+            {
+                "role": {"system": "http://hl7.org/fhir/provenance-participant-role", "code": "author"},
+                "actor": {"reference": "Practitioner/1"},
+                "userId": {"value": "u1"},
+            }
+        ],
+        "entity": [
+            {
+                "role": "source",
+                "type": {"system": "http://hl7.org/fhir/resource-types", "code": "DocumentReference"},
+                "reference": "DocumentReference/1",
+                "display": "the source",
+            },
+            {"role": "derivation", "type": {"code": "file"}, "reference": "http://example.org/a.pdf"},
+        ],
+    }
+    stu3 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "STU3")
+    assert stu3["reason"] == [{"system": "http://hl7.org/fhir/v3/ActReason", "code": "TREAT"}]
+    assert stu3["agent"][0]["whoReference"] == {"reference": "Practitioner/1"}
+    assert stu3["agent"][0]["role"] == [{"coding": [dstu2["agent"][0]["role"]]}]
+    assert stu3["entity"][0]["whatReference"] == {"reference": "DocumentReference/1", "display": "the source"}
+    assert "type" not in stu3["entity"][0]  # derived from the reference on the way down
+    assert stu3["entity"][1]["whatUri"] == "http://example.org/a.pdf"
+    r4 = convert_resource(copy.deepcopy(stu3), "STU3", "R4")
+    assert r4["entity"][0]["what"] == {"reference": "DocumentReference/1", "display": "the source"}
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
