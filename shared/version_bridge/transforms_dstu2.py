@@ -554,8 +554,9 @@ def provenance_entities_up(resource: Node, step: Step) -> None:
     for entity in _items(resource, "entity"):
         saved = ext.take(entity, step.target_url("entity.what"))
         what = ext.decode(saved[0]) if saved else _entity_up_what(entity)
-        if not saved or (isinstance(entity.get("display"), str) and "whatReference" in what):
-            entity.pop("display", None)
+        made = what.get("whatReference") if isinstance(what, dict) else None
+        if isinstance(made, dict) and "display" in made and made["display"] == entity.get("display"):
+            del entity["display"]  # it is the whatReference's display (another stays, kept by the safety net)
         entity.pop("reference", None)
         entity.pop("_reference", None)
         if isinstance(what, dict):

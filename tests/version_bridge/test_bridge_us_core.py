@@ -314,7 +314,7 @@ def test_a_dstu2_provenance_reads_as_r4_and_comes_back() -> None:
                 "reference": "DocumentReference/1",
                 "display": "the source",
             },
-            {"role": "derivation", "type": {"code": "file"}, "reference": "http://example.org/a.pdf"},
+            {"role": "derivation", "type": {"code": "file"}, "reference": "http://example.org/a.pdf", "display": "a"},
         ],
     }
     stu3 = convert_resource(copy.deepcopy(dstu2), "DSTU2", "STU3")
