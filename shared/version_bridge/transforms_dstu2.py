@@ -348,9 +348,10 @@ def goal_target_up(resource: Node, step: Step) -> None:
 def goal_target_down(resource: Node, step: Step) -> None:
     """STU3 Goal `target` -> DSTU2 `targetDate` / `targetQuantity`; whatever else the target holds is kept as an
     extension."""
-    target = resource.pop("target", None)
+    target = resource.get("target")
     if not isinstance(target, dict):
-        return
+        return  # not an STU3 target: the safety net keeps it
+    del resource["target"]
     rest = dict(target)
     for older, newer in _GOAL_TARGET:
         if newer in rest:
@@ -367,9 +368,10 @@ def goal_outcome_up(resource: Node, step: Step) -> None:
     """DSTU2 Goal `outcome[]` (resultCodeableConcept | resultReference) -> STU3 `outcomeCode[]` and
     `outcomeReference[]`; when the STU3 lists would not give the same outcome list back (order, other elements), the
     DSTU2 list is kept as an extension too."""
-    outcomes = resource.pop("outcome", None)
+    outcomes = resource.get("outcome")
     if not isinstance(outcomes, list):
-        return
+        return  # not a DSTU2 outcome list: the safety net keeps it
+    del resource["outcome"]
     codes = [o["resultCodeableConcept"] for o in outcomes if isinstance(o, dict) and "resultCodeableConcept" in o]
     references = [o["resultReference"] for o in outcomes if isinstance(o, dict) and "resultReference" in o]
     if codes:
@@ -460,9 +462,10 @@ def value_in_backbone(older: str, newer: str, child: str) -> tuple[Any, Any]:
             resource[newer] = element
 
     def down(resource: Node, step: Step) -> None:
-        element = resource.pop(newer, None)
+        element = resource.get(newer)
         if not isinstance(element, dict):
-            return
+            return  # not the backbone element: the safety net keeps it
+        del resource[newer]
         rest = dict(element)
         if child in rest:
             resource[older] = rest.pop(child)
@@ -494,14 +497,14 @@ def provenance_agents_up(resource: Node, step: Step) -> None:
         elif isinstance(role, dict) and not _is_absent(role):
             agent["role"] = [{"coding": [role]}]
         actor = agent.pop("actor", None)
+        if isinstance(actor, dict):
+            agent["whoReference"] = actor
         saved_who = ext.take(agent, who_url)
-        if saved_who:
+        if saved_who:  # what STU3 had besides (or instead of) the actor; `false` for no who at all
             kept = ext.decode(saved_who[0])
             if isinstance(kept, dict):
                 agent.update(kept)
-        elif isinstance(actor, dict):
-            agent["whoReference"] = actor
-        else:
+        elif not isinstance(actor, dict):
             agent["whoReference"] = dict(_ABSENT)
 
 
@@ -520,12 +523,17 @@ def provenance_agents_down(resource: Node, step: Step) -> None:
             ext.add(agent, ext.encode(step.source_url("agent.role"), roles, "CodeableConcept"))
         reference = agent.pop("whoReference", None)
         uri = agent.pop("whoUri", None)
-        if isinstance(reference, dict) and not _is_absent(reference):
+        absent = _is_absent(reference)  # the data-absent-reason made on the way up: DSTU2 had no actor
+        if isinstance(reference, dict) and not absent:
             agent["actor"] = reference
-        elif uri is not None:
-            ext.add(agent, ext.encode(who_url, {"whoUri": uri}, "BackboneElement"))
-        elif reference is None:  # no who at all (STU3 requires one): nothing made on the way up either
-            ext.add(agent, ext.encode(who_url, {}, "BackboneElement"))
+            reference = None
+        # A URI (or a reference DSTU2 cannot hold as the actor) is kept; so is "no who at all" (STU3 requires one),
+        # so that the way up does not make a data-absent-reason of it.
+        kept = {n: v for n, v in (("whoUri", uri), ("whoReference", reference)) if v is not None and not _is_absent(v)}
+        if kept or (not absent and "actor" not in agent):
+            ext.add(
+                agent, ext.encode(who_url, kept, "BackboneElement") if kept else ext.encode(who_url, False, "boolean")
+            )
 
 
 _RESOURCE_TYPES = "http://hl7.org/fhir/resource-types"

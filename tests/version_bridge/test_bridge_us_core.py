@@ -327,3 +327,22 @@ def test_a_dstu2_provenance_reads_as_r4_and_comes_back() -> None:
     r4 = convert_resource(copy.deepcopy(stu3), "STU3", "R4")
     assert r4["entity"][0]["what"] == {"reference": "DocumentReference/1", "display": "the source"}
     assert convert_resource(copy.deepcopy(r4), "R4", "DSTU2") == dstu2
+
+
+def test_stu3_provenance_agents_dstu2_cannot_say_come_back_unchanged() -> None:
+    """An agent with no role and no who (DSTU2 requires a role), one with both a URI and a reference."""
+    stu3 = {
+        "resourceType": "Provenance",
+        "id": "p",
+        "target": [{"reference": "Patient/1"}],
+        "recorded": "2016-01-01T00:00:00Z",
+        "agent": [
+            {"role": [{"text": "x"}]},
+            {"whoUri": "mailto:a@example.org", "whoReference": {"reference": "Patient/1"}},
+        ],
+    }
+    down = convert_resource(copy.deepcopy(stu3), "STU3", "DSTU2")
+    absent = {"extension": [{"url": DATA_ABSENT_REASON, "valueCode": "unknown"}]}
+    assert [agent["role"] for agent in down["agent"]] == [absent, absent]
+    assert "actor" not in down["agent"][0] and down["agent"][1]["actor"] == {"reference": "Patient/1"}
+    assert convert_resource(down, "DSTU2", "STU3") == stu3
