@@ -41,7 +41,7 @@ _US_CORE = (
 )
 _SINCE_STU3 = ("CareTeam", "PractitionerRole")  # no DSTU2 counterpart: refused with an OperationOutcome
 BRIDGED: dict[str, tuple[str, ...]] = {
-    "DSTU2": (*_COMMON, "MedicationOrder"),  # US Core's other types: no DSTU2 rules yet (refused, not-supported)
+    "DSTU2": (*_COMMON, *_US_CORE, "MedicationOrder"),
     "STU3": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
     "R4": (*_COMMON, *_US_CORE, *_SINCE_STU3, "MedicationRequest"),
 }

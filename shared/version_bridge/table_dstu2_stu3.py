@@ -69,6 +69,29 @@ _ALLERGY_CATEGORY_DSTU2 = frozenset({"food", "medication", "environment", "other
 _ALLERGY_CATEGORY_STU3 = frozenset({"food", "medication", "environment", "biologic"})
 _LINK_TYPES_DSTU2 = frozenset({"replace", "refer", "seealso"})
 _LINK_TYPES_STU3 = frozenset({"replaced-by", "replaces", "refer", "seealso"})
+_IMMUNIZATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
+_IMMUNIZATION_STATUS_STU3 = frozenset({"completed", "entered-in-error"})
+_PROCEDURE_STATUS_DSTU2 = frozenset({"in-progress", "aborted", "completed", "entered-in-error"})
+_PROCEDURE_STATUS_STU3 = _PROCEDURE_STATUS_DSTU2 | {"preparation", "suspended", "unknown"}
+_REPORT_STATUS_DSTU2 = frozenset(
+    {"registered", "partial", "final", "corrected", "appended", "cancelled", "entered-in-error"}
+)
+_REPORT_STATUS_STU3 = _REPORT_STATUS_DSTU2 | {"preliminary", "amended", "unknown"}
+_DOC_STATUS_DSTU2 = frozenset({"preliminary", "final", "appended", "amended", "entered-in-error"})
+_DOC_STATUS_STU3 = frozenset({"preliminary", "final", "amended", "entered-in-error"})
+_GOAL_STATUS_DSTU2 = frozenset(
+    {"proposed", "planned", "accepted", "rejected", "in-progress", "achieved", "sustaining", "on-hold", "cancelled"}
+)
+_GOAL_STATUS_STU3 = _GOAL_STATUS_DSTU2 | {"on-target", "ahead-of-target", "behind-target", "entered-in-error"}
+_CARE_PLAN_STATUS_DSTU2 = frozenset({"proposed", "draft", "active", "completed", "cancelled"})
+_CARE_PLAN_STATUS_STU3 = frozenset(
+    {"draft", "active", "suspended", "completed", "entered-in-error", "cancelled", "unknown"}
+)
+_ACTIVITY_STATUS_DSTU2 = frozenset({"not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled"})
+_DEVICE_STATUS_DSTU2 = frozenset({"available", "not-available", "entered-in-error"})
+_DEVICE_STATUS_STU3 = frozenset({"active", "inactive", "entered-in-error", "unknown"})
+_ADMINISTRATION_STATUS_DSTU2 = frozenset({"in-progress", "on-hold", "completed", "entered-in-error", "stopped"})
+_ENTITY_ROLES_DSTU2 = frozenset({"derivation", "revision", "quotation", "source"})
 _ISSUE_CODES = ISSUE_CODES_STU3  # DSTU2 and STU3 share one set of OperationOutcome issue codes
 
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -239,6 +262,172 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Renamed("package.content.item", "package.content.itemReference"),
         OnlyIn(True, "package.content.itemCodeableConcept", "CodeableConcept"),
         Transform("package item concept -> required reference", *t.concept_as_reference("package.content")),
+    ),
+    "Immunization": (
+        Renamed("wasNotGiven", "notGiven"),
+        Transform("reported <-> primarySource (negated)", *t2.negated("reported", "primarySource")),
+        Transform(
+            "requester/performer <-> practitioner roles OP/AP",
+            t2.immunization_practitioners_up,
+            t2.immunization_practitioners_down,
+        ),
+        # STU3 records only given (completed) or erroneous immunizations; DSTU2's in-progress, on-hold and stopped
+        # become completed, the DSTU2 code kept as an extension.
+        Codes(
+            "status",
+            {"in-progress": "completed", "on-hold": "completed", "stopped": "completed"},
+            {},
+            _IMMUNIZATION_STATUS_DSTU2,
+            _IMMUNIZATION_STATUS_STU3,
+        ),
+    ),
+    "Procedure": (
+        Renamed("notPerformed", "notDone"),
+        Renamed("reasonNotPerformed", "notDoneReason"),
+        Cardinality("notDoneReason", many_in_newer=False, data_type="CodeableConcept"),
+        Renamed("encounter", "context"),
+        Renamed("reasonCodeableConcept", "reasonCode"),
+        Cardinality("reasonCode", many_in_newer=True, data_type="CodeableConcept"),
+        Cardinality("reasonReference", many_in_newer=True, data_type="Reference"),
+        Renamed("request", "basedOn"),
+        Cardinality("basedOn", many_in_newer=True, data_type="Reference"),
+        Renamed("notes", "note"),
+        Renamed("used", "usedReference"),
+        # DSTU2 status is required and lacks preparation, suspended (both still under way: in-progress) and unknown
+        # (data-absent-reason); the STU3 code is kept as an extension.
+        Codes(
+            "status",
+            {},
+            {"preparation": "in-progress", "suspended": "in-progress"},
+            _PROCEDURE_STATUS_DSTU2,
+            _PROCEDURE_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+        # DSTU2 requires `code`; STU3 may leave it out (a narrative-only procedure).
+        Required("code", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
+    ),
+    "DiagnosticReport": (
+        Renamed("encounter", "context"),
+        Renamed("request", "basedOn"),
+        Transform("performer Reference <-> performer[].actor", *t2.actor_list("performer")),
+        # DSTU2 `partial` covers preliminary reports, `corrected` any change after final; `unknown` has no DSTU2
+        # code (status is required there): data-absent-reason. The STU3 code is kept as an extension.
+        Codes(
+            "status",
+            {},
+            {"preliminary": "partial", "amended": "corrected"},
+            _REPORT_STATUS_DSTU2,
+            _REPORT_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+    ),
+    "DocumentReference": (
+        Cardinality("content.format", many_in_newer=False, data_type="Coding"),
+        # DSTU2 docStatus is a CodeableConcept (composition-status), STU3 a code; DSTU2 `appended` is STU3 `amended`.
+        Codes(
+            "docStatus",
+            {"appended": "amended"},
+            {},
+            _DOC_STATUS_DSTU2,
+            _DOC_STATUS_STU3,
+            shape="code",
+            system=PRE_R4 + "composition-status",
+            older_shape="CodeableConcept",
+        ),
+    ),
+    "Goal": (
+        Transform("description string <-> CodeableConcept", *t2.string_and_concept("description", True)),
+        Transform("statusReason CodeableConcept <-> string", *t2.string_and_concept("statusReason", False)),
+        Renamed("author", "expressedBy"),
+        Transform("targetDate/targetQuantity <-> target", t2.goal_target_up, t2.goal_target_down),
+        Transform("outcome[] <-> outcomeCode/outcomeReference", t2.goal_outcome_up, t2.goal_outcome_down),
+        # The progress codes STU3 adds are DSTU2 `in-progress`; entered-in-error is `cancelled` (STU3 code kept).
+        Codes(
+            "status",
+            {},
+            {
+                "on-target": "in-progress",
+                "ahead-of-target": "in-progress",
+                "behind-target": "in-progress",
+                "entered-in-error": "cancelled",
+            },
+            _GOAL_STATUS_DSTU2,
+            _GOAL_STATUS_STU3,
+        ),
+    ),
+    "CarePlan": (
+        Renamed("support", "supportingInfo"),
+        Renamed("activity.actionResulting", "activity.outcomeReference"),
+        Cardinality("note", many_in_newer=True, data_type="Annotation"),
+        # A DSTU2 care plan is a plan: STU3 `intent` (required) is derived as `plan`.
+        Required("intent", in_newer=True, derived="plan"),
+        # DSTU2 `proposed` is an STU3 draft; STU3 `entered-in-error` a DSTU2 `cancelled`; `suspended` and `unknown`
+        # have no DSTU2 code (status is required there): data-absent-reason. The other side's code is kept.
+        Codes(
+            "status",
+            {"proposed": "draft"},
+            {"entered-in-error": "cancelled"},
+            _CARE_PLAN_STATUS_DSTU2,
+            _CARE_PLAN_STATUS_STU3,
+            down_default=DATA_ABSENT,
+        ),
+        # Before the transform going up (which derives `unknown` for a missing status), after it going down (which
+        # takes `unknown` away again).
+        Codes("activity.detail.status", {}, {}, _ACTIVITY_STATUS_DSTU2, _ACTIVITY_STATUS_DSTU2 | {"unknown"}),
+        Transform("activity.detail status/prohibited/statusReason", t2.care_plan_details_up, t2.care_plan_details_down),
+    ),
+    "Device": (
+        Renamed("expiry", "expirationDate"),
+        Transform("udi string <-> udi.deviceIdentifier", *t2.value_in_backbone("udi", "udi", "deviceIdentifier")),
+        Codes(
+            "status",
+            {"available": "active", "not-available": "inactive"},
+            {"active": "available", "inactive": "not-available"},
+            _DEVICE_STATUS_DSTU2,
+            _DEVICE_STATUS_STU3,
+        ),
+        # DSTU2 requires `type`; STU3 may leave it out.
+        Required("type", in_newer=False, derived=DATA_ABSENT, data_type="CodeableConcept"),
+    ),
+    "MedicationAdministration": (
+        Renamed("patient", "subject"),
+        Renamed("encounter", "context"),
+        Renamed("practitioner", "performer"),
+        Transform("performer Reference <-> performer[].actor", *t2.actor_list("performer")),
+        Renamed("wasNotGiven", "notGiven"),
+        Renamed("reasonGiven", "reasonCode"),
+        Renamed("effectiveTimeDateTime", "effectiveDateTime"),
+        Renamed("effectiveTimePeriod", "effectivePeriod"),
+        Transform("note string <-> Annotation", *t.notes_from_text("note", "note")),
+        Renamed("dosage.quantity", "dosage.dose"),
+        Renamed("dosage.siteCodeableConcept", "dosage.site"),
+        OnlyIn(False, "dosage.siteReference", "Reference"),
+        # STU3 `unknown` has no DSTU2 code (status is required there): data-absent-reason, the STU3 code kept.
+        Codes(
+            "status",
+            {},
+            {},
+            _ADMINISTRATION_STATUS_DSTU2,
+            _ADMINISTRATION_STATUS_DSTU2 | {"unknown"},
+            down_default=DATA_ABSENT,
+        ),
+    ),
+    "Provenance": (
+        # DSTU2 `reason` / `activity` are CodeableConcepts, STU3 Codings (a concept beyond one coding is kept).
+        Transform("reason CodeableConcept <-> Coding", *reversed(t.coding_to_concept("reason"))),
+        Transform("activity CodeableConcept <-> Coding", *reversed(t.coding_to_concept("activity"))),
+        Transform("agent role/actor <-> role[]/who[x]", t2.provenance_agents_up, t2.provenance_agents_down),
+        Transform("entity reference/type <-> what[x]", t2.provenance_entities_up, t2.provenance_entities_down),
+        Transform("signature contentType/blob required", t2.signature_required_up, t2.signature_required_down),
+        # STU3 `removal` has no DSTU2 code (role is required there): data-absent-reason, the STU3 code kept.
+        Codes(
+            "entity.role",
+            {},
+            {},
+            _ENTITY_ROLES_DSTU2,
+            _ENTITY_ROLES_DSTU2 | {"removal"},
+            down_default=DATA_ABSENT,
+        ),
     ),
     "OperationOutcome": (
         OnlyIn(True, "issue.expression", "string", repeating=True),

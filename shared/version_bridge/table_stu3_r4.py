@@ -248,6 +248,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
     "CarePlan": (
         Renamed("context", "encounter"),
+        Renamed("activity.detail.prohibited", "activity.detail.doNotPerform"),
         OnlyIn(False, "definition", "Reference", repeating=True),
         OnlyIn(True, "instantiatesCanonical", "canonical", repeating=True),
         *_IDENTIFIERS,
@@ -309,6 +310,8 @@ RULES: dict[str, tuple[Rule, ...]] = {
         Transform("agent.onBehalfOf[x] <-> onBehalfOf", *t.uri_or_reference("agent", "onBehalfOf")),
         Transform("signature.who[x] <-> who", *t.uri_or_reference("signature", "who")),
         Transform("signature.onBehalfOf[x] <-> onBehalfOf", *t.uri_or_reference("signature", "onBehalfOf")),
+        Renamed("signature.contentType", "signature.sigFormat"),
+        Renamed("signature.blob", "signature.data"),
         Transform("entity.what[x] <-> what", *t.uri_or_reference("entity", "what")),
         Transform("reason Coding <-> CodeableConcept", *t.coding_to_concept("reason")),
         Transform("activity Coding <-> CodeableConcept", *t.coding_to_concept("activity")),
