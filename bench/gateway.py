@@ -182,6 +182,8 @@ class Gateway:
             "TOKEN_SIGNING_KEY": generate_private_key_pem(),
             "TOKEN_SIGNING_KEY_PREVIOUS": "",
             "GATEWAY_FHIR_VERSION": "STU3",
+            # Every upstream of the bench (static servers, the identity provider) is on loopback.
+            "OUTBOUND_ALLOW_PRIVATE_ADDRESSES": "true",
         }
         if self._with_identity_provider:
             self.identity = start_identity_provider()
