@@ -18,7 +18,8 @@ from shared.outbound_address import OutboundAddressRefused, check_outbound_url
 from shared.proxy import upstream_client
 from shared.proxy.upstream_errors import ProviderTooSlow
 from shared.registry.tenants import Tenant
-from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
+from shared.upstream_auth.methods import upstream_auth_headers
 from shared.version_bridge.engine import type_name
 from shared.version_bridge.proxy_bridge import bridge_summary, bridged
 

@@ -56,7 +56,8 @@ from shared.registry.errors import RegistryError
 from shared.registry.tenants import Tenant
 from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
-from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError
+from shared.upstream_auth.methods import upstream_auth_headers
 from shared.version_bridge import conversion_budget, fhir_json
 from shared.version_bridge.proxy_bridge import (
     announced_version,

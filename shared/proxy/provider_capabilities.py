@@ -13,7 +13,8 @@ from shared.fhir.versions import FhirVersion
 from shared.proxy import upstream_client
 from shared.registry.tenants import Tenant
 from shared.ttl_cache import TTLCache
-from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError
+from shared.upstream_auth.methods import upstream_auth_headers
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import shared.proxy.page_tokens
 import shared.proxy.provider_capabilities
 import shared.proxy.upstream_client
 import shared.tokens.verifier
-import shared.upstream_auth  # noqa: F401 - registers the credential slots and the identity session
+import shared.upstream_auth.methods  # noqa: F401 - registers the credential slots and the identity session
 from shared import process_state, settings, throttle
 from shared.registry import cached
 from shared.registry.memory_storage import MemoryStorage

@@ -12,8 +12,9 @@ from upstream_auth_testing import EntraSetup, MakeUpstreamTenant
 
 from devtools.local_authority import LocalAuthority
 from shared import process_state
-from shared.upstream_auth import UpstreamAuthError, credential_slots, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError, credential_slots
 from shared.upstream_auth.entra_client_credentials import msal_authority_arguments
+from shared.upstream_auth.methods import upstream_auth_headers
 
 TOKEN_PATH = "/provider-tenant/oauth2/v2.0/token"
 

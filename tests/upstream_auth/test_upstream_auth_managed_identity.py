@@ -14,8 +14,9 @@ from upstream_auth_testing import MakeUpstreamTenant
 
 from devtools.local_authority import LocalManagedIdentityEndpoint
 from shared import process_state
-from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError
 from shared.upstream_auth.managed_identity import scope_to_resource
+from shared.upstream_auth.methods import upstream_auth_headers
 
 APP_IDENTITY = "9d0c0000-0000-4000-8000-0000000000aa"
 

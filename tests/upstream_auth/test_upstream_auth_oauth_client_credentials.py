@@ -15,12 +15,8 @@ from upstream_auth_testing import MakeUpstreamTenant
 from devtools.local_authority import REDACTED, make_throwaway_pki
 from devtools.local_oauth_server import LocalOAuthServer, RegisteredClient
 from shared.registry.tenants import Tenant
-from shared.upstream_auth import (
-    UpstreamAuthError,
-    UpstreamAuthUnavailable,
-    oauth_client_credentials,
-    upstream_auth_headers,
-)
+from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable, oauth_client_credentials
+from shared.upstream_auth.methods import upstream_auth_headers
 
 SETTING = "UPSTREAM_SECRET_OAUTH_TEST"
 

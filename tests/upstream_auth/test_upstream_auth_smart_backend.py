@@ -24,9 +24,10 @@ from sandbox.backend_services import BackendServicesEhr, create_backend_services
 from sandbox.server import ServerHandle
 from shared import settings
 from shared.setting_kinds import SettingError
-from shared.upstream_auth import UpstreamAuthError, smart_backend, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError, smart_backend
 from shared.upstream_auth.client_keys import client_key_ring
 from shared.upstream_auth.credential_slots import SLOTS
+from shared.upstream_auth.methods import upstream_auth_headers
 
 CLIENT_ID = "gateway-at-ehr"
 

@@ -7,7 +7,8 @@ import base64
 import pytest
 from upstream_auth_testing import MakeUpstreamTenant
 
-from shared.upstream_auth import UpstreamAuthError, upstream_auth_headers
+from shared.upstream_auth import UpstreamAuthError
+from shared.upstream_auth.methods import upstream_auth_headers
 
 
 def test_none_sends_no_authorization_header(make_upstream_tenant: MakeUpstreamTenant) -> None:
