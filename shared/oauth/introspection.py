@@ -22,8 +22,8 @@ from shared.audit import audit
 from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response, oauth_error_response
-from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, client_id_hint, read_credentials
-from shared.oauth.errors import NO_STORE_HEADERS, InvalidClient, InvalidRequest, OAuthError, SlowDown
+from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
+from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError
 from shared.oauth.token_request import parse_token_form
 from shared.registry import cached
 from shared.tokens.access_token import audience, issuer
@@ -37,21 +37,8 @@ INACTIVE: dict[str, Any] = {"active": False}
 
 
 def _authenticated_caller(form: Mapping[str, str], headers: Mapping[str, str], address: str) -> AuthenticatedClient:
-    """The calling client, authenticated as at the token endpoint, with the same failure throttles."""
-    client_id = client_id_hint(form, headers)
-    try:
-        throttle.check(client_id, address)
-    except throttle.Throttled as throttled:
-        raise SlowDown(retry_after=throttled.retry_after) from None
-    client_wide_wait = throttle.client_wide_retry_after(client_id)
-    try:
-        credentials = read_credentials({k: v for k, v in form.items() if k.startswith("client_")}, headers)
-        return authenticate_client(credentials, flooded=client_wide_wait is not None)
-    except InvalidClient:
-        throttle.record_failure(client_id, address)
-        if client_wide_wait is not None:
-            raise SlowDown(retry_after=client_wide_wait) from None
-        raise
+    """The calling client, authenticated and throttled exactly as at the token endpoint (the client fields only)."""
+    return authenticate_request({k: v for k, v in form.items() if k.startswith("client_")}, headers, address)
 
 
 def introspect(caller: AuthenticatedClient, token: str) -> dict[str, Any]:
