@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from shared.jwk_thumbprint import REQUIRED_MEMBERS, thumbprint
 from shared.registry.columns import EntityReader
 from shared.registry.storage import CLIENTS_TABLE
 
@@ -30,7 +30,7 @@ _CURVES = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1}
 _ALG_KEY = {"RS384": ("RSA", None), "RS256": ("RSA", None), "ES384": ("EC", "P-384"), "ES256": ("EC", "P-256")}
 # Members of a private or symmetric JWK (RFC 7518 §6.2.2, §6.3.2, §6.4): never accepted, never stored.
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
-_PUBLIC_MEMBERS = {"RSA": ("kty", "n", "e"), "EC": ("kty", "crv", "x", "y")}
+_PUBLIC_MEMBERS = REQUIRED_MEMBERS
 
 
 class KeyRefused(Exception):
@@ -82,17 +82,6 @@ class JwksUrl:
     def key_credential_id(self, key: ClientKey) -> str:
         """What a token authenticated with `key` fetched from this URL records (the key's thumbprint too)."""
         return f"{self.credential_id}.{key.thumbprint}"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 JWK thumbprint: SHA-256 over the required public members, sorted, without whitespace."""
-    members = {name: jwk[name] for name in _PUBLIC_MEMBERS[str(jwk["kty"])]}
-    canonical = json.dumps(members, sort_keys=True, separators=(",", ":"))
-    return _b64(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
 def _check_members(jwk: Any) -> tuple[str, str, str | None]:

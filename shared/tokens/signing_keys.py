@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
-from shared import process_state, settings
+from shared import jwk_thumbprint, process_state, settings
 
 ALGORITHM = "RS256"
 
@@ -38,22 +34,14 @@ class KeyRing:
         return {"keys": [k.jwk for k in self.verification_keys]}
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def thumbprint(public_key: rsa.RSAPublicKey) -> str:
     """RFC 7638 JWK thumbprint (SHA-256) of an RSA public key: the token's `kid`."""
-    numbers = public_key.public_numbers()
-    e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
-    n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
-    canonical = json.dumps({"e": _b64url(e), "kty": "RSA", "n": _b64url(n)}, separators=(",", ":"))
-    return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    return jwk_thumbprint.thumbprint(jwk_thumbprint.public_jwk(public_key))
 
 
 def _verification_key(public_key: rsa.RSAPublicKey) -> VerificationKey:
-    kid = thumbprint(public_key)
-    jwk = json.loads(RSAAlgorithm.to_jwk(public_key))
+    jwk = jwk_thumbprint.public_jwk(public_key)
+    kid = jwk_thumbprint.thumbprint(jwk)
     jwk.update({"kid": kid, "use": "sig", "alg": ALGORITHM})
     return VerificationKey(kid, public_key, jwk)
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from shared import process_state, settings
+from shared import jwk_thumbprint, process_state, settings
 from shared.setting_kinds import ClientKey
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -40,10 +36,6 @@ class ClientKeyRing:
         return {"keys": [k.jwk for k in self.published]}
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def _public(key: ClientKey) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
     if isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         return key.public_key()
@@ -53,16 +45,9 @@ def _public(key: ClientKey) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
 def published_key(key: ClientKey) -> PublishedKey:
     """The public JWK of a key, with `kid` = its RFC 7638 thumbprint (SHA-256) and its `alg`."""
     public = _public(key)
-    if isinstance(public, rsa.RSAPublicKey):
-        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(public))
-        members = {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}
-        alg = RSA_ALGORITHM
-    else:
-        jwk = json.loads(ECAlgorithm.to_jwk(public))
-        members = {"crv": jwk["crv"], "kty": "EC", "x": jwk["x"], "y": jwk["y"]}
-        alg = EC_ALGORITHM
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
-    kid = _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    jwk = jwk_thumbprint.public_jwk(public)
+    alg = RSA_ALGORITHM if isinstance(public, rsa.RSAPublicKey) else EC_ALGORITHM
+    kid = jwk_thumbprint.thumbprint(jwk)
     jwk.update({"kid": kid, "use": "sig", "alg": alg})
     return PublishedKey(kid, alg, jwk)
 
