@@ -152,7 +152,7 @@ def _existing_tenant(tenant_id: str) -> str | None:
 def _print_examples(demo: dict[str, Any]) -> None:
     token_url, fhir = demo["token_url"], demo["fhir_base"]
     checks = "\n".join(
-        f"  .venv/bin/python -m shared.conformance --gateway {fhir} --client-id {demo['client_id']} "
+        f"  .venv/bin/python -m conformance --gateway {fhir} --client-id {demo['client_id']} "
         f"--client-secret={demo['client_secret']} --tenant {demo[key]} --patient-id 1288992   # {label}"
         for key, label in (
             ("tenant_id", "STU3 provider"),
@@ -190,7 +190,7 @@ Check each tenant as the Patients app would (conformance checker):
 {checks}
 
 Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ["REGISTRY_CONNECTION_STRING"]}' \\
-  .venv/bin/python -m shared.admin client list
+  .venv/bin/python -m admin client list
 """,
         flush=True,
     )

@@ -11,7 +11,7 @@ param minimumInstances = 2
 param maximumInstances = 10
 param fhirVersion = 'STU3'
 
-// One entry per distinct --secret-setting used by `python -m shared.admin tenant set`.
+// One entry per distinct --secret-setting used by `python -m admin tenant set`.
 param upstreamSecretNames = [
   'UPSTREAM_SECRET_CONTOSO'
 ]

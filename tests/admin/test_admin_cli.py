@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.admin.cli import main
+from admin.cli import main
 from shared.registry import cached, clients, tenants
 
 pytestmark = pytest.mark.table_storage

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from client_keys_testing import ec_pair, jwks, rsa_pair
 
-from shared.admin.cli import main
+from admin.cli import main
 from shared.registry import cached, clients
 
 pytestmark = pytest.mark.table_storage

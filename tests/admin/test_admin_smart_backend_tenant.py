@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.admin.cli import main
+from admin.cli import main
 from shared.registry import cached, tenants
 from shared.registry.errors import MisconfiguredEntity
 

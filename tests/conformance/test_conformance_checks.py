@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.conformance.checks import DSTU2, FIELDS, STU3, check_fields, has_field, version_of_patient_shape
+from conformance.checks import DSTU2, FIELDS, STU3, check_fields, has_field, version_of_patient_shape
 
 BLOOD_PRESSURE = {
     "resourceType": "Observation",

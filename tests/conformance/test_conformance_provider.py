@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from conformance.__main__ import main
 from sandbox.app import SandboxApp, create_app
 from sandbox.server import ServerHandle, serve_in_thread
-from shared.conformance.__main__ import main
 
 # A sample patient with vitals, conditions, an allergy, medications, encounters and coverage.
 PATIENT = "1288992"

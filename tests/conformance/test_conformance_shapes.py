@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from conformance.checks import DSTU2, STU3, check_shapes
 from sandbox.mapping import Mapper
 from sandbox.sample_data import load_sample_data
 from sandbox.versions import FLAVOURS
-from shared.conformance.checks import DSTU2, STU3, check_shapes
 
 _DATA = load_sample_data()
 

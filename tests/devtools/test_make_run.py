@@ -98,7 +98,7 @@ def test_make_run_serves_every_demo_tenant_and_stops_on_sigterm(tmp_path: Path) 
             [
                 sys.executable,
                 "-m",
-                "shared.conformance",
+                "conformance",
                 "--gateway",
                 demo["fhir_base"],
                 "--client-id",

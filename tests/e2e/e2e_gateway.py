@@ -68,7 +68,7 @@ def operation_outcome_of(response: requests.Response, status: int) -> str:
 
 def run_checker(capsys: Any, onboarded: Onboarded, *extra: str) -> tuple[int, str]:
     """The conformance checker against the gateway, as the Patients app would call it: (exit code, report)."""
-    from shared.conformance.__main__ import main
+    from conformance.__main__ import main
 
     code = main(
         [

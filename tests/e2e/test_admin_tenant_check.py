@@ -1,4 +1,4 @@
-"""`python -m shared.admin tenant check`: reachability, version match and latency with the tenant's own auth."""
+"""`python -m admin tenant check`: reachability, version match and latency with the tenant's own auth."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from gateway_testing import MakeTenant
 
+from admin.cli import main
 from devtools.azurite import free_port
 from sandbox.server import ServerHandle as SandboxHandle
-from shared.admin.cli import main
 
 pytestmark = pytest.mark.table_storage
 

@@ -10,10 +10,10 @@ from e2e_gateway import Gateway, Onboarded, run_checker
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
+from conformance.__main__ import main
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.conformance.__main__ import main
 
 pytestmark = pytest.mark.table_storage
 

@@ -134,7 +134,7 @@ def test_a_client_disabled_with_the_admin_cli_is_refused_by_every_instance_withi
     for index in range(INSTANCES):
         assert read(cluster.instance_url(index), token) == 200
     subprocess.run(
-        [sys.executable, "-m", "shared.admin", "client", "disable", issued.client_id],
+        [sys.executable, "-m", "admin", "client", "disable", issued.client_id],
         cwd=REPO,
         env=dict(os.environ),
         check=True,

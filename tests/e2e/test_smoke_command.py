@@ -1,4 +1,4 @@
-"""`python -m shared.conformance smoke` against the gateway on the local host, as a team runs it after publishing."""
+"""`python -m conformance smoke` against the gateway on the local host, as a team runs it after publishing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from e2e_gateway import Gateway, Onboarded
 from gateway_env import GATEWAY_PORT, PUBLIC_BASE
 
-from shared.conformance.__main__ import main
+from conformance.__main__ import main
 
 pytestmark = pytest.mark.table_storage
 

@@ -61,7 +61,7 @@ def test_byte_code_and_local_state_stay_out_at_any_depth(path: str) -> None:
 def test_operator_tools_and_development_files_stay_out() -> None:
     for path in package():
         top = path.split("/")[0]
-        assert not path.startswith(("shared/admin/", "shared/conformance/")), f"operator tool {path} is deployed"
+        assert not path.startswith(("admin/", "conformance/")), f"operator tool {path} is deployed"
         assert top not in {"tests", "devtools", "local_host", "sandbox", "bench", "docs", "infra", "openapi"}, path
         assert not path.endswith((".pyc", ".pyo")) and "__pycache__" not in path.split("/"), path
 
@@ -119,13 +119,13 @@ def test_no_deployed_file_imports_a_file_left_out() -> None:
 
 def test_a_function_importing_an_operator_tool_would_be_caught() -> None:
     # The check above can fail: a function that lazily imports the admin command line, or the checker.
-    lazy = "def main(req):\n    from shared.admin import cli\n    import shared.conformance.runner\n"
+    lazy = "def main(req):\n    from admin import cli\n    import conformance.runner\n"
     assert import_problems({"token_fn/__init__.py": lazy}, package()) == [
         f"token_fn/__init__.py imports {module} ({target}), which .funcignore leaves out"
         for module, target in [
-            ("shared.admin", "shared/admin/__init__.py"),
-            ("shared.admin.cli", "shared/admin/cli.py"),
-            ("shared.conformance.runner", "shared/conformance/runner.py"),
+            ("admin", "admin/__init__.py"),
+            ("admin.cli", "admin/cli.py"),
+            ("conformance.runner", "conformance/runner.py"),
         ]
     ]
 
@@ -143,7 +143,7 @@ def test_every_function_imports_from_the_package_alone(tmp_path: Path) -> None:
         f"for name in {FUNCTION_FOLDERS!r}:\n"
         "    module = importlib.import_module(name)\n"
         "    assert callable(module.main), name\n"
-        "leaked = sorted(m for m in sys.modules if m.startswith(('shared.admin', 'shared.conformance',"
+        "leaked = sorted(m for m in sys.modules if m.startswith(('admin', 'conformance',"
         " 'tests', 'devtools', 'local_host', 'sandbox')))\n"
         "assert not leaked, leaked\n"
         "print('imported', len(sys.modules))\n"

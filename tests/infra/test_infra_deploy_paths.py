@@ -106,7 +106,7 @@ def test_both_paths_are_documented() -> None:
         "az deployment group create",
         "func azure functionapp publish",
         "azd up",
-        "python -m shared.conformance smoke",
+        "python -m conformance smoke",
     ):
         assert command in guide, f"docs/deploy.md does not show {command!r}"
 

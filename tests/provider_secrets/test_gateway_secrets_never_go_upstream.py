@@ -16,7 +16,7 @@ import pytest
 from exfiltration_listener import Listener
 from portal_env import PortalDriver, PortalSetup, portal, portal_setup  # noqa: F401 - fixtures
 
-from shared.admin.cli import main
+from admin.cli import main
 from shared.registry import cached, store, tenants
 from shared.registry.storage import Delete, Insert
 

@@ -15,7 +15,7 @@ from log_leak_scan import remember_secret
 from portal_env import PortalDriver, PortalSetup, audit_records, portal, portal_setup  # noqa: F401 - fixtures
 from vault_testing import VaultSetup
 
-from shared.admin.cli import main
+from admin.cli import main
 from shared.provider_secrets.names import provider_secret_name
 from shared.registry import cached, store, tenants
 from shared.registry.storage import Delete, Insert

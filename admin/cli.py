@@ -298,7 +298,7 @@ def _positive(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m shared.admin", description="Manage the gateway's clients and tenants.")
+    parser = _Parser(prog="python -m admin", description="Manage the gateway's clients and tenants.")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     groups = parser.add_subparsers(dest="group", required=True, parser_class=_Parser)
 
@@ -407,8 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = tenant.add_parser(name)
         p.add_argument("tenant_id")
         p.set_defaults(run=run)
-    secret = tenant.add_parser("secret", help="the tenant's provider secret (read from standard input, never argv)")
-    secret_commands = secret.add_subparsers(dest="secret_command", required=True)
+    tenant_secret = tenant.add_parser(
+        "secret", help="the tenant's provider secret (read from standard input, never argv)"
+    )
+    secret_commands = tenant_secret.add_subparsers(dest="secret_command", required=True)
     for name, run, help_text in (
         ("set", cmd_tenant_secret_set, "store or replace the provider's secret (prompted, or piped on stdin)"),
         ("remove", cmd_tenant_secret_remove, "delete the provider's secret"),

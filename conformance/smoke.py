@@ -11,8 +11,8 @@ from urllib.parse import quote, quote_plus
 import jwt
 import requests
 
-from shared.conformance.report import Report, Verdict
-from shared.conformance.runner import OAUTH_URIS, Run, Target
+from conformance.report import Report, Verdict
+from conformance.runner import OAUTH_URIS, Run, Target
 
 PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # Never a real secret: a value no client holds, to see the token endpoint refuse it as the app would be refused.
@@ -343,7 +343,9 @@ def _oauth_uris(statement: dict[str, Any]) -> dict[str, Any]:
         for extension in (security or {}).get("extension") or []:
             if isinstance(extension, dict) and extension.get("url") == OAUTH_URIS:
                 return {
-                    e.get("url"): e.get("valueUri") for e in extension.get("extension") or [] if isinstance(e, dict)
+                    str(e.get("url")): e.get("valueUri")
+                    for e in extension.get("extension") or []
+                    if isinstance(e, dict)
                 }
     return {}
 

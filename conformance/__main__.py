@@ -1,6 +1,6 @@
-"""`python -m shared.conformance`: check a gateway, or a provider before onboarding, as the Patients app calls it.
+"""`python -m conformance`: check a gateway, or a provider before onboarding, as the Patients app calls it.
 
-`python -m shared.conformance smoke --base URL ...` is the smoke test after a deployment (shared/conformance/smoke.py).
+`python -m conformance smoke --base URL ...` is the smoke test after a deployment (conformance/smoke.py).
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from shared.conformance.runner import Target, run_checks
-from shared.conformance.smoke import SmokeTarget, run_smoke
+from conformance.runner import Target, run_checks
+from conformance.smoke import SmokeTarget, run_smoke
 
 SECRET_ENV = "CONFORMANCE_CLIENT_SECRET"  # noqa: S105 - the name of an environment variable
 TOKEN_ENV = "CONFORMANCE_BEARER_TOKEN"  # noqa: S105 - the name of an environment variable
 
 EPILOG = f"""examples:
-  python -m shared.conformance smoke --base https://gw.example --client-id ID --tenant GUID   (after a deployment)
-  python -m shared.conformance --gateway https://gw.example/fhir --client-id ID --tenant GUID [--patient-id 665677]
-  python -m shared.conformance --fhir-base https://ehr.example/fhir [--bearer-token T] --patient-id 665677 --json
+  python -m conformance smoke --base https://gw.example --client-id ID --tenant GUID   (after a deployment)
+  python -m conformance --gateway https://gw.example/fhir --client-id ID --tenant GUID [--patient-id 665677]
+  python -m conformance --fhir-base https://ehr.example/fhir [--bearer-token T] --patient-id 665677 --json
 
 The client secret may come from ${SECRET_ENV} and the provider token from ${TOKEN_ENV} instead of the
 command line (keeps them out of the process list); a value starting with "-" needs the --client-secret=VALUE form.
@@ -28,7 +28,7 @@ Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.conformance",
+        prog="python -m conformance",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Behave like the Microsoft Teams Patients app against a FHIR base and report, per call and "
@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 SMOKE_EPILOG = f"""example, right after `func azure functionapp publish` or `azd up`:
-  python -m shared.conformance smoke --base https://<app>.azurewebsites.net --client-id ID --tenant GUID
+  python -m conformance smoke --base https://<app>.azurewebsites.net --client-id ID --tenant GUID
 
 Calls, in order: GET /health, GET /fhir/metadata (its oauth-uris must be <base>/oauth2/...), GET
 /fhir/.well-known/smart-configuration, GET /.well-known/jwks.json, POST /oauth2/token with a wrong secret
@@ -82,7 +82,7 @@ Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
 def parse_smoke_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m shared.conformance smoke",
+        prog="python -m conformance smoke",
         epilog=SMOKE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Smoke-test a deployed gateway: every public route, then the Patients app's calls through it.",

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 import requests
 
-from shared.conformance.checks import DSTU2, STU3, check_fields, check_shapes, version_of_patient_shape
-from shared.conformance.report import Report, Verdict
+from conformance.checks import DSTU2, STU3, check_fields, check_shapes, version_of_patient_shape
+from conformance.report import Report, Verdict
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 SECURITY_SERVICE_SYSTEM = "http://hl7.org/fhir/restful-security-service"
@@ -356,7 +356,7 @@ class Run:
                 f"name.family is {'a list' if shape == DSTU2 else 'a string'}, "
                 f"the {shape} shape, but the metadata announces {self.version}",
             )
-        return patient
+        return patient if isinstance(patient, dict) else None
 
     def _search(self, resource_type: str, form: list[tuple[str, str]], expect_id: str | None) -> Any:
         """A POST [type]/_search with a form body, as the app sends it; the Bundle, or None on failure."""

@@ -1,1 +1,0 @@
-"""The admin command line: onboard clients and tenants in the registry (`python -m shared.admin`)."""
