@@ -10,7 +10,7 @@ from typing import Any
 
 from shared import process_state, settings
 from shared.fhir.versions import FhirVersion
-from shared.proxy import upstream_client
+from shared.outbound import upstream_client
 from shared.registry.tenants import Tenant
 from shared.ttl_cache import TTLCache
 from shared.upstream_auth import UpstreamAuthError

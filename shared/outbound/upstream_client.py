@@ -20,9 +20,11 @@ from urllib3.exceptions import (
 )
 
 from shared import process_state, settings
-from shared.proxy import guarded_connections, tenant_slots, upstream_deadline
-from shared.proxy.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
-from shared.proxy.upstream_errors import UpstreamFailure as UpstreamFailure  # raised here: callers catch it from here
+from shared.outbound import guarded_connections, tenant_slots, upstream_deadline
+from shared.outbound.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
+
+# Raised here: callers catch it from here.
+from shared.outbound.upstream_errors import UpstreamFailure as UpstreamFailure
 
 RETRYABLE_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 5.0
@@ -43,7 +45,7 @@ def _drop_pools() -> None:
         manager.clear()
 
 
-process_state.register("proxy.upstream_pools", _drop_pools)
+process_state.register("outbound.upstream_pools", _drop_pools)
 
 
 @dataclass(frozen=True)
