@@ -233,7 +233,7 @@ def _without_foreign_links(body: bytes, rewriter: LinkRewriter) -> bytes:
     written again, decimals kept as written)."""
     document = fhir_json.loads(body)
     removed = provider_json.drop_links(document, rewriter.leads_here)
-    log.info("proxy: %d links leading outside the provider were removed from an answer", removed)
+    log.debug("proxy: %d links leading outside the provider were removed from an answer", removed)
     return fhir_json.dumps(document)
 
 

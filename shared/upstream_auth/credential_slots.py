@@ -128,8 +128,8 @@ class CredentialSlots:
                 return self._fallback_or_raise(slot, error, tenant_id, method, fresh=True)
             slot.failure = None
             slot.last_token = token
-        if token.from_identity_provider:
-            logger.info(
+        if token.from_identity_provider:  # DEBUG: a proxied request writes nothing at INFO but its audit record
+            logger.debug(
                 "upstream token acquired from the identity provider: tenant=%s method=%s expires_in=%d",
                 tenant_id,
                 method,
