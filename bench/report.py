@@ -30,6 +30,7 @@ def required_metric_paths() -> list[tuple[str, ...]]:
             ("latency", scenario, "added_nginx", "p50_ms"),
             ("latency", scenario, "ratio_p50_gateway_to_direct"),
             ("latency", scenario, "ratio_p50_gateway_to_nginx"),
+            ("latency", scenario, "ratio_added_p50_gateway_to_nginx"),
         ]
         for concurrency in CONCURRENCIES:
             paths += [("throughput", scenario, concurrency, t, "requests_per_second") for t in TARGETS]
