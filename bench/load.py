@@ -6,6 +6,7 @@ import math
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,10 +245,15 @@ class ThroughputResult:
 
 
 def measure_throughput(
-    target: Target, spec: RequestSpec, concurrency: int, seconds: float, warmup_seconds: float = 0.3
+    target: Target | Sequence[Target], spec: RequestSpec, concurrency: int, seconds: float, warmup_seconds: float = 0.3
 ) -> ThroughputResult:
-    """`concurrency` threads, each looping on its own kept-alive connection; counts what completes in the window."""
-    raw = spec.wire(target)
+    """`concurrency` threads, each looping on its own kept-alive connection; counts what completes in the window.
+
+    With several targets (one host and port, e.g. one gateway with a token per tenant), each thread sends to
+    them in turn, the threads starting at different ones."""
+    targets = [target] if isinstance(target, Target) else list(target)
+    target = targets[0]
+    raws = [spec.wire(each) for each in targets]
     barrier = threading.Barrier(concurrency + 1)
     window: list[float] = []
     counts = [0] * concurrency
@@ -257,10 +263,13 @@ def measure_throughput(
     def worker(index: int) -> None:
         connection = Connection(target.host, target.port)
         local_samples = samples[index]
+        turn = index * len(raws) // concurrency
         try:
             barrier.wait()
             start, end = window
             while True:
+                raw = raws[turn % len(raws)]
+                turn += 1
                 started = time.perf_counter_ns()
                 try:
                     status, _, _ = connection.exchange(raw)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from bench.gateway import process_cpu_seconds
@@ -37,7 +37,7 @@ def latency_in_rounds(
 
 
 def throughput_in_rounds(
-    points: dict[K, tuple[Target, RequestSpec, int]],
+    points: dict[K, tuple[Target | Sequence[Target], RequestSpec, int]],
     seconds: float,
     rounds: int,
     warmup: float,

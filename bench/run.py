@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bench import bridged, static_upstream
+from bench import bridged, many_hosts, static_upstream
 from bench.cold_start import measure_cold_start
 from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
@@ -50,10 +50,13 @@ class Sizes:
     ceiling_seconds: float
     profile_seconds: float
     cold_modules: tuple[str, ...] = ()  # function folders to import; () means every one
+    provider_hosts: int = many_hosts.HOSTS  # the many-hosts case's providers, one loopback port each
 
 
 FULL = Sizes(2000, 5, 3.0, 0.2, (1, 8, 32), 1000, 20, 3.0, 300, 9, 5, 2.0, 8.0)
-TINY = Sizes(30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, ("metadata_fn", "token_fn", "fhir_proxy_fn"))
+TINY = Sizes(
+    30, 1, 0.25, 0.05, (1, 8, 32), 40, 2, 0.3, 5, 1, 1, 0.2, 1.0, ("metadata_fn", "token_fn", "fhir_proxy_fn"), 8
+)
 
 
 def scenarios(bundle_entries: int) -> dict[str, RequestSpec]:
@@ -227,6 +230,17 @@ def throughput_section(
                 "ratio_gateway_to_nginx": _ratio(rps["gateway"], rps["nginx"]),
             }
     return section
+
+
+def gateway_cpu_against_floor(throughput: dict[str, Any]) -> dict[str, Any]:
+    """The gateway's CPU per search at concurrency 8 next to the local host's floor measured in the same rounds."""
+    search = throughput["search"]["8"]["gateway"].get("cpu_ms_per_request")
+    floor = throughput["host_floor"]["8"].get("cpu_ms_per_request")
+    return {
+        "search_cpu_ms_per_request": search,
+        "host_floor_cpu_ms_per_request": floor,
+        "ratio_search_to_floor": round(search / floor, 3) if search and floor else None,
+    }
 
 
 def generator_ceiling(direct: Target, static_nginx: Target, spec: RequestSpec, sizes: Sizes) -> dict[str, Any]:
@@ -405,6 +419,14 @@ def run(
         # CPU of each hop's own process: the static upstream, the nginx worker, the gateway.
         pids = {"direct": [upstream.process.pid], "nginx": proxy.worker_pids(), "gateway": [gateway.pid]}
         result["throughput"] = throughput_section(targets, specs, sizes, say, pids)
+        result["gateway_cpu"] = gateway_cpu_against_floor(result["throughput"])
+        say(f"many provider hosts: {sizes.provider_hosts} providers, one loopback port each ...")
+        providers = stack.enter_context(
+            many_hosts.ManyProviders(folder, sizes.provider_hosts, many_hosts.server_certificate(gateway), preexec)
+        )
+        result["many_hosts"] = many_hosts.many_hosts_section(
+            gateway, providers, specs["search"], sizes.throughput_seconds, sizes.rounds, sizes.warmup_seconds, say
+        )
         say("large Bundle: latency ...")
         body_bytes = sizes_written[static_upstream.BUNDLE_FILE]
         result["large_bundle"] = {

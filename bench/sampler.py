@@ -28,7 +28,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "      requests Session.request": ("Session.request", "requests/sessions.py"),
     "        urllib3 urlopen": ("HTTPConnectionPool.urlopen", "urllib3/connectionpool.py"),
     "        http.client response parsing": ("HTTPResponse.begin", "http/client.py"),
-    "      _read_capped (iter_content)": ("_read_capped", "shared/proxy/upstream_client.py"),
+    "      _read_capped (iter_content)": ("_read_capped", "shared/outbound/upstream_client.py"),
     "    _client_response (parse, rewrite, serialise)": ("_client_response", "shared/proxy/forward.py"),
     "      json.loads": ("loads", "json/__init__.py"),
     "      LinkRewriter.rewrite": ("LinkRewriter.rewrite", "shared/proxy/link_rewriter.py"),

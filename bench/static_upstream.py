@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import json
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 BASE_PATH = "/fhir"
 CONTENT_TYPE = "application/fhir+json;charset=utf-8"
@@ -267,10 +269,19 @@ class CannedResponses:
     base_path: str
 
     @classmethod
-    def load(cls, directory: Path, base_path: str = BASE_PATH) -> CannedResponses:
+    def load(
+        cls,
+        directory: Path,
+        base_path: str = BASE_PATH,
+        files: tuple[str, ...] = DOCUMENT_FILES,
+        rebase: tuple[bytes, bytes] | None = None,
+    ) -> CannedResponses:
+        """The responses for `files`; `rebase` (written base, this server's base) rewrites the provider links."""
         responses: dict[tuple[int, str], bytes] = {}
-        for name in DOCUMENT_FILES:
+        for name in files:
             body = (directory / name).read_bytes()
+            if rebase is not None:
+                body = body.replace(*rebase)
             for status, phrase in ((200, "OK"), (404, "Not Found")):
                 head = (
                     f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {CONTENT_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -339,19 +350,64 @@ async def serve(directory: Path, host: str, port: int, base_path: str, ready: Ca
         await server.serve_forever()
 
 
+async def serve_many(
+    directory: Path,
+    host: str,
+    count: int,
+    written_base: str,
+    tls: ssl.SSLContext | None,
+    ready: Callable[[list[int]], None],
+) -> None:
+    """`count` providers in one process, each on its own port with links to its own base (no large Bundle)."""
+    loop = asyncio.get_running_loop()
+    scheme = "https" if tls is not None else "http"
+    small = tuple(name for name in DOCUMENT_FILES if name != BUNDLE_FILE)
+    servers: list[asyncio.Server] = []
+    for _ in range(count):
+        probe = socket.socket()
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        own_base = f"{scheme}://{host}:{port}{urlsplit(written_base).path}"
+        canned = CannedResponses.load(
+            directory, urlsplit(written_base).path, small, (written_base.encode(), own_base.encode())
+        )
+        servers.append(
+            await loop.create_server(
+                lambda canned=canned: _Connection(canned), host, port, backlog=256, reuse_address=True, ssl=tls
+            )
+        )
+    ready([server.sockets[0].getsockname()[1] for server in servers])
+    await asyncio.gather(*(server.serve_forever() for server in servers))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.static_upstream", description=__doc__)
     parser.add_argument("--docs", type=Path, required=True, help="folder written by write_documents()")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--base-path", default=BASE_PATH)
+    parser.add_argument("--many", type=int, default=0, help="serve this many providers, one per free port")
+    parser.add_argument("--written-base", default="", help="with --many: the base URL the documents were written for")
+    parser.add_argument("--tls-cert", type=Path, default=None, help="with --many: serve https with this certificate")
+    parser.add_argument("--tls-key", type=Path, default=None)
     args = parser.parse_args(argv)
 
     def ready(port: int) -> None:
         print(f"listening {port}", flush=True)
 
+    def ready_many(ports: list[int]) -> None:
+        print("listening " + ",".join(map(str, ports)), flush=True)
+
+    tls: ssl.SSLContext | None = None
+    if args.tls_cert is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
     try:
-        asyncio.run(serve(args.docs, args.host, args.port, args.base_path, ready))
+        if args.many:
+            asyncio.run(serve_many(args.docs, args.host, args.many, args.written_base, tls, ready_many))
+        else:
+            asyncio.run(serve(args.docs, args.host, args.port, args.base_path, ready))
     except KeyboardInterrupt:
         pass
     return 0

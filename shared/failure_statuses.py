@@ -14,8 +14,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from shared.oauth.errors import OAuthError, TemporarilyUnavailable
-from shared.proxy import errors as fhir
-from shared.proxy.upstream_errors import (
+from shared.outbound.upstream_errors import (
     ProviderBrokenAnswer,
     ProviderBusy,
     ProviderRefusedCredentials,
@@ -23,6 +22,7 @@ from shared.proxy.upstream_errors import (
     ProviderTooSlow,
     ProviderUnreachable,
 )
+from shared.proxy import errors as fhir
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.settings import SettingError
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable

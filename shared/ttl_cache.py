@@ -1,4 +1,4 @@
-"""A small thread-safe TTL cache, so the hot path makes no storage call in steady state."""
+"""Small thread-safe bounded caches: a TTL cache (so the hot path makes no storage call in steady state), an LRU map."""
 
 from __future__ import annotations
 
@@ -132,3 +132,33 @@ class TTLCache(Generic[K, V]):
                 self._entries.clear()
             else:
                 self._entries.pop(key, None)
+
+
+class LRUMap(Generic[K, V]):
+    """A thread-safe map that keeps at most `max_entries` values, evicting the least recently used one."""
+
+    def __init__(self, max_entries: int) -> None:
+        self._max_entries = max_entries
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import requests
 
 from shared import process_state, settings
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.registry.client_keys import MAX_JWKS_BYTES, ClientKey, KeyRefused, parse_public_jwk
 
 log = logging.getLogger(__name__)

@@ -14,9 +14,9 @@ from typing import Any
 
 from shared import settings
 from shared.fhir.versions import FhirVersion
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
-from shared.proxy import upstream_client
-from shared.proxy.upstream_errors import ProviderTooSlow
+from shared.outbound import upstream_client
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
+from shared.outbound.upstream_errors import ProviderTooSlow
 from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.methods import upstream_auth_headers

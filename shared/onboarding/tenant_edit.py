@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from shared import settings
 from shared.fhir.versions import parse_fhir_version
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.provider_secrets.names import legacy_setting_problem
 from shared.registry import cached, tenants
 from shared.registry.columns import url_problem

@@ -17,7 +17,9 @@ from shared.fhir.operation_outcome import operation_outcome
 from shared.fhir.versions import FhirVersion
 from shared.http_messages import Response
 from shared.http_responses import NOSNIFF, response
-from shared.proxy import page_tokens, provider_json, scope_policy, upstream_client
+from shared.outbound import upstream_client
+from shared.outbound.upstream_errors import ProviderBrokenAnswer, ProviderBusy, ProviderThrottles, UpstreamFailure
+from shared.proxy import page_tokens, provider_json, scope_policy
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import (
@@ -49,7 +51,6 @@ from shared.proxy.read_policy import (
     plan_request,
 )
 from shared.proxy.type_policy import enforce_on_answer
-from shared.proxy.upstream_errors import ProviderBrokenAnswer, ProviderBusy, ProviderThrottles, UpstreamFailure
 from shared.proxy.upstream_status import check_provider_status
 from shared.registry import cached
 from shared.registry.errors import RegistryError
@@ -232,7 +233,7 @@ def _without_foreign_links(body: bytes, rewriter: LinkRewriter) -> bytes:
     written again, decimals kept as written)."""
     document = fhir_json.loads(body)
     removed = provider_json.drop_links(document, rewriter.leads_here)
-    log.info("proxy: %d links leading outside the provider were removed from an answer", removed)
+    log.debug("proxy: %d links leading outside the provider were removed from an answer", removed)
     return fhir_json.dumps(document)
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from shared import process_state, settings
 from shared.fhir.versions import FhirVersion
-from shared.proxy import upstream_client
+from shared.outbound import upstream_client
 from shared.registry.tenants import Tenant
-from shared.ttl_cache import TTLCache
+from shared.ttl_cache import LRUMap, TTLCache
 from shared.upstream_auth import UpstreamAuthError
 from shared.upstream_auth.methods import upstream_auth_headers
 
@@ -91,10 +91,16 @@ def _fetch(tenant: Tenant) -> ProviderCapabilities | None:
     return capabilities
 
 
+# Statements kept per instance (the parsed parts are 28-169 KB per provider): past it the least recently used
+# tenant's is dropped and read again when that tenant is next proxied, so memory does not grow with the tenants.
+MAX_STATEMENTS = 256
+
 # Entries expire every RETRY_AFTER_FAILURE_SECONDS; the loader then reuses a good statement younger than
 # PROVIDER_CAPABILITIES_TTL_SECONDS, so only failures are retried that often (one load per tenant at a time).
-_cache: TTLCache[tuple[str, str, str], ProviderCapabilities] = TTLCache(lambda: RETRY_AFTER_FAILURE_SECONDS)
-_statements: dict[tuple[str, str, str], ProviderCapabilities] = {}
+_cache: TTLCache[tuple[str, str, str], ProviderCapabilities] = TTLCache(
+    lambda: RETRY_AFTER_FAILURE_SECONDS, max_entries=MAX_STATEMENTS
+)
+_statements: LRUMap[tuple[str, str, str], ProviderCapabilities] = LRUMap(MAX_STATEMENTS)
 
 
 def _forget_capabilities() -> None:
@@ -117,7 +123,7 @@ def _load(tenant: Tenant) -> ProviderCapabilities:
         return known
     fetched = _fetch(tenant)
     if fetched is not None:
-        _statements[key] = fetched
+        _statements.put(key, fetched)
         return fetched
     if known is not None:
         return known  # an older statement of this provider beats the version defaults

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.proxy.upstream_errors import ProviderBrokenAnswer, ProviderRefusedCredentials
+from shared.outbound.upstream_errors import ProviderBrokenAnswer, ProviderRefusedCredentials
 from shared.registry.tenants import Tenant
 
 # Relayed as they are: a read's answer and a conditional read's "not modified".

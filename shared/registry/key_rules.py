@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shared import settings
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.registry import cached, client_keys, clients
 from shared.registry.client_keys import ClientKey, JwksUrl, KeyRefused
 from shared.registry.errors import EntityNotFound

@@ -8,7 +8,7 @@ from typing import Any, TypedDict
 
 from shared import settings
 from shared.fhir.versions import FhirVersion, parse_fhir_version
-from shared.outbound_address import literal_address_refusal
+from shared.outbound.address_policy import literal_address_refusal
 from shared.provider_secrets.names import legacy_setting_problem, provider_secret_problem
 from shared.registry import store
 from shared.registry.columns import MAX_URL_LENGTH, EntityReader, url_problem

@@ -8,6 +8,7 @@ import logging
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,10 @@ logger = logging.getLogger("shared.upstream_auth")
 FAILURE_HOLD_SECONDS = 5.0
 # On a transient failure, the last token is still used while it is valid for at least this long.
 FALLBACK_MIN_REMAINING_SECONDS = 30.0
+
+# Credential families kept per instance (each holds a client object with its token cache): past it the least
+# recently used one is dropped, and that tenant's next request builds a client and asks for a token again.
+MAX_SLOTS = 1024
 
 _FINGERPRINT_KEY = secrets.token_bytes(32)
 
@@ -71,9 +76,10 @@ class CredentialSlots:
     Token requests of one slot run one at a time: on a cold cache N concurrent callers cause one request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_slots: int = MAX_SLOTS) -> None:
         self._lock = threading.Lock()
-        self._slots: dict[Hashable, _Slot] = {}
+        self._max_slots = max_slots
+        self._slots: OrderedDict[Hashable, _Slot] = OrderedDict()
 
     def clear(self) -> None:
         with self._lock:
@@ -94,6 +100,9 @@ class CredentialSlots:
             slot = self._slots.get(family)
             if slot is None or slot.variant != variant:
                 slot = self._slots[family] = _Slot(variant)
+            self._slots.move_to_end(family)
+            while len(self._slots) > self._max_slots:
+                self._slots.popitem(last=False)  # a caller still holding it finishes with it
             return slot
 
     def token(
@@ -119,8 +128,8 @@ class CredentialSlots:
                 return self._fallback_or_raise(slot, error, tenant_id, method, fresh=True)
             slot.failure = None
             slot.last_token = token
-        if token.from_identity_provider:
-            logger.info(
+        if token.from_identity_provider:  # DEBUG: a proxied request writes nothing at INFO but its audit record
+            logger.debug(
                 "upstream token acquired from the identity provider: tenant=%s method=%s expires_in=%d",
                 tenant_id,
                 method,

@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from shared import process_state
-from shared.proxy import guarded_connections, upstream_deadline
+from shared.outbound import guarded_connections, upstream_deadline
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
 # Bounds on one identity provider call (read at call time, so tests may lower them). A token request that

@@ -19,8 +19,8 @@ from urllib.parse import quote_plus, urlsplit
 import requests
 
 from shared import settings
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
-from shared.proxy import guarded_connections
+from shared.outbound import guarded_connections
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.upstream_auth import identity_http
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken, fingerprint
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable

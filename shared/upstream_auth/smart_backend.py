@@ -13,7 +13,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared import process_state, settings
-from shared.outbound_address import OutboundAddressRefused, check_outbound_url
+from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.registry.columns import url_problem
 from shared.setting_kinds import SettingError
 from shared.ttl_cache import TTLCache

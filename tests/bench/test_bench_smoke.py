@@ -87,3 +87,11 @@ def test_the_bridged_case_translated_what_it_timed(tiny_result: dict[str, Any]) 
     assert bridged["checks"]["bundle"]["entries"] == tiny_result["large_bundle"]["entries"]
     for name in ("search", "bundle"):
         assert all(bridged[name][target]["errors"] == 0 for target in ("direct", "unbridged", "bridged"))
+
+
+def test_the_many_hosts_case_reached_every_provider_through_the_gateway(tiny_result: dict[str, Any]) -> None:
+    hosts = tiny_result["many_hosts"]
+    assert hosts["hosts"] == hosts["checked"] == 8  # TINY's provider_hosts; the full run uses 120
+    assert hosts["one_host"]["errors"] == hosts["many_hosts"]["errors"] == 0
+    assert hosts["one_host"]["requests"] > 0 and hosts["many_hosts"]["requests"] > 0
+    assert tiny_result["gateway_cpu"]["ratio_search_to_floor"] > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.outbound_address import OutboundAddressRefused, Resolver, check_outbound_url
+from shared.outbound.address_policy import OutboundAddressRefused, Resolver, check_outbound_url
 
 
 def _resolves_to(*addresses: str) -> Resolver:

@@ -10,8 +10,8 @@ from exfiltration_listener import Listener
 from gateway_testing import MakeTenant
 
 from shared.onboarding.tenant_check import check_tenant
-from shared.proxy import upstream_client
-from shared.proxy.upstream_errors import ProviderUnreachable
+from shared.outbound import upstream_client
+from shared.outbound.upstream_errors import ProviderUnreachable
 
 SECRET_BODY = b"internal-service-banner: do-not-leak-this"
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from shared.fhir.versions import FhirVersion
-from shared.proxy import provider_capabilities, upstream_client
+from shared.outbound import upstream_client
+from shared.proxy import provider_capabilities
 from shared.proxy.batch_fanout import EntryAnswer, run_batch
 from shared.proxy.compatibility import normalise_search
 from shared.proxy.errors import GatewayTimeout

@@ -7,12 +7,12 @@ import os
 import pytest
 from gateway_testing import MakeClient
 
+import shared.outbound.upstream_client
 import shared.portal.id_token
 import shared.portal.sign_in
 import shared.proxy.batch_fanout
 import shared.proxy.page_tokens
 import shared.proxy.provider_capabilities
-import shared.proxy.upstream_client
 import shared.tokens.verifier
 import shared.upstream_auth.methods  # noqa: F401 - registers the credential slots and the identity session
 from shared import process_state, settings, throttle
@@ -31,7 +31,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "proxy.page_token_ciphers",
         "proxy.provider_capabilities",
         "provider_secrets.vault_store",
-        "proxy.upstream_pools",
+        "outbound.upstream_pools",
         "registry.cache",
         "registry.secret_last_use",
         "registry.table_clients",

@@ -20,8 +20,9 @@ import fhir_proxy_fn
 import token_fn
 from shared.failure_statuses import FAILURES, SURFACES, Surface, answer, handled
 from shared.oauth.errors import OAuthError
+from shared.outbound import upstream_client, upstream_errors
 from shared.portal.app import PORTAL_ANSWERS
-from shared.proxy import forward, upstream_client, upstream_errors
+from shared.proxy import forward
 from shared.proxy.errors import ProxyError
 from shared.registry import cached, clients, connection, errors, tenants
 from shared.settings import SettingError

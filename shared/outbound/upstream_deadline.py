@@ -36,6 +36,9 @@ _local = threading.local()
 _condition = threading.Condition()
 _armed: set[Watch] = set()
 _watchdog: threading.Thread | None = None
+# When the watchdog wakes next (None: only when notified). A new deadline later than that needs no wake-up,
+# so a steady flow of requests does not switch to the watchdog thread and back on every one of them.
+_wakes_at: float | None = None
 
 
 def _shut(connection: Any) -> None:
@@ -48,6 +51,7 @@ def _shut(connection: Any) -> None:
 
 
 def _run() -> None:
+    global _wakes_at
     with _condition:
         while True:
             now = time.monotonic()
@@ -56,7 +60,8 @@ def _run() -> None:
                 watch.expired = True
                 _shut(watch.connection)
             upcoming = min((w.deadline for w in _armed), default=None)
-            _condition.wait(None if upcoming is None else max(0.005, upcoming - now))
+            _wakes_at = None if upcoming is None else max(now + 0.005, upcoming)
+            _condition.wait(None if _wakes_at is None else _wakes_at - now)
 
 
 def _ensure_watchdog() -> None:
@@ -93,7 +98,8 @@ def arm(connection: Any) -> None:
             _shut(connection)
             return
         _armed.add(watch)
-        _condition.notify()
+        if _wakes_at is None or watch.deadline < _wakes_at:
+            _condition.notify()
 
 
 class _WatchedHTTPConnection(HTTPConnection):

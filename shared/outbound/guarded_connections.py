@@ -2,7 +2,7 @@
 
 A provider URL or token URL is checked when it is saved (its name resolved then), but a name can resolve
 differently later. These connection classes judge the peer address of every new socket, before a TLS
-handshake or a byte of the request, with the same outbound address policy (`shared/outbound_address.py`).
+handshake or a byte of the request, with the same outbound address policy (`shared/outbound/address_policy.py`).
 They are the watched (deadline-bounded) connections of `upstream_deadline`, plus this check. The gateway's
 own platform endpoints (the managed identity endpoint on loopback, Key Vault) do not use them.
 """
@@ -17,8 +17,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from shared import settings
-from shared.outbound_address import address_refusal
-from shared.proxy import upstream_deadline
+from shared.outbound import upstream_deadline
+from shared.outbound.address_policy import address_refusal
 
 
 class PeerAddressRefused(Exception):
