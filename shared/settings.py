@@ -450,15 +450,24 @@ process_state.register("settings", _forget)
 class PerSettings(Generic[S]):
     """Called, `build(settings)` for the process's settings, built once for them.
 
-    The service (a key ring, a policy, a store's configuration) takes its settings when it is built; after
+    The service (a key ring, a policy, a store's vault connection) takes its settings when it is built; after
     `reload()` or a process reset it is built again from the new ones. A build that raises (a broken setting)
-    is not kept: the next call tries again.
+    is not kept: the next call tries again. `state` names it in process_state (a reset drops it) and
+    `discard` releases a value that is replaced or dropped (closes its clients).
     """
 
-    def __init__(self, build: Callable[[GatewaySettings], S]) -> None:
+    def __init__(
+        self,
+        build: Callable[[GatewaySettings], S],
+        state: str | None = None,
+        discard: Callable[[S], None] | None = None,
+    ) -> None:
         self._build = build
+        self._discard = discard
         self._lock = threading.Lock()
         self._built: tuple[GatewaySettings, S] | None = None
+        if state is not None:
+            process_state.register(state, self.forget)
 
     def __call__(self) -> S:
         configured = current()
@@ -466,12 +475,29 @@ class PerSettings(Generic[S]):
         if built is not None and built[0] is configured:
             return built[1]
         with self._lock:
-            built = self._built
+            replaced = built = self._built
             if built is None or built[0] is not configured:
                 built = self._built = (configured, self._build(configured))
-            return built[1]
+            else:
+                replaced = None
+        if replaced is not None and self._discard is not None:
+            self._discard(replaced[1])
+        return built[1]
+
+    @property
+    def is_built(self) -> bool:
+        return self._built is not None
+
+    def forget(self) -> None:
+        """Drops the built value; the next call builds it again."""
+        with self._lock:
+            dropped, self._built = self._built, None
+        if dropped is not None and self._discard is not None:
+            self._discard(dropped[1])
 
 
-def per_settings(build: Callable[[GatewaySettings], S]) -> PerSettings[S]:
+def per_settings(
+    build: Callable[[GatewaySettings], S], state: str | None = None, discard: Callable[[S], None] | None = None
+) -> PerSettings[S]:
     """A function returning `build(settings)` for the process's settings, built once for them (see PerSettings)."""
-    return PerSettings(build)
+    return PerSettings(build, state, discard)
