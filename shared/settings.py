@@ -470,10 +470,12 @@ class PerSettings(Generic[S]):
             process_state.register(state, self.forget)
 
     def __call__(self) -> S:
-        configured = current()
         built = self._built
-        if built is not None and built[0] is configured:
+        if built is not None and built[0] is _current:  # the settings it was built from are still the process's
             return built[1]
+        return self._build_for(current())
+
+    def _build_for(self, configured: GatewaySettings) -> S:
         with self._lock:
             replaced = built = self._built
             if built is None or built[0] is not configured:
