@@ -13,6 +13,7 @@ no setting itself.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -396,7 +397,7 @@ class GatewaySettings:
         )
         return f"GatewaySettings({shown}, problems={list(self.problems)!r})"
 
-    @property
+    @functools.cached_property  # kept in the instance's __dict__ once read, like the settings themselves
     def fhir_base_url(self) -> str:
         """The gateway's FHIR base URL that clients call (and the `aud` of its access tokens)."""
         return self.gateway_public_base_url + "/fhir"
