@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from pathlib import Path
+from types import UnionType
+from typing import Any, get_origin, get_type_hints
 
 import pytest
 from gateway_env import PUBLIC_BASE, SIGNING_KEY
@@ -45,6 +47,16 @@ def test_every_declaration_says_what_it_is_and_numbers_carry_their_limits() -> N
             assert setting.parse(str(setting.minimum)) == setting.minimum
             with pytest.raises(SettingError, match=f"{setting.name} must be at least {setting.minimum}"):
                 setting.parse(str(setting.minimum - 1))
+
+
+def test_each_kind_declares_the_type_of_its_attribute_and_the_default_is_one() -> None:
+    """The kind's return type is what mypy gives the attribute; the default (when there is one) is such a value."""
+    for setting in SETTINGS:
+        declared = get_type_hints(setting.kind)["return"]
+        assert declared not in (object, Any), setting.name
+        if setting.default is not None:
+            runtime_type = declared if get_origin(declared) is UnionType else (get_origin(declared) or declared)
+            assert isinstance(setting.parse(setting.default), runtime_type), setting.name
 
 
 def test_a_value_is_parsed_once_and_then_read_as_a_plain_attribute(monkeypatch: pytest.MonkeyPatch) -> None:
