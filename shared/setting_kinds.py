@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 
-# A kind turns a setting's stripped text (its default when unset) into its value: kind(name, text).
-Kind = Callable[[str, str], object]
+# A kind turns a setting's stripped text (its default when unset) into its value: kind(name, text); the type
+# it returns is the type of the setting's attribute.
 RsaKey = rsa.RSAPrivateKey | rsa.RSAPublicKey
 ClientKey = rsa.RSAPrivateKey | rsa.RSAPublicKey | ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey
 
@@ -25,7 +25,7 @@ def text(name: str, value: str) -> str:
     return value
 
 
-def whole_number(minimum: int) -> Kind:
+def whole_number(minimum: int) -> Callable[[str, str], int]:
     """A whole number of at least `minimum`."""
 
     def parse(name: str, value: str) -> int:

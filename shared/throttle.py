@@ -13,6 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from shared import process_state, settings
 
@@ -90,6 +91,30 @@ _WINDOW = FailureWindow()
 process_state.register("throttle.failures", _WINDOW.clear)
 
 
+@dataclass(frozen=True)
+class ThrottleLimits:
+    """The throttle's settings, taken once when the settings are read."""
+
+    trusted_proxy_hops: int
+    window_seconds: float
+    per_client: int
+    per_address: int
+    client_wide: int
+
+    @classmethod
+    def of(cls, configured: settings.GatewaySettings) -> ThrottleLimits:
+        return cls(
+            trusted_proxy_hops=configured.throttle_trusted_proxy_hops,
+            window_seconds=float(configured.throttle_window_seconds),
+            per_client=configured.throttle_max_failures_per_client,
+            per_address=configured.throttle_max_failures_per_address,
+            client_wide=configured.throttle_max_failures_client_wide,
+        )
+
+
+limits = settings.per_settings(ThrottleLimits.of)
+
+
 def _host_of(hop: str) -> str:
     hop = hop.strip()
     if hop.startswith("[") and "]" in hop:  # [IPv6]:port
@@ -111,31 +136,28 @@ def source_address(headers: Mapping[str, str]) -> str:
     hops = [hop for hop in forwarded.split(",") if hop.strip()]
     if not hops:
         return "unknown"
-    trusted = settings.current().throttle_trusted_proxy_hops
+    trusted = limits().trusted_proxy_hops
     # A shorter chain did not come through the trusted proxies: its first hop is what the platform saw.
     return _host_of(hops[max(0, len(hops) - 1 - trusted)]) or "unknown"
-
-
-def _window() -> float:
-    return float(settings.current().throttle_window_seconds)
 
 
 def _client_key(client_id: str) -> str:
     return f"client:{client_id[:128]}"
 
 
-def _keys(client_id: str | None, address: str) -> Iterable[tuple[str, int]]:
+def _keys(client_id: str | None, address: str, limit: ThrottleLimits) -> Iterable[tuple[str, int]]:
     """The counters that may refuse a request before its secret is checked."""
     if client_id:
-        yield f"pair:{client_id[:128]}|{address}", settings.current().throttle_max_failures_per_client
-    yield f"address:{address}", settings.current().throttle_max_failures_per_address
+        yield f"pair:{client_id[:128]}|{address}", limit.per_client
+    yield f"address:{address}", limit.per_address
 
 
 def check(client_id: str | None, address: str) -> None:
     """Raises Throttled when this client_id from this address, or this address, failed too often."""
-    window = _window()
+    limit = limits()
+    window = limit.window_seconds
     waits = [
-        w for key, limit in _keys(client_id, address) if (w := _WINDOW.retry_after(key, limit, window)) is not None
+        w for key, most in _keys(client_id, address, limit) if (w := _WINDOW.retry_after(key, most, window)) is not None
     ]
     if waits:
         raise Throttled(max(waits))
@@ -146,8 +168,8 @@ def client_wide_retry_after(client_id: str | None) -> int | None:
     None. Only for answering a request whose secret was already found wrong: never refuses a right one."""
     if not client_id:
         return None
-    limit = settings.current().throttle_max_failures_client_wide
-    return _WINDOW.retry_after(_client_key(client_id), limit, _window())
+    limit = limits()
+    return _WINDOW.retry_after(_client_key(client_id), limit.client_wide, limit.window_seconds)
 
 
 def record_failure(client_id: str | None, address: str, known_client: bool = True) -> None:
@@ -156,9 +178,10 @@ def record_failure(client_id: str | None, address: str, known_client: bool = Tru
     `known_client=False` (the client_id names no registered client) counts it against the address only:
     a flood of made-up client_ids then leaves no per-id state behind, and the address limit still bounds it.
     """
-    window = _window()
+    limit = limits()
+    window = limit.window_seconds
     claimed = client_id if known_client else None
-    for key, _ in _keys(claimed, address):
+    for key, _ in _keys(claimed, address, limit):
         _WINDOW.record(key, window)
     if claimed:
         _WINDOW.record(_client_key(claimed), window)

@@ -87,10 +87,9 @@ def _session_keys(keys: tuple[str, ...]) -> MultiFernet:
         ) from None
 
 
-def load_config() -> PortalConfig:
-    """The portal's configuration from the app settings; PortalNotConfigured when it cannot run."""
+def config_of(configured: settings.GatewaySettings) -> PortalConfig:
+    """The portal's configuration from these settings; PortalNotConfigured when it cannot run."""
     try:
-        configured = settings.current()
         client_id = configured.portal_client_id
         if not client_id:
             raise PortalNotConfigured("app setting PORTAL_CLIENT_ID is not set")
@@ -124,3 +123,8 @@ def load_config() -> PortalConfig:
         )
     except settings.SettingError as error:
         raise PortalNotConfigured(str(error)) from None
+
+
+# The portal's configuration, built once per settings (its session keys included); PortalNotConfigured when it
+# cannot run, tried again on the next call.
+load_config = settings.per_settings(config_of)

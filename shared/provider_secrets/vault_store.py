@@ -45,30 +45,32 @@ def _disable_instance_discovery(vault_url: str) -> bool:
     return not _is_azure_vault(vault_url)
 
 
-class ProviderSecretStore:
-    """Set, replace, remove and (cached) read of tenants' provider secrets in the provider-secrets vault."""
+class _Vault:
+    """The vault of one set of settings: its URL, its SDK client (made on first use) and the read cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, url: str, cache_ttl_seconds: float) -> None:
+        self.url = url
         self._lock = threading.Lock()
         self._client: SecretClient | None = None
-        self._client_url = ""
-        self._cache: TTLCache[str, str] = TTLCache(
-            ttl=lambda: float(settings.current().provider_secrets_cache_ttl_seconds), max_entries=10_000
-        )
+        self.cache: TTLCache[str, str] = TTLCache(ttl=lambda: cache_ttl_seconds, max_entries=10_000)
 
-    def clear(self) -> None:
+    @classmethod
+    def of(cls, configured: settings.GatewaySettings) -> _Vault:
+        return cls(configured.provider_secrets_vault_url, float(configured.provider_secrets_cache_ttl_seconds))
+
+    def close(self) -> None:
         with self._lock:
-            client, self._client, self._client_url = self._client, None, ""
-        self._cache.invalidate()
+            client, self._client = self._client, None
+        self.cache.invalidate()
         if client is not None:
             client.close()
 
-    def _secret_client(self) -> SecretClient:
-        vault_url = settings.current().provider_secrets_vault_url
+    def client(self) -> SecretClient:
+        vault_url = self.url
         if not vault_url:
             raise ProviderSecretError("app setting PROVIDER_SECRETS_VAULT_URL is not set (no provider-secret store)")
         with self._lock:
-            if self._client is None or self._client_url != vault_url:
+            if self._client is None:
                 from azure.identity import DefaultAzureCredential
                 from azure.keyvault.secrets import SecretClient
 
@@ -85,13 +87,29 @@ class ProviderSecretStore:
                     connection_timeout=5,
                     read_timeout=10,
                 )
-                self._client_url = vault_url
             return self._client
+
+
+class ProviderSecretStore:
+    """Set, replace, remove and (cached) read of tenants' provider secrets in the provider-secrets vault.
+
+    The vault it talks to (URL, client, cache lifetime) is built from the settings once, when first needed,
+    and again when the settings are read again.
+    """
+
+    def __init__(self) -> None:
+        self._vault = settings.per_settings(_Vault.of, discard=_Vault.close)
+
+    def clear(self) -> None:
+        self._vault.forget()
+
+    def _secret_client(self) -> SecretClient:
+        return self._vault().client()
 
     # -- reads (the proxy's path) ----------------------------------------------------------------------------
     def read(self, tenant_id: str, purpose: str = UPSTREAM) -> str:
         """The tenant's secret: from this instance's cache, else one vault read (one at a time per name)."""
-        return self._cache.get(provider_secret_name(tenant_id, purpose), self._load)
+        return self._vault().cache.get(provider_secret_name(tenant_id, purpose), self._load)
 
     def _load(self, name: str) -> str:
         from azure.core.exceptions import ResourceNotFoundError
@@ -124,7 +142,7 @@ class ProviderSecretStore:
                 client.set_secret(name, value, content_type=_CONTENT_TYPE, tags={"tenant": tenant_id})
         except Exception as error:
             raise _failure(error, f"storing secret {name}") from None
-        self._cache.invalidate(name)
+        self._vault().cache.invalidate(name)
         logger.info("provider secret stored: tenant=%s name=%s", tenant_id, name)
         return name
 
@@ -137,7 +155,7 @@ class ProviderSecretStore:
         try:
             client.begin_delete_secret(name).wait()
         except ResourceNotFoundError:
-            self._cache.invalidate(name)
+            self._vault().cache.invalidate(name)
             return False
         except Exception as error:
             raise _failure(error, f"removing secret {name}") from None
@@ -146,7 +164,7 @@ class ProviderSecretStore:
         except HttpResponseError:
             # Purge protection (infra/ turns it on) keeps it recoverable for the retention period; `store` recovers it.
             pass
-        self._cache.invalidate(name)
+        self._vault().cache.invalidate(name)
         logger.info("provider secret removed: tenant=%s name=%s", tenant_id, name)
         return True
 

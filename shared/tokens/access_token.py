@@ -23,19 +23,35 @@ class IssuedToken:
     jti: str
 
 
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What every access token carries and how long it may live, taken once from the settings."""
+
+    issuer: str  # the `iss`: the gateway's public base URL
+    audience: str  # the `aud`: the gateway's FHIR base URL
+    max_lifetime: int  # the longest lifetime the gateway issues or accepts (TOKEN_MAX_LIFETIME_SECONDS)
+
+    @classmethod
+    def of(cls, configured: settings.GatewaySettings) -> TokenPolicy:
+        return cls(configured.gateway_public_base_url, configured.fhir_base_url, configured.token_max_lifetime_seconds)
+
+
+policy = settings.per_settings(TokenPolicy.of)
+
+
 def issuer() -> str:
     """The `iss` of every access token: the gateway's public base URL."""
-    return settings.current().gateway_public_base_url
+    return policy().issuer
 
 
 def audience() -> str:
     """The `aud` of every access token: the gateway's FHIR base URL."""
-    return settings.current().fhir_base_url
+    return policy().audience
 
 
 def max_lifetime() -> int:
     """The longest lifetime the gateway issues or accepts (TOKEN_MAX_LIFETIME_SECONDS)."""
-    return settings.current().token_max_lifetime_seconds
+    return policy().max_lifetime
 
 
 def issue_access_token(
@@ -47,14 +63,14 @@ def issue_access_token(
     smart_scope: str = "",
 ) -> IssuedToken:
     """A signed token; `scope` is the tenant GUID, then the granted SMART scopes (if any) after a space."""
-    ring = key_ring()
-    lifetime_seconds = min(lifetime_seconds, max_lifetime())
+    ring, taken = key_ring(), policy()
+    lifetime_seconds = min(lifetime_seconds, taken.max_lifetime)
     issued_at = int(now if now is not None else time.time())
     jti = str(uuid.uuid4())
     scope = f"{tenant_id} {smart_scope}" if smart_scope else tenant_id
     claims = {
-        "iss": issuer(),
-        "aud": audience(),
+        "iss": taken.issuer,
+        "aud": taken.audience,
         "sub": client_id,
         "client_id": client_id,
         "scope": scope,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared import jwk_thumbprint, process_state, settings
+from shared import jwk_thumbprint, settings
 
 ALGORITHM = "RS256"
 
@@ -46,40 +45,25 @@ def _verification_key(public_key: rsa.RSAPublicKey) -> VerificationKey:
     return VerificationKey(kid, public_key, jwk)
 
 
-_lock = threading.Lock()
-_cached: tuple[settings.GatewaySettings, KeyRing] | None = None
+def _build_key_ring(configured: settings.GatewaySettings) -> KeyRing:
+    """The key ring of these settings (keys parsed and checked by them).
+
+    Only the first signs; the others are published and accepted. A rotation publishes the next key before
+    any instance signs with it and keeps the previous one after: docs/deploy.md gives the order of the steps.
+    """
+    current = configured.token_signing_key
+    keys = [_verification_key(current.public_key())]
+    for key in (configured.token_signing_key_previous, configured.token_signing_key_next):
+        if key is None:
+            continue
+        public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
+        if all(thumbprint(public) != known.kid for known in keys):
+            keys.append(_verification_key(public))
+    return KeyRing(current, keys[0].kid, tuple(keys))
 
 
-def _forget_key_ring() -> None:
-    global _cached
-    with _lock:
-        _cached = None
-
-
-process_state.register("tokens.key_ring", _forget_key_ring)
-
-
-def key_ring() -> KeyRing:
-    """The key ring for the current settings (keys parsed and checked by them), built once per settings."""
-    global _cached
-    configured = settings.current()
-    cached = _cached
-    if cached is not None and cached[0] is configured:
-        return cached[1]
-    with _lock:
-        # Only the first signs; the others are published and accepted. A rotation publishes the next key before
-        # any instance signs with it and keeps the previous one after: docs/deploy.md gives the order of the steps.
-        current = configured.token_signing_key
-        keys = [_verification_key(current.public_key())]
-        for key in (configured.token_signing_key_previous, configured.token_signing_key_next):
-            if key is None:
-                continue
-            public = key.public_key() if isinstance(key, rsa.RSAPrivateKey) else key
-            if all(thumbprint(public) != known.kid for known in keys):
-                keys.append(_verification_key(public))
-        ring = KeyRing(current, keys[0].kid, tuple(keys))
-        _cached = (configured, ring)
-        return ring
+# The key ring for the current settings, built once per settings (SettingError while a key setting is broken).
+key_ring = settings.per_settings(_build_key_ring, state="tokens.key_ring")
 
 
 def generate_private_key_pem() -> str:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from shared import settings
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response
+from shared.upstream_auth.auth_settings import CLIENT_JWKS_ROUTE, auth_settings
 from shared.upstream_auth.client_keys import client_key_ring
 
-ROUTE = ".well-known/smart-client-jwks.json"
+ROUTE = CLIENT_JWKS_ROUTE
 
 
 def client_jwks_url() -> str:
     """The stable URL an EHR administrator registers as the gateway's JWKS URL."""
-    return settings.current().gateway_public_base_url + "/" + ROUTE
+    return auth_settings().client_jwks_url
 
 
 def client_jwks_endpoint(request: Request) -> Response:

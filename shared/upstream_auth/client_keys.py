@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from shared import jwk_thumbprint, process_state, settings
+from shared import jwk_thumbprint, settings
 from shared.setting_kinds import ClientKey
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -52,38 +51,21 @@ def published_key(key: ClientKey) -> PublishedKey:
     return PublishedKey(kid, alg, jwk)
 
 
-_lock = threading.Lock()
-_cached: tuple[settings.GatewaySettings, ClientKeyRing] | None = None
+def _build_client_key_ring(configured: settings.GatewaySettings) -> ClientKeyRing:
+    """The ring of these settings: current first, then next (published before it signs), then previous (kept
+    until retired); only a private current key signs."""
+    current = configured.upstream_client_key
+    signing_key = current if isinstance(current, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
+    published: list[PublishedKey] = []
+    for key in (current, configured.upstream_client_key_next, configured.upstream_client_key_previous):
+        if key is None:
+            continue
+        entry = published_key(key)
+        if all(entry.kid != known.kid for known in published):
+            published.append(entry)
+    signing = published[0] if signing_key is not None else None
+    return ClientKeyRing(signing_key, signing, tuple(published))
 
 
-def _forget() -> None:
-    global _cached
-    with _lock:
-        _cached = None
-
-
-process_state.register("upstream_auth.client_keys", _forget)
-
-
-def client_key_ring() -> ClientKeyRing:
-    """The ring for the current settings, built once per settings (SettingError when a key setting is broken)."""
-    global _cached
-    configured = settings.current()
-    cached = _cached
-    if cached is not None and cached[0] is configured:
-        return cached[1]
-    with _lock:
-        current = configured.upstream_client_key
-        signing_key = current if isinstance(current, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)) else None
-        published: list[PublishedKey] = []
-        # Current first, then next (published before it signs), then previous (kept until retired).
-        for key in (current, configured.upstream_client_key_next, configured.upstream_client_key_previous):
-            if key is None:
-                continue
-            entry = published_key(key)
-            if all(entry.kid != known.kid for known in published):
-                published.append(entry)
-        signing = published[0] if signing_key is not None else None
-        ring = ClientKeyRing(signing_key, signing, tuple(published))
-        _cached = (configured, ring)
-        return ring
+# The ring for the current settings, built once per settings (SettingError while a key setting is broken).
+client_key_ring = settings.per_settings(_build_client_key_ring, state="upstream_auth.client_keys")

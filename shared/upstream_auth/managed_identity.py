@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from shared import settings
 from shared.upstream_auth import identity_http
+from shared.upstream_auth.auth_settings import auth_settings
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
@@ -37,7 +37,7 @@ def identity_client_id(tenant: Tenant) -> str:
     The Bicep gives the app only a user-assigned identity and names it in AZURE_CLIENT_ID, so asking for the
     system-assigned one there would fail; it is used only where no user-assigned identity is configured.
     """
-    return tenant.auth.client_id or settings.current().azure_client_id
+    return tenant.auth.client_id or auth_settings().app_identity_client_id
 
 
 def managed_identity_headers(tenant: Tenant) -> dict[str, str]:

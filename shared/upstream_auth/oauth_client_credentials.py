@@ -18,10 +18,10 @@ from urllib.parse import quote_plus, urlsplit
 
 import requests
 
-from shared import settings
 from shared.outbound import guarded_connections
 from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.upstream_auth import identity_http
+from shared.upstream_auth.auth_settings import auth_settings
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken, fingerprint
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.secret_settings import read_upstream_secret
@@ -60,7 +60,8 @@ def oauth_client_credentials_headers(tenant: Tenant) -> dict[str, str]:
     secret = read_upstream_secret(tenant, METHOD)
     scope = requested_scope(tenant)
     family = (METHOD, tenant_id, auth.token_url, auth.client_id, auth.client_auth, scope)
-    request = _TokenRequest(tenant_id, auth.token_url, auth.client_id, secret, auth.client_auth, scope)
+    allow_private = auth_settings().allow_private_addresses
+    request = _TokenRequest(tenant_id, auth.token_url, auth.client_id, secret, auth.client_auth, scope, allow_private)
     token = SLOTS.token(family, fingerprint(secret), tenant_id, METHOD, build=_TokenHolder, acquire=request.acquire)
     return {"Authorization": f"Bearer {token}"}
 
@@ -73,6 +74,7 @@ class _TokenRequest:
     secret: str
     client_auth: str
     scope: str
+    allow_private: bool  # OUTBOUND_ALLOW_PRIVATE_ADDRESSES, handed in when the request is built
 
     @property
     def host(self) -> str:
@@ -87,7 +89,7 @@ class _TokenRequest:
 
     def _fetch(self) -> AcquiredToken:
         try:
-            check_outbound_url(self.token_url, allow_private=settings.current().outbound_allow_private_addresses)
+            check_outbound_url(self.token_url, allow_private=self.allow_private)
         except OutboundAddressRefused as refused:
             raise UpstreamAuthError(self.tenant_id, f"the token URL is refused: {refused}") from None
         form = {"grant_type": "client_credentials"}

@@ -12,13 +12,13 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared import process_state, settings
+from shared import process_state
 from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.registry.columns import url_problem
 from shared.setting_kinds import SettingError
 from shared.ttl_cache import TTLCache
 from shared.upstream_auth import identity_http
-from shared.upstream_auth.client_jwks_endpoint import client_jwks_url
+from shared.upstream_auth.auth_settings import auth_settings
 from shared.upstream_auth.client_keys import EC_ALGORITHM, RSA_ALGORITHM, ClientKeyRing, client_key_ring
 from shared.upstream_auth.credential_slots import SLOTS, AcquiredToken
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
@@ -103,13 +103,9 @@ def _acquire(holder: _TokenHolder, tenant: Tenant, ring: ClientKeyRing, scope: s
     return token
 
 
-def _allow_private() -> bool:
-    return settings.current().outbound_allow_private_addresses
-
-
 def _checked(tenant_id: str, url: str, what: str) -> str:
     try:
-        check_outbound_url(url, allow_private=_allow_private())
+        check_outbound_url(url, allow_private=auth_settings().allow_private_addresses)
     except OutboundAddressRefused as refused:
         raise UpstreamAuthError(tenant_id, f"the {what} {_host(url)} may not be called: {refused}") from None
     return url
@@ -204,7 +200,7 @@ def _refusal(host: str, status: int, code: str, client_id: str, scope: str) -> s
     if code in ("invalid_client", "unauthorized_client"):
         return (
             f"{said} as client {client_id}; check UpstreamClientId and that the EHR has the gateway's JWKS URL "
-            f"{client_jwks_url()} registered for that client"
+            f"{auth_settings().client_jwks_url} registered for that client"
         )
     if code == "invalid_scope":
         return f"{said} for scope {scope}; check UpstreamScope (v1 providers want system/*.read)"

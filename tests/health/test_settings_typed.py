@@ -16,7 +16,7 @@ UNRESOLVED = "@Microsoft.KeyVault(VaultName=kv-prod;SecretName=portal-secret)"
 
 
 def test_every_catalogued_setting_is_a_typed_attribute_and_nothing_else_is() -> None:
-    attributes = {name for name, value in vars(GatewaySettings).items() if isinstance(value, settings._Value)}
+    attributes = {name for name, value in vars(GatewaySettings).items() if isinstance(value, settings.Setting)}
     assert attributes == {s.name.lower() for s in SETTINGS}
     for name in attributes:
         assert vars(GatewaySettings)[name].name == name.upper()

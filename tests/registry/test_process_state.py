@@ -59,7 +59,7 @@ def test_reset_drops_cached_registry_state_and_failure_counters(
     assert throttle.tracked_keys() == 3
     process_state.reset()
     assert throttle.tracked_keys() == 0
-    assert signing_keys._cached is None
+    assert not signing_keys.key_ring.is_built
     cached.client_state(issued.client_id)
     assert memory_registry.calls == calls + 1  # loaded again after the reset
 
