@@ -18,6 +18,12 @@ def register(name: str, clear: Callable[[], None]) -> None:
         _clearers[name] = clear
 
 
+def registered() -> tuple[str, ...]:
+    """The names of every piece of state this process holds (tests and diagnostics)."""
+    with _lock:
+        return tuple(sorted(_clearers))
+
+
 def reset() -> None:
     """Drops every cache, pooled client and counter: the process behaves as freshly started (tests, admin commands)."""
     with _lock:
