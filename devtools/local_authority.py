@@ -200,12 +200,6 @@ class _LoopbackServer:
         with self._state.lock:
             return list(self._state.issued_tokens)
 
-    def reset_records(self) -> None:
-        with self._state.lock:
-            self._state.requests.clear()
-            self._state.token_requests = 0
-            self._state.issued_tokens.clear()
-
     def _record(self, request: RecordedRequest, token_request: bool) -> Fault:
         with self._state.lock:
             self._state.requests.append(request)

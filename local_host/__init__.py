@@ -4,7 +4,7 @@ from .function_folders import FunctionFolderError, HttpFunction, discover_functi
 from .function_loader import FunctionLoadError
 from .route_template import RouteTemplate, RouteTemplateError
 from .server import ServerHandle, make_server, serve_in_thread
-from .wsgi_app import FunctionsApp, make_app
+from .wsgi_app import FunctionsApp
 
 __all__ = [
     "FunctionFolderError",
@@ -15,7 +15,6 @@ __all__ = [
     "RouteTemplateError",
     "ServerHandle",
     "discover_functions",
-    "make_app",
     "make_server",
     "serve_in_thread",
 ]

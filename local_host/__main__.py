@@ -16,7 +16,7 @@ from .function_loader import FunctionLoadError
 from .host_json import HostConfigError
 from .route_template import RouteTemplateError
 from .server import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_THREADS, close_sockets, make_server, server_port
-from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
+from .wsgi_app import FunctionsApp
 
 # The repository root: the folder holding host.json and the function folders, next to this package.
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,19 +44,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, default=DEFAULT_THREADS, help=f"worker threads (default {DEFAULT_THREADS})"
     )
-    parser.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=None,
-        help="request body cap, an empty 500 above, as on the host (default: $FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)",
-    )
-    parser.add_argument(
-        "--method-mismatch-status",
-        type=int,
-        choices=(404, 405),
-        default=DEFAULT_METHOD_MISMATCH_STATUS,
-        help="answer for a known route called with a method function.json does not list (host: 404)",
-    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser.parse_args(argv)
 
@@ -76,16 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"local_host: {error}", file=sys.stderr)
         return 2
     try:
-        app = FunctionsApp(
-            args.root, max_body_bytes=args.max_body_bytes, method_mismatch_status=args.method_mismatch_status
-        )
+        app = FunctionsApp(args.root)  # the body limit: FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, as on the host
     except (FunctionFolderError, FunctionLoadError, HostConfigError, RouteTemplateError, OSError, ValueError) as error:
         print(f"local_host: cannot load the function folders of {args.root}: {error}", file=sys.stderr)
         return 1
     try:
-        server = make_server(
-            args.root, args.host, port, threads=args.threads, max_body_bytes=args.max_body_bytes, app=app
-        )
+        server = make_server(args.root, args.host, port, threads=args.threads, app=app)
     except OSError as error:
         print(f"local_host: cannot listen on {args.host}:{port}: {error}", file=sys.stderr)
         return 1

@@ -31,7 +31,6 @@ class HttpFunction:
     methods: frozenset[str] | None  # upper-case; None means every method
     auth_level: str
     trigger_name: str  # the httpTrigger binding's "name": the parameter that receives the request
-    output_name: str  # the http out binding's "name": "$return" or a func.Out parameter
     script_file: Path
     entry_point: str
 
@@ -85,6 +84,8 @@ def parse_function_json(folder: Path, config: dict[str, Any]) -> HttpFunction | 
         return None
     if "." in name:
         raise FunctionFolderError(f"{name}: a function folder name must be importable (no dots)")
+    if str(output.get("name") or "$return") != "$return":
+        raise FunctionFolderError(f"{name}/function.json: the local host serves only the http out binding '$return'")
 
     route = trigger.get("route")
     if route is None or (isinstance(route, str) and not route.strip()):
@@ -117,7 +118,6 @@ def parse_function_json(folder: Path, config: dict[str, Any]) -> HttpFunction | 
         methods=methods,
         auth_level=auth_level,
         trigger_name=str(trigger.get("name") or "req"),
-        output_name=str(output.get("name") or "$return"),
         script_file=(folder / script_file).resolve(),
         entry_point=entry_point,
     )

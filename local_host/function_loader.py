@@ -1,13 +1,14 @@
-"""Importing a function folder's entry point and calling it the way the Python worker does."""
+"""Importing a function folder's entry point and calling it the way the Python worker does.
+
+The app's functions are `main(req)` returning the response (`shared/functions_adapter.py`); a folder asking for
+more (a `context`, other bindings, an async entry point) is refused at startup rather than half served.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import sys
-import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,52 +24,6 @@ class FunctionLoadError(RuntimeError):
     """A function folder that cannot be imported or whose entry point does not fit its function.json."""
 
 
-class InvocationContext(func.Context):
-    """The `context` argument the Python worker passes to entry points that ask for it."""
-
-    def __init__(self, function: HttpFunction) -> None:
-        self._invocation_id = str(uuid.uuid4())
-        self._function = function
-        self._thread_local_storage = threading.local()
-
-    @property
-    def invocation_id(self) -> str:
-        return self._invocation_id
-
-    @property
-    def thread_local_storage(self) -> threading.local:  # type: ignore[override]  # func.Context types it as the worker's own local
-        return self._thread_local_storage
-
-    @property
-    def function_name(self) -> str:
-        return self._function.name
-
-    @property
-    def function_directory(self) -> str:
-        return str(self._function.folder)
-
-    @property
-    def trace_context(self) -> Any:
-        return None
-
-    @property
-    def retry_context(self) -> Any:
-        return None
-
-
-class OutValue(func.Out[Any]):
-    """The func.Out holder passed when the http out binding is a named parameter instead of "$return"."""
-
-    def __init__(self) -> None:
-        self._value: Any = None
-
-    def set(self, val: Any) -> None:
-        self._value = val
-
-    def get(self) -> Any:
-        return self._value
-
-
 @dataclass(frozen=True)
 class LoadedFunction:
     """A discovered function together with its imported entry point."""
@@ -76,22 +31,10 @@ class LoadedFunction:
     function: HttpFunction
     module: ModuleType
     entry: Callable[..., Any]
-    wants_context: bool
 
     def invoke(self, request: func.HttpRequest) -> Any:
-        """Call the entry point with the request bound by name; the http output (return value or Out)."""
-        arguments: dict[str, Any] = {self.function.trigger_name: request}
-        output: OutValue | None = None
-        if self.function.output_name != "$return":
-            output = OutValue()
-            arguments[self.function.output_name] = output
-        if self.wants_context:
-            arguments["context"] = InvocationContext(self.function)
-        result = self.entry(**arguments)
-        if inspect.iscoroutine(result):
-            # Each waitress worker thread runs its own short-lived event loop for async entry points.
-            result = asyncio.run(result)
-        return output.get() if output is not None else result
+        """Call the entry point with the request bound by the trigger's name; its return value is the response."""
+        return self.entry(**{self.function.trigger_name: request})
 
 
 def ensure_on_sys_path(root: Path) -> None:
@@ -154,23 +97,31 @@ def load_function(function: HttpFunction, root: Path) -> LoadedFunction:
         raise FunctionLoadError(
             f"{function.name}: {function.script_file.name} has no callable entry point {function.entry_point!r}"
         )
-    parameters = inspect.signature(entry).parameters
-    expected = {function.trigger_name} | ({function.output_name} - {"$return"})
-    missing = sorted(expected - set(parameters))
-    if missing:
+    _check_signature(function, entry)
+    return LoadedFunction(function=function, module=module, entry=entry)
+
+
+def _check_signature(function: HttpFunction, entry: Callable[..., Any]) -> None:
+    """A synchronous entry point taking the request under the trigger's name, and nothing else it needs."""
+    if inspect.iscoroutinefunction(entry):
         raise FunctionLoadError(
-            f"{function.name}: {function.entry_point}() lacks parameter(s) {missing} named in function.json"
+            f"{function.name}: {function.entry_point}() is async, which the local host does not run"
+        )
+    parameters = inspect.signature(entry).parameters
+    if function.trigger_name not in parameters:
+        raise FunctionLoadError(
+            f"{function.name}: {function.entry_point}() lacks parameter(s) {[function.trigger_name]} named in "
+            "function.json"
         )
     unsupported = sorted(
         parameter.name
         for parameter in parameters.values()
-        if parameter.name not in expected | {"context"}
+        if parameter.name != function.trigger_name
         and parameter.default is inspect.Parameter.empty
         and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
     )
     if unsupported:
         raise FunctionLoadError(
-            f"{function.name}: {function.entry_point}() has parameter(s) {unsupported} bound to other bindings, "
-            "which the local host does not provide"
+            f"{function.name}: {function.entry_point}() has parameter(s) {unsupported} (a context or other "
+            "bindings), which the local host does not provide"
         )
-    return LoadedFunction(function=function, module=module, entry=entry, wants_context="context" in parameters)

@@ -126,15 +126,6 @@ def request_url(address: str, target: RequestTarget) -> str:
     return f"{url}?{target.raw_query}" if target.raw_query else url
 
 
-def server_address(environ: WSGIEnvironment) -> str:
-    """scheme://name:port of the server as configured (SERVER_NAME/SERVER_PORT), for an app served without one set."""
-    scheme = str(environ.get("wsgi.url_scheme", "http"))
-    name = str(environ.get("SERVER_NAME") or "localhost")
-    port = str(environ.get("SERVER_PORT") or "")
-    default_port = {"http": "80", "https": "443"}.get(scheme)
-    return f"{scheme}://{name}" + (f":{port}" if port and port != default_port else "")
-
-
 def _strings(values: dict[str, str]) -> dict[str, Datum]:
     return {name: Datum(value, "string") for name, value in values.items()}
 

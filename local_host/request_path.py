@@ -28,21 +28,16 @@ class RequestTarget:
 def raw_target(environ: WSGIEnvironment) -> RequestTarget:
     """Path and query exactly as received.
 
-    waitress puts the request line's target in REQUEST_URI (gunicorn: RAW_URI) while PATH_INFO is already
-    percent-decoded, which would turn "%2F" into a real '/'. The target is latin-1 text standing for the
-    raw bytes (PEP 3333); bytes outside printable ASCII are percent-encoded here.
+    waitress puts the request line's target in REQUEST_URI while PATH_INFO is already percent-decoded, which
+    would turn "%2F" into a real '/'. The target is latin-1 text standing for the raw bytes (PEP 3333); bytes
+    outside printable ASCII are percent-encoded here.
     """
-    target = environ.get("REQUEST_URI") or environ.get("RAW_URI")
-    if target:
-        target = target.split("#", 1)[0]
-        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target):  # absolute-form request target
-            parts = urlsplit(target)
-            path, query = parts.path, parts.query
-        else:
-            path, _, query = target.partition("?")
-    else:  # a server that keeps no raw target: rebuild it (encoded slashes are lost there)
-        path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/", encoding="latin-1")
-        query = environ.get("QUERY_STRING", "")
+    target = str(environ["REQUEST_URI"]).split("#", 1)[0]
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", target):  # absolute-form request target
+        parts = urlsplit(target)
+        path, query = parts.path, parts.query
+    else:
+        path, _, query = target.partition("?")
     return RequestTarget(raw_path=_printable(path or "/"), raw_query=_printable(query))
 
 

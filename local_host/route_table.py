@@ -37,15 +37,6 @@ class Route:
         return f"{self.methods_label} {self.path} -> {self.target.function.name}"
 
 
-@dataclass(frozen=True)
-class Resolution:
-    """The outcome of routing: the chosen route and its values, or why there is none."""
-
-    route: Route | None
-    values: dict[str, str]
-    allowed_methods: frozenset[str] | None = None  # set when the path matched but no route takes the method
-
-
 class RouteTable:
     """Routes in function-name order (case-insensitive), independent of discovery order."""
 
@@ -55,23 +46,15 @@ class RouteTable:
             Route(RouteTemplate.parse(join_route(route_prefix, target.function.route)), target) for target in ordered
         )
 
-    def resolve(self, segments: Sequence[str], method: str) -> Resolution:
-        """The first route, in function-name order, whose template matches the path and whose function takes the method.
+    def resolve(self, segments: Sequence[str], method: str) -> tuple[Route, dict[str, str]] | None:
+        """The first route, in function-name order, whose template matches the path and whose function takes the
+        method, with the route's values; None when there is none.
 
         As on the Functions host the method is part of the match: a route whose template fits but whose
         methods do not is passed over, and a later route may still take the request.
         """
-        allowed: set[str] = set()
-        path_matched = False
         for route in self.routes:
             values = route.template.match(segments)
-            if values is None:
-                continue
-            function = route.target.function
-            if function.allows(method):
-                return Resolution(route=route, values=values)
-            path_matched = True
-            allowed |= function.methods or set()
-        if path_matched:
-            return Resolution(route=None, values={}, allowed_methods=frozenset(allowed))
-        return Resolution(route=None, values={})
+            if values is not None and route.target.function.allows(method):
+                return route, values
+        return None

@@ -13,7 +13,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from .strict_parser import use_strict_parser
-from .wsgi_app import DEFAULT_METHOD_MISMATCH_STATUS, FunctionsApp
+from .wsgi_app import FunctionsApp
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7071
@@ -29,7 +29,6 @@ def make_server(
     *,
     threads: int = DEFAULT_THREADS,
     max_body_bytes: int | None = None,
-    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
     app: FunctionsApp | None = None,
 ) -> Any:
     """A bound (not yet running) waitress server for the app root; `.run()` serves, port 0 picks a free port.
@@ -39,7 +38,7 @@ def make_server(
     (strict_parser.BodyOverHostLimit), so it never buffers much more.
     """
     if app is None:
-        app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
+        app = FunctionsApp(root, max_body_bytes=max_body_bytes)
     if max_body_bytes is None:
         max_body_bytes = app.max_body_bytes
     server = create_server(
@@ -144,10 +143,9 @@ def serve_in_thread(
     *,
     threads: int = DEFAULT_THREADS,
     max_body_bytes: int | None = None,
-    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
 ) -> ServerHandle:
     """Start the real waitress server for `root` in a daemon thread (port 0: a free port) and return its handle."""
-    app = FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)
+    app = FunctionsApp(root, max_body_bytes=max_body_bytes)
     server = make_server(root, host, port, threads=threads, max_body_bytes=max_body_bytes, app=app)
     bound_port = server_port(server)
     stop_event = threading.Event()

@@ -11,17 +11,13 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 from .function_folders import discover_functions
 from .function_loader import load_function
 from .host_json import read_host_json, route_prefix
-from .http_request import BodyTooLarge, build_request, host_body_limit, read_body, server_address
+from .http_request import BodyTooLarge, build_request, host_body_limit, read_body
 from .http_response import WireResponse, empty_response, to_wire
 from .request_path import RequestTarget, raw_target
 from .route_table import RouteTable
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("local_host.access")
-
-# The Functions host answers 404 when the route exists but the method is not in function.json
-# (Azure/azure-functions-host#10098 asks for 405 and is still open); 405 can be chosen instead.
-DEFAULT_METHOD_MISMATCH_STATUS = 404
 
 
 class FunctionsApp:
@@ -31,22 +27,14 @@ class FunctionsApp:
     with an error naming it (FunctionFolderError, FunctionLoadError, RouteTemplateError, HostConfigError).
     """
 
-    def __init__(
-        self,
-        root: Path,
-        *,
-        max_body_bytes: int | None = None,
-        method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
-    ) -> None:
-        if method_mismatch_status not in (404, 405):
-            raise ValueError("method_mismatch_status must be 404 or 405")
+    def __init__(self, root: Path, *, max_body_bytes: int | None = None) -> None:
         self.root = root.resolve()
         # None: as the Functions host, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT or 100 MiB.
         self.max_body_bytes = host_body_limit() if max_body_bytes is None else max_body_bytes
-        self.method_mismatch_status = method_mismatch_status
         self.route_prefix = route_prefix(read_host_json(self.root))
-        # scheme://host:port this app is served on; request URLs are built from it, never from the Host header.
-        self.address: str | None = None
+        # scheme://host:port this app is served on (set by make_server); request URLs are built from it, never
+        # from the Host header.
+        self.address = ""
         loaded = [load_function(function, self.root) for function in discover_functions(self.root)]
         self.routes = RouteTable(loaded, self.route_prefix)
 
@@ -66,12 +54,12 @@ class FunctionsApp:
 
     def respond(self, environ: WSGIEnvironment, target: RequestTarget, method: str) -> WireResponse:
         """Route, read the body, call the function, convert its output; the host's own answers have empty bodies."""
-        resolution = self.routes.resolve(target.segments, method)
-        route = resolution.route
-        if route is None:
-            if resolution.allowed_methods is not None and self.method_mismatch_status == 405:
-                return empty_response(405, (("Allow", ", ".join(sorted(resolution.allowed_methods))),))
-            return empty_response(404)  # the host's 404: no body
+        resolved = self.routes.resolve(target.segments, method)
+        if resolved is None:
+            # The host's 404, also for a method function.json does not list (Azure/azure-functions-host#10098
+            # asks for 405 and is still open): no body.
+            return empty_response(404)
+        route, values = resolved
         try:
             body = read_body(environ, self.max_body_bytes)
         except BodyTooLarge:
@@ -79,7 +67,7 @@ class FunctionsApp:
             # (Azure/azure-functions-host#10519).
             logger.error("Request body over the host's limit of %d bytes on %s", self.max_body_bytes, target.raw_path)
             return empty_response(500)
-        request = build_request(environ, self.address or server_address(environ), target, resolution.values, body)
+        request = build_request(environ, self.address, target, values, body)
         name = route.target.function.name
         try:
             return to_wire(route.target.invoke(request), method)
@@ -87,13 +75,3 @@ class FunctionsApp:
             # The traceback goes to the host's log (stderr when run from the CLI), never into the response.
             logger.exception("Function %s failed on %s %s", name, method, target.raw_path)
             return empty_response(500)  # as the host: status only, the message and stack only in its log
-
-
-def make_app(
-    root: Path,
-    *,
-    max_body_bytes: int | None = None,
-    method_mismatch_status: int = DEFAULT_METHOD_MISMATCH_STATUS,
-) -> FunctionsApp:
-    """Discover, import and route the function folders of `root`."""
-    return FunctionsApp(root, max_body_bytes=max_body_bytes, method_mismatch_status=method_mismatch_status)

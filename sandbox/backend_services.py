@@ -125,10 +125,6 @@ class BackendServicesEhr:
             for client in self.clients.values():
                 client.jwks, client.jwks_fetched_at = None, 0.0
 
-    def clear_events(self) -> None:
-        with self._lock:
-            self.events.clear()
-
     def _event(self, event: EhrEvent) -> None:
         with self._lock:
             self.events.append(event)

@@ -38,6 +38,41 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+# The `slow` marker: tests that start processes, servers or browsers, or take over about a second.
+# `pytest -m "not slow"` is the fast unit run (no Azurite, no Node); `make test` runs everything.
+# Marked here so that new tests are covered without remembering: every test of these folders (real HTTP through
+# the local host, the real Python worker, checkov and Bicep, the bench, `make run`, the sandbox servers, the
+# provider-secret vault and identity-provider stand-ins), every test on real Table
+# Storage (Azurite is a Node process), every test using a fixture that starts a server; a module elsewhere that
+# starts one itself says so with `pytestmark = pytest.mark.slow`.
+TESTS = Path(__file__).resolve().parent
+SLOW_FOLDERS = frozenset(
+    {"e2e", "runtime", "infra", "bench", "devtools", "sandbox", "provider_secrets", "upstream_auth", "portal"}
+)
+SLOW_FIXTURES = frozenset(
+    {
+        "serve",  # tests/local_host: waitress on a loopback port
+        "portal_setup",  # the local https identity provider the portal signs in against
+        "authority",  # tests/upstream_auth: the local https identity provider
+        "identity_endpoint",  # tests/upstream_auth: the managed-identity endpoint stand-in
+        "stu3",  # tests/sandbox: the sandbox servers
+        "dstu2",
+        "make_sandbox",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if (
+            folder in SLOW_FOLDERS
+            or item.get_closest_marker("table_storage")
+            or SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
 class SettingsMonkeyPatch(pytest.MonkeyPatch):
     """pytest's monkeypatch, re-reading the gateway's settings whenever it changes the environment.
 

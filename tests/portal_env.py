@@ -21,8 +21,8 @@ from devtools.local_authority import LocalAuthority
 from devtools.local_sign_in import LocalUser
 from local_host.http_response import to_wire
 from shared.functions_adapter import to_http_response
+from shared.http_messages import Headers, Request, Response
 from shared.portal.session import COOKIE_NAME
-from shared.portal.web import PortalRequest, PortalResponse
 
 CUSTOMER_ADMIN_ROLE = "Portal.CustomerAdmin"
 OPERATOR_ROLE = "Portal.Operator"
@@ -107,9 +107,9 @@ class PortalDriver:
     page's CSRF token."""
 
     def __init__(self) -> None:
-        from shared.portal.app import handle
+        from shared.portal.app import portal_endpoint
 
-        self._handle = handle
+        self._endpoint = portal_endpoint
         self.cookie: str | None = None
         self.csrf: str | None = None
 
@@ -120,13 +120,14 @@ class PortalDriver:
         query: dict[str, str] | None = None,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
-    ) -> PortalResponse:
+    ) -> Response:
         all_headers = {k.lower(): v for k, v in (headers or {}).items()}
         if self.cookie is not None:
             all_headers.setdefault("cookie", f"{COOKIE_NAME}={self.cookie}")
         if body:
             all_headers.setdefault("content-type", "application/x-www-form-urlencoded")
-        response = self._handle(PortalRequest(method, path, query or {}, all_headers, body))
+        request = Request(method, "/portal/" + path, Headers(all_headers), body, query or {}, {"path": path})
+        response = self._endpoint(request)
         # The cookie as a browser on Azure gets it: written by the Functions host (value through
         # Uri.EscapeDataString), which the local host reproduces, and sent back exactly so.
         for name, value in to_wire(to_http_response(response), method).headers:
@@ -139,12 +140,12 @@ class PortalDriver:
             self.csrf = found.group(1)
         return response
 
-    def get(self, path: str, **query: str) -> PortalResponse:
+    def get(self, path: str, **query: str) -> Response:
         return self.request("GET", path, query)
 
     def post(
         self, path: str, form: dict[str, str] | None = None, *, csrf: bool = True, headers: dict[str, str] | None = None
-    ) -> PortalResponse:
+    ) -> Response:
         from urllib.parse import urlencode
 
         fields = dict(form or {})
@@ -152,7 +153,7 @@ class PortalDriver:
             fields.setdefault("csrf", self.csrf)
         return self.request("POST", path, body=urlencode(fields).encode(), headers=headers)
 
-    def sign_in(self, user: LocalUser) -> PortalResponse:
+    def sign_in(self, user: LocalUser) -> Response:
         """The real flow: the portal's redirect, the authority's form, its redirect back to the callback."""
         start = self.get("auth/sign-in")
         assert start.status == 302, start.body
@@ -175,7 +176,7 @@ class PortalDriver:
         return answer
 
 
-def page_text(response: PortalResponse) -> str:
+def page_text(response: Response) -> str:
     """The visible text of a page, for the few checks on what a refusal says (browsers test the rest)."""
     text = re.sub(r"<[^>]+>", " ", response.body.decode("utf-8"))
     return " ".join(html.unescape(text).split())

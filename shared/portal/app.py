@@ -1,4 +1,5 @@
-"""The portal's router: session, CSRF and origin checks, dispatch to the page handlers, errors as pages."""
+"""The portal's web layer: one route table, the checks every request passes (live session, origin, CSRF), and the
+one boundary where refusals and domain errors become readable pages, from one table (PORTAL_ANSWERS)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,44 @@ import hmac
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from shared import settings
 from shared.failure_statuses import Table, answer, handled
 from shared.http_messages import Request, Response
-from shared.portal import auth_pages, customer_pages, key_pages, operator_pages, pages
+from shared.portal import auth_pages, customer_pages, key_pages, operator_pages, pages, web
 from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigured, load_config
 from shared.portal.context import Context, PageError
-from shared.portal.session import COOKIE_NAME, read_session
-from shared.portal.web import BadForm, PortalRequest, PortalResponse, page_response, redirect, static_response
+from shared.portal.session import COOKIE_NAME, Session, read_session
+from shared.portal.web import BadForm, page_response, redirect, static_response
 from shared.registry import portal_sessions
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 
 log = logging.getLogger(__name__)
 
-ID = r"[A-Za-z0-9-]{1,64}"
-THUMBPRINT = r"[A-Za-z0-9_-]{43}"  # an RFC 7638 SHA-256 thumbprint, base64url
+# A route's path is what follows /portal/, without slashes at the ends; each placeholder is one path segment,
+# handed to the handler in order.
+PLACEHOLDERS = {"{id}": "([A-Za-z0-9-]{1,64})", "{thumbprint}": "([A-Za-z0-9_-]{43})"}  # RFC 7638, base64url
+Handler = Callable[..., Response]  # GET: (context, *placeholders); POST: (context, *placeholders, form)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    signed_in: bool = True  # without a live session: GETs go to sign-in, POSTs are refused
+
+    def match(self, path: str) -> tuple[str, ...] | None:
+        pattern = self.path
+        for placeholder, group in PLACEHOLDERS.items():
+            pattern = pattern.replace(placeholder, group)
+        found = re.fullmatch(pattern, path)
+        return found.groups() if found else None
+
+
 DONE_NOTICES = {
     "deleted": "The secret is deleted: it gets no more tokens, and its tokens stop working.",
     "disabled": "The account is disabled.",
@@ -40,101 +61,152 @@ DONE_NOTICES = {
     "removed": "The tenant is removed.",
 }
 
-Handler = Callable[[Context, re.Match[str], dict[str, str]], PortalResponse]
 
-
-def _done(ctx: Context) -> str | None:
+def _notice(ctx: Context) -> str | None:
+    """The notice a page shows after the change that redirected to it (`?done=`)."""
     return DONE_NOTICES.get(ctx.request.query.get("done", ""))
 
 
-# (method, path pattern, needs a signed-in user, handler); paths are what follows /portal/, without slashes at the ends.
-ROUTES: tuple[tuple[str, re.Pattern[str], bool, Handler], ...] = tuple(
-    (method, re.compile(pattern + r"\Z"), signed_in, handler)
-    for method, pattern, signed_in, handler in (
-        ("GET", r"auth/sign-in", False, lambda c, m, f: auth_pages.start(c)),
-        ("GET", CALLBACK_PATH, False, lambda c, m, f: auth_pages.callback(c)),
-        # Signing out works without a session too (it may have expired in the open tab).
-        ("POST", r"auth/sign-out", False, lambda c, m, f: auth_pages.sign_out(c)),
-        ("GET", r"developers", False, lambda c, m, f: c.page("developers.html", title="Calling the gateway")),
-        ("GET", r"", True, lambda c, m, f: customer_pages.home(c)),
-        ("POST", r"accounts", True, lambda c, m, f: customer_pages.create_account(c, f)),
-        ("GET", rf"accounts/({ID})", True, lambda c, m, f: customer_pages.account(c, m[1], _done(c))),
-        ("POST", rf"accounts/({ID})/secrets", True, lambda c, m, f: customer_pages.add_secret(c, m[1], f)),
-        (
-            "POST",
-            rf"accounts/({ID})/secrets/({ID})/delete",
-            True,
-            lambda c, m, f: customer_pages.revoke_secret(c, m[1], m[2], f),
-        ),
-        ("POST", rf"accounts/({ID})/test", True, lambda c, m, f: customer_pages.test_secret(c, m[1], f)),
-        ("GET", r"history", True, lambda c, m, f: customer_pages.history(c)),
-        ("POST", rf"accounts/({ID})/keys", True, lambda c, m, f: key_pages.add_jwks(c, m[1], f)),
-        (
-            "POST",
-            rf"accounts/({ID})/keys/({THUMBPRINT})/delete",
-            True,
-            lambda c, m, f: key_pages.remove_key(c, m[1], m[2]),
-        ),
-        ("POST", rf"accounts/({ID})/jwks-url", True, lambda c, m, f: key_pages.set_jwks_url(c, m[1], f)),
-        ("POST", rf"accounts/({ID})/jwks-url/delete", True, lambda c, m, f: key_pages.remove_jwks_url(c, m[1])),
-        ("POST", rf"accounts/({ID})/disable", True, lambda c, m, f: customer_pages.disable(c, m[1], f)),
-        ("GET", r"operator", True, lambda c, m, f: operator_pages.tenants_page(c, _done(c))),
-        ("GET", r"operator/tenants/new", True, lambda c, m, f: operator_pages.new_tenant(c)),
-        ("POST", r"operator/tenants", True, lambda c, m, f: operator_pages.save_tenant(c, f, None)),
-        ("GET", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.tenant_page(c, m[1], _done(c))),
-        ("POST", rf"operator/tenants/({ID})", True, lambda c, m, f: operator_pages.save_tenant(c, f, m[1])),
-        ("POST", rf"operator/tenants/({ID})/check", True, lambda c, m, f: operator_pages.check(c, m[1])),
-        ("GET", rf"operator/tenants/({ID})/history", True, lambda c, m, f: operator_pages.history(c, m[1])),
-        ("POST", rf"operator/tenants/({ID})/secret", True, lambda c, m, f: operator_pages.provider_secret(c, m[1], f)),
-        ("POST", rf"operator/tenants/({ID})/remove", True, lambda c, m, f: operator_pages.remove(c, m[1], f)),
-        (
-            "POST",
-            rf"operator/tenants/({ID})/end-sessions",
-            True,
-            lambda c, m, f: operator_pages.end_sessions(c, m[1], f),
-        ),
-        ("GET", r"operator/clients", True, lambda c, m, f: operator_pages.clients_page(c)),
-        ("GET", rf"operator/clients/({ID})", True, lambda c, m, f: operator_pages.client_page(c, m[1], _done(c))),
-        (
-            "POST",
-            rf"operator/clients/({ID})/enable",
-            True,
-            lambda c, m, f: operator_pages.set_enabled(c, m[1], True, f),
-        ),
-        (
-            "POST",
-            rf"operator/clients/({ID})/disable",
-            True,
-            lambda c, m, f: operator_pages.set_enabled(c, m[1], False, f),
-        ),
-        (
-            "POST",
-            rf"operator/clients/({ID})/secrets/({ID})/revoke",
-            True,
-            lambda c, m, f: operator_pages.revoke(c, m[1], m[2], f),
-        ),
-    )
+ROUTES: tuple[Route, ...] = (
+    # Signing in and out and the developers' page need no session (signing out: it may have ended in an open tab).
+    Route("GET", "auth/sign-in", lambda c: auth_pages.start(c), signed_in=False),
+    Route("GET", CALLBACK_PATH, lambda c: auth_pages.callback(c), signed_in=False),
+    Route("POST", "auth/sign-out", lambda c, f: auth_pages.sign_out(c), signed_in=False),
+    Route("GET", "developers", lambda c: c.page("developers.html", title="Calling the gateway"), signed_in=False),
+    # A customer admin's API accounts: their secrets, public keys and history.
+    Route("GET", "", customer_pages.home),
+    Route("GET", "history", customer_pages.history),
+    Route("POST", "accounts", customer_pages.create_account),
+    Route("GET", "accounts/{id}", lambda c, client: customer_pages.account(c, client, _notice(c))),
+    Route("POST", "accounts/{id}/secrets", customer_pages.add_secret),
+    Route("POST", "accounts/{id}/secrets/{id}/delete", customer_pages.revoke_secret),
+    Route("POST", "accounts/{id}/test", customer_pages.test_secret),
+    Route("POST", "accounts/{id}/disable", customer_pages.disable),
+    Route("POST", "accounts/{id}/keys", key_pages.add_jwks),
+    Route(
+        "POST", "accounts/{id}/keys/{thumbprint}/delete", lambda c, client, key, f: key_pages.remove_key(c, client, key)
+    ),
+    Route("POST", "accounts/{id}/jwks-url", key_pages.set_jwks_url),
+    Route("POST", "accounts/{id}/jwks-url/delete", lambda c, client, f: key_pages.remove_jwks_url(c, client)),
+    # The operators' pages: tenants (each checked by its page's handler) and every tenant's clients.
+    Route("GET", "operator", lambda c: operator_pages.tenants_page(c, _notice(c))),
+    Route("GET", "operator/tenants/new", operator_pages.new_tenant),
+    Route("POST", "operator/tenants", lambda c, f: operator_pages.save_tenant(c, f, None)),
+    Route("GET", "operator/tenants/{id}", lambda c, tenant: operator_pages.tenant_page(c, tenant, _notice(c))),
+    Route("POST", "operator/tenants/{id}", lambda c, tenant, f: operator_pages.save_tenant(c, f, tenant)),
+    Route("POST", "operator/tenants/{id}/check", lambda c, tenant, f: operator_pages.check(c, tenant)),
+    Route("GET", "operator/tenants/{id}/history", operator_pages.history),
+    Route("POST", "operator/tenants/{id}/secret", operator_pages.provider_secret),
+    Route("POST", "operator/tenants/{id}/remove", operator_pages.remove),
+    Route("POST", "operator/tenants/{id}/end-sessions", operator_pages.end_sessions),
+    Route("GET", "operator/clients", operator_pages.clients_page),
+    Route("GET", "operator/clients/{id}", lambda c, client: operator_pages.client_page(c, client, _notice(c))),
+    Route("POST", "operator/clients/{id}/enable", lambda c, client, f: operator_pages.set_enabled(c, client, True, f)),
+    Route(
+        "POST", "operator/clients/{id}/disable", lambda c, client, f: operator_pages.set_enabled(c, client, False, f)
+    ),
+    Route("POST", "operator/clients/{id}/secrets/{id}/revoke", operator_pages.revoke),
 )
 
+_UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; try again in a minute."
+# The portal's failure table (see shared/failure_statuses.py): each error the pages meet, as a page.
+PORTAL_ANSWERS: Table[PageError] = {
+    RegistryError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
+    MisconfiguredEntity: lambda _: PageError(
+        503, "Temporarily unavailable", "A registry entry is misconfigured; the gateway's operators have been told."
+    ),
+    settings.SettingError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
+    PortalNotConfigured: lambda _: PageError(
+        503, "The portal is not configured", "The gateway's operators have not finished setting up this portal yet."
+    ),
+}
+DOMAIN_ERRORS = handled(PORTAL_ANSWERS)
+# Errors whose message names what is broken (a setting; a table, entity and column) and nothing secret.
+NAMED_IN_LOG = (MisconfiguredEntity, PortalNotConfigured)
+AUDITED_REFUSALS = ("csrf", "cross_origin", "not_operator", "bad_form")
 
-def _error_page(error: PageError, ctx: Context | None, support: str) -> PortalResponse:
-    link = {"href": error.link[0], "text": error.link[1]} if error.link else None
-    html = pages.render(
-        "message.html",
-        session=ctx.session if ctx else None,
-        support_contact=support,
-        portal=ctx.config if ctx else None,
-        refusal=error.status >= 400,
-        title=error.title,
-        paragraphs=list(error.paragraphs),
-        link=link,
+
+def portal_endpoint(request: Request) -> Response:
+    """GET, POST /portal/{*path}: the page, or the refusal or failure as a page (the portal's one boundary)."""
+    path = (request.route_params.get("path") or "").strip("/")
+    ctx: Context | None = None
+    try:
+        if request.method.upper() == "GET" and path.startswith("static/"):
+            return _static_file(path.removeprefix("static/"))
+        config = load_config()
+        ctx = Context(request, path, config, _live_session(request, config), datetime.now(UTC))
+        return _dispatch(ctx)
+    except PageError as refused:
+        error = refused
+    except DOMAIN_ERRORS as failure:
+        log.error("portal: %s: %s", type(failure).__name__, failure if isinstance(failure, NAMED_IN_LOG) else "-")
+        error = answer(PORTAL_ANSWERS, failure)
+    if ctx is not None and error.reason in AUDITED_REFUSALS:
+        ctx.audit("refused", "refused", reason=error.reason, path=path[:128], method=request.method.upper())
+    return _error_page(error, ctx)
+
+
+def _static_file(name: str) -> Response:
+    body = pages.static_file(name)
+    if body is None:
+        raise PageError(404, "Not found", "There is no such page.")
+    return static_response(body, pages.STATIC_FILES[name])
+
+
+def _live_session(request: Request, config: PortalConfig) -> Session | None:
+    """The signed session cookie, if its session is still live: signed out or ended by an operator opens nothing."""
+    session = read_session(config.session_keys, web.cookie(request, COOKIE_NAME), config.session_seconds)
+    if session is not None and not portal_sessions.is_live(session.tid, session.sid):
+        return None
+    return session
+
+
+def _dispatch(ctx: Context) -> Response:
+    method = ctx.request.method.upper()
+    route, values = _find_route(method, ctx.path)
+    if route.signed_in and ctx.session is None:
+        return _not_signed_in(ctx, method)
+    if method == "GET":
+        return route.handler(ctx, *values)
+    _check_origin(ctx.request, ctx.config)
+    try:
+        fields = web.form(ctx.request)
+    except BadForm as bad:
+        raise PageError(400, "The form could not be read", str(bad), reason="bad_form") from None
+    if ctx.session is not None:
+        _check_csrf(ctx.session.csrf, fields)
+    return route.handler(ctx, *values, fields)
+
+
+def _find_route(method: str, path: str) -> tuple[Route, tuple[str, ...]]:
+    other_method = False
+    for route in ROUTES:
+        values = route.match(path)
+        if values is not None and route.method == method:
+            return route, values
+        other_method = other_method or values is not None
+    if other_method:
+        raise PageError(405, "Not allowed", "This page cannot be used this way.", reason="method")
+    raise PageError(
+        404, "Not found", "There is no such page.", reason="not_found", link=("/portal/", "The portal's home")
     )
-    return page_response(html, status=error.status)
 
 
-def _check_origin(request: PortalRequest, config: PortalConfig) -> None:
+def _not_signed_in(ctx: Context, method: str) -> Response:
+    if method == "GET":
+        return ctx.page("home.html", title="Sign in") if ctx.path == "" else redirect("/portal/auth/sign-in")
+    raise PageError(
+        403,
+        "Your sign-in has ended",
+        "You are not signed in (any more), so nothing was changed. Sign in and try again.",
+        reason="signed_out",
+        link=("/portal/auth/sign-in", "Sign in"),
+    )
+
+
+def _check_origin(request: Request, config: PortalConfig) -> None:
     """A form posted from another site is refused even before its CSRF token is looked at."""
-    origin = request.header("origin")
+    origin = request.headers.get("origin", "")
     if origin and origin != "null":
         expected = urlsplit(config.base_url)
         given = urlsplit(origin)
@@ -142,10 +214,9 @@ def _check_origin(request: PortalRequest, config: PortalConfig) -> None:
             raise PageError(403, "Refused", "This form was sent from another site.", reason="cross_origin")
 
 
-def _check_csrf(ctx: Context, form: dict[str, str]) -> None:
-    assert ctx.session is not None
-    given = form.get("csrf", "")
-    if not given or not hmac.compare_digest(given.encode(), ctx.session.csrf.encode()):
+def _check_csrf(expected: str, fields: dict[str, str]) -> None:
+    given = fields.get("csrf", "")
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise PageError(
             403,
             "Refused: the form is stale",
@@ -155,103 +226,15 @@ def _check_csrf(ctx: Context, form: dict[str, str]) -> None:
         )
 
 
-_UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; try again in a minute."
-# The portal's failure table (see shared/failure_statuses.py): each domain error the pages meet, as a page.
-PORTAL_ANSWERS: Table[PageError] = {
-    RegistryError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
-    MisconfiguredEntity: lambda _: PageError(
-        503, "Temporarily unavailable", "A registry entry is misconfigured; the gateway's operators have been told."
-    ),
-    settings.SettingError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
-}
-DOMAIN_ERRORS = handled(PORTAL_ANSWERS)
-
-
-def handle(request: PortalRequest) -> PortalResponse:
-    """One portal request in, one response out; nothing here knows about azure.functions."""
-    path = request.path.strip("/")
-    method = request.method.upper()
-    if method == "GET" and path.startswith("static/"):
-        body = pages.static_file(path[len("static/") :])
-        if body is None:
-            return _error_page(PageError(404, "Not found", "There is no such page."), None, "the gateway's operators")
-        return static_response(body, pages.STATIC_FILES[path[len("static/") :]])
-    try:
-        config = load_config()
-    except PortalNotConfigured as problem:
-        log.error("portal not configured: %s", problem)
-        return _error_page(
-            PageError(
-                503,
-                "The portal is not configured",
-                "The gateway's operators have not finished setting up this portal yet.",
-            ),
-            None,
-            "the gateway's operators",
-        )
-    ctx: Context | None = None
-    try:
-        session = read_session(config.session_keys, request.cookie(COOKIE_NAME), config.session_seconds)
-        if session is not None and not portal_sessions.is_live(session.tid, session.sid):
-            session = None  # signed out, or ended by an operator: the cookie alone opens nothing
-        ctx = Context(request, config, session, datetime.now(UTC))
-        return _dispatch(ctx, path, method)
-    except PageError as error:
-        if ctx is not None and error.reason in ("csrf", "cross_origin", "not_operator", "bad_form"):
-            ctx.audit("refused", "refused", reason=error.reason, path=path[:128], method=method)
-        return _error_page(error, ctx, config.support_contact)
-    except DOMAIN_ERRORS as error:
-        # A broken entity is named (table, entity, column) for the operators; otherwise the class says enough.
-        log.error("portal: %s: %s", type(error).__name__, error if isinstance(error, MisconfiguredEntity) else "-")
-        return _error_page(answer(PORTAL_ANSWERS, error), ctx, config.support_contact)
-
-
-def _dispatch(ctx: Context, path: str, method: str) -> PortalResponse:
-    allowed: list[str] = []
-    for route_method, pattern, needs_session, handler in ROUTES:
-        match = pattern.match(path)
-        if match is None:
-            continue
-        if route_method != method:
-            allowed.append(route_method)
-            continue
-        if needs_session and ctx.session is None:
-            if method == "GET" and path == "":
-                return ctx.page("home.html", title="Sign in")
-            if method == "GET":
-                return redirect("/portal/auth/sign-in", status=303)
-            raise PageError(
-                403,
-                "Your sign-in has ended",
-                "You are not signed in (any more), so nothing was changed. Sign in and try again.",
-                reason="signed_out",
-                link=("/portal/auth/sign-in", "Sign in"),
-            )
-        form: dict[str, str] = {}
-        if method == "POST":
-            _check_origin(ctx.request, ctx.config)
-            try:
-                form = ctx.request.form()
-            except BadForm as bad:
-                raise PageError(400, "The form could not be read", str(bad), reason="bad_form") from None
-            if ctx.session is not None:
-                _check_csrf(ctx, form)
-        return handler(ctx, match, form)
-    if allowed:
-        raise PageError(405, "Not allowed", "This page cannot be used this way.", reason="method")
-    raise PageError(
-        404, "Not found", "There is no such page.", reason="not_found", link=("/portal/", "The portal's home")
+def _error_page(error: PageError, ctx: Context | None) -> Response:
+    html = pages.render(
+        "message.html",
+        session=ctx.session if ctx else None,
+        support_contact=ctx.config.support_contact if ctx else "the gateway's operators",
+        portal=ctx.config if ctx else None,
+        refusal=error.status >= 400,
+        title=error.title,
+        paragraphs=list(error.paragraphs),
+        link={"href": error.link[0], "text": error.link[1]} if error.link else None,
     )
-
-
-def portal_endpoint(request: Request) -> Response:
-    """GET, POST /portal/{*path}: the portal's view of the request, handled."""
-    return handle(
-        PortalRequest(
-            method=request.method,
-            path=request.route_params.get("path", "") or "",
-            query=request.query,
-            headers=dict(request.headers),
-            body=request.body,
-        )
-    )
+    return page_response(html, status=error.status)

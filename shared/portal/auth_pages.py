@@ -23,7 +23,7 @@ def start(ctx: Context) -> PortalResponse:
 
 
 def callback(ctx: Context) -> PortalResponse:
-    flow = read_flow(ctx.config.session_keys, ctx.request.cookie(COOKIE_NAME))
+    flow = read_flow(ctx.config.session_keys, ctx.cookie(COOKIE_NAME))
     retry = ("/portal/auth/sign-in", "Sign in again")
     if flow is None:
         ctx.audit("sign_in", "refused", reason="no_pending_sign_in")

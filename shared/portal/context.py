@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from shared.audit import audit
-from shared.portal import pages
+from shared.http_messages import Request
+from shared.portal import pages, web
 from shared.portal.config import PortalConfig
 from shared.portal.session import Session
-from shared.portal.web import PortalRequest, PortalResponse, page_response
+from shared.portal.web import PortalResponse, page_response
 from shared.registry import tenant_history
 
 
@@ -31,10 +32,16 @@ class PageError(Exception):
 
 @dataclass(frozen=True)
 class Context:
-    request: PortalRequest
+    """One request as the handlers see it: `path` is what follows `/portal/`, without slashes at the ends."""
+
+    request: Request
+    path: str
     config: PortalConfig
     session: Session | None
     now: datetime
+
+    def cookie(self, name: str) -> str | None:
+        return web.cookie(self.request, name)
 
     def page(self, template: str, status: int = 200, cookies: tuple[str, ...] = (), **values: Any) -> PortalResponse:
         html = pages.render(

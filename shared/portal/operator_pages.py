@@ -47,7 +47,7 @@ REPORT_LABELS = {
 
 def require_operator(ctx: Context) -> None:
     if ctx.session is None or not ctx.session.operator:
-        ctx.audit("operator.refused", "refused", reason="not_operator", path=ctx.request.path)
+        ctx.audit("operator.refused", "refused", reason="not_operator", path=ctx.path)
         raise PageError(
             403,
             "Operators only",

@@ -1,12 +1,10 @@
-"""The portal's view of a request (path, cookies, form), its responses and the security headers every answer carries."""
+"""The portal's reading of the core request (cookie, form) and its responses, with the headers every page carries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
-from shared.http_messages import Response
+from shared.http_messages import Request, Response
 
 MAX_FORM_BYTES = 16 * 1024
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -32,51 +30,40 @@ class BadForm(Exception):
     """A POST body that is not a small, well-formed URL-encoded form."""
 
 
-@dataclass(frozen=True)
-class PortalRequest:
-    """One request to `/portal/...`: `path` is what follows `/portal/`, without a leading slash."""
+def cookie(request: Request, name: str) -> str | None:
+    """The first cookie called `name`, whatever else the header holds (RFC 6265 §5.4: `; `-separated pairs).
 
-    method: str
-    path: str
-    query: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)  # names in lower case
-    body: bytes = b""
+    Other sites' and frameworks' cookies may break stricter parsers (`x[a]=1`); they are skipped, never
+    a reason to lose this one. Values are percent-decoded: the Functions host escapes what it sets.
+    """
+    for pair in request.headers.get("cookie", "").split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return unquote(value) or None
+    return None
 
-    def header(self, name: str) -> str:
-        return self.headers.get(name.lower(), "")
 
-    def cookie(self, name: str) -> str | None:
-        """The first cookie called `name`, whatever else the header holds (RFC 6265 §5.4: `; `-separated pairs).
-
-        Other sites' and frameworks' cookies may break stricter parsers (`x[a]=1`); they are skipped, never
-        a reason to lose this one. Values are percent-decoded: the Functions host escapes what it sets.
-        """
-        for pair in self.header("cookie").split(";"):
-            key, sep, value = pair.strip().partition("=")
-            if sep and key == name:
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                return unquote(value) or None
-        return None
-
-    def form(self) -> dict[str, str]:
-        """The URL-encoded form; a repeated field, a wrong media type or an oversized body is BadForm."""
-        if len(self.body) > MAX_FORM_BYTES:
-            raise BadForm("The form is too large.")
-        media_type = self.header("content-type").split(";", 1)[0].strip().lower()
-        if self.body and media_type != FORM_MEDIA_TYPE:
-            raise BadForm("The form must be sent as application/x-www-form-urlencoded.")
-        try:
-            pairs = parse_qsl(self.body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(self.body))
-        except (UnicodeDecodeError, ValueError):
-            raise BadForm("The form could not be read.") from None
-        form: dict[str, str] = {}
-        for name, value in pairs:
-            if name in form:
-                raise BadForm(f"The form field {name!r} was sent twice.")
-            form[name] = value
-        return form
+def form(request: Request) -> dict[str, str]:
+    """The URL-encoded form; a repeated field, a wrong media type or an oversized body is BadForm."""
+    body = request.body
+    if len(body) > MAX_FORM_BYTES:
+        raise BadForm("The form is too large.")
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if body and media_type != FORM_MEDIA_TYPE:
+        raise BadForm("The form must be sent as application/x-www-form-urlencoded.")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise BadForm("The form could not be read.") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        if name in fields:
+            raise BadForm(f"The form field {name!r} was sent twice.")
+        fields[name] = value
+    return fields
 
 
 PortalResponse = Response  # the portal answers with the core's one response value

@@ -12,6 +12,8 @@ from conformance.__main__ import main
 from sandbox.app import SandboxApp, create_app
 from sandbox.server import ServerHandle, serve_in_thread
 
+pytestmark = pytest.mark.slow  # sandbox provider servers
+
 # A sample patient with vitals, conditions, an allergy, medications, encounters and coverage.
 PATIENT = "1288992"
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.checks import DSTU2, STU3, check_shapes
 from sandbox.mapping import Mapper
 from sandbox.sample_data import load_sample_data
 from sandbox.versions import FLAVOURS
+
+pytestmark = pytest.mark.slow  # SMART's fhirclient models of each version (several seconds)
 
 _DATA = load_sample_data()
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from shared.settings import SETTINGS
+
+pytestmark = pytest.mark.slow  # reads every deployed module (seconds)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = frozenset(s.name for s in SETTINGS)

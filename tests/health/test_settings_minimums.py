@@ -10,6 +10,13 @@ from shared.settings import SETTINGS, Setting
 WHOLE_NUMBERS = [s for s in SETTINGS if s.minimum is not None]
 
 
+@pytest.fixture(autouse=True)
+def registry_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every other setting valid, the registry's included: a run sets it only once a table_storage test has
+    started Azurite, and a run of `-m "not slow"` starts none."""
+    monkeypatch.setenv("REGISTRY_TABLE_ENDPOINT", "https://registry.table.core.windows.net")
+
+
 def test_every_catalogued_number_has_a_numeric_default() -> None:
     for setting in SETTINGS:
         if setting.minimum is not None:

@@ -9,7 +9,7 @@ import pytest
 import requests
 from local_host_testing import AppRoot, Serve
 
-from local_host import FunctionFolderError, FunctionLoadError, RouteTemplateError, discover_functions, make_app
+from local_host import FunctionFolderError, FunctionLoadError, FunctionsApp, RouteTemplateError, discover_functions
 
 
 def test_function_json_defaults(app_root: AppRoot) -> None:
@@ -96,7 +96,7 @@ def test_import_error_fails_at_startup_naming_the_folder(app_root: AppRoot) -> N
     name = app_root.add_function("broken", "import module_that_does_not_exist_anywhere\n")
 
     with pytest.raises(FunctionLoadError, match=name) as raised:
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
 
     assert "ModuleNotFoundError" in str(raised.value)
 
@@ -104,13 +104,13 @@ def test_import_error_fails_at_startup_naming_the_folder(app_root: AppRoot) -> N
 def test_missing_entry_point_or_parameter_fails_at_startup(app_root: AppRoot) -> None:
     name = app_root.add_function("no_main", "def other(req):\n    return None\n")
     with pytest.raises(FunctionLoadError, match=rf"{name}.*no callable entry point 'main'"):
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
 
 
 def test_entry_point_parameter_must_match_the_binding_name(app_root: AppRoot) -> None:
     name = app_root.add_function("wrong_name", "def main(request):\n    return None\n")
     with pytest.raises(FunctionLoadError, match=rf"{name}.*lacks parameter"):
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
 
 
 def test_folder_shadowing_an_imported_module_is_refused(app_root: AppRoot) -> None:
@@ -129,7 +129,7 @@ def test_folder_shadowing_an_imported_module_is_refused(app_root: AppRoot) -> No
     (folder / "__init__.py").write_text("def main(req):\n    return None\n")
 
     with pytest.raises(FunctionLoadError, match=r"json.*already imported"):
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
 
 
 def test_unreadable_function_json_names_the_folder(app_root: AppRoot) -> None:
@@ -137,11 +137,29 @@ def test_unreadable_function_json_names_the_folder(app_root: AppRoot) -> None:
     (app_root.path / name / "function.json").write_text("{ not json")
 
     with pytest.raises(FunctionFolderError, match=name):
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
 
 
 def test_invalid_route_template_fails_at_startup(app_root: AppRoot) -> None:
     app_root.add_function("bad_route", route="fhir/{*path}/more")
 
     with pytest.raises(RouteTemplateError, match="catch-all"):
-        make_app(app_root.path)
+        FunctionsApp(app_root.path)
+
+
+@pytest.mark.parametrize(
+    ("source", "output_name", "refusal"),
+    [
+        ("async def main(req):\n    return None\n", "$return", "is async"),
+        ("def main(req, context):\n    return None\n", "$return", r"\['context'\]"),
+        ("def main(req, response):\n    return None\n", "response", "only the http out binding '\\$return'"),
+    ],
+    ids=["async", "context", "named-out-binding"],
+)
+def test_entry_points_the_app_never_has_are_refused_at_startup(
+    app_root: AppRoot, source: str, output_name: str, refusal: str
+) -> None:
+    name = app_root.add_function("unsupported", source, output_name=output_name)
+
+    with pytest.raises((FunctionLoadError, FunctionFolderError), match=rf"{name}.*{refusal}"):
+        FunctionsApp(app_root.path)

@@ -158,19 +158,17 @@ def test_wrong_return_type_and_bad_header_are_500(app_root: AppRoot, serve: Serv
     assert "Injected" not in reply.headers
 
 
-def test_named_out_binding_async_entry_point_and_context(app_root: AppRoot, serve: Serve) -> None:
+def test_trigger_name_binds_the_request_parameter(app_root: AppRoot, serve: Serve) -> None:
     source = """
     import azure.functions as func
 
 
-    async def main(request: func.HttpRequest, response: func.Out[func.HttpResponse], context: func.Context) -> None:
-        response.set(func.HttpResponse(f"{context.function_name}:{request.route_params['id']}", status_code=202))
+    def main(request: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse(request.route_params["id"], status_code=202)
     """
-    name = app_root.add_function(
-        "named", source, route="named/{id}", trigger={"name": "request"}, output_name="response"
-    )
+    app_root.add_function("named", source, route="named/{id}", trigger={"name": "request"})
     host = serve()
 
     reply = requests.get(f"{host.url}/named/7", timeout=5)
 
-    assert (reply.status_code, reply.text) == (202, f"{name}:7")
+    assert (reply.status_code, reply.text) == (202, "7")

@@ -68,30 +68,6 @@ def test_optional_parameter_may_be_left_out(app_root: AppRoot, serve: Serve) -> 
     assert requests.get(f"{host.url}/items/7", timeout=5).json()["route_params"] == {"id": "7"}
 
 
-def test_int_constraint_filters_and_later_routes_take_the_rest(app_root: AppRoot, serve: Serve) -> None:
-    by_number = app_root.add_function("a_by_number", route="orders/{id:int}")
-    by_name = app_root.add_function("b_by_name", route="orders/{name}")
-    host = serve()
-
-    assert requests.get(f"{host.url}/orders/42", timeout=5).json()["function"] == by_number
-    assert requests.get(f"{host.url}/orders/latest", timeout=5).json()["function"] == by_name
-
-
-def test_an_earlier_unconstrained_route_shadows_a_constrained_one(app_root: AppRoot, serve: Serve) -> None:
-    by_name = app_root.add_function("a_by_name", route="orders/{name}")
-    app_root.add_function("b_by_number", route="orders/{id:int}")
-    host = serve()
-
-    assert requests.get(f"{host.url}/orders/42", timeout=5).json()["function"] == by_name
-
-
-def test_int_constraint_without_alternative_is_404(app_root: AppRoot, serve: Serve) -> None:
-    app_root.add_function("by_number", route="orders/{id:int}")
-    host = serve()
-
-    assert requests.get(f"{host.url}/orders/latest", timeout=5).status_code == 404
-
-
 def test_literals_match_case_insensitively_and_trailing_slash_is_ignored(app_root: AppRoot, serve: Serve) -> None:
     name = app_root.add_function("token", route="oauth2/token")
     host = serve()
@@ -108,16 +84,6 @@ def test_method_not_in_function_json_is_404_like_the_functions_host(app_root: Ap
     refused = requests.get(f"{host.url}/oauth2/token", timeout=5)
     assert refused.status_code == 404
     assert refused.content == b"" and refused.headers["Content-Length"] == "0"  # the host's 404 has no body
-
-
-def test_method_mismatch_can_answer_405_with_allow(app_root: AppRoot, serve: Serve) -> None:
-    app_root.add_function("token", route="oauth2/token", methods=["post", "options"])
-    host = serve(method_mismatch_status=405)
-
-    refused = requests.delete(f"{host.url}/oauth2/token", timeout=5)
-
-    assert refused.status_code == 405
-    assert refused.headers["Allow"] == "OPTIONS, POST"
 
 
 def test_method_mismatch_falls_through_to_a_later_route(app_root: AppRoot, serve: Serve) -> None:

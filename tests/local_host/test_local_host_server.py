@@ -11,8 +11,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 from local_host_testing import AppRoot, Serve
+
+pytestmark = pytest.mark.slow  # starts `python -m local_host` processes
 
 REPO = Path(__file__).resolve().parents[2]
 

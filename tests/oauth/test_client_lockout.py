@@ -82,6 +82,7 @@ def test_past_the_client_wide_limit_wrong_secrets_cost_at_most_one_registry_read
     assert loads.call_count <= 2
 
 
+@pytest.mark.slow  # a flood of requests, about a second
 def test_a_new_secret_works_within_a_second_even_during_a_flood(
     small_limits: None, make_tenant: MakeTenant, make_client: MakeClient
 ) -> None:

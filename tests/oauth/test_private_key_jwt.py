@@ -30,6 +30,8 @@ from shared.registry import cached, key_rules
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, KeyRefused
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
+pytestmark = pytest.mark.slow  # a JWKS URL server on loopback
+
 RSA = rsa_pair(kid="rsa-1")
 EC = ec_pair(kid="ec-1")
 OTHER = rsa_pair(kid="rsa-1")  # same kid, different key: a forger who knows the kid

@@ -35,16 +35,11 @@ def openapi_paths(route: str) -> list[str]:
     paths: list[str] = []
     pieces: list[str] = []
     for segment in template.segments:
-        parameter = segment.parameter
-        if parameter is not None and parameter.optional:
+        if isinstance(segment, Parameter) and segment.optional:
             paths.append("/" + "/".join(pieces))
-        pieces.append(_openapi_segment(segment.parts))
+        pieces.append(segment if isinstance(segment, str) else "{" + segment.name + "}")
     paths.append("/" + "/".join(pieces))
     return paths
-
-
-def _openapi_segment(parts: tuple[str | Parameter, ...]) -> str:
-    return "".join(part if isinstance(part, str) else "{" + part.name + "}" for part in parts)
 
 
 def is_portal(function: HttpFunction) -> bool:

@@ -80,6 +80,7 @@ def test_links_leading_elsewhere_are_found_and_dropped() -> None:
     assert not check(json.dumps(bundle).encode(), rewriter.leads_here).foreign_links
 
 
+@pytest.mark.slow  # a large answer, about a second
 def test_the_check_keeps_no_parsed_copy_of_a_large_answer() -> None:
     """Peak memory of the validating parse relative to the body: the text decoded once, no tree."""
     entry = {"resource": {"resourceType": "Observation", "id": "x", "valueQuantity": {"value": 1.5, "unit": "kg"}}}

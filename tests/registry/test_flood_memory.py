@@ -16,6 +16,8 @@ from shared import public_urls, throttle
 from shared.registry import cached, clients
 from shared.ttl_cache import TTLCache
 
+pytestmark = pytest.mark.slow  # floods of thousands of requests (5-10 s)
+
 
 def test_the_cache_evicts_the_least_recently_used_entry_and_keeps_no_lock_per_key() -> None:
     cache: TTLCache[str, str] = TTLCache(lambda: 60, max_entries=100)

@@ -6,7 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from gateway_env import REPO
+
+pytestmark = pytest.mark.slow  # starts a Python process
 
 PROBE = """
 import os, sys

@@ -20,6 +20,8 @@ from shared.tokens.access_token import issue_access_token
 from shared.tokens.signing_keys import generate_private_key_pem, key_ring
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
+pytestmark = pytest.mark.slow  # instances run through whole rotation sequences (10-15 s each)
+
 State = dict[str, str]  # TOKEN_SIGNING_KEY, TOKEN_SIGNING_KEY_PREVIOUS, TOKEN_SIGNING_KEY_NEXT
 Apply = Callable[[State], None]  # what an instance restarted with these settings reads
 

@@ -7,9 +7,13 @@ import copy
 import json
 from typing import Any
 
+import pytest
+
 from devtools import fhirclient_models
 from shared.version_bridge import fhir_json
 from shared.version_bridge.engine import convert_resource
+
+pytestmark = pytest.mark.slow  # SMART's fhirclient models in a worker process
 
 
 def as_json(resource: Any) -> Any:

@@ -14,6 +14,8 @@ from devtools import fhirclient_models
 from devtools.bridge_fidelity import Outcome, as_json, dstu2_examples, examples, report, run
 from shared.version_bridge.engine import convert_resource
 
+pytestmark = pytest.mark.slow  # SMART's fhirclient models in a worker process
+
 DIRECTIONS = [(s, t) for s in ("DSTU2", "STU3", "R4") for t in ("DSTU2", "STU3", "R4") if s != t]
 
 # Conversions known to be wrong, each named for its defect. A fix that makes one right must remove it here (the tests

@@ -16,6 +16,8 @@ from shared.version_bridge.engine import convert_bundle, convert_bundle_root, co
 from shared.version_bridge.large_bundles import convert_streaming
 from shared.version_bridge.proxy_bridge import translate_answer
 
+pytestmark = pytest.mark.slow  # large Bundles through the bridge (seconds)
+
 PROVIDER = "https://r4.provider.example/fhir"
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bridge_resources import DIRECTIONS, samples, validate
@@ -17,6 +18,8 @@ from test_bridge_resources import DIRECTIONS, samples, validate
 from shared.version_bridge import fhir_json
 from shared.version_bridge.engine import convert_bundle, convert_resource, type_name
 from shared.version_bridge.search_params import RENAMES, NoEquivalent, translate_query
+
+pytestmark = pytest.mark.slow  # generated resources judged by SMART's fhirclient models
 
 _SAMPLES = {version: samples(version) for version in ("DSTU2", "STU3", "R4")}
 _DECIMAL_TEXT = re.compile(rb"(?<![\w\"])-?\d+\.\d+(?:[eE][-+]?\d+)?")

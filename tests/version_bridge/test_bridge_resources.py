@@ -17,6 +17,8 @@ from sandbox.versions import FLAVOURS
 from shared.version_bridge import fhir_json
 from shared.version_bridge.engine import convert_bundle, convert_resource
 
+pytestmark = pytest.mark.slow  # SMART's fhirclient models in a worker process
+
 VERSIONS = ("DSTU2", "STU3", "R4")
 DIRECTIONS = [(s, t) for s in VERSIONS for t in VERSIONS if s != t]
 PER_TYPE = 12

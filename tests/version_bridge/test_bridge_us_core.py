@@ -13,6 +13,8 @@ from devtools.bridge_fidelity import Outcome, examples, run
 from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource
 from shared.version_bridge.extensions import DATA_ABSENT_REASON
 
+pytestmark = pytest.mark.slow  # SMART's fhirclient models in a worker process
+
 US_CORE = {
     "AllergyIntolerance",
     "CarePlan",

@@ -14,6 +14,8 @@ from shared.version_bridge import conversion_budget, engine
 from shared.version_bridge.large_bundles import convert_streaming
 from shared.version_bridge.proxy_bridge import translate_answer
 
+pytestmark = pytest.mark.slow  # amplified answers in bounded memory (seconds)
+
 PROVIDER = "https://provider.test/r4"
 REWRITER = LinkRewriter(PROVIDER, "https://gw.example/fhir")
 
