@@ -17,8 +17,8 @@ from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigure
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, read_session
 from shared.portal.web import BadForm, PortalRequest, PortalResponse, page_response, redirect, static_response
-from shared.registry import portal_sessions
 from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.service import registry
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def handle(request: PortalRequest) -> PortalResponse:
     ctx: Context | None = None
     try:
         session = read_session(config.session_keys, request.cookie(COOKIE_NAME), config.session_seconds)
-        if session is not None and not portal_sessions.is_live(session.tid, session.sid):
+        if session is not None and not registry().session_live(session.tid, session.sid):
             session = None  # signed out, or ended by an operator: the cookie alone opens nothing
         ctx = Context(request, config, session, datetime.now(UTC))
         return _dispatch(ctx, path, method)
