@@ -1,4 +1,4 @@
-"""The registry's storage interface: rows with ETags, read and changed atomically per partition, and the store in use.
+"""The registry's storage interface: rows with ETags, read and changed atomically per partition.
 
 Two implementations keep the same semantics: `table_storage` (Azure Table Storage) and `memory_storage`
 (dicts, for tests). Neither knows of caches; `registry.service` sits on top and says which is in use.
