@@ -126,7 +126,7 @@ def _tenant_page(
         versions=[v.name for v in FhirVersion],
         auth_methods=tenants.AUTH_METHODS,
         client_auth_methods=tenants.CLIENT_AUTH_METHODS,
-        auth_hint=_plain(methods_help()),
+        auth_hint=_labelled(methods_help()),
         notice=notice,
     )
 
@@ -209,6 +209,12 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
 
 def _plain(message: str) -> str:
     """The CLI's messages name flags (--fhir-url); the form's labels are what the operator sees."""
+    message = _labelled(message)
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _labelled(message: str) -> str:
+    """The message with each flag it names replaced by the form's label for it."""
     for flag, label in (
         ("--fhir-url", "FHIR base URL"),
         ("--fhir-version", "FHIR version"),
@@ -224,7 +230,7 @@ def _plain(message: str) -> str:
         ("--name", "Display name"),
     ):
         message = message.replace(flag, label)
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return message
 
 
 def check(ctx: Context, tenant_id: str) -> PortalResponse:
