@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from shared.onboarding import provider_secret_edit, tenant_removal
-from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
+from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, methods_help, set_tenant
 from shared.provider_secrets.errors import ProviderSecretError
-from shared.registry import cached, clients, connection, key_rules, tenants
+from shared.registry import clients, tenants
 from shared.registry.client_keys import ClientKey, KeyRefused
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
-from shared.registry.secret_rules import SecretRuleError
+from shared.registry.secret_rules import KeyNotFound, SecretRuleError
+from shared.registry.service import registry
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
 from shared.version_bridge.proxy_bridge import bridge_summary
@@ -130,16 +131,16 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
 
 
 def cmd_client_create(args: argparse.Namespace) -> Any:
-    issued = cached.create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
+    issued = registry().create_client(args.name, _tenant_list(args.tenants), args.token_lifetime, args.expires_days)
     return _issued_view(issued) | {"note": "Store the client_secret now: it is shown only once."}
 
 
 def cmd_client_list(args: argparse.Namespace) -> Any:
-    return [_client_view(c) for c in clients.list_clients()]
+    return [_client_view(c) for c in registry().list_clients()]
 
 
 def cmd_client_show(args: argparse.Namespace) -> Any:
-    state = clients.get_client_state(args.client_id)
+    state = registry().get_client(args.client_id)
     return (
         _client_view(state.client)
         | {"secrets": [_secret_view(s) for s in state.secrets]}
@@ -148,26 +149,26 @@ def cmd_client_show(args: argparse.Namespace) -> Any:
 
 
 def cmd_client_enable(args: argparse.Namespace) -> Any:
-    return _client_view(cached.set_client_enabled(args.client_id, True))
+    return _client_view(registry().set_client_enabled(args.client_id, True))
 
 
 def cmd_client_disable(args: argparse.Namespace) -> Any:
-    return _client_view(cached.set_client_enabled(args.client_id, False))
+    return _client_view(registry().set_client_enabled(args.client_id, False))
 
 
 def cmd_secret_add(args: argparse.Namespace) -> Any:
-    issued = cached.add_secret_by_id(args.client_id, args.expires_days)
+    issued = registry().add_secret(args.client_id, expires_in_days=args.expires_days, operator=True)
     return _issued_view(issued) | {
         "note": "Store the client_secret now: it is shown only once. Older secrets stay valid until revoked."
     }
 
 
 def cmd_secret_list(args: argparse.Namespace) -> Any:
-    return [_secret_view(s) for s in clients.get_client_state(args.client_id).secrets]
+    return [_secret_view(s) for s in registry().get_client(args.client_id).secrets]
 
 
 def cmd_secret_revoke(args: argparse.Namespace) -> Any:
-    return _secret_view(cached.revoke_secret_by_id(args.client_id, args.secret_id))
+    return _secret_view(registry().revoke_secret(args.client_id, args.secret_id, operator=True))
 
 
 def _jwks_text(args: argparse.Namespace) -> str:
@@ -183,27 +184,27 @@ def _jwks_text(args: argparse.Namespace) -> str:
 
 
 def cmd_key_add(args: argparse.Namespace) -> Any:
-    key_rules.add_jwks(args.client_id, _jwks_text(args))
-    return _keys_view(clients.get_client_state(args.client_id))
+    registry().add_keys(args.client_id, _jwks_text(args))
+    return _keys_view(registry().get_client(args.client_id))
 
 
 def cmd_key_list(args: argparse.Namespace) -> Any:
-    return _keys_view(clients.get_client_state(args.client_id))
+    return _keys_view(registry().get_client(args.client_id))
 
 
 def cmd_key_remove(args: argparse.Namespace) -> Any:
-    removed = key_rules.remove_key(args.client_id, args.key)
+    removed = registry().remove_key(args.client_id, args.key)
     return _key_view(removed) | {"removed": True, "note": "Tokens this key authenticated no longer work."}
 
 
 def cmd_jwks_url_set(args: argparse.Namespace) -> Any:
-    key_rules.set_jwks_url(args.client_id, args.url)
-    return _keys_view(clients.get_client_state(args.client_id))
+    registry().set_jwks_url(args.client_id, args.url)
+    return _keys_view(registry().get_client(args.client_id))
 
 
 def cmd_jwks_url_remove(args: argparse.Namespace) -> Any:
-    key_rules.remove_jwks_url(args.client_id)
-    return _keys_view(clients.get_client_state(args.client_id)) | {
+    registry().remove_jwks_url(args.client_id)
+    return _keys_view(registry().get_client(args.client_id)) | {
         "note": "Tokens the URL's keys authenticated no longer work."
     }
 
@@ -217,11 +218,11 @@ def cmd_tenant_set(args: argparse.Namespace) -> Any:
 
 
 def cmd_tenant_show(args: argparse.Namespace) -> Any:
-    return _tenant_view(tenants.get_tenant(_tenant_id(args.tenant_id)))
+    return _tenant_view(registry().get_tenant(_tenant_id(args.tenant_id)))
 
 
 def cmd_tenant_list(args: argparse.Namespace) -> Any:
-    return [_tenant_view(t) for t in tenants.list_tenants()]
+    return [_tenant_view(t) for t in registry().list_tenants()]
 
 
 def cmd_tenant_remove(args: argparse.Namespace) -> Any:
@@ -245,7 +246,7 @@ def _provider_secret_view(tenant: tenants.Tenant, done: str) -> dict[str, Any]:
 
 def cmd_tenant_secret_set(args: argparse.Namespace) -> Any:
     tenant_id = _tenant_id(args.tenant_id)
-    tenants.get_tenant(tenant_id)  # an unknown tenant fails before the secret is asked for
+    registry().get_tenant(tenant_id)  # an unknown tenant fails before the secret is asked for
     tenant = provider_secret_edit.store_provider_secret(tenant_id, _secret_from_stdin(args))
     return _provider_secret_view(tenant, "stored in the provider-secret vault; it is never shown again")
 
@@ -265,18 +266,18 @@ def cmd_tenant_secret_migrate(args: argparse.Namespace) -> Any:
 def cmd_tenant_check(args: argparse.Namespace) -> Any:
     from shared.onboarding.tenant_check import check_tenant
 
-    report = check_tenant(tenants.get_tenant(_tenant_id(args.tenant_id)))
+    report = check_tenant(registry().get_tenant(_tenant_id(args.tenant_id)))
     if not report["ok"]:
         raise CheckFailed(report)
     return report
 
 
 def cmd_tenant_enable(args: argparse.Namespace) -> Any:
-    return _tenant_view(cached.set_tenant_enabled(_tenant_id(args.tenant_id), True))
+    return _tenant_view(registry().set_tenant_enabled(_tenant_id(args.tenant_id), True))
 
 
 def cmd_tenant_disable(args: argparse.Namespace) -> Any:
-    return _tenant_view(cached.set_tenant_enabled(_tenant_id(args.tenant_id), False))
+    return _tenant_view(registry().set_tenant_enabled(_tenant_id(args.tenant_id), False))
 
 
 # --- parser -------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("tenant_id")
     p.add_argument("--fhir-url")
     p.add_argument("--fhir-version", help="the version the provider speaks: DSTU2, STU3 or R4 (R4B as R4)")
-    p.add_argument("--auth", choices=tenants.AUTH_METHODS)
+    p.add_argument("--auth", choices=tenants.AUTH_METHODS, help=methods_help())
     p.add_argument("--authority", help="azure_ad: https://login.microsoftonline.com/<provider tenant>")
     p.add_argument(
         "--upstream-client-id",
@@ -450,14 +451,14 @@ def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr
         args = build_parser().parse_args(argv)
         args.stdin = stdin if stdin is not None else sys.stdin
         run: Callable[[argparse.Namespace], Any] = args.run
-        connection.ensure_tables()
+        registry().ensure_tables()
         result = run(args)
     except CheckFailed as failed:
         _print_result(failed.report, args.json, out)
         print(f"error: {failed}", file=err)
         return 5
     except (UsageError, KeyRefused) as error:
-        if isinstance(error, key_rules.KeyNotFound):
+        if isinstance(error, KeyNotFound):
             print(f"error: {error}", file=err)
             return 3
         print(f"error: {error}", file=err)

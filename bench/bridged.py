@@ -37,9 +37,10 @@ def write_r4_documents(directory: Path, base_url: str, bundle_entries: int) -> d
 def onboard_r4(gateway: Gateway, upstream_base: str) -> Target:
     """An R4 tenant for the R4 upstream, a client allowed to use it, and the gateway target with its token."""
     from shared.fhir.versions import FhirVersion
-    from shared.registry import cached, tenants
+    from shared.registry import tenants
+    from shared.registry.service import registry
 
-    cached.save_tenant(
+    registry().save_tenant(
         tenants.Tenant(
             tenant_id=TENANT_R4,
             display_name="Benchmark (R4 static upstream, bridged to STU3)",
@@ -48,8 +49,8 @@ def onboard_r4(gateway: Gateway, upstream_base: str) -> Target:
             auth=tenants.UpstreamAuth(method="none", scope=upstream_base + "/.default"),
         )
     )
-    issued = cached.create_client("Benchmark R4 client", (TENANT_R4,))
-    cached.forget_all()
+    issued = registry().create_client("Benchmark R4 client", (TENANT_R4,))
+    registry().forget()
     form = urlencode(
         {
             "grant_type": "client_credentials",

@@ -204,11 +204,12 @@ class Gateway:
 
     def _seed(self) -> None:
         from shared.fhir.versions import FhirVersion
-        from shared.registry import cached, connection, tenants
+        from shared.registry import tenants
+        from shared.registry.service import registry
 
-        connection.ensure_tables()
+        registry().ensure_tables()
         tenant_ids = [TENANT_NONE]
-        cached.save_tenant(
+        registry().save_tenant(
             tenants.Tenant(
                 tenant_id=TENANT_NONE,
                 display_name="Benchmark (static upstream, no upstream auth)",
@@ -219,7 +220,7 @@ class Gateway:
         )
         if self.identity is not None:
             tenant_ids.append(TENANT_AZURE_AD)
-            cached.save_tenant(
+            registry().save_tenant(
                 tenants.Tenant(
                     tenant_id=TENANT_AZURE_AD,
                     display_name="Benchmark (static upstream, azure_ad upstream auth)",
@@ -234,9 +235,9 @@ class Gateway:
                     ),
                 )
             )
-        issued = cached.create_client("Benchmark client", tuple(tenant_ids))
+        issued = registry().create_client("Benchmark client", tuple(tenant_ids))
         self.client_id, self.client_secret, self.secret_id = issued.client_id, issued.secret, issued.secret_id
-        cached.forget_all()
+        registry().forget()
 
     def _start_child(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "GATEWAY_PORT"}

@@ -89,11 +89,12 @@ def server_certificate(gateway: Gateway) -> tuple[Path, Path] | None:
 def onboard_many(gateway: Gateway, bases: list[str]) -> list[Target]:
     """One `none` tenant per provider, clients allowed to use them, and a gateway target per tenant."""
     from shared.fhir.versions import FhirVersion
-    from shared.registry import cached, tenants
+    from shared.registry import tenants
+    from shared.registry.service import registry
 
     tenant_ids = [str(uuid.UUID(int=0xBE_0000 + n, version=4)) for n in range(len(bases))]
     for tenant_id, base in zip(tenant_ids, bases, strict=True):
-        cached.save_tenant(
+        registry().save_tenant(
             tenants.Tenant(
                 tenant_id=tenant_id,
                 display_name=f"Benchmark provider host {base}",
@@ -104,8 +105,8 @@ def onboard_many(gateway: Gateway, bases: list[str]) -> list[Target]:
         )
     # A client may name about 25 tenants (the AllowedTenants column holds 1,024 characters): one per 20.
     groups = [tuple(tenant_ids[i : i + 20]) for i in range(0, len(tenant_ids), 20)]
-    clients = {group: cached.create_client("Benchmark many-hosts client", group) for group in groups}
-    cached.forget_all()
+    clients = {group: registry().create_client("Benchmark many-hosts client", group) for group in groups}
+    registry().forget()
     targets = []
     for tenant_id in tenant_ids:
         issued = next(clients[group] for group in groups if tenant_id in group)

@@ -75,12 +75,12 @@ def _new_client_key_pem() -> str:
 def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
     """The demo client of an earlier run when its secret still works and it may use every demo tenant (an older
     run may have seeded fewer); a new one otherwise."""
-    from shared.registry import cached, clients
+    from shared.registry.service import registry
     from shared.secret_values import secret_matches
 
     if DEMO_FILE.exists():
         previous = json.loads(DEMO_FILE.read_text())
-        state = clients.load_client_state(previous.get("client_id", ""))
+        state = registry().load_client(previous.get("client_id", ""))
         if (
             state
             and state.client.enabled
@@ -97,7 +97,7 @@ def _demo_client(tenant_ids: list[str]) -> dict[str, str]:
                 "client_secret": previous["client_secret"],
                 "secret_id": previous["secret_id"],
             }
-    issued = cached.create_client("Demo Patients app", tuple(tenant_ids))
+    issued = registry().create_client("Demo Patients app", tuple(tenant_ids))
     return {"client_id": issued.client_id, "client_secret": issued.secret, "secret_id": issued.secret_id}
 
 
@@ -108,9 +108,10 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str, sandbox_
 
     from shared.fhir.versions import FhirVersion
     from shared.onboarding.provider_secret_edit import store_provider_secret
-    from shared.registry import cached, connection, tenants
+    from shared.registry import tenants
+    from shared.registry.service import registry
 
-    connection.ensure_tables()
+    registry().ensure_tables()
     for tenant_id, name, base, version in (
         (DEMO_TENANT_STU3, "Demo hospital (STU3 sandbox)", stu3_base, FhirVersion.STU3),
         (DEMO_TENANT_DSTU2, "Demo clinic (DSTU2 sandbox)", dstu2_base, FhirVersion.DSTU2),
@@ -124,7 +125,7 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str, sandbox_
             auth=tenants.UpstreamAuth(method="bearer", scope=base + "/.default"),
         )
         existing = _existing_tenant(tenant_id)
-        cached.save_tenant(replace(wanted, etag=existing) if existing else wanted)
+        registry().save_tenant(replace(wanted, etag=existing) if existing else wanted)
         store_provider_secret(tenant_id, sandbox_token)
     smart = tenants.Tenant(
         tenant_id=DEMO_TENANT_SMART,
@@ -136,16 +137,17 @@ def _seed(stu3_base: str, dstu2_base: str, r4_base: str, ehr_base: str, sandbox_
         ),
     )
     existing = _existing_tenant(DEMO_TENANT_SMART)
-    cached.save_tenant(replace(smart, etag=existing) if existing else smart)
+    registry().save_tenant(replace(smart, etag=existing) if existing else smart)
     return _demo_client([DEMO_TENANT_STU3, DEMO_TENANT_DSTU2, DEMO_TENANT_R4, DEMO_TENANT_SMART])
 
 
 def _existing_tenant(tenant_id: str) -> str | None:
     """The ETag of the demo tenant's row, if an earlier run left one (even one the gateway now refuses to read,
     such as a row of a run before provider secrets, which named an app setting)."""
-    from shared.registry import store, tenants
+    from shared.registry import tenants
+    from shared.registry.service import registry
 
-    row = store.active().row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
+    row = registry().storage.row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
     return row.etag if row is not None else None
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from shared.http_messages import Request, Response
 from shared.http_responses import json_response
-from shared.registry import connection
 from shared.registry.errors import RegistryError
+from shared.registry.service import registry
 from shared.settings import SettingError
 from shared.settings_check import setting_problems, unresolved_references_elsewhere
 
@@ -23,18 +23,18 @@ def health_report() -> tuple[int, dict[str, Any]]:
     """
     problems = setting_problems()
     warnings = unresolved_references_elsewhere()
-    registry = "reachable"
+    reachable = "reachable"
     try:
-        connection.query(connection.CLIENTS_TABLE, "PartitionKey eq @pk", pk="health-probe")
+        registry().probe()
     except (RegistryError, SettingError) as error:
         log.warning("health: registry unreachable: %s", error)
-        registry = "unreachable"
+        reachable = "unreachable"
     for problem in problems:
         log.warning("health: %s", problem)
-    healthy = not problems and registry == "reachable"
+    healthy = not problems and reachable == "reachable"
     body: dict[str, Any] = {
         "status": "healthy" if healthy else "unhealthy",
-        "checks": {"registry": registry, "settings": "invalid" if problems else "valid"},
+        "checks": {"registry": reachable, "settings": "invalid" if problems else "valid"},
     }
     if problems:
         body["problems"] = problems

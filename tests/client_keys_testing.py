@@ -158,3 +158,17 @@ def jwks_server(document: dict[str, Any]) -> Iterator[JwksServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def written_by_hand(client_id: str, jwks_url: str) -> None:
+    """Writes a JWKS URL row straight into the registry's storage, past the service's address rule (as a row
+    written before the rule, or by hand in the table)."""
+    from datetime import UTC, datetime
+
+    from shared.registry import client_keys, clients
+    from shared.registry.service import registry
+    from shared.registry.storage import Insert
+
+    row = client_keys.jwks_url_entity(client_id, jwks_url, datetime.now(UTC))
+    registry().storage.commit(clients.TABLE, [Insert(row)])
+    registry().cache.forget_client(client_id)

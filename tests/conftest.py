@@ -17,8 +17,9 @@ import log_leak_scan
 from gateway_env import REPO, SIGNING_KEY, table_storage  # noqa: F401 - sets the settings first
 
 from shared import process_state, settings
-from shared.registry import cached, clients, store, tenants
+from shared.registry import clients, tenants
 from shared.registry.memory_storage import MemoryStorage
+from shared.registry.service import registry, use_storage
 
 log_leak_scan.install()
 for pem_line in SIGNING_KEY.splitlines()[1:-1]:
@@ -106,13 +107,13 @@ def registry_storage(request: pytest.FixtureRequest) -> Iterator[MemoryStorage |
     test gets an empty in-memory registry of its own (yielded, so a test can count its calls)."""
     if request.node.get_closest_marker("table_storage"):
         table_storage()
-        store.use(None)
+        use_storage(None)
         yield None
         return
     memory = MemoryStorage()
-    store.use(memory)
+    use_storage(memory)
     yield memory
-    store.use(None)
+    use_storage(None)
 
 
 @pytest.fixture
@@ -161,12 +162,12 @@ def make_tenant() -> Iterator[Callable[..., tenants.Tenant]]:
             enabled=enabled,
         )
         created.append(tenant_id)
-        return cached.save_tenant(tenant)
+        return registry().save_tenant(tenant)
 
     yield make
     for tenant_id in created:
         try:
-            cached.remove_tenant(tenant_id)
+            registry().remove_tenant(tenant_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass
 
@@ -182,14 +183,14 @@ def make_client() -> Iterator[Callable[..., clients.IssuedSecret]]:
         token_lifetime: int | None = None,
         expires_days: int | None = None,
     ) -> clients.IssuedSecret:
-        issued = cached.create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
+        issued = registry().create_client(name, allowed_tenants or ("*",), token_lifetime, expires_days)
         created.append(issued.client_id)
         return issued
 
     yield make
     for client_id in created:
         try:
-            cached.delete_client(client_id)
+            registry().delete_client(client_id)
         except Exception:  # noqa: S110 - already removed by the test
             pass
 

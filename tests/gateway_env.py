@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:
 
 from devtools.azurite import free_port, start_azurite  # noqa: E402 - after the path set-up
 from shared import settings  # noqa: E402  - after the sys.path set-up
-from shared.registry import connection  # noqa: E402  - after the sys.path set-up
+from shared.registry.table_storage import TableStorage  # noqa: E402  - after the sys.path set-up
 from shared.tokens.signing_keys import generate_private_key_pem  # noqa: E402  - after the sys.path set-up
 
 # The gateway's public base is the in-process local host that the end-to-end tests start on this port.
@@ -43,7 +43,7 @@ def table_storage() -> str:
                 given = azurite.connection_string
             os.environ["REGISTRY_CONNECTION_STRING"] = given
             settings.reload()
-            connection.ensure_tables()
+            TableStorage(given, "").ensure_tables()
             _connection_string.append(given)
         return _connection_string[0]
 

@@ -9,7 +9,7 @@ import threading
 import gateway_env  # noqa: F401 - puts the repository on sys.path and sets the settings first
 
 from shared.oauth import client_credentials
-from shared.registry import clients
+from shared.registry import service as registry_service
 
 KNOWN_SECRETS: set[str] = set()
 _lines: list[str] = []
@@ -33,7 +33,7 @@ def remember_secret(value: str) -> None:
 
 def _record_generated_secrets() -> None:
     """Every client secret and access token created during the run is remembered as it is made."""
-    original_secret = clients.generate_secret
+    original_secret = registry_service.generate_secret
     original_issue = client_credentials.issue_access_token
 
     def generate_secret() -> str:
@@ -46,7 +46,7 @@ def _record_generated_secrets() -> None:
         remember_secret(issued.access_token)
         return issued
 
-    clients.generate_secret = generate_secret  # type: ignore[assignment]  # the scan wraps the module's function
+    registry_service.generate_secret = generate_secret  # type: ignore[assignment]  # the scan wraps the module's function
     client_credentials.issue_access_token = issue_access_token  # type: ignore[assignment]  # the scan wraps the module's function
 
 

@@ -19,8 +19,9 @@ import jwt
 from shared import public_urls
 from shared.oauth import client_jwks, replay_guard
 from shared.oauth.errors import InvalidClient
-from shared.registry import cached, clients
+from shared.registry import clients
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, ClientKey
+from shared.registry.service import registry
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def verify_assertion(assertion: Assertion, now: float | None = None) -> Verified
     now = time.time() if now is None else now
     alg, kid = _header(assertion.token)
     # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
-    state = cached.client_state(assertion.client_id, allow_stale=False)
+    state = registry().client(assertion.client_id, allow_stale=False)
     if state is None:
         raise UnknownClient("unknown client")
     try:
@@ -173,7 +174,7 @@ def _verify_for(
     candidates = _candidates(state, alg, kid)
     if not candidates:
         # A key registered on another instance moments ago: one fresh read, coalesced per interval.
-        fresh = cached.client_state(
+        fresh = registry().client(
             assertion.client_id, loaded_since=now - FRESH_READ_INTERVAL_SECONDS, allow_stale=False
         )
         if fresh is None:

@@ -16,7 +16,8 @@ from shared import throttle
 from shared.oauth import client_assertion
 from shared.oauth.client_assertion import Assertion, AssertionRefused, UnknownClient
 from shared.oauth.errors import InvalidClient, InvalidRequest, SlowDown, UnauthorizedClient
-from shared.registry import cached, clients
+from shared.registry import clients
+from shared.registry.service import registry
 from shared.secret_values import hash_secret
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ def refusal_reason(error: InvalidClient) -> str | None:
 
 def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
     # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
-    return cached.client_state(client_id, loaded_since=loaded_since, allow_stale=False)
+    return registry().client(client_id, loaded_since=loaded_since, allow_stale=False)
 
 
 def _matching_secret(state: clients.ClientState | None, presented: str, now: datetime) -> str | None:

@@ -12,7 +12,7 @@ from shared.oauth.client_assertion import METHOD as METHOD_PRIVATE_KEY_JWT
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
 from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from shared.oauth.requested_scope import parse_requested_scope
-from shared.registry import cached, clients
+from shared.registry.service import registry
 from shared.smart_scopes import ScopeGrant
 from shared.tokens.access_token import issue_access_token
 
@@ -51,7 +51,7 @@ def validate_token_request(
     if not client.client.may_use_tenant(tenant_id):
         raise InvalidScope("The client is not allowed to use this tenant.")
     # A RegistryError (storage down, an entity broken by hand) is answered by the token endpoint's boundary.
-    tenant = cached.tenant(tenant_id, allow_stale=False)
+    tenant = registry().tenant(tenant_id, allow_stale=False)
     if tenant is None or not tenant.enabled:
         raise InvalidScope("The tenant is not onboarded or is disabled.")
     return ValidatedTokenRequest(client, tenant_id, requested.grant_for(tenant.allowed_resource_types))
@@ -65,7 +65,7 @@ def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:
         client.client_id, request.tenant_id, request.client.secret_id, lifetime, smart_scope=smart_scope
     )
     if request.client.method != METHOD_PRIVATE_KEY_JWT:
-        clients.record_secret_use(client.client_id, request.client.secret_id)
+        registry().record_secret_use(client.client_id, request.client.secret_id)
     return {
         "access_token": token.access_token,
         "token_type": "Bearer",

@@ -25,7 +25,7 @@ from shared.http_responses import json_response, oauth_error_response
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
 from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError
 from shared.oauth.token_request import parse_token_form
-from shared.registry import cached
+from shared.registry.service import registry
 from shared.tokens.access_token import audience, issuer
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 
@@ -50,7 +50,7 @@ def introspect(caller: AuthenticatedClient, token: str) -> dict[str, Any]:
     own = claims.client_id == caller.client.client_id
     if not (own or caller.client.may_use_tenant(claims.tenant_id)) or claims.expires_at <= time.time():
         return dict(INACTIVE)
-    tenant = cached.tenant(claims.tenant_id, allow_stale=False)
+    tenant = registry().tenant(claims.tenant_id, allow_stale=False)
     if tenant is None or not tenant.enabled:
         return dict(INACTIVE)
     return _active(claims)

@@ -16,9 +16,9 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from shared import process_state
-from shared.registry import store
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityConflict, EntityNotFound, MisconfiguredEntity
+from shared.registry.service import registry
 from shared.registry.storage import USED_ASSERTIONS_TABLE, Delete, Insert, Replace
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,9 @@ def accept_once(client_id: str, jti: str, valid_until: float, now: float | None 
         "ExpiresAt": datetime.fromtimestamp(valid_until, UTC),
     }
     try:
-        store.active().commit(TABLE, [Insert(entity)])
+        registry().storage.commit(TABLE, [Insert(entity)])
     except EntityConflict:
-        existing = store.active().row(TABLE, client_id, key)
+        existing = registry().storage.row(TABLE, client_id, key)
         if existing is None:
             return False  # deleted by a cleanup meanwhile: refuse rather than race
         expires = _expires_at(existing.entity)
@@ -75,7 +75,7 @@ def accept_once(client_id: str, jti: str, valid_until: float, now: float | None 
             return False
         # The earlier use has expired: take the row over, conditionally, so only one racer wins.
         try:
-            store.active().commit(TABLE, [Replace(entity, etag=existing.etag)])
+            registry().storage.commit(TABLE, [Replace(entity, etag=existing.etag)])
         except (EntityConflict, EntityNotFound):
             return False
     _maybe_clean(client_id, now)
@@ -102,12 +102,12 @@ def purge_expired(client_id: str, now: float | None = None) -> int:
     """Deletes the client's rows whose assertions have expired (each only if unchanged since read); their count."""
     now = time.time() if now is None else now
     removed = 0
-    for row in store.active().partition(TABLE, client_id):
+    for row in registry().storage.partition(TABLE, client_id):
         expires = _expires_at(row.entity)
         if expires is not None and expires.timestamp() > now:
             continue
         try:
-            store.active().commit(TABLE, [Delete(client_id, str(row.entity["RowKey"]), etag=row.etag)])
+            registry().storage.commit(TABLE, [Delete(client_id, str(row.entity["RowKey"]), etag=row.etag)])
             removed += 1
         except (EntityConflict, EntityNotFound):
             pass

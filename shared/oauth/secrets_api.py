@@ -23,6 +23,7 @@ from shared.oauth.errors import (
     UnauthorizedClient,
 )
 from shared.registry import clients, secret_rules
+from shared.registry.service import registry
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)
@@ -157,22 +158,22 @@ def _rules(call: Callable[[], T]) -> T:
 
 
 def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
-    state = _rules(lambda: secret_rules.fresh_state(client_id))
+    secrets = _rules(lambda: registry().listed_secrets(client_id))
     return {
         "client_id": client_id,
-        "max_active_secrets": secret_rules.max_active_secrets(),
-        "secrets": [secret_view(s, now) for s in secret_rules.listed_secrets(state)],
+        "max_active_secrets": registry().max_active_secrets,
+        "secrets": [secret_view(s, now) for s in secrets],
     }
 
 
 def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
     """A new secret beside the active ones, unless the client already holds the maximum."""
-    return _rules(lambda: secret_rules.add_secret(client_id, expires_in_days, now))
+    return _rules(lambda: registry().add_secret(client_id, expires_in_days=expires_in_days, now=now))
 
 
 def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
     """Revokes the secret at once, unless it is the client's last active one."""
-    _rules(lambda: secret_rules.revoke_secret(client_id, secret_id, now))
+    _rules(lambda: registry().revoke_secret(client_id, secret_id, now=now))
 
 
 def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:

@@ -12,30 +12,30 @@ from dataclasses import replace
 from shared.provider_secrets.errors import ProviderSecretError
 from shared.provider_secrets.names import legacy_setting_problem
 from shared.provider_secrets.vault_store import STORE
-from shared.registry import cached, store, tenants
-from shared.registry.errors import EntityNotFound
-from shared.registry.storage import Replace
+from shared.registry import tenants
+from shared.registry.service import registry
+from shared.registry.storage import Row
 
 
 def store_provider_secret(tenant_id: str, value: str) -> tenants.Tenant:
     """Sets or replaces the tenant's provider secret; the row then names it and no legacy setting."""
-    tenant = tenants.get_tenant(tenant_id)
+    tenant = registry().get_tenant(tenant_id)
     name = STORE.store(tenant.tenant_id, value)
     auth = replace(tenant.auth, provider_secret=name, secret_setting="")
-    return cached.save_tenant(replace(tenant, auth=auth))
+    return registry().save_tenant(replace(tenant, auth=auth))
 
 
 def remove_provider_secret(tenant_id: str) -> tenants.Tenant:
     """Deletes the tenant's provider secret from the vault and from the row (its upstream calls then fail: 502)."""
-    tenant = tenants.get_tenant(tenant_id)
+    tenant = registry().get_tenant(tenant_id)
     STORE.remove(tenant.tenant_id)
-    return cached.save_tenant(replace(tenant, auth=replace(tenant.auth, provider_secret="")))
+    return registry().save_tenant(replace(tenant, auth=replace(tenant.auth, provider_secret="")))
 
 
 def remove_tenant(tenant_id: str) -> None:
     """Removes the tenant's row, then its provider secret (if any)."""
-    tenant = tenants.get_tenant(tenant_id)
-    cached.remove_tenant(tenant.tenant_id)
+    tenant = registry().get_tenant(tenant_id)
+    registry().remove_tenant(tenant.tenant_id)
     if tenant.auth.provider_secret:
         try:
             STORE.remove(tenant.tenant_id)
@@ -53,9 +53,7 @@ def migrate_secret_setting(tenant_id: str, value: str | None) -> tenants.Tenant:
     Works on the raw row, so a tenant whose SecretSetting the gateway now refuses can be migrated too. A setting
     of the gateway itself is never read, whatever the row names.
     """
-    row = store.active().row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
-    if row is None:
-        raise EntityNotFound(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
+    row = registry().tenant_row(tenant_id)
     entity = dict(row.entity)
     setting = str(entity.get("SecretSetting") or "").strip()
     if not setting:
@@ -69,7 +67,4 @@ def migrate_secret_setting(tenant_id: str, value: str | None) -> tenants.Tenant:
             raise ProviderSecretError(f"app setting {setting} is not set here; enter the value on standard input")
     name = STORE.store(tenant_id, value)
     entity.update(ProviderSecret=name, SecretSetting="")
-    tenants.parse_tenant(entity)  # what the gateway will read back
-    store.active().commit(tenants.TABLE, [Replace(entity, etag=row.etag)])
-    cached.forget_tenant(tenant_id)
-    return tenants.get_tenant(tenant_id)
+    return registry().save_tenant_row(Row(entity, row.etag))  # only if the gateway can read it back

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import settings
 from shared.fhir.versions import parse_fhir_version
 from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.provider_secrets.names import legacy_setting_problem
-from shared.registry import cached, tenants
+from shared.registry import tenants
 from shared.registry.columns import url_problem
 from shared.registry.errors import MisconfiguredEntity
+from shared.registry.service import registry
 from shared.registry.tenant_ids import normalise_tenant_id
 
 
@@ -60,7 +60,7 @@ def _kept_scope(existing: tenants.Tenant | None, method: str, fhir_url: str) -> 
 def set_tenant(args: TenantOptions) -> tenants.Tenant:
     """Creates or changes (under its ETag) the tenant's provider map; TenantOptionError for unusable options."""
     tenant_id = tenant_id_of(args.tenant_id)
-    existing = tenants.load_tenant(tenant_id)
+    existing = registry().load_tenant(tenant_id)
     if existing is None:
         missing = [
             flag
@@ -82,7 +82,7 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         version = existing.fhir_version  # type: ignore[union-attr]  # existing is set when no version is given, checked above
     base_auth = existing.auth if existing else tenants.UpstreamAuth(method="none")
     method = args.auth or base_auth.method
-    if method not in tenants.AUTH_METHODS:
+    if tenants.auth_method(method) is None:
         raise TenantOptionError("--auth must be one of " + ", ".join(tenants.AUTH_METHODS))
     auth = tenants.UpstreamAuth(
         method=method,
@@ -95,7 +95,7 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         token_url=(args.token_url if args.token_url is not None else base_auth.token_url).strip().rstrip("/"),
         client_auth=(args.client_auth or base_auth.client_auth).strip().lower(),
     )
-    _check_auth(auth)
+    _check_secret_setting(auth)
     types = tuple(args.resource_types.replace(" ", ",").split(",")) if args.resource_types else None
     tenant = tenants.Tenant(
         tenant_id=tenant_id,
@@ -112,9 +112,10 @@ def set_tenant(args: TenantOptions) -> tenants.Tenant:
         else (existing.compatibility if existing else True),
         etag=existing.etag if existing else None,
     )
+    _check_complete(tenant)
     _check_readable(tenant)
     _check_addresses(fhir_url, auth)  # after the rules that need no name look-up
-    return cached.save_tenant(tenant)
+    return registry().save_tenant(tenant)
 
 
 # The option that sets each column, so a column the parser refuses is named as the operator typed it.
@@ -139,26 +140,45 @@ def _check_readable(tenant: tenants.Tenant) -> None:
     """TenantOptionError naming the option when the gateway could not read the tenant back (one parser, one set
     of rules for the command line, the portal and hand-edited rows)."""
     try:
-        tenants.parse_tenant(tenants.tenant_entity(tenant))
+        tenants.parse_tenant(tenants.tenant_entity(tenant), allow_private_addresses=registry().allow_private_addresses)
     except MisconfiguredEntity as problem:
-        option = COLUMN_OPTIONS.get(problem.column, problem.column)
+        option = option_of(problem.column)
         raise TenantOptionError(f"{option} {problem.problem}") from None
 
 
-def _check_auth(auth: tenants.UpstreamAuth) -> None:
-    """What each method needs; a SecretSetting outside the provider namespace is refused (never a gateway setting)."""
+def option_of(column: str) -> str:
+    """The command-line option (the portal's form field, spelt as a flag) that sets a column."""
+    return COLUMN_OPTIONS.get(column, column)
+
+
+def method_needs(method: tenants.AuthMethod) -> str:
+    """What one upstream authentication method needs, named as options, from the table the parser reads."""
+    needs = [option_of(column) for column in method.required]
+    needs += ["the provider secret"] if method.provider_secret else []
+    text = f"{method.name} needs " + " and ".join(needs) if needs else f"{method.name} needs nothing more"
+    return text + (f" ({method.note})" if method.note else "")
+
+
+def methods_help() -> str:
+    """Every method's needs, for the command line's help and the portal's tenant form."""
+    return "; ".join(method_needs(method) for method in tenants.AUTH_METHOD_TABLE)
+
+
+def _check_complete(tenant: tenants.Tenant) -> None:
+    """What the tenant's method needs, from the one table the parser reads too, named as options."""
+    missing = tenants.missing_columns(tenant)
+    method = tenants.auth_method(tenant.auth.method)
+    if missing and method is not None:
+        needs = " and ".join(option_of(column) for column in missing)
+        raise TenantOptionError(f"--auth {method.name} needs {needs}" + (f" ({method.note})" if method.note else ""))
+
+
+def _check_secret_setting(auth: tenants.UpstreamAuth) -> None:
+    """A SecretSetting outside the provider namespace is refused (never a gateway setting)."""
     if auth.secret_setting:
         problem = legacy_setting_problem(auth.secret_setting)
         if problem:
             raise TenantOptionError(f"--secret-setting {problem}")
-    if auth.method == "azure_ad" and not (auth.authority and auth.client_id):
-        raise TenantOptionError("--auth azure_ad needs --authority and --upstream-client-id")
-    if auth.method == "basic" and not auth.username:
-        raise TenantOptionError("--auth basic needs --username")
-    if auth.method == "smart_backend" and not auth.client_id:
-        raise TenantOptionError("--auth smart_backend needs --upstream-client-id (the client id the EHR assigned)")
-    if auth.method == "oauth_client_credentials" and not (auth.token_url and auth.client_id):
-        raise TenantOptionError("--auth oauth_client_credentials needs --token-url and --upstream-client-id")
     if auth.client_auth not in tenants.CLIENT_AUTH_METHODS:
         raise TenantOptionError("--client-auth must be " + " or ".join(tenants.CLIENT_AUTH_METHODS))
 
@@ -166,7 +186,7 @@ def _check_auth(auth: tenants.UpstreamAuth) -> None:
 def _check_addresses(fhir_url: str, auth: tenants.UpstreamAuth) -> None:
     """Every URL the gateway will call for this tenant, under the outbound address policy (resolved now; the
     upstream connections check the address they actually reach again)."""
-    allow_private = settings.current().outbound_allow_private_addresses
+    allow_private = registry().allow_private_addresses
     for flag, url in (("--fhir-url", fhir_url), ("--authority", auth.authority), ("--token-url", auth.token_url)):
         if not url:
             continue

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 from shared.onboarding import provider_secret_edit
 from shared.provider_secrets.errors import ProviderSecretError
-from shared.registry import cached, clients, portal_sessions
+from shared.registry import clients
 from shared.registry.errors import EntityNotFound
+from shared.registry.service import registry
 
 
 @dataclass
@@ -33,18 +34,18 @@ class RemovalReport:
 
 
 def _retire(client_id: str, report: RemovalReport) -> None:
-    state = clients.load_client_state(client_id)
+    state = registry().load_client(client_id)
     if state is None:
         return
     for secret in state.secrets:
         if not secret.revoked:
             try:
-                cached.revoke_secret_by_id(client_id, secret.secret_id)
+                registry().revoke_secret(client_id, secret.secret_id, operator=True)
                 report.revoked_secrets += 1
             except EntityNotFound:
                 pass
     if state.client.enabled:
-        cached.set_client_enabled(client_id, False)
+        registry().set_client_enabled(client_id, False)
     report.disabled_accounts.append(client_id)
 
 
@@ -56,15 +57,15 @@ def remove_tenant(tenant_id: str) -> RemovalReport:
     except ProviderSecretError as problem:  # the row is gone; retire the accounts all the same, then say so
         secret_problem = problem
     report = RemovalReport(tenant_id)
-    report.ended_sessions = portal_sessions.end_all(tenant_id)
-    for client in clients.list_clients():
+    report.ended_sessions = registry().end_sessions(tenant_id)
+    for client in registry().list_clients():
         if clients.ANY_TENANT in client.allowed_tenants:
             report.any_tenant_accounts.append(client.client_id)
         elif client.allowed_tenants == (tenant_id,):
             _retire(client.client_id, report)
         elif tenant_id in client.allowed_tenants:
             others = tuple(t for t in client.allowed_tenants if t != tenant_id)
-            cached.set_allowed_tenants(client.client_id, others)
+            registry().set_allowed_tenants(client.client_id, others)
             report.narrowed_accounts.append(client.client_id)
     if secret_problem is not None:
         raise secret_problem

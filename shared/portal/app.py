@@ -19,8 +19,8 @@ from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigure
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, Session, read_session
 from shared.portal.web import BadForm, page_response, redirect, static_response
-from shared.registry import portal_sessions
 from shared.registry.errors import MisconfiguredEntity, RegistryError
+from shared.registry.service import registry
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def _static_file(name: str) -> Response:
 def _live_session(request: Request, config: PortalConfig) -> Session | None:
     """The signed session cookie, if its session is still live: signed out or ended by an operator opens nothing."""
     session = read_session(config.session_keys, web.cookie(request, COOKIE_NAME), config.session_seconds)
-    if session is not None and not portal_sessions.is_live(session.tid, session.sid):
+    if session is not None and not registry().session_live(session.tid, session.sid):
         return None
     return session
 

@@ -6,7 +6,7 @@ from shared.portal import pages, sign_in
 from shared.portal.context import Context, PageError
 from shared.portal.session import COOKIE_NAME, Session, clear_cookie, flow_cookie, read_flow, session_cookie
 from shared.portal.web import PortalResponse, page_response, redirect
-from shared.registry import portal_sessions
+from shared.registry.service import registry
 
 
 def start(ctx: Context) -> PortalResponse:
@@ -42,7 +42,7 @@ def callback(ctx: Context) -> PortalResponse:
     session = Session.start(
         user.oid, user.tid, user.name, user.username, user.operator, user.customer_admin, ctx.config.session_seconds
     )
-    portal_sessions.begin(session.tid, session.sid, session.oid, session.expires)
+    registry().begin_session(session.tid, session.sid, session.oid, session.expires)
     ctx.audit(
         "sign_in", "succeeded", oid=user.oid, tid=user.tid, operator=user.operator, customer_admin=user.customer_admin
     )
@@ -52,7 +52,7 @@ def callback(ctx: Context) -> PortalResponse:
 
 def sign_out(ctx: Context) -> PortalResponse:
     if ctx.session is not None:
-        portal_sessions.end(ctx.session.tid, ctx.session.sid)
+        registry().end_session(ctx.session.tid, ctx.session.sid)
     ctx.audit("sign_out", "succeeded")
     html = pages.render(
         "message.html",

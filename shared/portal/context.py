@@ -13,7 +13,7 @@ from shared.portal import pages, web
 from shared.portal.config import PortalConfig
 from shared.portal.session import Session
 from shared.portal.web import PortalResponse, page_response
-from shared.registry import tenant_history
+from shared.registry.service import registry
 
 
 class PageError(Exception):
@@ -61,7 +61,7 @@ class Context:
         self, tenant_ids: Iterable[str], action: str, client_id: str = "", secret_id: str = "", detail: str = ""
     ) -> None:
         """Adds a succeeded change to the history of each tenant it concerns (never `*`)."""
-        tenant_history.record(
+        registry().record_history(
             (t for t in tenant_ids if t != "*"),
             action,
             self.actor,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from shared.portal import credential_test
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import account_names, cached, clients, secret_rules, tenant_history, tenants
+from shared.registry import account_names, clients, secret_rules, tenants
+from shared.registry.service import registry
 
 MAX_NAME_LENGTH = 100
 EXPIRING_SOON_DAYS = 30  # the account page warns about active secrets expiring sooner
@@ -26,7 +26,7 @@ def _tenant(ctx: Context) -> tenants.Tenant:
             f"portal's {ctx.config.customer_admin_role} role.",
             reason="not_customer_admin",
         )
-    tenant = tenants.load_tenant(ctx.session.tid)
+    tenant = registry().load_tenant(ctx.session.tid)
     if tenant is None:
         raise PageError(
             403,
@@ -53,13 +53,13 @@ def owns(tenant_id: str, client: clients.Client) -> bool:
 
 
 def _accounts(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if owns(tenant_id, c)]
+    return [c for c in registry().list_clients() if owns(tenant_id, c)]
 
 
 def _owned_state(ctx: Context, client_id: str) -> clients.ClientState:
     """The client, if it belongs to the signed-in tenant; another tenant's and unknown ones look alike (404)."""
     assert ctx.session is not None
-    state = clients.load_client_state(client_id) if len(client_id) <= 64 else None
+    state = registry().load_client(client_id) if len(client_id) <= 64 else None
     if state is None or not owns(ctx.session.tid, state.client):
         ctx.audit("account.open", "refused", reason="not_found_or_other_tenant", client_id=client_id)
         raise PageError(
@@ -132,22 +132,9 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
         )
     expires_days = _expires_days(ctx, form)
     label = _label(form)
-    accounts = _accounts(tenant.tenant_id)
-    existing = next(
-        (c for c in accounts if account_names.normalised(c.display_name) == account_names.normalised(name)), None
-    )
-    client_id = str(uuid.uuid4())
     try:
-        if existing is not None:
-            raise account_names.NameTaken(existing.client_id)
-        claimed = account_names.claimed_client_ids(tenant.tenant_id)
-        account_names.claim(
-            tenant.tenant_id,
-            name,
-            client_id,
-            ctx.config.max_accounts,
-            unclaimed=sum(1 for c in accounts if c.client_id not in claimed),
-            exists=lambda other: any(c.client_id == other for c in _accounts(tenant.tenant_id)),
+        issued = registry().create_account(
+            tenant.tenant_id, name, max_accounts=ctx.config.max_accounts, expires_days=expires_days, label=label
         )
     except account_names.NameTaken as taken:
         # Also what a resubmitted form (reload, back button) meets: never a second account by accident.
@@ -176,11 +163,6 @@ def create_account(ctx: Context, form: dict[str, str]) -> PortalResponse:
         raise PageError(
             409, "Not created", "Other accounts were being created at the same moment; try again.", reason="contended"
         ) from None
-    try:
-        issued = cached.create_client(name, (tenant.tenant_id,), None, expires_days, client_id=client_id, label=label)
-    except BaseException:
-        account_names.release(tenant.tenant_id, name, client_id)
-        raise
     ctx.audit("account.create", "succeeded", client_id=issued.client_id, secret_id=issued.secret_id)
     ctx.remember(
         (tenant.tenant_id,),
@@ -225,7 +207,7 @@ def account(ctx: Context, client_id: str, notice: str | None = None, status: int
         keys=state.keys,
         jwks_url=state.jwks_url,
         token_url=ctx.config.token_url,
-        max_active=secret_rules.max_active_secrets(),
+        max_active=registry().max_active_secrets,
         fhir_url=ctx.config.fhir_base_url,
         now=ctx.now,
         notice=notice,
@@ -252,7 +234,9 @@ def add_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResp
             reason="account_disabled",
         )
     try:
-        issued = secret_rules.add_secret(client_id, _expires_days(ctx, form), ctx.now, label=_label(form))
+        issued = registry().add_secret(
+            client_id, expires_in_days=_expires_days(ctx, form), label=_label(form), now=ctx.now
+        )
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.create", client_id, error)
     ctx.audit("secret.create", "succeeded", client_id=client_id, secret_id=issued.secret_id)
@@ -267,7 +251,7 @@ def revoke_secret(ctx: Context, client_id: str, secret_id: str, form: dict[str, 
         ctx.audit("secret.delete", "refused", reason="not_confirmed", client_id=client_id, secret_id=secret_id)
         return account(ctx, client_id, notice="Not deleted: tick the box beside Delete to confirm.", status=400)
     try:
-        secret_rules.revoke_secret(client_id, secret_id, ctx.now)
+        registry().revoke_secret(client_id, secret_id, now=ctx.now)
     except secret_rules.SecretRuleError as error:
         return _refused(ctx, "secret.delete", client_id, error, secret_id)
     ctx.audit("secret.delete", "succeeded", client_id=client_id, secret_id=secret_id)
@@ -281,7 +265,7 @@ def disable(ctx: Context, client_id: str, form: dict[str, str]) -> PortalRespons
     if form.get("confirm") != "yes":
         ctx.audit("account.disable", "refused", reason="not_confirmed", client_id=client_id)
         return account(ctx, client_id, notice="Not done: tick the box to confirm.", status=400)
-    cached.set_client_enabled(client_id, False)
+    registry().set_client_enabled(client_id, False)
     ctx.audit("account.disable", "succeeded", client_id=client_id)
     ctx.remember(state.client.allowed_tenants, "disabled the account", client_id)
     return redirect(f"/portal/accounts/{client_id}?done=disabled")
@@ -290,7 +274,7 @@ def disable(ctx: Context, client_id: str, form: dict[str, str]) -> PortalRespons
 def history(ctx: Context) -> PortalResponse:
     """The signed-in tenant's history of account and secret changes."""
     tenant = _tenant(ctx)
-    return ctx.page("history.html", title="History", tenant=tenant, events=tenant_history.recent(tenant.tenant_id))
+    return ctx.page("history.html", title="History", tenant=tenant, events=registry().history(tenant.tenant_id))
 
 
 def test_secret(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from shared.portal import customer_pages
 from shared.portal.context import Context
 from shared.portal.web import PortalResponse, redirect
-from shared.registry import key_rules, secret_rules
+from shared.registry import secret_rules
 from shared.registry.client_keys import KeyRefused
+from shared.registry.secret_rules import KeyNotFound
+from shared.registry.service import registry
 
 
 def _refused(ctx: Context, action: str, client_id: str, error: Exception) -> PortalResponse:
     """The account page again, saying why (the reason never quotes what was pasted)."""
-    if isinstance(error, key_rules.KeyNotFound):
+    if isinstance(error, KeyNotFound):
         status = 404
     elif isinstance(error, KeyRefused):
         status = 400
@@ -24,7 +26,7 @@ def _refused(ctx: Context, action: str, client_id: str, error: Exception) -> Por
 def add_jwks(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
     customer_pages.owned_account(ctx, client_id)
     try:
-        added = key_rules.add_jwks(client_id, form.get("jwks", ""))
+        added = registry().add_keys(client_id, form.get("jwks", ""))
     except (KeyRefused, secret_rules.SecretRuleError) as error:
         return _refused(ctx, "key.create", client_id, error)
     ctx.audit("key.create", "succeeded", client_id=client_id, kids=[key.kid for key in added])
@@ -34,9 +36,9 @@ def add_jwks(ctx: Context, client_id: str, form: dict[str, str]) -> PortalRespon
 def remove_key(ctx: Context, client_id: str, thumbprint: str) -> PortalResponse:
     state = customer_pages.owned_account(ctx, client_id)
     if state.key(thumbprint) is None:
-        return _refused(ctx, "key.delete", client_id, key_rules.KeyNotFound("The account has no such key."))
+        return _refused(ctx, "key.delete", client_id, KeyNotFound("The account has no such key."))
     try:
-        removed = key_rules.remove_key(client_id, thumbprint)
+        removed = registry().remove_key(client_id, thumbprint)
     except (KeyRefused, secret_rules.SecretRuleError) as error:
         return _refused(ctx, "key.delete", client_id, error)
     ctx.audit("key.delete", "succeeded", client_id=client_id, kid=removed.kid, thumbprint=removed.thumbprint)
@@ -46,7 +48,7 @@ def remove_key(ctx: Context, client_id: str, thumbprint: str) -> PortalResponse:
 def set_jwks_url(ctx: Context, client_id: str, form: dict[str, str]) -> PortalResponse:
     customer_pages.owned_account(ctx, client_id)
     try:
-        key_rules.set_jwks_url(client_id, form.get("jwks_url", ""))
+        registry().set_jwks_url(client_id, form.get("jwks_url", ""))
     except (KeyRefused, secret_rules.SecretRuleError) as error:
         return _refused(ctx, "jwks_url.set", client_id, error)
     ctx.audit("jwks_url.set", "succeeded", client_id=client_id)
@@ -56,7 +58,7 @@ def set_jwks_url(ctx: Context, client_id: str, form: dict[str, str]) -> PortalRe
 def remove_jwks_url(ctx: Context, client_id: str) -> PortalResponse:
     customer_pages.owned_account(ctx, client_id)
     try:
-        key_rules.remove_jwks_url(client_id)
+        registry().remove_jwks_url(client_id)
     except (KeyRefused, secret_rules.SecretRuleError) as error:
         return _refused(ctx, "jwks_url.delete", client_id, error)
     ctx.audit("jwks_url.delete", "succeeded", client_id=client_id)

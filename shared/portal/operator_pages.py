@@ -7,12 +7,13 @@ from typing import Any
 from shared.fhir.versions import FhirVersion
 from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_check import check_tenant
-from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant, tenant_id_of
+from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, methods_help, set_tenant, tenant_id_of
 from shared.portal.context import Context, PageError
 from shared.portal.web import PortalResponse, redirect
 from shared.provider_secrets.errors import ProviderSecretError
-from shared.registry import cached, clients, portal_sessions, tenant_history, tenants
+from shared.registry import clients, tenants
 from shared.registry.errors import EntityConflict
+from shared.registry.service import registry
 
 TEXT_FIELDS = (
     "tenant_id",
@@ -59,7 +60,7 @@ def require_operator(ctx: Context) -> None:
 
 def tenants_page(ctx: Context, notice: str | None = None) -> PortalResponse:
     require_operator(ctx)
-    return ctx.page("operator_tenants.html", title="Tenants", tenants=tenants.list_tenants(), notice=notice)
+    return ctx.page("operator_tenants.html", title="Tenants", tenants=registry().list_tenants(), notice=notice)
 
 
 def _form_of(tenant: tenants.Tenant | None) -> dict[str, Any]:
@@ -125,13 +126,14 @@ def _tenant_page(
         versions=[v.name for v in FhirVersion],
         auth_methods=tenants.AUTH_METHODS,
         client_auth_methods=tenants.CLIENT_AUTH_METHODS,
+        auth_hint=_labelled(methods_help()),
         notice=notice,
     )
 
 
 def _load(ctx: Context, tenant_id: str) -> tenants.Tenant:
     normalised = tenant_id_of(tenant_id) if _is_guid(tenant_id) else None
-    tenant = tenants.load_tenant(normalised) if normalised else None
+    tenant = registry().load_tenant(normalised) if normalised else None
     if tenant is None:
         raise PageError(
             404,
@@ -172,7 +174,7 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
     if existing:
         loaded = _load(ctx, str(tenant_id))
         values["tenant_id"], values["provider_secret"] = loaded.tenant_id, loaded.auth.provider_secret
-    elif _is_guid(values["tenant_id"]) and tenants.load_tenant(tenant_id_of(values["tenant_id"])) is not None:
+    elif _is_guid(values["tenant_id"]) and registry().load_tenant(tenant_id_of(values["tenant_id"])) is not None:
         ctx.audit("operator.tenant.save", "refused", reason="exists", tenant=values["tenant_id"])
         return _tenant_page(
             ctx,
@@ -207,6 +209,12 @@ def save_tenant(ctx: Context, form: dict[str, str], tenant_id: str | None) -> Po
 
 def _plain(message: str) -> str:
     """The CLI's messages name flags (--fhir-url); the form's labels are what the operator sees."""
+    message = _labelled(message)
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _labelled(message: str) -> str:
+    """The message with each flag it names replaced by the form's label for it."""
     for flag, label in (
         ("--fhir-url", "FHIR base URL"),
         ("--fhir-version", "FHIR version"),
@@ -222,7 +230,7 @@ def _plain(message: str) -> str:
         ("--name", "Display name"),
     ):
         message = message.replace(flag, label)
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return message
 
 
 def check(ctx: Context, tenant_id: str) -> PortalResponse:
@@ -296,7 +304,7 @@ def end_sessions(ctx: Context, tenant_id: str, form: dict[str, str]) -> PortalRe
             reason="not_confirmed",
             link=(f"/portal/operator/tenants/{normalised}", "Back to the tenant"),
         )
-    ended = portal_sessions.end_all(normalised)
+    ended = registry().end_sessions(normalised)
     ctx.audit("operator.sessions.end", "succeeded", tenant=normalised, ended=ended)
     if ctx.session is not None and ctx.session.tid == normalised:
         return redirect("/portal/auth/sign-in")
@@ -341,10 +349,10 @@ def _shown(value: Any) -> str:
 
 def clients_page(ctx: Context) -> PortalResponse:
     require_operator(ctx)
-    all_tenants = tenants.list_tenants()
+    all_tenants = registry().list_tenants()
     names = {t.tenant_id: t.display_name for t in all_tenants}
     selected = ctx.request.query.get("tenant", "").strip().lower()
-    everyone = clients.list_clients()
+    everyone = registry().list_clients()
     groups: list[dict[str, Any]] = []
     for tenant_id in [selected] if selected else [*names, clients.ANY_TENANT]:
         members = [c for c in everyone if tenant_id in c.allowed_tenants]
@@ -359,7 +367,7 @@ def clients_page(ctx: Context) -> PortalResponse:
 
 
 def _client_state(client_id: str) -> clients.ClientState:
-    state = clients.load_client_state(client_id) if len(client_id) <= 64 else None
+    state = registry().load_client(client_id) if len(client_id) <= 64 else None
     if state is None:
         raise PageError(
             404,
@@ -404,7 +412,7 @@ def set_enabled(ctx: Context, client_id: str, enabled: bool, form: dict[str, str
     action = "operator.client." + ("enable" if enabled else "disable")
     if not enabled:
         _confirmed(ctx, form, action, client_id)
-    cached.set_client_enabled(client_id, enabled)
+    registry().set_client_enabled(client_id, enabled)
     ctx.audit(action, "succeeded", client_id=client_id)
     ctx.remember(state.client.allowed_tenants, ("enabled" if enabled else "disabled") + " the account", client_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=client-{'enabled' if enabled else 'disabled'}")
@@ -417,7 +425,7 @@ def revoke(ctx: Context, client_id: str, secret_id: str, form: dict[str, str]) -
     if state.secret(secret_id) is None:
         raise PageError(404, "No such secret", "The client has no secret with this id.", reason="secret_not_found")
     _confirmed(ctx, form, "operator.secret.revoke", client_id)
-    cached.revoke_secret_by_id(client_id, secret_id)
+    registry().revoke_secret(client_id, secret_id, operator=True)
     ctx.audit("operator.secret.revoke", "succeeded", client_id=client_id, secret_id=secret_id)
     ctx.remember(state.client.allowed_tenants, "revoked a secret", client_id, secret_id)
     return redirect(f"/portal/operator/clients/{client_id}?done=revoked")
@@ -429,11 +437,11 @@ def history(ctx: Context, tenant_id: str) -> PortalResponse:
     normalised = tenant_id_of(tenant_id) if _is_guid(tenant_id) else None
     if normalised is None:
         raise PageError(404, "No such tenant", "This is not a tenant ID.", reason="tenant_not_found")
-    tenant = tenants.load_tenant(normalised)
+    tenant = registry().load_tenant(normalised)
     return ctx.page(
         "history.html",
         title="History",
         tenant=tenant,
         tenant_id=normalised,
-        events=tenant_history.recent(normalised),
+        events=registry().history(normalised),
     )

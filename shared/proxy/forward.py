@@ -52,8 +52,8 @@ from shared.proxy.read_policy import (
 )
 from shared.proxy.type_policy import enforce_on_answer
 from shared.proxy.upstream_status import check_provider_status
-from shared.registry import cached
 from shared.registry.errors import RegistryError
+from shared.registry.service import registry
 from shared.registry.tenants import Tenant
 from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
@@ -125,7 +125,7 @@ def answered(error: Exception) -> ProxyError:
 
 def resolve_tenant(claims: AccessTokenClaims) -> Tenant:
     try:
-        tenant = cached.tenant(claims.tenant_id)
+        tenant = registry().tenant(claims.tenant_id)
     except RegistryError as error:
         raise answered(error) from None
     if tenant is None:

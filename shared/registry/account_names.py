@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from shared.registry import store
 from shared.registry.errors import EntityConflict, EntityNotFound
-from shared.registry.storage import PORTAL_TABLE, Delete, Insert, Row
+from shared.registry.storage import PORTAL_TABLE, Delete, Insert, RegistryStorage, Row
 
 NAME_PREFIX = "name-"
 SLOT_PREFIX = "slot-"
@@ -59,14 +58,22 @@ def _stale(row: Row, exists: Callable[[str], bool], now: datetime) -> bool:
     return not young and not exists(str(row.entity.get("ClientId", "")))
 
 
-def _release(tenant_id: str, row: Row) -> None:
+def _release(storage: RegistryStorage, tenant_id: str, row: Row) -> None:
     try:
-        store.active().commit(PORTAL_TABLE, [Delete(tenant_id, str(row.entity["RowKey"]), etag=row.etag)])
+        storage.commit(PORTAL_TABLE, [Delete(tenant_id, str(row.entity["RowKey"]), etag=row.etag)])
     except (EntityConflict, EntityNotFound):
         pass  # someone else released or re-claimed it
 
 
-def claim(tenant_id: str, name: str, client_id: str, cap: int, unclaimed: int, exists: Callable[[str], bool]) -> None:
+def claim(
+    storage: RegistryStorage,
+    tenant_id: str,
+    name: str,
+    client_id: str,
+    cap: int,
+    unclaimed: int,
+    exists: Callable[[str], bool],
+) -> None:
     """Claims `name` and a slot for the account `client_id` is about to become.
 
     `unclaimed` counts the tenant's accounts made before claims existed (they use slots too); `exists(id)`
@@ -75,13 +82,13 @@ def claim(tenant_id: str, name: str, client_id: str, cap: int, unclaimed: int, e
     key = _name_key(name)
     for attempt in range(MAX_ATTEMPTS):
         now = datetime.now(UTC)
-        rows = store.active().partition(PORTAL_TABLE, tenant_id)
+        rows = storage.partition(PORTAL_TABLE, tenant_id)
         by_key = {str(r.entity["RowKey"]): r for r in rows}
         taken = by_key.get(key)
         if taken is not None:
             if not _stale(taken, exists, now):
                 raise NameTaken(str(taken.entity.get("ClientId", "")))
-            _release(tenant_id, taken)
+            _release(storage, tenant_id, taken)
             continue
         slots = [f"{SLOT_PREFIX}{n:03d}" for n in range(max(cap - unclaimed, 0))]
         free = [s for s in slots if s not in by_key]
@@ -90,30 +97,28 @@ def claim(tenant_id: str, name: str, client_id: str, cap: int, unclaimed: int, e
             if not stale:
                 raise TooManyAccounts(cap)
             for row in stale:
-                _release(tenant_id, row)
+                _release(storage, tenant_id, row)
             continue
         columns = {"PartitionKey": tenant_id, "ClientId": client_id, "DisplayName": name, "ClaimedAt": now}
         try:
-            store.active().commit(
-                PORTAL_TABLE, [Insert({**columns, "RowKey": key}), Insert({**columns, "RowKey": free[0]})]
-            )
+            storage.commit(PORTAL_TABLE, [Insert({**columns, "RowKey": key}), Insert({**columns, "RowKey": free[0]})])
             return
         except EntityConflict:
             time.sleep(random.uniform(0, 0.01 * 2**attempt))  # noqa: S311 - jitter, not a secret
     raise Contended("concurrent account creations kept winning")
 
 
-def release(tenant_id: str, name: str, client_id: str) -> None:
+def release(storage: RegistryStorage, tenant_id: str, name: str, client_id: str) -> None:
     """Gives back the claims of an account that was not created after all."""
-    for row in store.active().partition(PORTAL_TABLE, tenant_id):
+    for row in storage.partition(PORTAL_TABLE, tenant_id):
         key = str(row.entity["RowKey"])
         if key.startswith((NAME_PREFIX, SLOT_PREFIX)) and row.entity.get("ClientId") == client_id:
-            _release(tenant_id, row)
+            _release(storage, tenant_id, row)
 
 
-def claimed_client_ids(tenant_id: str) -> set[str]:
+def claimed_client_ids(storage: RegistryStorage, tenant_id: str) -> set[str]:
     return {
         str(r.entity.get("ClientId", ""))
-        for r in store.active().partition(PORTAL_TABLE, tenant_id)
+        for r in storage.partition(PORTAL_TABLE, tenant_id)
         if str(r.entity["RowKey"]).startswith(SLOT_PREFIX)
     }

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.registry import store
 from shared.registry.errors import EntityConflict, EntityNotFound
-from shared.registry.storage import PORTAL_TABLE, Delete, Insert
+from shared.registry.storage import PORTAL_TABLE, Delete, Insert, RegistryStorage
 
 ROW_PREFIX = "session-"
 MAX_SWEEP = 50  # expired rows removed per sign-in: bounded work, and the partition stays small
@@ -22,9 +21,8 @@ def _row_key(sid: str) -> str:
     return ROW_PREFIX + sid
 
 
-def begin(tenant_id: str, sid: str, oid: str, expires: int) -> None:
+def begin(storage: RegistryStorage, tenant_id: str, sid: str, oid: str, expires: int) -> None:
     """Records a new session; then sweeps a few expired ones of the same tenant (best effort)."""
-    storage = store.active()
     now = datetime.now(UTC)
     entity = {"PartitionKey": tenant_id, "RowKey": _row_key(sid), "Oid": oid, "Expires": expires, "StartedAt": now}
     storage.commit(PORTAL_TABLE, [Insert(entity)])
@@ -40,29 +38,27 @@ def begin(tenant_id: str, sid: str, oid: str, expires: int) -> None:
             pass  # another sign-in swept it
 
 
-def is_live(tenant_id: str, sid: str) -> bool:
+def is_live(storage: RegistryStorage, tenant_id: str, sid: str) -> bool:
     """Whether the session has neither ended (signed out, ended by an operator) nor expired."""
-    row = store.active().row(PORTAL_TABLE, tenant_id, _row_key(sid))
+    row = storage.row(PORTAL_TABLE, tenant_id, _row_key(sid))
     return row is not None and int(row.entity.get("Expires", 0)) >= datetime.now(UTC).timestamp()
 
 
-def end(tenant_id: str, sid: str) -> None:
+def end(storage: RegistryStorage, tenant_id: str, sid: str) -> None:
     """Ends one session (sign-out); ending an ended one is fine."""
     try:
-        store.active().commit(PORTAL_TABLE, [Delete(tenant_id, _row_key(sid))])
+        storage.commit(PORTAL_TABLE, [Delete(tenant_id, _row_key(sid))])
     except EntityNotFound:
         pass
 
 
-def end_all(tenant_id: str) -> int:
+def end_all(storage: RegistryStorage, tenant_id: str) -> int:
     """Ends every session of a tenant's users; how many were live."""
-    rows = [
-        r for r in store.active().partition(PORTAL_TABLE, tenant_id) if str(r.entity["RowKey"]).startswith(ROW_PREFIX)
-    ]
+    rows = [r for r in storage.partition(PORTAL_TABLE, tenant_id) if str(r.entity["RowKey"]).startswith(ROW_PREFIX)]
     ended = 0
     for row in rows:
         try:
-            store.active().commit(PORTAL_TABLE, [Delete(tenant_id, str(row.entity["RowKey"]))])
+            storage.commit(PORTAL_TABLE, [Delete(tenant_id, str(row.entity["RowKey"]))])
             ended += 1
         except EntityNotFound:
             pass

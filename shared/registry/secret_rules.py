@@ -1,26 +1,16 @@
-"""The rules over a client's set of secrets (the active cap, never the last active one), shared by every caller.
-
-The secrets API (client_secret_basic) and the registration portal (a signed-in customer admin) both go
-through these functions, so both enforce the same cap, the same last-secret protection and the same
-optimistic-concurrency retries; each maps the errors below to its own answer.
-"""
+"""The rules over a client's credentials, decided on the client as read: the active-secret cap, never the last
+active secret, the key rules (no duplicate key or kid, at most MAX_KEYS, never the last credential)."""
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
 
-from shared import settings
-from shared.registry import cached, clients
-from shared.registry.errors import EntityConflict, EntityNotFound
+from shared.registry import client_keys
+from shared.registry.client_keys import ClientKey, KeyRefused
+from shared.registry.clients import ClientSecret, ClientState
 
 MAX_ATTEMPTS = 6  # reads and conditional writes per change when concurrent changes keep winning
 MAX_EXPIRES_IN_DAYS = 730
-
-T = TypeVar("T")
 
 
 class SecretRuleError(Exception):
@@ -46,66 +36,74 @@ class SecretConflict(SecretRuleError):
         super().__init__(message)
 
 
-def max_active_secrets() -> int:
-    return settings.current().max_active_client_secrets
+class KeyNotFound(KeyRefused):
+    """The client has no such key, or no JWKS URL."""
 
 
-def fresh_state(client_id: str) -> clients.ClientState:
-    state = clients.load_client_state(client_id)
-    if state is None:
-        raise ClientGone("The client does not exist.")
-    return state
-
-
-def listed_secrets(state: clients.ClientState) -> list[clients.ClientSecret]:
+def listed_secrets(state: ClientState) -> list[ClientSecret]:
     """The secrets a client still sees: every one not deleted (expired ones included, marked inactive)."""
     return [s for s in state.secrets if not s.revoked]
 
 
-def _with_retries(client_id: str, change: Callable[[clients.ClientState], T]) -> T:
-    """Decides on freshly read state and commits under the client row's ETag, again while others win."""
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return change(fresh_state(client_id))
-        except EntityConflict:
-            if attempt + 1 < MAX_ATTEMPTS:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # noqa: S311 - jitter, not a secret
-    raise SecretConflict()
-
-
-def add_secret(client_id: str, expires_in_days: int | None, now: datetime, label: str = "") -> clients.IssuedSecret:
-    """A new secret beside the active ones, unless the client already holds the maximum."""
+def check_expiry(expires_in_days: int | None) -> None:
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_EXPIRES_IN_DAYS:
         raise SecretRuleError(f"A secret expires after 1 to {MAX_EXPIRES_IN_DAYS} days, or never.")
-    cap = max_active_secrets()
-    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
-
-    def create(state: clients.ClientState) -> clients.IssuedSecret:
-        active = sum(1 for s in state.secrets if s.is_active(now))
-        if active >= cap:
-            raise SecretConflict(
-                f"The client already has {active} active secrets, the most allowed ({cap}); "
-                "delete one before creating another."
-            )
-        return cached.add_secret(state, expires_at, now, label)
-
-    return _with_retries(client_id, create)
 
 
-def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
-    """Revokes the secret at once, unless it is the client's last active one."""
+def check_cap(state: ClientState, now: datetime, cap: int) -> None:
+    """SecretConflict when the client already holds `cap` active secrets."""
+    active = sum(1 for s in state.secrets if s.is_active(now))
+    if active >= cap:
+        raise SecretConflict(
+            f"The client already has {active} active secrets, the most allowed ({cap}); "
+            "delete one before creating another."
+        )
 
-    def revoke(state: clients.ClientState) -> None:
-        target = state.secret(secret_id)
-        if target is None or target.revoked:
-            raise SecretNotFound()
-        others = [s for s in state.secrets if s.secret_id != secret_id and s.is_active(now)]
-        has_keys = bool(state.keys or state.jwks_url)  # private_key_jwt can still authenticate the client
-        if target.is_active(now) and not others and not has_keys:
-            raise SecretConflict("This is the client's last active secret; create a new one before deleting it.")
-        try:
-            cached.revoke_secret(state, secret_id, now)
-        except EntityNotFound:
-            raise SecretNotFound() from None
 
-    _with_retries(client_id, revoke)
+def check_revocable(state: ClientState, secret_id: str, now: datetime) -> ClientSecret:
+    """The secret to revoke, unless it is unknown, already revoked, or the client's last way to authenticate."""
+    target = state.secret(secret_id)
+    if target is None or target.revoked:
+        raise SecretNotFound()
+    others = [s for s in state.secrets if s.secret_id != secret_id and s.is_active(now)]
+    has_keys = bool(state.keys or state.jwks_url)  # private_key_jwt can still authenticate the client
+    if target.is_active(now) and not others and not has_keys:
+        raise SecretConflict("This is the client's last active secret; create a new one before deleting it.")
+    return target
+
+
+def check_new_keys(state: ClientState, keys: tuple[ClientKey, ...]) -> None:
+    """KeyRefused for a key already registered (same thumbprint), a kid another key has, too many keys, or none."""
+    known_kids = {k.kid for k in state.keys}
+    for key in keys:
+        if state.key(key.thumbprint) is not None:
+            raise KeyRefused(f"the key {key.kid} is already registered")
+        if key.kid in known_kids:
+            raise KeyRefused(f"another key of this client already has the kid {key.kid}")
+        known_kids.add(key.kid)
+    if len(state.keys) + len(keys) > client_keys.MAX_KEYS:
+        raise KeyRefused(f"a client may have at most {client_keys.MAX_KEYS} keys registered")
+    if not keys:
+        raise KeyRefused("the JWKS has no keys")
+
+
+def _has_other_credential(state: ClientState, now: datetime, *, keep_keys: int, keep_url: bool) -> bool:
+    return any(s.is_active(now) for s in state.secrets) or keep_keys > 0 or keep_url
+
+
+def check_removable_key(state: ClientState, thumbprint_or_kid: str, now: datetime) -> ClientKey:
+    """The key named (by thumbprint or kid), unless it is unknown or the client's last credential."""
+    key = state.key(thumbprint_or_kid) or next((k for k in state.keys if k.kid == thumbprint_or_kid), None)
+    if key is None:
+        raise KeyNotFound("The client has no key with this kid or thumbprint.")
+    if not _has_other_credential(state, now, keep_keys=len(state.keys) - 1, keep_url=state.jwks_url is not None):
+        raise SecretConflict("This is the client's last credential; add a secret or another key first.")
+    return key
+
+
+def check_removable_jwks_url(state: ClientState, now: datetime) -> None:
+    """KeyNotFound without a JWKS URL; SecretConflict when it is the client's last credential."""
+    if state.jwks_url is None:
+        raise KeyNotFound("The client has no JWKS URL.")
+    if not _has_other_credential(state, now, keep_keys=len(state.keys), keep_url=False):
+        raise SecretConflict("This is the client's last credential; add a secret or another key first.")

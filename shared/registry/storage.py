@@ -1,7 +1,7 @@
-"""The registry's storage interface: rows with ETags, read and changed atomically per partition, and the store in use.
+"""The registry's storage interface: rows with ETags, read and changed atomically per partition.
 
 Two implementations keep the same semantics: `table_storage` (Azure Table Storage) and `memory_storage`
-(dicts, for tests). Neither knows of caches; `registry.cached` sits on top; `registry.store` says which is in use.
+(dicts, for tests). Neither knows of caches; `registry.service` sits on top and says which is in use.
 """
 
 from __future__ import annotations

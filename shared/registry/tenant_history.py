@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from shared.registry import store
 from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
-from shared.registry.storage import PORTAL_TABLE, Delete, Insert
+from shared.registry.storage import PORTAL_TABLE, Delete, Insert, RegistryStorage
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,13 @@ def _text(value: object) -> str:
 
 
 def record(
-    tenant_ids: Iterable[str], action: str, actor: str, client_id: str = "", secret_id: str = "", detail: str = ""
+    storage: RegistryStorage,
+    tenant_ids: Iterable[str],
+    action: str,
+    actor: str,
+    client_id: str = "",
+    secret_id: str = "",
+    detail: str = "",
 ) -> None:
     """Keeps one event per tenant; best effort: a failure is logged, never undoes or fails the change itself."""
     now = datetime.now(UTC)
@@ -59,23 +64,23 @@ def record(
             "Detail": _text(detail),
         }
         try:
-            store.active().commit(PORTAL_TABLE, [Insert(entity)])
-            _trim(tenant_id)
+            storage.commit(PORTAL_TABLE, [Insert(entity)])
+            _trim(storage, tenant_id)
         except RegistryError as error:
             log.warning("tenant history not written: %s", type(error).__name__)
 
 
-def _events(tenant_id: str) -> list[dict[str, object]]:
-    rows = store.active().partition(PORTAL_TABLE, tenant_id)
+def _events(storage: RegistryStorage, tenant_id: str) -> list[dict[str, object]]:
+    rows = storage.partition(PORTAL_TABLE, tenant_id)
     return sorted(
         (r.entity for r in rows if str(r.entity["RowKey"]).startswith(ROW_PREFIX)), key=lambda e: str(e["RowKey"])
     )
 
 
-def _trim(tenant_id: str) -> None:
-    for entity in _events(tenant_id)[MAX_EVENTS:]:
+def _trim(storage: RegistryStorage, tenant_id: str) -> None:
+    for entity in _events(storage, tenant_id)[MAX_EVENTS:]:
         try:
-            store.active().commit(PORTAL_TABLE, [Delete(tenant_id, str(entity["RowKey"]))])
+            storage.commit(PORTAL_TABLE, [Delete(tenant_id, str(entity["RowKey"]))])
         except (EntityConflict, EntityNotFound):
             pass
 
@@ -84,7 +89,7 @@ def _moment(value: object) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
-def recent(tenant_id: str, limit: int = 100) -> list[HistoryEvent]:
+def recent(storage: RegistryStorage, tenant_id: str, limit: int = 100) -> list[HistoryEvent]:
     """The tenant's newest events, newest first."""
     return [
         HistoryEvent(
@@ -95,5 +100,5 @@ def recent(tenant_id: str, limit: int = 100) -> list[HistoryEvent]:
             secret_id=str(e.get("SecretId", "")),
             detail=str(e.get("Detail", "")),
         )
-        for e in _events(tenant_id)[:limit]
+        for e in _events(storage, tenant_id)[:limit]
     ]

@@ -1,19 +1,18 @@
-"""Tenant-to-provider maps: one `provider` row per Azure AD tenant in the Tenants table."""
+"""Tenant-to-provider maps as rows and values (one `provider` row per Azure AD tenant), and what each upstream
+authentication method needs of them."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from shared import settings
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.outbound.address_policy import literal_address_refusal
 from shared.provider_secrets.names import legacy_setting_problem, provider_secret_problem
-from shared.registry import store
 from shared.registry.columns import MAX_URL_LENGTH, EntityReader, url_problem
-from shared.registry.errors import EntityNotFound, MisconfiguredEntity
-from shared.registry.storage import TENANTS_TABLE, Delete, Insert, Replace
+from shared.registry.errors import MisconfiguredEntity
+from shared.registry.storage import TENANTS_TABLE
 from shared.registry.tenant_ids import normalise_tenant_id
 
 TABLE = TENANTS_TABLE
@@ -22,9 +21,6 @@ MAX_ID_LENGTH = 256  # user names, upstream client ids
 RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 PROVIDER_ROW = "provider"
 
-AUTH_METHODS = ("none", "basic", "bearer", "azure_ad", "managed_identity", "oauth_client_credentials", "smart_backend")
-# The methods that need a provider secret (ProviderSecret, or a legacy SecretSetting).
-SECRET_METHODS = ("basic", "bearer", "azure_ad", "oauth_client_credentials")
 CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 # SMART Backend Services: v2 read and search of every type the provider lets the gateway's client have.
 DEFAULT_SMART_SCOPE = "system/*.rs"
@@ -94,11 +90,54 @@ class Tenant:
     etag: str | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class AuthMethod:
+    """What one upstream authentication method needs of a tenant row: the parser, the command line and the
+    portal all read this table."""
+
+    name: str
+    required: tuple[str, ...] = ()  # columns the method cannot work without
+    provider_secret: bool = False  # needs the provider's secret (ProviderSecret, or a legacy SecretSetting)
+    note: str = ""  # what else an operator should know
+
+
+AUTH_METHOD_TABLE = (
+    AuthMethod("none"),
+    AuthMethod("basic", ("Username",), provider_secret=True),
+    AuthMethod("bearer", provider_secret=True),
+    AuthMethod("azure_ad", ("Authority", "UpstreamClientId"), provider_secret=True),
+    AuthMethod("managed_identity", note="may use a scope and a user-assigned identity's client ID"),
+    AuthMethod("oauth_client_credentials", ("TokenUrl", "UpstreamClientId"), provider_secret=True),
+    AuthMethod(
+        "smart_backend",
+        ("UpstreamClientId",),
+        note="the upstream client ID is the one the EHR assigned; register the gateway's JWKS URL with the EHR",
+    ),
+)
+AUTH_METHODS = tuple(method.name for method in AUTH_METHOD_TABLE)
+SECRET_METHODS = tuple(method.name for method in AUTH_METHOD_TABLE if method.provider_secret)
+_BY_NAME = {method.name: method for method in AUTH_METHOD_TABLE}
+
+
+def auth_method(name: str) -> AuthMethod | None:
+    """The table's row for one method; None when there is no such method."""
+    return _BY_NAME.get(name)
+
+
+def missing_columns(tenant: Tenant) -> tuple[str, ...]:
+    """The columns the tenant's method requires that the tenant leaves empty (none when it is complete)."""
+    method = auth_method(tenant.auth.method)
+    values = tenant_entity(tenant)
+    return tuple(column for column in method.required if not values.get(column)) if method else ()
+
+
 def _default_scope(method: str, fhir_base_url: str) -> str:
     return DEFAULT_SMART_SCOPE if method == "smart_backend" else fhir_base_url + "/.default"
 
 
-def _check_auth_columns(reader: EntityReader, tenant_id: str, fhir_base_url: str, auth: UpstreamAuth) -> None:
+def _check_auth_columns(
+    reader: EntityReader, tenant_id: str, fhir_base_url: str, auth: UpstreamAuth, allow_private: bool
+) -> None:
     """The upstream-auth columns' own rules: URLs, the provider-secret names, the client authentication."""
     token_url_problem = url_problem(auth.token_url) if auth.token_url else None
     if token_url_problem:
@@ -113,7 +152,6 @@ def _check_auth_columns(reader: EntityReader, tenant_id: str, fhir_base_url: str
             raise reader.problem("SecretSetting", problem)
     if auth.client_auth not in CLIENT_AUTH_METHODS:
         raise reader.problem("ClientAuthMethod", "must be " + " or ".join(CLIENT_AUTH_METHODS))
-    allow_private = settings.current().outbound_allow_private_addresses
     for column, url in (("FhirBaseUrl", fhir_base_url), ("Authority", auth.authority), ("TokenUrl", auth.token_url)):
         refusal = literal_address_refusal(url, allow_private=allow_private) if url else None
         if refusal:
@@ -124,7 +162,8 @@ def _check_auth_columns(reader: EntityReader, tenant_id: str, fhir_base_url: str
         raise reader.problem("Username", "must not contain a colon (HTTP Basic authentication cannot carry one)")
 
 
-def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
+def parse_tenant(entity: dict[str, Any], etag: str | None = None, *, allow_private_addresses: bool) -> Tenant:
+    """The tenant a row describes; MisconfiguredEntity naming the column when the row is unusable."""
     reader = EntityReader(TABLE, entity)
     tenant_id = normalise_tenant_id(reader.partition_key)
     if tenant_id is None:
@@ -133,27 +172,22 @@ def parse_tenant(entity: dict[str, Any], etag: str | None = None) -> Tenant:
     version = parse_fhir_version(reader.text("FhirVersion"))
     if version is None:
         raise reader.problem("FhirVersion", "must be DSTU2, STU3 or R4")
-    method = reader.text("AuthMethod", required=False, default="none").lower()
-    if method not in AUTH_METHODS:
+    method = auth_method(reader.text("AuthMethod", required=False, default="none").lower())
+    if method is None:
         raise reader.problem("AuthMethod", "must be one of " + ", ".join(AUTH_METHODS))
+    required = method.required
     auth = UpstreamAuth(
-        method=method,
-        authority=reader.text("Authority", required=method == "azure_ad", max_length=MAX_URL_LENGTH),
-        client_id=reader.text(
-            "UpstreamClientId",
-            required=method in ("azure_ad", "oauth_client_credentials", "smart_backend"),
-            max_length=MAX_ID_LENGTH,
-        ),
-        scope=reader.text("UpstreamScope", required=False, default=_default_scope(method, fhir_base_url)),
-        username=reader.text("Username", required=method == "basic", max_length=MAX_ID_LENGTH),
+        method=method.name,
+        authority=reader.text("Authority", required="Authority" in required, max_length=MAX_URL_LENGTH),
+        client_id=reader.text("UpstreamClientId", required="UpstreamClientId" in required, max_length=MAX_ID_LENGTH),
+        scope=reader.text("UpstreamScope", required=False, default=_default_scope(method.name, fhir_base_url)),
+        username=reader.text("Username", required="Username" in required, max_length=MAX_ID_LENGTH),
         secret_setting=reader.text("SecretSetting", required=False),
         provider_secret=reader.text("ProviderSecret", required=False),
-        token_url=reader.text(
-            "TokenUrl", required=method == "oauth_client_credentials", max_length=MAX_URL_LENGTH
-        ).rstrip("/"),
+        token_url=reader.text("TokenUrl", required="TokenUrl" in required, max_length=MAX_URL_LENGTH).rstrip("/"),
         client_auth=reader.text("ClientAuthMethod", required=False, default="client_secret_basic").lower(),
     )
-    _check_auth_columns(reader, tenant_id, fhir_base_url, auth)
+    _check_auth_columns(reader, tenant_id, fhir_base_url, auth, allow_private_addresses)
     types = reader.word_list("AllowedResourceTypes") or DEFAULT_RESOURCE_TYPES
     for resource_type in types:
         if not RESOURCE_TYPE.fullmatch(resource_type):
@@ -197,56 +231,19 @@ def tenant_entity(tenant: Tenant) -> dict[str, Any]:
     return entity
 
 
-def load_tenant(tenant_id: str) -> Tenant | None:
-    """The tenant's provider map; None when the tenant is not onboarded."""
-    row = store.active().row(TABLE, tenant_id, PROVIDER_ROW)
-    return parse_tenant(row.entity, row.etag) if row is not None else None
-
-
-def get_tenant(tenant_id: str) -> Tenant:
-    tenant = load_tenant(tenant_id)
-    if tenant is None:
-        raise EntityNotFound(TABLE, tenant_id, PROVIDER_ROW)
-    return tenant
-
-
-def list_tenants() -> list[Tenant]:
-    rows = store.active().rows_with_key(TABLE, PROVIDER_ROW)
-    return sorted((parse_tenant(row.entity, row.etag) for row in rows), key=lambda t: t.display_name.lower())
-
-
-def save_tenant(tenant: Tenant) -> Tenant:
-    """Creates the tenant, or replaces it if unchanged since `tenant.etag` was read."""
-    entity = tenant_entity(tenant)
-    parse_tenant(entity)  # refuse what the gateway could not read back
-    change = Insert(entity) if tenant.etag is None else Replace(entity, etag=tenant.etag)
-    store.active().commit(TABLE, [change])
-    return get_tenant(tenant.tenant_id)
-
-
-def set_tenant_enabled(tenant_id: str, enabled: bool) -> Tenant:
-    return save_tenant(replace(get_tenant(tenant_id), enabled=enabled))
-
-
-def remove_tenant(tenant_id: str) -> None:
-    get_tenant(tenant_id)
-    store.active().commit(TABLE, [Delete(tenant_id, PROVIDER_ROW)])
-
-
 __all__ = [
     "AUTH_METHODS",
+    "AUTH_METHOD_TABLE",
     "CLIENT_AUTH_METHODS",
     "DEFAULT_RESOURCE_TYPES",
     "DEFAULT_SMART_SCOPE",
     "SECRET_METHODS",
+    "AuthMethod",
     "MisconfiguredEntity",
     "Tenant",
     "UpstreamAuth",
-    "get_tenant",
-    "list_tenants",
-    "load_tenant",
+    "auth_method",
+    "missing_columns",
     "parse_tenant",
-    "remove_tenant",
-    "save_tenant",
-    "set_tenant_enabled",
+    "tenant_entity",
 ]

@@ -12,8 +12,9 @@ import jwt
 
 from shared import process_state
 from shared.oauth import client_jwks
-from shared.registry import cached, clients
+from shared.registry import clients
 from shared.registry.client_keys import JWKS_URL_CREDENTIAL_PREFIX
+from shared.registry.service import registry
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.smart_scopes import MalformedScope, ScopeGrant, grant_from_claim
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
@@ -132,12 +133,12 @@ def verify_access_token(token: str) -> AccessTokenClaims:
         raise InvalidAccessToken("the access token's scope claim is not one this gateway issues") from None
     if tenant_id is None or tenant_id != normalise_tenant_id(tid) or claims["client_id"] != client_id:
         raise InvalidAccessToken("the access token's scope, tid and client claims disagree")
-    state = cached.client_state(client_id, remember_missing=True)
+    state = registry().client(client_id, remember_missing=True)
     if state is not None and not state.knows_credential(secret_id):
         # A secret created after the cached state was loaded: reload, unless the state was loaded after
         # the token was issued (give or take clock skew between instances) - so a token whose secret
         # row was deleted cannot force a storage call per request beyond its first minute.
-        state = cached.client_state(client_id, loaded_since=float(claims["iat"]) + LEEWAY_SECONDS)
+        state = registry().client(client_id, loaded_since=float(claims["iat"]) + LEEWAY_SECONDS)
     if state is None or not state.client.enabled:
         raise InvalidAccessToken("the client of this access token is unknown or disabled")
     if not state.credential_live(secret_id) or not _fetched_key_still_published(state, secret_id):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from admin.cli import main
-from shared.registry import cached, clients, tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -31,20 +31,20 @@ def run_json(*argv: str) -> Any:
 def tenant_id() -> Any:
     value = str(uuid.uuid4())
     yield value
-    if tenants.load_tenant(value):
-        cached.remove_tenant(value)
+    if registry().load_tenant(value):
+        registry().remove_tenant(value)
 
 
 @pytest.fixture
 def client_id() -> Any:
     created = run_json("client", "create", "--name", "Patients app")
     yield created
-    cached.delete_client(created["client_id"])
+    registry().delete_client(created["client_id"])
 
 
 def test_client_create_prints_the_secret_once_and_stores_only_its_hash(client_id: dict[str, Any]) -> None:
     assert len(client_id["client_secret"]) >= 43  # 256 bits, base64url
-    state = clients.get_client_state(client_id["client_id"])
+    state = registry().get_client(client_id["client_id"])
     assert state.client.display_name == "Patients app" and state.client.allowed_tenants == ("*",)
     assert client_id["client_secret"] not in json.dumps([s.sha256 for s in state.secrets])
     shown = run_json("client", "show", client_id["client_id"])
@@ -105,15 +105,15 @@ def test_tenant_set_show_list_and_remove(tenant_id: str) -> None:
     removed = run_json("tenant", "remove", tenant_id)
     assert removed["tenant_id"] == tenant_id and removed["removed"] is True
     assert removed["disabled_accounts"] == [] and removed["revoked_secrets"] == 0
-    assert tenants.load_tenant(tenant_id) is None
+    assert registry().load_tenant(tenant_id) is None
 
 
 def test_client_restricted_to_listed_tenants(tenant_id: str) -> None:
     created = run_json("client", "create", "--name", "restricted", "--tenants", tenant_id.upper())
     try:
-        assert clients.get_client_state(created["client_id"]).client.allowed_tenants == (tenant_id,)
+        assert registry().get_client(created["client_id"]).client.allowed_tenants == (tenant_id,)
     finally:
-        cached.delete_client(created["client_id"])
+        registry().delete_client(created["client_id"])
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_human_output_shows_the_secret_once_with_a_warning() -> None:
     code, out, _ = run("client", "create", "--name", "human")
     assert code == 0 and "client_secret: " in out and "shown only once" in out
     client = next(line.split(": ")[1] for line in out.splitlines() if line.startswith("client_id: "))
-    cached.delete_client(client)
+    registry().delete_client(client)
 
 
 def test_missing_registry_settings_are_reported_by_name(monkeypatch: pytest.MonkeyPatch) -> None:

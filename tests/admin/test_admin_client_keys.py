@@ -11,7 +11,7 @@ import pytest
 from client_keys_testing import ec_pair, jwks, rsa_pair
 
 from admin.cli import main
-from shared.registry import cached, clients
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -35,7 +35,7 @@ def run_json(*argv: str) -> Any:
 def client_id() -> Any:
     created = run_json("client", "create", "--name", "Backend service")
     yield created["client_id"]
-    cached.delete_client(created["client_id"])
+    registry().delete_client(created["client_id"])
 
 
 def test_keys_are_added_from_text_or_a_file_and_listed_by_id_only(client_id: str, tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_keys_are_added_from_text_or_a_file_and_listed_by_id_only(client_id: str
         assert jwk["x" if "x" in jwk else "n"] not in human  # thumbprints and kids, never key material
     removed = run_json("client", "key", "remove", client_id, "cli-rsa")
     assert removed["removed"] is True
-    assert [k.kid for k in clients.get_client_state(client_id).keys] == ["cli-ec"]
+    assert [k.kid for k in registry().get_client(client_id).keys] == ["cli-ec"]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_private_symmetric_and_weak_keys_are_refused_with_exit_2(client_id: str,
     status, out, err = run("client", "key", "add", client_id, "--jwks", json.dumps({"keys": [jwk]}))
     assert status == 2 and reason in err and out == ""
     assert "d" not in jwk or jwk["d"] not in err
-    assert clients.get_client_state(client_id).keys == ()
+    assert registry().get_client(client_id).keys == ()
 
 
 def test_jwks_url_set_and_remove_with_the_outbound_address_rules(
@@ -81,7 +81,7 @@ def test_jwks_url_set_and_remove_with_the_outbound_address_rules(
     for url in ("https://169.254.169.254/jwks", "https://10.0.0.5/jwks", "ftp://example.com/jwks"):
         status, _, err = run("client", "jwks-url", "set", client_id, url)
         assert status == 2 and "JWKS URL" in err, err
-    assert clients.get_client_state(client_id).jwks_url is None
+    assert registry().get_client(client_id).jwks_url is None
 
 
 def test_bad_usage_exits_2_and_an_unknown_key_3(client_id: str) -> None:

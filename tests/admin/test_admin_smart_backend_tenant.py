@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from admin.cli import main
-from shared.registry import cached, tenants
+from shared.registry import tenants
 from shared.registry.errors import MisconfiguredEntity
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -29,8 +30,8 @@ def run(*argv: str) -> tuple[int, Any, str]:
 def tenant_id() -> Iterator[str]:
     value = str(uuid.uuid4())
     yield value
-    if tenants.load_tenant(value):
-        cached.remove_tenant(value)
+    if registry().load_tenant(value):
+        registry().remove_tenant(value)
 
 
 def test_smart_backend_needs_the_client_id_the_ehr_assigned(tenant_id: str) -> None:
@@ -38,7 +39,7 @@ def test_smart_backend_needs_the_client_id_the_ehr_assigned(tenant_id: str) -> N
         "tenant", "set", tenant_id, "--fhir-url", FHIR, "--fhir-version", "R4", "--auth", "smart_backend"
     )
     assert status == 2 and "--upstream-client-id" in err and "EHR" in err
-    assert tenants.load_tenant(tenant_id) is None, "nothing saved"
+    assert registry().load_tenant(tenant_id) is None, "nothing saved"
 
 
 def test_smart_backend_defaults_to_v2_system_scopes_and_discovery(tenant_id: str) -> None:
@@ -54,7 +55,7 @@ def test_smart_backend_defaults_to_v2_system_scopes_and_discovery(tenant_id: str
     )
     assert status == 0, err
     assert changed["scope"] == "system/*.read" and changed["token_url"] == "https://localhost/oauth2/token"
-    stored = tenants.get_tenant(tenant_id).auth
+    stored = registry().get_tenant(tenant_id).auth
     assert (stored.scope, stored.token_url) == ("system/*.read", "https://localhost/oauth2/token")
     status, kept, _ = run("tenant", "set", tenant_id, "--name", "Renamed")
     assert status == 0 and kept["scope"] == "system/*.read", "a custom scope survives other changes"
@@ -89,7 +90,7 @@ def _entity(**columns: Any) -> dict[str, Any]:
 
 
 def test_a_hand_edited_row_reads_with_the_smart_defaults() -> None:
-    tenant = tenants.parse_tenant(_entity(UpstreamClientId="c1"))
+    tenant = tenants.parse_tenant(_entity(UpstreamClientId="c1"), allow_private_addresses=False)
     assert tenant.auth.scope == "system/*.rs" and tenant.auth.token_url == ""
 
 
@@ -99,4 +100,4 @@ def test_a_hand_edited_row_reads_with_the_smart_defaults() -> None:
 )
 def test_a_broken_hand_edited_row_names_the_column(columns: dict[str, str], column: str) -> None:
     with pytest.raises(MisconfiguredEntity, match=column):
-        tenants.parse_tenant(_entity(**columns))
+        tenants.parse_tenant(_entity(**columns), allow_private_addresses=False)

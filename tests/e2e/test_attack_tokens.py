@@ -11,7 +11,7 @@ from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from forged_tokens import claims_for, hs256_with_public_key, other_key_pair, signed, unsigned, with_payload
 
 from sandbox.server import ServerHandle as SandboxHandle
-from shared.registry import cached, connection
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -94,7 +94,7 @@ def test_tokens_keep_working_within_the_cache_ttl_and_stop_after_revocation(
 ) -> None:
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
     # Revoked by another instance (or by hand in the table): this instance learns it within the TTL.
-    connection.table("Clients").update_entity(
+    registry().storage.table("Clients").update_entity(
         {
             "PartitionKey": stu3_tenant.client.client_id,
             "RowKey": "secret-" + stu3_tenant.client.secret_id,
@@ -102,12 +102,12 @@ def test_tokens_keep_working_within_the_cache_ttl_and_stop_after_revocation(
         }
     )
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200, "cached for the TTL, as documented"
-    cached.forget_all()  # the TTL passing
+    registry().forget()  # the TTL passing
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
 
 
 def test_tokens_stop_after_the_client_is_disabled(gateway: Gateway, stu3_tenant: Onboarded) -> None:
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
-    cached.set_client_enabled(stu3_tenant.client.client_id, False)
-    cached.forget_all()
+    registry().set_client_enabled(stu3_tenant.client.client_id, False)
+    registry().forget()
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)

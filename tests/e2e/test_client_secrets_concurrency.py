@@ -14,7 +14,8 @@ from e2e_gateway import Gateway
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient
 
-from shared.registry import cached, clients
+from shared.registry import clients
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -49,7 +50,7 @@ def authenticates(client_id: str, secret: str) -> bool:
 
 def active_secret_ids(client_id: str) -> set[str]:
     now = datetime.now(UTC)
-    return {s.secret_id for s in clients.get_client_state(client_id).secrets if s.is_active(now)}
+    return {s.secret_id for s in registry().get_client(client_id).secrets if s.is_active(now)}
 
 
 def test_concurrent_rotations_for_the_last_free_slot_create_exactly_one_secret(
@@ -86,7 +87,7 @@ def test_concurrent_deletes_of_two_secrets_leave_one_active(
     gateway: Gateway, make_client: MakeClient, round_: int
 ) -> None:
     first = make_client()
-    second = cached.add_secret_by_id(first.client_id)
+    second = registry().add_secret(first.client_id, operator=True)
     # Each secret deletes itself, so neither request loses its credentials to the other one.
     responses = all_at_once(
         [
@@ -107,7 +108,7 @@ def test_concurrent_deletes_of_two_secrets_leave_one_active(
 
 def test_rotations_racing_deletes_keep_between_one_and_the_cap(gateway: Gateway, make_client: MakeClient) -> None:
     first = make_client()
-    second = cached.add_secret_by_id(first.client_id)
+    second = registry().add_secret(first.client_id, operator=True)
     calls = [create_call(first), create_call(second)] * 2 + [
         lambda: requests.delete(
             secrets_url(first.client_id, first.secret_id), auth=(first.client_id, second.secret), timeout=30

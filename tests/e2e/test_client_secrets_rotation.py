@@ -13,7 +13,8 @@ from e2e_gateway import Gateway, Onboarded
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient
 
-from shared.registry import cached, clients
+from shared.registry import clients
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -107,7 +108,7 @@ def test_old_tokens_die_once_the_cache_ttl_has_passed(gateway: Gateway, stu3_ten
     new = issued_from(api.create(old.secret))
     assert api.delete(old.secret, old.secret_id).status_code == 204  # deletes the secret it authenticated with
     assert oauth_error_of(api.list(old.secret), 401) == "invalid_client"
-    cached.forget_all()  # stands for REGISTRY_CACHE_TTL_SECONDS passing
+    registry().forget()  # stands for REGISTRY_CACHE_TTL_SECONDS passing
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 401
     assert [s["secret_id"] for s in api.list(new.secret).json()["secrets"]] == [new.secret_id]
 
@@ -134,14 +135,14 @@ def test_cross_client_calls_are_403_access_denied_and_change_nothing(
 ) -> None:
     victim, intruder = stu3_tenant.client, make_client(stu3_tenant.tenant.tenant_id)
     api = SecretsApi(victim.client_id)
-    before = clients.get_client_state(victim.client_id).secrets
+    before = registry().get_client(victim.client_id).secrets
     assert oauth_error_of(api.list(intruder.secret, client_id=intruder.client_id), 403) == "access_denied"
     assert oauth_error_of(api.create(intruder.secret, client_id=intruder.client_id), 403) == "access_denied"
     assert (
         oauth_error_of(api.delete(intruder.secret, victim.secret_id, client_id=intruder.client_id), 403)
         == "access_denied"
     )
-    assert clients.get_client_state(victim.client_id).secrets == before
+    assert registry().get_client(victim.client_id).secrets == before
     assert token_status(victim.client_id, victim.secret, stu3_tenant.tenant.tenant_id).status_code == 200
 
 

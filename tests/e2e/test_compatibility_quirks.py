@@ -14,7 +14,7 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import SandboxApp, create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.registry import cached
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -58,7 +58,7 @@ def onboard(
     handle.app.faults.clear()
     tenant = make_tenant(handle.base_url, version)
     if not compatibility:
-        tenant = cached.save_tenant(replace(tenant, compatibility=False))
+        tenant = registry().save_tenant(replace(tenant, compatibility=False))
     issued = make_client(tenant.tenant_id)
     return Onboarded(tenant, issued, gateway.token(issued, tenant.tenant_id))
 

@@ -12,7 +12,7 @@ import requests
 from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 
 from sandbox.server import ServerHandle
-from shared.registry import cached, tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -76,9 +76,9 @@ class Tenant:
 
 
 def _patients_only(onboarded: Onboarded) -> Onboarded:
-    narrowed = replace(tenants.get_tenant(onboarded.tenant.tenant_id), allowed_resource_types=("Patient",))
-    cached.save_tenant(narrowed)
-    cached.forget_tenant(narrowed.tenant_id)
+    narrowed = replace(registry().get_tenant(onboarded.tenant.tenant_id), allowed_resource_types=("Patient",))
+    registry().save_tenant(narrowed)
+    registry().cache.forget_tenant(narrowed.tenant_id)
     return replace(onboarded, tenant=narrowed)
 
 

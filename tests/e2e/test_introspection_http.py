@@ -12,7 +12,8 @@ from forged_tokens import claims_for, signed
 from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached, clients
+from shared.registry import clients
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -86,20 +87,20 @@ def test_a_client_of_the_same_tenant_may_introspect_and_a_foreign_one_learns_not
 
 def test_a_revoked_secret_ends_the_tokens_it_authenticated(stu3_tenant: Onboarded) -> None:
     client_id = stu3_tenant.client.client_id
-    second = cached.add_secret_by_id(client_id)
+    second = registry().add_secret(client_id, operator=True)
     assert state_of(second, stu3_tenant.token)["active"] is True
-    cached.revoke_secret_by_id(client_id, stu3_tenant.client.secret_id)
+    registry().revoke_secret(client_id, stu3_tenant.client.secret_id, operator=True)
     assert state_of(second, stu3_tenant.token) == {"active": False}
 
 
 def test_a_disabled_client_or_tenant_makes_its_tokens_inactive(
     stu3_tenant: Onboarded, tenant_client: clients.IssuedSecret
 ) -> None:
-    cached.set_client_enabled(stu3_tenant.client.client_id, False)
+    registry().set_client_enabled(stu3_tenant.client.client_id, False)
     assert state_of(tenant_client, stu3_tenant.token) == {"active": False}
-    cached.set_client_enabled(stu3_tenant.client.client_id, True)
+    registry().set_client_enabled(stu3_tenant.client.client_id, True)
     assert state_of(tenant_client, stu3_tenant.token)["active"] is True
-    cached.set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
+    registry().set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
     assert state_of(tenant_client, stu3_tenant.token) == {"active": False}
 
 
@@ -130,7 +131,7 @@ def test_errors_are_oauth_error_json(stu3_tenant: Onboarded) -> None:
         INTROSPECT, auth=(stu3_tenant.client.client_id, stu3_tenant.client.secret), json={"token": "x"}, timeout=10
     )
     assert json_body.status_code == 400 and json_body.json()["error"] == "invalid_request"
-    cached.set_client_enabled(stu3_tenant.client.client_id, False)
+    registry().set_client_enabled(stu3_tenant.client.client_id, False)
     disabled = introspect(stu3_tenant.client, stu3_tenant.token)
     assert disabled.status_code == 400 and disabled.json()["error"] == "unauthorized_client"
 

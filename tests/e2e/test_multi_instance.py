@@ -26,7 +26,8 @@ from gateway_env import REPO
 from gateway_testing import MakeClient, MakeTenant
 
 from sandbox.server import ServerHandle
-from shared.registry import clients, key_rules, tenants
+from shared.registry import clients, tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -164,7 +165,7 @@ def all_at_once(calls: list[Callable[[], requests.Response]]) -> list[requests.R
 
 def active_ids(client_id: str) -> set[str]:
     now = datetime.now(UTC)
-    return {s.secret_id for s in clients.get_client_state(client_id).secrets if s.is_active(now)}
+    return {s.secret_id for s in registry().get_client(client_id).secrets if s.is_active(now)}
 
 
 def test_rotations_racing_across_instances_lose_nothing_and_keep_the_cap(
@@ -230,7 +231,7 @@ def test_every_instance_shares_the_replay_protection_of_client_assertions(
     whether the copies arrive one after another or at the same moment."""
     tenant, issued = onboarded
     pair = rsa_pair(kid="cluster")
-    key_rules.add_jwks(issued.client_id, json.dumps(jwks(pair)))
+    registry().add_keys(issued.client_id, json.dumps(jwks(pair)))
     token_url = cluster.base_url + "/oauth2/token"  # the instances' public token URL: the balancer's
 
     def send(index: int, assertion: str) -> int:

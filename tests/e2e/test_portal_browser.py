@@ -17,7 +17,8 @@ from portal_env import SUPPORT_CONTACT, PortalSetup
 
 from devtools.local_sign_in import LocalUser
 from sandbox.server import ServerHandle
-from shared.registry import cached, clients, tenants
+from shared.registry import clients, tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -54,7 +55,7 @@ def copy(page: Any, element_id: str) -> str:
 
 
 def owned_clients(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if c.allowed_tenants == (tenant_id,)]
+    return [c for c in registry().list_clients() if c.allowed_tenants == (tenant_id,)]
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def stu3_customer(portal: PortalSetup, make_tenant: MakeTenant, stu3_sandbox: Se
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     yield tenant
     for client in owned_clients(tenant.tenant_id):
-        cached.delete_client(client.client_id)
+        registry().delete_client(client.client_id)
 
 
 def test_a_customer_admin_goes_from_nothing_to_a_working_secret_and_rotates_it(
@@ -172,7 +173,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         screenshot(page, "08-operator-onboard-form")
         page.get_by_role("button", name="Onboard tenant").click()
         page.get_by_text("The tenant is saved.").wait_for()
-        saved = tenants.get_tenant(new_tenant_id)
+        saved = registry().get_tenant(new_tenant_id)
         assert saved.fhir_base_url == stu3_sandbox.base_url and saved.allowed_resource_types == (
             "Patient",
             "Observation",
@@ -185,7 +186,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_role("link", name="Operator: tenants").click()
         page.get_by_role("link", name="Fabrikam Health").wait_for()
         screenshot(page, "10-operator-tenants")
-        issued = cached.create_client("Fabrikam's Patients app", (new_tenant_id,))
+        issued = registry().create_client("Fabrikam's Patients app", (new_tenant_id,))
         page.get_by_role("link", name="Operator: clients").click()
         page.get_by_label("Tenant").select_option(new_tenant_id)
         page.get_by_role("button", name="Show").click()
@@ -193,21 +194,21 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.locator(f"#client-{issued.client_id} input[name=confirm]").check()
         page.get_by_role("button", name="Disable Fabrikam's Patients app").click()
         page.get_by_text("The client is disabled.").wait_for()
-        assert not clients.get_client_state(issued.client_id).client.enabled
+        assert not registry().get_client(issued.client_id).client.enabled
         page.get_by_role("button", name="Enable Fabrikam's Patients app").click()
         page.get_by_text("The client is enabled.").wait_for()
         page.locator(f"#secret-{issued.secret_id} input[name=confirm]").check()
         page.get_by_role("button", name=f"Revoke secret {issued.secret_id}").click()
         page.get_by_text("The secret is revoked.").wait_for()
         screenshot(page, "12-operator-client")
-        state = clients.get_client_state(issued.client_id)
+        state = registry().get_client(issued.client_id)
         assert state.client.enabled and state.secret(issued.secret_id).revoked
         assert token(issued.client_id, issued.secret, new_tenant_id).status_code == 401
         assert page.csp_violations == []
     finally:
-        cached.remove_tenant(new_tenant_id)
+        registry().remove_tenant(new_tenant_id)
         for client in owned_clients(new_tenant_id):
-            cached.delete_client(client.client_id)
+            registry().delete_client(client.client_id)
 
 
 def test_a_tenant_not_onboarded_is_told_whom_to_ask(browser: Any, portal: PortalSetup) -> None:
@@ -226,7 +227,7 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
     make_tenant: MakeTenant,
 ) -> None:
     tenant_a, tenant_b = make_tenant(), make_tenant()
-    b_account = cached.create_client("B's Patients app", (tenant_b.tenant_id,))
+    b_account = registry().create_client("B's Patients app", (tenant_b.tenant_id,))
     page = new_page(browser)
     try:
         sign_in(page, portal.user(tenant_a.tenant_id))
@@ -254,12 +255,12 @@ def test_a_customer_of_tenant_a_can_never_reach_tenant_b(
         context.add_cookies([{**cookie, "value": tampered}])
         page.goto(PORTAL)
         assert page.get_by_role("link", name="Sign in with Microsoft Entra ID").is_visible()
-        state = clients.get_client_state(b_account.client_id)
+        state = registry().get_client(b_account.client_id)
         assert state.client.enabled and not state.secrets[0].revoked
     finally:
-        cached.delete_client(b_account.client_id)
+        registry().delete_client(b_account.client_id)
         for client in owned_clients(tenant_a.tenant_id):
-            cached.delete_client(client.client_id)
+            registry().delete_client(client.client_id)
 
 
 def test_posts_without_the_csrf_token_are_refused(
@@ -362,7 +363,7 @@ def test_core_actions_work_without_javascript_confirmations_included(
     page.locator(f"#secret-{first_secret_id} input[name=confirm]").check()
     page.get_by_role("button", name=f"Delete secret {first_secret_id}").click()
     page.get_by_text("The secret is deleted").wait_for()
-    assert clients.get_client_state(client_id).secret(first_secret_id).revoked  # type: ignore[union-attr]  # it exists
+    assert registry().get_client(client_id).secret(first_secret_id).revoked  # type: ignore[union-attr]  # it exists
     page.get_by_role("link", name="History of your tenant").click()
     assert "deleted a secret" in page.locator("#history").inner_text()
     page.get_by_role("button", name="Sign out").click()
@@ -421,7 +422,7 @@ def test_a_customer_admin_registers_public_keys_and_a_backend_client_authenticat
         timeout=10,
     )
     assert read.status_code == 200
-    secret_id = clients.get_client_state(client_id).secrets[0].secret_id
+    secret_id = registry().get_client(client_id).secrets[0].secret_id
     page.locator(f"#secret-{secret_id} input[name=confirm]").check()
     page.get_by_role("button", name=f"Delete secret {secret_id}").click()  # the key replaces the secret
     page.get_by_text("The secret is deleted").wait_for()

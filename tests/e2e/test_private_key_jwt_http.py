@@ -21,6 +21,7 @@ from client_keys_testing import (
     rsa_pair,
     sign_assertion,
     unsigned_assertion,
+    written_by_hand,
 )
 from cryptography.hazmat.primitives import serialization
 from e2e_gateway import Gateway
@@ -28,7 +29,7 @@ from gateway_testing import MakeClient, MakeTenant
 from joserfc.jwk import ECKey, RSAKey
 
 from sandbox.server import ServerHandle
-from shared.registry import cached, key_rules
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -71,7 +72,7 @@ def backend(
     """A tenant behind the STU3 sandbox, and a client that registered RSA and EC public keys."""
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     client_id = make_client(tenant.tenant_id).client_id
-    key_rules.add_jwks(client_id, json.dumps(jwks(RSA, EC)))
+    registry().add_keys(client_id, json.dumps(jwks(RSA, EC)))
     return tenant.tenant_id, client_id
 
 
@@ -161,7 +162,7 @@ def test_keys_from_a_jwks_url_over_http(
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     client_id = make_client(tenant.tenant_id).client_id
     with jwks_server(jwks(EC)) as server:
-        key_rules.set_jwks_url(client_id, server.url)
+        registry().set_jwks_url(client_id, server.url)
         session = authlib_session(client_id, EC, authlib_auth(gateway, EC))
         fetch(session, gateway, tenant.tenant_id)
         assert session.get(gateway.fhir_base + "/Patient/665677", timeout=10).status_code == 200
@@ -181,8 +182,6 @@ def test_a_jwks_url_on_a_private_or_metadata_address_is_invalid_client(
 ) -> None:
     tenant = make_tenant(stu3_sandbox.base_url, "STU3")
     client_id = make_client(tenant.tenant_id).client_id
-    state = cached.client_state(client_id)
-    assert state is not None
-    cached.set_jwks_url(state, url)  # as if registered before the rule, or by hand in the table
+    written_by_hand(client_id, url)  # as if registered before the rule, or by hand in the table
     monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "false")
     assert_invalid_client(post_assertion(gateway, sign_assertion(RSA, client_id, gateway.token_url), tenant.tenant_id))

@@ -7,7 +7,7 @@ import requests
 from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 from gateway_env import PUBLIC_BASE
 
-from shared.registry import cached
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -32,24 +32,24 @@ def test_basic_scheme_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> No
 
 
 def test_disabled_client_token_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    cached.set_client_enabled(stu3_tenant.client.client_id, False)
+    registry().set_client_enabled(stu3_tenant.client.client_id, False)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
 
 
 def test_revoked_secret_token_is_refused(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    cached.add_secret_by_id(stu3_tenant.client.client_id)
-    cached.revoke_secret_by_id(stu3_tenant.client.client_id, stu3_tenant.client.secret_id)
+    registry().add_secret(stu3_tenant.client.client_id, operator=True)
+    registry().revoke_secret(stu3_tenant.client.client_id, stu3_tenant.client.secret_id, operator=True)
     diagnostics = operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 401)
     assert "revoked" in diagnostics
 
 
 def test_disabled_tenant_is_403(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    cached.set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
+    registry().set_tenant_enabled(stu3_tenant.tenant.tenant_id, False)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 403)
 
 
 def test_removed_tenant_is_403(gateway: Gateway, stu3_tenant: Onboarded) -> None:
-    cached.remove_tenant(stu3_tenant.tenant.tenant_id)
+    registry().remove_tenant(stu3_tenant.tenant.tenant_id)
     operation_outcome_of(gateway.get("Patient/665677", stu3_tenant.token), 403)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from e2e_gateway import Gateway, Onboarded
 
-from shared.registry import connection
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -36,14 +36,14 @@ def test_hundred_proxied_requests_make_no_storage_call(
 ) -> None:
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200  # warms the caches
     calls: list[str] = []
-    real_table = connection.table
-    monkeypatch.setattr(connection, "table", lambda name: CountingTable(real_table(name), calls))
+    storage = registry().storage
+    real_table = storage.table
+    monkeypatch.setattr(storage, "table", lambda name: CountingTable(real_table(name), calls))
     statuses = {gateway.get("Patient/665677", stu3_tenant.token).status_code for _ in range(100)}
     assert statuses == {200}
     assert calls == []
     # The counter itself works: a cold cache does reach storage.
-    from shared.registry import cached
 
-    cached.forget_all()
+    registry().forget()
     assert gateway.get("Patient/665677", stu3_tenant.token).status_code == 200
     assert calls, "a cold cache reads the registry"

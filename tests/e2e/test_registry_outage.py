@@ -16,7 +16,8 @@ from gateway_env import PUBLIC_BASE
 from devtools.azurite import Azurite, free_port, start_azurite
 from sandbox.server import ServerHandle as SandboxHandle
 from shared.fhir.versions import FhirVersion
-from shared.registry import cached, connection, tenants
+from shared.registry import tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -29,7 +30,7 @@ def own_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     monkeypatch.setenv("REGISTRY_CONNECTION_STRING", azurite.connection_string)
     monkeypatch.setenv("REGISTRY_CACHE_TTL_SECONDS", "1")
     monkeypatch.setenv("REGISTRY_STALE_GRACE_SECONDS", "2")
-    connection.ensure_tables()
+    registry().ensure_tables()
     holder = [azurite]
     yield holder[0], location
     holder[0].stop()
@@ -39,7 +40,7 @@ def test_storage_outage_and_recovery(
     gateway: Gateway, stu3_sandbox: SandboxHandle, own_registry: tuple[Azurite, Path]
 ) -> None:
     azurite, location = own_registry
-    tenant = cached.save_tenant(
+    tenant = registry().save_tenant(
         tenants.Tenant(
             tenant_id="6d3a3c2e-1f0b-4b7e-9c55-0a1b2c3d4e5f",
             display_name="outage",
@@ -48,7 +49,7 @@ def test_storage_outage_and_recovery(
             auth=tenants.UpstreamAuth("none"),
         )
     )
-    issued = cached.create_client("outage client", (tenant.tenant_id,))
+    issued = registry().create_client("outage client", (tenant.tenant_id,))
     token = gateway.token(issued, tenant.tenant_id)
     assert gateway.get("Patient/665677", token).status_code == 200
     loaded_at = time.monotonic()

@@ -20,7 +20,7 @@ from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread as serve_sandbox
 from shared.proxy import page_tokens
 from shared.proxy.page_links import PAGE_PARAMETER
-from shared.registry import cached, tenants
+from shared.registry.service import registry
 
 FHIR_BASE = PUBLIC_BASE + "/fhir"
 STATE_BYTES = 6 * 1024
@@ -129,9 +129,9 @@ def test_changed_and_expired_page_links_are_refused(gateway: Gateway, long_links
 
 def test_every_page_keeps_the_tenants_allow_list(gateway: Gateway, long_links: Onboarded) -> None:
     link = str(_link(gateway.get("Patient?_count=5", long_links.token).json(), "next"))
-    narrowed = replace(tenants.get_tenant(long_links.tenant.tenant_id), allowed_resource_types=("Observation",))
-    cached.save_tenant(narrowed)
-    cached.forget_tenant(narrowed.tenant_id)
+    narrowed = replace(registry().get_tenant(long_links.tenant.tenant_id), allowed_resource_types=("Observation",))
+    registry().save_tenant(narrowed)
+    registry().cache.forget_tenant(narrowed.tenant_id)
     # A genuine link, issued while Patient was allowed, no longer reads Patients.
     operation_outcome_of(gateway.get(link, long_links.token), 403)
     # Nor does a sealed link naming another type get past the allow-list.

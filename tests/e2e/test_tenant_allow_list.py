@@ -9,16 +9,16 @@ from e2e_gateway import Gateway, Onboarded, operation_outcome_of
 
 from sandbox.search import encode_page_token
 from sandbox.server import ServerHandle
-from shared.registry import cached, tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
 
 @pytest.fixture
 def patients_only(stu3_tenant: Onboarded) -> Onboarded:
-    narrowed = replace(tenants.get_tenant(stu3_tenant.tenant.tenant_id), allowed_resource_types=("Patient",))
-    cached.save_tenant(narrowed)
-    cached.forget_tenant(narrowed.tenant_id)
+    narrowed = replace(registry().get_tenant(stu3_tenant.tenant.tenant_id), allowed_resource_types=("Patient",))
+    registry().save_tenant(narrowed)
+    registry().cache.forget_tenant(narrowed.tenant_id)
     return replace(stu3_tenant, tenant=narrowed)
 
 

@@ -7,7 +7,7 @@ import requests
 from e2e_gateway import Gateway
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -69,7 +69,7 @@ def test_errors_over_http(
 
 
 def test_disabled_client_over_http(gateway: Gateway, form: dict[str, str]) -> None:
-    cached.set_client_enabled(form["client_id"], False)
+    registry().set_client_enabled(form["client_id"], False)
     assert_error(post(gateway, form), 400, "unauthorized_client")
 
 

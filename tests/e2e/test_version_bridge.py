@@ -14,7 +14,8 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.registry import cached, tenants
+from shared.registry import tenants
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -201,10 +202,8 @@ def test_a_type_without_converter_is_refused_before_it_is_forwarded(
 ) -> None:
     from dataclasses import replace
 
-    from shared.registry import cached
-
-    cached.save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Appointment")))
-    cached.forget_all()
+    registry().save_tenant(replace(r4_tenant.tenant, allowed_resource_types=("Patient", "Appointment")))
+    registry().forget()
     diagnostics = operation_outcome_of(gateway.get(f"Appointment?patient={PATIENT}", r4_tenant.token), 501)
     assert "Appointment cannot be translated" in diagnostics
     assert r4_sandbox.app.request_log.entries() == []
@@ -214,7 +213,7 @@ def test_an_entry_without_converter_is_refused_and_the_others_arrive(
     gateway: Gateway, r4_sandbox: SandboxHandle, make_tenant: MakeTenant, make_client: MakeClient
 ) -> None:
     # A tenant allowed a type the bridge has no converter for (the default allow-list holds only convertible ones).
-    tenant = cached.save_tenant(
+    tenant = registry().save_tenant(
         replace(
             make_tenant(r4_sandbox.base_url, "R4"),
             allowed_resource_types=(*tenants.DEFAULT_RESOURCE_TYPES, "AuditEvent"),

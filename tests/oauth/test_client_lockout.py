@@ -12,7 +12,8 @@ from gateway_testing import MakeClient, MakeTenant, basic_auth, function_request
 import client_secrets_fn
 import token_fn
 from shared.oauth import client_auth
-from shared.registry import cached, clients, tenants
+from shared.registry import clients, tenants
+from shared.registry.service import registry
 
 OWNER_ADDRESS = "192.0.2.10"
 
@@ -76,7 +77,7 @@ def test_past_the_client_wide_limit_wrong_secrets_cost_at_most_one_registry_read
     issued = make_client(tenant.tenant_id)
     for n in range(1, 9):
         token_attempt(issued, tenant, "guess", f"198.51.100.{n}")
-    with mock.patch.object(clients, "load_client_state", wraps=clients.load_client_state) as loads:
+    with mock.patch.object(registry(), "load_client", wraps=registry().load_client) as loads:
         for n in range(9, 39):
             assert token_attempt(issued, tenant, "guess", f"198.51.100.{n}").status_code == 429
     assert loads.call_count <= 2
@@ -90,7 +91,7 @@ def test_a_new_secret_works_within_a_second_even_during_a_flood(
     issued = make_client(tenant.tenant_id)
     for n in range(1, 20):
         token_attempt(issued, tenant, "guess", f"198.51.100.{n}")
-    fresh = cached.add_secret(clients.get_client_state(issued.client_id))
+    fresh = registry().add_secret(issued.client_id)
     time.sleep(client_auth.FLOOD_FRESH_READ_INTERVAL_SECONDS)  # reads are coalesced during a flood
     response = token_attempt(fresh, tenant, fresh.secret, OWNER_ADDRESS)
     assert response.status_code == 200, json_body(response)

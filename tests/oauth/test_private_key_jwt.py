@@ -20,14 +20,15 @@ from client_keys_testing import (
     rsa_pair,
     sign_assertion,
     unsigned_assertion,
+    written_by_hand,
 )
 from gateway_testing import MakeClient, MakeTenant, basic_auth, json_body, token_request
 
 import token_fn
 from shared import public_urls, throttle
 from shared.oauth import client_jwks
-from shared.registry import cached, key_rules
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, KeyRefused
+from shared.registry.service import registry
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
 pytestmark = pytest.mark.slow  # a JWKS URL server on loopback
@@ -42,7 +43,7 @@ def keyed(make_tenant: MakeTenant, make_client: MakeClient) -> tuple[str, str]:
     """A tenant, and a client that has registered RSA and EC public keys inline."""
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
-    key_rules.add_jwks(issued.client_id, json.dumps(jwks(RSA, EC)))
+    registry().add_keys(issued.client_id, json.dumps(jwks(RSA, EC)))
     return tenant.tenant_id, issued.client_id
 
 
@@ -67,7 +68,7 @@ def test_a_signed_assertion_gets_a_token_that_records_the_key(keyed: tuple[str, 
     status, body, _ = post(assertion_form(assertion(pair, client_id), tenant_id))
     assert status == 200, body
     claims = verify_access_token(body["access_token"])
-    thumbprint = next(k.thumbprint for k in cached.client_state(client_id).keys if k.kid == pair.kid)  # type: ignore[union-attr]
+    thumbprint = next(k.thumbprint for k in registry().client(client_id).keys if k.kid == pair.kid)  # type: ignore[union-attr]
     assert claims.secret_id == "key-" + thumbprint
     assert claims.client_id == client_id and claims.tenant_id == tenant_id
 
@@ -76,7 +77,7 @@ def test_removing_a_key_ends_the_tokens_it_authenticated(keyed: tuple[str, str])
     tenant_id, client_id = keyed
     by_rsa = post(assertion_form(assertion(RSA, client_id), tenant_id))[1]["access_token"]
     by_ec = post(assertion_form(assertion(EC, client_id), tenant_id))[1]["access_token"]
-    key_rules.remove_key(client_id, RSA.kid)
+    registry().remove_key(client_id, RSA.kid)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(by_rsa)
     assert verify_access_token(by_ec).client_id == client_id
@@ -116,10 +117,10 @@ def test_a_replayed_assertion_is_refused(keyed: tuple[str, str]) -> None:
 
 def test_an_unknown_client_is_refused_alike_and_leaves_no_per_id_state(keyed: tuple[str, str]) -> None:
     tenant_id, _ = keyed
-    before, cached_before = throttle.tracked_keys(), len(cached._client_states)
+    before, cached_before = throttle.tracked_keys(), len(registry().cache.clients)
     refused_alike(*post(assertion_form(assertion(RSA, str(uuid.uuid4())), tenant_id)))
     assert throttle.tracked_keys() == before + 1  # the address counter only
-    assert len(cached._client_states) == cached_before  # "no such client" is not cached
+    assert len(registry().cache.clients) == cached_before  # "no such client" is not cached
 
 
 def test_a_secret_and_an_assertion_together_are_invalid_request(
@@ -168,7 +169,7 @@ def test_failures_are_throttled_like_secrets(keyed: tuple[str, str], monkeypatch
 
 def test_a_disabled_client_is_unauthorized(keyed: tuple[str, str]) -> None:
     tenant_id, client_id = keyed
-    cached.set_client_enabled(client_id, False)
+    registry().set_client_enabled(client_id, False)
     status, body, _ = post(assertion_form(assertion(RSA, client_id), tenant_id))
     assert (status, body["error"]) == (400, "unauthorized_client")
 
@@ -189,7 +190,7 @@ def test_keys_come_from_the_registered_jwks_url_and_a_new_kid_is_fetched_at_a_bo
     for limit in ("PER_CLIENT", "CLIENT_WIDE", "PER_ADDRESS"):
         monkeypatch.setenv(f"THROTTLE_MAX_FAILURES_{limit}", "1000")
     with jwks_server(jwks(RSA)) as server:
-        key_rules.set_jwks_url(client_id, server.url)
+        registry().set_jwks_url(client_id, server.url)
         assert post(assertion_form(assertion(RSA, client_id), tenant_id))[0] == 200
         assert post(assertion_form(assertion(RSA, client_id), tenant_id))[0] == 200
         assert server.hits == 1  # cached
@@ -218,7 +219,7 @@ def test_keys_come_from_the_registered_jwks_url_and_a_new_kid_is_fetched_at_a_bo
             verify_access_token(token)
         by_url = post(assertion_form(assertion(RSA, client_id), tenant_id))[1]
         assert verify_access_token(by_url["access_token"]).client_id == client_id
-        key_rules.remove_jwks_url(client_id)
+        registry().remove_jwks_url(client_id)
         refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
         with pytest.raises(InvalidAccessToken, match="revoked"):
             verify_access_token(by_url["access_token"])  # removing the URL ends its keys' tokens
@@ -227,12 +228,12 @@ def test_keys_come_from_the_registered_jwks_url_and_a_new_kid_is_fetched_at_a_bo
 def test_a_jwks_url_that_fails_or_is_too_large_is_invalid_client(url_client: tuple[str, str]) -> None:
     tenant_id, client_id = url_client
     with jwks_server({"keys": [RSA.public_jwk()], "padding": "x" * 70_000}) as server:
-        key_rules.set_jwks_url(client_id, server.url)
+        registry().set_jwks_url(client_id, server.url)
         refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
     with jwks_server(jwks(RSA)) as server:
         server.status = 500
         client_jwks._forget()
-        key_rules.set_jwks_url(client_id, server.url)
+        registry().set_jwks_url(client_id, server.url)
         refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
 
 
@@ -251,11 +252,9 @@ def test_a_jwks_url_on_a_private_or_metadata_address_is_refused(
     tenant_id, client_id = url_client
     monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "false")
     with pytest.raises(KeyRefused, match="JWKS URL is refused"):
-        key_rules.set_jwks_url(client_id, url)
+        registry().set_jwks_url(client_id, url)
     # A row written before the rule (or by hand) is checked again at fetch time, before any connection.
-    state = cached.client_state(client_id)
-    assert state is not None
-    cached.set_jwks_url(state, url)
+    written_by_hand(client_id, url)
     refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
 
 

@@ -13,8 +13,9 @@ from gateway_testing import FORM, MakeClient, MakeTenant, basic_auth, function_r
 
 import client_secrets_fn
 import token_fn
-from shared.registry import cached, clients
+from shared.registry import clients
 from shared.registry.errors import RegistryUnavailable
+from shared.registry.service import registry
 
 BASE = "https://gateway.example.test/oauth2/clients"
 
@@ -64,7 +65,7 @@ def gets_token(issued: clients.IssuedSecret) -> int:
 
 def active_ids(client_id: str) -> set[str]:
     now = datetime.now(UTC)
-    return {s.secret_id for s in clients.get_client_state(client_id).secrets if s.is_active(now)}
+    return {s.secret_id for s in registry().get_client(client_id).secrets if s.is_active(now)}
 
 
 # --- list ---------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def test_list_shows_ids_and_dates_but_never_values_or_hashes(make_client: MakeCl
     assert listed["secret_id"] == issued.secret_id and listed["active"] is True
     assert listed["last_used_day"] is None
     assert datetime.fromisoformat(listed["expires"]) - datetime.fromisoformat(listed["created"]) == timedelta(days=30)
-    stored = clients.get_client_state(issued.client_id).secrets[0].sha256
+    stored = registry().get_client(issued.client_id).secrets[0].sha256
     assert issued.secret not in response.get_body().decode() and stored not in response.get_body().decode()
 
 
@@ -174,8 +175,8 @@ def test_the_cap_follows_the_setting(make_client: MakeClient, monkeypatch: pytes
 
 def test_expired_secrets_do_not_count_toward_the_cap(make_client: MakeClient) -> None:
     issued = make_client()
-    expired = datetime.now(UTC) - timedelta(days=1)
-    old = cached.add_secret(clients.get_client_state(issued.client_id), expires_at=expired)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    old = registry().add_secret(issued.client_id, expires_in_days=1, now=two_days_ago, operator=True)
     create(issued)
     listed = {s["secret_id"]: s for s in json_body(secrets_call("GET", issued.client_id, issued))["secrets"]}
     assert listed[old.secret_id]["active"] is False and len(listed) == 3
@@ -192,7 +193,7 @@ def test_delete_revokes_at_once_and_the_old_secret_gets_no_token(make_client: Ma
     assert response.headers["Cache-Control"] == "no-store"
     assert gets_token(issued) == 401
     assert gets_token(new) == 400
-    assert clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked  # kept for the audit trail
+    assert registry().get_client(issued.client_id).secret(issued.secret_id).revoked  # kept for the audit trail
 
 
 def test_a_client_may_delete_the_secret_it_authenticated_with_while_another_is_active(
@@ -215,9 +216,8 @@ def test_deleting_the_last_active_secret_is_409_invalid_request(make_client: Mak
 
 def test_the_last_active_secret_is_protected_even_beside_expired_ones(make_client: MakeClient) -> None:
     issued = make_client()
-    expired = cached.add_secret(
-        clients.get_client_state(issued.client_id), expires_at=datetime.now(UTC) - timedelta(days=1)
-    )
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    expired = registry().add_secret(issued.client_id, expires_in_days=1, now=two_days_ago, operator=True)
     assert_oauth_error(secrets_call("DELETE", issued.client_id, issued, issued.secret_id), 409, "invalid_request")
     assert secrets_call("DELETE", issued.client_id, issued, expired.secret_id).status_code == 204
 
@@ -241,10 +241,10 @@ def test_another_client_is_refused_with_403_access_denied(
 ) -> None:
     victim, intruder = make_client(), make_client()
     create(victim)
-    before = clients.get_client_state(victim.client_id).secrets
+    before = registry().get_client(victim.client_id).secrets
     response = secrets_call(method, victim.client_id, intruder, victim.secret_id if with_secret_id else None)
     assert_oauth_error(response, 403, "access_denied")
-    assert clients.get_client_state(victim.client_id).secrets == before
+    assert registry().get_client(victim.client_id).secrets == before
 
 
 def test_a_client_id_that_does_not_exist_is_403_like_any_other_client(make_client: MakeClient) -> None:
@@ -285,7 +285,7 @@ def test_a_wrong_or_deleted_secret_is_401_invalid_client(make_client: MakeClient
 
 def test_a_disabled_client_is_403_access_denied(make_client: MakeClient) -> None:
     issued = make_client()
-    cached.set_client_enabled(issued.client_id, False)
+    registry().set_client_enabled(issued.client_id, False)
     assert_oauth_error(secrets_call("POST", issued.client_id, issued), 403, "access_denied")
     assert active_ids(issued.client_id) == {issued.secret_id}
 
@@ -352,7 +352,7 @@ def test_every_call_is_audited_without_secret_values_or_hashes(
     assert records[0]["secret_id"] == new.secret_id and records[2]["secret_id"] == issued.secret_id
     assert all(r["client_id"] == issued.client_id for r in records)
     assert records[4]["caller"] == intruder.client_id and records[4]["authenticated"] is True
-    hashes = [s.sha256 for s in clients.get_client_state(issued.client_id).secrets]
+    hashes = [s.sha256 for s in registry().get_client(issued.client_id).secrets]
     for value in (issued.secret, new.secret, intruder.secret, *hashes):
         assert value not in caplog.text
 
@@ -373,7 +373,7 @@ def test_an_unreachable_registry_is_503_temporarily_unavailable(
     def unreachable(client_id: str) -> None:  # a mock: Azurite cannot fail one call on demand
         raise RegistryUnavailable("Table Storage is unreachable")
 
-    monkeypatch.setattr(clients, "load_client_state", unreachable)
+    monkeypatch.setattr(registry(), "load_client", unreachable)
     response = secrets_call("GET", issued.client_id, issued)
     assert_oauth_error(response, 503, "temporarily_unavailable")
     assert response.headers["Retry-After"]
@@ -383,7 +383,7 @@ def test_storage_failing_after_authentication_is_503_and_audited(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     issued = make_client()
-    real_load = clients.load_client_state
+    real_load = registry().load_client
     loads: list[str] = []
 
     def fails_after_the_first_read(client_id: str) -> clients.ClientState | None:  # a mock, as above
@@ -392,7 +392,7 @@ def test_storage_failing_after_authentication_is_503_and_audited(
             raise RegistryUnavailable("Table Storage is unreachable")
         return real_load(client_id)
 
-    monkeypatch.setattr(clients, "load_client_state", fails_after_the_first_read)
+    monkeypatch.setattr(registry(), "load_client", fails_after_the_first_read)
     caplog.set_level(logging.INFO, logger="gateway.audit")
     assert_oauth_error(secrets_call("POST", issued.client_id, issued), 503, "temporarily_unavailable")
     [record] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"]

@@ -12,8 +12,9 @@ from gateway_env import PUBLIC_BASE
 from gateway_testing import MakeClient, MakeTenant, Onboarded, basic_auth, json_body, token_request
 
 import token_fn
-from shared.registry import cached, clients
+from shared.registry import clients
 from shared.registry.memory_storage import MemoryStorage
+from shared.registry.service import registry
 
 
 @pytest.fixture
@@ -174,17 +175,17 @@ def test_invalid_scope_for_a_disabled_tenant(make_tenant: MakeTenant, make_clien
 
 def test_unauthorized_client_when_the_client_is_disabled(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    cached.set_client_enabled(issued.client_id, False)
+    registry().set_client_enabled(issued.client_id, False)
     response = token_fn.main(token_request(grant(issued, tenant.tenant_id)))
     assert_oauth_error(response, 400, "unauthorized_client")
 
 
 def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: Onboarded) -> None:
     tenant, issued = onboarded
-    rotated = cached.add_secret_by_id(issued.client_id)
+    rotated = registry().add_secret(issued.client_id, operator=True)
     assert token_fn.main(token_request(grant(issued, tenant.tenant_id))).status_code == 200
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
-    cached.revoke_secret_by_id(issued.client_id, issued.secret_id)
+    registry().revoke_secret(issued.client_id, issued.secret_id, operator=True)
     assert_oauth_error(token_fn.main(token_request(grant(issued, tenant.tenant_id))), 401, "invalid_client")
     assert token_fn.main(token_request(grant(rotated, tenant.tenant_id))).status_code == 200
 
@@ -192,11 +193,10 @@ def test_revoked_secret_no_longer_gets_tokens_while_the_new_one_does(onboarded: 
 def test_expired_secret_is_refused(onboarded: Onboarded, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import datetime, timedelta
 
-    from shared.registry import store
     from shared.registry.storage import Merge
 
     tenant, issued = onboarded
-    store.active().commit(
+    registry().storage.commit(
         "Clients",
         [
             Merge(

@@ -10,11 +10,12 @@ import pytest
 from gateway_testing import MakeClient, MakeTenant
 from portal_env import PortalDriver, PortalSetup, page_text
 
-from shared.registry import cached, clients, tenants
+from shared.registry import clients, tenants
+from shared.registry.service import registry
 
 
 def _accounts(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if c.allowed_tenants == (tenant_id,)]
+    return [c for c in registry().list_clients() if c.allowed_tenants == (tenant_id,)]
 
 
 def _signed_in(portal: PortalSetup, tenant_id: str) -> PortalDriver:
@@ -42,7 +43,7 @@ def test_eight_racing_creations_with_one_name_make_one_account(portal: PortalSet
         assert len(made) == 1
     finally:
         for client in made:
-            cached.delete_client(client.client_id)
+            registry().delete_client(client.client_id)
 
 
 @pytest.mark.table_storage
@@ -58,10 +59,10 @@ def test_racing_creations_never_pass_the_cap(
         assert statuses.count(201) == 3 and len(made) == 3
         refused = driver.post("accounts", {"display_name": "One more", "expires_days": "90"})
         assert refused.status == 409 and "at most 3 app accounts" in page_text(refused)
-        cached.delete_client(made[0].client_id)  # an operator deletes one: its place frees up after the grace
+        registry().delete_client(made[0].client_id)  # an operator deletes one: its place frees up after the grace
     finally:
         for client in made[1:]:
-            cached.delete_client(client.client_id)
+            registry().delete_client(client.client_id)
 
 
 def test_labels_are_shown_wherever_secrets_are_listed(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -82,7 +83,7 @@ def test_labels_are_shown_wherever_secrets_are_listed(portal: PortalSetup, make_
         refused = driver.post(f"accounts/{client_id}/secrets", {"expires_days": "30", "label": "x" * 61})
         assert refused.status == 400 and "label" in page_text(refused)
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_deleting_a_secret_needs_confirmation(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -97,10 +98,10 @@ def test_deleting_a_secret_needs_confirmation(portal: PortalSetup, make_tenant: 
         driver.get(f"accounts/{client_id}")
         unconfirmed = driver.post(f"accounts/{client_id}/secrets/{first}/delete")
         assert unconfirmed.status == 400 and 'class="error"' in unconfirmed.body.decode()
-        assert not clients.get_client_state(client_id).secret(first).revoked  # type: ignore[union-attr]  # it exists
+        assert not registry().get_client(client_id).secret(first).revoked  # type: ignore[union-attr]  # it exists
         assert driver.post(f"accounts/{client_id}/secrets/{first}/delete", {"confirm": "yes"}).status == 303
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_the_history_shows_who_did_what_to_the_tenants_accounts(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -123,7 +124,7 @@ def test_the_history_shows_who_did_what_to_the_tenants_accounts(portal: PortalSe
         operator.sign_in(portal.operator())
         assert "disabled the account" in page_text(operator.get(f"operator/tenants/{tenant.tenant_id}/history"))
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_removing_a_tenant_retires_its_accounts_so_onboarding_again_revives_nothing(
@@ -140,14 +141,14 @@ def test_removing_a_tenant_retires_its_accounts_so_onboarding_again_revives_noth
     operator.get(f"operator/tenants/{tenant.tenant_id}")
     removed = operator.post(f"operator/tenants/{tenant.tenant_id}/remove", {"confirm": "yes"})
     assert removed.status == 200 and "1 account(s) that could use only this tenant are disabled" in page_text(removed)
-    state = clients.get_client_state(own.client_id)
+    state = registry().get_client(own.client_id)
     assert not state.client.enabled and all(s.revoked for s in state.secrets)
-    assert clients.get_client_state(shared_client.client_id).client.allowed_tenants == (other.tenant_id,)
-    assert clients.get_client_state(everywhere.client_id).client.allowed_tenants == ("*",)
-    cached.save_tenant(
+    assert registry().get_client(shared_client.client_id).client.allowed_tenants == (other.tenant_id,)
+    assert registry().get_client(everywhere.client_id).client.allowed_tenants == ("*",)
+    registry().save_tenant(
         tenants.Tenant(tenant.tenant_id, "again", tenant.fhir_base_url, tenant.fhir_version, tenant.auth)
     )
-    assert not clients.get_client_state(own.client_id).client.enabled  # onboarding again revives nothing
+    assert not registry().get_client(own.client_id).client.enabled  # onboarding again revives nothing
 
 
 def test_the_support_contact_and_the_developer_guide_are_links(portal: PortalSetup, make_tenant: MakeTenant) -> None:

@@ -12,7 +12,7 @@ from portal_env import PortalDriver, PortalSetup, audit_records, page_text
 
 import token_fn
 from shared import public_urls
-from shared.registry import cached, clients
+from shared.registry.service import registry
 
 RSA = rsa_pair(kid="portal-rsa")
 EC = ec_pair(kid="portal-ec")
@@ -30,9 +30,9 @@ def account(portal: PortalSetup, make_tenant: MakeTenant) -> tuple[PortalDriver,
     driver = _signed_in(portal, tenant.tenant_id)
     created = driver.post("accounts", {"display_name": "Backend service"})
     assert created.status == 201
-    client_id = next(c.client_id for c in clients.list_clients() if c.allowed_tenants == (tenant.tenant_id,))
+    client_id = next(c.client_id for c in registry().list_clients() if c.allowed_tenants == (tenant.tenant_id,))
     yield driver, tenant.tenant_id, client_id
-    cached.delete_client(client_id)
+    registry().delete_client(client_id)
 
 
 def test_a_pasted_jwks_lets_the_app_authenticate_and_removing_a_key_ends_it(
@@ -48,7 +48,7 @@ def test_a_pasted_jwks_lets_the_app_authenticate_and_removing_a_key_ends_it(
     assert RSA.public_jwk()["n"] not in text  # ids and thumbprints, never key material
     signed = sign_assertion(EC, client_id, public_urls.token_url())
     assert token_fn.main(token_request(assertion_form(signed, tenant_id))).status_code == 200
-    thumbprint = next(k.thumbprint for k in clients.get_client_state(client_id).keys if k.kid == "portal-ec")
+    thumbprint = next(k.thumbprint for k in registry().get_client(client_id).keys if k.kid == "portal-ec")
     assert driver.post(f"accounts/{client_id}/keys/{thumbprint}/delete", {}).status == 303
     refused = token_fn.main(
         token_request(assertion_form(sign_assertion(EC, client_id, public_urls.token_url()), tenant_id))
@@ -78,7 +78,7 @@ def test_private_symmetric_weak_and_broken_keys_are_refused_with_a_reason(
     assert reason in text and "Not done" in text
     if "d" in pasted:
         assert RSA.private_jwk()["d"] not in answer.body.decode()
-    assert clients.get_client_state(client_id).keys == ()
+    assert registry().get_client(client_id).keys == ()
 
 
 def test_a_jwks_url_is_saved_checked_and_removed(
@@ -88,7 +88,7 @@ def test_a_jwks_url_is_saved_checked_and_removed(
     assert driver.post(f"accounts/{client_id}/jwks-url", {"jwks_url": "http://127.0.0.1:9/jwks.json"}).status == 303
     assert "http://127.0.0.1:9/jwks.json" in driver.get(f"accounts/{client_id}").body.decode()
     assert driver.post(f"accounts/{client_id}/jwks-url/delete", {}).status == 303
-    assert clients.get_client_state(client_id).jwks_url is None
+    assert registry().get_client(client_id).jwks_url is None
     monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "false")
     refused = driver.post(f"accounts/{client_id}/jwks-url", {"jwks_url": "https://169.254.169.254/jwks"})
     assert refused.status == 400 and "link-local" in page_text(refused)
@@ -98,10 +98,10 @@ def test_keys_can_replace_the_secret_but_not_leave_the_account_without_a_credent
     account: tuple[PortalDriver, str, str],
 ) -> None:
     driver, _, client_id = account
-    secret_id = clients.get_client_state(client_id).secrets[0].secret_id
+    secret_id = registry().get_client(client_id).secrets[0].secret_id
     assert driver.post(f"accounts/{client_id}/keys", {"jwks": json.dumps(jwks(EC))}).status == 303
     assert driver.post(f"accounts/{client_id}/secrets/{secret_id}/delete", {"confirm": "yes"}).status == 303
-    thumbprint = clients.get_client_state(client_id).keys[0].thumbprint
+    thumbprint = registry().get_client(client_id).keys[0].thumbprint
     last = driver.post(f"accounts/{client_id}/keys/{thumbprint}/delete", {})
     assert last.status == 409 and "last credential" in page_text(last)
 
@@ -113,7 +113,7 @@ def test_another_tenants_admin_cannot_touch_the_keys(
     stranger = _signed_in(portal, make_tenant().tenant_id)
     assert stranger.post(f"accounts/{client_id}/keys", {"jwks": json.dumps(jwks(EC))}).status == 404
     assert stranger.post(f"accounts/{client_id}/jwks-url/delete", {}).status == 404
-    assert clients.get_client_state(client_id).keys == ()
+    assert registry().get_client(client_id).keys == ()
 
 
 def test_operators_see_kid_alg_and_thumbprint_only(account: tuple[PortalDriver, str, str], portal: PortalSetup) -> None:
@@ -123,6 +123,6 @@ def test_operators_see_kid_alg_and_thumbprint_only(account: tuple[PortalDriver, 
     operator.sign_in(portal.operator())
     page = operator.get(f"operator/clients/{client_id}")
     text = page.body.decode()
-    thumbprint = clients.get_client_state(client_id).keys[0].thumbprint
+    thumbprint = registry().get_client(client_id).keys[0].thumbprint
     assert page.status == 200 and "portal-rsa" in text and thumbprint in text and "RS384" in text
     assert RSA.public_jwk()["n"] not in text

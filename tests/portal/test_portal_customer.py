@@ -9,7 +9,7 @@ import pytest
 from gateway_testing import MakeTenant
 from portal_env import GLOBAL_ADMINISTRATOR, SUPPORT_CONTACT, PortalDriver, PortalSetup, audit_records, page_text
 
-from shared.registry import cached, clients
+from shared.registry.service import registry
 from shared.secret_values import secret_matches
 
 
@@ -38,7 +38,7 @@ def test_a_customer_admin_creates_the_account_for_exactly_their_tenant(
     assert created.status == 201
     assert created.header("Cache-Control") == "no-store"
     shown = _issued(created.body.decode())
-    state = clients.get_client_state(shown["client-id"])
+    state = registry().get_client(shown["client-id"])
     try:
         assert state.client.allowed_tenants == (tenant.tenant_id,)
         assert state.client.display_name == "Patients app"
@@ -55,7 +55,7 @@ def test_a_customer_admin_creates_the_account_for_exactly_their_tenant(
         assert create["tid"] == tenant.tenant_id and create["oid"] and create["outcome"] == "succeeded"
         assert all(shown["client-secret"] not in str(r) for r in records)
     finally:
-        cached.delete_client(shown["client-id"])
+        registry().delete_client(shown["client-id"])
 
 
 def test_resubmitting_the_create_form_never_makes_a_second_account(
@@ -68,9 +68,11 @@ def test_resubmitting_the_create_form_never_makes_a_second_account(
     try:
         again = driver.post("accounts", {"display_name": "patients  APP"})
         assert again.status == 409
-        assert [c.client_id for c in clients.list_clients() if c.allowed_tenants == (tenant.tenant_id,)] == [client_id]
+        assert [c.client_id for c in registry().list_clients() if c.allowed_tenants == (tenant.tenant_id,)] == [
+            client_id
+        ]
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -87,14 +89,14 @@ def test_rotation_follows_the_secrets_api_rules(portal: PortalSetup, make_tenant
         assert capped.status == 409 and "most allowed (2)" in page_text(capped)
         deleted = driver.post(f"accounts/{client_id}/secrets/{first['secret-id']}/delete", {"confirm": "yes"})
         assert deleted.status == 303
-        state = clients.get_client_state(client_id)
+        state = registry().get_client(client_id)
         assert state.secret(first["secret-id"]).revoked and not state.secret(new["secret-id"]).revoked
         driver.get(f"accounts/{client_id}")
         last = driver.post(f"accounts/{client_id}/secrets/{new['secret-id']}/delete", {"confirm": "yes"})
         assert last.status == 409 and "last active secret" in page_text(last)
-        assert clients.get_client_state(client_id).secret(new["secret-id"]).is_active(datetime.now(UTC))
+        assert registry().get_client(client_id).secret(new["secret-id"]).is_active(datetime.now(UTC))
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_disabling_needs_confirmation_and_is_final_for_the_customer(
@@ -106,14 +108,14 @@ def test_disabling_needs_confirmation_and_is_final_for_the_customer(
     try:
         driver.get(f"accounts/{client_id}")
         assert driver.post(f"accounts/{client_id}/disable", {}).status == 400
-        assert clients.get_client_state(client_id).client.enabled
+        assert registry().get_client(client_id).client.enabled
         assert driver.post(f"accounts/{client_id}/disable", {"confirm": "yes"}).status == 303
-        assert not clients.get_client_state(client_id).client.enabled
+        assert not registry().get_client(client_id).client.enabled
         driver.get(f"accounts/{client_id}")
         assert driver.post(f"accounts/{client_id}/secrets", {}).status == 409
-        assert len(clients.get_client_state(client_id).secrets) == 1
+        assert len(registry().get_client(client_id).secrets) == 1
     finally:
-        cached.delete_client(client_id)
+        registry().delete_client(client_id)
 
 
 def test_a_tenant_not_onboarded_is_told_whom_to_ask(portal: PortalSetup) -> None:
@@ -144,7 +146,7 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
     tenant_a, tenant_b = make_tenant(), make_tenant()
     b_driver = _signed_in(portal, tenant_b.tenant_id)
     b_account = _issued(b_driver.post("accounts", {"display_name": "B's app"}).body.decode())
-    shared_client = cached.create_client("partner-wide client", (tenant_a.tenant_id, tenant_b.tenant_id))
+    shared_client = registry().create_client("partner-wide client", (tenant_a.tenant_id, tenant_b.tenant_id))
     try:
         a_driver = _signed_in(portal, tenant_a.tenant_id)
         for client_id in (b_account["client-id"], shared_client.client_id, "no-such-client"):
@@ -161,12 +163,12 @@ def test_a_customer_of_tenant_a_never_reaches_tenant_b(portal: PortalSetup, make
         mine = a_driver.post(
             "accounts", {"display_name": "A's app", "tenant": tenant_b.tenant_id, "tid": tenant_b.tenant_id}
         )
-        a_client = clients.get_client_state(_issued(mine.body.decode())["client-id"]).client
+        a_client = registry().get_client(_issued(mine.body.decode())["client-id"]).client
         assert a_client.allowed_tenants == (tenant_a.tenant_id,)
-        cached.delete_client(a_client.client_id)
-        b_state = clients.get_client_state(b_account["client-id"])
+        registry().delete_client(a_client.client_id)
+        b_state = registry().get_client(b_account["client-id"])
         assert b_state.client.enabled and len(b_state.secrets) == 1 and not b_state.secrets[0].revoked
-        assert len(clients.get_client_state(shared_client.client_id).secrets) == 1
+        assert len(registry().get_client(shared_client.client_id).secrets) == 1
     finally:
-        cached.delete_client(b_account["client-id"])
-        cached.delete_client(shared_client.client_id)
+        registry().delete_client(b_account["client-id"])
+        registry().delete_client(shared_client.client_id)

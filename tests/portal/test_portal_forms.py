@@ -6,11 +6,12 @@ import pytest
 from gateway_testing import MakeTenant
 from portal_env import PortalDriver, PortalSetup, page_text
 
-from shared.registry import cached, clients, tenants
+from shared.registry import clients
+from shared.registry.service import registry
 
 
 def _accounts(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if c.allowed_tenants == (tenant_id,)]
+    return [c for c in registry().list_clients() if c.allowed_tenants == (tenant_id,)]
 
 
 @pytest.mark.parametrize("days", ["²", "٣", "３０", "30 ", "+30", "0", "45", "731", "never", "", "1e2"])
@@ -43,9 +44,9 @@ def test_the_longest_expiry_and_never_are_the_operators_choice(
     assert created.status == 201
     (account,) = _accounts(tenant.tenant_id)
     try:
-        assert clients.get_client_state(account.client_id).secrets[0].expires_at is None
+        assert registry().get_client(account.client_id).secrets[0].expires_at is None
     finally:
-        cached.delete_client(account.client_id)
+        registry().delete_client(account.client_id)
 
 
 @pytest.mark.parametrize(
@@ -87,4 +88,4 @@ def test_an_operator_typo_is_a_400_naming_the_field_and_nothing_is_stored(
     answer = driver.post("operator/tenants", form)
     assert answer.status == 400, page_text(answer)[:300]
     assert named in page_text(answer)
-    assert tenants.load_tenant(tenant_id) is None
+    assert registry().load_tenant(tenant_id) is None

@@ -9,7 +9,7 @@ import pytest
 from gateway_testing import MakeClient, MakeTenant
 from portal_env import CUSTOMER_ADMIN_ROLE, OPERATOR_ROLE, PortalDriver, PortalSetup, audit_records, page_text
 
-from shared.registry import cached, clients, tenants
+from shared.registry.service import registry
 
 
 def _operator(portal: PortalSetup) -> PortalDriver:
@@ -61,7 +61,7 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
     try:
         driver.get("operator/tenants/new")
         assert driver.post("operator/tenants", form).status == 303
-        saved = tenants.get_tenant(tenant_id)
+        saved = registry().get_tenant(tenant_id)
         assert saved.fhir_base_url == "https://127.0.0.1:9/fhir" and saved.fhir_version.name == "DSTU2"
         assert saved.auth.method == "azure_ad" and saved.auth.secret_setting == "UPSTREAM_SECRET_CONTOSO"
         assert saved.auth.scope == "https://127.0.0.1:9/fhir/.default" and saved.compatibility is False
@@ -79,13 +79,13 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
             "enabled": "",
         }
         assert driver.post(f"operator/tenants/{tenant_id}", edit).status == 303
-        edited = tenants.get_tenant(tenant_id)
+        edited = registry().get_tenant(tenant_id)
         assert edited.auth.method == "basic" and edited.auth.username == "svc" and not edited.auth.authority
         assert edited.compatibility and not edited.enabled
         driver.get(f"operator/tenants/{tenant_id}")
         invalid = driver.post(f"operator/tenants/{tenant_id}", {**edit, "username": ""})
         assert invalid.status == 400 and "needs User name" in page_text(invalid)
-        assert tenants.get_tenant(tenant_id).auth.username == "svc"
+        assert registry().get_tenant(tenant_id).auth.username == "svc"
         report = driver.post(f"operator/tenants/{tenant_id}/check")
         assert report.status == 200 and "The check found problems" in page_text(report)
         assert "UPSTREAM_SECRET_CONTOSO" in page_text(report)  # the setting's name, never a value
@@ -93,13 +93,13 @@ def test_an_operator_onboards_edits_and_checks_a_tenant(portal: PortalSetup, cap
         assert events.count("portal.operator.tenant.save") == 4 and "portal.operator.tenant.check" in events
         driver.get(f"operator/tenants/{tenant_id}")
         assert driver.post(f"operator/tenants/{tenant_id}/remove", {}).status == 400
-        assert tenants.load_tenant(tenant_id) is not None
+        assert registry().load_tenant(tenant_id) is not None
         removed = driver.post(f"operator/tenants/{tenant_id}/remove", {"confirm": "yes"})
         assert removed.status == 200 and "is removed" in page_text(removed)
-        assert tenants.load_tenant(tenant_id) is None
+        assert registry().load_tenant(tenant_id) is None
     finally:
-        if tenants.load_tenant(tenant_id) is not None:
-            cached.remove_tenant(tenant_id)
+        if registry().load_tenant(tenant_id) is not None:
+            registry().remove_tenant(tenant_id)
 
 
 def test_an_operator_lists_disables_enables_and_revokes(
@@ -111,13 +111,13 @@ def test_an_operator_lists_disables_enables_and_revokes(
     listing = driver.get("operator/clients", tenant=tenant.tenant_id)
     assert listing.status == 200 and issued.client_id in listing.body.decode()
     assert driver.post(f"operator/clients/{issued.client_id}/disable", {"confirm": "yes"}).status == 303
-    assert not clients.get_client_state(issued.client_id).client.enabled
+    assert not registry().get_client(issued.client_id).client.enabled
     assert driver.post(f"operator/clients/{issued.client_id}/enable").status == 303
-    assert clients.get_client_state(issued.client_id).client.enabled
+    assert registry().get_client(issued.client_id).client.enabled
     # Unlike a customer, an operator may revoke the last secret (as `client secret revoke` may).
     assert (
         driver.post(f"operator/clients/{issued.client_id}/secrets/{issued.secret_id}/revoke", {"confirm": "yes"}).status
         == 303
     )
-    assert clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
+    assert registry().get_client(issued.client_id).secret(issued.secret_id).revoked
     assert driver.post("operator/clients/no-such-client/disable", {"confirm": "yes"}).status == 404

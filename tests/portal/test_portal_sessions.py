@@ -14,10 +14,11 @@ from portal_env import PortalDriver, PortalSetup, audit_records, page_text
 from local_host.host_cookies import escape_data_string
 from shared.portal.session import COOKIE_NAME, Session, read_session, session_cookie
 from shared.registry import clients
+from shared.registry.service import registry
 
 
 def _accounts(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if c.allowed_tenants == (tenant_id,)]
+    return [c for c in registry().list_clients() if c.allowed_tenants == (tenant_id,)]
 
 
 def test_the_session_cookie_is_sealed_http_only_secure_and_lax(portal: PortalSetup, make_tenant: MakeTenant) -> None:
@@ -135,7 +136,6 @@ def test_static_files_and_unknown_pages(portal: PortalSetup) -> None:
 def test_a_registry_outage_is_a_readable_page_and_changes_nothing(
     portal: PortalSetup, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from shared.registry import tenants
     from shared.registry.errors import RegistryError
 
     tenant = make_tenant()
@@ -145,7 +145,7 @@ def test_a_registry_outage_is_a_readable_page_and_changes_nothing(
     def unreachable(tenant_id: str) -> None:
         raise RegistryError("Table Storage unreachable")
 
-    monkeypatch.setattr(tenants, "load_tenant", unreachable)
+    monkeypatch.setattr(registry(), "load_tenant", unreachable)
     answer = driver.post("accounts", {"display_name": "Patients app"})
     assert answer.status == 503 and "Nothing was changed" in page_text(answer)
     monkeypatch.undo()

@@ -7,10 +7,11 @@ from portal_env import PortalDriver, PortalSetup, page_text
 
 from shared.portal.session import COOKIE_NAME
 from shared.registry import clients
+from shared.registry.service import registry
 
 
 def _accounts(tenant_id: str) -> list[clients.Client]:
-    return [c for c in clients.list_clients() if c.allowed_tenants == (tenant_id,)]
+    return [c for c in registry().list_clients() if c.allowed_tenants == (tenant_id,)]
 
 
 def test_a_cookie_copied_before_sign_out_opens_nothing_afterwards(portal: PortalSetup, make_tenant: MakeTenant) -> None:

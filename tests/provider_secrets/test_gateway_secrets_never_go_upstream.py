@@ -17,7 +17,8 @@ from exfiltration_listener import Listener
 from portal_env import PortalDriver, PortalSetup, portal, portal_setup  # noqa: F401 - fixtures
 
 from admin.cli import main
-from shared.registry import cached, store, tenants
+from shared.registry import tenants
+from shared.registry.service import registry
 from shared.registry.storage import Delete, Insert
 
 pytestmark = pytest.mark.table_storage
@@ -35,9 +36,9 @@ def listener() -> Iterator[Listener]:
 def tenant_id() -> Iterator[str]:
     value = str(uuid.uuid4())
     yield value
-    if store.active().row(tenants.TABLE, value, tenants.PROVIDER_ROW) is not None:
-        store.active().commit(tenants.TABLE, [Delete(value, tenants.PROVIDER_ROW)])
-        cached.forget_tenant(value)
+    if registry().storage.row(tenants.TABLE, value, tenants.PROVIDER_ROW) is not None:
+        registry().storage.commit(tenants.TABLE, [Delete(value, tenants.PROVIDER_ROW)])
+        registry().cache.forget_tenant(value)
 
 
 def cli(*argv: str) -> tuple[int, str, str]:
@@ -64,7 +65,7 @@ def _hand_edited_row(tenant_id: str, listener: Listener, setting: str) -> None:
         "Username": "x",
         "SecretSetting": setting,
     }
-    store.active().commit(tenants.TABLE, [Insert(entity)])
+    registry().storage.commit(tenants.TABLE, [Insert(entity)])
 
 
 @pytest.mark.parametrize("setting", GATEWAY_SECRETS)
@@ -76,7 +77,7 @@ def test_the_command_line_refuses_a_gateway_setting_and_the_check_sends_nothing(
         "--auth", "basic", "--username", "x", "--secret-setting", setting,
     )  # fmt: skip
     assert status == 2 and f"names {setting}, a setting of the gateway itself" in err
-    assert tenants.load_tenant(tenant_id) is None
+    assert registry().load_tenant(tenant_id) is None
     _hand_edited_row(tenant_id, listener, setting)
     status, _, err = cli("tenant", "check", tenant_id)
     assert status != 0 and "SecretSetting" in err and "a setting of the gateway itself" in err
@@ -119,7 +120,7 @@ def test_the_portal_refuses_a_gateway_setting_and_its_check_sends_nothing(
     answer = driver.post("operator/tenants", form)
     page = answer.body.decode()
     assert answer.status == 400 and f"names {setting}, a setting of the gateway itself" in page
-    assert tenants.load_tenant(tenant_id) is None
+    assert registry().load_tenant(tenant_id) is None
     _hand_edited_row(tenant_id, listener, setting)
     driver.get("operator")
     checked = driver.post(f"operator/tenants/{tenant_id}/check", {})

@@ -17,7 +17,8 @@ from vault_testing import VaultSetup
 
 from admin.cli import main
 from shared.provider_secrets.names import provider_secret_name
-from shared.registry import cached, store, tenants
+from shared.registry import tenants
+from shared.registry.service import registry
 from shared.registry.storage import Delete, Insert
 
 pytestmark = pytest.mark.table_storage
@@ -33,9 +34,9 @@ def listener() -> Iterator[Listener]:
 def tenant_id() -> Iterator[str]:
     value = str(uuid.uuid4())
     yield value
-    if store.active().row(tenants.TABLE, value, tenants.PROVIDER_ROW) is not None:
-        store.active().commit(tenants.TABLE, [Delete(value, tenants.PROVIDER_ROW)])
-        cached.forget_tenant(value)
+    if registry().storage.row(tenants.TABLE, value, tenants.PROVIDER_ROW) is not None:
+        registry().storage.commit(tenants.TABLE, [Delete(value, tenants.PROVIDER_ROW)])
+        registry().cache.forget_tenant(value)
 
 
 def cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
@@ -50,7 +51,7 @@ def _secret() -> str:
 
 
 def _raw_row(tenant_id: str) -> str:
-    row = store.active().row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
+    row = registry().storage.row(tenants.TABLE, tenant_id, tenants.PROVIDER_ROW)
     assert row is not None
     return json.dumps(row.entity, default=str)
 
@@ -100,7 +101,7 @@ def _legacy_row(tenant_id: str, listener: Listener, setting: str) -> None:
         "Username": "gateway",
         "SecretSetting": setting,
     }
-    store.active().commit(tenants.TABLE, [Insert(entity)])
+    registry().storage.commit(tenants.TABLE, [Insert(entity)])
 
 
 def test_migration_moves_an_upstream_secret_setting_into_the_vault(
@@ -112,7 +113,7 @@ def test_migration_moves_an_upstream_secret_setting_into_the_vault(
     assert cli("tenant", "check", tenant_id)[0] == 0  # a legacy tenant in the provider namespace keeps working
     status, out, err = cli("--json", "tenant", "secret", "migrate", tenant_id, "--from-environment")
     assert status == 0, err
-    migrated = tenants.get_tenant(tenant_id)
+    migrated = registry().get_tenant(tenant_id)
     assert migrated.auth.secret_setting == "" and migrated.auth.provider_secret == provider_secret_name(tenant_id)
     assert value not in out + _raw_row(tenant_id)
     monkeypatch.delenv("UPSTREAM_SECRET_MIGRATED")  # the app setting can go: the vault serves the tenant now
@@ -168,7 +169,7 @@ def test_an_operator_stores_replaces_and_removes_a_secret_in_the_portal(
     assert refused.status == 400 and "the secret is empty" in refused.body.decode()
     driver.get(f"operator/tenants/{tenant_id}")
     assert driver.post(f"operator/tenants/{tenant_id}/secret", {"action": "remove"}).status == 303
-    assert provider_vault.vault.names() == [] and tenants.get_tenant(tenant_id).auth.provider_secret == ""
+    assert provider_vault.vault.names() == [] and registry().get_tenant(tenant_id).auth.provider_secret == ""
     records = audit_records(caplog)
     assert [r["outcome"] for r in records if r["audit"] == "portal.operator.tenant.secret"] == [
         "succeeded",
@@ -198,10 +199,10 @@ def test_an_operator_onboards_an_oauth_client_credentials_tenant_and_bad_token_u
     }
     refused = driver.post("operator/tenants", form)
     assert refused.status == 400 and "Token URL is refused: link-local and cloud-metadata" in refused.body.decode()
-    assert tenants.load_tenant(tenant_id) is None
+    assert registry().load_tenant(tenant_id) is None
     driver.get("operator/tenants/new")
     assert driver.post("operator/tenants", form | {"token_url": "https://localhost:9/oauth2/token"}).status == 303
-    saved = tenants.get_tenant(tenant_id).auth
+    saved = registry().get_tenant(tenant_id).auth
     assert (saved.method, saved.token_url, saved.client_auth, saved.scope) == (
         "oauth_client_credentials",
         "https://localhost:9/oauth2/token",

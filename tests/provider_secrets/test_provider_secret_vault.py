@@ -109,7 +109,9 @@ def test_a_row_may_name_only_the_secret_derived_for_its_own_tenant() -> None:
         "FhirVersion": "R4",
         "AuthMethod": "bearer",
     }
-    assert parse_tenant(row | {"ProviderSecret": provider_secret_name(tenant_id)}).auth.provider_secret
+    assert parse_tenant(
+        row | {"ProviderSecret": provider_secret_name(tenant_id)}, allow_private_addresses=False
+    ).auth.provider_secret
     for name in (provider_secret_name(other), "token-signing-key", "portal-session-key", "provider-x"):
         with pytest.raises(MisconfiguredEntity, match="ProviderSecret"):
-            parse_tenant(row | {"ProviderSecret": name})
+            parse_tenant(row | {"ProviderSecret": name}, allow_private_addresses=False)

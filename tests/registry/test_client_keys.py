@@ -13,10 +13,12 @@ from client_keys_testing import ec_pair, jwks, rsa_pair
 from gateway_testing import MakeClient
 
 from shared.oauth import replay_guard
-from shared.registry import cached, clients, key_rules, secret_rules, store
+from shared.registry import clients, secret_rules
 from shared.registry.client_keys import KeyRefused, parse_jwks, parse_public_jwk, thumbprint
 from shared.registry.memory_storage import MemoryStorage
 from shared.registry.secret_rules import SecretConflict
+from shared.registry.service import registry
+from shared.registry.storage import Replace
 
 RSA = rsa_pair(kid="r1")
 EC = ec_pair(kid="e1")
@@ -73,43 +75,42 @@ def test_keys_are_plain_rows_without_private_material_and_a_hand_edited_row_is_c
     make_client: MakeClient, memory_registry: MemoryStorage
 ) -> None:
     client_id = make_client().client_id
-    key_rules.add_jwks(client_id, json.dumps(jwks(RSA, EC)))
-    rows = {r.entity["RowKey"]: r.entity for r in store.active().partition(clients.TABLE, client_id)}
+    registry().add_keys(client_id, json.dumps(jwks(RSA, EC)))
+    rows = {r.entity["RowKey"]: r.entity for r in registry().storage.partition(clients.TABLE, client_id)}
     key_rows = [e for key, e in rows.items() if key.startswith("key-")]
     assert {e["Kid"] for e in key_rows} == {"r1", "e1"}
     for entity in key_rows:
         assert '"d"' not in entity["Jwk"] and entity["RowKey"] == "key-" + thumbprint(json.loads(entity["Jwk"]))
     with pytest.raises(KeyRefused, match="already registered"):
-        key_rules.add_jwks(client_id, json.dumps(jwks(RSA)))
+        registry().add_keys(client_id, json.dumps(jwks(RSA)))
     # Someone pastes a private JWK into the row by hand: the client's state names the broken column.
     broken = dict(key_rows[0], Jwk=json.dumps(RSA.private_jwk()))
-    store.active().commit(clients.TABLE, [clients.Replace(broken)])
-    cached.forget_client(client_id)
+    registry().storage.commit(clients.TABLE, [Replace(broken)])
+    registry().cache.forget_client(client_id)
     with pytest.raises(Exception, match="Jwk is refused"):
-        clients.load_client_state(client_id)
+        registry().load_client(client_id)
 
 
 def test_keys_can_replace_secrets_but_a_client_keeps_one_credential(make_client: MakeClient) -> None:
     issued = make_client()
-    key_rules.add_jwks(issued.client_id, json.dumps(jwks(RSA)))
-    now = clients._utcnow()
-    secret_rules.revoke_secret(issued.client_id, issued.secret_id, now)  # keys remain: allowed
+    registry().add_keys(issued.client_id, json.dumps(jwks(RSA)))
+    registry().revoke_secret(issued.client_id, issued.secret_id)  # keys remain: allowed
     with pytest.raises(SecretConflict, match="last credential"):
-        key_rules.remove_key(issued.client_id, "r1")
-    key_rules.add_jwks(issued.client_id, json.dumps(jwks(EC)))
-    assert key_rules.remove_key(issued.client_id, "r1").kid == "r1"
-    with pytest.raises(key_rules.KeyNotFound):
-        key_rules.remove_key(issued.client_id, "r1")
-    state = clients.get_client_state(issued.client_id)
+        registry().remove_key(issued.client_id, "r1")
+    registry().add_keys(issued.client_id, json.dumps(jwks(EC)))
+    assert registry().remove_key(issued.client_id, "r1").kid == "r1"
+    with pytest.raises(secret_rules.KeyNotFound):
+        registry().remove_key(issued.client_id, "r1")
+    state = registry().get_client(issued.client_id)
     assert [k.kid for k in state.keys] == ["e1"]
 
 
 def test_deleting_a_client_deletes_its_key_rows(make_client: MakeClient, memory_registry: MemoryStorage) -> None:
     client_id = make_client().client_id
-    key_rules.add_jwks(client_id, json.dumps(jwks(RSA)))
-    key_rules.set_jwks_url(client_id, "http://127.0.0.1:9/jwks.json")
-    cached.delete_client(client_id)
-    assert store.active().partition(clients.TABLE, client_id) == []
+    registry().add_keys(client_id, json.dumps(jwks(RSA)))
+    registry().set_jwks_url(client_id, "http://127.0.0.1:9/jwks.json")
+    registry().delete_client(client_id)
+    assert registry().storage.partition(clients.TABLE, client_id) == []
 
 
 def _replay_guard_accepts_each_jti_once() -> None:
@@ -125,7 +126,7 @@ def _replay_guard_accepts_each_jti_once() -> None:
     assert not replay_guard.accept_once(client_id, "jti-1", later + 300, later)
     much_later = later + 1000
     assert replay_guard.purge_expired(client_id, much_later) == 2
-    assert store.active().partition(replay_guard.TABLE, client_id) == []
+    assert registry().storage.partition(replay_guard.TABLE, client_id) == []
 
 
 def test_the_replay_guard_in_memory() -> None:

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 from gateway_testing import MakeTenant
 
-from shared.registry import cached, tenants
 from shared.registry.errors import EntityConflict
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -26,9 +26,9 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
     make_tenant: MakeTenant,
 ) -> None:
     tenant = make_tenant()
-    cached.save_tenant(
+    registry().save_tenant(
         replace(
-            tenants.get_tenant(tenant.tenant_id),
+            registry().get_tenant(tenant.tenant_id),
             allowed_resource_types=("Patient",),
             display_name="gen-0",
             auth=replace(tenant.auth, scope="gen-0"),
@@ -41,7 +41,7 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
     def writer(number: int) -> None:
         for edit in range(EDITS_PER_WRITER):
             while True:
-                current = tenants.get_tenant(tenant.tenant_id)
+                current = registry().get_tenant(tenant.tenant_id)
                 generation = f"gen-{number}-{edit}"
                 changed = replace(
                     current,
@@ -50,14 +50,14 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
                     allowed_resource_types=(*current.allowed_resource_types, type_name(number, edit)),
                 )
                 try:
-                    cached.save_tenant(changed)
+                    registry().save_tenant(changed)
                     break
                 except EntityConflict:
                     conflicts.append(number)
 
     def reader() -> None:
         while not stop.is_set():
-            seen = tenants.get_tenant(tenant.tenant_id)
+            seen = registry().get_tenant(tenant.tenant_id)
             if seen.display_name != seen.auth.scope:
                 torn.append(f"{seen.display_name} / {seen.auth.scope}")
 
@@ -71,7 +71,7 @@ def test_concurrent_read_modify_writes_lose_no_update_and_readers_see_whole_enti
     for thread in readers:
         thread.join()
 
-    final = tenants.get_tenant(tenant.tenant_id).allowed_resource_types
+    final = registry().get_tenant(tenant.tenant_id).allowed_resource_types
     expected = {type_name(w, e) for w in range(WRITERS) for e in range(EDITS_PER_WRITER)}
     assert expected <= set(final) and len(final) == len(expected) + 1
     assert conflicts, "the writers really did collide, and the ETag refused the stale ones"

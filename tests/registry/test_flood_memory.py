@@ -13,7 +13,7 @@ from gateway_testing import MakeClient, MakeTenant, token_request
 
 import token_fn
 from shared import public_urls, throttle
-from shared.registry import cached, clients
+from shared.registry.service import registry
 from shared.ttl_cache import TTLCache
 
 pytestmark = pytest.mark.slow  # floods of thousands of requests (5-10 s)
@@ -47,9 +47,9 @@ def test_failure_counters_evict_the_oldest_key_instead_of_forgetting_everything(
 def test_a_flood_of_random_client_ids_at_the_token_endpoint_stays_bounded(
     monkeypatch: pytest.MonkeyPatch, make_tenant: MakeTenant, make_client: MakeClient
 ) -> None:
-    monkeypatch.setattr(cached, "_client_states", TTLCache(cached._ttl, max_entries=50))
-    monkeypatch.setattr(throttle, "_WINDOW", throttle.FailureWindow(max_keys=120))
     monkeypatch.setenv("THROTTLE_MAX_FAILURES_PER_ADDRESS", "1000000")
+    monkeypatch.setattr(registry().cache, "clients", TTLCache(lambda: 60.0, max_entries=50))
+    monkeypatch.setattr(throttle, "_WINDOW", throttle.FailureWindow(max_keys=120))
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
     form = {
@@ -64,9 +64,9 @@ def test_a_flood_of_random_client_ids_at_the_token_endpoint_stays_bounded(
         token_fn.main(token_request(guess, {"X-Forwarded-For": f"198.51.{n // 250}.{n % 250}"}))
         if n % 20 == 0:
             assert token_fn.main(token_request(form)).status_code == 200
-    assert len(cached._client_states) <= 50 and cached._client_states.lock_count() == 0
+    assert len(registry().cache.clients) <= 50 and registry().cache.clients.lock_count() == 0
     assert throttle.tracked_keys() <= 120
-    with mock.patch.object(clients, "load_client_state", wraps=clients.load_client_state) as loads:
+    with mock.patch.object(registry(), "load_client", wraps=registry().load_client) as loads:
         assert token_fn.main(token_request(form)).status_code == 200
     assert loads.call_count == 0, "the legitimate client's state survived the flood"
 
@@ -141,7 +141,7 @@ def test_failures_naming_unknown_client_ids_leave_no_per_id_state(
     try:
         # Warm up past MAX_FAILURES_KEPT_PER_KEY (traced too), so the one address counter reaches its bounded size.
         _random_id_flood(throttle.MAX_FAILURES_KEPT_PER_KEY + 50, tenant.tenant_id, signer)
-        keys_before, cached_before = throttle.tracked_keys(), len(cached._client_states)
+        keys_before, cached_before = throttle.tracked_keys(), len(registry().cache.clients)
         _random_id_flood(200, tenant.tenant_id, signer)
         after_200 = tracemalloc.take_snapshot().filter_traces([gateway_code])
         _random_id_flood(1_000, tenant.tenant_id, signer)
@@ -150,7 +150,7 @@ def test_failures_naming_unknown_client_ids_leave_no_per_id_state(
         tracemalloc.stop()
     # Counted: the throttle holds the one address counter and nothing per id; no "no such client" is cached.
     assert throttle.tracked_keys() == keys_before == 1
-    assert len(cached._client_states) == cached_before == 1
+    assert len(registry().cache.clients) == cached_before == 1
     # 1,000 more random ids cost what 200 did, within noise (before the fix each cost 0.5-1.5 KB in the
     # throttle alone, i.e. 500 KB or more per 1,000).
     growth = sum(stat.size_diff for stat in after_1200.compare_to(after_200, "filename"))

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached, clients, connection, tenants
 from shared.registry.errors import EntityConflict, MisconfiguredEntity
+from shared.registry.service import registry
 
 pytestmark = pytest.mark.table_storage
 
@@ -24,7 +24,7 @@ def write_tenant(**columns: Any) -> str:
         "AuthMethod": "none",
         **columns,
     }
-    connection.table("Tenants").upsert_entity({k: v for k, v in entity.items() if v is not None})
+    registry().storage.table("Tenants").upsert_entity({k: v for k, v in entity.items() if v is not None})
     return tenant_id
 
 
@@ -66,47 +66,47 @@ def test_broken_tenant_columns_are_named(columns: dict[str, Any], column: str) -
     tenant_id = write_tenant(**columns)
     try:
         with pytest.raises(MisconfiguredEntity) as raised:
-            tenants.load_tenant(tenant_id)
+            registry().load_tenant(tenant_id)
         assert raised.value.column == column and raised.value.table == "Tenants"
         assert tenant_id in str(raised.value) and column in str(raised.value)
     finally:
-        connection.table("Tenants").delete_entity(tenant_id, "provider")
+        registry().storage.table("Tenants").delete_entity(tenant_id, "provider")
 
 
 def test_hand_typed_text_flags_are_read() -> None:
     tenant_id = write_tenant(Enabled="FALSE", AllowedResourceTypes="Patient, Observation")
     try:
-        tenant = tenants.get_tenant(tenant_id)
+        tenant = registry().get_tenant(tenant_id)
         assert tenant.enabled is False and tenant.allowed_resource_types == ("Patient", "Observation")
     finally:
-        connection.table("Tenants").delete_entity(tenant_id, "provider")
+        registry().storage.table("Tenants").delete_entity(tenant_id, "provider")
 
 
 def test_broken_client_columns_are_named(make_client: MakeClient) -> None:
     issued = make_client()
-    connection.table("Clients").update_entity(
+    registry().storage.table("Clients").update_entity(
         {"PartitionKey": issued.client_id, "RowKey": "client", "AllowedTenants": "contoso"}
     )
     with pytest.raises(MisconfiguredEntity, match="AllowedTenants"):
-        clients.load_client_state(issued.client_id)
-    connection.table("Clients").update_entity(
+        registry().load_client(issued.client_id)
+    registry().storage.table("Clients").update_entity(
         {"PartitionKey": issued.client_id, "RowKey": "secret-" + issued.secret_id, "SecretSha256": "xyz"}
     )
-    connection.table("Clients").update_entity(
+    registry().storage.table("Clients").update_entity(
         {"PartitionKey": issued.client_id, "RowKey": "client", "AllowedTenants": "*"}
     )
     with pytest.raises(MisconfiguredEntity, match="SecretSha256"):
-        clients.load_client_state(issued.client_id)
+        registry().load_client(issued.client_id)
 
 
 def test_a_stale_write_is_refused_by_its_etag(make_tenant: MakeTenant) -> None:
     from dataclasses import replace
 
     tenant = make_tenant()
-    cached.save_tenant(replace(tenant, display_name="first writer"))
+    registry().save_tenant(replace(tenant, display_name="first writer"))
     with pytest.raises(EntityConflict):
-        cached.save_tenant(replace(tenant, display_name="second writer, stale etag"))
-    assert tenants.get_tenant(tenant.tenant_id).display_name == "first writer"
+        registry().save_tenant(replace(tenant, display_name="second writer, stale etag"))
+    assert registry().get_tenant(tenant.tenant_id).display_name == "first writer"
 
 
 def test_creating_an_existing_tenant_is_a_conflict(make_tenant: MakeTenant) -> None:
@@ -114,4 +114,4 @@ def test_creating_an_existing_tenant_is_a_conflict(make_tenant: MakeTenant) -> N
 
     tenant = make_tenant()
     with pytest.raises(EntityConflict):
-        cached.save_tenant(replace(tenant, etag=None))
+        registry().save_tenant(replace(tenant, etag=None))

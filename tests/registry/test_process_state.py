@@ -16,8 +16,8 @@ import shared.proxy.provider_capabilities
 import shared.tokens.verifier
 import shared.upstream_auth.methods  # noqa: F401 - registers the credential slots and the identity session
 from shared import process_state, settings, throttle
-from shared.registry import cached
 from shared.registry.memory_storage import MemoryStorage
+from shared.registry.service import registry
 from shared.tokens import signing_keys
 
 
@@ -32,9 +32,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "proxy.provider_capabilities",
         "provider_secrets.vault_store",
         "outbound.upstream_pools",
-        "registry.cache",
-        "registry.secret_last_use",
-        "registry.table_clients",
+        "registry.service",
         "settings",
         "throttle.failures",
         "tokens.key_ring",
@@ -50,17 +48,17 @@ def test_reset_drops_cached_registry_state_and_failure_counters(
     make_client: MakeClient, memory_registry: MemoryStorage
 ) -> None:
     issued = make_client()
-    assert cached.client_state(issued.client_id) is not None
+    assert registry().client(issued.client_id) is not None
     throttle.record_failure(issued.client_id, "192.0.2.1")
     signing_keys.key_ring()
     calls = memory_registry.calls
-    cached.client_state(issued.client_id)
+    registry().client(issued.client_id)
     assert memory_registry.calls == calls  # cached
     assert throttle.tracked_keys() == 3
     process_state.reset()
     assert throttle.tracked_keys() == 0
     assert not signing_keys.key_ring.is_built
-    cached.client_state(issued.client_id)
+    registry().client(issued.client_id)
     assert memory_registry.calls == calls + 1  # loaded again after the reset
 
 

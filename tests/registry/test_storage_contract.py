@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from gateway_env import table_storage
 
 from shared.registry.errors import EntityConflict, EntityNotFound
 from shared.registry.memory_storage import MemoryStorage
@@ -24,7 +25,7 @@ TABLE = CLIENTS_TABLE
     ]
 )
 def storage(request: pytest.FixtureRequest) -> RegistryStorage:
-    return TableStorage() if request.param == "table" else MemoryStorage()
+    return TableStorage(table_storage(), "") if request.param == "table" else MemoryStorage()
 
 
 @pytest.fixture

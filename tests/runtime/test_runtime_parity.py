@@ -24,7 +24,8 @@ from devtools.runtime_tier.launcher import RuntimeHost
 from devtools.runtime_tier.routes import read_function_folders
 from sandbox.server import ServerHandle
 from shared.fhir.versions import parse_fhir_version
-from shared.registry import cached, store, tenants
+from shared.registry import tenants
+from shared.registry.service import registry, use_storage
 
 pytestmark = pytest.mark.table_storage
 
@@ -83,11 +84,11 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
     ).encode()
 
     def new_secret() -> dict[str, str]:
-        return {"secret_id": cached.add_secret_by_id(world.client_id).secret_id}
+        return {"secret_id": registry().add_secret(world.client_id, operator=True).secret_id}
 
     def revoke_created(answer: Answer) -> None:
         if answer.status == 201:
-            cached.revoke_secret_by_id(world.client_id, json.loads(answer.body)["secret_id"])
+            registry().revoke_secret(world.client_id, json.loads(answer.body)["secret_id"], operator=True)
 
     plain = HostCall()
     cases = [
@@ -179,9 +180,9 @@ CASE_IDS = list(build_cases(World("t", "c", "s", "x")))
 @pytest.fixture(scope="module")
 def world(stu3_provider: ServerHandle, local_host: str, runtime_host: RuntimeHost) -> Iterator[World]:
     table_storage()
-    store.use(None)
+    use_storage(None)
     tenant_id = str(uuid.uuid4())
-    cached.save_tenant(
+    registry().save_tenant(
         tenants.Tenant(
             tenant_id=tenant_id,
             display_name="runtime tier tenant",
@@ -191,7 +192,7 @@ def world(stu3_provider: ServerHandle, local_host: str, runtime_host: RuntimeHos
             enabled=True,
         )
     )
-    issued = cached.create_client("runtime tier client", (tenant_id,), None, None)
+    issued = registry().create_client("runtime tier client", (tenant_id,), None, None)
     token_answer = send(
         local_host,
         build_cases(World(tenant_id, issued.client_id, issued.secret, ""))["token"][0],
@@ -199,8 +200,8 @@ def world(stu3_provider: ServerHandle, local_host: str, runtime_host: RuntimeHos
     )
     assert token_answer.status == 200, token_answer.body
     yield World(tenant_id, issued.client_id, issued.secret, json.loads(token_answer.body)["access_token"])
-    cached.delete_client(issued.client_id)
-    cached.remove_tenant(tenant_id)
+    registry().delete_client(issued.client_id)
+    registry().remove_tenant(tenant_id)
 
 
 def call(base_url: str, case: Case, host_call: HostCall) -> Answer:

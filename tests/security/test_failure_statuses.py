@@ -24,7 +24,8 @@ from shared.outbound import upstream_client, upstream_errors
 from shared.portal.app import PORTAL_ANSWERS
 from shared.proxy import forward
 from shared.proxy.errors import ProxyError
-from shared.registry import cached, clients, connection, errors, tenants
+from shared.registry import clients, errors, table_storage, tenants
+from shared.registry.service import registry
 from shared.settings import SettingError
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
 
@@ -139,7 +140,7 @@ def _storage_down(monkeypatch: pytest.MonkeyPatch, *_: object) -> None:
     def unreachable(operation: object) -> None:
         raise errors.RegistryUnavailable("Table Storage is unreachable")
 
-    monkeypatch.setattr(connection, "call", unreachable)
+    monkeypatch.setattr(table_storage, "call", unreachable)
 
 
 _REPAIRS: list[Callable[[], None]] = []
@@ -154,13 +155,15 @@ def _repair_broken_entities() -> Iterator[None]:
 
 
 def _break_entity(table: str, partition_key: str, row_key: str, column: str, value: str) -> None:
-    original = connection.table(table).get_entity(partition_key, row_key)
+    original = registry().storage.table(table).get_entity(partition_key, row_key)
     _REPAIRS.append(
-        lambda: connection.table(table).update_entity(
-            {"PartitionKey": partition_key, "RowKey": row_key, column: original[column]}
+        lambda: (
+            registry()
+            .storage.table(table)
+            .update_entity({"PartitionKey": partition_key, "RowKey": row_key, column: original[column]})
         )
     )
-    connection.table(table).update_entity({"PartitionKey": partition_key, "RowKey": row_key, column: value})
+    registry().storage.table(table).update_entity({"PartitionKey": partition_key, "RowKey": row_key, column: value})
 
 
 def _client_broken(monkeypatch: pytest.MonkeyPatch, issued: clients.IssuedSecret, _: object) -> None:
@@ -283,7 +286,7 @@ def test_each_failure_gets_its_one_answer_on_each_surface(
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
     token = json_body(_call(Surface.TOKEN, issued, tenant, ""))["access_token"]
-    cached.forget_all()
+    registry().forget()
     breaker(monkeypatch, issued, tenant)
     response = _call(surface, issued, tenant, token)
     got = Answer(response.status_code, _code(surface, response), "Retry-After" in response.headers)

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from gateway_env import PUBLIC_BASE, SIGNING_KEY
 from gateway_testing import MakeClient, MakeTenant
 
-from shared.registry import cached, clients, store
+from shared.registry import clients
 from shared.registry.memory_storage import MemoryStorage
+from shared.registry.service import registry
 from shared.registry.storage import Delete, Merge
 from shared.tokens.access_token import issue_access_token
 from shared.tokens.signing_keys import generate_private_key_pem, key_ring
@@ -156,14 +157,14 @@ def test_refuses_tokens_of_a_revoked_secret_once_the_cache_expires(issued: Issue
     verify_access_token(token)
     revoke_elsewhere(client.client_id, client.secret_id)
     verify_access_token(token)  # still cached: another instance's revocation arrives within the cache TTL
-    cached.forget_all()
+    registry().forget()
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
 
 def revoke_elsewhere(client_id: str, secret_id: str) -> None:
     """A revocation made by another instance (or by hand): this instance's cache is not told."""
-    store.active().commit(
+    registry().storage.commit(
         "Clients", [Merge({"PartitionKey": client_id, "RowKey": "secret-" + secret_id, "Revoked": True})]
     )
 
@@ -172,7 +173,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(token)
-    cached.revoke_secret_by_id(client.client_id, client.secret_id)
+    registry().revoke_secret(client.client_id, client.secret_id, operator=True)
     with pytest.raises(InvalidAccessToken, match="revoked"):
         verify_access_token(token)
 
@@ -180,7 +181,7 @@ def test_a_revocation_made_on_this_instance_takes_effect_at_once(issued: Issued)
 def test_refuses_tokens_of_a_disabled_client(issued: Issued) -> None:
     tenant_id, client = issued
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
-    cached.set_client_enabled(client.client_id, False)
+    registry().set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
 
@@ -203,7 +204,7 @@ def test_a_token_of_a_secret_created_after_the_state_was_cached_is_accepted(issu
     tenant_id, client = issued
     first = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     verify_access_token(first)  # caches the client state with one secret
-    rotated = cached.add_secret_by_id(client.client_id)
+    rotated = registry().add_secret(client.client_id, operator=True)
     token = issue_access_token(client.client_id, tenant_id, rotated.secret_id, 600).access_token
     assert verify_access_token(token).secret_id == rotated.secret_id
 
@@ -212,13 +213,13 @@ def test_a_token_of_a_deleted_secret_does_not_reload_state_once_it_is_a_minute_o
     issued: Issued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant_id, client = issued
-    rotated = cached.add_secret_by_id(client.client_id)
+    rotated = registry().add_secret(client.client_id, operator=True)
     old_iat = time.time() - 120
     token = sign(claims_for(tenant_id, client, secret_id=rotated.secret_id, iat=int(old_iat), nbf=int(old_iat)))
-    store.active().commit("Clients", [Delete(client.client_id, "secret-" + rotated.secret_id)])
+    registry().storage.commit("Clients", [Delete(client.client_id, "secret-" + rotated.secret_id)])
     calls: list[str] = []
-    original = clients.load_client_state
-    monkeypatch.setattr(clients, "load_client_state", lambda cid: calls.append(cid) or original(cid))
+    original = registry().load_client
+    monkeypatch.setattr(registry(), "load_client", lambda cid: calls.append(cid) or original(cid))
     for _ in range(5):
         with pytest.raises(InvalidAccessToken, match="revoked"):
             verify_access_token(token)
@@ -234,16 +235,16 @@ def test_a_token_of_a_deleted_client_costs_one_registry_read_per_ttl_not_one_per
     token = issue_access_token(client.client_id, tenant_id, client.secret_id, 600).access_token
     assert verify_access_token(token).client_id == client.client_id
     for row_key in ("secret-" + client.secret_id, "client"):  # deleted behind this instance's back
-        store.active().commit("Clients", [Delete(client.client_id, row_key)])
-    cached._client_states.invalidate()  # as when the TTL has passed
+        registry().storage.commit("Clients", [Delete(client.client_id, row_key)])
+    registry().cache.clients.invalidate()  # as when the TTL has passed
     calls: list[str] = []
-    original = clients.load_client_state
-    monkeypatch.setattr(clients, "load_client_state", lambda cid: calls.append(cid) or original(cid))
+    original = registry().load_client
+    monkeypatch.setattr(registry(), "load_client", lambda cid: calls.append(cid) or original(cid))
     for _ in range(5):
         with pytest.raises(InvalidAccessToken, match="unknown or disabled"):
             verify_access_token(token)
     assert len(calls) == 1
-    monkeypatch.setattr(cached, "_missing", type(cached._missing)())  # the TTL passes: read again
+    registry().forget()  # the TTL passes: read again
     with pytest.raises(InvalidAccessToken):
         verify_access_token(token)
     assert len(calls) == 2
@@ -262,7 +263,7 @@ def test_a_verified_token_is_not_verified_again_but_its_client_state_still_is(
     for _ in range(5):
         verify_access_token(token)
     assert len(decodes) == 1
-    cached.set_client_enabled(client.client_id, False)
+    registry().set_client_enabled(client.client_id, False)
     with pytest.raises(InvalidAccessToken, match="disabled"):
         verify_access_token(token)
 
