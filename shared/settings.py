@@ -478,14 +478,16 @@ class PerSettings(Generic[S]):
 
     def _build_for(self, configured: GatewaySettings) -> S:
         with self._lock:
-            replaced = built = self._built
-            if built is None or built[0] is not configured:
-                built = self._built = (configured, self._build(configured))
-            else:
-                replaced = None
-        if replaced is not None and self._discard is not None:
-            self._discard(replaced[1])
-        return built[1]
+            replaced = self._built
+            if replaced is not None and replaced[0] is configured:
+                return replaced[1]
+            self._built = None  # built for settings that are no longer the process's: never served again
+            try:
+                self._built = (configured, self._build(configured))
+                return self._built[1]
+            finally:
+                if replaced is not None and self._discard is not None:
+                    self._discard(replaced[1])
 
     @property
     def is_built(self) -> bool:
