@@ -17,10 +17,11 @@ from typing import Any
 import jwt
 
 from shared import public_urls
-from shared.oauth import client_jwks, replay_guard
+from shared.oauth import replay_guard
 from shared.oauth.errors import InvalidClient
 from shared.registry import cached, clients
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, ClientKey
+from shared.tokens import client_jwks
 
 log = logging.getLogger(__name__)
 

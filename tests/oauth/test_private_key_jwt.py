@@ -25,9 +25,9 @@ from gateway_testing import MakeClient, MakeTenant, basic_auth, json_body, token
 
 import token_fn
 from shared import public_urls, throttle
-from shared.oauth import client_jwks
 from shared.registry import cached, key_rules
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, KeyRefused
+from shared.tokens import client_jwks
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
 RSA = rsa_pair(kid="rsa-1")
