@@ -21,9 +21,9 @@ from shared import throttle
 from shared.audit import audit
 from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response
+from shared.http_responses import json_response
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
-from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError
+from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError, oauth_error_response
 from shared.oauth.token_request import parse_token_form
 from shared.registry import cached
 from shared.tokens.access_token import audience, issuer

@@ -11,7 +11,7 @@ from shared import throttle
 from shared.audit import audit
 from shared.failure_statuses import SECRETS_ANSWERS, Table, answer, audit_reason, handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response, response, security_headers
+from shared.http_responses import json_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
 from shared.oauth.errors import (
@@ -21,6 +21,7 @@ from shared.oauth.errors import (
     OAuthError,
     PayloadTooLarge,
     UnauthorizedClient,
+    oauth_error_response,
 )
 from shared.registry import clients, secret_rules
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host

@@ -8,7 +8,7 @@ from shared import throttle
 from shared.audit import audit
 from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response
+from shared.http_responses import json_response
 from shared.oauth.client_auth import client_id_hint, is_unknown_client, refusal_reason
 from shared.oauth.client_credentials import create_token_response, validate_token_request
 from shared.oauth.errors import (
@@ -17,6 +17,7 @@ from shared.oauth.errors import (
     InvalidRequest,
     OAuthError,
     SlowDown,
+    oauth_error_response,
 )
 from shared.oauth.token_request import parse_token_form
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
