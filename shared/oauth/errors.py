@@ -98,9 +98,10 @@ class SlowDown(OAuthError):
     status_code = 429
     default_description = "Too many failed attempts; retry later."
 
-    def __init__(self, description: str | None = None, retry_after: int = 60) -> None:
+    def __init__(self, description: str | None = None, retry_after: int = 60, refused: str | None = None) -> None:
         super().__init__(description)
         self.retry_after = retry_after
+        self.refused = refused  # the audit-only reason of the failed authentication this answer replaces
 
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "Retry-After": str(self.retry_after)}

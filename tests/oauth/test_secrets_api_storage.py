@@ -10,10 +10,11 @@ from azure.data.tables import TableClient
 from gateway_testing import MakeClient, MakeTenant, basic_auth, token_request
 
 import token_fn
-from shared.oauth import secrets_api
-from shared.oauth.secrets_api import SecretConflict
-from shared.registry import clients, connection
+from shared.error_tables import answer
+from shared.oauth.answers import SECRETS_ANSWERS
+from shared.registry import clients, connection, secret_rules
 from shared.registry.errors import EntityConflict
+from shared.registry.secret_rules import SecretConflict
 
 pytestmark = pytest.mark.table_storage
 
@@ -65,7 +66,7 @@ def test_a_create_that_loses_a_race_retries_on_fresh_state_and_then_respects_the
 
     monkeypatch.setattr(clients, "add_secret", insert_after_a_concurrent_rotation)
     with pytest.raises(SecretConflict, match="2 active secrets"):
-        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
+        secret_rules.add_secret(issued.client_id, None, datetime.now(UTC))
     assert calls == [1]  # the retry read two secrets and refused before writing
     assert len(clients.get_client_state(issued.client_id).secrets) == 2
 
@@ -86,7 +87,7 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
 
     monkeypatch.setattr(clients, "revoke_secret", revoke_after_a_concurrent_delete)
     with pytest.raises(SecretConflict, match="last active secret"):
-        secrets_api.revoke_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
+        secret_rules.revoke_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
     assert not clients.get_client_state(issued.client_id).secret(issued.secret_id).revoked
 
 
@@ -102,9 +103,10 @@ def test_endless_contention_ends_in_409_after_bounded_attempts(
 
     monkeypatch.setattr(clients, "add_secret", always_conflicts)
     with pytest.raises(SecretConflict) as refused:
-        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
-    assert refused.value.status_code == 409 and refused.value.error == "invalid_request"
-    assert len(attempts) == secrets_api.MAX_ATTEMPTS
+        secret_rules.add_secret(issued.client_id, None, datetime.now(UTC))
+    answered = answer(SECRETS_ANSWERS, refused.value)
+    assert answered.status_code == 409 and answered.error == "invalid_request"
+    assert len(attempts) == secret_rules.MAX_ATTEMPTS
 
 
 def test_a_token_writes_the_last_used_day_once_a_day(make_client: MakeClient, make_tenant: MakeTenant) -> None:
