@@ -157,7 +157,7 @@ def verify_assertion(assertion: Assertion, now: float | None = None) -> Verified
     """The client and the credential id of the key that signed the assertion; AssertionRefused otherwise."""
     now = time.time() if now is None else now
     alg, kid = _header(assertion.token)
-    # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
+    # A RegistryError goes to the surface's boundary, which answers it from its table (shared.oauth.answers).
     state = cached.client_state(assertion.client_id, allow_stale=False)
     if state is None:
         raise UnknownClient("unknown client")
