@@ -164,6 +164,21 @@ def test_failures_are_throttled_like_secrets(keyed: tuple[str, str], monkeypatch
     assert (status, body["error"]) == (429, "slow_down")
 
 
+def test_past_the_client_wide_limit_the_slow_down_keeps_the_assertions_audit_reason(
+    keyed: tuple[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("THROTTLE_MAX_FAILURES_CLIENT_WIDE", "2")
+    tenant_id, client_id = keyed
+    wrong_aud = assertion_form(assertion(RSA, client_id, aud="https://x.example/token"), tenant_id)
+    for n in range(2):
+        refused_alike(*post(wrong_aud, {"X-Forwarded-For": f"198.51.100.{n}"}))
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        status, body, _ = post(wrong_aud, {"X-Forwarded-For": "198.51.100.9"})
+    assert (status, body["error"]) == (429, "slow_down")
+    record = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"][-1]
+    assert (record["reason"], record["detail"]) == ("slow_down", "wrong aud")
+
+
 def test_a_disabled_client_is_unauthorized(keyed: tuple[str, str]) -> None:
     tenant_id, client_id = keyed
     cached.set_client_enabled(client_id, False)
