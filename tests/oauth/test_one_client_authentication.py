@@ -24,6 +24,7 @@ import introspect_fn
 import token_fn
 from shared import throttle
 from shared.registry import clients, tenants
+from shared.registry.memory_storage import MemoryStorage
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GATEWAY = "https://gateway.example.test"
@@ -72,17 +73,18 @@ def test_failures_on_each_surface_count_on_every_other(
 
 
 def test_past_the_client_wide_limit_every_surface_says_slow_down_and_shares_its_registry_reads(
-    small_limits: None, make_tenant: MakeTenant, make_client: MakeClient
+    small_limits: None, make_tenant: MakeTenant, make_client: MakeClient, memory_registry: MemoryStorage
 ) -> None:
     tenant = make_tenant()
     issued = make_client(tenant.tenant_id)
     for n in range(8):  # the client-wide limit, reached from eight addresses across the three surfaces
         assert call(SURFACES[n % 3], issued.client_id, "guess", tenant, f"198.51.100.{n}").status_code == 401
-    with mock.patch.object(clients, "load_client_state", wraps=clients.load_client_state) as loads:
+    with mock.patch.object(memory_registry, "partition", wraps=memory_registry.partition) as reads:
         for n in range(8, 38):
             refused = call(SURFACES[n % 3], issued.client_id, "guess", tenant, f"198.51.100.{n}")
             assert refused.status_code == 429 and json_body(refused)["error"] == "slow_down"
-    assert loads.call_count <= 2  # one fresh read a second for the client_id, whichever surface asks
+    client_reads = [c for c in reads.call_args_list if c.args == (clients.TABLE, issued.client_id)]
+    assert len(client_reads) <= 2  # one fresh read a second for the client_id, whichever surface asks
     for surface in SURFACES:  # the right secret is never refused by the client-wide counter
         assert call(surface, issued.client_id, issued.secret, tenant, "192.0.2.10").status_code == GRANTED[surface]
 
