@@ -1,19 +1,20 @@
-"""One table per surface: each domain error the services raise, mapped to that surface's one answer.
+"""The domain errors the services raise, as the README's "Failures, per surface" names them; the proxy's table.
 
-The registry, the settings, upstream authentication and the upstream client raise domain errors; the token
-endpoint, the secrets API and the FHIR proxy each answer them through their own table below, found by walking
-the error's class hierarchy (as starlette finds an exception handler), so a subclass gets its nearest
-ancestor's answer. The README's "Failures, per surface" table is checked against these tables by a test.
-The portal's table (pages, not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal.
+The registry, the settings, upstream authentication and the upstream client raise domain errors; each surface
+answers them from its own table (the mechanism: shared/error_tables.py), found by walking the error's class
+hierarchy. The OAuth surfaces' tables are in shared/oauth/answers.py, the proxy's is below; the portal's (pages,
+not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal. The README's table is
+checked against FAILURES and the surfaces' tables by a test.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
 
-from shared.oauth.errors import OAuthError, TemporarilyUnavailable
+# Table, answer and handled are shared.error_tables'; re-exported for the proxy's and the portal's boundaries.
+from shared.error_tables import Table as Table
+from shared.error_tables import answer as answer
+from shared.error_tables import handled as handled
 from shared.outbound.upstream_errors import (
     ProviderBrokenAnswer,
     ProviderBusy,
@@ -27,10 +28,6 @@ from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.settings import SettingError
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
-T = TypeVar("T")
-# Values take the error itself (Any: each row knows its own class) and build the surface's answer.
-Table = Mapping[type[Exception], Callable[[Any], T]]
-
 
 class Surface(StrEnum):
     TOKEN = "POST /oauth2/token"  # noqa: S105 - a route, not a password
@@ -38,7 +35,7 @@ class Surface(StrEnum):
     PROXY = "/fhir/{path}"
 
 
-# What each domain error means, as the README's table says it; every table key has its line.
+# What each domain error means, as the README's table says it; each one a surface's table answers has its line.
 FAILURES: dict[type[Exception], str] = {
     RegistryError: "Table Storage unreachable, refusing the gateway, or a table missing",
     MisconfiguredEntity: "a client, secret or tenant entity broken by hand",
@@ -53,26 +50,9 @@ FAILURES: dict[type[Exception], str] = {
     ProviderThrottles: "the provider answers 429",
 }
 
-_RETRY_SHORTLY = "The service is temporarily unavailable; retry shortly."
-
 
 def _whose(error: MisconfiguredEntity) -> str:
     return "tenant" if error.table == "Tenants" else "client"
-
-
-def _registration_broken(error: MisconfiguredEntity) -> OAuthError:
-    return TemporarilyUnavailable(
-        f"The {_whose(error)}'s registration is misconfigured; contact the gateway administrator."
-    )
-
-
-TOKEN_ANSWERS: Table[OAuthError] = {
-    RegistryError: lambda _: TemporarilyUnavailable(_RETRY_SHORTLY),
-    MisconfiguredEntity: _registration_broken,
-    SettingError: lambda _: TemporarilyUnavailable(_RETRY_SHORTLY),
-}
-
-SECRETS_ANSWERS: Table[OAuthError] = TOKEN_ANSWERS  # both OAuth surfaces answer alike
 
 
 def _entity_broken(error: MisconfiguredEntity) -> fhir.ProxyError:
@@ -93,28 +73,3 @@ PROXY_ANSWERS: Table[fhir.ProxyError] = {
     ProviderBusy: lambda error: fhir.ServiceUnavailable(str(error), error.retry_after),
     ProviderThrottles: lambda error: fhir.TooManyRequests(str(error), error.retry_after),
 }
-
-SURFACES: dict[Surface, Table[Any]] = {
-    Surface.TOKEN: TOKEN_ANSWERS,
-    Surface.SECRETS: SECRETS_ANSWERS,
-    Surface.PROXY: PROXY_ANSWERS,
-}
-
-
-def handled(table: Table[Any]) -> tuple[type[Exception], ...]:
-    """The domain errors a surface answers, for its `except` clause."""
-    return tuple(table)
-
-
-def answer(table: Table[T], error: Exception) -> T:
-    """The surface's answer for `error`: the row of its nearest class in the hierarchy (KeyError if none)."""
-    for cls in type(error).__mro__:
-        build = table.get(cls)
-        if build is not None:
-            return build(error)
-    raise KeyError(f"no answer for {type(error).__name__}")
-
-
-def audit_reason(error: Exception) -> str:
-    """The audit record's `reason` for a domain error on an OAuth surface."""
-    return "misconfigured" if isinstance(error, MisconfiguredEntity | SettingError) else "unavailable"

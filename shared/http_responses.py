@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.http_messages import Response
-from shared.oauth.errors import OAuthError
 
 JSON = "application/json"
 # Every answer: browsers must never sniff a JSON answer into something they would render or run.
@@ -32,7 +31,3 @@ def json_response(
     """A JSON answer; plain `application/json` is a non-FHIR API answer (FHIR answers name their own type)."""
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return response(status, payload, mimetype, {**security_headers(api=mimetype == JSON), **(headers or {})})
-
-
-def oauth_error_response(error: OAuthError) -> Response:
-    return json_response(error.body(), status=error.status_code, headers=error.headers())

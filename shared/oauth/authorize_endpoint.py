@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from shared.http_messages import Request, Response
-from shared.http_responses import oauth_error_response
-from shared.oauth.errors import UnsupportedResponseType
+from shared.oauth.errors import UnsupportedResponseType, oauth_error_response
 
 
 def authorize_endpoint(request: Request) -> Response:

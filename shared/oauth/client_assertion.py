@@ -17,11 +17,12 @@ from typing import Any
 import jwt
 
 from shared import public_urls
-from shared.oauth import client_jwks, replay_guard
+from shared.oauth import replay_guard
 from shared.oauth.errors import InvalidClient
 from shared.registry import clients
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, ClientKey
 from shared.registry.service import registry
+from shared.tokens import client_jwks
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def verify_assertion(assertion: Assertion, now: float | None = None) -> Verified
     """The client and the credential id of the key that signed the assertion; AssertionRefused otherwise."""
     now = time.time() if now is None else now
     alg, kid = _header(assertion.token)
-    # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
+    # A RegistryError goes to the surface's boundary, which answers it from its table (shared.oauth.answers).
     state = registry().client(assertion.client_id, allow_stale=False)
     if state is None:
         raise UnknownClient("unknown client")

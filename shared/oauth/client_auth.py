@@ -1,4 +1,5 @@
-"""Client authentication methods (RFC 7591 names): client_secret_basic, client_secret_post and private_key_jwt."""
+"""Client authentication (RFC 7591 method names: client_secret_basic, client_secret_post, private_key_jwt),
+and `authenticate_request`, the one throttled sequence every OAuth surface authenticates its caller with."""
 
 from __future__ import annotations
 
@@ -161,13 +162,16 @@ def is_unknown_client(error: InvalidClient) -> bool:
     return not (isinstance(error, AssertionRefused) and error.client_known)
 
 
-def refusal_reason(error: InvalidClient) -> str | None:
-    """The audit-only reason of a refused assertion (never shown to the caller)."""
-    return error.reason if isinstance(error, AssertionRefused) else None
+def refusal_reason(error: Exception) -> str | None:
+    """The audit-only reason of a refused client authentication (never shown to the caller): a refused
+    assertion's or unknown client's, also when a slow_down answer replaced the invalid_client."""
+    if isinstance(error, AssertionRefused):
+        return error.reason
+    return error.refused if isinstance(error, SlowDown) else None
 
 
 def _client_state(client_id: str, loaded_since: float | None) -> clients.ClientState | None:
-    # A RegistryError goes to the surface's boundary, which answers it from shared.failure_statuses.
+    # A RegistryError goes to the surface's boundary, which answers it from its table (shared.oauth.answers).
     return registry().client(client_id, loaded_since=loaded_since, allow_stale=False)
 
 
@@ -190,12 +194,13 @@ def _constant_time_equal(a: str, b: str) -> bool:
 def authenticate_request(
     form: Mapping[str, str], headers: Mapping[str, str], address: str, before: Callable[[], None] = lambda: None
 ) -> AuthenticatedClient:
-    """The client behind a request, by any supported method, throttled as at the token endpoint.
+    """The client behind a request, by any supported method, throttled: the one authentication sequence of
+    every OAuth surface (the token endpoint, introspection, the secrets API), so they share their counters.
 
-    Every surface that authenticates clients calls this (or, at the token endpoint, the same steps around
-    its grant checks): the per-pair and per-address limits refuse before credentials are checked; past the
-    client-wide limit a failure answers slow_down; a failure naming an unknown client_id counts against the
-    address only. `before` runs after throttling and before authentication (a surface's own checks).
+    The per-pair and per-address limits refuse before credentials are checked; past the client-wide limit a
+    failure answers slow_down (a right secret still succeeds, and fresh registry reads are coalesced); a
+    failure naming an unknown client_id counts against the address only. `before` runs after throttling and
+    before authentication (a surface's own checks, e.g. the grant type); only invalid_client counts as a failure.
     """
     claimed = client_id_hint(form, headers)
     try:
@@ -209,5 +214,5 @@ def authenticate_request(
     except InvalidClient as error:
         throttle.record_failure(claimed, address, known_client=not is_unknown_client(error))
         if client_wide_wait is not None:
-            raise SlowDown(retry_after=client_wide_wait) from None
+            raise SlowDown(retry_after=client_wide_wait, refused=refusal_reason(error)) from None
         raise

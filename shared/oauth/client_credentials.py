@@ -1,4 +1,5 @@
-"""The client credentials grant (RFC 6749 §4.4): validate the request, then create the token response."""
+"""The client credentials grant (RFC 6749 §4.4): check the grant type, then (once the client is authenticated)
+the requested tenant and scopes, then create the token response."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from shared import settings
 from shared.oauth.client_assertion import METHOD as METHOD_PRIVATE_KEY_JWT
-from shared.oauth.client_auth import AuthenticatedClient, authenticate_client, read_credentials
+from shared.oauth.client_auth import AuthenticatedClient
 from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
 from shared.oauth.requested_scope import parse_requested_scope
 from shared.registry.service import registry
@@ -38,14 +39,14 @@ def grant_type_of(form: Mapping[str, str]) -> str:
     return values.pop()
 
 
-def validate_token_request(
-    form: Mapping[str, str], headers: Mapping[str, str], flooded: bool = False
-) -> ValidatedTokenRequest:
-    grant_type = grant_type_of(form)
-    if grant_type != GRANT_TYPE:
+def check_grant_type(form: Mapping[str, str]) -> None:
+    """The grant must be client_credentials (checked before the client's credentials are)."""
+    if grant_type_of(form) != GRANT_TYPE:
         raise UnsupportedGrantType()
-    credentials = read_credentials(form, headers)
-    client = authenticate_client(credentials, flooded=flooded)
+
+
+def validate_token_request(form: Mapping[str, str], client: AuthenticatedClient) -> ValidatedTokenRequest:
+    """The tenant and SMART scopes the authenticated client asks for, if it may have them."""
     requested = parse_requested_scope(form.get("scope", ""))
     tenant_id = requested.tenant_id
     if not client.client.may_use_tenant(tenant_id):

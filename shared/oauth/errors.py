@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
+from shared.error_descriptions import safe_description
+from shared.http_messages import Response
+from shared.http_responses import json_response
+
 NO_STORE_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-MAX_DESCRIPTION_LENGTH = 200
-# RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E (printable ASCII without " and \).
-_OUTSIDE_CHARSET = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
-
-
-def safe_description(text: str) -> str:
-    """The text inside RFC 6749 §5.2's character set (anything else becomes ?) and at most 200 characters."""
-    cleaned = _OUTSIDE_CHARSET.sub("?", text)
-    if len(cleaned) > MAX_DESCRIPTION_LENGTH:
-        cleaned = cleaned[: MAX_DESCRIPTION_LENGTH - 3] + "..."
-    return cleaned
 
 
 class OAuthError(Exception):
@@ -106,9 +98,10 @@ class SlowDown(OAuthError):
     status_code = 429
     default_description = "Too many failed attempts; retry later."
 
-    def __init__(self, description: str | None = None, retry_after: int = 60) -> None:
+    def __init__(self, description: str | None = None, retry_after: int = 60, refused: str | None = None) -> None:
         super().__init__(description)
         self.retry_after = retry_after
+        self.refused = refused  # the audit-only reason of the failed authentication this answer replaces
 
     def headers(self) -> dict[str, str]:
         return {**super().headers(), "Retry-After": str(self.retry_after)}
@@ -119,3 +112,8 @@ class PayloadTooLarge(InvalidRequest):
 
     status_code = 413
     default_description = "The request body is too large."
+
+
+def oauth_error_response(error: OAuthError) -> Response:
+    """The error as RFC 6749 §5.2 JSON, with its status and headers (never cached)."""
+    return json_response(error.body(), status=error.status_code, headers=error.headers())

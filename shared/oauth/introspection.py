@@ -12,32 +12,30 @@ not past `exp` (no clock leeway here).
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
+from shared.error_tables import handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response
+from shared.http_responses import json_response
+from shared.oauth.answers import TOKEN_ANSWERS, refusal
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
-from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, OAuthError
+from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, oauth_error_response
 from shared.oauth.token_request import parse_token_form
 from shared.registry.service import registry
 from shared.tokens.access_token import audience, issuer
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 
-log = logging.getLogger(__name__)
-
-DOMAIN_ERRORS = handled(TOKEN_ANSWERS)
+ANSWERED = handled(TOKEN_ANSWERS)
 MAX_TOKEN_LENGTH = 8192
 INACTIVE: dict[str, Any] = {"active": False}
 
 
 def _authenticated_caller(form: Mapping[str, str], headers: Mapping[str, str], address: str) -> AuthenticatedClient:
-    """The calling client, authenticated and throttled exactly as at the token endpoint (the client fields only)."""
+    """The calling client, through the token endpoint's one throttled authentication (the client fields only)."""
     return authenticate_request({k: v for k, v in form.items() if k.startswith("client_")}, headers, address)
 
 
@@ -89,13 +87,10 @@ def introspection_endpoint(request: Request) -> Response:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidRequest("The token parameter is too long.")
         payload = introspect(caller, token)
-    except OAuthError as error:
-        audit("introspect", outcome="refused", reason=error.error, client_id=client_id, address=address)
-        return oauth_error_response(error)
-    except DOMAIN_ERRORS as error:
-        log.error("introspection endpoint: %s: %s", type(error).__name__, error)
-        audit("introspect", outcome="refused", reason=audit_reason(error), client_id=client_id, address=address)
-        return oauth_error_response(answer(TOKEN_ANSWERS, error))
+    except ANSWERED as error:  # the one boundary: every error that ends the request, answered from TOKEN_ANSWERS
+        refused = refusal(TOKEN_ANSWERS, error, "introspection endpoint")
+        audit("introspect", outcome="refused", reason=refused.reason, client_id=client_id, address=address)
+        return oauth_error_response(refused.error)
     audit(
         "introspect",
         outcome="answered",

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import SECRETS_ANSWERS, Table, answer, audit_reason, handled
+from shared.error_tables import handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response, response, security_headers
+from shared.http_responses import json_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
+from shared.oauth.answers import SECRETS_ANSWERS, refusal
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
 from shared.oauth.errors import (
     NO_STORE_HEADERS,
     InvalidClient,
     InvalidRequest,
-    OAuthError,
     PayloadTooLarge,
-    UnauthorizedClient,
+    oauth_error_response,
 )
+from shared.oauth.secrets_errors import AccessDenied, MethodNotAllowed
 from shared.registry import clients, secret_rules
 from shared.registry.service import registry
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
-
-log = logging.getLogger(__name__)
 
 COLLECTION_METHODS = ("GET", "POST")  # /oauth2/clients/{client_id}/secrets
 ITEM_METHODS = ("DELETE",)  # /oauth2/clients/{client_id}/secrets/{secret_id}
@@ -35,47 +33,7 @@ MAX_BODY_BYTES = 4 * 1024
 MAX_EXPIRES_IN_DAYS = secret_rules.MAX_EXPIRES_IN_DAYS
 MAX_ATTEMPTS = secret_rules.MAX_ATTEMPTS
 JSON_MEDIA_TYPE = "application/json"
-DOMAIN_ERRORS = handled(SECRETS_ANSWERS)
-
-T = TypeVar("T")
-
-
-class AccessDenied(OAuthError):
-    """The client authenticated, but may not do this: it manages only its own secrets, and only while
-    enabled. RFC 6749 has no code for a management API; `access_denied` (§4.1.2.1, "the authorization
-    server denied the request") is the closest, answered with 403."""
-
-    error = "access_denied"
-    status_code = 403
-    default_description = "A client may manage only its own secrets."
-
-
-class SecretNotFound(InvalidRequest):
-    """The client has no such secret (never had it, or it was deleted)."""
-
-    status_code = 404
-    default_description = "The client has no secret with this id."
-
-
-class SecretConflict(InvalidRequest):
-    """The change would break a rule over the client's secrets (the cap, the last active secret),
-    or concurrent changes kept winning; answered with 409."""
-
-    status_code = 409
-    default_description = "The client's secrets were changed by concurrent requests; retry."
-
-
-class MethodNotAllowed(InvalidRequest):
-    """The method does not apply to this resource; the Allow header names those that do."""
-
-    status_code = 405
-
-    def __init__(self, allowed: tuple[str, ...]) -> None:
-        super().__init__(f"This resource accepts {', '.join(allowed)} only.")
-        self.allowed = allowed
-
-    def headers(self) -> dict[str, str]:
-        return {**super().headers(), "Allow": ", ".join(self.allowed)}
+ANSWERED = handled(SECRETS_ANSWERS)
 
 
 def check_method(method: str, secret_id: str | None) -> None:
@@ -85,16 +43,14 @@ def check_method(method: str, secret_id: str | None) -> None:
 
 
 def authenticate_basic(headers: Mapping[str, str], address: str) -> AuthenticatedClient:
-    """The client behind `client_secret_basic` (the only method here), throttled like the token endpoint."""
+    """The client behind `client_secret_basic` (the only method here), through the OAuth surfaces' one
+    throttled authentication; a disabled client's unauthorized_client is answered access_denied here."""
 
     def basic_required() -> None:
         if not (headers.get("authorization") or headers.get("Authorization")):
             raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
 
-    try:
-        return authenticate_request({}, headers, address, before=basic_required)
-    except UnauthorizedClient:
-        raise AccessDenied("The client is disabled.") from None
+    return authenticate_request({}, headers, address, before=basic_required)
 
 
 def check_owner(caller: AuthenticatedClient, client_id: str) -> None:
@@ -140,40 +96,14 @@ def secret_view(secret: clients.ClientSecret, now: datetime) -> dict[str, Any]:
     }
 
 
-# The shared secret rules' refusals as this API's OAuth errors, found by class hierarchy like the failures.
-RULE_ANSWERS: Table[OAuthError] = {
-    secret_rules.ClientGone: lambda _: InvalidClient(),  # deleted by an administrator since it authenticated
-    secret_rules.SecretNotFound: lambda _: SecretNotFound(),
-    secret_rules.SecretConflict: lambda conflict: SecretConflict(str(conflict)),
-    secret_rules.SecretRuleError: lambda refused: InvalidRequest(str(refused)),
-}
-
-
-def _rules(call: Callable[[], T]) -> T:
-    """Runs one of the shared secret rules; its refusals become this API's OAuth errors."""
-    try:
-        return call()
-    except secret_rules.SecretRuleError as refused:
-        raise answer(RULE_ANSWERS, refused) from None
-
-
 def list_secrets(client_id: str, now: datetime) -> dict[str, Any]:
-    secrets = _rules(lambda: registry().listed_secrets(client_id))
+    """The client's secrets as it may see them (a refusal of the shared secret rules goes to the boundary)."""
+    secrets = registry().listed_secrets(client_id)
     return {
         "client_id": client_id,
         "max_active_secrets": registry().max_active_secrets,
         "secrets": [secret_view(s, now) for s in secrets],
     }
-
-
-def add_secret(client_id: str, expires_in_days: int | None, now: datetime) -> clients.IssuedSecret:
-    """A new secret beside the active ones, unless the client already holds the maximum."""
-    return _rules(lambda: registry().add_secret(client_id, expires_in_days=expires_in_days, now=now))
-
-
-def revoke_secret(client_id: str, secret_id: str, now: datetime) -> None:
-    """Revokes the secret at once, unless it is the client's last active one."""
-    _rules(lambda: registry().revoke_secret(client_id, secret_id, now=now))
 
 
 def _issued_view(issued: clients.IssuedSecret, now: datetime) -> dict[str, Any]:
@@ -222,19 +152,19 @@ def secrets_response(
         elif method == "POST":
             if body_withheld_by_host(headers, body):  # else the intended expiry would be lost: a never-expiring secret
                 raise InvalidRequest(BODY_WITHHELD_MESSAGE)
-            issued = add_secret(client_id, read_expires_in_days(body, headers.get("content-type")), now)
+            # A new secret beside the active ones, unless the client already holds the maximum.
+            issued = registry().add_secret(
+                client_id, expires_in_days=read_expires_in_days(body, headers.get("content-type")), now=now
+            )
             record["secret_id"] = issued.secret_id
             reply = json_response(_issued_view(issued, now), status=201, headers=NO_STORE_HEADERS)
         else:
-            revoke_secret(client_id, str(secret_id), now)
+            registry().revoke_secret(client_id, str(secret_id), now=now)  # unless it is the last active one
             reply = response(204, b"", "text/plain", {**NO_STORE_HEADERS, **security_headers(api=True)})
-    except OAuthError as error:
-        reply = oauth_error_response(error)
-        record.update(reason=error.error, detail=error.description)
-    except DOMAIN_ERRORS as error:
-        log.error("secret management: %s: %s", type(error).__name__, error)
-        reply = oauth_error_response(answer(SECRETS_ANSWERS, error))
-        record["reason"] = audit_reason(error)
+    except ANSWERED as error:  # the one boundary: every error that ends the call, answered from SECRETS_ANSWERS
+        refused = refusal(SECRETS_ANSWERS, error, "secret management")
+        reply = oauth_error_response(refused.error)
+        record.update(reason=refused.reason, detail=None if refused.gateway_failed else refused.error.description)
     outcome = "refused" if "reason" in record else "succeeded"
     audit(EVENTS.get(method, "client_secret.unsupported"), outcome=outcome, status=reply.status, **record)
     return reply

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 from shared import throttle
 from shared.audit import audit
-from shared.failure_statuses import TOKEN_ANSWERS, answer, audit_reason, handled
+from shared.error_tables import handled
 from shared.http_messages import Request, Response
-from shared.http_responses import json_response, oauth_error_response
-from shared.oauth.client_auth import client_id_hint, is_unknown_client, refusal_reason
-from shared.oauth.client_credentials import create_token_response, validate_token_request
-from shared.oauth.errors import (
-    NO_STORE_HEADERS,
-    InvalidClient,
-    InvalidRequest,
-    OAuthError,
-    SlowDown,
-)
+from shared.http_responses import json_response
+from shared.oauth.answers import TOKEN_ANSWERS, refusal
+from shared.oauth.client_auth import authenticate_request, client_id_hint, refusal_reason
+from shared.oauth.client_credentials import check_grant_type, create_token_response, validate_token_request
+from shared.oauth.errors import NO_STORE_HEADERS, InvalidRequest, oauth_error_response
 from shared.oauth.token_request import parse_token_form
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
-log = logging.getLogger(__name__)
-
-DOMAIN_ERRORS = handled(TOKEN_ANSWERS)
+ANSWERED = handled(TOKEN_ANSWERS)
 
 
 def token_endpoint(request: Request) -> Response:
@@ -31,7 +22,6 @@ def token_endpoint(request: Request) -> Response:
     method, body, headers = request.method, request.body, request.headers
     address = throttle.source_address(headers)
     client_id: str | None = None
-    refusal: str | None = None  # why a client assertion was refused: audited, never answered
     try:
         if method.upper() != "POST":
             raise InvalidRequest("The token endpoint accepts POST only.")
@@ -39,28 +29,15 @@ def token_endpoint(request: Request) -> Response:
             raise InvalidRequest(BODY_WITHHELD_MESSAGE)
         form = parse_token_form(body, headers.get("content-type"))
         client_id = client_id_hint(form, headers)
-        try:
-            throttle.check(client_id, address)
-        except throttle.Throttled as throttled:
-            raise SlowDown(retry_after=throttled.retry_after) from None
-        # Past the client-wide limit a wrong secret is told to slow down; a right one still succeeds.
-        client_wide_wait = throttle.client_wide_retry_after(client_id)
-        try:
-            validated = validate_token_request(form, headers, flooded=client_wide_wait is not None)
-        except InvalidClient as error:
-            throttle.record_failure(client_id, address, known_client=not is_unknown_client(error))
-            refusal = refusal_reason(error)
-            if client_wide_wait is not None:
-                raise SlowDown(retry_after=client_wide_wait) from None
-            raise
+        client = authenticate_request(form, headers, address, before=lambda: check_grant_type(form))
+        validated = validate_token_request(form, client)
         payload = create_token_response(validated)
-    except OAuthError as error:
-        audit("token", outcome="refused", reason=error.error, detail=refusal, client_id=client_id, address=address)
-        return oauth_error_response(error)
-    except DOMAIN_ERRORS as error:
-        log.error("token endpoint: %s: %s", type(error).__name__, error)
-        audit("token", outcome="refused", reason=audit_reason(error), client_id=client_id, address=address)
-        return oauth_error_response(answer(TOKEN_ANSWERS, error))
+    except ANSWERED as error:  # the one boundary: every error that ends the request, answered from TOKEN_ANSWERS
+        refused = refusal(TOKEN_ANSWERS, error, "token endpoint")
+        # Why a client assertion was refused is audited, never answered.
+        detail = refusal_reason(error)
+        audit("token", outcome="refused", reason=refused.reason, detail=detail, client_id=client_id, address=address)
+        return oauth_error_response(refused.error)
     audit(
         "token",
         outcome="granted",

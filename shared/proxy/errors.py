@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
+from shared.error_descriptions import safe_description
 from shared.fhir.operation_outcome import IssueType
-from shared.oauth.errors import safe_description
 
 RETRY_AFTER_SECONDS = "5"
 # What of a client's request an OperationOutcome may repeat: this many characters, in the token endpoint's set.

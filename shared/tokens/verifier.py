@@ -11,12 +11,12 @@ from typing import Any
 import jwt
 
 from shared import process_state
-from shared.oauth import client_jwks
 from shared.registry import clients
 from shared.registry.client_keys import JWKS_URL_CREDENTIAL_PREFIX
 from shared.registry.service import registry
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.smart_scopes import MalformedScope, ScopeGrant, grant_from_claim
+from shared.tokens import client_jwks
 from shared.tokens.access_token import REQUIRED_CLAIMS, TOKEN_TYPE_HEADER, audience, issuer, max_lifetime
 from shared.tokens.signing_keys import ALGORITHM, key_ring
 

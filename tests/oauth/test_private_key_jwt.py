@@ -26,9 +26,9 @@ from gateway_testing import MakeClient, MakeTenant, basic_auth, json_body, token
 
 import token_fn
 from shared import public_urls, throttle
-from shared.oauth import client_jwks
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, KeyRefused
 from shared.registry.service import registry
+from shared.tokens import client_jwks
 from shared.tokens.verifier import InvalidAccessToken, verify_access_token
 
 pytestmark = pytest.mark.slow  # a JWKS URL server on loopback
@@ -165,6 +165,21 @@ def test_failures_are_throttled_like_secrets(keyed: tuple[str, str], monkeypatch
         refused_alike(*post(assertion_form(assertion(RSA, client_id, aud="https://x.example/token"), tenant_id)))
     status, body, _ = post(assertion_form(assertion(RSA, client_id), tenant_id))
     assert (status, body["error"]) == (429, "slow_down")
+
+
+def test_past_the_client_wide_limit_the_slow_down_keeps_the_assertions_audit_reason(
+    keyed: tuple[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("THROTTLE_MAX_FAILURES_CLIENT_WIDE", "2")
+    tenant_id, client_id = keyed
+    wrong_aud = assertion_form(assertion(RSA, client_id, aud="https://x.example/token"), tenant_id)
+    for n in range(2):
+        refused_alike(*post(wrong_aud, {"X-Forwarded-For": f"198.51.100.{n}"}))
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        status, body, _ = post(wrong_aud, {"X-Forwarded-For": "198.51.100.9"})
+    assert (status, body["error"]) == (429, "slow_down")
+    record = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.audit"][-1]
+    assert (record["reason"], record["detail"]) == ("slow_down", "wrong aud")
 
 
 def test_a_disabled_client_is_unauthorized(keyed: tuple[str, str]) -> None:

@@ -1,11 +1,13 @@
-"""Each refusal of the shared secret rules is answered by the secrets API with its one OAuth error."""
+"""The secrets API answers from one table (shared.oauth.answers.SECRETS_ANSWERS): the token endpoint's rows, each
+refusal of the shared secret rules with its one OAuth error, and access_denied for a disabled client."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.failure_statuses import answer
-from shared.oauth.secrets_api import RULE_ANSWERS
+from shared.error_tables import answer
+from shared.oauth.answers import SECRETS_ANSWERS, TOKEN_ANSWERS
+from shared.oauth.errors import InvalidScope, UnauthorizedClient
 from shared.registry import secret_rules
 
 EXPECTED = {
@@ -25,14 +27,24 @@ def _every_rule_error() -> set[type[secret_rules.SecretRuleError]]:
     return found
 
 
-def test_every_rule_error_class_has_its_expected_answer() -> None:
-    assert _every_rule_error() == set(EXPECTED) == set(RULE_ANSWERS)
+def test_the_secrets_table_is_the_token_table_with_the_rules_and_the_disabled_client() -> None:
+    assert _every_rule_error() == set(EXPECTED)
+    assert set(SECRETS_ANSWERS) == set(TOKEN_ANSWERS) | set(EXPECTED) | {UnauthorizedClient}
+    assert all(SECRETS_ANSWERS[cls] is TOKEN_ANSWERS[cls] for cls in TOKEN_ANSWERS)
 
 
 @pytest.mark.parametrize("cls", list(EXPECTED), ids=lambda c: c.__name__)
 def test_each_rule_refusal_gets_its_status_and_code(cls: type[secret_rules.SecretRuleError]) -> None:
-    refused = answer(RULE_ANSWERS, cls("the cap of 2 active secrets is reached"))
+    refused = answer(SECRETS_ANSWERS, cls("the cap of 2 active secrets is reached"))
     assert (refused.status_code, refused.error) == EXPECTED[cls]
     # A rule's reason is shown; "gone" and "not found" are answered with the API's own fixed descriptions.
     shown = cls not in (secret_rules.ClientGone, secret_rules.SecretNotFound)
     assert (refused.description == "the cap of 2 active secrets is reached") == shown
+
+
+def test_a_disabled_client_is_denied_here_and_other_oauth_errors_answer_themselves() -> None:
+    disabled = answer(SECRETS_ANSWERS, UnauthorizedClient("The client is disabled."))
+    assert (disabled.status_code, disabled.error) == (403, "access_denied")
+    assert answer(TOKEN_ANSWERS, UnauthorizedClient()).error == "unauthorized_client"
+    own = InvalidScope("no such tenant")
+    assert answer(SECRETS_ANSWERS, own) is own and answer(TOKEN_ANSWERS, own) is own

@@ -11,10 +11,11 @@ from azure.data.tables import TableClient
 from gateway_testing import MakeClient, MakeTenant, basic_auth, token_request
 
 import token_fn
-from shared.oauth import secrets_api
-from shared.oauth.secrets_api import SecretConflict
-from shared.registry import clients
+from shared.error_tables import answer
+from shared.oauth.answers import SECRETS_ANSWERS
+from shared.registry import clients, secret_rules
 from shared.registry.errors import EntityConflict
+from shared.registry.secret_rules import SecretConflict
 from shared.registry.service import registry
 from shared.registry.storage import Change, Insert
 from shared.secret_values import generate_secret, generate_secret_id
@@ -90,7 +91,7 @@ def test_a_create_that_loses_a_race_retries_on_fresh_state_and_then_respects_the
     issued = make_client()
     commits = commit_after(monkeypatch, lambda: add_on(registry().get_client(issued.client_id)))
     with pytest.raises(SecretConflict, match="2 active secrets"):
-        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
+        registry().add_secret(issued.client_id, expires_in_days=None, now=datetime.now(UTC))
     assert len(commits) == 2  # the concurrent rotation's, then the first try's; the retry refused before writing
     assert len(registry().get_client(issued.client_id).secrets) == 2
 
@@ -102,7 +103,7 @@ def test_a_delete_that_loses_a_race_retries_and_then_protects_the_last_secret(
     other = registry().add_secret(issued.client_id, operator=True)
     commit_after(monkeypatch, lambda: revoke_on(registry().get_client(issued.client_id), other.secret_id))
     with pytest.raises(SecretConflict, match="last active secret"):
-        secrets_api.revoke_secret(issued.client_id, issued.secret_id, datetime.now(UTC))
+        registry().revoke_secret(issued.client_id, issued.secret_id, now=datetime.now(UTC))
     assert not registry().get_client(issued.client_id).secret(issued.secret_id).revoked
 
 
@@ -118,9 +119,10 @@ def test_endless_contention_ends_in_409_after_bounded_attempts(
 
     monkeypatch.setattr(registry().storage, "commit", always_conflicts)
     with pytest.raises(SecretConflict) as refused:
-        secrets_api.add_secret(issued.client_id, None, datetime.now(UTC))
-    assert refused.value.status_code == 409 and refused.value.error == "invalid_request"
-    assert len(attempts) == secrets_api.MAX_ATTEMPTS
+        registry().add_secret(issued.client_id, expires_in_days=None, now=datetime.now(UTC))
+    answered = answer(SECRETS_ANSWERS, refused.value)
+    assert answered.status_code == 409 and answered.error == "invalid_request"
+    assert len(attempts) == secret_rules.MAX_ATTEMPTS
 
 
 def test_a_token_writes_the_last_used_day_once_a_day(make_client: MakeClient, make_tenant: MakeTenant) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shared.failure_statuses import TOKEN_ANSWERS, answer
+from shared.error_tables import answer
 from shared.oauth import errors
+from shared.oauth.answers import TOKEN_ANSWERS
 from shared.oauth.errors import OAuthError, UnsupportedResponseType
 from shared.registry.errors import MisconfiguredEntity, RegistryUnavailable
 from shared.settings import SettingError

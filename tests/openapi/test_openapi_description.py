@@ -11,7 +11,7 @@ from gateway_env import REPO
 
 from local_host.function_folders import HttpFunction, discover_functions
 from local_host.route_template import Parameter, RouteTemplate
-from shared.oauth import errors, secrets_api
+from shared.oauth import errors, secrets_errors
 
 DESCRIPTION = REPO / "openapi" / "gateway.json"
 OPERATION_KEYS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -137,7 +137,7 @@ def all_error_classes() -> set[type[errors.OAuthError]]:
 
 
 def test_the_error_schema_lists_every_oauth_error_code_the_gateway_answers() -> None:
-    assert secrets_api.AccessDenied in all_error_classes()  # the secrets API's errors are loaded
+    assert secrets_errors.AccessDenied in all_error_classes()  # the secrets API's errors are loaded
     codes = {cls.error for cls in all_error_classes()}
     schema = description()["components"]["schemas"]["OAuthError"]
     assert set(schema["properties"]["error"]["enum"]) == codes

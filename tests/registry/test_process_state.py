@@ -23,7 +23,6 @@ from shared.tokens import signing_keys
 
 def test_every_module_with_process_state_registers_it() -> None:
     assert set(process_state.registered()) == {
-        "oauth.client_jwks",
         "oauth.replay_guard_cleanup",
         "portal.authority_documents",
         "portal.msal_apps",
@@ -35,6 +34,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "registry.service",
         "settings",
         "throttle.failures",
+        "tokens.client_jwks",
         "tokens.key_ring",
         "tokens.verified",
         "upstream_auth.credential_slots",

@@ -1,6 +1,7 @@
 """Every domain error (registry, settings, upstream authentication, provider) gets the one answer per surface
-that the surface's table in shared.failure_statuses gives it - found by class hierarchy, caused for real on the
-token endpoint, the secrets API and the proxy - and the README table says the same."""
+that the surface's table gives it (shared.oauth.answers for the OAuth surfaces, shared.failure_statuses for the
+proxy) - found by class hierarchy, caused for real on the token endpoint, the secrets API and the proxy - and the
+README table says the same."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from gateway_testing import MakeClient, MakeTenant, basic_auth, function_request
 import client_secrets_fn
 import fhir_proxy_fn
 import token_fn
-from shared.failure_statuses import FAILURES, SURFACES, Surface, answer, handled
+from shared.error_tables import Table, answer, handled
+from shared.failure_statuses import FAILURES, PROXY_ANSWERS, Surface
+from shared.oauth.answers import SECRETS_ANSWERS, TOKEN_ANSWERS
 from shared.oauth.errors import OAuthError
 from shared.outbound import upstream_client, upstream_errors
 from shared.portal.app import PORTAL_ANSWERS
@@ -39,6 +42,12 @@ ROOTS: tuple[type[Exception], ...] = (
     UpstreamAuthError,
     upstream_errors.UpstreamFailure,
 )
+# Each surface's one table, beside the surface.
+SURFACES: dict[Surface, Table[Any]] = {
+    Surface.TOKEN: TOKEN_ANSWERS,
+    Surface.SECRETS: SECRETS_ANSWERS,
+    Surface.PROXY: PROXY_ANSWERS,
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,8 @@ def _surface_answer(surface: Surface, error: Exception) -> Answer | None:
 
 def test_every_domain_error_has_an_example_and_a_row() -> None:
     assert set(EXAMPLES) == _every_domain_error()
-    assert set(FAILURES) == {cls for table in SURFACES.values() for cls in table}
+    # The tables' other rows are the surface's own refusals (OAuth errors, the secret rules), not failures.
+    assert set(FAILURES) == {cls for table in SURFACES.values() for cls in table if issubclass(cls, ROOTS)}
     assert all(_nearest_row(cls) is not None for cls in _every_domain_error() - {upstream_errors.UpstreamFailure})
 
 

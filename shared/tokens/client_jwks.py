@@ -1,4 +1,8 @@
-"""Fetches a client's public JWKS from its URL: address-checked, size- and time-limited, cached, rate-limited."""
+"""Fetches a client's public JWKS from its URL: address-checked, size- and time-limited, cached, rate-limited.
+
+Used by private_key_jwt (shared.oauth.client_assertion) and by the access-token verifier, which checks that a
+fetched key is still published; it lives beside the verifier, below the OAuth surfaces, so tokens never imports oauth.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def _forget() -> None:
         _cache.clear()
 
 
-process_state.register("oauth.client_jwks", _forget)
+process_state.register("tokens.client_jwks", _forget)
 
 
 def _read_limited(response: requests.Response, deadline: float) -> bytes:
