@@ -53,8 +53,8 @@ DOCUMENTED = [
 
 
 def answering_function(gateway_server: Any, method: str, path: str) -> str | None:
-    resolution = gateway_server.app.routes.resolve(routing_segments(path), method)
-    return resolution.route.target.function.name if resolution.route else None
+    resolved = gateway_server.app.routes.resolve(routing_segments(path), method)
+    return resolved[0].target.function.name if resolved else None
 
 
 @pytest.mark.parametrize("route", DOCUMENTED, ids=lambda r: f"{r.method} {r.path}")

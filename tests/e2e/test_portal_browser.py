@@ -190,6 +190,7 @@ def test_an_operator_onboards_a_tenant_and_runs_the_check(
         page.get_by_role("link", name="Operator: clients").click()
         page.get_by_label("Tenant").select_option(new_tenant_id)
         page.get_by_role("button", name="Show").click()
+        page.wait_for_url(f"**/portal/operator/clients?tenant={new_tenant_id}")  # the form's answer, loaded
         screenshot(page, "11-operator-clients")
         page.locator(f"#client-{issued.client_id} input[name=confirm]").check()
         page.get_by_role("button", name="Disable Fabrikam's Patients app").click()
