@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -26,7 +26,6 @@ class Watch:
     deadline: float
     connection: Any = None
     expired: bool = False
-    armed: bool = field(default=False, repr=False)
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

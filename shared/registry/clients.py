@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from shared.registry import client_keys
 from shared.registry.client_keys import ClientKey, JwksUrl
@@ -18,33 +18,6 @@ TABLE = CLIENTS_TABLE
 CLIENT_ROW = "client"
 SECRET_ROW_PREFIX = "secret-"  # noqa: S105 - a row key prefix, not a secret
 ANY_TENANT = "*"
-
-
-class ClientEntity(TypedDict, total=False):
-    """Columns of a client row, as admins see them in Storage Explorer."""
-
-    PartitionKey: str  # client_id
-    RowKey: str  # "client"
-    DisplayName: str
-    AllowedTenants: str  # "*" or comma-separated tenant GUIDs
-    Enabled: bool
-    TokenLifetimeSeconds: int  # optional; the app setting TOKEN_LIFETIME_SECONDS otherwise
-    CreatedAt: datetime
-    SecretsChangedAt: datetime  # written with every secret change, so its ETag guards the set of secrets
-
-
-class SecretEntity(TypedDict, total=False):
-    """Columns of a secret row: a hash only, never the secret."""
-
-    PartitionKey: str  # client_id
-    RowKey: str  # "secret-<id>"
-    SecretSha256: str
-    CreatedAt: datetime
-    ExpiresAt: datetime  # optional
-    Revoked: bool
-    RevokedAt: datetime
-    LastUsedDay: str  # "YYYY-MM-DD" (UTC) of the latest token issued with it; written at most daily
-    Label: str  # optional: where the secret is used or who holds it (shown wherever secrets are listed)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 from shared.fhir.versions import FhirVersion, parse_fhir_version
 from shared.outbound.address_policy import literal_address_refusal
@@ -38,30 +38,6 @@ DEFAULT_RESOURCE_TYPES = (
     "Location",
     "Practitioner",
 )
-
-
-class TenantEntity(TypedDict, total=False):
-    """Columns of a tenant row, as admins see them in Storage Explorer."""
-
-    PartitionKey: str  # Azure AD tenant GUID
-    RowKey: str  # "provider"
-    DisplayName: str
-    FhirBaseUrl: str
-    FhirVersion: str  # DSTU2 | STU3 | R4
-    AuthMethod: str  # none | basic | bearer | azure_ad | managed_identity | oauth_client_credentials | smart_backend
-    Authority: str  # azure_ad: https://login.microsoftonline.com/<tenant>
-    UpstreamClientId: str  # azure_ad; managed_identity (user-assigned, optional); smart_backend (the EHR's id)
-    UpstreamScope: str  # azure_ad / managed_identity: default <FhirBaseUrl>/.default; smart_backend: system/*.rs
-    TokenUrl: (
-        str  # oauth_client_credentials: required; smart_backend: optional (else from .well-known/smart-configuration)
-    )
-    Username: str  # basic
-    SecretSetting: str  # legacy: NAME of an UPSTREAM_SECRET_* app setting holding the upstream secret
-    ProviderSecret: str  # provider-<tenant>-upstream: the vault secret the gateway derived (never the value)
-    ClientAuthMethod: str  # oauth_client_credentials: client_secret_basic (default) | client_secret_post
-    Enabled: bool
-    AllowedResourceTypes: str  # comma-separated; empty means the Patients app set
-    Compatibility: bool  # Patients app quirk normalisation (default true)
 
 
 @dataclass(frozen=True)
