@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TextIO
 
+from shared import settings
+from shared.fhir.versions import FhirVersion
 from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, set_tenant
 from shared.provider_secrets.errors import ProviderSecretError
@@ -20,7 +22,7 @@ from shared.registry.errors import EntityConflict, EntityNotFound, RegistryError
 from shared.registry.secret_rules import SecretRuleError
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
-from shared.version_bridge.proxy_bridge import bridge_summary
+from shared.version_bridge.summary import bridge_summary
 
 
 class UsageError(Exception):
@@ -98,6 +100,13 @@ def _issued_view(issued: clients.IssuedSecret) -> dict[str, Any]:
     }
 
 
+def _announced_version() -> FhirVersion | None:
+    try:
+        return settings.current().gateway_fhir_version
+    except SettingError:
+        return None
+
+
 def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
     auth = tenant.auth
     view: dict[str, Any] = {
@@ -109,7 +118,7 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         "enabled": tenant.enabled,
         "allowed_resource_types": list(tenant.allowed_resource_types),
         "compatibility": tenant.compatibility,
-        "version_bridge": bridge_summary(tenant.fhir_version),
+        "version_bridge": bridge_summary(tenant.fhir_version, _announced_version()),
     }
     for key, value in (
         ("authority", auth.authority),

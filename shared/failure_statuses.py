@@ -1,7 +1,8 @@
 """One table per surface: each domain error the services raise, mapped to that surface's one answer.
 
 The registry, the settings, upstream authentication and the upstream client raise domain errors; the token
-endpoint, the secrets API and the FHIR proxy each answer them through their own table below, found by walking
+endpoint and the secrets API each answer them through their own table below (the FHIR proxy through
+PROXY_ANSWERS in shared/proxy/failures.py), found by walking
 the error's class hierarchy (as starlette finds an exception handler), so a subclass gets its nearest
 ancestor's answer. The README's "Failures, per surface" table is checked against these tables by a test.
 The portal's table (pages, not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal.
@@ -14,7 +15,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from shared.oauth.errors import OAuthError, TemporarilyUnavailable
-from shared.proxy import errors as fhir
 from shared.proxy.upstream_errors import (
     ProviderBrokenAnswer,
     ProviderBusy,
@@ -75,30 +75,10 @@ TOKEN_ANSWERS: Table[OAuthError] = {
 SECRETS_ANSWERS: Table[OAuthError] = TOKEN_ANSWERS  # both OAuth surfaces answer alike
 
 
-def _entity_broken(error: MisconfiguredEntity) -> fhir.ProxyError:
-    what = "tenant's provider configuration" if _whose(error) == "tenant" else "client's registration"
-    return fhir.ServiceUnavailable(f"the {what} is invalid (column {error.column}); contact the gateway administrator")
-
-
-PROXY_ANSWERS: Table[fhir.ProxyError] = {
-    RegistryError: lambda _: fhir.ServiceUnavailable("the gateway's registry is unavailable; retry shortly"),
-    MisconfiguredEntity: _entity_broken,
-    SettingError: lambda _: fhir.GatewayMisconfigured("the gateway is misconfigured"),
-    UpstreamAuthError: lambda error: fhir.BadGateway(str(error)),
-    UpstreamAuthUnavailable: lambda error: fhir.ServiceUnavailable(str(error)),
-    ProviderRefusedCredentials: lambda error: fhir.BadGateway(str(error)),
-    ProviderUnreachable: lambda error: fhir.NoProviderAnswer(str(error)),
-    ProviderBrokenAnswer: lambda error: fhir.BadGateway(str(error)),
-    ProviderTooSlow: lambda error: fhir.GatewayTimeout(str(error)),
-    ProviderBusy: lambda error: fhir.ServiceUnavailable(str(error), error.retry_after),
-    ProviderThrottles: lambda error: fhir.TooManyRequests(str(error), error.retry_after),
-}
-
 SURFACES: dict[Surface, Table[Any]] = {
     Surface.TOKEN: TOKEN_ANSWERS,
     Surface.SECRETS: SECRETS_ANSWERS,
-    Surface.PROXY: PROXY_ANSWERS,
-}
+}  # the proxy's table is PROXY_ANSWERS in shared/proxy/failures.py
 
 
 def handled(table: Table[Any]) -> tuple[type[Exception], ...]:

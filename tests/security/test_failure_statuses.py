@@ -18,11 +18,13 @@ from gateway_testing import MakeClient, MakeTenant, basic_auth, function_request
 import client_secrets_fn
 import fhir_proxy_fn
 import token_fn
-from shared.failure_statuses import FAILURES, SURFACES, Surface, answer, handled
+from shared.failure_statuses import FAILURES, Surface, answer, handled
+from shared.failure_statuses import SURFACES as OAUTH_SURFACES
 from shared.oauth.errors import OAuthError
 from shared.portal.app import PORTAL_ANSWERS
 from shared.proxy import forward, upstream_client, upstream_errors
 from shared.proxy.errors import ProxyError
+from shared.proxy.failures import PROXY_ANSWERS
 from shared.registry import cached, clients, connection, errors, tenants
 from shared.settings import SettingError
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
@@ -37,6 +39,9 @@ ROOTS: tuple[type[Exception], ...] = (
     UpstreamAuthError,
     upstream_errors.UpstreamFailure,
 )
+
+# Every surface's table: the OAuth ones beside the proxy's (shared/proxy/failures.py).
+SURFACES = {**OAUTH_SURFACES, Surface.PROXY: PROXY_ANSWERS}
 
 
 @dataclass(frozen=True)
