@@ -127,9 +127,17 @@ class Run:
             return None
 
     def _media_type(self, response: requests.Response, problems: list[tuple[Verdict, str]]) -> None:
-        received = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        content_type = response.headers.get("Content-Type") or ""
+        received = content_type.split(";")[0].strip().lower()
+        for parameter in content_type.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            said = version_of(value.strip() + ".") if name.strip().lower() == "fhirversion" else None
+            if said is not None and said != self.version:
+                problems.append(
+                    (Verdict.FAIL, f"answered fhirVersion={value.strip()}, but the metadata announces {self.version}")
+                )
         for version, media in MEDIA_TYPES.items():
-            if received == media and version != self.version:
+            if received == media and media != MEDIA_TYPES.get(self.version):  # STU3 and R4 share theirs
                 problems.append(
                     (
                         Verdict.WARN,

@@ -90,7 +90,10 @@ def fhir_base_endpoint(request: Request) -> Response:
         return _outcome(406, IssueType.NOT_SUPPORTED, str(refused), located.segment or default)
     if version is None:
         return _outcome(500, IssueType.EXCEPTION, broken or "the gateway is misconfigured", None)
-    base = fhir_base(located, version, settings.current().fhir_base_url)
+    try:
+        base = fhir_base(located, version, settings.current().fhir_base_url)
+    except settings.SettingError as error:  # GATEWAY_PUBLIC_BASE_URL: no URL to answer on
+        return _outcome(500, IssueType.EXCEPTION, str(error), version)
     return with_version(_answer(request, located, base), base, negotiable=located.segment is None)
 
 

@@ -5,8 +5,9 @@ Every function is handed both versions: the client's (the FHIR base the request 
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
@@ -43,9 +44,11 @@ def bridged(provider: FhirVersion, client: FhirVersion) -> FhirVersion | None:
     return client if client is not provider else None
 
 
-def equivalent_types(names: Iterable[str]) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=1024)
+def equivalent_types(names: tuple[str, ...]) -> tuple[str, ...]:
     """`names` with each type's name in every other version beside it (MedicationOrder in DSTU2 is
-    MedicationRequest in STU3 and R4): a tenant's allow-list and a token's scopes hold in every version."""
+    MedicationRequest in STU3 and R4): a tenant's allow-list and a token's scopes hold in every version.
+    A pure function of the rule tables, so cached for the process."""
     out: list[str] = []
     for name in names:
         for source in ORDER:

@@ -125,7 +125,7 @@ def grant_in_every_version(grant: ScopeGrant | None) -> ScopeGrant | None:
         return None
     scopes = list(grant.scopes)
     for scope in grant.scopes:
-        for name in equivalent_types([scope.resource_type]):
+        for name in equivalent_types((scope.resource_type,)):
             renamed = replace(scope, resource_type=name)
             if renamed not in scopes:
                 scopes.append(renamed)

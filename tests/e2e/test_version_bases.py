@@ -18,7 +18,7 @@ from devtools import fhirclient_models
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread
-from shared.registry import cached, clients, tenants
+from shared.registry import cached, clients, connection, tenants
 
 pytestmark = pytest.mark.table_storage
 
@@ -234,3 +234,19 @@ def test_smarts_fhirclient_reads_r4_from_the_r4_base_of_an_stu3_deployment(
         assert report["condition_clinical_status"] in ("active", "resolved", "inactive", "remission", "recurrence")
         assert all(url.startswith(BASES["R4"] + "/Observation/") for url in report["full_urls"])
         assert report["next"].startswith(BASES["R4"] + "?_gateway_page=") and report["second_page_types"]
+
+
+def test_an_r4b_provider_is_read_as_r4_on_every_base(
+    three_providers: tuple[clients.IssuedSecret, dict[str, Onboarded]], gateway: Gateway, r4_provider: SandboxHandle
+) -> None:
+    _, onboarded = three_providers
+    tenant_id = onboarded["R4"].tenant.tenant_id
+    connection.table("Tenants").update_entity({"PartitionKey": tenant_id, "RowKey": "provider", "FhirVersion": "R4B"})
+    cached.forget_tenant(tenant_id)
+    assert tenants.get_tenant(tenant_id).fhir_version.name == "R4"  # the provider's version stays a tenant setting
+    token = onboarded["R4"].token
+    r4_provider.app.request_log.clear()
+    untouched = gateway.get(BASES["R4"] + f"/Condition?patient={CHECKED_PATIENT}&_count=1", token)
+    assert untouched.status_code == 200 and isinstance(untouched.json()["entry"][0]["resource"]["clinicalStatus"], dict)
+    stu3 = gateway.get(BASES["STU3"] + f"/Condition?patient={CHECKED_PATIENT}&_count=1", token)
+    assert stu3.status_code == 200 and isinstance(stu3.json()["entry"][0]["resource"]["clinicalStatus"], str)
