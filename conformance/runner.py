@@ -92,6 +92,8 @@ class Run:
         self.base = target.fhir_base.rstrip("/")
         self.session = session
         self.report = Report(self.base, target.mode)
+        if target.version == R4:  # not the Patients app (DSTU2 or STU3): an R4 client making the same calls
+            self.report.title = f"R4 client (the Patients app's calls) conformance of {target.mode}"
         self.version = ""
         self.statement: dict[str, Any] = {}
         self.token_url = ""
