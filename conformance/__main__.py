@@ -93,7 +93,7 @@ Calls, in order: GET /health, GET /fhir/metadata (its oauth-uris must be <base>/
 /fhir/.well-known/smart-configuration, GET /.well-known/jwks.json, POST /oauth2/token with a wrong secret
 (must be 401 invalid_client) and with the real one (the token must verify against the JWKS), GET
 /oauth2/clients/<id>/secrets (read only), GET /fhir/Patient without a token (401), GET /oauth2/authorize
-(400 unsupported_response_type), then the Patients app's calls
+(400 unsupported_response_type), GET /fhir/DSTU2|STU3|R4/metadata, then the Patients app's calls
 through the proxy (the conformance checker). The client secret may come from ${SECRET_ENV}.
 Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
