@@ -48,7 +48,7 @@ def test_nothing_below_the_fhir_surface_reads_the_announced_version() -> None:
         if "gateway_fhir_version" in path.read_text(encoding="utf-8")
     ]
     assert sorted(readers) == [
-        "fhir_base/routes.py",  # /fhir/: the default version, settled once per request and handed down
+        "fhir_base/discovery.py",  # /fhir/: the default version, settled once per request and handed down
         "onboarding/tenant_check.py",  # what the admin is told /fhir/ answers in
         "settings.py",
     ]
