@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -109,6 +110,10 @@ def test_make_run_serves_every_demo_tenant_and_stops_on_sigterm(tmp_path: Path) 
             assert patient.status_code == 200, patient.text
             assert isinstance(patient.json()["name"][0]["family"], str)  # STU3's shape, whatever the provider
         commands = _printed_checker_commands(process)
+        # Keep reading what the program prints (its request log), as a terminal would: a full pipe would block
+        # the gateway's logging, and with it the requests the checker sends.
+        drain = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+        drain.start()
         # One command per base: /fhir (the announced STU3), /fhir/DSTU2, /fhir/STU3, /fhir/R4; each for every tenant.
         assert [c.split("--gateway ")[1].split()[0] for c in commands] == [
             demo["fhir_base"] + suffix for suffix in ("", "/DSTU2", "/STU3", "/R4")
