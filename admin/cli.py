@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TextIO
 
+from shared import settings
+from shared.fhir.versions import FhirVersion
 from shared.onboarding import provider_secret_edit, tenant_removal
 from shared.onboarding.tenant_edit import TenantOptionError, TenantOptions, methods_help, set_tenant
 from shared.provider_secrets.errors import ProviderSecretError
@@ -21,7 +23,7 @@ from shared.registry.secret_rules import KeyNotFound, SecretRuleError
 from shared.registry.service import registry
 from shared.registry.tenant_ids import normalise_tenant_id
 from shared.settings import SettingError
-from shared.version_bridge.proxy_bridge import bridge_summary
+from shared.version_bridge.summary import bridge_summary
 
 
 class UsageError(Exception):
@@ -99,6 +101,13 @@ def _issued_view(issued: clients.IssuedSecret) -> dict[str, Any]:
     }
 
 
+def _announced_version() -> FhirVersion | None:
+    try:
+        return settings.current().gateway_fhir_version
+    except SettingError:
+        return None
+
+
 def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
     auth = tenant.auth
     view: dict[str, Any] = {
@@ -110,7 +119,7 @@ def _tenant_view(tenant: tenants.Tenant) -> dict[str, Any]:
         "enabled": tenant.enabled,
         "allowed_resource_types": list(tenant.allowed_resource_types),
         "compatibility": tenant.compatibility,
-        "version_bridge": bridge_summary(tenant.fhir_version),
+        "version_bridge": bridge_summary(tenant.fhir_version, _announced_version()),
     }
     for key, value in (
         ("authority", auth.authority),

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from conformance.runner import Target, run_checks
+from conformance.runner import VERSIONS, Target, run_checks, version_of_base
 from conformance.smoke import SmokeTarget, run_smoke
 
 SECRET_ENV = "CONFORMANCE_CLIENT_SECRET"  # noqa: S105 - the name of an environment variable
@@ -19,6 +19,8 @@ TOKEN_ENV = "CONFORMANCE_BEARER_TOKEN"  # noqa: S105 - the name of an environmen
 EPILOG = f"""examples:
   python -m conformance smoke --base https://gw.example --client-id ID --tenant GUID   (after a deployment)
   python -m conformance --gateway https://gw.example/fhir --client-id ID --tenant GUID [--patient-id 665677]
+  python -m conformance --gateway https://gw.example/fhir/R4 --client-id ID --tenant GUID    (an R4 client)
+  python -m conformance --gateway https://gw.example/fhir --version DSTU2 --client-id ID --tenant GUID
   python -m conformance --fhir-base https://ehr.example/fhir [--bearer-token T] --patient-id 665677 --json
 
 The client secret may come from ${SECRET_ENV} and the provider token from ${TOKEN_ENV} instead of the
@@ -35,12 +37,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "field, what would work (PASS), degrade (WARN) or break (FAIL).",
     )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--gateway", metavar="URL", help="the gateway's FHIR base the app is given (…/fhir)")
+    where.add_argument(
+        "--gateway",
+        metavar="URL",
+        help="the gateway's FHIR base the app is given (…/fhir, or a versioned base …/fhir/DSTU2|STU3|R4)",
+    )
     where.add_argument(
         "--fhir-base",
         metavar="URL",
         help="a provider's FHIR base, checked before onboarding "
         "(no OAuth steps; queries spelled as the gateway forwards them)",
+    )
+    parser.add_argument(
+        "--version",
+        choices=VERSIONS,
+        help="the FHIR version the client speaks: with --gateway …/fhir, checks the base …/fhir/<VERSION>; "
+        "default: the version the base's path names, else the Patients app's (DSTU2 or STU3, as announced)",
     )
     parser.add_argument("--client-id", help="gateway mode: the app's client_id")
     parser.add_argument("--client-secret", help=f"gateway mode: the app's client_secret (or ${SECRET_ENV})")
@@ -63,6 +75,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ]
         if missing:
             parser.error(f"--gateway needs {', '.join(missing)}")
+        named = version_of_base(args.gateway)
+        if args.version and named and named != args.version:
+            parser.error(f"--gateway names the {named} base; --version {args.version} contradicts it")
+        if args.version and not named:
+            args.gateway = args.gateway.rstrip("/") + "/" + args.version
+        args.version = args.version or named
     else:
         args.bearer_token = args.bearer_token or os.environ.get(TOKEN_ENV, "")
     return args
@@ -75,7 +93,7 @@ Calls, in order: GET /health, GET /fhir/metadata (its oauth-uris must be <base>/
 /fhir/.well-known/smart-configuration, GET /.well-known/jwks.json, POST /oauth2/token with a wrong secret
 (must be 401 invalid_client) and with the real one (the token must verify against the JWKS), GET
 /oauth2/clients/<id>/secrets (read only), GET /fhir/Patient without a token (401), GET /oauth2/authorize
-(400 unsupported_response_type), then the Patients app's calls
+(400 unsupported_response_type), GET /fhir/DSTU2|STU3|R4/metadata, then the Patients app's calls
 through the proxy (the conformance checker). The client secret may come from ${SECRET_ENV}.
 Exit code: 0 when nothing failed, 1 when a check failed, 2 for a usage error."""
 
@@ -133,10 +151,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenant=args.tenant,
             patient_id=args.patient_id,
             timeout=args.timeout,
+            version=args.version,
         )
     else:
         target = Target(
-            args.fhir_base, "provider", bearer_token=args.bearer_token, patient_id=args.patient_id, timeout=args.timeout
+            args.fhir_base,
+            "provider",
+            bearer_token=args.bearer_token,
+            patient_id=args.patient_id,
+            timeout=args.timeout,
+            version=args.version,
         )
     report = run_checks(target)
     print(report.as_json() if args.json else report.as_text())

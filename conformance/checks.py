@@ -9,6 +9,7 @@ from typing import Any
 
 DSTU2 = "DSTU2"
 STU3 = "STU3"
+R4 = "R4"
 MAX_IDS_SHOWN = 5
 
 
@@ -119,6 +120,36 @@ FIELDS: dict[str, dict[str, tuple[FieldRule, ...]]] = {
             need("subscriberId"),
         ),
     },
+    # An R4 client making the same calls: the same fields under their R4 names.
+    R4: {
+        "Patient": (*_PATIENT, reads("generalPractitioner.display")),
+        "Observation": _OBSERVATION,
+        "Condition": (need("code.coding[0].display"), reads("recordedDate"), reads("severity")),
+        "Encounter": _ENCOUNTER,
+        "AllergyIntolerance": (
+            need("code.text"),
+            need("code.coding[0].display"),
+            need("clinicalStatus.coding.code"),
+            reads("verificationStatus.coding.code"),
+            reads("recordedDate"),
+            reads("note.text"),
+            reads("reaction.substance"),
+            reads("reaction.manifestation"),
+        ),
+        "MedicationRequest": (
+            need("authoredOn"),
+            need("requester.display"),
+            _MEDICATION,
+            reads("dosageInstruction.text"),
+            reads("text.div"),
+        ),
+        "Coverage": (
+            need("class.value"),
+            reads("class.name"),
+            need("period"),
+            need("subscriberId"),
+        ),
+    },
 }
 
 _SEGMENT = re.compile(r"^([A-Za-z]+)(\[\]|\[0\])?$")
@@ -182,7 +213,8 @@ def check_fields(version: str, resource_type: str, resources: Sequence[dict[str,
 
 
 def version_of_patient_shape(patient: dict[str, Any]) -> str | None:
-    """DSTU2 or STU3 judged by HumanName.family (a list in DSTU2, a string in STU3); None when it has none."""
+    """DSTU2 or STU3 judged by HumanName.family (a list in DSTU2, a string from STU3 on, R4 included); None when it
+    has none."""
     for name in patient.get("name") or []:
         family = name.get("family") if isinstance(name, dict) else None
         if isinstance(family, list):
@@ -239,6 +271,25 @@ SHAPES: dict[str, dict[str, tuple[ShapeRule, ...]]] = {
         ),
         "MedicationRequest": (ShapeRule("requester.reference", "absent"), ShapeRule("encounter", "absent")),
         "Coverage": (ShapeRule("class", "absent"), ShapeRule("grouping", "object")),
+    },
+    R4: {
+        "Patient": (ShapeRule("name.family", "string"), ShapeRule("careProvider", "absent")),
+        "Practitioner": (ShapeRule("name", "list"),),
+        "Condition": (
+            ShapeRule("clinicalStatus", "object"),
+            ShapeRule("verificationStatus", "object"),
+            ShapeRule("assertedDate", "absent"),
+            ShapeRule("category", "list"),
+        ),
+        "Observation": (ShapeRule("category", "list"), ShapeRule("context", "absent")),
+        "Encounter": (ShapeRule("class", "object"), ShapeRule("patient", "absent")),
+        "AllergyIntolerance": (
+            ShapeRule("clinicalStatus", "object"),
+            ShapeRule("verificationStatus", "object"),
+            ShapeRule("assertedDate", "absent"),
+        ),
+        "MedicationRequest": (ShapeRule("requester.agent", "absent"), ShapeRule("context", "absent")),
+        "Coverage": (ShapeRule("grouping", "absent"), ShapeRule("class", "list")),
     },
 }
 _KINDS = {"string": str, "list": list, "object": dict}

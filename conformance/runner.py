@@ -11,14 +11,15 @@ from urllib.parse import urlencode
 
 import requests
 
-from conformance.checks import DSTU2, STU3, check_fields, check_shapes, version_of_patient_shape
+from conformance.checks import DSTU2, R4, STU3, check_fields, check_shapes, version_of_patient_shape
 from conformance.report import Report, Verdict
 
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 SECURITY_SERVICE_SYSTEM = "http://hl7.org/fhir/restful-security-service"
-MEDIA_TYPES = {DSTU2: "application/json+fhir", STU3: "application/fhir+json"}
-STATEMENT_TYPES = {DSTU2: "Conformance", STU3: "CapabilityStatement"}
-MEDICATION_TYPES = {DSTU2: "MedicationOrder", STU3: "MedicationRequest"}
+MEDIA_TYPES = {DSTU2: "application/json+fhir", STU3: "application/fhir+json", R4: "application/fhir+json"}
+STATEMENT_TYPES = {DSTU2: "Conformance", STU3: "CapabilityStatement", R4: "CapabilityStatement"}
+MEDICATION_TYPES = {DSTU2: "MedicationOrder", STU3: "MedicationRequest", R4: "MedicationRequest"}
+VERSIONS = (DSTU2, STU3, R4)
 SEARCH_COUNT = "10"
 
 
@@ -34,15 +35,26 @@ class Target:
     bearer_token: str = ""
     patient_id: str = ""
     timeout: float = 30.0
+    # The version the client speaks: None is the Patients app (DSTU2 or STU3, as the metadata announces); a
+    # version (R4 for an R4 client) makes the same calls in that version and requires the base to announce it.
+    version: str | None = None
 
 
 def version_of(fhir_version: str) -> str | None:
-    """DSTU2 for 1.0.x, STU3 for 3.0.x: the two versions the Patients app parses."""
+    """DSTU2 for 1.0.x, STU3 for 3.0.x, R4 for 4.0.x (R4B's 4.3.x read as R4)."""
     if fhir_version.startswith("1.0."):
         return DSTU2
     if fhir_version.startswith("3.0."):
         return STU3
+    if fhir_version.startswith(("4.0.", "4.3.")):
+        return R4
     return None
+
+
+def version_of_base(fhir_base: str) -> str | None:
+    """The version a gateway's versioned base names in its path (…/fhir/R4 is R4), else None."""
+    last = fhir_base.rstrip("/").rsplit("/", 1)[-1]
+    return last if last in VERSIONS else None
 
 
 def _worst(problems: list[tuple[Verdict, str]]) -> Verdict:
@@ -80,6 +92,8 @@ class Run:
         self.base = target.fhir_base.rstrip("/")
         self.session = session
         self.report = Report(self.base, target.mode)
+        if target.version == R4:  # not the Patients app (DSTU2 or STU3): an R4 client making the same calls
+            self.report.title = f"R4 client (the Patients app's calls) conformance of {target.mode}"
         self.version = ""
         self.statement: dict[str, Any] = {}
         self.token_url = ""
@@ -115,9 +129,17 @@ class Run:
             return None
 
     def _media_type(self, response: requests.Response, problems: list[tuple[Verdict, str]]) -> None:
-        received = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        content_type = response.headers.get("Content-Type") or ""
+        received = content_type.split(";")[0].strip().lower()
+        for parameter in content_type.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            said = version_of(value.strip() + ".") if name.strip().lower() == "fhirversion" else None
+            if said is not None and said != self.version:
+                problems.append(
+                    (Verdict.FAIL, f"answered fhirVersion={value.strip()}, but the metadata announces {self.version}")
+                )
         for version, media in MEDIA_TYPES.items():
-            if received == media and version != self.version:
+            if received == media and media != MEDIA_TYPES.get(self.version):  # STU3 and R4 share theirs
                 problems.append(
                     (
                         Verdict.WARN,
@@ -176,7 +198,13 @@ class Run:
             problems.append((Verdict.FAIL, f"a {statement.get('resourceType')}, not a CapabilityStatement"))
         fhir_version = str(statement.get("fhirVersion", "")) if isinstance(statement, dict) else ""
         version = version_of(fhir_version)
-        if isinstance(statement, dict) and not problems and version is None:
+        wanted = self.target.version
+        if isinstance(statement, dict) and not problems and wanted is not None and version != wanted:
+            problems.append(
+                (Verdict.FAIL, f"fhirVersion {fhir_version or 'missing'}: a {wanted} client needs {wanted}")
+            )
+            version = None
+        elif isinstance(statement, dict) and not problems and wanted is None and version not in (DSTU2, STU3):
             problems.append(
                 (
                     Verdict.FAIL,
@@ -184,6 +212,7 @@ class Run:
                     "DSTU2 (1.0.x) or STU3 (3.0.x)",
                 )
             )
+            version = None
         verdict = self._record(subject, response, elapsed, problems, f"fhirVersion {fhir_version} ({version})")
         if verdict is Verdict.FAIL or version is None or not isinstance(statement, dict):
             return False
@@ -349,7 +378,7 @@ class Run:
             return None
         self._check_resources("Patient", [patient])
         shape = version_of_patient_shape(patient)
-        if shape is not None and shape != self.version:
+        if shape is not None and shape != (STU3 if self.version == R4 else self.version):  # R4 spells it as STU3
             self.report.add(
                 Verdict.FAIL,
                 "Patient",
@@ -402,7 +431,7 @@ class Run:
         element = {"family": "name.family", "given": "name.given", "birthdate": "birthDate", "gender": "gender"}
         family_param = "family:contains" if self.version == DSTU2 else "family"
         combinations = [("family", "given", "birthdate")]
-        if self.version == STU3:  # the STU3 app also offers gender; the DSTU2 one does not send it
+        if self.version != DSTU2:  # the STU3 app also offers gender; the DSTU2 one does not send it
             combinations += [("family", "birthdate", "gender"), ("given", "birthdate", "gender")]
         for combination in combinations:
             absent = [element[field] for field in combination if not values[field]]

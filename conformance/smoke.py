@@ -18,6 +18,13 @@ PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # Never a real secret: a value no client holds, to see the token endpoint refuse it as the app would be refused.
 WRONG_SECRET = "smoke-test-wrong-secret"  # noqa: S105  - a deliberately wrong secret, not a credential
 
+# The versioned bases beside /fhir/ (README "FHIR versions and bases"): their metadata and version.
+VERSIONED_BASES = {
+    "DSTU2": ("Conformance", "1.0."),
+    "STU3": ("CapabilityStatement", "3.0."),
+    "R4": ("CapabilityStatement", "4.0."),
+}
+
 
 @dataclass(frozen=True)
 class SmokeTarget:
@@ -101,6 +108,7 @@ class Smoke:
         self.client_secrets()
         self.unauthenticated_fhir()
         self.authorize()
+        self.versioned_bases()
         self.patients_app()
         return self.report
 
@@ -141,6 +149,23 @@ class Smoke:
             f"{statement.get('resourceType')} {statement.get('fhirVersion')}, " if isinstance(statement, dict) else ""
         )
         self._record(subject, response, elapsed, problems, f"{described}oauth-uris token {self.base}/oauth2/token")
+
+    def versioned_bases(self) -> None:
+        """Each versioned base answers its own metadata, in its version, without a token."""
+        for version, (kind, prefix) in VERSIONED_BASES.items():
+            subject = f"GET /fhir/{version}/metadata"
+            response, elapsed = self._send("GET", f"/fhir/{version}/metadata", subject)
+            if response is None:
+                continue
+            statement = self._json(response)
+            problems: list[str] = []
+            if response.status_code != 200 or not isinstance(statement, dict):
+                problems.append(f"no {kind} without a token")
+            elif statement.get("resourceType") != kind or not str(statement.get("fhirVersion", "")).startswith(prefix):
+                problems.append(
+                    f"a {statement.get('resourceType')} {statement.get('fhirVersion')}, not a {version} {kind}"
+                )
+            self._record(subject, response, elapsed, problems, f"{kind} {prefix}x")
 
     def smart_configuration(self) -> None:
         subject = "GET /fhir/.well-known/smart-configuration"

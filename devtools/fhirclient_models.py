@@ -57,3 +57,22 @@ def problems(version: str, resources: list[dict[str, Any]]) -> list[str | None]:
     answers: list[str | None] = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(answers) == len(resources), done.stderr[-2000:]
     return answers
+
+
+_READER = Path(__file__).resolve().parent / "fhirclient_reader.py"
+
+
+def read_as_client(version: str, base: str, client_id: str, client_secret: str, tenant: str, patient: str) -> Any:
+    """What SMART's fhirclient release for `version`, as a third-party app, reads from the FHIR base `base`:
+    {"ok": report} or {"error": what its models or calls refused} (devtools/fhirclient_reader.py)."""
+    models = ensure_installed(version)
+    arguments = {"base": base, "client_id": client_id, "client_secret": client_secret, "tenant": tenant}
+    done = subprocess.run(
+        [sys.executable, str(_READER), str(models)],
+        input=json.dumps({**arguments, "patient": patient}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])

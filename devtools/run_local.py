@@ -151,18 +151,26 @@ def _existing_tenant(tenant_id: str) -> str | None:
     return row.etag if row is not None else None
 
 
+CHECKS_HEADING = "Check every demo tenant on each FHIR base, as a client of its version would (conformance checker):"
+DEMO_TENANTS = ("tenant_id", "tenant_id_dstu2", "tenant_id_r4", "tenant_id_smart")
+VERSION_BASES = ("", "/DSTU2", "/STU3", "/R4")
+
+
+def checker_commands(demo: dict[str, Any]) -> list[str]:
+    """One shell command per FHIR base (the default one, then each versioned one): the conformance checker for
+    every demo tenant (STU3, DSTU2 and R4 providers, the R4 EHR) with the one demo client."""
+    tenants = " ".join(demo[key] for key in DEMO_TENANTS)
+    return [
+        f"  (for TENANT in {tenants}; do .venv/bin/python -m conformance --gateway {demo['fhir_base']}{suffix} "
+        f"--client-id {demo['client_id']} --client-secret={demo['client_secret']} --tenant $TENANT "
+        "--patient-id 1288992 || exit 1; done)"
+        for suffix in VERSION_BASES
+    ]
+
+
 def _print_examples(demo: dict[str, Any]) -> None:
     token_url, fhir = demo["token_url"], demo["fhir_base"]
-    checks = "\n".join(
-        f"  .venv/bin/python -m conformance --gateway {fhir} --client-id {demo['client_id']} "
-        f"--client-secret={demo['client_secret']} --tenant {demo[key]} --patient-id 1288992   # {label}"
-        for key, label in (
-            ("tenant_id", "STU3 provider"),
-            ("tenant_id_dstu2", "DSTU2 provider"),
-            ("tenant_id_r4", "R4 provider"),
-            ("tenant_id_smart", "R4 EHR, SMART Backend Services"),
-        )
-    )
+    checks = "\n".join(checker_commands(demo))
     print(
         f"""
 FHIR gateway running at {demo["gateway_base"]}   (Ctrl-C stops everything)
@@ -171,7 +179,8 @@ FHIR gateway running at {demo["gateway_base"]}   (Ctrl-C stops everything)
   demo client_id {demo["client_id"]}  (secret in .local/demo.json)
   tenants    {DEMO_TENANT_STU3} -> STU3 sandbox, {DEMO_TENANT_DSTU2} -> DSTU2 sandbox,
              {DEMO_TENANT_R4} -> R4 sandbox, {DEMO_TENANT_SMART} -> R4 EHR (smart_backend);
-             all read as {demo["fhir_version"]} (version bridge)
+             all read as {demo["fhir_version"]} on {fhir}/ and as DSTU2, STU3, R4 on
+             {fhir}/DSTU2/, {fhir}/STU3/, {fhir}/R4/ (version bridge; one client, one token for all)
   client JWKS {demo["gateway_base"]}/.well-known/smart-client-jwks.json (registered at the sandbox EHR)
 
 Get a token:
@@ -188,7 +197,7 @@ Or in one go:
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" "{fhir}/Patient?given=ruth&family=black"
 
-Check each tenant as the Patients app would (conformance checker):
+{CHECKS_HEADING}
 {checks}
 
 Admin command line (same registry): REGISTRY_CONNECTION_STRING='{os.environ["REGISTRY_CONNECTION_STRING"]}' \\

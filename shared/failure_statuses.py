@@ -1,20 +1,16 @@
-"""The domain errors the services raise, as the README's "Failures, per surface" names them; the proxy's table.
+"""The domain errors the services raise, as the README's "Failures, per surface" names them.
 
 The registry, the settings, upstream authentication and the upstream client raise domain errors; each surface
 answers them from its own table (the mechanism: shared/error_tables.py), found by walking the error's class
-hierarchy. The OAuth surfaces' tables are in shared/oauth/answers.py, the proxy's is below; the portal's (pages,
-not JSON) is PORTAL_ANSWERS in shared/portal/app.py, so no API imports the portal. The README's table is
-checked against FAILURES and the surfaces' tables by a test.
+hierarchy. The OAuth surfaces' tables are in shared/oauth/answers.py, the proxy's in shared/proxy/failures.py,
+the portal's (pages, not JSON) PORTAL_ANSWERS in shared/portal/app.py. The README's table is checked against
+FAILURES and the surfaces' tables by a test.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-# Table, answer and handled are shared.error_tables'; re-exported for the proxy's and the portal's boundaries.
-from shared.error_tables import Table as Table
-from shared.error_tables import answer as answer
-from shared.error_tables import handled as handled
 from shared.outbound.upstream_errors import (
     ProviderBrokenAnswer,
     ProviderBusy,
@@ -23,7 +19,6 @@ from shared.outbound.upstream_errors import (
     ProviderTooSlow,
     ProviderUnreachable,
 )
-from shared.proxy import errors as fhir
 from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.settings import SettingError
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
@@ -48,28 +43,4 @@ FAILURES: dict[type[Exception], str] = {
     ProviderTooSlow: "the provider misses the connect timeout or UPSTREAM_DEADLINE_SECONDS",
     ProviderBusy: "the provider answers 503, or the tenant has its maximum of requests in flight",
     ProviderThrottles: "the provider answers 429",
-}
-
-
-def _whose(error: MisconfiguredEntity) -> str:
-    return "tenant" if error.table == "Tenants" else "client"
-
-
-def _entity_broken(error: MisconfiguredEntity) -> fhir.ProxyError:
-    what = "tenant's provider configuration" if _whose(error) == "tenant" else "client's registration"
-    return fhir.ServiceUnavailable(f"the {what} is invalid (column {error.column}); contact the gateway administrator")
-
-
-PROXY_ANSWERS: Table[fhir.ProxyError] = {
-    RegistryError: lambda _: fhir.ServiceUnavailable("the gateway's registry is unavailable; retry shortly"),
-    MisconfiguredEntity: _entity_broken,
-    SettingError: lambda _: fhir.GatewayMisconfigured("the gateway is misconfigured"),
-    UpstreamAuthError: lambda error: fhir.BadGateway(str(error)),
-    UpstreamAuthUnavailable: lambda error: fhir.ServiceUnavailable(str(error)),
-    ProviderRefusedCredentials: lambda error: fhir.BadGateway(str(error)),
-    ProviderUnreachable: lambda error: fhir.NoProviderAnswer(str(error)),
-    ProviderBrokenAnswer: lambda error: fhir.BadGateway(str(error)),
-    ProviderTooSlow: lambda error: fhir.GatewayTimeout(str(error)),
-    ProviderBusy: lambda error: fhir.ServiceUnavailable(str(error), error.retry_after),
-    ProviderThrottles: lambda error: fhir.TooManyRequests(str(error), error.retry_after),
 }

@@ -20,6 +20,16 @@ class FhirVersion(Enum):
     def json_media_type(self) -> str:
         return self.value[1]
 
+    @property
+    def mime_version(self) -> str:
+        """The `fhirVersion` parameter of the FHIR media type for this release (major.minor: 1.0, 3.0, 4.0)."""
+        return ".".join(self.version_string.split(".")[:2])
+
+    @property
+    def media_type_with_version(self) -> str:
+        """The JSON media type with its `fhirVersion` parameter, as answers in this version carry it."""
+        return f"{self.json_media_type}; fhirVersion={self.mime_version}"
+
 
 def parse_fhir_version(value: str) -> FhirVersion | None:
     """DSTU2, STU3, R4 or R4B (as R4; case-insensitive), or a version string such as 3.0.2; None otherwise."""

@@ -21,7 +21,7 @@ from shared.registry.tenants import Tenant
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
 from shared.upstream_auth.methods import upstream_auth_headers
 from shared.version_bridge.engine import type_name
-from shared.version_bridge.proxy_bridge import bridge_summary, bridged
+from shared.version_bridge.summary import bridge_summary
 
 _FHIR_VERSION = re.compile(r"\d{1,2}\.\d{1,2}(\.\d{1,3})?(-[a-z0-9]{1,16})?")
 
@@ -95,15 +95,15 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
             f"the provider announces fhirVersion {announced or '(none)'}, "
             f"but the tenant is configured as {tenant.fhir_version.name}"
         )
-    report["version_bridge"] = bridge_summary(tenant.fhir_version)
+    report["version_bridge"] = bridge_summary(tenant.fhir_version, _announced_version())
     rest = (statement.get("rest") or [{}])[0]
     report["batch"] = any(i.get("code") == "batch" for i in rest.get("interaction", []) if isinstance(i, dict))
     served = {r.get("type") for r in rest.get("resource", []) if isinstance(r, dict)}
-    translating = bridged(tenant.fhir_version) is not None
 
     def names(kind: str) -> set[str]:
-        # Through the version bridge a type is served under the provider's name for it (MedicationOrder in DSTU2).
-        return {kind, type_name(kind, "DSTU2", "STU3"), type_name(kind, "STU3", "DSTU2")} if translating else {kind}
+        # Through the version bridge (every base translates to its version) a type is served under the provider's
+        # name for it (MedicationOrder in DSTU2).
+        return {kind, type_name(kind, "DSTU2", "STU3"), type_name(kind, "STU3", "DSTU2")}
 
     missing = [t for t in tenant.allowed_resource_types if not names(t) & served]
     if "Patient" not in served:
@@ -112,6 +112,13 @@ def check_tenant(tenant: Tenant) -> dict[str, Any]:
         report["not_served"] = missing
     report["ok"] = not report["problems"]
     return report
+
+
+def _announced_version() -> FhirVersion | None:
+    try:
+        return settings.current().gateway_fhir_version
+    except settings.SettingError:
+        return None
 
 
 def _failed(report: dict[str, Any], category: str, detail: str | None = None) -> dict[str, Any]:

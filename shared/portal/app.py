@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from shared import settings
-from shared.failure_statuses import Table, answer, handled
+from shared.error_tables import Table, answer, handled
 from shared.http_messages import Request, Response
 from shared.portal import auth_pages, customer_pages, key_pages, operator_pages, pages, web
 from shared.portal.config import CALLBACK_PATH, PortalConfig, PortalNotConfigured, load_config

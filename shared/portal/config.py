@@ -72,6 +72,11 @@ class PortalConfig:
         return self.base_url + "/fhir"
 
     @property
+    def versioned_fhir_urls(self) -> tuple[tuple[str, str], ...]:
+        """(version, URL) of each versioned FHIR base: the same tenants, registration and token, one version each."""
+        return tuple((version, f"{self.fhir_base_url}/{version}") for version in ("DSTU2", "STU3", "R4"))
+
+    @property
     def token_url(self) -> str:
         return self.base_url + "/oauth2/token"
 

@@ -14,7 +14,8 @@ from typing import Any
 from shared import process_state, settings
 from shared.fhir.operation_outcome import IssueType, operation_outcome
 from shared.fhir.versions import FhirVersion
-from shared.proxy.errors import BatchAnswerTooLarge, ProxyError
+from shared.proxy.errors import BatchAnswerTooLarge
+from shared.proxy.failures import ANSWERED, refusal
 from shared.proxy.read_policy import BatchEntry
 
 log = logging.getLogger(__name__)
@@ -115,8 +116,9 @@ def _answered_entry(version: FhirVersion, answer: EntryAnswer) -> dict[str, Any]
 def _run_one(entry: BatchEntry, run_entry: RunEntry, version: FhirVersion) -> dict[str, Any]:
     try:
         return _answered_entry(version, run_entry(entry))
-    except ProxyError as error:
-        return failed_entry(version, error.status_code, operation_outcome(error.issue_type, error.message))
+    except ANSWERED as error:  # the proxy's refusals and the domain errors of its table, as the boundary answers them
+        refused = refusal(error)
+        return failed_entry(version, refused.status_code, operation_outcome(refused.issue_type, refused.message))
     except Exception:  # one entry's bug must not cost the other entries their answers
         log.exception("batch entry %s failed in the gateway", entry.path.relative())
         return failed_entry(version, 500, operation_outcome(IssueType.EXCEPTION, "the gateway failed on this entry"))

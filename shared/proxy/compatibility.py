@@ -13,15 +13,10 @@ from shared.proxy.provider_capabilities import ProviderCapabilities, provider_ca
 from shared.proxy.query import Query
 from shared.proxy.read_policy import BatchEntry, PlannedRequest
 from shared.registry.tenants import Tenant
+from shared.version_bridge.sorting import respelled_sort
 
 log = logging.getLogger(__name__)
 
-# Every spelling of a sort the app sends: `_sort:desc=date` (DSTU2), `_sort=-date` (STU3), `sort:desc=date` (typo).
-SORT_NAMES = frozenset({"_sort", "_sort:asc", "_sort:desc", "sort:asc", "sort:desc"})
-# What each version defines: DSTU2 one field per `_sort`/`_sort:asc`/`_sort:desc`; STU3 and R4 only `_sort`,
-# a comma-separated list with `-` for descending.
-_VALID_SORT_NAMES = {FhirVersion.DSTU2: frozenset({"_sort", "_sort:asc", "_sort:desc"})}
-_STU3_SORT_NAMES = frozenset({"_sort"})
 # A parameter name, then its modifier (`:...`) or chain (`.…`), which a rename keeps.
 _NAME_PARTS = re.compile(r"^([^:.]+)(.*)$")
 
@@ -37,60 +32,15 @@ class QueryRewrite:
     after: str
 
 
-def _sort_fields(query: Query) -> list[tuple[str, bool]]:
-    fields: list[tuple[str, bool]] = []
-    for name, value in query:
-        if name not in SORT_NAMES:
-            continue
-        for raw in (part.strip() for part in value.split(",")):
-            if raw.lstrip("-"):
-                fields.append((raw.lstrip("-"), name.endswith(":desc") or raw.startswith("-")))
-    return fields
-
-
-def _sort_is_valid(version: FhirVersion, pairs: Query) -> bool:
-    if version is FhirVersion.DSTU2:
-        return all(
-            name in _VALID_SORT_NAMES[version] and "," not in value and not value.startswith("-")
-            for name, value in pairs
-        )
-    return all(name in _STU3_SORT_NAMES for name, _ in pairs)
-
-
-def sort_pairs_for(version: FhirVersion, fields: list[tuple[str, bool]]) -> Query:
-    """The sort spelled for `version`: DSTU2 `_sort:desc=date`, STU3/R4 `_sort=-date`."""
-    if version is FhirVersion.DSTU2:
-        return [("_sort:desc" if descending else "_sort", name) for name, descending in fields]
-    return [("_sort", ",".join(("-" if descending else "") + name for name, descending in fields))] if fields else []
-
-
 def _spelling(pairs: Query) -> str:
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 
 def _normalise_sort(version: FhirVersion, query: Query) -> tuple[Query, list[QueryRewrite]]:
-    original = [(name, value) for name, value in query if name in SORT_NAMES]
-    if not original or _sort_is_valid(version, original):
+    respelled, original, wanted = respelled_sort(version, query)
+    if respelled is query:
         return query, []
-    wanted = sort_pairs_for(version, _sort_fields(query))
-    out: Query = []
-    placed = False
-    for name, value in query:
-        if name not in SORT_NAMES:
-            out.append((name, value))
-        elif not placed:
-            out.extend(wanted)  # where the first sort parameter stood
-            placed = True
-    return out, [QueryRewrite("newest-first", _spelling(original), _spelling(wanted))]
-
-
-def sort_for_version(source: FhirVersion, target: FhirVersion, query: Query) -> Query:
-    """A sort spelled as `source` defines it, respelled as `target` does (the version bridge's use: a version
-    difference, not an app quirk, so it applies with compatibility off too); anything else unchanged."""
-    pairs = [(name, value) for name, value in query if name in SORT_NAMES]
-    if not pairs or not _sort_is_valid(source, pairs) or _sort_is_valid(target, pairs):
-        return query
-    return _normalise_sort(target, query)[0]
+    return respelled, [QueryRewrite("newest-first", _spelling(original), _spelling(wanted))]
 
 
 def _rename(query: Query, old: str, new: str, rule: str) -> tuple[Query, list[QueryRewrite]]:

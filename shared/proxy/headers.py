@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 
+from shared.http_messages import Headers
 from shared.proxy.link_rewriter import LinkRewriter
 
 # Request headers a client may pass to the provider (lower-case).
@@ -21,9 +22,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-_.:]{8,128}$")
 MAX_HEADER_VALUE = 1024
 
 
-def request_id_from(headers: Mapping[str, str]) -> str:
+def request_id_from(headers: Headers) -> str:
     """The client's X-Request-Id when well formed, else a new one."""
-    given = headers.get(REQUEST_ID_HEADER.lower()) or headers.get(REQUEST_ID_HEADER) or ""
+    given = headers.get(REQUEST_ID_HEADER, "")
     return given if _REQUEST_ID.match(given) else str(uuid.uuid4())
 
 

@@ -147,7 +147,8 @@ class LinkRewriter:
                     stack.append(value)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def link_rewriter_for(provider_base: str, gateway_base: str) -> LinkRewriter:
-    """The rewriter for one provider base, built (its patterns compiled) once per process, not per request."""
+    """The rewriter for one provider base and one gateway base (/fhir/ or a versioned one: up to four per
+    provider), built (its patterns compiled) once per process, not per request."""
     return LinkRewriter(provider_base, gateway_base)

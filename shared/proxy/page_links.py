@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from shared.fhir.versions import FhirVersion
 from shared.proxy import page_tokens
 from shared.proxy.errors import InvalidRequest, PageLinkExpired
 from shared.version_bridge import fhir_json
@@ -84,23 +85,29 @@ def _top_level_link(body: bytes) -> tuple[int, int] | None:
         at += 1
 
 
-def _short_link(url: str, gateway_base: str, tenant_id: str) -> str | None:
+def page_binding(tenant_id: str, version: FhirVersion) -> str:
+    """What a page link is sealed for: the tenant, and the FHIR version its path and parameters are spelled in (a
+    link handed out on an R4 base does not open on an STU3 one)."""
+    return f"{tenant_id} {version.name}"
+
+
+def _short_link(url: str, gateway_base: str, binding: str) -> str | None:
     if not url.startswith(gateway_base) or url[len(gateway_base) : len(gateway_base) + 1] not in ("/", "?", ""):
         return None
     relative = url[len(gateway_base) :]
     if len(relative.encode("utf-8")) > page_tokens.MAX_LINK_BYTES:
         log.warning("page link of %d characters is too long to seal; left as the provider wrote it", len(relative))
         return None
-    token = page_tokens.seal(relative, tenant_id)
+    token = page_tokens.seal(relative, binding)
     if len(token) > MAX_TOKEN_CHARS:
         log.warning("page link of %d characters seals to %d; left as the provider wrote it", len(relative), len(token))
         return None
     return f"{gateway_base}?{PAGE_PARAMETER}={token}"
 
 
-def shorten_page_links(body: bytes, gateway_base: str, tenant_id: str) -> bytes:
-    """The FHIR JSON answer with its Bundle navigation links on the gateway's base replaced by page tokens;
-    anything else, byte for byte, as it was."""
+def shorten_page_links(body: bytes, gateway_base: str, binding: str) -> bytes:
+    """The FHIR JSON answer with its Bundle navigation links on the gateway's base replaced by page tokens sealed
+    for `binding` (page_binding); anything else, byte for byte, as it was."""
     if b'"link"' not in body or b'"relation"' not in body:
         return body
     try:
@@ -120,7 +127,7 @@ def shorten_page_links(body: bytes, gateway_base: str, tenant_id: str) -> bytes:
     changed = False
     for link in links:
         if isinstance(link, dict) and link.get("relation") in NAVIGATION_RELATIONS and isinstance(link.get("url"), str):
-            short = _short_link(link["url"], base, tenant_id)
+            short = _short_link(link["url"], base, binding)
             if short is not None:
                 link["url"] = short
                 changed = True
@@ -129,10 +136,11 @@ def shorten_page_links(body: bytes, gateway_base: str, tenant_id: str) -> bytes:
     return body[:start] + fhir_json.dumps(links) + body[end:]
 
 
-def followed_page_link(raw_path: str, raw_query: str, tenant_id: str) -> tuple[str, str] | None:
+def followed_page_link(raw_path: str, raw_query: str, binding: str) -> tuple[str, str] | None:
     """(path relative to the FHIR base, raw query) a page link stands for, or None for any other request.
 
-    InvalidRequest for a token that is not this tenant's (or not a token), PageLinkExpired for an old one.
+    InvalidRequest for a token not sealed for `binding` (another tenant's or version's, or not a token),
+    PageLinkExpired for an old one.
     """
     if not raw_query.startswith(PAGE_PARAMETER + "=") and f"&{PAGE_PARAMETER}=" not in raw_query:
         return None
@@ -140,10 +148,10 @@ def followed_page_link(raw_path: str, raw_query: str, tenant_id: str) -> tuple[s
     if raw_path.strip("/") or name != PAGE_PARAMETER or "&" in token:
         raise InvalidRequest(f"a page link is the FHIR base with {PAGE_PARAMETER} as its only parameter")
     try:
-        link = page_tokens.open_token(token, tenant_id)
+        link = page_tokens.open_token(token, binding)
     except page_tokens.PageTokenExpired:
         raise PageLinkExpired("this page link has expired; run the search again") from None
     except page_tokens.PageTokenInvalid:
-        raise InvalidRequest("this page link is not valid for this client's tenant") from None
+        raise InvalidRequest("this page link is not valid for this client's tenant on this FHIR base") from None
     path, _, query = link.partition("?")
     return path.lstrip("/"), query

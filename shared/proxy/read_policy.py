@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from shared import settings
+from shared.fhir.media_types import JSON_MEDIA_TYPES, media_type
+from shared.http_messages import Headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.proxy.errors import (
     Forbidden,
@@ -22,7 +23,6 @@ from shared.proxy.type_policy import check_query_types
 from shared.registry.tenants import Tenant
 
 FORM = "application/x-www-form-urlencoded"
-JSON_MEDIA_TYPES = frozenset({"application/fhir+json", "application/json+fhir", "application/json"})
 MAX_SEARCH_BODY_BYTES = 16 * 1024
 MAX_BATCH_BODY_BYTES = 1024 * 1024
 PAGING_PARAMETERS = frozenset({"_getpages", "_getpagesoffset", "_count", "_bundletype", "_pretty", "_format"})
@@ -55,17 +55,13 @@ class PlannedRequest:
         return (self.path.resource_type,) if self.path.resource_type else ()
 
 
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def check_json_wanted(headers: Mapping[str, str], query: Query) -> None:
+def check_json_wanted(headers: Headers, query: Query) -> None:
     """JSON only: the gateway rewrites responses structurally, so XML is refused with 406."""
     for name, value in query:
         # An empty _format asks for nothing (as in `/fhir/metadata`, and as Azure's req.params drops it).
         if name == "_format" and value.strip() and value.strip().lower() not in {"json", *JSON_MEDIA_TYPES}:
             raise NotAcceptable("this gateway serves FHIR JSON only (_format=json)")
-    accept = headers.get("accept") or headers.get("Accept") or ""
+    accept = headers.get("accept", "")
     if accept:
         kinds = {media_type(part) for part in accept.split(",")}
         if not kinds & {*JSON_MEDIA_TYPES, "*/*", "application/*", ""}:
@@ -124,7 +120,7 @@ def plan_request(
     method: str,
     raw_path: str,
     raw_query: str,
-    headers: Mapping[str, str],
+    headers: Headers,
     body: bytes,
     *,
     max_query_length: int = MAX_QUERY_LENGTH,
@@ -141,7 +137,7 @@ def plan_request(
     except MalformedRequest as refused:
         raise InvalidRequest(str(refused)) from None
     check_json_wanted(headers, query)
-    content_type = headers.get("content-type") or headers.get("Content-Type")
+    content_type = headers.get("content-type")
     if method in ("GET", "HEAD"):
         if path.interaction is Interaction.SEARCH_POST:
             path = FhirPath(Interaction.SEARCH, path.resource_type)

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 
 from shared.fhir.versions import FhirVersion
-from shared.proxy.compatibility import sort_for_version
 from shared.version_bridge import code_systems
 from shared.version_bridge.engine import ORDER, type_name
+from shared.version_bridge.sorting import sort_for_version
 
 Query = list[tuple[str, str]]
 

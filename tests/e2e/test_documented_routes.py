@@ -34,6 +34,13 @@ DOCUMENTED = [
     DocumentedRoute("GET", "/fhir/metadata", "fhir_proxy_fn"),
     DocumentedRoute("HEAD", "/fhir/metadata", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/fhir/.well-known/smart-configuration", "fhir_proxy_fn"),
+    DocumentedRoute("GET", "/fhir/R4/metadata", "fhir_proxy_fn"),
+    DocumentedRoute("HEAD", "/fhir/DSTU2/metadata", "fhir_proxy_fn"),
+    DocumentedRoute("GET", "/fhir/STU3/.well-known/smart-configuration", "fhir_proxy_fn"),
+    DocumentedRoute("GET", "/fhir/R4/Patient/665677", "fhir_proxy_fn"),
+    DocumentedRoute("HEAD", "/fhir/DSTU2/Patient/665677", "fhir_proxy_fn"),
+    DocumentedRoute("POST", "/fhir/STU3/Patient/_search", "fhir_proxy_fn"),
+    DocumentedRoute("POST", "/fhir/R4", "fhir_proxy_fn"),
     DocumentedRoute("GET", "/.well-known/jwks.json", "jwks_fn"),
     DocumentedRoute("GET", "/.well-known/smart-client-jwks.json", "client_jwks_fn"),
     DocumentedRoute("POST", "/oauth2/token", "token_fn"),
@@ -143,3 +150,25 @@ def test_the_other_open_routes_answer_as_documented() -> None:
     assert secrets.status_code == 401
     health = requests.get(f"{PUBLIC_BASE}/health", timeout=10)
     assert health.status_code == 200
+
+
+def test_the_versioned_bases_answer_their_open_documents_and_require_a_token_for_the_rest(
+    gateway: Gateway, stu3_tenant: Onboarded
+) -> None:
+    for version, (kind, number) in {
+        "DSTU2": ("Conformance", "1.0.2"),
+        "STU3": ("CapabilityStatement", "3.0.2"),
+        "R4": ("CapabilityStatement", "4.0.1"),
+    }.items():
+        statement = requests.get(f"{PUBLIC_BASE}/fhir/{version}/metadata", timeout=10)
+        assert statement.status_code == 200 and (statement.json()["resourceType"], statement.json()["fhirVersion"]) == (
+            kind,
+            number,
+        )
+        smart = requests.get(f"{PUBLIC_BASE}/fhir/{version}/.well-known/smart-configuration", timeout=10)
+        assert smart.status_code == 200 and smart.json()["token_endpoint"] == f"{PUBLIC_BASE}/oauth2/token"
+        assert requests.get(f"{PUBLIC_BASE}/fhir/{version}/Patient/665677", timeout=10).status_code == 401
+        read = gateway.get(f"{PUBLIC_BASE}/fhir/{version}/Patient/665677", stu3_tenant.token)
+        assert read.status_code == 200 and read.json()["id"] == "665677"
+    # Version segments are case-sensitive like every FHIR path: `r4` is no base, so this is a (refused) read.
+    assert requests.get(f"{PUBLIC_BASE}/fhir/r4/metadata", timeout=10).status_code == 401

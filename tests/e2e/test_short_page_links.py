@@ -18,8 +18,9 @@ from gateway_testing import MakeClient, MakeTenant
 from sandbox.app import create_app
 from sandbox.server import ServerHandle as SandboxHandle
 from sandbox.server import serve_in_thread as serve_sandbox
+from shared.fhir.versions import FhirVersion
 from shared.proxy import page_tokens
-from shared.proxy.page_links import PAGE_PARAMETER
+from shared.proxy.page_links import PAGE_PARAMETER, page_binding
 from shared.registry.service import registry
 
 FHIR_BASE = PUBLIC_BASE + "/fhir"
@@ -123,7 +124,8 @@ def test_changed_and_expired_page_links_are_refused(gateway: Gateway, long_links
     batch = {"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "GET", "url": "Patient"}}]}
     posted = gateway.request("POST", f"?{PAGE_PARAMETER}={token}", long_links.token, json=batch)
     assert "followed with GET" in operation_outcome_of(posted, 400)
-    old = page_tokens.seal("/Patient?_count=5", tenant_id, now=time.time() - page_tokens.LIFETIME_SECONDS - 1)
+    binding = page_binding(tenant_id, FhirVersion.STU3)  # the version of /fhir/ here
+    old = page_tokens.seal("/Patient?_count=5", binding, now=time.time() - page_tokens.LIFETIME_SECONDS - 1)
     assert "expired" in operation_outcome_of(gateway.get(f"?{PAGE_PARAMETER}={old}", long_links.token), 410)
 
 
@@ -135,5 +137,5 @@ def test_every_page_keeps_the_tenants_allow_list(gateway: Gateway, long_links: O
     # A genuine link, issued while Patient was allowed, no longer reads Patients.
     operation_outcome_of(gateway.get(link, long_links.token), 403)
     # Nor does a sealed link naming another type get past the allow-list.
-    sealed = page_tokens.seal("/Condition?_count=5", narrowed.tenant_id)
+    sealed = page_tokens.seal("/Condition?_count=5", page_binding(narrowed.tenant_id, FhirVersion.STU3))
     operation_outcome_of(gateway.get(f"?{PAGE_PARAMETER}={sealed}", long_links.token), 403)

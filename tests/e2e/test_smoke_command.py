@@ -61,6 +61,8 @@ def test_smoke_passes_every_public_route_and_the_patients_app_calls(
     assert f"oauth-uris token {PUBLIC_BASE}/oauth2/token" in out
     assert "refused: invalid_client" in out and "unsupported_response_type, no redirect" in out
     assert "1 active secret(s), no secret shown" in out
+    for version in ("DSTU2", "STU3", "R4"):  # the versioned bases beside /fhir/
+        assert f"PASS  GET /fhir/{version}/metadata 200 " in out
     # Then the Patients app's own calls through the proxy: searches, the read and the batch.
     assert f"PASS  GET Patient/{PATIENT} 200 " in out
     assert "PASS  POST Patient/_search family=" in out

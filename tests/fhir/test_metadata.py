@@ -12,7 +12,7 @@ from gateway_testing import function_request, json_body
 
 import metadata_fn
 import smart_config_fn
-from shared.fhir.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
+from shared.fhir_base.capability_statement import OAUTH_URIS_EXTENSION, SECURITY_SERVICE_SYSTEM
 from shared.oauth.client_auth import SUPPORTED_METHODS
 
 
@@ -60,7 +60,7 @@ def assert_what_the_patients_app_reads(statement: dict[str, Any], medication_typ
 
 def test_stu3_capability_statement_is_valid_and_serves_the_patients_app(monkeypatch: pytest.MonkeyPatch) -> None:
     status, mimetype, body = metadata(monkeypatch, "STU3")
-    assert status == 200 and mimetype == "application/fhir+json"
+    assert status == 200 and mimetype == "application/fhir+json; fhirVersion=3.0"
     assert body["resourceType"] == "CapabilityStatement" and body["fhirVersion"] == "3.0.2"
     STU3CapabilityStatement.model_validate(body)
     assert body["kind"] == "instance"
@@ -78,7 +78,7 @@ def test_r4_capability_statement_is_valid(monkeypatch: pytest.MonkeyPatch) -> No
 def test_dstu2_conformance_uses_dstu2_names(monkeypatch: pytest.MonkeyPatch) -> None:
     # No model library covers DSTU2, so its required elements are asserted one by one.
     status, mimetype, body = metadata(monkeypatch, "DSTU2")
-    assert status == 200 and mimetype == "application/json+fhir"
+    assert status == 200 and mimetype == "application/json+fhir; fhirVersion=1.0"
     assert body["resourceType"] == "Conformance" and body["fhirVersion"] == "1.0.2"
     for element in ("status", "date", "kind", "acceptUnknown", "format", "rest"):
         assert body[element], element

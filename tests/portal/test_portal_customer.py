@@ -17,7 +17,8 @@ def _issued(response_text: str) -> dict[str, str]:
     """client_id and secret as the issued page shows them (ids of the <code> elements)."""
     import re
 
-    found = dict(re.findall(r'<code id="(client-id|client-secret|secret-id|fhir-url)">([^<]+)</code>', response_text))
+    pattern = r'<code id="(client-id|client-secret|secret-id|fhir-url(?:-dstu2|-stu3|-r4)?)">([^<]+)</code>'
+    found = dict(re.findall(pattern, response_text))
     return found
 
 
@@ -44,11 +45,15 @@ def test_a_customer_admin_creates_the_account_for_exactly_their_tenant(
         assert state.client.display_name == "Patients app"
         assert secret_matches(shown["client-secret"], state.secrets[0].sha256)
         assert shown["fhir-url"].endswith("/fhir")
+        # The same account and token work on the versioned bases: each shown with its copy button.
+        for version in ("DSTU2", "STU3", "R4"):
+            assert shown[f"fhir-url-{version.lower()}"] == shown["fhir-url"] + "/" + version
         assert state.secrets[0].expires_at is not None
         # Shown once: the account page lists the secret's id, never its value.
         account = driver.get(f"accounts/{shown['client-id']}")
         assert account.status == 200
         assert shown["secret-id"] in account.body.decode() and shown["client-secret"] not in account.body.decode()
+        assert _issued(account.body.decode())["fhir-url-r4"] == shown["fhir-url"] + "/R4"
         records = audit_records(caplog)
         assert {"portal.sign_in", "portal.account.create"} <= {r["audit"] for r in records}
         create = next(r for r in records if r["audit"] == "portal.account.create")

@@ -95,6 +95,10 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
         (Case("metadata", "GET", "/fhir/metadata", 200, FHIR_JSON), plain),
         (Case("metadata-head", "HEAD", "/fhir/metadata", 200, FHIR_JSON), plain),
         (Case("smart-configuration", "GET", "/fhir/.well-known/smart-configuration", 200), plain),
+        # The versioned bases: the same function folder, each base in its own version (README "Routes").
+        (Case("metadata-r4", "GET", "/fhir/R4/metadata", 200, FHIR_JSON), plain),
+        (Case("metadata-dstu2-head", "HEAD", "/fhir/DSTU2/metadata", 200, FHIR_JSON), plain),
+        (Case("smart-configuration-stu3", "GET", "/fhir/STU3/.well-known/smart-configuration", 200), plain),
         (Case("jwks", "GET", "/.well-known/jwks.json", 200), plain),
         (Case("client-jwks", "GET", "/.well-known/smart-client-jwks.json", 200), plain),
         (
@@ -136,6 +140,32 @@ def build_cases(world: World) -> dict[str, tuple[Case, HostCall]]:
         ),
         (Case("patient-read", "GET", f"/fhir/Patient/{PATIENT}", 200, {**bearer, **FHIR_JSON}, volatile=PROXY), plain),
         (Case("patient-head", "HEAD", f"/fhir/Patient/{PATIENT}", 200, {**bearer, **FHIR_JSON}, volatile=PROXY), plain),
+        (Case("patient-read-r4", "GET", f"/fhir/R4/Patient/{PATIENT}", 200, bearer, volatile=PROXY), plain),
+        (Case("patient-head-dstu2", "HEAD", f"/fhir/DSTU2/Patient/{PATIENT}", 200, bearer, volatile=PROXY), plain),
+        (
+            Case(
+                "patient-search-post-r4",
+                "POST",
+                "/fhir/R4/Patient/_search",
+                200,
+                {**bearer, **FORM},
+                f"_id={PATIENT}".encode(),
+                volatile=PROXY,
+            ),
+            plain,
+        ),
+        (
+            Case(
+                "batch-dstu2",
+                "POST",
+                "/fhir/DSTU2",
+                200,
+                {**bearer, "Content-Type": "application/json+fhir"},
+                batch,
+                volatile=PROXY,
+            ),
+            plain,
+        ),
         (
             Case(
                 "patient-search-post",

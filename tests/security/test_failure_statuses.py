@@ -20,13 +20,14 @@ import client_secrets_fn
 import fhir_proxy_fn
 import token_fn
 from shared.error_tables import Table, answer, handled
-from shared.failure_statuses import FAILURES, PROXY_ANSWERS, Surface
+from shared.failure_statuses import FAILURES, Surface
 from shared.oauth.answers import SECRETS_ANSWERS, TOKEN_ANSWERS
 from shared.oauth.errors import OAuthError
 from shared.outbound import upstream_client, upstream_errors
 from shared.portal.app import PORTAL_ANSWERS
 from shared.proxy import forward
 from shared.proxy.errors import ProxyError
+from shared.proxy.failures import PROXY_ANSWERS
 from shared.registry import clients, errors, table_storage, tenants
 from shared.registry.service import registry
 from shared.settings import SettingError

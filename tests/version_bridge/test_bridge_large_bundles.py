@@ -10,11 +10,11 @@ import pytest
 from test_bridge_resources import samples, validate
 
 from shared.fhir.versions import FhirVersion
+from shared.proxy.bridging import translate_answer
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.version_bridge import fhir_json
 from shared.version_bridge.engine import convert_bundle, convert_bundle_root, convert_entry, is_batch
 from shared.version_bridge.large_bundles import convert_streaming
-from shared.version_bridge.proxy_bridge import translate_answer
 
 pytestmark = pytest.mark.slow  # large Bundles through the bridge (seconds)
 
@@ -93,7 +93,11 @@ def test_a_large_answer_through_the_bridge_keeps_digits_and_rewrites_links(monke
     body = fhir_json.dumps(bundle)
     assert len(body) > 256 * 1024
     written, media = translate_answer(
-        FhirVersion.R4, body, "application/fhir+json", LinkRewriter(PROVIDER, "https://gw.example/fhir")
+        FhirVersion.R4,
+        FhirVersion.STU3,
+        body,
+        "application/fhir+json",
+        LinkRewriter(PROVIDER, "https://gw.example/fhir"),
     )
     assert media == "application/fhir+json"
     assert b'"value":72.50' in written and PROVIDER.encode() not in written

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.proxy.bridging import link_mapper
 from shared.version_bridge.engine import type_name
-from shared.version_bridge.proxy_bridge import link_mapper
 from shared.version_bridge.search_params import NoEquivalent, translate_query
 
 

@@ -8,11 +8,11 @@ import tracemalloc
 import pytest
 
 from shared.fhir.versions import FhirVersion
+from shared.proxy.bridging import translate_answer
 from shared.proxy.errors import ProxyError
 from shared.proxy.link_rewriter import LinkRewriter
 from shared.version_bridge import conversion_budget, engine
 from shared.version_bridge.large_bundles import convert_streaming
-from shared.version_bridge.proxy_bridge import translate_answer
 
 pytestmark = pytest.mark.slow  # amplified answers in bounded memory (seconds)
 
@@ -27,7 +27,7 @@ def stu3_gateway(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def translate(body: bytes) -> bytes:
-    return translate_answer(FhirVersion.R4, body, "application/fhir+json", REWRITER)[0]
+    return translate_answer(FhirVersion.R4, FhirVersion.STU3, body, "application/fhir+json", REWRITER)[0]
 
 
 def amplifying_patient(values: int) -> bytes:

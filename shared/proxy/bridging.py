@@ -1,14 +1,17 @@
-"""Where the proxy meets the bridge: a planned request translated down, an answer translated up."""
+"""Where the proxy meets the bridge: a planned request translated down, an answer translated up.
+
+Every function is handed both versions: the client's (the FHIR base the request came to) and the provider's
+(the tenant's setting). Nothing here reads settings."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from shared import settings
 from shared.fhir.versions import FhirVersion
 from shared.proxy.errors import BadGateway, NoEquivalentInVersion, NotImplementedInVersion, reflected
 from shared.proxy.fhir_path import FhirPath
@@ -18,6 +21,7 @@ from shared.proxy.read_policy import BatchEntry, PlannedRequest
 from shared.version_bridge import conversion_budget, fhir_json
 from shared.version_bridge.conversion_budget import Budget
 from shared.version_bridge.engine import (
+    ORDER,
     Malformed,
     Unsupported,
     convert_bundle,
@@ -35,28 +39,24 @@ log = logging.getLogger(__name__)
 MAX_NO_EQUIVALENT_LENGTH = 200  # the message names the client's parameter
 
 
-def announced_version() -> FhirVersion | None:
-    """The version clients see (GATEWAY_FHIR_VERSION); None when the setting is unusable."""
-    try:
-        return settings.current().gateway_fhir_version
-    except settings.SettingError:
-        return None
+def bridged(provider: FhirVersion, client: FhirVersion) -> FhirVersion | None:
+    """The client's version when it differs from the provider's (so the bridge translates), else None."""
+    return client if client is not provider else None
 
 
-def bridged(provider: FhirVersion) -> FhirVersion | None:
-    """The announced version when it differs from the provider's (so the bridge translates), else None."""
-    client = announced_version()
-    return client if client is not None and client is not provider else None
-
-
-def bridge_summary(provider: FhirVersion) -> str:
-    """What onboarding tools tell an admin: whether, and between which versions, the bridge translates."""
-    client = announced_version()
-    if client is None:
-        return "unknown: GATEWAY_FHIR_VERSION is not DSTU2, STU3 or R4"
-    if client is provider:
-        return f"none needed: the provider speaks {provider.name}, the version the gateway announces"
-    return f"translates: the provider speaks {provider.name}, clients receive {client.name} (GATEWAY_FHIR_VERSION)"
+@functools.lru_cache(maxsize=1024)
+def equivalent_types(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` with each type's name in every other version beside it (MedicationOrder in DSTU2 is
+    MedicationRequest in STU3 and R4): a tenant's allow-list and a token's scopes hold in every version.
+    A pure function of the rule tables, so cached for the process."""
+    out: list[str] = []
+    for name in names:
+        for source in ORDER:
+            for target in ORDER:
+                renamed = type_name(name, source, target)
+                if renamed not in out:
+                    out.append(renamed)
+    return tuple(out)
 
 
 def _path(path: FhirPath, client: str, provider: str) -> FhirPath:
@@ -77,10 +77,9 @@ def _query(resource_type: str | None, query: Query, client: str, provider: str, 
         raise NoEquivalentInVersion(f"{where}: {reflected(str(missing), MAX_NO_EQUIVALENT_LENGTH)}") from None
 
 
-def translate_request(provider: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
+def translate_request(provider: FhirVersion, client_version: FhirVersion, plan: PlannedRequest) -> PlannedRequest:
     """The request in the provider's version: type names, parameters, form body and every batch entry."""
-    client_version = bridged(provider)
-    if client_version is None:
+    if client_version is provider:
         return plan
     client, target = client_version.name, provider.name
     if plan.batch:
@@ -137,13 +136,15 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
     return map_url
 
 
-def translate_answer(provider: FhirVersion, body: bytes, media_type: str, rewriter: LinkRewriter) -> tuple[bytes, str]:
-    """The provider's FHIR JSON answer with provider links rewritten to the gateway, in the announced version and
-    its media type. Unbridged, links are rewritten in the bytes (nothing parsed); bridged, in the parsed document,
+def translate_answer(
+    provider: FhirVersion, client_version: FhirVersion, body: bytes, media_type: str, rewriter: LinkRewriter
+) -> tuple[bytes, str]:
+    """The provider's FHIR JSON answer with provider links rewritten to the gateway base the request came to (the
+    rewriter's), in the client's version and its media type. Unbridged, links are rewritten in the bytes (nothing
+    parsed); bridged, in the parsed document,
     so a large answer is never held as text twice besides the provider's own. A translation past its budget
     (conversion_budget: bytes, extensions, time) is refused with a 502."""
-    client_version = bridged(provider)
-    if client_version is None or not body:
+    if client_version is provider or not body:
         return rewriter.rewrite_json_bytes(body), media_type
     try:
         with conversion_budget.spending(len(body)) as budget:
@@ -160,7 +161,7 @@ def _translated(
     client_version: FhirVersion, provider: FhirVersion, body: bytes, rewriter: LinkRewriter, budget: Budget
 ) -> bytes:
     client, source = client_version.name, provider.name
-    mapper = link_mapper(settings.current().fhir_base_url, source, client)
+    mapper = link_mapper(rewriter.gateway_base, source, client)
 
     def entry_fn(entry: Any, root: dict[str, Any]) -> Any:
         rewriter.rewrite_in_place(entry)
@@ -202,9 +203,8 @@ def _translated(
     return written
 
 
-def translate_header_url(provider: FhirVersion, url: str) -> str:
-    """A `Location`/`Content-Location` (already on the gateway) with the client's type name."""
-    client_version = bridged(provider)
-    if client_version is None:
+def translate_header_url(provider: FhirVersion, client_version: FhirVersion, gateway_base: str, url: str) -> str:
+    """A `Location`/`Content-Location` (already on the gateway base `gateway_base`) with the client's type name."""
+    if client_version is provider:
         return url
-    return link_mapper(settings.current().fhir_base_url, provider.name, client_version.name)(url)
+    return link_mapper(gateway_base, provider.name, client_version.name)(url)

@@ -1,26 +1,17 @@
-"""Answers /fhir/metadata in the configured FHIR version, honouring `_format` for JSON only."""
+"""Answers [base]/metadata in the base's FHIR version, honouring `_format` for JSON only."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlsplit
 
-from shared import public_urls, settings
-from shared.fhir.capability_statement import capability_statement
+from shared import public_urls
+from shared.fhir.bases import FhirBase
 from shared.fhir.operation_outcome import IssueType, operation_outcome
-from shared.fhir.versions import FhirVersion
-from shared.http_messages import Request, Response
+from shared.fhir_base.capability_statement import capability_statement
+from shared.http_messages import Response
 from shared.http_responses import json_response
 
 _JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
-
-
-def configured_version() -> FhirVersion:
-    return settings.current().gateway_fhir_version
-
-
-def metadata_endpoint(request: Request) -> Response:
-    """GET /fhir/metadata: the CapabilityStatement, cacheable for five minutes."""
-    return metadata_response(requested_formats(request.url))
 
 
 def requested_formats(url: str) -> list[str]:
@@ -33,13 +24,9 @@ def requested_formats(url: str) -> list[str]:
     return [value.strip() for name, value in pairs if name == "_format" and value.strip()]
 
 
-def metadata_response(formats: list[str]) -> Response:
-    try:
-        version = configured_version()
-    except settings.SettingError as error:
-        return json_response(
-            operation_outcome(IssueType.EXCEPTION, str(error)), status=500, mimetype="application/fhir+json"
-        )
+def metadata_response(base: FhirBase, formats: list[str]) -> Response:
+    """The CapabilityStatement (Conformance in DSTU2) of `base`, cacheable for five minutes."""
+    version = base.version
     if any(requested.lower() not in _JSON_FORMATS for requested in formats):
         return json_response(
             operation_outcome(IssueType.NOT_SUPPORTED, "This server answers in JSON only (_format=json)."),
@@ -48,7 +35,7 @@ def metadata_response(formats: list[str]) -> Response:
         )
     statement = capability_statement(
         version,
-        settings.current().fhir_base_url,
+        base.url,
         public_urls.token_url(),
         public_urls.authorize_url(),
         public_urls.introspection_url(),
