@@ -109,7 +109,7 @@ ROUTES: tuple[Route, ...] = (
 )
 
 _UNREACHABLE = "The registry cannot be reached right now. Nothing was changed; try again in a minute."
-# The portal's failure table (see shared/failure_statuses.py): each error the pages meet, as a page.
+# The portal's failure table (the APIs' are shared/oauth/answers.py, shared/proxy/failures.py): each error, as a page.
 PORTAL_ANSWERS: Table[PageError] = {
     RegistryError: lambda _: PageError(503, "Temporarily unavailable", _UNREACHABLE),
     MisconfiguredEntity: lambda _: PageError(

@@ -2,7 +2,7 @@
 
 Mirrors shared/oauth/errors.py: raise the class that says what happened with a message safe to show;
 the proxy renders it as an OperationOutcome. Domain errors of the registry, the settings, upstream
-authentication and the provider are mapped to these classes by one table (shared/failure_statuses.py).
+authentication and the provider are mapped to these classes by one table (shared/proxy/failures.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every domain error (registry, settings, upstream authentication, provider) gets the one answer per surface
-that the surface's table gives it (shared.oauth.answers for the OAuth surfaces, shared.failure_statuses for the
+that the surface's table gives it (shared.oauth.answers for the OAuth surfaces, shared.proxy.failures for the
 proxy) - found by class hierarchy, caused for real on the token endpoint, the secrets API and the proxy - and the
 README table says the same."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,23 @@ import client_secrets_fn
 import fhir_proxy_fn
 import token_fn
 from shared.error_tables import Table, answer, handled
-from shared.failure_statuses import FAILURES, Surface
 from shared.oauth.answers import SECRETS_ANSWERS, TOKEN_ANSWERS
 from shared.oauth.errors import OAuthError
 from shared.outbound import upstream_client, upstream_errors
+from shared.outbound.upstream_errors import (
+    ProviderBrokenAnswer,
+    ProviderBusy,
+    ProviderRefusedCredentials,
+    ProviderThrottles,
+    ProviderTooSlow,
+    ProviderUnreachable,
+)
 from shared.portal.app import PORTAL_ANSWERS
 from shared.proxy import forward
 from shared.proxy.errors import ProxyError
 from shared.proxy.failures import PROXY_ANSWERS
 from shared.registry import clients, errors, table_storage, tenants
+from shared.registry.errors import MisconfiguredEntity, RegistryError
 from shared.registry.service import registry
 from shared.settings import SettingError
 from shared.upstream_auth import UpstreamAuthError, UpstreamAuthUnavailable
@@ -37,6 +46,31 @@ pytestmark = pytest.mark.table_storage
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 Breaker = Callable[[pytest.MonkeyPatch, clients.IssuedSecret, tenants.Tenant], None]
+
+
+# The README's "Failures, per surface" table, as data: what each domain error means, and the surfaces.
+class Surface(StrEnum):
+    TOKEN = "POST /oauth2/token"
+    SECRETS = "/oauth2/clients/{id}/secrets"
+    PROXY = "/fhir/{path}"
+
+
+# What each domain error means, as the README's table says it; each one a surface's table answers has its line.
+FAILURES: dict[type[Exception], str] = {
+    RegistryError: "Table Storage unreachable, refusing the gateway, or a table missing",
+    MisconfiguredEntity: "a client, secret or tenant entity broken by hand",
+    SettingError: "an app setting of the gateway missing or malformed",
+    UpstreamAuthError: "upstream credentials cannot be made (setting missing, identity provider refuses)",
+    UpstreamAuthUnavailable: "the identity provider is unreachable, slow or failing",
+    ProviderRefusedCredentials: "the provider answers 401/403 to the gateway's credentials",
+    ProviderUnreachable: "the provider is unreachable, resets the connection, or its answer cannot be read",
+    ProviderBrokenAnswer: "the provider fails (5xx) or answers something that is not FHIR JSON",
+    ProviderTooSlow: "the provider misses the connect timeout or UPSTREAM_DEADLINE_SECONDS",
+    ProviderBusy: "the provider answers 503, or the tenant has its maximum of requests in flight",
+    ProviderThrottles: "the provider answers 429",
+}
+
+
 ROOTS: tuple[type[Exception], ...] = (
     errors.RegistryError,
     SettingError,
