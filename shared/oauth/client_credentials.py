@@ -12,8 +12,9 @@ from shared import settings
 from shared.oauth.client_assertion import METHOD as METHOD_PRIVATE_KEY_JWT
 from shared.oauth.client_auth import AuthenticatedClient
 from shared.oauth.errors import InvalidRequest, InvalidScope, UnsupportedGrantType
-from shared.oauth.requested_scope import parse_requested_scope
+from shared.oauth.requested_scope import RequestedScope, parse_requested_scope
 from shared.registry.service import registry
+from shared.registry.tenants import Tenant
 from shared.smart_scopes import ScopeGrant
 from shared.tokens.access_token import issue_access_token
 
@@ -55,7 +56,17 @@ def validate_token_request(form: Mapping[str, str], client: AuthenticatedClient)
     tenant = registry().tenant(tenant_id, allow_stale=False)
     if tenant is None or not tenant.enabled:
         raise InvalidScope("The tenant is not onboarded or is disabled.")
-    return ValidatedTokenRequest(client, tenant_id, requested.grant_for(tenant.allowed_resource_types))
+    return ValidatedTokenRequest(client, tenant_id, requested.grant_for(_types_by_every_name(tenant, requested)))
+
+
+def _types_by_every_name(tenant: Tenant, requested: RequestedScope) -> tuple[str, ...]:
+    """The tenant's allow-list under each type's name in every FHIR version, as the proxy reads it on every
+    base (a tenant allowing MedicationRequest may be asked for system/MedicationOrder.rs by a DSTU2 app)."""
+    if not requested.named_smart:
+        return tenant.allowed_resource_types
+    from shared.version_bridge.type_names import equivalent_types
+
+    return equivalent_types(tenant.allowed_resource_types)
 
 
 def create_token_response(request: ValidatedTokenRequest) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Every function is handed both versions: the client's (the FHIR base the request 
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,7 +20,6 @@ from shared.proxy.read_policy import BatchEntry, PlannedRequest
 from shared.version_bridge import conversion_budget, fhir_json
 from shared.version_bridge.conversion_budget import Budget
 from shared.version_bridge.engine import (
-    ORDER,
     Malformed,
     Unsupported,
     convert_bundle,
@@ -42,21 +40,6 @@ MAX_NO_EQUIVALENT_LENGTH = 200  # the message names the client's parameter
 def bridged(provider: FhirVersion, client: FhirVersion) -> FhirVersion | None:
     """The client's version when it differs from the provider's (so the bridge translates), else None."""
     return client if client is not provider else None
-
-
-@functools.lru_cache(maxsize=1024)
-def equivalent_types(names: tuple[str, ...]) -> tuple[str, ...]:
-    """`names` with each type's name in every other version beside it (MedicationOrder in DSTU2 is
-    MedicationRequest in STU3 and R4): a tenant's allow-list and a token's scopes hold in every version.
-    A pure function of the rule tables, so cached for the process."""
-    out: list[str] = []
-    for name in names:
-        for source in ORDER:
-            for target in ORDER:
-                renamed = type_name(name, source, target)
-                if renamed not in out:
-                    out.append(renamed)
-    return tuple(out)
 
 
 def _path(path: FhirPath, client: str, provider: str) -> FhirPath:

@@ -24,7 +24,7 @@ from shared.outbound import upstream_client
 from shared.outbound.upstream_errors import ProviderBrokenAnswer, ProviderBusy, ProviderThrottles, UpstreamFailure
 from shared.proxy import page_tokens, provider_json, scope_policy
 from shared.proxy.batch_fanout import AnswerBudget, run_batch
-from shared.proxy.bridging import equivalent_types, translate_answer, translate_header_url, translate_request
+from shared.proxy.bridging import translate_answer, translate_header_url, translate_request
 from shared.proxy.compatibility import adapt_request, gateway_runs_batch
 from shared.proxy.errors import (
     BadGateway,
@@ -55,6 +55,7 @@ from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth.methods import upstream_auth_headers
 from shared.version_bridge import conversion_budget, fhir_json
+from shared.version_bridge.type_names import equivalent_types
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
 log = logging.getLogger(__name__)

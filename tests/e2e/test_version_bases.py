@@ -216,6 +216,22 @@ def test_the_allow_list_and_scopes_hold_by_each_versions_name(
     narrow = scoped.json()["access_token"]
     assert gateway.get(BASES["DSTU2"] + f"/MedicationOrder?patient={CHECKED_PATIENT}", narrow).status_code == 200
     assert gateway.get(BASES["DSTU2"] + f"/Patient/{CHECKED_PATIENT}", narrow).status_code == 403
+    # A DSTU2 app names the type as DSTU2 does; the tenant's list names only MedicationRequest.
+    dstu2_scoped = requests.post(
+        gateway.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": issued.client_id,
+            "client_secret": issued.secret,
+            "scope": f"{tenant.tenant_id} system/MedicationOrder.rs system/Condition.rs",
+        },
+        timeout=10,
+    )
+    assert dstu2_scoped.status_code == 200, dstu2_scoped.text
+    assert dstu2_scoped.json()["scope"].split() == [tenant.tenant_id, "system/MedicationOrder.rs"]
+    dstu2_token = dstu2_scoped.json()["access_token"]
+    assert gateway.get(BASES["DSTU2"] + f"/MedicationOrder?patient={CHECKED_PATIENT}", dstu2_token).status_code == 200
+    assert gateway.get(BASES["R4"] + f"/MedicationRequest?patient={CHECKED_PATIENT}", dstu2_token).status_code == 200
 
 
 def test_smarts_fhirclient_reads_r4_from_the_r4_base_of_an_stu3_deployment(
