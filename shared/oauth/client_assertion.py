@@ -3,7 +3,8 @@
 Only the algorithms in SUPPORTED_SIGNING_ALGS are ever used, whatever the assertion's header says, each
 with a key of the matching type and curve. `iss` = `sub` = the client_id, `aud` = the gateway's token URL,
 `exp` at most five minutes ahead, bounded clock skew, and each `jti` accepted once across every instance
-(`replay_guard`). Every failure is the same invalid_client answer; the reason goes to the audit only.
+(the registry's `accept_assertion_once`). Every failure is the same invalid_client answer; the reason goes to
+the audit only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import Any
 import jwt
 
 from shared import public_urls
-from shared.oauth import replay_guard
 from shared.oauth.errors import InvalidClient
 from shared.registry import clients
 from shared.registry.client_keys import SUPPORTED_SIGNING_ALGS, ClientKey
@@ -195,7 +195,8 @@ def _verify_for(
         raise AssertionRefused("signature invalid")
     claims, credential_id = verified
     _check_claims(claims, assertion.client_id, now)
-    if not replay_guard.accept_once(assertion.client_id, claims["jti"], float(claims["exp"]) + CLOCK_SKEW_SECONDS, now):
+    valid_until = float(claims["exp"]) + CLOCK_SKEW_SECONDS
+    if not registry().accept_assertion_once(assertion.client_id, claims["jti"], valid_until, now):
         raise AssertionRefused("jti replayed")
     return VerifiedAssertion(state, credential_id)
 

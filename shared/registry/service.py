@@ -23,7 +23,16 @@ from typing import Any, TypeVar
 
 from shared import process_state, settings
 from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
-from shared.registry import account_names, client_keys, clients, portal_sessions, secret_rules, tenant_history, tenants
+from shared.registry import (
+    account_names,
+    client_keys,
+    clients,
+    portal_sessions,
+    secret_rules,
+    tenant_history,
+    tenants,
+    used_assertions,
+)
 from shared.registry.client_keys import ClientKey, JwksUrl, KeyRefused
 from shared.registry.clients import Client, ClientSecret, ClientState, IssuedSecret
 from shared.registry.errors import EntityConflict, EntityNotFound
@@ -427,6 +436,17 @@ class Registry:
     def history(self, tenant_id: str, limit: int = 100) -> list[HistoryEvent]:
         """The tenant's newest events, newest first."""
         return tenant_history.recent(self.storage, tenant_id, limit)
+
+    # --- client assertions' jti, accepted once -----------------------------------------------
+
+    def accept_assertion_once(self, client_id: str, jti: str, valid_until: float, now: float | None = None) -> bool:
+        """True the first time (client_id, jti) is presented while valid, False on every replay (see
+        used_assertions); a RegistryError when storage cannot say, so no assertion is accepted unguarded."""
+        return used_assertions.accept_once(self.storage, client_id, jti, valid_until, now)
+
+    def purge_expired_assertions(self, client_id: str, now: float | None = None) -> int:
+        """Deletes the client's used-assertion rows that have expired; their count."""
+        return used_assertions.purge_expired(self.storage, client_id, now)
 
     # --- the store itself --------------------------------------------------------------------
 

@@ -12,8 +12,7 @@ import pytest
 from client_keys_testing import ec_pair, jwks, rsa_pair
 from gateway_testing import MakeClient
 
-from shared.oauth import replay_guard
-from shared.registry import clients, secret_rules
+from shared.registry import clients, secret_rules, used_assertions
 from shared.registry.client_keys import KeyRefused, parse_jwks, parse_public_jwk, thumbprint
 from shared.registry.memory_storage import MemoryStorage
 from shared.registry.secret_rules import SecretConflict
@@ -116,17 +115,17 @@ def test_deleting_a_client_deletes_its_key_rows(make_client: MakeClient, memory_
 def _replay_guard_accepts_each_jti_once() -> None:
     client_id = str(uuid.uuid4())
     now = time.time()
-    assert replay_guard.accept_once(client_id, "jti-1", now + 300, now)
-    assert not replay_guard.accept_once(client_id, "jti-1", now + 300, now)
-    assert replay_guard.accept_once(client_id, "jti-2", now + 300, now)
-    assert replay_guard.accept_once(str(uuid.uuid4()), "jti-1", now + 300, now)  # per client
+    assert registry().accept_assertion_once(client_id, "jti-1", now + 300, now)
+    assert not registry().accept_assertion_once(client_id, "jti-1", now + 300, now)
+    assert registry().accept_assertion_once(client_id, "jti-2", now + 300, now)
+    assert registry().accept_assertion_once(str(uuid.uuid4()), "jti-1", now + 300, now)  # per client
     # Once the first use has expired, its row no longer blocks the jti, and the cleanup removes expired rows.
     later = now + 301
-    assert replay_guard.accept_once(client_id, "jti-1", later + 300, later)
-    assert not replay_guard.accept_once(client_id, "jti-1", later + 300, later)
+    assert registry().accept_assertion_once(client_id, "jti-1", later + 300, later)
+    assert not registry().accept_assertion_once(client_id, "jti-1", later + 300, later)
     much_later = later + 1000
-    assert replay_guard.purge_expired(client_id, much_later) == 2
-    assert registry().storage.partition(replay_guard.TABLE, client_id) == []
+    assert registry().purge_expired_assertions(client_id, much_later) == 2
+    assert registry().storage.partition(used_assertions.TABLE, client_id) == []
 
 
 def test_the_replay_guard_in_memory() -> None:
@@ -146,7 +145,7 @@ def test_concurrent_uses_of_one_jti_in_table_storage_accept_exactly_one() -> Non
 
     def use() -> None:
         start.wait()
-        results.append(replay_guard.accept_once(client_id, jti, now + 300))
+        results.append(registry().accept_assertion_once(client_id, jti, now + 300))
 
     threads = [threading.Thread(target=use) for _ in range(8)]
     for thread in threads:

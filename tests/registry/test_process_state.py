@@ -23,7 +23,6 @@ from shared.tokens import signing_keys
 
 def test_every_module_with_process_state_registers_it() -> None:
     assert set(process_state.registered()) == {
-        "oauth.replay_guard_cleanup",
         "portal.authority_documents",
         "portal.msal_apps",
         "proxy.batch_fanout_pool",
@@ -32,6 +31,7 @@ def test_every_module_with_process_state_registers_it() -> None:
         "provider_secrets.vault_store",
         "outbound.upstream_pools",
         "registry.service",
+        "registry.used_assertions_cleanup",
         "settings",
         "throttle.failures",
         "tokens.client_jwks",

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from shared import process_state
 from shared.registry.columns import EntityReader
 from shared.registry.errors import EntityConflict, EntityNotFound, MisconfiguredEntity
-from shared.registry.service import registry
-from shared.registry.storage import USED_ASSERTIONS_TABLE, Delete, Insert, Replace
+from shared.registry.storage import USED_ASSERTIONS_TABLE, Delete, Insert, RegistryStorage, Replace
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def _forget_cleanups() -> None:
         _last_cleanup.clear()
 
 
-process_state.register("oauth.replay_guard_cleanup", _forget_cleanups)
+process_state.register("registry.used_assertions_cleanup", _forget_cleanups)
 
 
 def row_key(jti: str) -> str:
@@ -51,7 +50,9 @@ def _expires_at(entity: dict[str, object]) -> datetime | None:
         return None
 
 
-def accept_once(client_id: str, jti: str, valid_until: float, now: float | None = None) -> bool:
+def accept_once(
+    storage: RegistryStorage, client_id: str, jti: str, valid_until: float, now: float | None = None
+) -> bool:
     """True the first time (client_id, jti) is presented while valid, False on every replay.
 
     `valid_until` is a Unix time: the assertion's exp plus the allowed clock skew. A RegistryError other
@@ -65,9 +66,9 @@ def accept_once(client_id: str, jti: str, valid_until: float, now: float | None 
         "ExpiresAt": datetime.fromtimestamp(valid_until, UTC),
     }
     try:
-        registry().storage.commit(TABLE, [Insert(entity)])
+        storage.commit(TABLE, [Insert(entity)])
     except EntityConflict:
-        existing = registry().storage.row(TABLE, client_id, key)
+        existing = storage.row(TABLE, client_id, key)
         if existing is None:
             return False  # deleted by a cleanup meanwhile: refuse rather than race
         expires = _expires_at(existing.entity)
@@ -75,14 +76,14 @@ def accept_once(client_id: str, jti: str, valid_until: float, now: float | None 
             return False
         # The earlier use has expired: take the row over, conditionally, so only one racer wins.
         try:
-            registry().storage.commit(TABLE, [Replace(entity, etag=existing.etag)])
+            storage.commit(TABLE, [Replace(entity, etag=existing.etag)])
         except (EntityConflict, EntityNotFound):
             return False
-    _maybe_clean(client_id, now)
+    _maybe_clean(storage, client_id, now)
     return True
 
 
-def _maybe_clean(client_id: str, now: float) -> None:
+def _maybe_clean(storage: RegistryStorage, client_id: str, now: float) -> None:
     monotonic = time.monotonic()
     with _cleanup_lock:
         last = _last_cleanup.get(client_id)
@@ -93,21 +94,21 @@ def _maybe_clean(client_id: str, now: float) -> None:
             _last_cleanup.popitem(last=False)
         _last_cleanup[client_id] = monotonic
     try:
-        purge_expired(client_id, now)
+        purge_expired(storage, client_id, now)
     except Exception as error:  # cleanup is housekeeping: it must never fail an accepted assertion
         log.warning("could not purge expired assertion ids of client %s: %s", client_id, type(error).__name__)
 
 
-def purge_expired(client_id: str, now: float | None = None) -> int:
+def purge_expired(storage: RegistryStorage, client_id: str, now: float | None = None) -> int:
     """Deletes the client's rows whose assertions have expired (each only if unchanged since read); their count."""
     now = time.time() if now is None else now
     removed = 0
-    for row in registry().storage.partition(TABLE, client_id):
+    for row in storage.partition(TABLE, client_id):
         expires = _expires_at(row.entity)
         if expires is not None and expires.timestamp() > now:
             continue
         try:
-            registry().storage.commit(TABLE, [Delete(client_id, str(row.entity["RowKey"]), etag=row.etag)])
+            storage.commit(TABLE, [Delete(client_id, str(row.entity["RowKey"]), etag=row.etag)])
             removed += 1
         except (EntityConflict, EntityNotFound):
             pass
