@@ -12,10 +12,11 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shared import process_state, settings
+from shared.http_messages import Headers
 
 MAX_TRACKED_KEYS = 100_000
 MAX_FAILURES_KEPT_PER_KEY = 1_000  # more than any limit; a key's memory stays bounded under a flood
@@ -124,7 +125,7 @@ def _host_of(hop: str) -> str:
     return hop[:64]
 
 
-def source_address(headers: Mapping[str, str]) -> str:
+def source_address(headers: Headers) -> str:
     """The caller's address: the X-Forwarded-For hop just before the trusted proxies.
 
     App Service's front end (and the local host) appends the address it saw, so with
@@ -132,7 +133,7 @@ def source_address(headers: Mapping[str, str]) -> str:
     Front Door, Application Gateway) appends one more: the caller is then that many hops further left.
     Entries further left still are whatever the client sent, so prepending entries changes nothing.
     """
-    forwarded = headers.get("x-forwarded-for") or headers.get("X-Forwarded-For") or ""
+    forwarded = headers.get("x-forwarded-for", "")
     hops = [hop for hop in forwarded.split(",") if hop.strip()]
     if not hops:
         return "unknown"

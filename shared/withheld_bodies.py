@@ -9,7 +9,7 @@ instead of answering as if the client had sent nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from shared.http_messages import Headers
 
 BODY_WITHHELD_MESSAGE = (
     "The request body was sent with Transfer-Encoding: chunked, which Azure Functions does not pass on; "
@@ -17,9 +17,9 @@ BODY_WITHHELD_MESSAGE = (
 )
 
 
-def body_withheld_by_host(headers: Mapping[str, str], body: bytes) -> bool:
+def body_withheld_by_host(headers: Headers, body: bytes) -> bool:
     """Whether the body is empty because the client sent it chunked (the host dropped it)."""
     if body:
         return False
-    encoding = headers.get("transfer-encoding") or headers.get("Transfer-Encoding") or ""
+    encoding = headers.get("transfer-encoding", "")
     return "chunked" in encoding.lower()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import unquote_plus
 
 from shared import throttle
+from shared.http_messages import Headers
 from shared.oauth import client_assertion
 from shared.oauth.client_assertion import Assertion, AssertionRefused, UnknownClient
 from shared.oauth.errors import InvalidClient, InvalidRequest, SlowDown, UnauthorizedClient
@@ -47,9 +48,9 @@ class AuthenticatedClient:
     method: str
 
 
-def client_secret_basic(headers: Mapping[str, str]) -> Credentials | None:
+def client_secret_basic(headers: Headers) -> Credentials | None:
     """Credentials from `Authorization: Basic`, form-encoded before base64 (RFC 6749 §2.3.1)."""
-    header = headers.get("authorization") or headers.get("Authorization")
+    header = headers.get("authorization")
     if not header:
         return None
     scheme, _, encoded = header.strip().partition(" ")
@@ -72,7 +73,7 @@ def client_secret_post(form: Mapping[str, str]) -> Credentials | None:
     return Credentials(form.get("client_id", ""), form["client_secret"], "client_secret_post")
 
 
-def client_id_hint(form: Mapping[str, str], headers: Mapping[str, str]) -> str | None:
+def client_id_hint(form: Mapping[str, str], headers: Headers) -> str | None:
     """The client_id the request claims, before authentication (for throttling and audit only)."""
     try:
         basic = client_secret_basic(headers)
@@ -86,7 +87,7 @@ def client_id_hint(form: Mapping[str, str], headers: Mapping[str, str]) -> str |
     return client_assertion.claimed_client_id(assertion) if assertion else None
 
 
-def read_credentials(form: Mapping[str, str], headers: Mapping[str, str]) -> Credentials | Assertion:
+def read_credentials(form: Mapping[str, str], headers: Headers) -> Credentials | Assertion:
     """The one set of credentials the request carries; two methods at once is invalid_request."""
     has_assertion = "client_assertion" in form or "client_assertion_type" in form
     basic = client_secret_basic(headers)
@@ -192,7 +193,7 @@ def _constant_time_equal(a: str, b: str) -> bool:
 
 
 def authenticate_request(
-    form: Mapping[str, str], headers: Mapping[str, str], address: str, before: Callable[[], None] = lambda: None
+    form: Mapping[str, str], headers: Headers, address: str, before: Callable[[], None] = lambda: None
 ) -> AuthenticatedClient:
     """The client behind a request, by any supported method, throttled: the one authentication sequence of
     every OAuth surface (the token endpoint, introspection, the secrets API), so they share their counters.

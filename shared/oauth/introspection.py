@@ -19,7 +19,7 @@ from typing import Any
 from shared import throttle
 from shared.audit import audit
 from shared.error_tables import handled
-from shared.http_messages import Request, Response
+from shared.http_messages import Headers, Request, Response
 from shared.http_responses import json_response
 from shared.oauth.answers import TOKEN_ANSWERS, refusal
 from shared.oauth.client_auth import AuthenticatedClient, authenticate_request, client_id_hint
@@ -34,7 +34,7 @@ MAX_TOKEN_LENGTH = 8192
 INACTIVE: dict[str, Any] = {"active": False}
 
 
-def _authenticated_caller(form: Mapping[str, str], headers: Mapping[str, str], address: str) -> AuthenticatedClient:
+def _authenticated_caller(form: Mapping[str, str], headers: Headers, address: str) -> AuthenticatedClient:
     """The calling client, through the token endpoint's one throttled authentication (the client fields only)."""
     return authenticate_request({k: v for k, v in form.items() if k.startswith("client_")}, headers, address)
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from shared import throttle
 from shared.audit import audit
 from shared.error_tables import handled
-from shared.http_messages import Request, Response
+from shared.http_messages import Headers, Request, Response
 from shared.http_responses import json_response, response, security_headers
 from shared.json_bodies import JsonBodyError, parse_json_body
 from shared.oauth.answers import SECRETS_ANSWERS, refusal
@@ -42,12 +41,12 @@ def check_method(method: str, secret_id: str | None) -> None:
         raise MethodNotAllowed(allowed)
 
 
-def authenticate_basic(headers: Mapping[str, str], address: str) -> AuthenticatedClient:
+def authenticate_basic(headers: Headers, address: str) -> AuthenticatedClient:
     """The client behind `client_secret_basic` (the only method here), through the OAuth surfaces' one
     throttled authentication; a disabled client's unauthorized_client is answered access_denied here."""
 
     def basic_required() -> None:
-        if not (headers.get("authorization") or headers.get("Authorization")):
+        if not headers.get("authorization"):
             raise InvalidClient("Authenticate with client_secret_basic: HTTP Basic with client_id:client_secret.")
 
     return authenticate_request({}, headers, address, before=basic_required)
@@ -127,9 +126,7 @@ def secrets_endpoint(request: Request) -> Response:
     )
 
 
-def secrets_response(
-    method: str, client_id: str, secret_id: str | None, body: bytes, headers: Mapping[str, str]
-) -> Response:
+def secrets_response(method: str, client_id: str, secret_id: str | None, body: bytes, headers: Headers) -> Response:
     """One call of the secrets API in, its JSON (or OAuth error) response out; every call is audited."""
     method = method.upper()
     now = datetime.now(UTC)

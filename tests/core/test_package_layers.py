@@ -17,10 +17,10 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         # 0. primitives: they import nothing of the gateway
-        "process_state ttl_cache secret_values jwk_thumbprint json_bodies withheld_bodies http_messages"
+        "process_state ttl_cache secret_values jwk_thumbprint json_bodies http_messages"
         " fhir smart_scopes error_tables error_descriptions audit",
         # 1. what the settings and every answer are made of
-        "setting_kinds http_responses",
+        "setting_kinds http_responses withheld_bodies",
         # 2. the settings, read once
         "settings",
         # 3. small services over the settings, and outbound HTTP
