@@ -201,3 +201,55 @@ def run_micro(
         "jwt_key_types": signing_costs(repeat),
         "upstream_http_clients": upstream_client_costs(search_url, repeat),
     }
+
+
+# -- version bridge ---------------------------------------------------------------------------------------------
+def bridge_conversion_costs(repeat: int, bundle_entries: int = 1000) -> dict[str, Any]:
+    """The version bridge in-process on the benchmark's R4 documents (R4 -> STU3, as the bridged tenant gets them):
+    one 10-entry search Bundle converted (parsed before the clock starts), and the large Bundle through the streaming
+    path the gateway uses for it (read, links rewritten, converted and written entry by entry, under a budget).
+    `python -m bench.micro` prints them."""
+    import tempfile
+    from pathlib import Path
+
+    from bench import bridged, static_upstream
+    from shared.version_bridge import conversion_budget, engine, fhir_json
+    from shared.version_bridge.large_bundles import convert_streaming
+
+    provider, gateway = "http://127.0.0.1:9/fhir", "https://gw.example/fhir"
+    with tempfile.TemporaryDirectory() as folder:
+        bridged.write_r4_documents(Path(folder), provider, bundle_entries)
+        search = (Path(folder) / static_upstream.SEARCH_FILE).read_bytes()
+        large = (Path(folder) / static_upstream.BUNDLE_FILE).read_bytes()
+    rewriter = LinkRewriter(provider, gateway)
+    documents = [fhir_json.loads(search) for _ in range(repeat * 50 + 1)]
+
+    def convert_search() -> object:
+        return engine.convert_bundle(documents.pop(), "R4", "STU3")
+
+    def convert_large() -> bytes | None:
+        with conversion_budget.spending(len(large)) as budget:
+
+            def entry(item: Any, root: dict[str, Any]) -> Any:
+                rewriter.rewrite_in_place(item)
+                return engine.convert_entry(item, "R4", "STU3", engine.is_batch(root))
+
+            def root(bundle: dict[str, Any]) -> dict[str, Any]:
+                rewriter.rewrite_in_place(bundle)
+                return engine.convert_bundle_root(bundle, "R4", "STU3")
+
+            return convert_streaming(large, entry, root, budget.entry_done)[1]
+
+    convert_search()  # the plans and caches of the first conversion
+    return {
+        "search_10_convert_ms": round(best_ms(convert_search, repeat, 50), 4),
+        "large_bundle_bytes": len(large),
+        "large_bundle_streaming_ms": round(best_ms(convert_large, max(3, repeat // 2)), 2),
+        "large_bundle_unbridged_byte_rewrite_ms": round(
+            best_ms(lambda: rewriter.rewrite_json_bytes(large), max(3, repeat // 2)), 2
+        ),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(bridge_conversion_costs(repeat=9), indent=2))

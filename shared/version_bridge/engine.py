@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
-from shared.version_bridge import code_systems, safety_net, table_dstu2_stu3, table_stu3_r4
 from shared.version_bridge import extensions as ext
+from shared.version_bridge import safety_net, table_dstu2_stu3, table_stu3_r4
 from shared.version_bridge.elements import ELEMENTS
 from shared.version_bridge.paths import Node
-from shared.version_bridge.rules import Rule, Step
+from shared.version_bridge.rules import Keys, Rule, Step, keys_of
 
 ORDER = ("DSTU2", "STU3", "R4")
 _TABLES = {(table.OLDER, table.NEWER): table for table in (table_dstu2_stu3, table_stu3_r4)}
@@ -48,58 +49,51 @@ def _pairs(source: str, target: str) -> tuple[tuple[str, str], ...]:
     return tuple((ORDER[k], ORDER[k + direction]) for k in range(i, j, direction))
 
 
-def _rewrite_systems(node: Any, to_r4: bool) -> None:
-    """Every Coding.system (and any `system` naming a moved code system) as the target version spells it; and R4's
-    Reference.type, which earlier versions lack, kept as an extension on the reference. On the hot path: one
-    walk over the resource, plain type checks."""
-    rewrite = code_systems.to_r4 if to_r4 else code_systems.to_pre_r4
-    moved = "http://hl7.org/fhir/" if to_r4 else code_systems.R4_TERMINOLOGY
-    type_url = ext.url_for("R4", "Reference.type")
-    stack = [node]
-    push, pop = stack.append, stack.pop
-    while stack:
-        item = pop()
-        if type(item) is list:
-            for value in item:
-                if type(value) is dict or type(value) is list:
-                    push(value)
-            continue
-        system = item.get("system")
-        if type(system) is str and system.startswith(moved):
-            item["system"] = rewrite(system)
-        if "reference" in item or "display" in item:
-            if not to_r4 and type(item.get("type")) is str and ("reference" in item or "identifier" in item):
-                ext.add(item, ext.encode(type_url, item.pop("type"), "uri"))
-            elif to_r4 and "extension" in item:
-                saved = ext.take(item, type_url)
-                if saved:
-                    item["type"] = ext.decode(saved[0])
-        for value in item.values():
-            if type(value) is dict or type(value) is list:
-                push(value)
+@functools.lru_cache(maxsize=16)
+def _steps(source: str, target: str) -> tuple[tuple[str, str, bool], ...]:
+    """The steps from source to target as (older, newer, up): R4 -> DSTU2 is (STU3, R4, False), (DSTU2, STU3,
+    False)."""
+    return tuple((a, b, True) if ORDER.index(b) > ORDER.index(a) else (b, a, False) for a, b in _pairs(source, target))
 
 
-def _convert_one_step(resource: Node, older: str, newer: str, up: bool) -> Node:
+@dataclass(frozen=True)
+class _StepPlan:
+    """One step for one resource type, worked out once: the names, and the rules with the keys they act on."""
+
+    step: Step
+    rules: tuple[tuple[Rule, Keys], ...]
+    net: safety_net.Plan
+
+
+@functools.lru_cache(maxsize=1024)
+def step_plan(source_type: str, older: str, newer: str, up: bool) -> _StepPlan | str:
+    """The plan of converting `source_type` one step (older -> newer when `up`), or why it cannot be converted."""
     table = _TABLES[(older, newer)]
     source, target = (older, newer) if up else (newer, older)
-    source_type = resource["resourceType"]
     older_type = str(source_type if up else {v: k for k, v in table.TYPE_NAMES.items()}.get(source_type, source_type))
     newer_type: str = table.TYPE_NAMES.get(older_type, older_type)
     target_type = newer_type if up else older_type
     if older_type not in table.RULES:
         if newer_type in getattr(table, "NEWER_ONLY", ()):
-            raise Unsupported(
-                f"{source_type} cannot be translated from {source} to {target}: {target} has no {source_type}"
-            )
-        raise Unsupported(f"{source_type} cannot be translated from {source} to {target}")
-    step = Step(source, target, source_type, target_type, up)
-    resource["resourceType"] = target_type
+            return f"{source_type} cannot be translated from {source} to {target}: {target} has no {source_type}"
+        return f"{source_type} cannot be translated from {source} to {target}"
     rules: tuple[Rule, ...] = table.RULES[older_type]
-    for rule in rules if up else reversed(rules):
-        rule.apply(resource, step)
-    safety_net.apply(resource, step)
-    if "R4" in (source, target):
-        _rewrite_systems(resource, to_r4=target == "R4")
+    ordered = rules if up else tuple(reversed(rules))
+    step = Step(source, target, source_type, target_type, up)
+    return _StepPlan(step, tuple((r, keys_of(r, up)) for r in ordered), safety_net.plan(step))
+
+
+def _convert_one_step(resource: Node, older: str, newer: str, up: bool) -> Node:
+    plan = step_plan(resource["resourceType"], older, newer, up)
+    if isinstance(plan, str):
+        raise Unsupported(plan)
+    step = plan.step
+    resource["resourceType"] = step.target_type
+    for rule, keys in plan.rules:
+        # A rule whose elements (and extensions) the resource lacks would leave it unchanged: not run.
+        if keys is None or not keys.isdisjoint(resource):
+            rule.apply(resource, step)
+    safety_net.run(resource, plan.net)
     return resource
 
 
@@ -118,9 +112,7 @@ def convert_resource(resource: Node, source: str, target: str) -> Node:
             resource["contained"] = [
                 convert_resource(item, source, target) for item in contained if isinstance(item, dict)
             ]
-        for older_or_newer, other in _pairs(source, target):
-            up = ORDER.index(other) > ORDER.index(older_or_newer)
-            older, newer = (older_or_newer, other) if up else (other, older_or_newer)
+        for older, newer, up in _steps(source, target):
             resource = _convert_one_step(resource, older, newer, up)
     except Unsupported:
         raise

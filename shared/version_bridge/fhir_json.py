@@ -18,10 +18,23 @@ def _refuse_constant(name: str) -> Any:
     raise NotFhirJson(f"{name} is not a JSON number FHIR allows")
 
 
+# One decoder and one encoder for the process (json.loads/dumps with options build new ones on every call).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
 def loads(body: bytes | str) -> Any:
-    """The document with every non-integer number as a Decimal that keeps the text's digits."""
+    """The document with every non-integer number as a Decimal that keeps the text's digits (what
+    `json.loads(body, parse_float=Decimal)` reads, with the decoder made once)."""
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+        if isinstance(body, str):
+            if body.startswith("\ufeff"):
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", body, 0)
+            text = body
+        elif isinstance(body, bytes | bytearray):
+            text = body.decode(json.detect_encoding(body), "surrogatepass")
+        else:
+            raise TypeError(f"the JSON object must be str, bytes or bytearray, not {type(body).__name__}")
+        return _DECODER.decode(text)
     except (ValueError, RecursionError) as error:
         raise NotFhirJson("the body is not valid JSON") from error
 
@@ -40,9 +53,14 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# No check for circular structures: a parsed document has none, and a bridge defect that made one would end in
+# RecursionError (refused with a 502 like any answer that cannot be translated), not in a wrong answer.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default, check_circular=False)
+
+
 def dumps(document: Any) -> bytes:
     """Compact UTF-8 JSON; Decimals are written exactly as they were read."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_default)
+    text = _ENCODER.encode(document)
     if _MARK in text:
         text = _MARKED.sub(r"\1", text)
     return text.encode("utf-8")

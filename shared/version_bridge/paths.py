@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 Node = dict[str, Any]
 
 
-def holders(root: Node, segments: list[str]) -> Iterator[tuple[Node, list[str]]]:
+def holders(root: Node, segments: list[str]) -> list[tuple[Node, list[str]]]:
     """(holder, relative path) for each place the path can be: the resource itself, or the innermost list item the
     path passes through (a repeating backbone element such as `reaction` or `dosageInstruction`). Extensions for the
-    element live on that holder, so each item keeps its own."""
+    element live on that holder, so each item keeps its own. A list made before any is used, so callers may change
+    what they are handed."""
+    found: list[tuple[Node, list[str]]] = []
+    last = len(segments) - 1
+    if last == 0:  # the common case: an element of the resource itself
+        found.append((root, segments))
+        return found
+    if last == 1:  # the next most common: an element of a backbone element or data type (`identifier.use`)
+        value = root.get(segments[0])
+        if type(value) is list:
+            tail = segments[1:]
+            for item in value:
+                if type(item) is dict:
+                    found.append((item, tail))
+        else:
+            found.append((root, segments))
+        return found
 
-    def walk(holder: Node, node: Node, start: int, index: int) -> Iterator[tuple[Node, list[str]]]:
-        if index == len(segments) - 1:
-            yield holder, segments[start:]
+    def walk(holder: Node, node: Node, start: int, index: int) -> None:
+        if index == last:
+            found.append((holder, segments[start:]))
             return
         value = node.get(segments[index])
-        if isinstance(value, list):
+        if type(value) is list:
             for item in value:
-                if isinstance(item, dict):
-                    yield from walk(item, item, index + 1, index + 1)
-        elif isinstance(value, dict):
-            yield from walk(holder, value, start, index + 1)
+                if type(item) is dict:
+                    walk(item, item, index + 1, index + 1)
+        elif type(value) is dict:
+            walk(holder, value, start, index + 1)
         else:
-            yield holder, segments[start:]
+            found.append((holder, segments[start:]))
 
-    yield from walk(root, root, 0, 0)
+    walk(root, root, 0, 0)
+    return found
 
 
 def get(node: Node, relative: list[str]) -> Any:

@@ -5,6 +5,7 @@ A table lists a resource's rules in the order they run up; going down, their inv
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,23 +29,47 @@ class Step:
     up: bool  # older -> newer
 
     def source_url(self, path: str) -> str:
-        return ext.url_for(self.source, f"{self.source_type}.{path}")
+        return _url(self.source, self.source_type, path)
 
     def target_url(self, path: str) -> str:
-        return ext.url_for(self.target, f"{self.target_type}.{path}")
+        return _url(self.target, self.target_type, path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _url(version: str, resource_type: str, path: str) -> str:
+    return ext.url_for(version, f"{resource_type}.{path}")
 
 
 class Rule(Protocol):
     def apply(self, resource: Node, step: Step) -> None: ...
 
 
+Keys = frozenset[str] | None  # the resource's elements a rule can act on (None: it may act on any resource)
+
+
+def keys_of(rule: Rule, up: bool) -> Keys:
+    """The top-level keys without which `rule` leaves the resource unchanged going up (or down): a conversion skips
+    a rule none of whose keys the resource has at that moment. None for a rule that may act on any resource."""
+    found: Any = getattr(rule, "keys", None)
+    return found(up) if callable(found) else None
+
+
+@functools.lru_cache(maxsize=1024)
 def _split(path: str) -> list[str]:
+    """The path's segments (cached: the same few hundred paths are split on every conversion; never mutated)."""
     return path.split(".")
+
+
+def _reach(path: str, restoring: bool) -> frozenset[str]:
+    """The keys of a rule on `path`: its first element (and, when it reads values kept in extensions, `extension`,
+    where they live when the element is absent, and the first element's `_name` for a rule that reads it)."""
+    first = path.split(".", 1)[0]
+    return frozenset({first, "extension"}) if restoring else frozenset({first})
 
 
 def _move(resource: Node, source: str, target: str) -> None:
     src, dst = _split(source), _split(target)
-    for holder, relative in list(paths.holders(resource, src)):
+    for holder, relative in paths.holders(resource, src):
         consumed = len(src) - len(relative)
         value = paths.pop(holder, relative)
         if value is not None:
@@ -81,6 +106,9 @@ class Renamed:
     def apply(self, resource: Node, step: Step) -> None:
         _move(resource, self.older, self.newer) if step.up else _move(resource, self.newer, self.older)
 
+    def keys(self, up: bool) -> Keys:
+        return _reach(self.older if up else self.newer, restoring=False)
+
 
 @dataclass(frozen=True)
 class OnlyIn:
@@ -94,7 +122,7 @@ class OnlyIn:
 
     def apply(self, resource: Node, step: Step) -> None:
         leaving = step.up != self.newer_only  # up and older-only, or down and newer-only
-        for holder, relative in list(paths.holders(resource, _split(self.path))):
+        for holder, relative in paths.holders(resource, _split(self.path)):
             if leaving:
                 value = paths.pop(holder, relative)
                 if paths.present(value):
@@ -103,6 +131,9 @@ class OnlyIn:
                 values = [ext.decode(e) for e in ext.take(holder, step.target_url(self.path))]
                 if values and not paths.present(paths.get(holder, relative)):
                     paths.put(holder, relative, values if self.repeating else values[0])
+
+    def keys(self, up: bool) -> Keys:
+        return _reach(self.path, restoring=up == self.newer_only)
 
 
 @dataclass(frozen=True)
@@ -115,7 +146,7 @@ class Cardinality:
 
     def apply(self, resource: Node, step: Step) -> None:
         to_many = step.up == self.many_in_newer
-        for holder, relative in list(paths.holders(resource, _split(self.path))):
+        for holder, relative in paths.holders(resource, _split(self.path)):
             value = paths.get(holder, relative)
             if to_many:
                 extras = [ext.decode(e) for e in ext.take(holder, step.target_url(self.path))]
@@ -129,6 +160,9 @@ class Cardinality:
                     continue
                 paths.put(holder, relative, value[0])
                 ext.add(holder, ext.encode(step.source_url(self.path), value[1:], self.data_type))
+
+    def keys(self, up: bool) -> Keys:
+        return _reach(self.path, restoring=up == self.many_in_newer)
 
 
 @dataclass(frozen=True)
@@ -152,8 +186,13 @@ class Required:
                 if self.derived == DATA_ABSENT and resource.get("_" + self.path) == {"extension": [ext.data_absent()]}:
                     del resource["_" + self.path]
             return
-        for holder, relative in list(paths.holders(resource, _split(self.path))):
+        for holder, relative in paths.holders(resource, _split(self.path)):
             _require(holder, relative, self.derived, self.data_type)
+
+    def keys(self, up: bool) -> Keys:
+        if up == self.in_newer:
+            return None  # fills a missing value: acts on any resource
+        return frozenset({self.path, "_" + self.path}) if "." not in self.path else frozenset()
 
 
 @dataclass(frozen=True)
@@ -203,7 +242,20 @@ class Codes:
         back = self.down_map if step.up else self.up_map
         allowed = self.newer_codes if step.up else self.older_codes
         default = self.up_default if step.up else self.down_default
-        for holder, relative in list(paths.holders(resource, _split(self.path))):
+        plain = source_shape == "code" and target_shape == "code"
+        marker_key = self._marker_key
+        for holder, relative in paths.holders(resource, _split(self.path)):
+            if plain and len(relative) == 1 and "extension" not in holder and marker_key not in holder:
+                # The common case, in short: a code both versions have, nothing kept from an earlier pass.
+                key = relative[0]
+                value = holder.pop(key, None)
+                if value is None:
+                    continue
+                same = mapping.get(value, value) if type(value) is str else None
+                if same in allowed and back.get(same, same) == value:
+                    holder[key] = same
+                    continue
+                holder[key] = value  # back in its place (last, as the general way below leaves it): decided there
             saved = ext.take(holder, step.target_url(self.path))
             value = paths.pop(holder, relative)
             marker = [*relative[:-1], "_" + relative[-1]]
@@ -231,6 +283,14 @@ class Codes:
             if lossy:
                 kind = {"code": "code", "Coding": "Coding", "CodeableConcept": "CodeableConcept"}[source_shape]
                 ext.add(holder, ext.encode(step.source_url(self.path), value, kind))
+
+    def keys(self, up: bool) -> Keys:
+        return _reach(self.path, restoring=True) | {"_" + self.path.split(".", 1)[0]}
+
+    @functools.cached_property
+    def _marker_key(self) -> str:
+        """Where a previous pass's data-absent-reason for the element sits on its holder (`_name`)."""
+        return "_" + self.path.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,14 @@ element by its path from the resource (`MedicationRequest.dosageInstruction.sequ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from shared.version_bridge import extensions as ext
-from shared.version_bridge.catalogue import Catalogue, Element, catalogue, same_in_every_version
+from shared.version_bridge.catalogue import Element, catalogue, same_in_every_version
 from shared.version_bridge.paths import Node
+from shared.version_bridge.respell import Respeller, respeller
 from shared.version_bridge.rules import Step
 
 _SKIPPED = frozenset({"resourceType", "extension", "modifierExtension", "contained", "id"})
@@ -71,103 +74,250 @@ def _move_out(node: Node, key: str, value: Any, url: str, data_type: str | None)
     ext.add(node, ext.encode(url, value, data_type))
 
 
-def _walk(
-    node: Node, parent: str, path: str, source_path: str, step: Step, found: Catalogue, stable: frozenset[str]
-) -> None:
+# What the net does with a key at one place in the target's catalogue:
+# (element, repeating, children's parent (None for a primitive), required codes, whether to look inside).
+Entry = tuple[Element, bool, str | None, frozenset[str] | None, bool]
+_SKIP: Entry = (Element("", False, False, None, None), False, None, None, False)  # a key the net leaves alone
+
+
+Walk = Callable[[Any, str, str, str, "Plan"], None]  # _walk over a node, _items over a list of them, or _kept
+Here = tuple[str, str, str, "Place"]  # where a node is: its path, its path in the source version, its parent, its place
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """The plan for the nodes defined at one parent (a resource, backbone element or data type) in one step: the
+    target's elements there and what to do with each key, computed once from the catalogues. Two short cuts cover
+    most keys: `plain`, the single-valued primitives without a required binding (fine unless their value is a
+    structure), and `enter`, the structures the net walks into, with the JSON type their value has when it is
+    already in shape (a list for a repeating one)."""
+
+    children: dict[str, Element]
+    entries: dict[str, Entry]
+    plain: frozenset[str]
+    enter: dict[str, tuple[str, type, Walk]]
+    coded: dict[str, frozenset[str]]  # single-valued codes with a required binding: fine when one of its codes
+    many: frozenset[str]  # repeating primitives without a required binding: fine as a list of primitives
+    in_data_type: bool  # a data type's elements are named by the data type in extension URLs
+    respelled: bool  # the target defines `system`, `reference` or `display` here: the node may need respelling
+
+
+class Plan:
+    """The safety net's plan for one step (source and target version and resource type): a Place per parent,
+    made the first time a conversion reaches it. `respell` is the step's R4 respelling (None without R4), applied
+    to each node as the net leaves it and to every structure the net does not enter; `plain` is the same plan
+    without it, for the values of extensions (respelled with the extension list that holds them)."""
+
+    def __init__(self, step: Step, respell: Respeller | None, places: dict[str, Place] | None = None) -> None:
+        self.step = step
+        self.found = catalogue(step.target)
+        self.stable = same_in_every_version() if step.source != "DSTU2" else frozenset()  # DSTU2 comments anywhere
+        self.respell = respell
+        self.places: dict[str, Place] = {} if places is None else places
+        self.plain = self if respell is None else Plan(step, None, self.places)
+
+    def place(self, parent: str) -> Place:
+        found = self.places.get(parent)
+        if found is None:
+            found = self.places[parent] = self._make(parent)
+        return found
+
+    def _make(self, parent: str) -> Place:
+        step = self.step
+        children = self.found.children_of(parent)
+        same = _same_type_keys(step, parent)
+        entries: dict[str, Entry] = {}
+        for name, element in children.items():
+            sub = element.children
+            # A structure whose type is defined alike in every version, and alike here in source and target, holds
+            # nothing to convert: the net does not look inside.
+            inside = sub is not None and (sub not in self.stable or name not in same)
+            entries[name] = (element, element.repeating, sub, element.codes, inside)
+        entries.update(dict.fromkeys(_SKIPPED, _SKIP))
+        # The keys the net leaves alone (the resource's type and id ...) are fine unless their value is a structure,
+        # like single-valued primitives; `extension` is read where the net enters a node.
+        plain = frozenset(
+            name
+            for name, (_, repeating, sub, codes, _) in entries.items()
+            if not repeating and sub is None and codes is None and name != "extension"
+        )
+        many = frozenset(
+            name
+            for name, (_, repeating, sub, codes, _) in entries.items()
+            if repeating and sub is None and codes is None
+        )
+        enter: dict[str, tuple[str, type, Walk]] = {
+            name: (sub, list if repeating else dict, (_items if repeating else _walk) if inside else _kept)
+            for name, (_, repeating, sub, _, inside) in entries.items()
+            if sub is not None
+        }
+        coded = {
+            name: codes
+            for name, (_, repeating, sub, codes, _) in entries.items()
+            if not repeating and sub is None and codes is not None
+        }
+        in_data_type = parent != step.target_type and not parent.startswith(step.target_type + ".")
+        respelled = not {"system", "reference", "display"}.isdisjoint(children)
+        return Place(children, entries, plain, enter, coded, many, in_data_type, respelled)
+
+
+_PLANS: dict[tuple[Step, bool], Plan] = {}
+
+
+def plan(step: Step, respell: bool = True) -> Plan:
+    """The plan of `step` (made once per step and kept: a few hundred places at most per step)."""
+    key = (step, respell)
+    found = _PLANS.get(key)
+    if found is None:
+        found = _PLANS[key] = Plan(step, respeller(step.source, step.target) if respell else None)
+    return found
+
+
+def _walk(node: Node, parent: str, path: str, source_path: str, net: Plan) -> None:
     """`parent` is where the node's elements are defined (a backbone element's path, or a data type's name), `path`
     the node's path from the resource in the target version, `source_path` the same in the source version. An
     element of a data type is named by the data type (`Reference.identifier`, as the spec names cross-version
-    extensions), one of a resource or backbone element by its path from the resource. On the hot path: the common
-    case (a known element of the right shape) costs a dict look-up and type checks."""
-    children = found._children.get(parent) or found.children_of(parent)
-    in_data_type = parent != step.target_type and not parent.startswith(step.target_type + ".")
+    extensions), one of a resource or backbone element by its path from the resource."""
+    place = net.places.get(parent) or net.place(parent)
     if "extension" in node and type(node["extension"]) is list:
-        _extensions_here(node, children, parent, path, in_data_type, step, found, stable)
-    base = parent if in_data_type else source_path
+        _extensions_here(node, place, parent, path, net)
+    later = _keys(node, place, (path, source_path, parent, place), net)
+    if net.respell is not None and (later is not None or place.respelled or "extension" in node):
+        _leave(node, later, net.respell)
+
+
+def _keys(node: Node, place: Place, here: Here, net: Plan) -> list[str] | None:
+    """Each key of the node; the keys whose values are left to respell when the net leaves the node. On the hot
+    path: the common cases (a primitive, a code, a structure in shape) cost a look-up and a type check."""
+    plain, enter, coded, many = place.plain, place.enter, place.coded, place.many
+    path, source_path = here[0], here[1]
+    later: list[str] | None = None
     for key in list(node):
-        element = children.get(key)
-        if element is None or key in _SKIPPED:
-            if key not in _SKIPPED:
-                _unknown(node, key, children, parent, path, base, step)
-            continue
-        value = node[key]
-        kind = type(value)
-        if element.repeating:
-            if kind is not list:
-                node[key] = value = [value]
-                kind = list
-        elif kind is list:
-            value = _with_cardinality(node, key, element, base, step)
-            if value is None:
+        if key in plain:
+            kind = type(node[key])
+            if kind is not dict and kind is not list:
                 continue
-            kind = type(value)
-        sub = element.children
-        if sub is None:
-            if not _primitive_ok(element, value, kind):
-                _check_primitive(node, key, element, ext.url_for(step.source, f"{base}.{key}"))
-        elif sub not in stable or key not in _same_type_keys(step, parent):  # else defined alike: nothing to do
-            _into(node, key, sub, (path, source_path, base), step, found, stable)
+        found = enter.get(key)
+        if found is not None and type(node[key]) is found[1]:
+            found[2](node[key], found[0], f"{path}.{key}", f"{source_path}.{key}", net)
+            continue
+        codes = coded.get(key)
+        if codes is not None and type(node[key]) is str and node[key] in codes:
+            continue
+        if key in many and type(node[key]) is list and not _any_structure(node[key]):
+            continue
+        if _other(node, key, here, net):
+            later = [key] if later is None else [*later, key]
+    return later
 
 
-def _into(
-    node: Node,
-    key: str,
-    sub: str,
-    paths_here: tuple[str, str, str],
-    step: Step,
-    found: Catalogue,
-    stable: frozenset[str],
-) -> None:
+def _other(node: Node, key: str, here: Here, net: Plan) -> bool:
+    """A key off the short cuts: an element out of shape, one the net does not enter, a key the target does not
+    define here. True when the key stays and its value is a structure to respell when the net leaves the node."""
+    place = here[3]
+    entry = place.entries.get(key)
+    if entry is None:
+        path, source_path, parent = here[0], here[1], here[2]
+        _unknown(node, key, place.children, parent, path, parent if place.in_data_type else source_path, net.step)
+        return key in node and net.respell is not None  # a primitive's `_name` stays
+    if entry is _SKIP:
+        kind = type(node[key])
+        return key != "extension" and net.respell is not None and (kind is dict or kind is list)
+    _element(node, key, entry, here, net)
+    return False
+
+
+def _element(node: Node, key: str, entry: Entry, here: Here, net: Plan) -> None:
+    """One element the target defines here: a list where one value belongs shortened, one value where a list
+    belongs wrapped, a primitive checked, a structure entered (or respelled whole when the net need not enter)."""
+    element, repeating, sub, codes, inside = entry
+    base = here[2] if here[3].in_data_type else here[1]
+    value = node[key]
+    kind = type(value)
+    if repeating:
+        if kind is not list:
+            node[key] = value = [value]
+            kind = list
+    elif kind is list:
+        value = _with_cardinality(node, key, base, net.step)
+        if value is None:
+            return
+        kind = type(value)
+    if sub is not None:
+        if inside:
+            _into(node, key, sub, (here[0], here[1], base), net)
+        elif net.respell is not None and (kind is dict or kind is list):
+            net.respell.tree(value)
+        return
+    if codes is None:
+        if kind is dict or (kind is list and _any_structure(value)):
+            _check_primitive(node, key, element, ext.url_for(net.step.source, f"{base}.{key}"))
+    elif kind is not str or value not in codes:
+        _check_primitive(node, key, element, ext.url_for(net.step.source, f"{base}.{key}"))
+
+
+def _any_structure(items: list[Any]) -> bool:
+    for item in items:
+        if type(item) is dict or type(item) is list:
+            return True
+    return False
+
+
+def _items(items: list[Any], sub: str, path: str, source_path: str, net: Plan) -> None:
+    """The net over each item of a repeating structure (a list in a list, which the net leaves, is respelled)."""
+    for item in items:
+        if type(item) is dict:
+            _walk(item, sub, path, source_path, net)
+        elif type(item) is list and net.respell is not None:
+            net.respell.tree(item)
+
+
+def _kept(value: Any, sub: str, path: str, source_path: str, net: Plan) -> None:
+    """A structure defined alike in source and target (Coding, Period ...): nothing to convert, only to respell."""
+    if net.respell is not None:
+        net.respell.tree(value)
+
+
+def _leave(node: Node, later: list[str] | None, respell: Respeller) -> None:
+    """The node respelled as the net leaves it: its own `system`/`type`, then the structures the net did not enter
+    (extensions, contained resources, a primitive's `_name` ...), as they are now."""
+    respell.node(node)
+    for key in later or ():
+        value = node.get(key)
+        if type(value) is dict or type(value) is list:
+            respell.tree(value)
+    extensions = node.get("extension")
+    if type(extensions) is dict or type(extensions) is list:
+        respell.tree(extensions)
+
+
+def _into(node: Node, key: str, sub: str, paths_here: tuple[str, str, str], net: Plan) -> None:
     """The safety net over a structure's value (each item of a list); a primitive where it belongs is moved out."""
     path, source_path, base = paths_here
     value = node[key]
     if type(value) is dict:
-        _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", step, found, stable)
+        _walk(value, sub, f"{path}.{key}", f"{source_path}.{key}", net)
     elif type(value) is list:
-        inner, source_inner = f"{path}.{key}", f"{source_path}.{key}"
-        for item in value:
-            if type(item) is dict:
-                _walk(item, sub, inner, source_inner, step, found, stable)
+        _items(value, sub, f"{path}.{key}", f"{source_path}.{key}", net)
     else:
-        _move_out(node, key, node.pop(key), ext.url_for(step.source, f"{base}.{key}"), None)
+        _move_out(node, key, node.pop(key), ext.url_for(net.step.source, f"{base}.{key}"), None)
 
 
-def _extensions_here(
-    node: Node,
-    children: dict[str, Element],
-    parent: str,
-    path: str,
-    in_data_type: bool,
-    step: Step,
-    found: Catalogue,
-    stable: frozenset[str],
-) -> None:
+def _extensions_here(node: Node, place: Place, parent: str, path: str, net: Plan) -> None:
     """Elements kept as extensions on this node come back; the values of the others are checked as data types."""
+    step = net.step
     prefixes: tuple[str, ...] = (ext.url_for(step.target, path + "."),)
-    if in_data_type or parent != path:
+    if place.in_data_type or parent != path:
         prefixes += (ext.url_for(step.target, parent + "."),)
-    _restore(node, children, prefixes)
+    _restore(node, place.children, prefixes)
     if type(node.get("extension")) is list:
-        _walk_extensions(node["extension"], step, found, stable)
+        _walk_extensions(node["extension"], net.plain)
 
 
-def _with_cardinality(node: Node, key: str, element: Element, base: str, step: Step) -> Any:
+def _with_cardinality(node: Node, key: str, base: str, step: Step) -> Any:
     """A list where the target has one value: its first item (None when the list was empty)."""
     _shorten(node, key, node[key], ext.url_for(step.source, f"{base}.{key}"))
     return node.get(key)
-
-
-def _primitive_ok(element: Element, value: Any, kind: type) -> bool:
-    codes = element.codes
-    if codes is None:
-        if kind is dict:
-            return False
-        if kind is list:
-            for item in value:
-                if type(item) is dict or type(item) is list:
-                    return False
-        return True
-    return kind is str and value in codes
 
 
 _STRUCTURES = (dict, list)
@@ -238,20 +388,26 @@ def _same_type_keys(step: Step, parent: str) -> frozenset[str]:
     return found
 
 
-def _walk_extensions(extensions: list[Any], step: Step, found: Catalogue, stable: frozenset[str]) -> None:
+def _walk_extensions(extensions: list[Any], net: Plan) -> None:
     """The values of extensions are data types of the target version too (a Reference in one has no identifier in
     DSTU2)."""
+    found = net.found
     for extension in extensions:
         if type(extension) is not dict:
             continue
         for key, value in extension.items():
             if key == "extension" and type(value) is list:
-                _walk_extensions(value, step, found, stable)
+                _walk_extensions(value, net)
             elif key.startswith("value") and type(value) is dict and found.defines(key[5:]):
-                _walk(value, key[5:], key[5:], key[5:], step, found, stable)
+                _walk(value, key[5:], key[5:], key[5:], net)
 
 
-def apply(resource: Node, step: Step) -> None:
-    """The net over one resource after the rules of `step` ran (contained resources are converted on their own)."""
-    stable = same_in_every_version() if step.source != "DSTU2" else frozenset()  # DSTU2 comments are anywhere
-    _walk(resource, step.target_type, step.target_type, step.source_type, step, catalogue(step.target), stable)
+def apply(resource: Node, step: Step, respell: bool = True) -> None:
+    """The net over one resource after the rules of `step` ran (contained resources are converted on their own),
+    and, in a step to or from R4, the resource respelled (respell.py) in the same walk."""
+    run(resource, plan(step, respell))
+
+
+def run(resource: Node, net: Plan) -> None:
+    """`apply` with the step's plan at hand."""
+    _walk(resource, net.step.target_type, net.step.target_type, net.step.source_type, net)

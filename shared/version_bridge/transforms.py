@@ -278,13 +278,13 @@ def concept_as_reference(path: str) -> tuple[Any, Any]:
     segments = path.split(".")
 
     def up(resource: Node, step: Step) -> None:
-        for holder, relative in list(paths.holders(resource, [*segments, "itemReference"])):
+        for holder, relative in paths.holders(resource, [*segments, "itemReference"]):
             concept = paths.get(holder, [*relative[:-1], "itemCodeableConcept"])
             if concept is not None and paths.get(holder, relative) == _concept_display(concept):
                 paths.pop(holder, relative)
 
     def down(resource: Node, step: Step) -> None:
-        for holder, relative in list(paths.holders(resource, [*segments, "itemCodeableConcept"])):
+        for holder, relative in paths.holders(resource, [*segments, "itemCodeableConcept"]):
             concept = paths.get(holder, relative)
             reference = [*relative[:-1], "itemReference"]
             if concept is not None and paths.get(holder, reference) is None:
