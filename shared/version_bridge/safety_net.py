@@ -330,8 +330,8 @@ def _unknown(node: Node, key: str, children: dict[str, Element], parent: str, pa
         del node[key]
         return
     if key[0] == "_":
-        if key[1:] not in children:
-            del node[key]  # the extensions of a primitive the target lacks (its value became an extension)
+        if key[1:] not in children:  # the extensions of a primitive the target lacks (its value became an extension)
+            node.pop(key, None)  # already gone when its element was moved out first
         return
     value = node.pop(key)
     _move_out(node, key, value, ext.url_for(step.source, f"{base}.{key}"), _source_type(step, parent, path, key))

@@ -167,3 +167,12 @@ def test_organization_and_medication_statement_convert_and_a_medication_keeps_wh
             there, back = there_and_back(resource, source, target)
             valid(there, target)
             assert back == resource, (resource["resourceType"], source, target)
+
+
+@pytest.mark.parametrize(("source", "target"), [("R4", "STU3"), ("R4", "DSTU2"), ("STU3", "R4"), ("DSTU2", "R4")])
+def test_an_element_the_target_lacks_with_its_underscore_twin_is_moved_out(source: str, target: str) -> None:
+    patient = {"resourceType": "Patient", "id": "p", "unknownThing": "x", "_unknownThing": {"id": "u1"}}
+    there = convert_resource(copy.deepcopy(patient), source, target)
+    assert "unknownThing" not in there and "_unknownThing" not in there
+    (kept,) = there["extension"]
+    assert kept["url"].endswith("extension-Patient.unknownThing") and kept["valueString"] == "x"
