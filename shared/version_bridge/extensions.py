@@ -60,6 +60,8 @@ def value_key(data_type: str) -> str:
 def encode(url: str, value: Any, data_type: str | None = None) -> list[dict[str, Any]]:
     """The extensions that carry `value` (one per item of a list; nested extensions for a structure); its values
     are counted against the running conversion's budget first (OverBudget past it, before any is made)."""
+    if isinstance(value, list) and not value:
+        return []  # nothing is kept, so nothing is counted
     budget = conversion_budget.current()
     if budget is not None:
         budget.move_to_extensions(value)

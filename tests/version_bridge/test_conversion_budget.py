@@ -63,6 +63,22 @@ def test_the_extension_cap_counts_values_not_time() -> None:
     assert budget.extension_values <= budget.extension_cap == conversion_budget.MAX_EXTENSION_VALUES + 1000 // 64
 
 
+def test_nothing_kept_in_extensions_counts_nothing() -> None:
+    """STU3 Observations whose `related` all become R4 hasMember / derivedFrom keep no extension and spend none."""
+    budget = conversion_budget.Budget(input_bytes=1000)
+    related = [{"type": "has-member", "target": {"reference": "Observation/m"}}]
+    token = conversion_budget._current.set(budget)
+    try:
+        for n in range(budget.extension_cap + 1):
+            observation = {"resourceType": "Observation", "id": f"o{n}", "status": "final", "related": related}
+            observation["code"] = {"text": "panel"}
+            converted = engine.convert_resource(observation, "STU3", "R4")
+            assert "extension" not in converted and converted["hasMember"] == [{"reference": "Observation/m"}]
+    finally:
+        conversion_budget._current.reset(token)
+    assert budget.extension_values == 0
+
+
 def test_an_ordinary_element_moved_into_extensions_passes() -> None:
     written = translate(amplifying_patient(100))
     assert len(json.loads(written)["extension"]) == 100
