@@ -15,6 +15,8 @@ _MAX_FIELD = 128
 def _safe(value: Any) -> Any:
     """Caller-supplied text is cut and stripped of control characters so it cannot forge log lines."""
     if isinstance(value, str):
+        if len(value) <= _MAX_FIELD and value.isprintable():  # the usual case: nothing to cut or replace
+            return value
         cleaned = "".join(ch if ch.isprintable() else "?" for ch in value[:_MAX_FIELD])
         return cleaned + ("…" if len(value) > _MAX_FIELD else "")
     if isinstance(value, (list, tuple)):

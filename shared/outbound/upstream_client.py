@@ -103,6 +103,28 @@ def pool() -> urllib3.PoolManager:
     return manager
 
 
+@dataclass(frozen=True)
+class Timing:
+    """What the upstream client takes from the settings, once per settings."""
+
+    deadline_seconds: float
+    connect_timeout: float
+    read_timeout: float
+    max_retries: int
+
+    @classmethod
+    def of(cls, configured: settings.GatewaySettings) -> Timing:
+        return cls(
+            float(configured.upstream_deadline_seconds),
+            configured.upstream_connect_timeout_seconds,
+            configured.upstream_read_timeout_seconds,
+            configured.upstream_max_retries,
+        )
+
+
+timing = settings.per_settings(Timing.of)
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return 0.5
@@ -123,7 +145,7 @@ def send(
 
     Everything - connecting, waiting, reading the body, retries and their pauses - ends within
     UPSTREAM_DEADLINE_SECONDS; with `tenant_id`, the request holds one of the tenant's slots meanwhile."""
-    seconds = float(settings.current().upstream_deadline_seconds)
+    seconds = timing().deadline_seconds
     if tenant_id is None:
         return _send_within(method, url, headers, body, seconds)
     try:
@@ -136,9 +158,8 @@ def send(
 def _send_within(
     method: str, url: str, headers: dict[str, str], body: bytes | None, seconds: float
 ) -> UpstreamResponse:
-    connect_timeout = settings.current().upstream_connect_timeout_seconds
-    read_timeout = settings.current().upstream_read_timeout_seconds
-    max_retries = settings.current().upstream_max_retries
+    taken = timing()
+    connect_timeout, read_timeout, max_retries = taken.connect_timeout, taken.read_timeout, taken.max_retries
     started = time.perf_counter()
     attempt = 0
     too_slow = ProviderTooSlow(f"the provider did not finish its answer within {seconds:g} s")

@@ -27,12 +27,16 @@ NAVIGATION_RELATIONS = frozenset({"next", "previous", "prev", "first", "last"})
 MAX_TOKEN_CHARS = 3000
 
 _WS = re.compile(rb"[ \t\r\n]*")
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_STRUCTURE = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A string as one unrolled loop (runs of plain characters, then one escape at a time): no alternation per character.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_WHITESPACE = frozenset(b" \t\r\n")
 _SCALAR = re.compile(rb"[^,}\]\s]*")
 
 
 def _skip(body: bytes, at: int) -> int:
+    if at >= len(body) or body[at] not in _WHITESPACE:  # compact JSON: nothing to skip
+        return at
     match = _WS.match(body, at)
     return match.end() if match else at
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import os
 import struct
 import time
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from shared import process_state, settings
+from shared import settings
 
 LIFETIME_SECONDS = 30 * 60  # how long after a page is answered its page links can be followed
 _VERSION = 1
@@ -41,26 +40,23 @@ class PageTokenExpired(Exception):
     """A genuine token for this tenant whose lifetime is over."""
 
 
-@functools.lru_cache(maxsize=4)
 def _cipher(signing_key: rsa.RSAPrivateKey) -> AESGCM:
-    """The AES-256-GCM cipher for one signing key, derived once per key object (settings hold one per reload)."""
+    """The AES-256-GCM cipher for one signing key (HKDF-SHA256 over its DER form)."""
     der = signing_key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(der))
 
 
-process_state.register("proxy.page_token_ciphers", _cipher.cache_clear)
-
-
-def _ciphers() -> list[AESGCM]:
+def _ciphers_of(configured: settings.GatewaySettings) -> tuple[AESGCM, ...]:
     """The sealing cipher first, then the previous signing key's (tokens sealed just before a rotation still open)."""
-    current = settings.current()
-    ciphers = [_cipher(current.token_signing_key)]
-    previous = current.token_signing_key_previous
-    if isinstance(previous, rsa.RSAPrivateKey):
-        ciphers.append(_cipher(previous))
-    return ciphers
+    previous = configured.token_signing_key_previous
+    current = _cipher(configured.token_signing_key)
+    return (current, _cipher(previous)) if isinstance(previous, rsa.RSAPrivateKey) else (current,)
+
+
+# Derived once per settings (a reload or a process reset derives them again), not on every page link.
+_ciphers = settings.per_settings(_ciphers_of, "proxy.page_token_ciphers")
 
 
 def seal(link: str, tenant_id: str, now: float | None = None) -> str:

@@ -8,7 +8,6 @@ conversion sees it, so the type filter and the client can never disagree about w
 from __future__ import annotations
 
 import json
-import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,28 +82,15 @@ class _Reader:
         self.foreign_links = False
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> str | None:
-        if len(pairs) < 2:
-            if pairs and pairs[0][0] == "resourceType" and type(pairs[0][1]) is str:
-                return str(pairs[0][1])
-            return None
-        keys = set(map(_key, pairs))  # a set of the keys is the cheapest test for a repeated one
-        if len(keys) != len(pairs):
+        members = dict(pairs)  # fewer members than pairs: a key is repeated
+        if len(members) != len(pairs):
             raise NotFhirJson("it repeats a key in an object")
-        if "relation" in keys and "url" in keys and self.link_allowed is not None:
-            url = _member(pairs, "url")
+        if self.link_allowed is not None and "relation" in members:
+            url = members.get("url")
             if type(url) is str and not self.link_allowed(url):
                 self.foreign_links = True
-        if "resourceType" in keys:
-            resource_type = _member(pairs, "resourceType")
-            return resource_type if type(resource_type) is str else None
-        return None
-
-
-_key = operator.itemgetter(0)
-
-
-def _member(pairs: list[tuple[str, Any]], name: str) -> Any:
-    return next(value for key, value in pairs if key == name)
+        resource_type = members.get("resourceType")
+        return resource_type if type(resource_type) is str else None
 
 
 def check(body: bytes, link_allowed: Callable[[str], bool] | None = None) -> Checked:
