@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.fhir_definitions import MODULES, PACKAGES, ensure_installed
+from shared.version_bridge.us_core import US_CORE_TYPES
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "shared" / "version_bridge" / "definitions"
@@ -23,36 +24,7 @@ SPEC = {"DSTU2": "1.0.2", "STU3": "3.0.2", "R4": "4.0.1"}
 _MODEL_DIR = {"DSTU2": "dstu2", "STU3": "stu3", "R4": "r4"}
 _TS_DIR = {"DSTU2": "FHIR-DSTU2", "STU3": "FHIR-DSTU3", "R4": "FHIR-R4"}
 # The roots: every type the bridge converts or US Core 6.1 reads (as each version names it), and Bundle.
-ROOTS = (
-    "AllergyIntolerance",
-    "Binary",
-    "Bundle",
-    "CarePlan",
-    "CareTeam",
-    "Condition",
-    "Coverage",
-    "Device",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Encounter",
-    "Goal",
-    "Immunization",
-    "Location",
-    "Medication",
-    "MedicationAdministration",
-    "MedicationOrder",
-    "MedicationRequest",
-    "MedicationStatement",
-    "Observation",
-    "OperationOutcome",
-    "Organization",
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-    "Substance",
-)
+ROOTS = tuple(sorted({*US_CORE_TYPES, "OperationOutcome", "Binary", "Bundle", "MedicationOrder", "Substance"}))
 _PROPERTY = re.compile(r"^\s{4}(\w+)(\??): (\w+)(?:<\w+>)?;$", re.MULTILINE)
 _UNION = re.compile(r"^export type (\w+) = ((?:'[^']*'(?: \| )?)+);$", re.MULTILINE)
 _STRUCTURAL = ("BackboneElement", "Element")

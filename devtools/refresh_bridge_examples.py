@@ -14,37 +14,14 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from shared.version_bridge.us_core import US_CORE_TYPES
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "version_bridge" / "data"
 # HL7's example packages (npm registry). DSTU2 has none there: see data/SOURCE.md.
 PACKAGES = {"R4": ("hl7.fhir.r4.examples", "4.0.1"), "STU3": ("hl7.fhir.r3.examples", "3.0.2")}
 # The types the bridge converts and the types of US Core 6.1 that exist in earlier versions.
-TYPES = (
-    "AllergyIntolerance",
-    "CarePlan",
-    "CareTeam",
-    "Condition",
-    "Coverage",
-    "Device",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Encounter",
-    "Goal",
-    "Immunization",
-    "Location",
-    "Medication",
-    "MedicationAdministration",
-    "MedicationRequest",
-    "MedicationStatement",
-    "Observation",
-    "OperationOutcome",
-    "Organization",
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-)
+TYPES = (*sorted(US_CORE_TYPES), "OperationOutcome")
 PER_TYPE = 8
 MAX_BYTES = 12_000
 

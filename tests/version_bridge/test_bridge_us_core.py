@@ -12,34 +12,11 @@ import pytest
 from devtools.bridge_fidelity import Outcome, examples, run
 from shared.version_bridge.engine import Unsupported, convert_bundle, convert_resource
 from shared.version_bridge.extensions import DATA_ABSENT_REASON
+from shared.version_bridge.us_core import US_CORE_TYPES
 
 pytestmark = pytest.mark.slow  # SMART's fhirclient models in a worker process
 
-US_CORE = {
-    "AllergyIntolerance",
-    "CarePlan",
-    "CareTeam",
-    "Condition",
-    "Coverage",
-    "Device",
-    "DiagnosticReport",
-    "DocumentReference",
-    "Encounter",
-    "Goal",
-    "Immunization",
-    "Location",
-    "Medication",
-    "MedicationAdministration",
-    "MedicationRequest",
-    "MedicationStatement",
-    "Observation",
-    "Organization",
-    "Patient",
-    "Practitioner",
-    "PractitionerRole",
-    "Procedure",
-    "Provenance",
-}
+US_CORE = set(US_CORE_TYPES)
 
 
 @pytest.fixture(scope="module")
