@@ -69,19 +69,23 @@ def flag(name: str, value: str) -> bool:
     return lowered == "true"
 
 
-def rsa_key(name: str, value: str) -> RsaKey | None:
-    """A PEM RSA key of 2048 bits or more, private or public; None when empty."""
-    if not value:
-        return None
+def _pem_key(name: str, value: str) -> Any:
+    """The key a PEM setting holds, private or public; SettingError naming the setting when it is unreadable."""
     # Key Vault references and shells sometimes turn newlines into literal "\n".
     data = value.replace("\\n", "\n").encode("ascii", errors="replace")
     try:
         if b"PRIVATE KEY" in data:
-            key: Any = serialization.load_pem_private_key(data, password=None)
-        else:
-            key = serialization.load_pem_public_key(data)
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_public_key(data)
     except (ValueError, TypeError):
         raise SettingError(f"app setting {name} is not a readable PEM key") from None
+
+
+def rsa_key(name: str, value: str) -> RsaKey | None:
+    """A PEM RSA key of 2048 bits or more, private or public; None when empty."""
+    if not value:
+        return None
+    key = _pem_key(name, value)
     if not isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         raise SettingError(f"app setting {name} must hold an RSA key")
     if key.key_size < 2048:
@@ -102,14 +106,7 @@ def client_key(name: str, value: str) -> ClientKey | None:
     public (a public key is only published); None when empty."""
     if not value:
         return None
-    data = value.replace("\\n", "\n").encode("ascii", errors="replace")
-    try:
-        if b"PRIVATE KEY" in data:
-            key: Any = serialization.load_pem_private_key(data, password=None)
-        else:
-            key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        raise SettingError(f"app setting {name} is not a readable PEM key") from None
+    key = _pem_key(name, value)
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         if key.key_size < 2048:
             raise SettingError(f"app setting {name} must hold an RSA key of 2048 bits or more")
