@@ -177,7 +177,7 @@ def upstream_client_costs(url: str, repeat: int, number: int = 200) -> dict[str,
         return upstream_client.send("GET", url, dict(headers)).body
 
     clients: dict[str, Callable[[], bytes]] = {
-        "shared.outbound.upstream_client.send (requests)": with_gateway_send,
+        "shared.outbound.upstream_client.send (http11_client)": with_gateway_send,
         "requests.Session, stream + iter_content": with_requests,
         "urllib3.PoolManager": with_urllib3,
         "http.client.HTTPConnection": with_http_client,

@@ -9,19 +9,10 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import urllib3
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
+from urllib.parse import urlsplit
 
 from shared import process_state, settings
-from shared.outbound import guarded_connections, tenant_slots, upstream_deadline
+from shared.outbound import guarded_connections, http11_client, tenant_slots, upstream_deadline
 from shared.outbound.upstream_errors import ProviderBusy, ProviderTooSlow, ProviderUnreachable
 
 # Raised here: callers catch it from here.
@@ -33,24 +24,22 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 DEADLINE_SECONDS = 50.0  # the default of UPSTREAM_DEADLINE_SECONDS; see the README for the 230 s budget
 # Hosts (scheme, host, port) whose connections are kept: more than the providers one instance serves, so a
 # host in use is never evicted by the others (with 32 and 40 providers, 192 of 200 requests reconnected).
-# Past it the least recently used host's connections are closed. A host's pool holds no connection until
-# one is opened, so the bound costs nothing while unused.
+# Past it the least recently used host's connections are closed. A host holds no connection until one is
+# opened, so the bound costs nothing while unused.
 MAX_PROVIDER_HOSTS = 1024
 # Idle connections kept per host (more may be open at once; those are closed when returned to a full pool).
 CONNECTIONS_KEPT_PER_HOST = 64
 
-# urllib3 directly rather than requests: measured at about half the client-side cost per request
-# (bench/micro.py), and the proxy needs none of requests' conveniences.
 _pools_lock = threading.Lock()
-_pools: dict[str, urllib3.PoolManager] = {}
+_pools: dict[str, http11_client.ConnectionPool] = {}
 
 
 def _drop_pools() -> None:
     with _pools_lock:
         old = list(_pools.values())
         _pools.clear()
-    for manager in old:
-        manager.clear()
+    for each in old:
+        each.clear()
 
 
 process_state.register("outbound.upstream_pools", _drop_pools)
@@ -71,36 +60,43 @@ def _ca_bundle() -> str:
 
 
 def tls_context(ca_bundle: str) -> ssl.SSLContext:
-    """The one TLS context of the upstream connections: the CA bundle is read here, once, not per connection.
-
-    Handed to urllib3 as `ssl_context` with no `ca_certs`, so a new connection only wraps its socket (urllib3
-    reads a `ca_certs` bundle again for every connection: about 23 CPU ms each for certifi's)."""
+    """The one TLS context of the upstream connections: the CA bundle is read here, once, not per connection
+    (reading certifi's bundle costs about 23 CPU ms). It verifies the chain and the host name, TLS 1.2 or later."""
     import certifi
 
-    context = urllib3.util.create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)  # also checks the host name
-    context.load_verify_locations(cafile=ca_bundle or certifi.where())
+    context = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
 
-def pool() -> urllib3.PoolManager:
+def pool() -> http11_client.ConnectionPool:
     """The process-wide connection pool (one per CA bundle in use); no proxies from the environment."""
     ca_bundle = _ca_bundle()
-    manager = _pools.get(ca_bundle)
-    if manager is None:
+    found = _pools.get(ca_bundle)
+    if found is None:
         with _pools_lock:
-            manager = _pools.get(ca_bundle)
-            if manager is None:
-                manager = urllib3.PoolManager(
-                    num_pools=MAX_PROVIDER_HOSTS,
-                    maxsize=CONNECTIONS_KEPT_PER_HOST,
-                    block=False,
-                    retries=False,
-                    cert_reqs="CERT_REQUIRED",
-                    ssl_context=tls_context(ca_bundle),
+            found = _pools.get(ca_bundle)
+            if found is None:
+                found = http11_client.ConnectionPool(
+                    tls_context(ca_bundle), MAX_PROVIDER_HOSTS, CONNECTIONS_KEPT_PER_HOST
                 )
-                manager.pool_classes_by_scheme = guarded_connections.POOL_CLASSES
-                _pools[ca_bundle] = manager
-    return manager
+                _pools[ca_bundle] = found
+    return found
+
+
+def _origin_and_target(url: str) -> tuple[http11_client.Origin, str]:
+    """Where `url` is sent and its request target; ProviderUnreachable when it is not an http(s) URL."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+        parts = parts._replace(scheme="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderUnreachable("the provider's URL cannot be called")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    default = 443 if parts.scheme == "https" else 80
+    return http11_client.Origin(parts.scheme, parts.hostname, port or default), target
 
 
 @dataclass(frozen=True)
@@ -160,6 +156,12 @@ def _send_within(
 ) -> UpstreamResponse:
     taken = timing()
     connect_timeout, read_timeout, max_retries = taken.connect_timeout, taken.read_timeout, taken.max_retries
+    origin, target = _origin_and_target(url)
+    try:
+        request = http11_client.request_bytes(method, origin, target, headers, body)
+    except ValueError:
+        raise ProviderUnreachable("the request to the provider could not be written") from None
+    connections = pool()
     started = time.perf_counter()
     attempt = 0
     too_slow = ProviderTooSlow(f"the provider did not finish its answer within {seconds:g} s")
@@ -169,51 +171,33 @@ def _send_within(
             left = watch.remaining()
             if left <= 0:
                 raise too_slow
-            timeout = urllib3.Timeout(connect=min(connect_timeout, left), read=min(read_timeout, left))
+            timeouts = (min(connect_timeout, left), min(read_timeout, left))
             try:
-                response = pool().request(
-                    method,
-                    url,
-                    headers=headers,
-                    body=body,
-                    timeout=timeout,
-                    retries=False,
-                    redirect=False,
-                    preload_content=False,
-                )
-                try:
-                    payload = _read_capped(response, watch)
-                finally:
-                    response.release_conn()
+                answer = http11_client.exchange(connections, origin, request, method, timeouts, MAX_RESPONSE_BYTES)
                 if watch.expired:  # a connection shut at the deadline can look like a short, complete answer
                     raise too_slow
             except UpstreamFailure:
                 raise
             except guarded_connections.PeerAddressRefused as refused:
                 raise ProviderUnreachable(f"the provider's address is refused: {refused}") from None
-            except HTTPError as error:
+            except http11_client.ExchangeFailed as error:
                 if watch.expired or watch.remaining() <= 0:
                     raise too_slow from None
                 failure = _failure_of(error)
                 if failure is None:
                     raise _final_failure(error) from None
             else:
-                wait = _retry_after_seconds(response.headers.get("Retry-After"))
+                wait = _retry_after_seconds(answer.headers.get("Retry-After"))
                 retry = (
-                    response.status in RETRYABLE_STATUSES
+                    answer.status in RETRYABLE_STATUSES
                     and attempt <= max_retries
                     and wait is not None
                     and wait <= MAX_RETRY_AFTER_SECONDS
                     and wait < watch.remaining()
                 )
                 if not retry:
-                    return UpstreamResponse(
-                        response.status,
-                        urllib3.HTTPHeaderDict(response.headers),
-                        payload,
-                        (time.perf_counter() - started) * 1000,
-                        attempt,
-                    )
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    return UpstreamResponse(answer.status, answer.headers, answer.body, elapsed_ms, attempt)
                 time.sleep(wait or 0)
                 continue
             if attempt > max_retries or 0.2 * attempt >= watch.remaining():
@@ -221,34 +205,20 @@ def _send_within(
             time.sleep(0.2 * attempt)
 
 
-def _failure_of(error: HTTPError) -> UpstreamFailure | None:
+def _failure_of(error: http11_client.ExchangeFailed) -> UpstreamFailure | None:
     """The failure of an attempt that may be retried, or None when it must not be."""
-    if isinstance(error, NewConnectionError | ProtocolError):
+    if isinstance(error, http11_client.ConnectFailed | http11_client.ConnectionBroken):
         return ProviderUnreachable("the provider is unreachable")
-    if isinstance(error, ConnectTimeoutError):
+    if isinstance(error, http11_client.ConnectTimedOut):
         return ProviderTooSlow("the provider did not accept the connection in time")
     return None
 
 
-def _final_failure(error: HTTPError) -> UpstreamFailure:
-    if isinstance(error, ReadTimeoutError):
+def _final_failure(error: http11_client.ExchangeFailed) -> UpstreamFailure:
+    if isinstance(error, http11_client.AnswerTimedOut):
         return ProviderTooSlow("the provider did not answer in time")
-    if isinstance(error, SSLError):
+    if isinstance(error, http11_client.TlsRefused):
         return ProviderUnreachable("the provider's TLS certificate is not trusted")
+    if isinstance(error, http11_client.AnswerTooLarge):
+        return ProviderUnreachable("the provider's answer is larger than the gateway forwards")
     return ProviderUnreachable("the provider's answer could not be read")
-
-
-def _read_capped(response: urllib3.BaseHTTPResponse, watch: upstream_deadline.Watch) -> bytes:
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise ProviderUnreachable("the provider's answer is larger than the gateway forwards")
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.stream(256 * 1024, decode_content=True):
-        if watch.expired:
-            break  # the caller answers 504
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise ProviderUnreachable("the provider's answer is larger than the gateway forwards")
-        chunks.append(chunk)
-    return b"".join(chunks)

@@ -84,6 +84,12 @@ def deadline(seconds: float) -> Iterator[Watch]:
             watch.connection = None
 
 
+def passed() -> bool:
+    """Whether the current thread's deadline (if it has one) has passed."""
+    watch: Watch | None = getattr(_local, "watch", None)
+    return watch is not None and (watch.expired or watch.remaining() <= 0)
+
+
 def arm(connection: Any) -> None:
     """Puts the current thread's deadline on `connection` (called when it starts waiting for an answer)."""
     watch: Watch | None = getattr(_local, "watch", None)

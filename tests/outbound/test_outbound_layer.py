@@ -8,7 +8,13 @@ from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # What shared/outbound/ may import from shared/: its own modules, settings and primitives.
-ALLOWED_BELOW = ("shared.outbound", "shared.settings", "shared.setting_kinds", "shared.process_state")
+ALLOWED_BELOW = (
+    "shared.outbound",
+    "shared.settings",
+    "shared.setting_kinds",
+    "shared.process_state",
+    "shared.http_messages",
+)
 
 
 def _shared_imports(package: str) -> dict[str, set[str]]:
