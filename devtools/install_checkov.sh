@@ -15,7 +15,12 @@ installed_version() {
 }
 
 if [ -x "$venv/bin/checkov" ] && [ "$(installed_version)" = "$CHECKOV_VERSION" ]; then
-    exit 0
+    # A venv made in another folder (a copied or moved checkout) has scripts that start another folder's Python.
+    if [ "$(head -n 1 "$venv/bin/checkov")" = "#!$venv/bin/python" ]; then
+        exit 0
+    fi
+    echo "install_checkov.sh: .tools/checkov-venv was made in another folder; making it again"
+    rm -rf "$venv"
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
