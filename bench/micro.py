@@ -58,7 +58,7 @@ def parsed_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
 
 
 def orjson_pipeline(body: bytes, rewriter: LinkRewriter) -> bytes:
-    """The same with orjson for parsing and serialising (not a project dependency)."""
+    """The same with orjson for parsing and serialising (the project writes with orjson, reads with json)."""
     import orjson
 
     document = orjson.loads(body)
@@ -82,7 +82,7 @@ def rewrite_costs(body: bytes, provider_base: str, gateway_base: str, repeat: in
         "parse + rewrite_in_place + serialise (the bridge)": lambda: parsed_pipeline(body, rewriter),
     }
     same: bool | None = None
-    if has_orjson():  # optional: not a project dependency (pip install orjson to compare it)
+    if has_orjson():
         import orjson
 
         steps["orjson.loads"] = lambda: orjson.loads(body)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from bench.gateway import process_cpu_seconds
-from bench.load import LatencyStats, RequestSpec, Target, latency_samples, measure_throughput
+from bench.load import Connection, LatencyStats, RequestSpec, ResponseError, Target, latency_samples, measure_throughput
 
 K = TypeVar("K", bound=Hashable)
 Say = Callable[[str], None]
@@ -33,6 +34,40 @@ def latency_in_rounds(
             got, failed = latency_samples(target, spec, per_round, warmup=20 if index == 0 else 5)
             samples[key].extend(got)
             errors[key] += failed
+    return {key: LatencyStats.of(samples[key], errors[key]).as_dict() for key in points}
+
+
+def latency_interleaved(
+    points: dict[K, tuple[Target, RequestSpec]], total: int, say: Say | None = None, label: str = "latency"
+) -> dict[K, dict[str, Any]]:
+    """Concurrency-1 latency per point with the points' requests interleaved one by one (A, B, C, B, C, A, ...
+    on one kept-alive connection each): for a difference between points (what the bridge adds), background load
+    then hits every point alike even when it comes in bursts shorter than a round."""
+    if say is not None:
+        say(f"{label}: {total} requests per point, interleaved ...")
+    keys = list(points)
+    raws = {key: spec.wire(target) for key, (target, spec) in points.items()}
+    connections = {key: Connection(target.host, target.port) for key, (target, _) in points.items()}
+    samples: dict[K, list[int]] = {key: [] for key in points}
+    errors = dict.fromkeys(points, 0)
+    warmup = 20
+    try:
+        for index in range(warmup + total):
+            for key in _rotated(keys, index):
+                started = time.perf_counter_ns()
+                try:
+                    status, _, _ = connections[key].exchange(raws[key])
+                except (OSError, ResponseError):
+                    errors[key] += 1
+                    continue
+                elapsed = time.perf_counter_ns() - started
+                if status != points[key][1].expected_status:
+                    errors[key] += 1
+                elif index >= warmup:
+                    samples[key].append(elapsed)
+    finally:
+        for connection in connections.values():
+            connection.close()
     return {key: LatencyStats.of(samples[key], errors[key]).as_dict() for key in points}
 
 

@@ -451,7 +451,6 @@ def run(
             specs,
             sizes.latency_requests,
             sizes.bundle_requests,
-            sizes.rounds,
             memory,
             body_bytes,
             say,

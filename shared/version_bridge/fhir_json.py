@@ -9,6 +9,8 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 
 class NotFhirJson(ValueError):
     """The body is not a JSON document the bridge can convert."""
@@ -24,7 +26,8 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant
 
 def loads(body: bytes | str) -> Any:
     """The document with every non-integer number as a Decimal that keeps the text's digits (what
-    `json.loads(body, parse_float=Decimal)` reads, with the decoder made once)."""
+    `json.loads(body, parse_float=Decimal)` reads, with the decoder made once). Not orjson: it reads such numbers
+    as floats, and telling from the bytes whether a document holds one costs more than orjson saves."""
     try:
         if isinstance(body, str):
             if body.startswith("\ufeff"):
@@ -59,7 +62,20 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_
 
 
 def dumps(document: Any) -> bytes:
-    """Compact UTF-8 JSON; Decimals are written exactly as they were read."""
+    """Compact UTF-8 JSON; Decimals are written exactly as they were read.
+
+    orjson writes a document without Decimals about ten times faster than the standard library, byte for byte
+    the same compact JSON (tests/version_bridge/test_fhir_json_writers.py compares both on every example
+    document); it refuses what it cannot write alike (a Decimal, an integer past 64 bits, a key that is not
+    text), and those documents go through the standard library's encoder."""
+    try:
+        return orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        return standard_dumps(document)
+
+
+def standard_dumps(document: Any) -> bytes:
+    """`dumps` through the standard library's C encoder (Decimals marked, then unmarked in one pass)."""
     text = _ENCODER.encode(document)
     if _MARK in text:
         text = _MARKED.sub(r"\1", text)
