@@ -257,7 +257,8 @@ def render(result: dict[str, Any]) -> str:
     if cpu:
         parts.append(
             f"Gateway CPU per search at c=8: {cpu['search_cpu_ms_per_request']} ms = "
-            f"{cpu['ratio_search_to_floor']}x the local host's floor ({cpu['host_floor_cpu_ms_per_request']} ms)"
+            f"{cpu['ratio_search_to_floor']}x the local host's floor ({cpu['host_floor_cpu_ms_per_request']} ms); "
+            f"a bare relay {cpu.get('bare_relay_cpu_ms_per_request')} ms = {cpu.get('ratio_bare_relay_to_floor')}x"
         )
     if hosts:
         parts.append(
@@ -385,7 +386,10 @@ def readme_block(result: dict[str, Any], source: str) -> str:
         "",
         f"Gateway CPU per search at concurrency 8: {cpu.get('search_cpu_ms_per_request')} ms, the local host's floor "
         f"(waitress, the local host and `azure.functions` around a function that answers at once) "
-        f"{cpu.get('host_floor_cpu_ms_per_request')} ms in the same rounds. Many provider hosts "
+        f"{cpu.get('host_floor_cpu_ms_per_request')} ms in the same rounds; a bare relay on the same host (the "
+        f"search forwarded with the gateway's upstream client and nothing else done: bench/relay.py) "
+        f"{cpu.get('bare_relay_cpu_ms_per_request')} ms, {cpu.get('ratio_bare_relay_to_floor')}x the floor. "
+        f"Many provider hosts "
         f"({hosts.get('hosts')} providers over {hosts.get('scheme')}, one loopback port each): "
         f"{lookup(hosts, ('one_host', 'cpu_ms_per_request'))} CPU ms per search when every search goes to one of "
         f"them, {lookup(hosts, ('many_hosts', 'cpu_ms_per_request'))} ms when each goes to the next.",

@@ -19,10 +19,11 @@ from typing import Any
 
 from bench import bridged, many_hosts, static_upstream
 from bench.cold_start import measure_cold_start
-from bench.gateway import TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
+from bench.gateway import GATEWAY_THREADS, TENANT_AZURE_AD, TENANT_NONE, Gateway, bundle_memory, process_memory
 from bench.load import LatencyStats, RequestSpec, Target, fetch, latency_samples, measure_throughput
 from bench.micro import gateway_token_costs, run_micro
 from bench.nginx import Nginx, ensure_nginx, proxy_config, static_config
+from bench.relay import RELAY, Relay
 from bench.rounds import latency_in_rounds, throughput_in_rounds
 from bench.sampler import Sampler, find_py_spy
 from devtools.azurite import REPO, free_port
@@ -200,7 +201,12 @@ def latency_section(
 
 
 def throughput_section(
-    targets: dict[str, Target], specs: dict[str, RequestSpec], sizes: Sizes, say: Say, pids: dict[str, list[int]]
+    targets: dict[str, Target],
+    specs: dict[str, RequestSpec],
+    sizes: Sizes,
+    say: Say,
+    pids: dict[str, list[int]],
+    relay: Target | None = None,
 ) -> dict[str, Any]:
     points = {
         (scenario, concurrency, name): (target, specs[scenario], concurrency)
@@ -209,6 +215,8 @@ def throughput_section(
         for name, target in targets.items()
     }
     points[("host_floor", 8, "gateway")] = (targets["gateway"], HOST_FLOOR, 8)
+    if relay is not None:
+        points[("relay", 8, "relay")] = (relay, RELAY, 8)
     measured = throughput_in_rounds(
         points,
         sizes.throughput_seconds,
@@ -219,6 +227,8 @@ def throughput_section(
         "throughput",
     )
     section: dict[str, Any] = {"host_floor": {"8": measured[("host_floor", 8, "gateway")]}}
+    if relay is not None:
+        section["relay"] = {"8": measured[("relay", 8, "relay")]}
     for scenario in SMALL_SCENARIOS:
         section[scenario] = {}
         for concurrency in sizes.concurrencies:
@@ -233,13 +243,17 @@ def throughput_section(
 
 
 def gateway_cpu_against_floor(throughput: dict[str, Any]) -> dict[str, Any]:
-    """The gateway's CPU per search at concurrency 8 next to the local host's floor measured in the same rounds."""
+    """The gateway's CPU per search at concurrency 8 next to the local host's floor measured in the same rounds,
+    and, for scale, a bare relay's (bench/relay.py: the same search forwarded with nothing else done)."""
     search = throughput["search"]["8"]["gateway"].get("cpu_ms_per_request")
     floor = throughput["host_floor"]["8"].get("cpu_ms_per_request")
+    relay = throughput.get("relay", {}).get("8", {}).get("cpu_ms_per_request")
     return {
         "search_cpu_ms_per_request": search,
         "host_floor_cpu_ms_per_request": floor,
         "ratio_search_to_floor": round(search / floor, 3) if search and floor else None,
+        "bare_relay_cpu_ms_per_request": relay,
+        "ratio_bare_relay_to_floor": round(relay / floor, 3) if relay and floor else None,
     }
 
 
@@ -417,8 +431,14 @@ def run(
         result["generator"] = generator_ceiling(targets["direct"], static_target, specs["search"], sizes)
         result["latency"] = latency_section(targets, specs, sizes, say)
         # CPU of each hop's own process: the static upstream, the nginx worker, the gateway.
-        pids = {"direct": [upstream.process.pid], "nginx": proxy.worker_pids(), "gateway": [gateway.pid]}
-        result["throughput"] = throughput_section(targets, specs, sizes, say, pids)
+        relay = stack.enter_context(Relay(f"{upstream_base}/{specs['search'].path}", folder, GATEWAY_THREADS, preexec))
+        pids = {
+            "direct": [upstream.process.pid],
+            "nginx": proxy.worker_pids(),
+            "gateway": [gateway.pid],
+            "relay": [relay.process.pid],
+        }
+        result["throughput"] = throughput_section(targets, specs, sizes, say, pids, relay.target)
         result["gateway_cpu"] = gateway_cpu_against_floor(result["throughput"])
         say(f"many provider hosts: {sizes.provider_hosts} providers, one loopback port each ...")
         providers = stack.enter_context(
