@@ -120,18 +120,24 @@ def link_mapper(gateway_base: str, provider: str, client: str) -> Callable[[str]
 
 
 def translate_answer(
-    provider: FhirVersion, client_version: FhirVersion, body: bytes, media_type: str, rewriter: LinkRewriter
+    provider: FhirVersion,
+    client_version: FhirVersion,
+    body: bytes,
+    media_type: str,
+    rewriter: LinkRewriter,
+    parsed: dict[str, Any] | None = None,
 ) -> tuple[bytes, str]:
     """The provider's FHIR JSON answer with provider links rewritten to the gateway base the request came to (the
     rewriter's), in the client's version and its media type. Unbridged, links are rewritten in the bytes (nothing
     parsed); bridged, in the parsed document,
-    so a large answer is never held as text twice besides the provider's own. A translation past its budget
-    (conversion_budget: bytes, extensions, time) is refused with a 502."""
+    so a large answer is never held as text twice besides the provider's own. `parsed`, when given, is `body`
+    already parsed (decimals as Decimal) with its links already rewritten: it is converted as it is. A translation
+    past its budget (conversion_budget: bytes, extensions, time) is refused with a 502."""
     if client_version is provider or not body:
         return rewriter.rewrite_json_bytes(body), media_type
     try:
         with conversion_budget.spending(len(body)) as budget:
-            written = _translated(client_version, provider, body, rewriter, budget)
+            written = _translated(client_version, provider, body, rewriter, budget, parsed)
     except conversion_budget.OverBudget as refused:
         log.warning("version bridge: an answer was refused: %s", refused)
         raise BadGateway(str(refused)) from None
@@ -141,7 +147,12 @@ def translate_answer(
 
 
 def _translated(
-    client_version: FhirVersion, provider: FhirVersion, body: bytes, rewriter: LinkRewriter, budget: Budget
+    client_version: FhirVersion,
+    provider: FhirVersion,
+    body: bytes,
+    rewriter: LinkRewriter,
+    budget: Budget,
+    parsed: dict[str, Any] | None = None,
 ) -> bytes:
     client, source = client_version.name, provider.name
     mapper = link_mapper(rewriter.gateway_base, source, client)
@@ -154,8 +165,11 @@ def _translated(
         rewriter.rewrite_in_place(root)
         return convert_bundle_root(root, source, client, mapper)
 
+    document: Any = parsed
     try:
-        if len(body) >= STREAM_FROM_BYTES:  # a large Bundle: converted entry by entry as it is read
+        if document is not None:  # parsed by the proxy's strict check, links rewritten before
+            pass
+        elif len(body) >= STREAM_FROM_BYTES:  # a large Bundle: converted entry by entry as it is read
             document, written = convert_streaming(body, entry_fn, root_fn, budget.entry_done)
             if written is not None:
                 budget.check_written(len(written))

@@ -55,6 +55,7 @@ from shared.smart_scopes import ScopeGrant
 from shared.tokens.verifier import AccessTokenClaims, InvalidAccessToken, verify_access_token
 from shared.upstream_auth.methods import upstream_auth_headers
 from shared.version_bridge import conversion_budget, fhir_json
+from shared.version_bridge.large_bundles import STREAM_FROM_BYTES
 from shared.version_bridge.type_names import equivalent_types
 from shared.withheld_bodies import BODY_WITHHELD_MESSAGE, body_withheld_by_host
 
@@ -194,18 +195,27 @@ def _relayed_answer(
         raise busy(f"the provider is busy (HTTP {status}); retry later", headers.get("Retry-After", "5"))
     if status >= 500:
         raise ProviderBrokenAnswer(f"the provider failed (HTTP {status})")
+    # A small answer the bridge converts: links rewritten in its bytes first, so the strict parse below is also the
+    # bridge's (one parse instead of two; leads_here accepts the gateway's own URLs as it does the provider's).
+    parse_once = tenant.fhir_version is not base.version and len(upstream.body) < STREAM_FROM_BYTES
     try:
         if upstream_type not in JSON_MEDIA_TYPES:
             raise provider_json.NotFhirJson("its media type is not a FHIR JSON one")
-        checked = provider_json.check(upstream.body, rewriter.leads_here)
+        received = rewriter.rewrite_json_bytes(upstream.body) if parse_once else upstream.body
+        checked = provider_json.check(received, rewriter.leads_here, keep=parse_once)
     except provider_json.NotFhirJson as refused:
         if status >= 400:
             raise RefusedByProvider(f"the provider refused the request (HTTP {status})", status) from None
         raise ProviderBrokenAnswer(str(refused)) from None
     body = _without_foreign_links(checked.body, rewriter) if checked.foreign_links else checked.body
     allowed_only = enforce_on_answer(tenant.allowed_resource_types, body, admits)
+    # The bridge converts the parsed document (links already rewritten): the check's own while it is still the answer,
+    # else (a link or an entry was removed) the answer parsed again.
+    parsed = None
+    if parse_once:
+        parsed = checked.document if allowed_only is checked.body else fhir_json.loads(allowed_only)
     # Provider links rewritten; and the version bridge translates the answer when the provider speaks another version.
-    body, _ = translate_answer(tenant.fhir_version, base.version, allowed_only, upstream_type, rewriter)
+    body, _ = translate_answer(tenant.fhir_version, base.version, allowed_only, upstream_type, rewriter, parsed)
     # Then the page links made short, sealed for this tenant and version (they fit Azure's URL limit whatever the
     # provider wrote, and open only on a base of the version they were written in).
     body = shorten_page_links(body, rewriter.gateway_base, page_binding(tenant.tenant_id, base.version))

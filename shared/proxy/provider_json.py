@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 # Deeper than any FHIR resource (a batch-response Bundle holding a resource with nested extensions is about
@@ -33,11 +34,13 @@ class NotFhirJson(ValueError):
 @dataclass(frozen=True)
 class Checked:
     """A provider answer that is FHIR JSON: its bytes (a UTF-8 byte-order mark removed), the root's resource
-    type, and whether some link in it points outside the provider and the gateway (then `drop_links` applies)."""
+    type, and whether some link in it points outside the provider and the gateway (then `drop_links` applies).
+    With `keep=True`, also the parsed document (decimals as `Decimal`, as the version bridge reads them)."""
 
     body: bytes
     resource_type: str
     foreign_links: bool
+    document: dict[str, Any] | None = None
 
 
 def _nesting(brackets: bytes) -> int | None:
@@ -81,6 +84,17 @@ class _Reader:
         self.link_allowed = link_allowed
         self.foreign_links = False
 
+    def kept(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """The same checks, keeping each object (the parse builds the document)."""
+        members = dict(pairs)
+        if len(members) != len(pairs):
+            raise NotFhirJson("it repeats a key in an object")
+        if self.link_allowed is not None and "relation" in members:
+            url = members.get("url")
+            if type(url) is str and not self.link_allowed(url):
+                self.foreign_links = True
+        return members
+
     def __call__(self, pairs: list[tuple[str, Any]]) -> str | None:
         members = dict(pairs)  # fewer members than pairs: a key is repeated
         if len(members) != len(pairs):
@@ -93,9 +107,10 @@ class _Reader:
         return resource_type if type(resource_type) is str else None
 
 
-def check(body: bytes, link_allowed: Callable[[str], bool] | None = None) -> Checked:
+def check(body: bytes, link_allowed: Callable[[str], bool] | None = None, keep: bool = False) -> Checked:
     """The answer if it is FHIR JSON, else NotFhirJson. One validating parse that keeps no tree (an object is
-    dropped as soon as it is read), so a large answer costs its own size in memory, not a parsed copy."""
+    dropped as soon as it is read), so a large answer costs its own size in memory, not a parsed copy; with
+    `keep` (a small answer the version bridge converts), the parse is also the bridge's and the tree is kept."""
     if body.startswith(_UTF8_BOM):
         body = body[len(_UTF8_BOM) :]
     try:
@@ -105,19 +120,23 @@ def check(body: bytes, link_allowed: Callable[[str], bool] | None = None) -> Che
     check_depth(body)
     reader = _Reader(link_allowed)
     try:
-        root = json.loads(text, object_pairs_hook=reader, parse_constant=_refuse_constant)
+        if keep:
+            root = json.loads(text, object_pairs_hook=reader.kept, parse_float=Decimal, parse_constant=_refuse_constant)
+        else:
+            root = json.loads(text, object_pairs_hook=reader, parse_constant=_refuse_constant)
     except NotFhirJson:
         raise
     except (ValueError, RecursionError):
         raise NotFhirJson("it is not JSON") from None
-    if type(root) is not str or not text.lstrip().startswith("{"):
+    resource_type = root.get("resourceType") if type(root) is dict else root
+    if type(resource_type) is not str or not text.lstrip().startswith("{"):
         raise NotFhirJson("it is not a FHIR resource (no resourceType)")
     if _SURROGATE_ESCAPE.search(body) is not None:
         try:  # rare: a pair written as two escapes is fine, half of one is not text
             json.dumps(json.loads(text), ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise NotFhirJson("it holds a string that is not Unicode text") from None
-    return Checked(body, root, reader.foreign_links)
+    return Checked(body, resource_type, reader.foreign_links, root if keep else None)
 
 
 def drop_links(document: Any, link_allowed: Callable[[str], bool]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from decimal import Decimal
 
 import pytest
 
@@ -46,9 +47,20 @@ def test_a_utf8_byte_order_mark_is_removed() -> None:
     ],
 )
 def test_what_a_client_could_read_differently_is_refused(body: bytes, reason: str) -> None:
-    with pytest.raises(NotFhirJson) as refused:
-        check(body)
-    assert reason in str(refused.value)
+    for keep in (False, True):  # the same refusals when the check also keeps the document for the bridge
+        with pytest.raises(NotFhirJson) as refused:
+            check(body, keep=keep)
+        assert reason in str(refused.value)
+
+
+def test_the_kept_document_is_what_the_bridge_reads() -> None:
+    from shared.version_bridge import fhir_json
+
+    body = b'{"resourceType":"Bundle","link":[{"relation":"self","url":"https://elsewhere.example/x"}],"entry":[]}'
+    checked = check(body, lambda url: False, keep=True)
+    assert checked.document == fhir_json.loads(body) and checked.foreign_links
+    assert check(PATIENT, keep=True).document == {"resourceType": "Patient", "id": "1", "weight": Decimal("72.50")}
+    assert check(PATIENT).document is None, "without keep, no tree is kept"
 
 
 def test_a_surrogate_pair_and_brackets_in_strings_are_fine() -> None:
