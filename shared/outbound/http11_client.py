@@ -61,6 +61,10 @@ class ConnectionBroken(ExchangeFailed):
     """The connection was closed or reset before the answer was complete."""
 
 
+class ConnectionEnded(ConnectionBroken):
+    """The host closed the connection cleanly (end of stream): the end of an answer framed by closing, else broken."""
+
+
 class AnswerTimedOut(ExchangeFailed):
     """A read waited longer than the read timeout."""
 
@@ -218,7 +222,7 @@ def _fill(connection: Connection) -> None:
     except OSError:
         raise ConnectionBroken("the connection failed while reading") from None
     if not chunk:
-        raise ConnectionBroken("the connection closed before the answer was complete")
+        raise ConnectionEnded("the connection closed before the answer was complete")
     connection.received += len(chunk)
     connection.buffer += chunk
 
@@ -342,7 +346,7 @@ def _until_closed(connection: Connection, cap: int) -> bytes:
             raise AnswerTooLarge("the answer is larger than the gateway forwards")
         try:
             _fill(connection)
-        except ConnectionBroken:
+        except ConnectionEnded:  # a reset is not an end: it stays a broken connection
             break
     body = bytes(connection.buffer)
     connection.buffer.clear()

@@ -169,6 +169,29 @@ def test_a_kept_connection_the_host_closed_is_replaced_once(pool: ConnectionPool
     assert host.connections == 2
 
 
+def test_a_reset_is_not_the_end_of_an_answer_framed_by_closing(pool: ConnectionPool) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(_answer(b'{"resourceType":'))
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()  # linger 0: a reset, not an end of stream
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    origin = Origin("http", "127.0.0.1", listener.getsockname()[1])
+    request = http11_client.request_bytes("GET", origin, "/", {}, None)
+    try:
+        with pytest.raises(ConnectionBroken) as broken:
+            http11_client.exchange(pool, origin, request, "GET", (2.0, 2.0), CAP)
+        assert not isinstance(broken.value, http11_client.ConnectionEnded)
+    finally:
+        thread.join(5)
+        listener.close()
+
+
 def test_an_answer_cut_short_is_a_broken_connection(pool: ConnectionPool) -> None:
     host = ScriptedHost([_answer(b"{", "Content-Length: 20"), None])
     with pytest.raises(ConnectionBroken):
