@@ -85,8 +85,8 @@ class _Reader:
         self.foreign_links = False
 
     def kept(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        """The same checks, keeping each object (the parse builds the document)."""
-        members = dict(pairs)
+        """The object hook when the document is kept: the same checks, the object itself handed up."""
+        members = dict(pairs)  # fewer members than pairs: a key is repeated
         if len(members) != len(pairs):
             raise NotFhirJson("it repeats a key in an object")
         if self.link_allowed is not None and "relation" in members:
@@ -96,14 +96,7 @@ class _Reader:
         return members
 
     def __call__(self, pairs: list[tuple[str, Any]]) -> str | None:
-        members = dict(pairs)  # fewer members than pairs: a key is repeated
-        if len(members) != len(pairs):
-            raise NotFhirJson("it repeats a key in an object")
-        if self.link_allowed is not None and "relation" in members:
-            url = members.get("url")
-            if type(url) is str and not self.link_allowed(url):
-                self.foreign_links = True
-        resource_type = members.get("resourceType")
+        resource_type = self.kept(pairs).get("resourceType")
         return resource_type if type(resource_type) is str else None
 
 
