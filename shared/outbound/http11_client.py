@@ -20,6 +20,7 @@ import threading
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from shared.http_messages import Headers
 from shared.outbound import guarded_connections, upstream_deadline
@@ -88,6 +89,17 @@ class Origin:
         host = f"[{self.host}]" if ":" in self.host else self.host
         default = 443 if self.scheme == "https" else 80
         return host if self.port == default else f"{host}:{self.port}"
+
+
+def origin_and_target(url: str) -> tuple[Origin, str]:
+    """Where `url` is sent and its request target; ValueError when it is not an http(s) URL with a host."""
+    parts = urlsplit(url)
+    port = parts.port  # ValueError for a port that is not a number in range
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL with a host")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    default = 443 if parts.scheme == "https" else 80
+    return Origin(parts.scheme, parts.hostname, port or default), target
 
 
 @dataclass(frozen=True)

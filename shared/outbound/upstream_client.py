@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from shared import process_state, settings
 from shared.outbound import guarded_connections, http11_client, tenant_slots, upstream_deadline
@@ -84,21 +83,6 @@ def pool() -> http11_client.ConnectionPool:
     return found
 
 
-def _origin_and_target(url: str) -> tuple[http11_client.Origin, str]:
-    """Where `url` is sent and its request target; ProviderUnreachable when it is not an http(s) URL."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-        parts = parts._replace(scheme="")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProviderUnreachable("the provider's URL cannot be called")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    default = 443 if parts.scheme == "https" else 80
-    return http11_client.Origin(parts.scheme, parts.hostname, port or default), target
-
-
 @dataclass(frozen=True)
 class Timing:
     """What the upstream client takes from the settings, once per settings."""
@@ -156,7 +140,10 @@ def _send_within(
 ) -> UpstreamResponse:
     taken = timing()
     connect_timeout, read_timeout, max_retries = taken.connect_timeout, taken.read_timeout, taken.max_retries
-    origin, target = _origin_and_target(url)
+    try:
+        origin, target = http11_client.origin_and_target(url)
+    except ValueError:
+        raise ProviderUnreachable("the provider's URL cannot be called") from None
     try:
         request = http11_client.request_bytes(method, origin, target, headers, body)
     except ValueError:

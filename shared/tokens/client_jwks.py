@@ -13,9 +13,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import requests
-
 from shared import process_state, settings
+from shared.outbound import guarded_connections, http11_client, upstream_client, upstream_deadline
 from shared.outbound.address_policy import OutboundAddressRefused, check_outbound_url
 from shared.registry.client_keys import MAX_JWKS_BYTES, ClientKey, KeyRefused, parse_public_jwk
 
@@ -53,17 +52,6 @@ def _forget() -> None:
 process_state.register("tokens.client_jwks", _forget)
 
 
-def _read_limited(response: requests.Response, deadline: float) -> bytes:
-    body = bytearray()
-    for chunk in response.iter_content(chunk_size=8192):
-        body.extend(chunk)
-        if len(body) > MAX_JWKS_BYTES:
-            raise JwksUnavailable(f"the JWKS is larger than {MAX_JWKS_BYTES} bytes")
-        if time.monotonic() > deadline:
-            raise JwksUnavailable("the JWKS server answered too slowly")
-    return bytes(body)
-
-
 def usable_keys(document: object) -> tuple[ClientKey, ...]:
     """The keys of a fetched JWKS the gateway can verify with; others (encryption keys, other algorithms)
     are skipped, as a JWKS a client publishes for several relying parties may hold them."""
@@ -84,20 +72,36 @@ def fetch_jwks(url: str) -> tuple[ClientKey, ...]:
         check_outbound_url(url, allow_private=settings.current().outbound_allow_private_addresses)
     except OutboundAddressRefused as refused:
         raise JwksUnavailable(f"the JWKS URL may not be called: {refused}") from None
-    deadline = time.monotonic() + TOTAL_TIMEOUT_SECONDS
+    accept = {"Accept": "application/jwk-set+json, application/json"}
     try:
-        with requests.get(
-            url,
-            headers={"Accept": "application/jwk-set+json, application/json"},
-            timeout=(CONNECT_TIMEOUT_SECONDS, TOTAL_TIMEOUT_SECONDS),
-            allow_redirects=False,  # a redirect could lead anywhere the address rules forbid
-            stream=True,
-        ) as response:
-            if response.status_code != 200:
-                raise JwksUnavailable(f"the JWKS URL answered HTTP {response.status_code}")
-            body = _read_limited(response, deadline)
-    except requests.RequestException as error:
-        raise JwksUnavailable(f"the JWKS URL could not be reached ({type(error).__name__})") from None
+        origin, target = http11_client.origin_and_target(url)
+        request = http11_client.request_bytes("GET", origin, target, accept, None)
+    except ValueError:
+        raise JwksUnavailable("the JWKS URL may not be called: it is not an http(s) URL HTTP can carry") from None
+    # The gateway's own client: the address each connection reached is checked again (DNS rebinding gains
+    # nothing), no redirect is followed (it could lead anywhere the address rules forbid), the size is capped and
+    # one deadline bounds the whole exchange however the server drips its answer.
+    with upstream_deadline.deadline(TOTAL_TIMEOUT_SECONDS) as watch:
+        try:
+            answer = http11_client.exchange(
+                upstream_client.pool(),
+                origin,
+                request,
+                "GET",
+                (CONNECT_TIMEOUT_SECONDS, TOTAL_TIMEOUT_SECONDS),
+                MAX_JWKS_BYTES,
+            )
+        except http11_client.AnswerTooLarge:
+            raise JwksUnavailable(f"the JWKS is larger than {MAX_JWKS_BYTES} bytes") from None
+        except (http11_client.ExchangeFailed, guarded_connections.PeerAddressRefused) as error:
+            if watch.expired:
+                raise JwksUnavailable("the JWKS server answered too slowly") from None
+            raise JwksUnavailable(f"the JWKS URL could not be reached ({type(error).__name__})") from None
+        if watch.expired:
+            raise JwksUnavailable("the JWKS server answered too slowly")
+    if answer.status != 200:
+        raise JwksUnavailable(f"the JWKS URL answered HTTP {answer.status}")
+    body = answer.body
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):

@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from shared import process_state
-from shared.outbound import guarded_connections, upstream_deadline
+from shared.outbound import guarded_connections, upstream_deadline, urllib3_connections
 from shared.upstream_auth.errors import UpstreamAuthError, UpstreamAuthUnavailable
 
 # Bounds on one identity provider call (read at call time, so tests may lower them). A token request that
@@ -36,7 +36,7 @@ class IdentitySession(requests.Session):
     def __init__(self) -> None:
         super().__init__()
         adapter = HTTPAdapter(max_retries=1)
-        adapter.poolmanager.pool_classes_by_scheme = upstream_deadline.POOL_CLASSES
+        adapter.poolmanager.pool_classes_by_scheme = urllib3_connections.WATCHED_POOL_CLASSES
         self.mount("https://", adapter)
         self.mount("http://", adapter)
         self._local = threading.local()
@@ -73,7 +73,7 @@ class GuardedIdentitySession(IdentitySession):
     def __init__(self) -> None:
         super().__init__()
         adapter = HTTPAdapter(max_retries=1)
-        adapter.poolmanager.pool_classes_by_scheme = guarded_connections.POOL_CLASSES
+        adapter.poolmanager.pool_classes_by_scheme = urllib3_connections.GUARDED_POOL_CLASSES
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
