@@ -273,6 +273,20 @@ def test_a_jwks_url_on_a_private_or_metadata_address_is_refused(
     refused_alike(*post(assertion_form(assertion(RSA, client_id), tenant_id)))
 
 
+def test_the_address_a_jwks_fetch_reaches_is_checked_again_at_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name that passed the URL check but reaches a refused address (DNS rebinding) is refused at the socket."""
+    with jwks_server(jwks(RSA)) as server:
+        assert client_jwks.fetch_jwks(server.url), "the server works with private addresses allowed"
+        client_jwks._forget()
+        from shared.outbound import upstream_client
+
+        upstream_client._drop_pools()  # no kept connection: the next fetch connects anew
+        monkeypatch.setattr(client_jwks, "check_outbound_url", lambda url, allow_private: None)  # "resolved" fine
+        monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "false")
+        with pytest.raises(client_jwks.JwksUnavailable, match="PeerAddressRefused"):
+            client_jwks.fetch_jwks(server.url)
+
+
 def test_the_supported_algorithms_are_a_public_constant() -> None:
     assert SUPPORTED_SIGNING_ALGS[:2] == ("RS384", "ES384")
     assert "HS256" not in SUPPORTED_SIGNING_ALGS and "none" not in SUPPORTED_SIGNING_ALGS
