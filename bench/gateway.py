@@ -32,7 +32,7 @@ GATEWAY_THREADS = 8
 _ACCESS_LINE = re.compile(rb'"[A-Z]+ /[^"]* HTTP/1\.[01]" \d{3}')
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -77,7 +77,7 @@ class CountedAzurite:
         )
         log.close()
         try:
-            _wait_for_port(port, process, "Azurite")
+            wait_for_port(port, process, "Azurite")
         except RuntimeError:
             process.kill()
             raise
@@ -266,7 +266,7 @@ class Gateway:
         stdout.close()
         stderr.close()
         try:
-            _wait_for_port(self.port, self.process, "the gateway (python -m local_host)")
+            wait_for_port(self.port, self.process, "the gateway (python -m local_host)")
         except RuntimeError as error:
             raise RuntimeError(f"{error}: {self.stderr_tail()}") from None
 

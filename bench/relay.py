@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from bench.gateway import _wait_for_port
+from bench.gateway import wait_for_port
 from bench.load import RequestSpec, Target
 from devtools.azurite import REPO, free_port
 
@@ -86,7 +86,7 @@ class Relay:
                 preexec_fn=preexec,
             )
         try:
-            _wait_for_port(self.port, self.process, "the bare relay (python -m local_host)")
+            wait_for_port(self.port, self.process, "the bare relay (python -m local_host)")
         except RuntimeError:
             self.stop()
             raise
